@@ -1,0 +1,112 @@
+"""The `hiscrm` command: the console (default), the headless engine, and admin tools.
+
+    hiscrm                 the desktop console (headless engine when there is no display)
+    hiscrm serve           the engine without a window
+    hiscrm db upgrade      create or migrate the database
+    hiscrm sandbox ...     run the sandbox site / inject audience traffic
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from .engine.paths import app_paths
+from .engine.settings import SettingsError, load_settings
+
+log = logging.getLogger("hiscrm")
+
+
+def has_display() -> bool:
+    """Whether a window can be shown: always on Windows/macOS, on Linux with X11/Wayland or
+    an explicit Qt platform plugin (offscreen is what tests use)."""
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM")
+    )
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hiscrm", description="HisCRM Console")
+    parser.add_argument("--home", help="keep config, data and logs under this folder (else $HISCRM_HOME)")
+    parser.add_argument("--database-url", help="override the database URL for this run")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("gui", help="the desktop console (default)")
+    serve = sub.add_parser("serve", help="run the engine headless")
+    serve.add_argument("--no-browsers", action="store_true", help="do not start the browser pool")
+    db = sub.add_parser("db", help="database administration")
+    db.add_argument("action", choices=["upgrade"])
+    sandbox = sub.add_parser("sandbox", help="the sandbox platform's site and audience simulator")
+    sandbox.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    paths = app_paths(args.home).ensure()
+    from .engine.logs import setup_logging
+
+    setup_logging(paths.log_dir, verbose=args.verbose)
+    command = args.command or "gui"
+    if command == "sandbox":
+        from .platforms.sandbox.cli import main as sandbox_main
+
+        return sandbox_main(args.args)
+    try:
+        settings = load_settings(paths.settings_file)
+    except SettingsError as exc:
+        print(f"hiscrm: {exc}", file=sys.stderr)
+        return 2
+    if args.database_url:
+        settings.database_url = args.database_url
+    if command == "db":
+        return _db_upgrade(settings.database_url or paths.default_database_url)
+    if command == "gui" and not has_display():
+        print("hiscrm: no display found (DISPLAY/WAYLAND_DISPLAY unset); running the engine headless.")
+        command = "serve"
+    if command == "gui":
+        from .ui.app import run_gui
+
+        return run_gui(paths, settings)
+    return asyncio.run(_serve(paths, settings, start_browsers=not getattr(args, "no_browsers", False)))
+
+
+def _db_upgrade(url: str) -> int:
+    from .engine.store.db import Database, DatabaseError
+
+    try:
+        asyncio.run(Database(url).upgrade())
+    except DatabaseError as exc:
+        print(f"hiscrm: {exc}", file=sys.stderr)
+        return 1
+    print(f"database is up to date: {Database.redacted(url)}")
+    return 0
+
+
+async def _serve(paths, settings, *, start_browsers: bool) -> int:
+    """The engine without a window, until SIGINT/SIGTERM."""
+    from .engine.engine import Engine
+    from .engine.store.db import DatabaseError
+
+    engine = Engine.create(paths, settings, start_browsers=start_browsers)
+    try:
+        await engine.start()
+    except DatabaseError as exc:
+        print(f"hiscrm: {exc}", file=sys.stderr)
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows
+            pass
+    log.info("engine running headless; data in %s (Ctrl+C stops)", paths.data_dir)
+    await stop.wait()
+    await engine.stop()
+    return 0

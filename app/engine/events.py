@@ -1,0 +1,101 @@
+"""Typed engine events, published on the bus after the change they describe is committed."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .im.types import TopicRef
+
+
+@dataclass(frozen=True)
+class Event:
+    pass
+
+
+@dataclass(frozen=True)
+class MessagesAdded(Event):
+    """New comments/DMs were stored. `inbound_new` counts the audience's (notify-worthy) ones."""
+
+    account_id: str
+    topics: tuple[TopicRef, ...]
+    message_ids: tuple[str, ...]
+    inbound_new: int = 0
+
+
+@dataclass(frozen=True)
+class MessagesUpdated(Event):
+    """Stored messages changed (text edit, recall, read state, placeholder confirmed)."""
+
+    account_id: str
+    topics: tuple[TopicRef, ...]
+    message_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UnreadChanged(Event):
+    """Read marks changed; views refresh the affected counters."""
+
+    account_id: str | None  # None: several accounts
+    topics: tuple[TopicRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class MessageStatusChanged(Event):
+    """A reply in the outbox moved to a new status."""
+
+    reply_id: str
+    account_id: str
+    topic: TopicRef
+    message_id: str  # the placeholder or, once known, the platform's id
+    status: str
+    error: str | None = None
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class AccountsChanged(Event):
+    """An account was added, deleted or edited (name, proxy, monitoring switch)."""
+
+    account_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountStatusChanged(Event):
+    account_id: str
+    login_status: str
+    monitor_state: str | None = None  # active | hibernating | backoff | stopped | crashed
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class LoginProgress(Event):
+    """A login session moved (DESIGN.md §4): started, qr_ready, qr_refreshed, scanned,
+    verification_required, success, failed, timeout, expired, cancelled."""
+
+    session_id: str
+    account_id: str
+    state: str
+    qr_png: bytes | None = None
+    qr_url: str | None = None
+    expires_at: datetime | None = None
+    input_kind: str | None = None  # with verification_required: "sms_code" | "phone_number"
+    message: str | None = None
+    refresh_count: int = 0
+
+
+@dataclass(frozen=True)
+class Notification(Event):
+    """Something an operator should see even when looking elsewhere."""
+
+    title: str
+    body: str
+    account_id: str | None = None
+    topic: TopicRef | None = None
+    level: str = "info"  # info | warning | error
+
+
+@dataclass(frozen=True)
+class PoolStatusChanged(Event):
+    """The worker pool's browsers or account contexts changed (for the Workers view)."""
+
+    details: dict = field(default_factory=dict)

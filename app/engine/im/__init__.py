@@ -1,0 +1,1 @@
+"""IM views: channels (accounts) -> topics (works, conversations) -> messages."""

@@ -1,0 +1,196 @@
+"""The one interface every platform implements, and the registry that finds them.
+
+A platform package (app/platforms/<name>/) exports PLATFORM, an object implementing
+`Platform`. The engine's worker pool owns the browser and hands each call a Playwright Page
+of the account's own BrowserContext; platform code only drives pages, it never touches the
+database: it reports what it saw through a `BatchSink` and login progress through `LoginIO`.
+
+Built-in platforms are listed, like third-party ones, under the entry-point group
+"hiscrm.platforms"; a platform that fails to load is logged and skipped, never fatal.
+"""
+from __future__ import annotations
+
+import abc
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal
+
+from .records import Batch
+
+if TYPE_CHECKING:  # Playwright is only needed at run time by the pool
+    from playwright.async_api import Page
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "hiscrm.platforms"
+
+
+# ---- Errors a platform raises -------------------------------------------------------------
+class PlatformError(Exception):
+    """Base class; `code` is a short machine-readable reason shown beside the message."""
+
+    code = "platform_error"
+
+
+class SessionExpired(PlatformError):
+    """The page is logged out (redirect to login, API says so): the account needs a login."""
+
+    code = "session_expired"
+
+
+class TransientError(PlatformError):
+    """Worth retrying later (network, slow page, renderer crash)."""
+
+    code = "transient"
+
+
+class ReplyBlocked(PlatformError):
+    """The platform refused the reply (rate limit, risk control): retrying now won't help."""
+
+    code = "blocked"
+
+
+class PermanentError(PlatformError):
+    """The request can never succeed (target deleted, text rejected)."""
+
+    code = "permanent"
+
+
+class LoginFailed(PlatformError):
+    code = "login_failed"
+
+
+# ---- What the engine gives a platform -----------------------------------------------------
+@dataclass(frozen=True)
+class AccountInfo:
+    id: str
+    platform: str
+    display_name: str
+    platform_user_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    kind: Literal["comment", "direct_message"]
+    topic_platform_id: str  # the work (comments) or the conversation (DMs)
+    target_platform_id: str | None = None  # the comment replied to; None = a new top comment
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    platform_user_id: str
+    username: str | None = None
+    avatar_url: str | None = None
+    user_info: dict[str, Any] = field(default_factory=dict)
+
+
+BatchSink = Callable[[Batch], Awaitable[None]]
+"""Persist a batch; returns only after it is committed (so it may be acknowledged)."""
+
+
+class LoginIO(abc.ABC):
+    """The platform's side of a login session: report progress, ask the operator."""
+
+    @abc.abstractmethod
+    async def report(
+        self,
+        state: str,
+        *,
+        qr_png: bytes | None = None,
+        qr_url: str | None = None,
+        expires_at: datetime | None = None,
+        message: str | None = None,
+    ) -> None:
+        """States: qr_ready, qr_refreshed, scanned (see app.engine.login for the machine)."""
+
+    @abc.abstractmethod
+    async def ask(self, kind: Literal["sms_code", "phone_number"], prompt: str) -> str:
+        """Ask the operator (dialog or remote client) and wait for the answer."""
+
+
+class Platform(abc.ABC):
+    """One social platform's adapter. Stateless across accounts: every call gets its page."""
+
+    name: str  # registry key, e.g. "sandbox", "douyin"
+    label: str  # shown to operators, e.g. "抖音"
+    capabilities: frozenset[str] = frozenset({"comments", "direct_messages", "qr_login"})
+
+    async def startup(self, runtime: "PlatformRuntime") -> None:
+        """Called once when the engine starts (e.g. the sandbox starts its local site)."""
+
+    async def shutdown(self) -> None:
+        """Called once when the engine stops."""
+
+    @abc.abstractmethod
+    def home_url(self) -> str:
+        """The page a freshly woken context opens."""
+
+    @abc.abstractmethod
+    async def login(self, page: "Page", io: LoginIO) -> LoginOutcome:
+        """Drive the login page to success (QR code, verification); raise LoginFailed."""
+
+    @abc.abstractmethod
+    async def check_session(self, page: "Page") -> bool:
+        """True when the page's session is logged in."""
+
+    @abc.abstractmethod
+    async def watch(self, page: "Page", account: AccountInfo, sink: BatchSink) -> None:
+        """Attach push/interception listeners that feed `sink` while the page lives.
+        Returns once attached; the pool keeps the page open and calls `poll` on its schedule."""
+
+    @abc.abstractmethod
+    async def poll(self, page: "Page", account: AccountInfo, sink: BatchSink) -> None:
+        """One crawl cycle (the fallback when pushes are absent): navigate, let the page fetch,
+        hand what it saw to `sink`. Raise SessionExpired when logged out."""
+
+    @abc.abstractmethod
+    async def reply(self, page: "Page", account: AccountInfo, target: ReplyTarget, text: str) -> str:
+        """Send `text` through the page's own reply box; return the platform's id for it."""
+
+    @abc.abstractmethod
+    async def find_reply(
+        self, page: "Page", account: AccountInfo, target: ReplyTarget, text: str, since: datetime
+    ) -> str | None:
+        """After a crash: the platform id of our reply with this text sent since `since`, if
+        the platform has it (so the outbox never sends twice)."""
+
+
+@dataclass
+class PlatformRuntime:
+    """What the engine offers platforms at startup."""
+
+    data_dir: Any
+    settings: Any
+
+
+class PlatformRegistry:
+    def __init__(self) -> None:
+        self._platforms: dict[str, Platform] = {}
+
+    def register(self, platform: Platform) -> None:
+        self._platforms[platform.name] = platform
+
+    def get(self, name: str) -> Platform:
+        try:
+            return self._platforms[name]
+        except KeyError:
+            raise KeyError(f"unknown platform {name!r}; known: {', '.join(self.names())}") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._platforms)
+
+    def all(self) -> list[Platform]:
+        return [self._platforms[n] for n in self.names()]
+
+    def load_entry_points(self) -> None:
+        """Register every platform listed under the entry-point group; skip broken ones."""
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                platform = ep.load()
+                if getattr(platform, "name", None) != ep.name:
+                    raise ValueError(f"entry point {ep.name!r} exports platform {platform.name!r}")
+                self.register(platform)
+            except Exception:
+                log.exception("platform plugin %r failed to load; skipped", ep.name)

@@ -1,0 +1,87 @@
+"""What a platform hands to the DataStore: one crawl batch of platform records.
+
+Platform parsers build plain dicts with these field names from whatever the platform's pages
+fetch or push; the DataStore validates every record with the models below and rejects the bad
+ones one by one (with a reason) while storing the rest of the batch. Times must be aware
+datetimes or epoch numbers (seconds or milliseconds; the DataStore normalises them to UTC).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Direction = Literal["in", "out"]
+
+# Limits shared by validation everywhere (DataStore, server, operator input).
+MAX_ID_LEN = 128
+MAX_NAME_LEN = 128
+MAX_TEXT_LEN = 20_000
+MAX_URL_LEN = 4_096
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False, frozen=True)
+
+
+class ContentRecord(_Record):
+    platform_content_id: str = Field(min_length=1, max_length=MAX_ID_LEN)
+    kind: str = "video"
+    title: str | None = Field(None, max_length=MAX_TEXT_LEN)
+    cover_url: str | None = Field(None, max_length=MAX_URL_LEN)
+    url: str | None = Field(None, max_length=MAX_URL_LEN)
+    publish_at: datetime | None = None
+    stats: dict[str, int] = Field(default_factory=dict)
+
+
+class CommentRecord(_Record):
+    platform_comment_id: str = Field(min_length=1, max_length=MAX_ID_LEN)
+    platform_content_id: str = Field(min_length=1, max_length=MAX_ID_LEN)
+    parent_platform_comment_id: str | None = Field(None, max_length=MAX_ID_LEN)
+    author_id: str | None = Field(None, max_length=MAX_ID_LEN)
+    author_name: str | None = Field(None, max_length=MAX_NAME_LEN)
+    author_avatar: str | None = Field(None, max_length=MAX_URL_LEN)
+    text: str = Field(max_length=MAX_TEXT_LEN)
+    created_at: datetime
+    direction: Direction = "in"
+    like_count: int = 0
+
+
+class ConversationRecord(_Record):
+    platform_conversation_id: str = Field(min_length=1, max_length=MAX_ID_LEN)
+    peer_id: str | None = Field(None, max_length=MAX_ID_LEN)
+    peer_name: str | None = Field(None, max_length=MAX_NAME_LEN)
+    peer_avatar: str | None = Field(None, max_length=MAX_URL_LEN)
+
+
+class MessageRecord(_Record):
+    platform_message_id: str = Field(min_length=1, max_length=MAX_ID_LEN)
+    platform_conversation_id: str = Field(min_length=1, max_length=MAX_ID_LEN)
+    sender_id: str | None = Field(None, max_length=MAX_ID_LEN)
+    sender_name: str | None = Field(None, max_length=MAX_NAME_LEN)
+    sender_avatar: str | None = Field(None, max_length=MAX_URL_LEN)
+    text: str = Field(max_length=MAX_TEXT_LEN)
+    message_type: str = "text"
+    created_at: datetime
+    direction: Direction = "in"
+    is_recalled: bool = False
+
+
+Raw = dict[str, Any]
+
+
+@dataclass
+class Batch:
+    """One crawl's worth of records for one account; stored in one transaction."""
+
+    account_id: str
+    contents: list[Raw | ContentRecord] = field(default_factory=list)
+    comments: list[Raw | CommentRecord] = field(default_factory=list)
+    conversations: list[Raw | ConversationRecord] = field(default_factory=list)
+    messages: list[Raw | MessageRecord] = field(default_factory=list)
+    source: str = "crawl"  # crawl | push | import | worker:<id>
+
+    def __len__(self) -> int:
+        return len(self.contents) + len(self.comments) + len(self.conversations) + len(self.messages)

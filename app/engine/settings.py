@@ -1,0 +1,94 @@
+"""User settings: declared fields with defaults, stored as JSON in the config directory.
+
+A settings file that is not valid JSON or has wrong values is reported with a clear message
+(SettingsError) and left untouched on disk, so the operator can fix it; unknown keys are
+ignored with a warning rather than lost (they are kept when the file is saved again).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+log = logging.getLogger(__name__)
+
+
+class SettingsError(Exception):
+    """The settings file cannot be used; the message says where and why."""
+
+
+class ServerSettings(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    enabled: bool = False
+    host: str = "127.0.0.1"  # secure by default: loopback only unless told otherwise
+    port: int = Field(3000, ge=0, le=65535)
+    token: str = ""  # generated on first start when empty
+
+
+class SandboxSettings(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535)  # 0 = a free port
+    demo_traffic: bool = True  # the audience simulator keeps the first-run workspace lively
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    database_url: str = ""  # empty: the SQLite file in the data directory
+    language: Literal["system", "zh_CN", "en"] = "system"
+    theme: Literal["system", "light", "dark"] = "system"
+    poll_interval_min_s: float = Field(15.0, ge=1, le=3600)
+    poll_interval_max_s: float = Field(30.0, ge=1, le=3600)
+    backoff_cap_s: float = Field(300.0, ge=1, le=86400)
+    max_active_pages: int = Field(8, ge=1, le=500)
+    hibernate_after_s: float = Field(120.0, ge=5, le=86400)
+    browser_executable: str = ""  # empty: Playwright's browser, else Debian's /usr/bin/chromium
+    headless_browser: bool = True
+    notifications: bool = True
+    do_not_disturb: bool = False
+    first_run_done: bool = False
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+
+    @model_validator(mode="after")
+    def _poll_range(self) -> "Settings":
+        if self.poll_interval_max_s < self.poll_interval_min_s:
+            raise ValueError("poll_interval_max_s must not be smaller than poll_interval_min_s")
+        return self
+
+
+def load_settings(path: Path) -> Settings:
+    """Read the settings file; a missing file gives the defaults."""
+    if not path.exists():
+        return Settings()
+    try:
+        raw: Any = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SettingsError(f"{path}: not a readable JSON settings file ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{path}: expected a JSON object at the top level")
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise SettingsError(f"{path}: invalid settings: {problems}") from exc
+    unknown = sorted(set(raw) - set(Settings.model_fields))
+    if unknown:
+        log.warning("%s: ignoring unknown settings %s", path, ", ".join(unknown))
+    return settings
+
+
+def save_settings(settings: Settings, path: Path) -> None:
+    """Write atomically (temp file + rename) so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(settings.model_dump(), ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, path)

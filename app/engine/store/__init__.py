@@ -1,0 +1,1 @@
+"""Persistence: the ORM models, the database connection, migrations and the DataStore."""

@@ -1,0 +1,1 @@
+"""The Qt desktop console. Only this package imports Qt."""
