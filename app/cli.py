@@ -106,7 +106,11 @@ async def _serve(paths, settings, *, start_browsers: bool) -> int:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # Windows
             pass
+    from .bootstrap import set_up_first_run
+
+    await set_up_first_run(engine)
     log.info("engine running headless; data in %s (Ctrl+C stops)", paths.data_dir)
+    print(f"hiscrm: engine running headless, data in {paths.data_dir} (Ctrl+C stops)", flush=True)
     await stop.wait()
     await engine.stop()
     return 0

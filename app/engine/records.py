@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .store.validation import clean_text, utc_instant
 
 Direction = Literal["in", "out"]
 
@@ -20,10 +22,41 @@ MAX_ID_LEN = 128
 MAX_NAME_LEN = 128
 MAX_TEXT_LEN = 20_000
 MAX_URL_LEN = 4_096
+MAX_KIND_LEN = 16
+MAX_COUNT = 2**31 - 1
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False, frozen=True)
+    # Numbers are accepted where text is expected: platforms often send numeric ids.
+    model_config = ConfigDict(
+        extra="ignore", str_strip_whitespace=False, frozen=True, coerce_numbers_to_str=True
+    )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _clean_strings(cls, value: Any) -> Any:
+        """Every text field: no control characters or lone surrogates (validation.py)."""
+        return clean_text(value) if isinstance(value, str) else value
+
+    @field_validator("created_at", "publish_at", mode="before", check_fields=False)
+    @classmethod
+    def _utc_times(cls, value: Any) -> Any:
+        """Epoch seconds/milliseconds or aware datetimes, to UTC, within a sane range."""
+        return None if value is None else utc_instant(value)
+
+    @field_validator("kind", "message_type", check_fields=False)
+    @classmethod
+    def _short_kind(cls, value: str) -> str:
+        if not 1 <= len(value) <= MAX_KIND_LEN:
+            raise ValueError(f"must be 1 to {MAX_KIND_LEN} characters")
+        return value
+
+    @field_validator("like_count", check_fields=False)
+    @classmethod
+    def _count(cls, value: int) -> int:
+        if not 0 <= value <= MAX_COUNT:
+            raise ValueError(f"must be between 0 and {MAX_COUNT}")
+        return value
 
 
 class ContentRecord(_Record):
@@ -47,6 +80,7 @@ class CommentRecord(_Record):
     created_at: datetime
     direction: Direction = "in"
     like_count: int = 0
+    is_read: bool | None = None  # the source's read mark, used only when first stored
 
 
 class ConversationRecord(_Record):
@@ -67,6 +101,7 @@ class MessageRecord(_Record):
     created_at: datetime
     direction: Direction = "in"
     is_recalled: bool = False
+    is_read: bool | None = None  # the source's read mark, used only when first stored
 
 
 Raw = dict[str, Any]

@@ -1,0 +1,67 @@
+"""The channel list (one channel per account) and the unread totals.
+
+Both read the denormalised counters the DataStore keeps beside the messages (accounts and
+topics), so they never count message rows: the channel list reads the accounts table, and the
+unread totals sum only topics with unread messages through the partial indexes of migration
+0002 (ix_contents_unread / ix_conversations_unread, which hold unread_count themselves).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, func, literal_column, select, type_coerce
+from sqlalchemy.orm import Session
+
+from ..store.models import Account
+from .tables import BOTH, CONTENTS, TopicTables, utc_from_ms
+from .types import Channel, UnreadTotals
+
+
+def list_channels(session: Session) -> list[Channel]:
+    """Every account, including those without messages yet; the most recent activity first,
+    then the oldest account first (a stable order while nothing happens)."""
+    stmt = select(
+        Account.id,
+        Account.platform,
+        Account.display_name,
+        Account.avatar_url,
+        Account.login_status,
+        Account.monitor_enabled,
+        Account.last_error,
+        Account.unread_count,
+        Account.message_count,
+        type_coerce(Account.last_message_at, BigInteger).label("activity_ms"),
+        Account.last_message_preview,
+    ).order_by(Account.last_message_at.desc().nulls_last(), Account.created_at, Account.id)
+    return [_to_channel(row) for row in session.execute(stmt)]
+
+
+def unread_totals(session: Session, account_id: str | None) -> UnreadTotals:
+    """Unread inbound comments and direct messages of one account, or of all of them."""
+    comments, dms = (_unread_sum(session, t, account_id) for t in BOTH)
+    return UnreadTotals(comments=comments, direct_messages=dms)
+
+
+def _unread_sum(session: Session, t: TopicTables, account_id: str | None) -> int:
+    T = t.topic
+    # A literal, not a bound parameter: it must match the partial index's WHERE.
+    stmt = select(func.coalesce(func.sum(T.unread_count), 0)).where(T.unread_count > literal_column("0"))
+    if account_id is not None:
+        stmt = stmt.where(T.account_id == account_id)
+    return int(session.execute(stmt).scalar_one())
+
+
+def _to_channel(row: Any) -> Channel:
+    return Channel(
+        account_id=row.id,
+        platform=row.platform,
+        name=row.display_name,
+        avatar_url=row.avatar_url,
+        login_status=row.login_status,
+        monitor_enabled=bool(row.monitor_enabled),
+        last_error=row.last_error,
+        unread_count=row.unread_count,
+        message_count=row.message_count,
+        last_message_at=utc_from_ms(row.activity_ms),
+        last_message_preview=row.last_message_preview,
+    )

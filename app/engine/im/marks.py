@@ -1,0 +1,99 @@
+"""Read marks: mark messages, a topic, a channel or everything read, or a message unread.
+
+Each function runs inside one write transaction (ImViews calls them through `db.write`),
+changes `is_read` on the message rows and then recomputes the counters of exactly the topics
+and accounts it touched (store.counters), so the lists and badges agree with the messages the
+moment the transaction commits. They return the topics whose read state changed; the caller
+publishes `UnreadChanged` for them after the commit.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import false, select, true, update
+from sqlalchemy.orm import Session
+
+from ..store.counters import refresh_accounts, refresh_topics
+from ..store.models import Account, Direction
+from .tables import BOTH, TopicTables, tables_for
+from .types import TopicRef
+
+CHUNK = 500  # ids per statement: well inside SQLite's bound-parameter limit
+
+
+def mark_topic_read(session: Session, ref: TopicRef, message_ids: Sequence[str] | None) -> list[TopicRef]:
+    """Mark the given messages of a topic read (all of them when `message_ids` is None)."""
+    t = tables_for(ref.kind)
+    base = _unread(t).where(t.message.account_id == ref.account_id, t.message_topic == ref.platform_id)
+    if message_ids is None:
+        changed = session.execute(base).rowcount
+    else:
+        ids = list(dict.fromkeys(message_ids))
+        changed = sum(
+            session.execute(base.where(t.message_key.in_(ids[i:i + CHUNK]))).rowcount
+            for i in range(0, len(ids), CHUNK)
+        )
+    return _refresh(session, [ref] if changed else [])
+
+
+def mark_channel_read(session: Session, account_id: str) -> list[TopicRef]:
+    """Mark every message of one account read."""
+    return _refresh(session, _mark_account(session, account_id))
+
+
+def mark_all_read(session: Session) -> list[TopicRef]:
+    """Mark every message of every account read."""
+    account_ids = session.execute(select(Account.id)).scalars().all()
+    return _refresh(session, [ref for a in account_ids for ref in _mark_account(session, a)])
+
+
+def mark_unread(session: Session, ref: TopicRef, message_id: str) -> list[TopicRef]:
+    """Mark one inbound message unread again (our own messages are never unread)."""
+    t = tables_for(ref.kind)
+    m = t.message
+    changed = session.execute(
+        update(m)
+        .where(
+            m.account_id == ref.account_id,
+            t.message_topic == ref.platform_id,
+            t.message_key == message_id,
+            m.direction == Direction.INBOUND.value,
+            m.is_read == true(),
+        )
+        .values(is_read=False)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return _refresh(session, [ref] if changed else [])
+
+
+def _unread(t: TopicTables):
+    """UPDATE ... SET is_read = true for the unread messages of `t` (callers narrow it)."""
+    m = t.message
+    return (
+        update(m)
+        .where(m.is_read == false())
+        .values(is_read=True)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _mark_account(session: Session, account_id: str) -> list[TopicRef]:
+    """Mark an account's messages read; the topics that had unread messages."""
+    refs: list[TopicRef] = []
+    for t in BOTH:
+        m = t.message
+        topic_ids = session.execute(
+            select(t.message_topic).distinct().where(m.account_id == account_id, m.is_read == false())
+        ).scalars().all()
+        if topic_ids:
+            session.execute(_unread(t).where(m.account_id == account_id))
+            refs += [TopicRef(account_id, t.kind, topic_id) for topic_id in topic_ids]
+    return refs
+
+
+def _refresh(session: Session, refs: Iterable[TopicRef]) -> list[TopicRef]:
+    refs = list(refs)
+    if refs:
+        refresh_topics(session, refs)
+        refresh_accounts(session, {ref.account_id for ref in refs})
+    return refs

@@ -1,0 +1,92 @@
+"""ImViews: the queries behind the console's IM views and the server's monitor/IM API.
+
+Channels (accounts) -> topics (works and DM conversations) -> messages (comments and DMs),
+plus read marks, unread totals and search. One implementation serves the Qt models and the
+embedded server alike. Every query runs on a database reader thread and every mark on the
+writer thread (store.db), never on the event loop, which in the console is the UI thread.
+The SQL lives in the small modules beside this one, one per view.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..bus import EventBus
+from ..events import UnreadChanged
+from ..store.db import Database
+from . import channels, marks, messages, search, topics
+from .search_index import SearchIndexer
+from .types import Channel, Message, MessageCursor, Page, SearchHit, Topic, TopicKind, TopicRef, UnreadTotals
+
+
+class ImViews:
+    def __init__(self, db: Database, bus: EventBus) -> None:
+        self._db = db
+        self._bus = bus
+        self._search_index = SearchIndexer(db, bus)  # keeps SQLite's search index current
+
+    # ---- Lists
+
+    async def channels(self) -> list[Channel]:
+        """Every account with its unread and message counts, most recent activity first."""
+        return await self._db.read(channels.list_channels)
+
+    async def topics(
+        self,
+        account_id: str,
+        *,
+        kind: TopicKind | None = None,
+        unread_only: bool = False,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[Topic]:
+        """A channel's works and conversations, newest activity first (topics without any
+        message last). Pass `page.after` as `cursor` for the next page."""
+        return await self._db.read(topics.topic_page, account_id, kind, unread_only, limit, cursor)
+
+    async def topic(self, ref: TopicRef) -> Topic | None:
+        return await self._db.read(topics.get_topic, ref)
+
+    async def messages(
+        self,
+        ref: TopicRef,
+        *,
+        before: str | MessageCursor | None = None,
+        after: str | MessageCursor | None = None,
+        limit: int = 50,
+    ) -> Page[Message]:
+        """A page of a topic's messages, oldest -> newest: the newest page without a cursor,
+        else the page just before `before` (older) or just after `after` (newer)."""
+        return await self._db.read(messages.message_page, ref, before, after, limit)
+
+    async def unread_totals(self, account_id: str | None = None) -> UnreadTotals:
+        """Unread comments and DMs of one account, or of all accounts."""
+        return await self._db.read(channels.unread_totals, account_id)
+
+    async def search(self, query: str, *, account_id: str | None = None, limit: int = 50) -> list[SearchHit]:
+        """Messages containing every word of `query` (substrings, also in Chinese), newest
+        first, optionally in one account only."""
+        return await self._db.read(search.search_messages, self._db.dialect, query, account_id, limit)
+
+    # ---- Read marks (each publishes UnreadChanged after its commit, if anything changed)
+
+    async def mark_read(self, ref: TopicRef, message_ids: Sequence[str] | None = None) -> None:
+        """Mark these messages of a topic read, or the whole topic when `message_ids` is None."""
+        ids = None if message_ids is None else list(message_ids)
+        self._announce(ref.account_id, await self._db.write(marks.mark_topic_read, ref, ids))
+
+    async def mark_channel_read(self, account_id: str) -> None:
+        self._announce(account_id, await self._db.write(marks.mark_channel_read, account_id))
+
+    async def mark_all_read(self) -> None:
+        self._announce(None, await self._db.write(marks.mark_all_read))
+
+    async def mark_unread(self, ref: TopicRef, message_id: str) -> None:
+        """Make one inbound message unread again (e.g. to come back to it later)."""
+        self._announce(ref.account_id, await self._db.write(marks.mark_unread, ref, message_id))
+
+    def _announce(self, account_id: str | None, changed: list[TopicRef]) -> None:
+        if not changed:
+            return
+        if account_id is None and len({ref.account_id for ref in changed}) == 1:
+            account_id = changed[0].account_id
+        self._bus.publish(UnreadChanged(account_id=account_id, topics=tuple(changed)))

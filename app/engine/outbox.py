@@ -1,0 +1,326 @@
+"""The durable reply outbox (DESIGN.md §5): what the operator sends, sent exactly once.
+
+    reply() ──► queued ──► sending ──► sent ──(crawl sees it)──► confirmed
+                  ▲   │        │
+                  │   │        ├─ TransientError / timeout ─► queued again after a backoff,
+                  │   │        │                              `failed` after max_attempts
+                  │   │        ├─ ReplyBlocked ─────────────► blocked
+                  │   │        └─ PermanentError, SessionExpired ─► failed
+                  │   └─ cancel() ──► cancelled (also from failed / blocked)
+                  └─ retry() (from failed / blocked)
+
+Each arrow is one committed transaction (app/engine/outbox_store.py) followed by a
+`MessageStatusChanged` event. A reply is marked `sending` *before* the browser is asked to
+send it, so after a crash the database tells which replies might have reached the platform:
+`start()` puts them back in the queue marked as attempted, and a reply attempted before is
+looked for on the platform (`pool.find_reply`) before it is sent again. Never twice, never
+lost.
+
+One dispatcher task watches the queue; it starts one sender task per account with due
+replies, so an account sends one reply at a time (in order) while accounts send in parallel.
+`reply()` wakes the dispatcher, so a new reply leaves within milliseconds, not on a poll tick.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from .bus import EventBus
+from .events import MessagesAdded, MessagesUpdated, MessageStatusChanged
+from .im.types import TopicRef
+from .outbox_store import (
+    ReplyNotFound,
+    ReplyRejected,
+    ReplyRow,
+    ReplyStateError,
+    change_status,
+    claim_next,
+    due_accounts,
+    enqueue,
+    get_reply,
+    list_replies,
+    mark_sent,
+    mark_unsent,
+    platform_id_owner,
+    requeue_interrupted,
+)
+from .platform import PermanentError, PlatformError, ReplyBlocked, ReplyTarget, SessionExpired
+from .records import MAX_ID_LEN, MAX_TEXT_LEN
+from .store.models import ReplyStatus, utcnow
+
+__all__ = ["Outbox", "ReplyNotFound", "ReplyRejected", "ReplyRow", "ReplyStateError", "validate_text"]
+
+log = logging.getLogger(__name__)
+
+# Control characters other than tab and newlines: invisible, and PostgreSQL refuses NUL.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_FIND_MARGIN = timedelta(seconds=2)
+
+
+class ReplySender(Protocol):
+    """The two worker-pool methods the outbox needs (app.engine.pool.WorkerPool)."""
+
+    async def send_reply(self, account_id: str, target: ReplyTarget, text: str) -> str: ...
+
+    async def find_reply(
+        self, account_id: str, target: ReplyTarget, text: str, since: datetime
+    ) -> str | None: ...
+
+
+def validate_text(text: Any) -> str:
+    """The text as it will be sent (surrounding whitespace removed), or ReplyRejected."""
+    if not isinstance(text, str):
+        raise ReplyRejected(f"reply text must be a string, not {type(text).__name__}")
+    text = text.strip()
+    if not text:
+        raise ReplyRejected("the reply is empty")
+    if len(text) > MAX_TEXT_LEN:
+        raise ReplyRejected(f"the reply is too long ({len(text)} characters; at most {MAX_TEXT_LEN})")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ReplyRejected("the reply contains a broken character (a lone surrogate)") from None
+    if _CONTROL.search(text):
+        raise ReplyRejected("the reply contains control characters")
+    return text
+
+
+class Outbox:
+    """Queue, send, retry and cancel operator replies; see the module docstring."""
+
+    def __init__(
+        self,
+        db: Any,
+        bus: EventBus,
+        pool: ReplySender,
+        *,
+        max_attempts: int = 5,
+        backoff_base_s: float = 2.0,
+        backoff_cap_s: float = 300.0,
+        send_timeout_s: float = 120.0,
+        stop_grace_s: float = 10.0,
+    ) -> None:
+        self._db = db
+        self._bus = bus
+        self._pool = pool
+        self.max_attempts = max_attempts
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
+        self.send_timeout_s = send_timeout_s
+        self.stop_grace_s = stop_grace_s
+        self._wake = asyncio.Event()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._senders: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
+
+    # ---- Lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Requeue replies a previous run left `sending`, then start dispatching."""
+        if self._dispatcher is not None:
+            return
+        self._stopping = False
+        for row in await self._db.write(requeue_interrupted, utcnow()):
+            log.warning("reply %s was being sent when HisCRM stopped; will check the platform", row.id)
+            self._publish_status(row)
+        self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="outbox-dispatcher")
+
+    async def stop(self) -> None:
+        """Stop dispatching; a send in progress gets `stop_grace_s` to finish (a send cut
+        short stays `sending` and is checked on the platform at the next start)."""
+        if self._dispatcher is None:
+            return
+        self._stopping = True
+        self._dispatcher.cancel()
+        senders = list(self._senders.values())
+        if senders:
+            _, pending = await asyncio.wait(senders, timeout=self.stop_grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*senders, return_exceptions=True)
+        await asyncio.gather(self._dispatcher, return_exceptions=True)
+        self._dispatcher = None
+
+    # ---- Operator actions ----------------------------------------------------------------
+    async def reply(
+        self,
+        ref: TopicRef,
+        text: str,
+        *,
+        reply_to: str | None = None,
+        operator: str | None = None,
+        request_id: str | None = None,
+    ) -> str:
+        """Queue a reply in the topic (to the comment `reply_to`, or a new comment / DM).
+
+        The text shows in the topic at once; the reply id is returned. A repeated
+        `request_id` (a client retrying its request) returns the first reply's id.
+        """
+        text = validate_text(text)
+        if request_id is not None and not (0 < len(request_id) <= MAX_ID_LEN):
+            raise ReplyRejected(f"request_id must have 1 to {MAX_ID_LEN} characters")
+        row, created = await self._db.write(enqueue, ref, text, reply_to, operator, request_id, utcnow())
+        if created:
+            self._bus.publish(MessagesAdded(row.account_id, (row.topic,), (row.message_id,), inbound_new=0))
+            self._publish_status(row)
+            self._wake.set()
+        return row.id
+
+    async def retry(self, reply_id: str) -> None:
+        """Send a failed or blocked reply again (attempts start over)."""
+        allowed = frozenset({ReplyStatus.FAILED.value, ReplyStatus.BLOCKED.value})
+        row = await self._db.write(change_status, reply_id, ReplyStatus.QUEUED, allowed, utcnow())
+        self._publish_status(row)
+        self._wake.set()
+
+    async def cancel(self, reply_id: str) -> None:
+        """Give up a reply that is not on its way (queued, failed or blocked); its message
+        stays in the topic, marked cancelled."""
+        allowed = frozenset({ReplyStatus.QUEUED.value, ReplyStatus.FAILED.value, ReplyStatus.BLOCKED.value})
+        row = await self._db.write(change_status, reply_id, ReplyStatus.CANCELLED, allowed, utcnow())
+        self._publish_status(row)
+
+    async def get(self, reply_id: str) -> ReplyRow | None:
+        return await self._db.read(get_reply, reply_id)
+
+    async def list(
+        self, account_id: str | None = None, status: str | None = None, *, limit: int = 200
+    ) -> list[ReplyRow]:
+        """Newest first."""
+        return await self._db.read(list_replies, account_id, status, limit)
+
+    # ---- Dispatching ---------------------------------------------------------------------
+    async def _dispatch_loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                now = utcnow()
+                accounts, next_at = await self._db.read(due_accounts, now)
+            except Exception:
+                log.exception("outbox: reading the queue failed; trying again shortly")
+                accounts, next_at = [], utcnow() + timedelta(seconds=self.backoff_base_s)
+            for account_id in accounts:
+                if account_id not in self._senders:
+                    task = asyncio.create_task(self._send_all(account_id), name=f"outbox-{account_id}")
+                    self._senders[account_id] = task
+                    task.add_done_callback(lambda t, a=account_id: self._sender_done(a, t))
+            timeout = None if next_at is None else max(0.0, (next_at - utcnow()).total_seconds())
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+
+    def _sender_done(self, account_id: str, task: asyncio.Task[None]) -> None:
+        if self._senders.get(account_id) is task:
+            del self._senders[account_id]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("outbox sender for %s failed", account_id, exc_info=task.exception())
+            # Most likely the database; look again a little later rather than spin.
+            asyncio.get_running_loop().call_later(self.backoff_base_s, self._wake.set)
+            return
+        # A reply queued while this task was finishing was left to it; look again.
+        self._wake.set()
+
+    async def _send_all(self, account_id: str) -> None:
+        """Send the account's due replies one after another, oldest first."""
+        while not self._stopping:
+            row = await self._db.write(claim_next, account_id, utcnow())
+            if row is None:
+                return
+            self._publish_status(row)
+            await self._attempt(row)
+
+    async def _attempt(self, row: ReplyRow) -> None:
+        """One attempt at a `sending` row; records its outcome."""
+        try:
+            platform_id = await self._find_earlier_copy(row) if row.attempted_before else None
+            if platform_id is None:
+                platform_id = await asyncio.wait_for(
+                    self._pool.send_reply(row.account_id, row.target, row.text), self.send_timeout_s
+                )
+            if not isinstance(platform_id, str) or not platform_id:
+                # It may well be on the platform: the next attempt looks before it sends.
+                raise _Uncertain(f"the platform returned no id for the reply ({platform_id!r})")
+        except asyncio.CancelledError:
+            raise
+        except ReplyBlocked as exc:
+            await self._record_unsent(row, ReplyStatus.BLOCKED, exc.code, _reason(exc))
+        except (PermanentError, SessionExpired) as exc:
+            await self._record_unsent(row, ReplyStatus.FAILED, exc.code, _reason(exc))
+        except Exception as exc:  # TransientError, timeouts, a crashed page, a pool bug
+            await self._record_transient(row, exc)
+        else:
+            await self._record_sent(row, platform_id)
+
+    async def _find_earlier_copy(self, row: ReplyRow) -> str | None:
+        """The platform id of an earlier attempt's copy, unless another reply owns it."""
+        # The reply cannot be on the platform from before it was queued; the margin absorbs
+        # platforms that round their times down to whole seconds.
+        since = row.created_at - _FIND_MARGIN
+        found = await asyncio.wait_for(
+            self._pool.find_reply(row.account_id, row.target, row.text, since), self.send_timeout_s
+        )
+        if not found:
+            return None
+        owner = await self._db.read(platform_id_owner, row.account_id, found)
+        if owner is not None and owner != row.id:
+            return None  # the same text sent by another reply of ours
+        log.info("reply %s was already on the platform as %s; not sending it again", row.id, found)
+        return found
+
+    async def _record_sent(self, row: ReplyRow, platform_id: str) -> None:
+        sent = await self._db.write(mark_sent, row.id, platform_id, utcnow())
+        if sent is None:  # deleted with its account meanwhile
+            return
+        self._bus.publish(MessagesUpdated(sent.account_id, (sent.topic,), (sent.message_id,)))
+        self._publish_status(sent)
+
+    async def _record_transient(self, row: ReplyRow, exc: BaseException) -> None:
+        if isinstance(exc, PlatformError):
+            code = exc.code
+        else:
+            code = "timeout" if isinstance(exc, asyncio.TimeoutError) else "transient"
+        reason = _reason(exc)
+        if not isinstance(exc, PlatformError):
+            log.warning("reply %s: attempt %d failed: %s", row.id, row.attempts, reason, exc_info=exc)
+        if row.attempts >= self.max_attempts:
+            message = f"gave up after {row.attempts} attempts: {reason}"
+            await self._record_unsent(row, ReplyStatus.FAILED, code, message)
+            return
+        delay = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (row.attempts - 1))
+        message = f"attempt {row.attempts}/{self.max_attempts} failed: {reason}; retrying in {delay:g} s"
+        await self._record_unsent(row, ReplyStatus.QUEUED, code, message, utcnow() + timedelta(seconds=delay))
+        self._wake.set()  # so the dispatcher sleeps until this reply is due, not longer
+
+    async def _record_unsent(
+        self, row: ReplyRow, status: ReplyStatus, code: str, message: str, next_at: datetime | None = None
+    ) -> None:
+        updated = await self._db.write(mark_unsent, row.id, status, code, message, next_at, utcnow())
+        if updated is not None:
+            self._publish_status(updated)
+
+    def _publish_status(self, row: ReplyRow) -> None:
+        error = row.error_message if row.status != ReplyStatus.SENDING.value else None
+        self._bus.publish(
+            MessageStatusChanged(
+                reply_id=row.id,
+                account_id=row.account_id,
+                topic=row.topic,
+                message_id=row.message_id,
+                status=row.status,
+                error=error,
+                attempts=row.attempts,
+            )
+        )
+
+
+class _Uncertain(PlatformError):
+    code = "no_platform_id"
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "the platform did not answer in time"
+    return str(exc) or type(exc).__name__

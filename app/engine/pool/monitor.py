@@ -1,0 +1,385 @@
+"""One account in the pool: its monitor loop and its page, shared with replies.
+
+The loop, per cycle: take a page from the budget, open the context if it is closed (restore the
+session, open the platform's home page, attach the platform's push/interception listeners with
+`watch`), check the session, `poll`, then either stay awake or hibernate (see budget.py), and
+sleep a jittered interval until the next cycle or until woken.
+
+Failures stay inside the account:
+- every platform call has a timeout, so a hung page costs this account a cycle, not the pool;
+- an error closes the context and retries with exponential backoff (capped);
+- a renderer crash or a browser disconnect marks the context dead and wakes the loop, which
+  reopens it (a restart) at once;
+- a logged-out page (check_session false or SessionExpired) turns the account `expired` with a
+  notification and ends the loop: polling a logged-out page achieves nothing.
+
+Replies and reply look-ups (`use_page`) run between cycles under the same page lock, so a
+poll never navigates away under a half-typed reply.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Awaitable, Callable, TypeVar
+
+from ..bus import EventBus
+from ..events import AccountStatusChanged, Notification
+from ..platform import AccountInfo, Platform, SessionExpired, TransientError
+from ..records import Batch
+from ..settings import Settings
+from ..store.models import LoginStatus, utcnow
+from . import status as st
+from .browser import BrowserHost
+from .budget import PageBudget
+from .context import AccountContext
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+
+    from ..accounts import AccountRow, AccountService
+    from ..store.datastore import DataStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+FIRST_CYCLE_SPREAD_S = 2.0  # accounts starting together spread their first cycles over this
+STOP_TIMEOUT_S = 15.0
+
+
+@dataclass
+class MonitorEnv:
+    """What every account's monitor shares (the pool's parts)."""
+
+    settings: Settings
+    host: BrowserHost
+    budget: PageBudget
+    accounts: "AccountService"
+    store: "DataStore"
+    bus: EventBus
+    call_timeout_s: float
+    on_change: Callable[["AccountMonitor", str], None]  # (monitor, previous state)
+
+
+class AccountMonitor:
+    def __init__(self, env: MonitorEnv, account: "AccountRow", platform: Platform) -> None:
+        self.env = env
+        self.account = account
+        self.platform = platform
+        self.state = st.HIBERNATING
+        self.last_error: str | None = None
+        self.failures = 0
+        self.restarts = 0
+        self.cycles = 0
+        self.last_cycle_at = None
+        self._ctx: AccountContext | None = None
+        self._page_lock = asyncio.Lock()
+        self._signal = asyncio.Event()  # something changed: re-evaluate the wait
+        self._cycle_requested = False
+        self._due = 0.0  # loop time of the next cycle
+        self._task: asyncio.Task[None] | None = None
+        self._loop = asyncio.get_running_loop()
+        self._reopen = False  # settings changed: reopen the context at the next cycle
+
+    @property
+    def id(self) -> str:
+        return self.account.id
+
+    @property
+    def monitoring(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @property
+    def info(self) -> AccountInfo:
+        a = self.account
+        return AccountInfo(a.id, a.platform, a.display_name, a.platform_user_id)
+
+    # ---- Control (called by the pool)
+
+    def start(self) -> None:
+        if self.monitoring:
+            return
+        self._due = self._loop.time() + random.uniform(0, FIRST_CYCLE_SPREAD_S)
+        self._task = self._loop.create_task(self._run(), name=f"monitor {self.id}")
+
+    async def stop(self) -> None:
+        """End the loop and close the context, saving the session."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT_S):
+                async with self._page_lock:
+                    await self._hibernate(state=st.STOPPED)
+        except TimeoutError:
+            log.warning("%s: a page action did not finish; closing without waiting", self.id)
+            self._drop_context_now()
+        self._set_state(st.STOPPED)
+
+    def update(self, account: "AccountRow") -> None:
+        """The account row changed (name, proxy, ...): a new proxy needs a new context."""
+        if account.proxy_id != self.account.proxy_id or account.fingerprint != self.account.fingerprint:
+            self._reopen = True
+        self.account = account
+
+    def wake(self) -> None:
+        """Run a cycle now (the operator opened the account, a restart was asked)."""
+        self._cycle_requested = True
+        self._signal.set()
+
+    def restart(self) -> None:
+        self._reopen = True
+        self.failures = 0
+        self.wake()
+
+    def browser_lost(self) -> None:
+        if self._ctx is not None:
+            self._context_died("the browser disconnected")
+
+    def snapshot(self) -> st.AccountState:
+        next_in = None
+        if self.monitoring:
+            next_in = max(0.0, self._due - self._loop.time())
+        return st.AccountState(
+            account_id=self.id,
+            state=self.state,
+            monitoring=self.monitoring,
+            last_error=self.last_error,
+            failures=self.failures,
+            restarts=self.restarts,
+            cycles=self.cycles,
+            last_cycle_at=self.last_cycle_at,
+            next_poll_in_s=next_in,
+        )
+
+    async def use_page(self, action: Callable[["Page"], Awaitable[T]], what: str) -> T:
+        """Run `action(page)` on this account's page (opening it if hibernating), between
+        cycles, with the platform call timeout."""
+        async with self._page_lock:
+            self.env.budget.busy(self.id)
+            self.env.budget.touch(self.id, operator=True)
+            try:
+                if self._needs_open():
+                    await self._open(urgent=True)
+                assert self._ctx is not None
+                return await self._call(action(self._ctx.page), what)
+            except Exception:
+                if self.monitoring:
+                    self.wake()  # let the monitor see what state the page is in
+                raise
+            finally:
+                await self._settle()
+
+    # ---- The loop
+
+    async def _run(self) -> None:
+        while True:
+            await self._wait_until_due()
+            self._cycle_requested = False
+            async with self._page_lock:
+                try:
+                    await self._cycle()
+                except SessionExpired as exc:
+                    await self._expired(str(exc))
+                    return
+                except Exception as exc:  # noqa: BLE001 - any failure stays in this account
+                    await self._failed(exc)
+                    continue
+                self.failures = 0
+                self.last_error = None
+                self._due = self._loop.time() + self._interval()
+                await self._settle()
+            await self._record_crawl(None)
+
+    async def _cycle(self) -> None:
+        self.env.budget.busy(self.id)
+        if self._needs_open():
+            await self._open(urgent=False)
+        assert self._ctx is not None
+        self._set_state(st.ACTIVE)
+        page = self._ctx.page
+        if not await self._call(self.platform.check_session(page), "check_session"):
+            raise SessionExpired("the platform shows the login page")
+        await self._call(self.platform.poll(page, self.info, self._sink), "poll")
+        self.cycles += 1
+        self.last_cycle_at = utcnow()
+
+    async def _wait_until_due(self) -> None:
+        while True:
+            self._signal.clear()
+            now = self._loop.time()
+            if self._cycle_requested or now >= self._due:
+                return
+            timeout = self._due - now
+            if self._ctx is not None:  # awake between polls
+                left = self.env.budget.awake_left(self.id)
+                if left is None or left <= 0:
+                    async with self._page_lock:
+                        await self._hibernate()
+                    continue
+                timeout = min(timeout, left + 0.01)
+            try:
+                await asyncio.wait_for(self._signal.wait(), timeout)
+            except TimeoutError:
+                pass
+
+    # ---- Steps
+
+    def _needs_open(self) -> bool:
+        return self._ctx is None or not self._ctx.alive or self._reopen
+
+    async def _open(self, *, urgent: bool) -> None:
+        if self._ctx is not None:  # dead or outdated: a restart
+            await self._close_context(save=self._ctx.alive)
+            self.restarts += 1
+        self._reopen = False
+        await self.env.budget.acquire(self.id, urgent=urgent)
+        try:
+            browser = await self.env.host.browser()
+            accounts = self.env.accounts
+            proxy = await accounts.browser_proxy(self.account.proxy_id) if self.account.proxy_id else None
+            self._ctx = await AccountContext.open(
+                browser,
+                self.id,
+                self.account.fingerprint,
+                storage_state=await accounts.load_storage_state(self.id),
+                proxy=proxy,
+                on_dead=self._context_died,
+            )
+            page = self._ctx.page
+            await self._call(page.goto(self.platform.home_url()), "opening the home page")
+            if self.monitoring:
+                await self._call(self.platform.watch(page, self.info, self._sink), "watch")
+        except BaseException:
+            await self._close_context(save=False)
+            raise
+
+    async def _settle(self) -> None:
+        """After a cycle or a page action (page lock held): stay awake or hibernate."""
+        if self._ctx is None:
+            return
+        if self.monitoring and self._ctx.alive and self.env.budget.claim_awake(self.id, self._signal.set):
+            self._set_state(st.ACTIVE)
+        else:
+            await self._hibernate(st.HIBERNATING if self.monitoring else st.STOPPED)
+
+    async def _hibernate(self, state: str = st.HIBERNATING) -> None:
+        """Close the context, saving the session (page lock held)."""
+        if self._ctx is not None:
+            await self._close_context(save=self._ctx.alive)
+        self._set_state(state)
+
+    async def _close_context(self, *, save: bool) -> None:
+        ctx, self._ctx = self._ctx, None
+        try:
+            if ctx is not None:
+                await ctx.close(self.env.accounts.save_storage_state if save else None)
+        finally:
+            self.env.budget.release(self.id)
+
+    def _drop_context_now(self) -> None:
+        """Forget the context without waiting (shutdown of a stuck account)."""
+        ctx, self._ctx = self._ctx, None
+        self.env.budget.release(self.id)
+        if ctx is not None:
+            asyncio.ensure_future(ctx.close())
+
+    def _context_died(self, reason: str) -> None:
+        log.warning("%s: %s; restarting the account's context", self.id, reason)
+        if self._ctx is not None and self._ctx.dead_reason is None:
+            self._ctx.dead_reason = reason
+        self.last_error = reason
+        self._set_state(st.CRASHED)
+        if self.monitoring:
+            self.wake()
+
+    async def _failed(self, exc: Exception) -> None:
+        """A cycle failed (page lock held): close the context, back off."""
+        crashed = self._ctx is not None and not self._ctx.alive
+        self.failures += 1
+        self.last_error = _describe(exc)
+        log.warning("%s: monitor cycle failed (%d in a row): %s", self.id, self.failures, self.last_error)
+        if self._ctx is not None:  # the next cycle starts from a fresh context: a restart
+            self.restarts += 1
+            await self._close_context(save=not crashed)
+        # A crash restarts at once the first time; repeated failures wait longer and longer.
+        delay = 0.0 if crashed and self.failures == 1 else self._backoff()
+        self._due = self._loop.time() + delay
+        self._set_state(st.CRASHED if crashed and delay == 0 else st.BACKOFF)
+        await self._record_crawl(self.last_error)
+
+    async def _expired(self, message: str) -> None:
+        """The page is logged out: the account needs a new login; stop polling it."""
+        log.warning("%s: session expired (%s)", self.id, message)
+        await self._close_context(save=False)
+        self.last_error = "the login expired"
+        try:
+            await self.env.accounts.set_login_status(
+                self.id, LoginStatus.EXPIRED.value, error="The login expired; log in again."
+            )
+        except Exception:
+            log.exception("%s: could not mark the account expired", self.id)
+        self.account = replace(self.account, login_status=LoginStatus.EXPIRED.value)
+        self._set_state(st.STOPPED)
+        self.env.bus.publish(
+            Notification(
+                title="Login expired",
+                body=f"{self.account.display_name}: the platform logged this account out. Log in again to resume monitoring.",
+                account_id=self.id,
+                level="warning",
+            )
+        )
+
+    async def _sink(self, batch: Batch) -> None:
+        """Where the platform's records go: stored (committed) before this returns."""
+        batch.account_id = self.id  # a platform can only ever write into its own account
+        result = await self.env.store.ingest(batch)
+        if result.rejected:
+            log.warning("%s: %d records rejected, e.g. %s", self.id, len(result.rejected), result.rejected[0])
+        if result.added_message_ids:
+            self.env.budget.touch(self.id, operator=False)
+
+    async def _call(self, awaitable: Awaitable[T], what: str) -> T:
+        """A platform/page call with the pool's timeout: a hung page must not hang the account."""
+        try:
+            return await asyncio.wait_for(awaitable, self.env.call_timeout_s)
+        except TimeoutError:
+            raise TransientError(f"{what} did not finish within {self.env.call_timeout_s:g} s") from None
+
+    async def _record_crawl(self, error: str | None) -> None:
+        try:
+            await self.env.accounts.record_crawl(self.id, error=error)
+        except Exception as exc:  # the database being closed at shutdown, a deleted account
+            log.debug("%s: could not record the crawl: %s", self.id, exc)
+
+    # ---- Timing
+
+    def _interval(self) -> float:
+        custom = self.account.monitor_interval_s
+        if custom:
+            return random.uniform(custom, custom * 1.25)
+        s = self.env.settings
+        return random.uniform(s.poll_interval_min_s, s.poll_interval_max_s)
+
+    def _backoff(self) -> float:
+        base = self.env.settings.poll_interval_min_s
+        delay = base * 2 ** min(self.failures - 1, 16) * random.uniform(0.8, 1.2)
+        return min(self.env.settings.backoff_cap_s, delay)
+
+    def _set_state(self, state: str) -> None:
+        previous, self.state = self.state, state
+        if previous != state:
+            self.env.on_change(self, previous)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def account_status_event(monitor: AccountMonitor) -> AccountStatusChanged:
+    return AccountStatusChanged(
+        monitor.id, monitor.account.login_status, monitor_state=monitor.state, error=monitor.last_error
+    )

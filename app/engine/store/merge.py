@@ -1,0 +1,350 @@
+"""How one validated crawl batch is merged into the database (one transaction, bulk statements).
+
+Merge rules (DESIGN.md §2), the same for the four kinds of record:
+- A record is upserted by its natural key (account, platform id); re-crawling the same data
+  changes nothing: unchanged rows are not even written.
+- A re-crawl updates only what the platform owns (text, names, stats, recall, ...). A field
+  the record did not carry, or carried as null, keeps what we already know, so a partial
+  record (a push, a list page without stats) never erases data.
+- What the operator or the outbox owns is never touched by a crawl: is_read, reply_id, and a
+  direction of "out" (our reply stays ours even if a page does not say so).
+- A message whose topic is unknown gets a minimal topic row, so it is visible at once; the
+  topic's own record fills that row in whenever it arrives. Orphan replies are kept as they are.
+- A crawled comment/DM whose platform id is the platform_reply_id of one of our replies
+  confirms that reply: its placeholder row becomes that message (never a duplicate).
+
+`merge_batch` reads the existing rows of the batch's keys with one indexed query per kind,
+decides in Python which rows are new or changed (that is what the events report), and writes
+new and changed rows with one executemany `INSERT ... ON CONFLICT DO UPDATE` per kind.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from datetime import datetime
+from typing import Any, Iterable
+
+from pydantic import BaseModel
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ..im.types import TopicRef
+from ..records import CommentRecord, ContentRecord, ConversationRecord, MessageRecord
+from .counters import CHUNK, refresh_accounts, refresh_topics
+from .models import (
+    Comment,
+    Content,
+    Conversation,
+    Direction,
+    DirectMessage,
+    Reply,
+    ReplyStatus,
+    TargetType,
+)
+from .validation import to_millis
+
+OUT = Direction.OURS.value
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Where one kind of record goes and which of its columns a crawl owns."""
+
+    batch_field: str  # the Batch attribute holding these records
+    record: type[BaseModel]
+    model: Any
+    key: str  # the platform id column (with account_id, the natural key)
+    crawled: tuple[str, ...]  # columns a re-crawl may update
+    topic_kind: str  # the TopicRef kind: what this record is (topics) or belongs to (messages)
+    topic_key: str | None = None  # for messages: the column with their topic's platform id
+
+    @property
+    def is_message(self) -> bool:
+        return self.topic_key is not None
+
+    def column(self, name: str) -> Any:
+        return getattr(self.model, name)
+
+
+CONTENTS = Kind("contents", ContentRecord, Content, "platform_content_id",
+                ("kind", "title", "cover_url", "url", "publish_at", "stats"), "content")
+CONVERSATIONS = Kind("conversations", ConversationRecord, Conversation, "platform_conversation_id",
+                     ("peer_id", "peer_name", "peer_avatar"), "conversation")
+COMMENTS = Kind("comments", CommentRecord, Comment, "platform_comment_id",
+                ("parent_platform_comment_id", "author_id", "author_name", "author_avatar", "text",
+                 "created_at", "direction", "like_count"),
+                "content", topic_key="platform_content_id")
+MESSAGES = Kind("messages", MessageRecord, DirectMessage, "platform_message_id",
+                ("sender_id", "sender_name", "sender_avatar", "text", "message_type", "created_at",
+                 "direction", "is_recalled"),
+                "conversation", topic_key="platform_conversation_id")
+TOPIC_KINDS = (CONTENTS, CONVERSATIONS)
+MESSAGE_KINDS = (COMMENTS, MESSAGES)
+ALL_KINDS = (CONTENTS, COMMENTS, CONVERSATIONS, MESSAGES)
+TOPIC_OF = {"content": CONTENTS, "conversation": CONVERSATIONS}
+
+
+@dataclass
+class Confirmation:
+    reply_id: str
+    topic: TopicRef
+    message_id: str
+    attempts: int
+
+
+@dataclass
+class Outcome:
+    """What a batch changed, for the events published after commit."""
+
+    added: list[tuple[TopicRef, str]] = field(default_factory=list)  # (topic, message id)
+    updated: list[tuple[TopicRef, str]] = field(default_factory=list)
+    inbound_new: int = 0
+    changed_topics: set[TopicRef] = field(default_factory=set)  # created or edited topic rows
+    confirmations: list[Confirmation] = field(default_factory=list)
+
+
+def merge_batch(
+    session: Session, account_id: str, records: dict[Kind, list[BaseModel]], now: datetime
+) -> Outcome:
+    """Store validated records of one account; the caller's transaction commits them."""
+    outcome = Outcome()
+    now_ms = to_millis(now)
+    for kind in TOPIC_KINDS:
+        rows = _merge_kind(session, kind, account_id, records.get(kind, []), now_ms)
+        outcome.changed_topics.update(TopicRef(account_id, kind.topic_kind, k) for k in rows)
+    for kind in MESSAGE_KINDS:
+        batch = records.get(kind, [])
+        if not batch:
+            continue
+        topics = {getattr(r, kind.topic_key) for r in batch}
+        created = _ensure_topics(session, TOPIC_OF[kind.topic_kind], account_id, topics, now_ms)
+        outcome.changed_topics.update(TopicRef(account_id, kind.topic_kind, t) for t in created)
+        confirming = _claim_placeholders(session, kind, account_id, [getattr(r, kind.key) for r in batch])
+        written = _merge_kind(session, kind, account_id, batch, now_ms)
+        for key, (row, is_new) in written.items():
+            ref = TopicRef(account_id, kind.topic_kind, row[kind.topic_key])
+            if is_new:
+                outcome.added.append((ref, key))
+                outcome.inbound_new += row["direction"] != OUT
+            else:
+                outcome.updated.append((ref, key))
+        outcome.confirmations.extend(_confirm(session, kind, account_id, confirming, now))
+    touched = {ref for ref, _ in outcome.added + outcome.updated}
+    touched.update(c.topic for c in outcome.confirmations)
+    if touched:
+        refresh_topics(session, touched)
+        refresh_accounts(session, [account_id])
+    return outcome
+
+
+# ---- Upsert ---------------------------------------------------------------------------------
+def _merge_kind(
+    session: Session, kind: Kind, account_id: str, records: list[BaseModel], now_ms: int
+) -> dict[str, tuple[dict[str, Any], bool]]:
+    """Upsert records of one kind; returns {key: (row written, is new)} for rows that were
+    inserted or changed (unchanged rows are left alone and not returned)."""
+    if not records:
+        return {}
+    existing = _existing(session, kind, account_id, {getattr(r, kind.key) for r in records})
+    pending: dict[str, dict[str, Any]] = {}
+    for record in records:
+        key = getattr(record, kind.key)
+        base = pending.get(key) or existing.get(key)
+        if base is None:
+            pending[key] = _new_row(kind, account_id, record, now_ms)
+        else:
+            pending[key] = _merged_row(kind, base, record)
+    written = {
+        key: (row, key not in existing)
+        for key, row in pending.items()
+        if key not in existing or _differs(kind, existing[key], row)
+    }
+    if written:
+        rows = [row for row, _ in written.values()]
+        if not kind.is_message:
+            for row in rows:
+                row["updated_at"] = now_ms
+        statement = _upsert(_dialect(session), kind)
+        connection = session.connection()
+        for start in range(0, len(rows), CHUNK):
+            connection.execute(statement, rows[start:start + CHUNK])
+    return written
+
+
+def _new_row(kind: Kind, account_id: str, record: BaseModel, now_ms: int) -> dict[str, Any]:
+    row = _columns(record)
+    row.pop("is_read", None)
+    row["account_id"] = account_id
+    if kind.is_message:
+        row["detected_at"] = now_ms
+        row["reply_id"] = None
+        # The source's read mark when it has one (snapshot import); our own text is read.
+        row["is_read"] = record.is_read if record.is_read is not None else row["direction"] == OUT
+    else:
+        row.update(first_seen_at=now_ms, updated_at=now_ms, message_count=0, unread_count=0,
+                   last_message_at=None, last_message_preview=None, last_message_from=None)
+    return row
+
+
+def _merged_row(kind: Kind, base: dict[str, Any], record: BaseModel) -> dict[str, Any]:
+    """`base` updated with what the record knows (see the module doc for the rules)."""
+    row = dict(base)
+    values = _columns(record)
+    for name in kind.crawled:
+        if name in record.model_fields_set and values.get(name) is not None:
+            row[name] = values[name]
+    if base.get("direction") == OUT:
+        row["direction"] = OUT
+    return row
+
+
+def _differs(kind: Kind, before: dict[str, Any], after: dict[str, Any]) -> bool:
+    return any(before.get(name) != after.get(name) for name in kind.crawled)
+
+
+def _columns(record: BaseModel) -> dict[str, Any]:
+    """The record as column values (times as epoch milliseconds, as stored)."""
+    values = record.model_dump()
+    for name, value in values.items():
+        if isinstance(value, datetime):
+            values[name] = to_millis(value)
+    return values
+
+
+def _existing(
+    session: Session, kind: Kind, account_id: str, keys: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """The stored rows of these keys (all insertable columns, times as milliseconds)."""
+    found: dict[str, dict[str, Any]] = {}
+    ordered = sorted(keys)
+    connection = session.connection()
+    for start in range(0, len(ordered), CHUNK):
+        result = connection.execute(
+            _select_existing(kind), {"account_id": account_id, "keys": ordered[start:start + CHUNK]}
+        )
+        for row in result.mappings():
+            values = {
+                name: to_millis(value) if isinstance(value, datetime) else value
+                for name, value in row.items()
+            }
+            found[values[kind.key]] = values
+    return found
+
+
+# Statements are built once per kind (and dialect) and reused: building them per batch costs
+# more than running them.
+@lru_cache(maxsize=None)
+def _select_existing(kind: Kind) -> Any:
+    table = kind.model.__table__
+    return select(*[c for c in table.columns if c.name != "id"]).where(
+        table.c.account_id == bindparam("account_id"),
+        table.c[kind.key].in_(bindparam("keys", expanding=True)),
+    )
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _insert(dialect: str, kind: Kind) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(kind.model.__table__)
+
+
+@lru_cache(maxsize=None)
+def _upsert(dialect: str, kind: Kind) -> Any:
+    """INSERT ... ON CONFLICT (account_id, key) DO UPDATE SET <crawled columns>."""
+    statement = _insert(dialect, kind)
+    updated = list(kind.crawled) + ([] if kind.is_message else ["updated_at"])
+    return statement.on_conflict_do_update(
+        index_elements=["account_id", kind.key],
+        set_={name: statement.excluded[name] for name in updated},
+    )
+
+
+@lru_cache(maxsize=None)
+def _insert_if_absent(dialect: str, kind: Kind) -> Any:
+    return _insert(dialect, kind).on_conflict_do_nothing(index_elements=["account_id", kind.key])
+
+
+# ---- Topics ---------------------------------------------------------------------------------
+def _ensure_topics(
+    session: Session, kind: Kind, account_id: str, keys: set[str], now_ms: int
+) -> list[str]:
+    """Create a minimal topic row for each key that has none; returns the keys created."""
+    known = _existing(session, kind, account_id, keys)
+    missing = sorted(keys - known.keys())
+    if missing:
+        rows = [
+            _new_row(kind, account_id, kind.record.model_construct(**{kind.key: key}), now_ms)
+            for key in missing
+        ]
+        statement = _insert_if_absent(_dialect(session), kind)
+        connection = session.connection()
+        for start in range(0, len(rows), CHUNK):
+            connection.execute(statement, rows[start:start + CHUNK])
+    return missing
+
+
+# ---- Reply confirmation ----------------------------------------------------------------------
+def _claim_placeholders(
+    session: Session, kind: Kind, account_id: str, message_ids: list[str]
+) -> list[Reply]:
+    """Find our replies that these crawled messages are the platform's copies of, and make
+    each reply's placeholder row take the platform id (or give way to a copy already stored),
+    so the upsert that follows updates that row instead of adding a duplicate."""
+    target = TargetType.COMMENT.value if kind is COMMENTS else TargetType.DIRECT_MESSAGE.value
+    # Few replies await confirmation at any time: fetch them all, match in Python.
+    awaiting = session.scalars(
+        select(Reply).where(
+            Reply.account_id == account_id,
+            Reply.platform_reply_id.is_not(None),
+            Reply.target_type == target,
+            Reply.status != ReplyStatus.CONFIRMED.value,
+        )
+    ).all()
+    if not awaiting:
+        return []
+    crawled = set(message_ids)
+    replies = [reply for reply in awaiting if reply.platform_reply_id in crawled]
+    table = kind.model.__table__
+    mine = table.c.account_id == account_id
+    for reply in replies:
+        real_id = reply.platform_reply_id
+        stored = set(session.scalars(
+            select(table.c[kind.key]).where(
+                mine, (table.c.reply_id == reply.id) | (table.c[kind.key] == real_id)
+            )
+        ))
+        placeholders = stored - {real_id}
+        if not placeholders:
+            continue  # the outbox already gave the placeholder the platform's id
+        is_placeholder = table.c[kind.key].in_(placeholders)
+        if real_id in stored:
+            session.execute(delete(table).where(mine, is_placeholder))
+        else:
+            session.execute(update(table).where(mine, is_placeholder).values({kind.key: real_id}))
+    return replies
+
+
+def _confirm(
+    session: Session, kind: Kind, account_id: str, replies: list[Reply], now: datetime
+) -> list[Confirmation]:
+    """Link each reply to its (now stored) platform copy and mark it confirmed."""
+    table = kind.model.__table__
+    confirmed = []
+    for reply in replies:
+        real_id = reply.platform_reply_id
+        session.execute(
+            update(table)
+            .where(table.c.account_id == account_id, table.c[kind.key] == real_id)
+            .values(reply_id=reply.id, direction=OUT, is_read=True)
+        )
+        reply.status = ReplyStatus.CONFIRMED.value
+        reply.confirmed_at = now
+        reply.updated_at = now
+        topic = TopicRef(account_id, kind.topic_kind, reply.topic_platform_id)
+        confirmed.append(Confirmation(reply.id, topic, real_id, reply.attempts))
+    session.flush()
+    return confirmed

@@ -1,0 +1,562 @@
+"""The sandbox platform adapter: drives the sandbox site through a real browser page, the way a
+real platform's adapter drives its creator site.
+
+- Data comes only from what the page itself fetches (response interception) and what its IM
+  websocket pushes (frame listeners). The adapter never calls the site's data API itself; it
+  navigates and clicks, the page fetches.
+- Replies are typed into the page's reply box with keyboard input and sent with its button;
+  the platform id comes from the page's own send request's response.
+- Crawls are incremental per page: only works whose comment count moved, reply threads whose
+  size moved and conversations whose last message moved are opened again.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import time
+import weakref
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, AsyncIterator
+from urllib.parse import quote, urlsplit
+
+from playwright.async_api import Error as PlaywrightError
+
+from app.engine.platform import (
+    AccountInfo,
+    BatchSink,
+    LoginFailed,
+    LoginIO,
+    LoginOutcome,
+    PermanentError,
+    Platform,
+    PlatformError,
+    PlatformRuntime,
+    ReplyBlocked,
+    ReplyTarget,
+    SessionExpired,
+    TransientError,
+)
+
+from . import parsers
+from .control_client import SandboxControl
+from .parsers import Parsed
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page, Response, WebSocket
+
+    from .site import SandboxSite
+
+log = logging.getLogger(__name__)
+
+STEP_TIMEOUT_MS = 15_000  # one navigation or one fetch the page makes
+LOGIN_TIMEOUT_S = 300.0  # the QR login gives up after this (the engine may stop it sooner)
+LOGIN_POLL_S = 0.25
+MAX_PAGES_PER_LIST = 50  # "load more" clicks per list and crawl: bounds a runaway crawl
+MAX_SMS_ATTEMPTS = 3
+
+# Read the login card in one round trip.
+_LOGIN_SNAPSHOT_JS = """() => {
+  const qr = document.getElementById('qr');
+  const status = document.getElementById('login-status');
+  const error = document.getElementById('login-error');
+  const sms = document.getElementById('sms-box');
+  return {
+    token: qr ? qr.dataset.token || null : null,
+    src: qr ? qr.getAttribute('src') : null,
+    url: qr ? qr.dataset.url || null : null,
+    expiresAt: qr ? Number(qr.dataset.expiresAt || 0) : 0,
+    state: status ? status.dataset.state : null,
+    error: error && !error.hidden ? error.textContent : null,
+    smsVisible: !!sms && !sms.hidden,
+  };
+}"""
+
+
+@dataclass
+class _PageWatch:
+    """What the adapter knows about one account's page: its listeners' sink, the crawl in
+    progress, and what earlier crawls saw (so the next one only opens what changed)."""
+
+    account_id: str
+    sink: BatchSink | None = None
+    crawl: Parsed | None = None  # responses go here while a crawl runs, else straight to `sink`
+    pending: set[asyncio.Task[None]] = field(default_factory=set)
+    session_expired: bool = False
+    crashed: bool = False
+    push_open: bool = False  # an IM websocket we listen to is open
+    work_counts: dict[str, int] = field(default_factory=dict)  # work id → comment count
+    thread_sizes: dict[str, int] = field(default_factory=dict)  # first-level cid → replies
+    last_messages: dict[str, str] = field(default_factory=dict)  # conversation id → msg id
+    comment_roots: dict[str, str] = field(default_factory=dict)  # reply cid → thread root cid
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self.pending.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("sandbox: handling a page event failed", exc_info=task.exception())
+
+    async def settle(self) -> None:
+        """Wait until every intercepted response seen so far has been read and handed on."""
+        while self.pending:
+            await asyncio.gather(*list(self.pending), return_exceptions=True)
+
+    async def emit(self, parsed: Parsed, source: str) -> None:
+        if parsed and self.sink is not None:
+            await self.sink(parsed.to_batch(self.account_id, source))
+
+
+class SandboxPlatform(Platform):
+    name = "sandbox"
+    label = "沙盒 Sandbox"
+    capabilities = frozenset({"comments", "direct_messages", "qr_login", "sms_verification"})
+
+    def __init__(self) -> None:
+        self.site: SandboxSite | None = None
+        self.control: SandboxControl | None = None
+        self._base_url: str | None = None
+        self._watches: weakref.WeakKeyDictionary[Page, _PageWatch] = weakref.WeakKeyDictionary()
+
+    # ---- lifecycle ---------------------------------------------------------------------
+    async def startup(self, runtime: PlatformRuntime) -> None:
+        """Start the local site (unless settings.sandbox.enabled is off)."""
+        from .site import SandboxSite
+
+        sandbox = getattr(runtime.settings, "sandbox", None)
+        if sandbox is not None and not sandbox.enabled:
+            log.info("sandbox platform disabled in settings; its site is not started")
+            return
+        self.site = SandboxSite(
+            host=getattr(sandbox, "host", "127.0.0.1"), port=getattr(sandbox, "port", 0),
+            world_file=Path(runtime.data_dir) / "sandbox" / "world.json" if runtime.data_dir else None,
+        )
+        self.use_site(await self.site.start())
+        if getattr(sandbox, "demo_traffic", False):
+            from .demo import resume_demo_traffic
+
+            resume_demo_traffic(self.site)
+
+    async def shutdown(self) -> None:
+        if self.control is not None:
+            await self.control.close()
+            self.control = None
+        if self.site is not None:
+            await self.site.stop()
+            self.site = None
+        self._base_url = None
+
+    def use_site(self, base_url: str) -> None:
+        """Drive the site at `base_url` (the one `startup` started, or another one)."""
+        self._base_url = base_url.rstrip("/")
+        self.control = SandboxControl(self._base_url)
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            raise TransientError("the sandbox site is not running (disabled in settings or not started)")
+        return self._base_url
+
+    def home_url(self) -> str:
+        return f"{self.base_url}/creator/home"
+
+    # ---- login -------------------------------------------------------------------------
+    async def login(self, page: Page, io: LoginIO) -> LoginOutcome:
+        async with self._guard(page):
+            await page.goto(f"{self.base_url}/login", timeout=STEP_TIMEOUT_MS)
+            await self._follow_qr_login(page, io)
+            await page.wait_for_url("**/creator/**", timeout=STEP_TIMEOUT_MS)
+            return await self._read_profile(page)
+
+    async def _follow_qr_login(self, page: Page, io: LoginIO) -> None:
+        """Report the QR (and each refresh), the scan, ask for the SMS code when the page
+        wants one; return once the page leaves for the creator pages."""
+        shown_token: str | None = None
+        scanned = False
+        sms_attempts = 0
+        sms_error: str | None = None  # the site's answer to the last wrong code
+        deadline = time.monotonic() + LOGIN_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if urlsplit(page.url).path.startswith(("/login/complete", "/creator/")):
+                return
+            try:
+                snap = await page.evaluate(_LOGIN_SNAPSHOT_JS)
+            except PlaywrightError as exc:
+                if "context was destroyed" in str(exc) or "navigat" in str(exc):
+                    continue  # the page is leaving for the creator home
+                raise
+            if snap["token"] and snap["token"] != shown_token and snap["src"]:
+                await io.report(
+                    "qr_ready" if shown_token is None else "qr_refreshed",
+                    qr_png=_data_url_bytes(snap["src"]), qr_url=snap["url"],
+                    expires_at=datetime.fromtimestamp(snap["expiresAt"] / 1000, tz=timezone.utc),
+                )
+                shown_token, scanned = snap["token"], False
+            state = snap["state"]
+            if state in ("scanned", "sms_required", "confirmed") and not scanned:
+                await io.report("scanned", message="已扫码 scanned")
+                scanned = True
+            if state == "failed":
+                raise LoginFailed(snap["error"] or "the site refused the login")
+            if state == "sms_required" and snap["smsVisible"]:
+                if sms_attempts >= MAX_SMS_ATTEMPTS:
+                    raise LoginFailed("too many wrong verification codes")
+                sms_attempts += 1
+                sms_error = await self._answer_sms(page, io, retry_reason=sms_error)
+                if sms_error is None:  # accepted: the card hides the code field and moves on
+                    await page.wait_for_selector("#sms-box", state="hidden", timeout=STEP_TIMEOUT_MS)
+                continue
+            await asyncio.sleep(LOGIN_POLL_S)
+        raise LoginFailed("the QR code was not scanned in time")
+
+    async def _answer_sms(self, page: Page, io: LoginIO, *, retry_reason: str | None) -> str | None:
+        """Ask the operator for the SMS code and enter it; returns the site's complaint about
+        the code, or None when it was accepted."""
+        prompt = "请输入手机收到的短信验证码 Enter the SMS code the sandbox phone shows"
+        if retry_reason:
+            prompt = f"{retry_reason}. {prompt}"
+        code = await io.ask("sms_code", prompt)
+        await page.click("#sms-code")
+        await page.keyboard.type(code.strip())
+        async with page.expect_response(lambda r: urlsplit(r.url).path == "/api/login/sms",
+                                        timeout=STEP_TIMEOUT_MS) as answered:
+            await page.click("#sms-submit")
+        try:
+            body = await (await answered.value).json()
+        except PlaywrightError:  # the card accepted the code and already left for the home page
+            return None
+        return None if body.get("status_code") == parsers.STATUS_OK else body.get("status_msg") or "wrong code"
+
+    async def _read_profile(self, page: Page) -> LoginOutcome:
+        await self._settled(page)
+        profile = await page.eval_on_selector("#profile", "node => ({...node.dataset})")
+        if not profile.get("uid"):
+            raise LoginFailed("logged in, but the home page shows no profile")
+        return LoginOutcome(
+            platform_user_id=profile["uid"], username=profile.get("nickname"),
+            avatar_url=profile.get("avatar"), user_info={"unique_id": profile.get("uniqueId")},
+        )
+
+    async def check_session(self, page: Page) -> bool:
+        async with self._guard(page):
+            try:
+                await self._open(page, self.home_url())
+            except SessionExpired:
+                return False
+            uid = await page.get_attribute("#profile", "data-uid")
+            return bool(uid)
+
+    # ---- monitoring --------------------------------------------------------------------
+    async def watch(self, page: Page, account: AccountInfo, sink: BatchSink) -> None:
+        """Intercept the page's data responses and IM pushes; any creator page keeps the IM
+        websocket open, so the page is moved to the inbox when it is on none."""
+        async with self._guard(page):
+            watch = self._watch(page, account)
+            watch.sink = sink
+            if not watch.push_open:  # a websocket opened before we listened is invisible to us
+                await self._open(page, f"{self.base_url}/creator/inbox")
+
+    def _watch(self, page: Page, account: AccountInfo) -> _PageWatch:
+        """The page's watch, attaching the listeners the first time."""
+        watch = self._watches.get(page)
+        if watch is None:
+            watch = self._watches[page] = _PageWatch(account.id)
+            page.on("response", lambda response: self._on_response(watch, response))
+            page.on("websocket", lambda ws: self._on_websocket(watch, ws))
+            page.on("crash", lambda _page: setattr(watch, "crashed", True))
+        return watch
+
+    def _on_response(self, watch: _PageWatch, response: Response) -> None:
+        if not response.url.startswith(self.base_url):
+            return
+        if response.status == 401:
+            watch.session_expired = True
+            return
+        if parsers.is_data_url(response.url):
+            watch.spawn(self._read_response(watch, response, watch.crawl))
+
+    async def _read_response(self, watch: _PageWatch, response: Response, crawl: Parsed | None) -> None:
+        try:
+            body = await response.json()
+        except (PlaywrightError, ValueError):
+            return  # the page went away before its body was read; the next crawl sees it
+        for c in body.get("comments", []) if isinstance(body, dict) else []:
+            if str(c.get("reply_id", "0")) != "0":
+                watch.comment_roots[str(c["cid"])] = str(c["reply_id"])
+        parsed = parsers.parse_response(response.url, body)
+        if crawl is not None:
+            crawl.extend(parsed)
+        else:
+            await watch.emit(parsed, "intercept")
+
+    def _on_websocket(self, watch: _PageWatch, ws: WebSocket) -> None:
+        if urlsplit(ws.url).path != "/api/im/ws":
+            return
+        watch.push_open = True
+        ws.on("close", lambda _ws: setattr(watch, "push_open", False))
+
+        def on_frame(payload: str | bytes) -> None:
+            if parsers.is_session_expired_frame(payload):
+                watch.session_expired = True
+            parsed = parsers.parse_push_frame(payload)
+            if parsed:
+                watch.spawn(watch.emit(parsed, "push"))
+
+        ws.on("framereceived", on_frame)
+
+    async def poll(self, page: Page, account: AccountInfo, sink: BatchSink) -> None:
+        """One crawl: works → changed works' comments (all pages, changed threads) → inbox
+        (changed conversations); everything seen goes to `sink` as one batch."""
+        async with self._guard(page):
+            watch = self._watch(page, account)
+            if watch.sink is None:
+                watch.sink = sink
+            crawl = watch.crawl = Parsed()
+            try:
+                seen = await self._crawl(page, watch)
+                await watch.settle()
+            finally:
+                watch.crawl = None
+            if crawl:
+                await sink(crawl.to_batch(account.id, "crawl"))
+            # Remember what was stored only now: after a failed store the next crawl redoes it.
+            for attr, values in seen.items():
+                getattr(watch, attr).update(values)
+            watch.session_expired = False
+
+    async def _crawl(self, page: Page, watch: _PageWatch) -> dict[str, dict[str, Any]]:
+        seen: dict[str, dict[str, Any]] = {"work_counts": {}, "thread_sizes": {}, "last_messages": {}}
+        await self._open(page, f"{self.base_url}/creator/works")
+        await self._load_all(page, "#load-more")
+        works = await page.eval_on_selector_all(
+            ".work", "rows => rows.map(r => [r.dataset.workId, Number(r.dataset.commentCount)])")
+        for work_id, count in works:
+            if watch.work_counts.get(work_id) != count:
+                seen["thread_sizes"].update(await self._crawl_comments(page, watch, work_id))
+            seen["work_counts"][work_id] = count
+        await self._open(page, f"{self.base_url}/creator/inbox")
+        conversations = await page.eval_on_selector_all(
+            ".conversation", "rows => rows.map(r => [r.dataset.conversationId, r.dataset.lastMsgId])")
+        for conversation_id, last_msg_id in conversations:
+            if watch.last_messages.get(conversation_id) != last_msg_id:
+                await self._open_conversation(page, conversation_id)
+                await self._load_older(page, stop_at=watch.last_messages.get(conversation_id))
+            seen["last_messages"][conversation_id] = last_msg_id
+        return seen
+
+    async def _crawl_comments(self, page: Page, watch: _PageWatch, work_id: str, *,
+                              every_thread: bool = False) -> dict[str, int]:
+        """Open a work's comments, load every page and the threads that grew; returns the
+        thread sizes seen."""
+        await self._open(page, f"{self.base_url}/creator/comments?work={quote(work_id)}")
+        await self._load_all(page, "#load-more")
+        threads = await page.eval_on_selector_all(
+            '.comment[data-level="1"]', "rows => rows.map(r => [r.dataset.cid, Number(r.dataset.replyTotal)])")
+        for cid, size in threads:
+            if size and (every_thread or watch.thread_sizes.get(cid) != size):
+                await self._expand_thread(page, cid)
+        return dict(threads)
+
+    async def _expand_thread(self, page: Page, cid: str) -> None:
+        row = f'.comment[data-cid="{cid}"]'
+        view = page.locator(f"{row} > .body > .view-replies")
+        if await view.is_visible():
+            await view.click()
+            await self._settled(page)
+        await self._load_all(page, f"{row} > .body > .more-replies")
+
+    async def _load_all(self, page: Page, button_selector: str) -> None:
+        """Click a list's "load more" button until the list is complete."""
+        button = page.locator(button_selector)
+        for _ in range(MAX_PAGES_PER_LIST):
+            if not await button.is_visible():
+                return
+            await button.click()
+            await self._settled(page)
+
+    async def _open_conversation(self, page: Page, conversation_id: str) -> None:
+        row = page.locator(f'.conversation[data-conversation-id="{conversation_id}"]')
+        if not await row.count():
+            raise PermanentError("this conversation is not in the inbox (deleted?)")
+        await row.click()
+        await self._settled(page)
+        # The same safety check a real DM sender needs: the pane shows the chosen conversation.
+        shown = await page.get_attribute("#chat-header", "data-conversation-id")
+        if shown != conversation_id:
+            raise TransientError("the inbox opened another conversation than the one asked for")
+
+    async def _load_older(self, page: Page, *, stop_at: str | None) -> None:
+        """Load older messages until `stop_at` (a message seen before) is on screen."""
+        for _ in range(MAX_PAGES_PER_LIST):
+            if stop_at and await page.locator(f'.message[data-msg-id="{stop_at}"]').count():
+                return
+            if not await page.locator("#load-older").is_visible():
+                return
+            await page.click("#load-older")
+            await self._settled(page)
+
+    # ---- replies -----------------------------------------------------------------------
+    async def reply(self, page: Page, account: AccountInfo, target: ReplyTarget, text: str) -> str:
+        async with self._guard(page):
+            watch = self._watch(page, account)
+            if target.kind == "comment":
+                editor, send, path = await self._open_comment_box(page, watch, target)
+            else:
+                await self._open(page, f"{self.base_url}/creator/inbox")
+                await self._open_conversation(page, target.topic_platform_id)
+                editor, send, path = "#dm-editor", "#dm-send", "/api/im/send"
+            await page.click(editor)
+            await page.keyboard.press("ControlOrMeta+A")
+            await page.keyboard.press("Delete")
+            await page.keyboard.type(text)
+            async with page.expect_response(
+                lambda r: urlsplit(r.url).path == path and r.request.method == "POST", timeout=STEP_TIMEOUT_MS
+            ) as sent:
+                await page.click(send)
+            response = await sent.value
+            return _reply_id(response.status, await response.json())
+
+    async def _open_comment_box(self, page: Page, watch: _PageWatch, target: ReplyTarget) -> tuple[str, str, str]:
+        """Open the work's comments and the reply box under the target comment (or the work's
+        own comment box); returns (editor, send button, send request path)."""
+        await self._open(page, f"{self.base_url}/creator/comments?work={quote(target.topic_platform_id)}")
+        if target.target_platform_id is None:
+            return "#comment-editor", "#comment-send", "/api/comments/reply"
+        cid = target.target_platform_id
+        await self._find_comment(page, watch, cid)
+        await page.click(f'.comment[data-cid="{cid}"] > .body > .meta > .reply-btn')
+        await page.wait_for_selector("#reply-box:not([hidden])", timeout=STEP_TIMEOUT_MS)
+        return "#reply-editor", "#reply-send", "/api/comments/reply"
+
+    async def _find_comment(self, page: Page, watch: _PageWatch, cid: str) -> None:
+        """Bring the comment's row onto the page: page through first-level comments to it or
+        to its thread (known from earlier crawls), else open threads until it shows."""
+        row = page.locator(f'.comment[data-cid="{cid}"]')
+        root = watch.comment_roots.get(cid, cid)
+        root_row = page.locator(f'.comment[data-cid="{root}"]')
+        for _ in range(MAX_PAGES_PER_LIST):
+            if await root_row.count() or not await page.locator("#load-more").is_visible():
+                break
+            await page.click("#load-more")
+            await self._settled(page)
+        if await row.count():
+            return
+        if await root_row.count():
+            await self._expand_thread(page, root)
+        else:
+            for thread in await page.eval_on_selector_all(
+                    '.comment[data-level="1"]', "rows => rows.map(r => r.dataset.cid)"):
+                await self._expand_thread(page, thread)
+                if await row.count():
+                    break
+        if not await row.count():
+            raise PermanentError("评论已删除 the comment to reply to is gone")
+
+    async def find_reply(self, page: Page, account: AccountInfo, target: ReplyTarget, text: str,
+                         since: datetime) -> str | None:
+        """Look through the topic as the page shows it for our reply with this text."""
+        async with self._guard(page):
+            watch = self._watch(page, account)
+            found = watch.crawl = Parsed()
+            try:
+                if target.kind == "comment":
+                    await self._crawl_comments(page, watch, target.topic_platform_id, every_thread=True)
+                else:
+                    await self._open(page, f"{self.base_url}/creator/inbox")
+                    await self._open_conversation(page, target.topic_platform_id)
+                    await self._load_older(page, stop_at=None)
+                await watch.settle()
+            finally:
+                watch.crawl = None
+            return _match_reply(found, target, text, since)
+
+    # ---- page helpers ------------------------------------------------------------------
+    async def _open(self, page: Page, url: str) -> None:
+        """Navigate and wait for the page's own fetches; SessionExpired if it lands on login."""
+        await page.goto(url, timeout=STEP_TIMEOUT_MS)
+        if urlsplit(page.url).path.startswith("/login"):
+            raise SessionExpired("the sandbox site asks to log in again")
+        await self._settled(page)
+
+    async def _settled(self, page: Page) -> None:
+        """Wait until the page's fetches are done (body[data-state] leaves "loading")."""
+        await page.wait_for_function(
+            "() => document.body && document.body.dataset.state !== 'loading'",
+            timeout=STEP_TIMEOUT_MS, polling=50,
+        )
+        state = await page.evaluate("document.body.dataset.state")
+        if state == "login":
+            raise SessionExpired("the sandbox site says the session expired")
+        if state == "error":
+            message = await page.text_content("#page-error")
+            raise TransientError(f"the page shows an error: {message}")
+
+    @contextlib.asynccontextmanager
+    async def _guard(self, page: Page) -> AsyncIterator[None]:
+        """Browser failures (timeouts, a crashed renderer, a closed page) become
+        TransientError: the pool restarts the page and the outbox retries."""
+        try:
+            yield
+        except PlatformError:
+            raise
+        except PlaywrightError as exc:
+            watch = self._watches.get(page)
+            if watch is not None and watch.crashed:
+                raise TransientError("the browser page crashed") from exc
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise TransientError(f"browser page failed: {first_line}") from exc
+
+
+def _data_url_bytes(src: str) -> bytes:
+    header, _, data = src.partition(",")
+    if not header.startswith("data:image/png;base64"):
+        raise LoginFailed("the login page shows no QR image")
+    return base64.b64decode(data)
+
+
+def _reply_id(http_status: int, body: Any) -> str:
+    """The platform id from the site's answer to a send, or the matching platform error."""
+    if http_status == 401:
+        raise SessionExpired("the sandbox site asks to log in again")
+    if not isinstance(body, dict):
+        raise TransientError(f"unexpected answer to a send (HTTP {http_status})")
+    code, message = body.get("status_code"), body.get("status_msg") or "no reason given"
+    if code == parsers.STATUS_OK:
+        item = body.get("comment") or body.get("message") or {}
+        platform_id = item.get("cid") or item.get("msg_id")
+        if not platform_id:
+            raise TransientError("the site accepted the reply but returned no id")
+        return str(platform_id)
+    if code == parsers.STATUS_RATE_LIMITED:
+        raise ReplyBlocked(message)
+    if code in (parsers.STATUS_NOT_FOUND, parsers.STATUS_TEXT_REJECTED):
+        raise PermanentError(message)
+    if code == parsers.STATUS_LOGIN_REQUIRED:
+        raise SessionExpired(message)
+    raise TransientError(f"the site refused the reply ({code}): {message}")
+
+
+def _match_reply(found: Parsed, target: ReplyTarget, text: str, since: datetime) -> str | None:
+    """Our newest item with this text (and parent) created since `since`."""
+    # Comment times have whole seconds: compare from the start of `since`'s second.
+    since = since.replace(microsecond=0) - timedelta(seconds=1)
+    if target.kind == "comment":
+        candidates = [
+            (c["created_at"], c["platform_comment_id"]) for c in found.comments
+            if c["direction"] == "out" and c["text"].strip() == text.strip()
+            and c["parent_platform_comment_id"] == target.target_platform_id
+        ]
+    else:
+        candidates = [
+            (m["created_at"], m["platform_message_id"]) for m in found.messages
+            if m["direction"] == "out" and m["text"].strip() == text.strip()
+            and m["platform_conversation_id"] == target.topic_platform_id
+        ]
+    recent = [c for c in candidates if c[0] >= since]
+    return max(recent)[1] if recent else None

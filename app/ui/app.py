@@ -1,0 +1,153 @@
+"""Start the desktop console: Qt and asyncio on one loop (qasync), window first, engine next.
+
+    run_gui(paths, settings)   # called by `hiscrm` / `hiscrm gui`
+
+Order matters for how fast the console feels: the window is shown and painted before the
+engine is built, so the first paint never waits for the database, the keyring or the
+browsers (DESIGN.md goal: < 1.5 s). Then the engine starts; its database is ready before the
+browser pool, and the panes fill in. A database or settings problem is shown in a message
+box and the console exits cleanly instead of printing a traceback.
+
+Quitting (menu, Ctrl+Q, closing the window, the tray) stops the engine before the process
+ends, so the outbox and the browsers shut down in order.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import sys
+
+import qasync
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app.engine.paths import AppPaths
+from app.engine.settings import Settings, SettingsError, save_settings
+
+from .main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+
+def run_gui(paths: AppPaths, settings: Settings) -> int:
+    """Run the console until the operator quits; returns the process exit code."""
+    app = QApplication.instance() or QApplication(sys.argv)
+    app.setApplicationName("HisCRM Console")
+    app.setOrganizationName("HisCRM")
+    # Closing the window ends `console()`, which stops the engine, which ends the loop.
+    app.setQuitOnLastWindowClosed(False)
+    _apply_look(app, settings)
+    with asyncio.Runner(loop_factory=qasync.QEventLoop) as runner:
+        try:
+            return runner.run(console(app, paths, settings))
+        except RuntimeError as exc:
+            # QApplication.quit() from elsewhere ends the Qt loop under the coroutine: the
+            # runner cancels it on close, and its `finally` still stops the engine.
+            log.info("Qt loop ended before the console did (%s)", exc)
+            return 0
+
+
+async def console(app: QApplication, paths: AppPaths, settings: Settings,
+                  *, start_browsers: bool = True) -> int:
+    """Show the window, start the engine, and wait for the operator to quit."""
+    quit_event = asyncio.Event()
+    window = MainWindow(paths.config_dir)
+    window.quit_requested.connect(quit_event.set)
+    app.aboutToQuit.connect(quit_event.set)
+    window.show()
+    await asyncio.sleep(0)  # let Qt paint the window before the engine work starts
+
+    engine = None
+    try:
+        engine = await start_engine(window, paths, settings, start_browsers=start_browsers)
+        if engine is None:
+            return 1
+        await quit_event.wait()
+        return 0
+    finally:
+        window.save_state()
+        window.detach_engine()
+        if engine is not None:
+            window.set_engine_state(QCoreApplication.translate("MainWindow", "Stopping…"))
+            await engine.stop()
+        window.close()
+
+
+async def start_engine(window: MainWindow, paths: AppPaths, settings: Settings,
+                       *, start_browsers: bool = True):
+    """Build and start the engine; on failure tell the operator and return None."""
+    from app.engine.engine import Engine
+    from app.engine.store.db import DatabaseError
+
+    loop = asyncio.get_running_loop()
+    try:
+        # Engine.create reads the keyring and imports the platforms: off the Qt thread.
+        engine = await loop.run_in_executor(
+            None, lambda: Engine.create(paths, settings, start_browsers=start_browsers))
+        await engine.db.upgrade()  # data first: the panes can fill while browsers start
+    except (DatabaseError, SettingsError) as exc:
+        await show_fatal_error(window, str(exc))
+        return None
+    window.attach_engine(engine)
+    window.set_engine_state(QCoreApplication.translate("MainWindow", "Starting browsers…"))
+    try:
+        await engine.start()
+    except (DatabaseError, SettingsError) as exc:
+        window.detach_engine()
+        await engine.stop()
+        await show_fatal_error(window, str(exc))
+        return None
+    window.set_engine_state(QCoreApplication.translate("MainWindow", "Ready"))
+    if not settings.first_run_done and settings.sandbox.enabled:
+        await set_up_first_run(engine, paths, settings)
+    return engine
+
+
+async def set_up_first_run(engine, paths: AppPaths, settings: Settings) -> None:
+    """First start: create the sandbox demo workspace so there is something to look at."""
+    try:
+        from app.platforms.sandbox.demo import setup_demo_workspace
+
+        result = setup_demo_workspace(engine)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        log.exception("the demo workspace could not be set up; will try again next start")
+        return
+    settings.first_run_done = True
+    try:
+        save_settings(settings, paths.settings_file)
+    except OSError as exc:
+        log.warning("could not save the settings: %s", exc)
+
+
+async def show_fatal_error(window: MainWindow, text: str) -> None:
+    """A message box (opened, not exec'd: no nested loop) that the operator closes."""
+    box = QMessageBox(QMessageBox.Icon.Critical,
+                      QCoreApplication.translate("MainWindow", "HisCRM Console cannot start"),
+                      text, QMessageBox.StandardButton.Close, window)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    closed = asyncio.get_running_loop().create_future()
+
+    def on_finished(_result: int) -> None:
+        if not closed.done():
+            closed.set_result(None)
+
+    box.finished.connect(on_finished)
+    window.set_engine_state(text)
+    window.fatal_error_box = box  # for tests
+    box.open()
+    await closed
+
+
+def _apply_look(app: QApplication, settings: Settings) -> None:
+    """Theme and language, when those modules are present (they are optional extras)."""
+    try:
+        from .i18n import install_translator
+        from .theme import apply_theme
+    except ImportError as exc:
+        log.warning("theme/translations unavailable: %s", exc)
+        return
+    apply_theme(app, settings)
+    install_translator(app, settings)

@@ -1,0 +1,126 @@
+"""The one place where the engine meets Qt: engine events in, engine calls out.
+
+`EngineBridge` subscribes to the engine's event bus and re-emits every event as a Qt signal,
+so widgets and models connect to signals and never to the bus. The bus already delivers on
+the event loop, which in the console is the Qt thread (qasync), so no thread hop is needed.
+Bursts of `MessagesAdded` (a crawl batch, an audience flood) are gathered for ~50 ms and
+emitted once, so a model inserts rows once per burst instead of once per event.
+
+`spawn` runs an engine coroutine from a plain Qt slot and keeps the task referenced until
+it ends; a failure is logged (and reported through `on_error` when given) instead of being
+lost with an unreferenced task.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.engine.bus import EventBus
+from app.engine.events import (
+    AccountsChanged,
+    AccountStatusChanged,
+    LoginProgress,
+    MessagesAdded,
+    MessagesUpdated,
+    MessageStatusChanged,
+    Notification,
+    PoolStatusChanged,
+    UnreadChanged,
+)
+
+log = logging.getLogger(__name__)
+
+MESSAGES_ADDED_GATHER_MS = 50
+
+_tasks: set[asyncio.Task[Any]] = set()
+
+
+def spawn(
+    coro: Awaitable[Any],
+    *,
+    on_done: Callable[[Any], None] | None = None,
+    on_error: Callable[[BaseException], None] | None = None,
+) -> asyncio.Task[Any]:
+    """Run `coro` on the loop from synchronous Qt code; `on_done(result)` runs on success."""
+    task = asyncio.ensure_future(coro)
+    _tasks.add(task)
+
+    def finished(t: asyncio.Task[Any]) -> None:
+        _tasks.discard(t)
+        if t.cancelled():
+            return
+        exc = t.exception()
+        if exc is not None:
+            if on_error is not None:
+                on_error(exc)
+            else:
+                log.error("UI task failed", exc_info=exc)
+        elif on_done is not None:
+            on_done(t.result())
+
+    task.add_done_callback(finished)
+    return task
+
+
+class EngineBridge(QObject):
+    """Engine bus events as Qt signals (one bridge per window)."""
+
+    #: list[MessagesAdded]: the events of one ~50 ms burst, in publication order.
+    messages_added = Signal(list)
+    #: MessagesUpdated: stored messages changed (edit, recall, read state, confirmation).
+    messages_updated = Signal(object)
+    #: UnreadChanged: read marks changed.
+    unread_changed = Signal(object)
+    #: MessageStatusChanged: a reply in the outbox moved to a new status.
+    message_status_changed = Signal(object)
+    #: AccountsChanged: an account was added, deleted or edited.
+    accounts_changed = Signal(object)
+    #: AccountStatusChanged: an account's login or monitoring state changed.
+    account_status_changed = Signal(object)
+    #: LoginProgress: a login session moved.
+    login_progress = Signal(object)
+    #: Notification: something the operator should see.
+    notification = Signal(object)
+    #: PoolStatusChanged: browsers or account contexts changed.
+    pool_status_changed = Signal(object)
+
+    def __init__(self, bus: EventBus, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pending_added: list[MessagesAdded] = []
+        self._gather = QTimer(self)
+        self._gather.setSingleShot(True)
+        self._gather.setInterval(MESSAGES_ADDED_GATHER_MS)
+        self._gather.timeout.connect(self._flush_added)
+        relays: list[tuple[type, Callable[[Any], None]]] = [
+            (MessagesAdded, self._on_messages_added),
+            (MessagesUpdated, self.messages_updated.emit),
+            (UnreadChanged, self.unread_changed.emit),
+            (MessageStatusChanged, self.message_status_changed.emit),
+            (AccountsChanged, self.accounts_changed.emit),
+            (AccountStatusChanged, self.account_status_changed.emit),
+            (LoginProgress, self.login_progress.emit),
+            (Notification, self.notification.emit),
+            (PoolStatusChanged, self.pool_status_changed.emit),
+        ]
+        self._unsubscribers = [bus.subscribe(event_type, relay) for event_type, relay in relays]
+
+    def close(self) -> None:
+        """Stop relaying (the window is closing); a pending burst is delivered first."""
+        for unsubscribe in self._unsubscribers:
+            unsubscribe()
+        self._unsubscribers = []
+        self._gather.stop()
+        self._flush_added()
+
+    def _on_messages_added(self, event: MessagesAdded) -> None:
+        self._pending_added.append(event)
+        if not self._gather.isActive():
+            self._gather.start()
+
+    def _flush_added(self) -> None:
+        if self._pending_added:
+            batch, self._pending_added = self._pending_added, []
+            self.messages_added.emit(batch)

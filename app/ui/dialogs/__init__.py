@@ -1,0 +1,1 @@
+"""The console's dialogs: accounts (+ add form), login, proxies, workers, settings."""

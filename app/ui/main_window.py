@@ -1,0 +1,365 @@
+"""The console's main window: channels | topics | chat, with menus, toolbar and status bar.
+
+The window is shown before the engine exists (the first paint must not wait for the
+database or the browsers): until `attach_engine` it shows a "starting" message. Then:
+- the channel list (accounts, busiest first, with login state and unread badges);
+- the selected channel's topics; opening a channel also wakes its browser context;
+- the chat pane of the selected topic.
+Keyboard: Alt+Up / Alt+Down move between topics, Ctrl+K searches every message.
+Dialogs (accounts, login, workers, proxies, settings) come from app.ui.dialogs, imported
+when first opened, and are shown with open()/show(), never exec().
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QLabel,
+    QListView,
+    QMainWindow,
+    QMenu,
+    QSplitter,
+    QToolBar,
+    QWidget,
+)
+
+from app.engine.events import AccountStatusChanged
+from app.engine.im.types import SearchHit, Topic
+
+from .bridge import EngineBridge, spawn
+from .components.chat_pane import ChatPane
+from .components.search import SearchDialog
+from .components.topics_pane import TopicsPane
+from .models.channels import ChannelsModel
+from .models.keyed import ObjectRole
+from .views.channel_delegate import ChannelDelegate
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "window.ini"
+
+
+class MainWindow(QMainWindow):
+    #: The operator asked to quit (menu, Ctrl+Q, closing the window).
+    quit_requested = Signal()
+
+    def __init__(self, config_dir: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("MainWindow")
+        self.engine = None
+        self.bridge: EngineBridge | None = None
+        self.channels_model: ChannelsModel | None = None
+        self.search_dialog: SearchDialog | None = None
+        self.dialogs: dict[str, QWidget] = {}  # open dialogs by name, kept referenced
+        self.tray = None
+        self._state = QSettings(str(config_dir / STATE_FILE), QSettings.Format.IniFormat)
+        self.resize(1200, 760)
+
+        self.starting_label = QLabel(self)
+        self.starting_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setCentralWidget(self.starting_label)
+        self.engine_state = QLabel(self)
+        self.unread_label = QLabel(self)
+        self.statusBar().addWidget(self.engine_state, 1)
+        self.statusBar().addPermanentWidget(self.unread_label)
+        self._create_actions()
+        self._create_menus()
+        self.retranslate()
+        self.set_engine_state(self.tr("Starting…"))
+        self._restore_state()
+
+    # ---- Engine ---------------------------------------------------------------------------
+    def attach_engine(self, engine) -> None:
+        """Build the panes on `engine` (its database is ready); events flow from now on."""
+        self.engine = engine
+        self.bridge = EngineBridge(engine.bus, self)
+        self.channels_model = ChannelsModel(engine.views, self.bridge, self)
+        self.channel_list = QListView(self)
+        self.channel_list.setObjectName("channels")
+        self.channel_list.setModel(self.channels_model)
+        self.channel_list.setItemDelegate(ChannelDelegate(self.channel_list))
+        self.channel_list.setUniformItemSizes(True)
+        self.channel_list.setMouseTracking(True)
+        self.channel_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.channel_list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.channel_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.channel_list.customContextMenuRequested.connect(self._channel_menu)
+        self.channel_list.selectionModel().currentChanged.connect(self._on_channel_changed)
+        self.topics_pane = TopicsPane(engine, self.bridge, self)
+        self.topics_pane.topic_selected.connect(self._on_topic_selected)
+        self.chat = ChatPane(engine, self.bridge, self)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setObjectName("panes")
+        self.splitter.addWidget(self.channel_list)
+        self.splitter.addWidget(self.topics_pane)
+        self.splitter.addWidget(self.chat)
+        self.splitter.setStretchFactor(2, 1)
+        self.splitter.setSizes([260, 300, 640])
+        splitter_state = self._state.value("splitter")
+        if splitter_state is not None:
+            self.splitter.restoreState(splitter_state)
+        self.setCentralWidget(self.splitter)
+
+        for signal in (self.channels_model.modelReset, self.channels_model.dataChanged,
+                       self.channels_model.rowsInserted, self.channels_model.rowsRemoved):
+            signal.connect(self._show_unread_total)
+        self.channels_model.rowsInserted.connect(self._select_first_channel)
+        self.bridge.account_status_changed.connect(self._on_account_status)
+        self.channels_model.reload()
+        for action in self.engine_actions:
+            action.setEnabled(True)
+        self._create_tray()
+
+    def set_engine_state(self, text: str) -> None:
+        self.engine_state.setText(text)
+        if self.engine is None:
+            self.starting_label.setText(text)
+
+    def detach_engine(self) -> None:
+        """Stop listening to the engine (before it stops)."""
+        if self.bridge is not None:
+            self.bridge.close()
+        if self.tray is not None:
+            self.tray.close()
+
+    # ---- Navigation -----------------------------------------------------------------------
+    def open_channel(self, account_id: str) -> None:
+        if self.channels_model is None:
+            return
+        index = self.channels_model.index_of(account_id)
+        if index.isValid():
+            self.channel_list.setCurrentIndex(index)
+
+    def move_topic(self, step: int) -> None:
+        if self.engine is not None:
+            self.topics_pane.move(step)
+
+    def open_search(self) -> None:
+        if self.engine is None:
+            return
+        if self.search_dialog is None:
+            self.search_dialog = SearchDialog(self.engine.views, self)
+            self.search_dialog.hit_chosen.connect(self.jump_to)
+        self.search_dialog.open()
+
+    def jump_to(self, hit: SearchHit) -> None:
+        """Show the hit's channel and topic, scrolled to the message."""
+        ref = hit.message.topic
+
+        def show(topic: Topic | None) -> None:
+            if topic is None:
+                return
+            self.topics_pane.show_channel(ref.account_id, select=ref)
+            self._select_channel_quietly(ref.account_id)
+            self.topics_pane.pin(topic)
+            self.chat.open_topic(topic, around=hit.message)
+
+        spawn(self.engine.views.topic(ref), on_done=show)
+
+    def mark_all_read(self) -> None:
+        if self.engine is not None:
+            spawn(self.engine.views.mark_all_read())
+
+    def mark_channel_read(self, account_id: str) -> None:
+        spawn(self.engine.views.mark_channel_read(account_id))
+
+    # ---- Dialogs (owned by app.ui.dialogs) ------------------------------------------------
+    def open_dialog(self, name: str, account_id: str | None = None) -> QWidget | None:
+        """Open one of the admin dialogs by name; one of each at a time."""
+        if self.engine is None:
+            return None
+        existing = self.dialogs.get(name)
+        if existing is not None and existing.isVisible():
+            existing.raise_()
+            existing.activateWindow()
+            return existing
+        dialog = self._build_dialog(name, account_id)
+        self.dialogs[name] = dialog
+        dialog.finished.connect(lambda _result, n=name: self.dialogs.pop(n, None))
+        dialog.open()
+        return dialog
+
+    def _build_dialog(self, name: str, account_id: str | None) -> QWidget:
+        if name == "accounts":
+            from .dialogs.accounts import AccountsDialog
+
+            return AccountsDialog(self.engine, self)
+        if name == "add_account":
+            from .dialogs.accounts import AddAccountDialog
+
+            dialog = AddAccountDialog(self.engine, self)
+            dialog.created.connect(lambda new_id: self.open_dialog("login", new_id))
+            return dialog
+        if name == "login":
+            from .dialogs.login import LoginDialog
+
+            return LoginDialog(self.engine, account_id, self)
+        if name == "workers":
+            from .dialogs.workers import WorkersDialog
+
+            return WorkersDialog(self.engine, self)
+        if name == "proxies":
+            from .dialogs.proxies import ProxiesDialog
+
+            return ProxiesDialog(self.engine, self)
+        if name == "settings":
+            from .dialogs.settings import SettingsDialog
+
+            return SettingsDialog(self.engine, self)
+        raise ValueError(f"unknown dialog {name!r}")
+
+    # ---- Actions and menus ----------------------------------------------------------------
+    def _create_actions(self) -> None:
+        def action(shortcut: QKeySequence | str | None, slot, *, needs_engine: bool = True) -> QAction:
+            a = QAction(self)
+            if shortcut:
+                a.setShortcut(QKeySequence(shortcut))
+                a.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+            a.triggered.connect(slot)
+            a.setEnabled(not needs_engine)
+            self.addAction(a)  # shortcuts work without the menu bar too
+            return a
+
+        self.accounts_action = action(None, lambda: self.open_dialog("accounts"))
+        self.add_account_action = action(None, lambda: self.open_dialog("add_account"))
+        self.workers_action = action(None, lambda: self.open_dialog("workers"))
+        self.proxies_action = action(None, lambda: self.open_dialog("proxies"))
+        self.settings_action = action(QKeySequence.StandardKey.Preferences, lambda: self.open_dialog("settings"))
+        self.mark_all_read_action = action(None, self.mark_all_read)
+        self.search_action = action("Ctrl+K", self.open_search)
+        self.previous_topic_action = action("Alt+Up", lambda: self.move_topic(-1))
+        self.next_topic_action = action("Alt+Down", lambda: self.move_topic(1))
+        self.quit_action = action("Ctrl+Q", self.quit_requested.emit, needs_engine=False)
+        self.engine_actions = [
+            self.accounts_action, self.add_account_action, self.workers_action, self.proxies_action,
+            self.settings_action, self.mark_all_read_action, self.search_action,
+            self.previous_topic_action, self.next_topic_action,
+        ]
+
+    def _create_menus(self) -> None:
+        self.file_menu = self.menuBar().addMenu("")
+        self.file_menu.addActions([self.settings_action])
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(self.quit_action)
+        self.accounts_menu = self.menuBar().addMenu("")
+        self.accounts_menu.addActions([self.accounts_action, self.add_account_action,
+                                       self.proxies_action, self.workers_action])
+        self.messages_menu = self.menuBar().addMenu("")
+        self.messages_menu.addActions([self.search_action, self.mark_all_read_action])
+        self.messages_menu.addSeparator()
+        self.messages_menu.addActions([self.previous_topic_action, self.next_topic_action])
+        self.toolbar = QToolBar(self)
+        self.toolbar.setObjectName("main")
+        self.toolbar.setMovable(False)
+        self.toolbar.addActions([self.accounts_action, self.add_account_action, self.search_action,
+                                 self.mark_all_read_action, self.workers_action, self.settings_action])
+        self.addToolBar(self.toolbar)
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(self.tr("HisCRM Console"))
+        self.file_menu.setTitle(self.tr("&File"))
+        self.accounts_menu.setTitle(self.tr("&Accounts"))
+        self.messages_menu.setTitle(self.tr("&Messages"))
+        self.toolbar.setWindowTitle(self.tr("Main toolbar"))
+        self.accounts_action.setText(self.tr("Accounts…"))
+        self.add_account_action.setText(self.tr("Add account…"))
+        self.workers_action.setText(self.tr("Workers…"))
+        self.proxies_action.setText(self.tr("Proxies…"))
+        self.settings_action.setText(self.tr("Settings…"))
+        self.mark_all_read_action.setText(self.tr("Mark all read"))
+        self.search_action.setText(self.tr("Search…"))
+        self.previous_topic_action.setText(self.tr("Previous topic"))
+        self.next_topic_action.setText(self.tr("Next topic"))
+        self.quit_action.setText(self.tr("Quit"))
+        self._show_unread_total()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
+    def _channel_menu(self, pos) -> None:
+        index = self.channel_list.indexAt(pos)
+        channel = index.data(ObjectRole) if index.isValid() else None
+        if channel is None:
+            return
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.addAction(self.tr("Log in…"), lambda: self.open_dialog("login", channel.account_id))
+        menu.addAction(self.tr("Mark channel read"), lambda: self.mark_channel_read(channel.account_id))
+        menu.popup(self.channel_list.viewport().mapToGlobal(pos))
+
+    # ---- Reactions ------------------------------------------------------------------------
+    def _on_channel_changed(self, current, _previous) -> None:
+        channel = current.data(ObjectRole) if current.isValid() else None
+        if channel is None:
+            return
+        if self.topics_pane.account_id != channel.account_id:
+            self.topics_pane.show_channel(channel.account_id)
+            if self.chat.topic is not None and self.chat.topic.ref.account_id != channel.account_id:
+                self.chat.close_topic()
+        # The operator is looking at this account: bring its browser context up now.
+        spawn(self.engine.pool.wake(channel.account_id),
+              on_error=lambda exc: log.info("wake %s: %s", channel.account_id, exc))
+
+    def _select_channel_quietly(self, account_id: str) -> None:
+        """Select a channel in the list without re-listing its topics (already done)."""
+        index = self.channels_model.index_of(account_id)
+        if index.isValid() and self.channel_list.currentIndex() != index:
+            self.channel_list.setCurrentIndex(index)
+
+    def _on_topic_selected(self, topic: Topic) -> None:
+        self.chat.open_topic(topic)
+
+    def _select_first_channel(self, *_args) -> None:
+        if not self.channel_list.currentIndex().isValid() and self.channels_model.rowCount():
+            last = self._state.value("channel")
+            index = self.channels_model.index_of(last) if last else None
+            self.channel_list.setCurrentIndex(index if index is not None and index.isValid()
+                                              else self.channels_model.index(0, 0))
+
+    def _on_account_status(self, event: AccountStatusChanged) -> None:
+        if event.error:
+            self.statusBar().showMessage(f"{event.account_id}: {event.error}", 8000)
+
+    def _show_unread_total(self, *_args) -> None:
+        total = self.channels_model.unread_total() if self.channels_model is not None else 0
+        self.unread_label.setText(self.tr("Unread: {0}").replace("{0}", str(total)))
+
+    def _create_tray(self) -> None:
+        try:
+            from .tray import Tray
+        except ImportError as exc:  # the tray is optional: the window works without it
+            log.warning("no tray icon: %s", exc)
+            return
+        self.tray = Tray(self.engine, self)
+        self.tray.quit_requested.connect(self.quit_requested.emit)
+
+    # ---- Window state ---------------------------------------------------------------------
+    def _restore_state(self) -> None:
+        geometry = self._state.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        window_state = self._state.value("state")
+        if window_state is not None:
+            self.restoreState(window_state)
+
+    def save_state(self) -> None:
+        self._state.setValue("geometry", self.saveGeometry())
+        self._state.setValue("state", self.saveState())
+        if self.engine is not None:
+            self._state.setValue("splitter", self.splitter.saveState())
+            current = self.channel_list.currentIndex()
+            if current.isValid():
+                self._state.setValue("channel", current.data(ObjectRole).account_id)
+        self._state.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.save_state()
+        event.accept()
+        QTimer.singleShot(0, self.quit_requested.emit)

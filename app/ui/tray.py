@@ -1,0 +1,178 @@
+"""The tray icon: the unread count at a glance, desktop notifications, and a way back to the
+window.
+
+The count (tooltip and a badge on the icon) follows the engine's unread totals, re-read after
+bursts of new messages and read marks. New inbound messages raise one notification per burst
+unless notifications are off or do-not-disturb is on; engine warnings (an expired session, a
+blocked reply) are shown even then, since they need someone to act. Where the desktop has no
+tray, nothing is shown there: the count is still kept and notifications fall back to
+`QApplication.alert` (a blinking taskbar entry) and the `notified` signal.
+"""
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
+
+from app.engine.engine import Engine
+from app.engine.events import MessagesAdded, Notification
+from app.engine.im.types import Channel, UnreadTotals
+from app.engine.settings import save_settings
+from app.ui.bridge import EngineBridge, spawn
+from app.ui.theme import app_icon
+from app.ui.widgets.badge import badge_icon
+
+log = logging.getLogger(__name__)
+
+COUNT_DELAY_MS = 150  # one unread query per burst of events
+NOTIFICATION_MS = 6000
+
+
+class Tray(QObject):
+    #: (title, body): a notification was shown (or would have been, where there is no tray).
+    notified = Signal(str, str)
+    #: int: the unread total changed.
+    unread_changed = Signal(int)
+    #: The operator chose Quit in the tray menu (the window connects its shutdown to it).
+    quit_requested = Signal()
+
+    def __init__(self, engine: Engine, window: QWidget) -> None:
+        super().__init__(window)
+        self.engine = engine
+        self.window = window
+        self.unread = 0
+        self.available = QSystemTrayIcon.isSystemTrayAvailable()
+        self.icon = QSystemTrayIcon(app_icon(), self)
+        self.icon.activated.connect(self._on_activated)
+        self.menu = QMenu(window)
+        self.show_action = QAction(self.menu)
+        self.show_action.triggered.connect(self.toggle_window)
+        self.dnd_action = QAction(self.menu)
+        self.dnd_action.setCheckable(True)
+        self.dnd_action.toggled.connect(self.set_do_not_disturb)
+        self.quit_action = QAction(self.menu)
+        self.quit_action.triggered.connect(self.quit_requested)
+        self.menu.addAction(self.show_action)
+        self.menu.addAction(self.dnd_action)
+        self.menu.addSeparator()
+        self.menu.addAction(self.quit_action)
+        self.menu.aboutToShow.connect(self.retranslate)
+        self.icon.setContextMenu(self.menu)
+
+        self._count_timer = QTimer(self)
+        self._count_timer.setSingleShot(True)
+        self._count_timer.setInterval(COUNT_DELAY_MS)
+        self._count_timer.timeout.connect(self.refresh_count)
+        self.events = EngineBridge(engine.bus, self)
+        self.events.messages_added.connect(self._on_messages_added)
+        self.events.unread_changed.connect(lambda _e: self._count_timer.start())
+        self.events.messages_updated.connect(lambda _e: self._count_timer.start())
+        self.events.accounts_changed.connect(lambda _e: self._count_timer.start())
+        self.events.notification.connect(self._on_notification)
+        self.menu.installEventFilter(self)  # the menu hears of language changes; we don't
+        self.retranslate()
+        if self.available:
+            self.icon.show()
+        else:
+            log.info("no system tray on this desktop; unread counts show in the window only")
+        self.refresh_count()
+
+    # ---- Public API ---------------------------------------------------------------------
+    def refresh_count(self) -> None:
+        spawn(self.engine.views.unread_totals(), on_done=self._show_count)
+
+    def toggle_window(self) -> None:
+        if self.window.isVisible() and not self.window.isMinimized():
+            self.window.hide()
+        else:
+            self.window.showNormal()
+            self.window.raise_()
+            self.window.activateWindow()
+
+    def set_do_not_disturb(self, on: bool) -> None:
+        """Switch do-not-disturb and keep the choice in the settings file."""
+        if self.engine.settings.do_not_disturb == on:
+            return
+        self.engine.settings.do_not_disturb = on
+        try:
+            save_settings(self.engine.settings, self.engine.paths.settings_file)
+        except OSError as exc:
+            log.warning("could not save the do-not-disturb choice: %s", exc)
+        self.retranslate()
+
+    def notify(self, title: str, body: str, *, urgent: bool = False) -> bool:
+        """Show a desktop notification unless the settings silence it; True when shown."""
+        settings = self.engine.settings
+        if not urgent and (not settings.notifications or settings.do_not_disturb):
+            return False
+        if self.available and QSystemTrayIcon.supportsMessages():
+            icon = QSystemTrayIcon.MessageIcon.Warning if urgent else QSystemTrayIcon.MessageIcon.Information
+            self.icon.showMessage(title, body, icon, NOTIFICATION_MS)
+        else:
+            QApplication.alert(self.window)
+        self.notified.emit(title, body)
+        return True
+
+    def close(self) -> None:
+        """Stop following the engine and take the icon off the tray (the window is closing)."""
+        self.events.close()
+        self.icon.hide()
+
+    # ---- Events -------------------------------------------------------------------------
+    def _show_count(self, totals: UnreadTotals) -> None:
+        self.unread = totals.total
+        self.icon.setIcon(badge_icon(app_icon(), self.unread))
+        self.retranslate()
+        self.unread_changed.emit(self.unread)
+
+    def _on_messages_added(self, batch: list[MessagesAdded]) -> None:
+        self._count_timer.start()
+        new = {}
+        for event in batch:
+            if event.inbound_new:
+                new[event.account_id] = new.get(event.account_id, 0) + event.inbound_new
+        if new:
+            spawn(self.engine.views.channels(), on_done=lambda channels: self._notify_new(new, channels))
+
+    def _notify_new(self, new: dict[str, int], channels: list[Channel]) -> None:
+        by_id = {c.account_id: c for c in channels}
+        total = sum(new.values())
+        if len(new) == 1:
+            account_id, count = next(iter(new.items()))
+            channel = by_id.get(account_id)
+            title = channel.name if channel else self.tr("New messages")
+            if count == 1 and channel is not None and channel.last_message_preview:
+                body = channel.last_message_preview
+            else:
+                body = self.tr("%n new message(s)", "", count)
+        else:
+            title = self.tr("New messages")
+            body = self.tr("%n new message(s) on {accounts} accounts", "", total).format(accounts=len(new))
+        self.notify(title, body)
+
+    def _on_notification(self, event: Notification) -> None:
+        self.notify(event.title, event.body, urgent=event.level in ("warning", "error"))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        return False
+
+    def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason == QSystemTrayIcon.ActivationReason.Trigger:
+            self.toggle_window()
+
+    def retranslate(self) -> None:
+        if self.unread:
+            self.icon.setToolTip(self.tr("HisCRM Console: %n unread", "", self.unread))
+        else:
+            self.icon.setToolTip(self.tr("HisCRM Console: all read"))
+        hidden = not self.window.isVisible() or self.window.isMinimized()
+        self.show_action.setText(self.tr("Show window") if hidden else self.tr("Hide window"))
+        self.dnd_action.setText(self.tr("Do not disturb"))
+        self.dnd_action.blockSignals(True)
+        self.dnd_action.setChecked(self.engine.settings.do_not_disturb)
+        self.dnd_action.blockSignals(False)
+        self.quit_action.setText(self.tr("Quit"))

@@ -1,0 +1,1 @@
+"""Delegates that paint the list rows: channels, topics and chat bubbles."""

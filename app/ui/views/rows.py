@@ -1,0 +1,111 @@
+"""The two-line list row shared by the channel and topic lists.
+
+    (avatar)  Title ................. 14:05
+              preview of the last message  (3)
+
+Subclasses say what goes where (`row_content`); painting and sizing live here once.
+Text is drawn with QPainter.drawText, which never interprets markup.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QModelIndex, QPointF, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from ..models.keyed import ObjectRole
+from .painting import bold_font, paint_avatar, paint_badge, paint_status_dot, small_font
+
+ROW_HEIGHT = 60
+AVATAR = 40
+MARGIN = 10
+
+
+@dataclass(frozen=True)
+class RowContent:
+    title: str
+    preview: str
+    avatar_name: str
+    avatar_key: str
+    time_text: str
+    unread: int
+    dot: QColor | None = None  # a state dot on the avatar (login state)
+    tag: str = ""  # a short grey label after the title (platform, "DM")
+
+
+class RowDelegate(QStyledItemDelegate):
+    def row_content(self, item: object) -> RowContent:
+        raise NotImplementedError
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
+        return QSize(option.rect.width() or 240, ROW_HEIGHT)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        item = index.data(ObjectRole)
+        if item is None:
+            return
+        content = self.row_content(item)
+        palette = option.palette
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        painter.save()
+        if selected:
+            painter.fillRect(option.rect, palette.color(QPalette.ColorRole.Highlight))
+        elif option.state & QStyle.StateFlag.State_MouseOver:
+            painter.fillRect(option.rect, palette.color(QPalette.ColorRole.AlternateBase))
+        text_color = palette.color(
+            QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
+        dim_color = QColor(text_color)
+        dim_color.setAlphaF(0.65)
+
+        r = option.rect
+        avatar = QRect(r.left() + MARGIN, r.center().y() - AVATAR // 2, AVATAR, AVATAR)
+        paint_avatar(painter, avatar, content.avatar_name, content.avatar_key)
+        if content.dot is not None:
+            paint_status_dot(painter, QPointF(avatar.right() - 4, avatar.bottom() - 4), 5,
+                             content.dot, palette.color(QPalette.ColorRole.Base))
+
+        left = avatar.right() + MARGIN
+        right = r.right() - MARGIN
+        small = small_font(option.font)
+        small_fm = QFontMetrics(small)
+        title_font = bold_font(option.font)
+        title_fm = QFontMetrics(title_font)
+        top = r.top() + (ROW_HEIGHT - title_fm.height() - small_fm.height() - 6) // 2
+
+        # First line: title (+ tag) on the left, time on the right.
+        painter.setFont(small)
+        painter.setPen(dim_color)
+        time_width = small_fm.horizontalAdvance(content.time_text)
+        painter.drawText(QRect(right - time_width, top, time_width, title_fm.height()),
+                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                         content.time_text)
+        title_room = right - time_width - MARGIN - left
+        tag_width = small_fm.horizontalAdvance(content.tag) + 6 if content.tag else 0
+        title = title_fm.elidedText(content.title, Qt.TextElideMode.ElideRight,
+                                    max(0, title_room - tag_width))
+        painter.setFont(title_font)
+        painter.setPen(text_color)
+        title_rect = QRect(left, top, title_fm.horizontalAdvance(title), title_fm.height())
+        painter.drawText(title_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, title)
+        if content.tag:
+            painter.setFont(small)
+            painter.setPen(dim_color)
+            painter.drawText(QRect(title_rect.right() + 6, top, tag_width, title_fm.height()),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, content.tag)
+
+        # Second line: preview on the left, unread badge on the right.
+        second = top + title_fm.height() + 6
+        preview_right = right
+        if content.unread > 0:
+            badge = paint_badge(painter, right, second + small_fm.height() // 2, content.unread)
+            preview_right = badge.left() - MARGIN
+        painter.setFont(small)
+        painter.setPen(dim_color)
+        preview = small_fm.elidedText(content.preview.replace("\n", " "),
+                                      Qt.TextElideMode.ElideRight, max(0, preview_right - left))
+        painter.drawText(QRect(left, second, max(0, preview_right - left), small_fm.height()),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, preview)
+        painter.restore()
+
+

@@ -1,0 +1,1 @@
+"""Widgets and drawing helpers that know nothing of the engine or the app."""

@@ -1,0 +1,82 @@
+"""Read marks and unread badges: they drop when the operator reads, and come back on request."""
+import asyncio
+
+from app.engine.events import UnreadChanged
+from app.engine.im.types import TopicRef, UnreadTotals
+
+from .helpers import comment, dm
+
+WORK = TopicRef("acc-a", "content", "v1")
+CHAT = TopicRef("acc-a", "conversation", "p1")
+
+
+async def _two_accounts(accounts, feed):
+    await accounts("acc-a", "acc-b")
+    await feed(
+        "acc-a",
+        comments=[comment("c1", "v1", "一", 1), comment("c2", "v1", "二", 2), comment("c3", "v2", "三", 3),
+                  comment("r1", "v1", "我们的回复", 4, direction="out")],
+        messages=[dm("m1", "p1", "在吗", 1), dm("m2", "p1", "？", 2)],
+    )
+    await feed("acc-b", messages=[dm("m1", "p9", "你好", 1)])
+
+
+async def _badges(views):
+    channels = {c.account_id: c.unread_count for c in await views.channels()}
+    topics = {t.ref.platform_id: t.unread_count for t in (await views.topics("acc-a")).items}
+    return channels, topics
+
+
+async def test_unread_totals_count_inbound_comments_and_dms(views, accounts, feed):
+    await _two_accounts(accounts, feed)
+
+    assert await views.unread_totals("acc-a") == UnreadTotals(comments=3, direct_messages=2)
+    assert await views.unread_totals("acc-b") == UnreadTotals(comments=0, direct_messages=1)
+    assert (await views.unread_totals()).total == 6
+
+
+async def test_reading_messages_lowers_the_badges_and_mark_unread_restores_them(views, accounts, feed):
+    await _two_accounts(accounts, feed)
+
+    await views.mark_read(WORK, ["c1", "r1", "no-such-id"])
+
+    assert await _badges(views) == ({"acc-a": 4, "acc-b": 1}, {"v1": 1, "v2": 1, "p1": 2})
+    assert [m.is_read for m in (await views.messages(WORK)).items] == [True, False, True]
+
+    await views.mark_unread(WORK, "c1")
+    await views.mark_unread(WORK, "r1")  # our own reply is never unread
+
+    assert await _badges(views) == ({"acc-a": 5, "acc-b": 1}, {"v1": 2, "v2": 1, "p1": 2})
+    assert await views.unread_totals("acc-a") == UnreadTotals(comments=3, direct_messages=2)
+
+
+async def test_reading_a_topic_a_channel_and_everything(views, accounts, feed):
+    await _two_accounts(accounts, feed)
+
+    await views.mark_read(CHAT)
+    assert await _badges(views) == ({"acc-a": 3, "acc-b": 1}, {"v1": 2, "v2": 1, "p1": 0})
+
+    await views.mark_channel_read("acc-a")
+    assert await _badges(views) == ({"acc-a": 0, "acc-b": 1}, {"v1": 0, "v2": 0, "p1": 0})
+    assert all(m.is_read for m in (await views.messages(WORK)).items)
+
+    await views.mark_all_read()
+    assert (await views.unread_totals()).total == 0
+    assert [c.unread_count for c in await views.channels()] == [0, 0]
+
+
+async def test_marks_tell_the_views_what_changed(views, accounts, feed, bus):
+    await _two_accounts(accounts, feed)
+    events = []
+    bus.subscribe(UnreadChanged, events.append)
+
+    await views.mark_read(WORK, ["c2"])
+    await views.mark_read(WORK, ["c2"])  # nothing left to change: no event
+    await views.mark_all_read()
+    await asyncio.sleep(0)  # the bus delivers on the next loop turn
+
+    assert events[0] == UnreadChanged(account_id="acc-a", topics=(WORK,))
+    assert len(events) == 2
+    assert events[1].account_id is None
+    assert set(events[1].topics) == {WORK, TopicRef("acc-a", "content", "v2"), CHAT,
+                                      TopicRef("acc-b", "conversation", "p9")}

@@ -1,0 +1,127 @@
+"""A real engine core around the sandbox platform, for the pool and login tests.
+
+Everything is real: a SQLite file, the DataStore, AccountService, the WorkerPool with Chromium,
+the LoginManager and the sandbox site driven through its pages; the sandbox's control API
+plays the audience and the creator's phone (scanning QR codes).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Callable
+from urllib.parse import parse_qs, urlparse
+
+from sqlalchemy import select
+
+from app.engine.accounts import AccountService
+from app.engine.bus import EventBus
+from app.engine.events import Event, LoginProgress
+from app.engine.login import LoginManager
+from app.engine.paths import app_paths
+from app.engine.platform import Platform, PlatformRegistry, PlatformRuntime
+from app.engine.pool import WorkerPool
+from app.engine.secrets import SecretBox
+from app.engine.settings import Settings
+from app.engine.store.datastore import DataStore
+from app.engine.store.db import Database
+from app.engine.store.models import Comment, DirectMessage
+
+FAST = dict(poll_interval_min_s=1.0, poll_interval_max_s=1.5, backoff_cap_s=2.0, hibernate_after_s=30.0)
+
+
+@dataclass
+class Rig:
+    settings: Settings
+    bus: EventBus
+    db: Database
+    accounts: AccountService
+    pool: WorkerPool
+    logins: LoginManager
+    platform: Platform
+    control: Any  # SandboxControl
+    events: list[Event] = field(default_factory=list)
+
+    def seen(self, kind: type[Event], **match: Any) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind) and all(getattr(e, k) == v for k, v in match.items())]
+
+    async def until(self, predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+        """Wait until predicate() (sync or async) is truthy; returns its value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if asyncio.iscoroutine(value):
+                value = await value
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            await asyncio.sleep(0.05)
+
+    async def qr_token(self, session_id: str) -> str:
+        """The token in the QR code the login page shows (read from the LoginProgress event)."""
+        event = await self.until(
+            lambda: next(iter(self.seen(LoginProgress, session_id=session_id, state="qr_ready")), None),
+            what="the QR code",
+        )
+        return parse_qs(urlparse(event.qr_url).query)["token"][0]
+
+    async def login(self, creator: str, account_id: str | None = None) -> str:
+        """Log an account in through the LoginManager, scanning with the sandbox 'phone'."""
+        account_id = account_id or await self.accounts.create("sandbox", creator)
+        session_id = await self.logins.start(account_id)
+        token = await self.qr_token(session_id)
+        await self.control.scan(token)
+        await self.control.confirm(token, creator)
+        await self.until(
+            lambda: self.logins.session(session_id).finished, timeout=30, what=f"the login of {creator}"
+        )
+        session = self.logins.session(session_id)
+        assert session.state == "success", (session.state, session.message)
+        return account_id
+
+    def state_of(self, account_id: str) -> str | None:
+        account = self.pool.status().account(account_id)
+        return account.state if account else None
+
+    async def texts(self, account_id: str) -> set[str]:
+        """The texts of every comment and DM stored for the account."""
+
+        def query(s: Any) -> set[str]:
+            comments = s.scalars(select(Comment.text).where(Comment.account_id == account_id))
+            messages = s.scalars(select(DirectMessage.text).where(DirectMessage.account_id == account_id))
+            return set(comments) | set(messages)
+
+        return await self.db.read(query)
+
+
+@contextlib.asynccontextmanager
+async def make_rig(tmp_path, *, platform: Platform | None = None, call_timeout_s: float = 20.0,
+                   login_timeout_s: float = 60.0, **overrides: Any) -> AsyncIterator[Rig]:
+    from app.platforms.sandbox import PLATFORM
+
+    platform = platform or PLATFORM
+    settings = Settings(**{**FAST, **overrides})
+    settings.sandbox.demo_traffic = False
+    paths = app_paths(tmp_path / "home").ensure()
+    bus = EventBus()
+    db = Database(paths.default_database_url)
+    await db.upgrade()
+    accounts = AccountService(db, bus, SecretBox.generate())
+    registry = PlatformRegistry()
+    registry.register(platform)
+    pool = WorkerPool(settings, paths, registry, accounts, DataStore(db, bus), bus, call_timeout_s=call_timeout_s)
+    logins = LoginManager(pool, accounts, bus, timeout_s=login_timeout_s)
+    rig = Rig(settings, bus, db, accounts, pool, logins, platform, None)
+    bus.subscribe(Event, rig.events.append)
+    await platform.startup(PlatformRuntime(data_dir=paths.data_dir, settings=settings))
+    rig.control = PLATFORM.control
+    await pool.start()
+    try:
+        yield rig
+    finally:
+        await logins.stop()
+        await pool.stop()
+        await platform.shutdown()
+        await db.close()

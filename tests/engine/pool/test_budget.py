@@ -1,0 +1,65 @@
+"""PageBudget: the page limit and the stay-awake policy (budget.py)."""
+import asyncio
+
+import pytest
+
+from app.engine.pool.budget import PageBudget
+
+
+async def test_the_limit_holds_and_operator_actions_jump_the_queue():
+    budget = PageBudget(limit=1, hibernate_after_s=60)
+    await budget.acquire("a")
+    order = []
+
+    async def take(account_id, urgent=False):
+        await budget.acquire(account_id, urgent=urgent)
+        order.append(account_id)
+
+    waiting = [asyncio.ensure_future(take("b")), asyncio.ensure_future(take("c", urgent=True))]
+    await asyncio.sleep(0)
+    assert budget.in_use == 1 and order == []
+    budget.release("a")
+    await asyncio.sleep(0)
+    assert order == ["c"] and budget.in_use == 1
+    budget.release("c")
+    await asyncio.gather(*waiting)
+    assert order == ["c", "b"]
+
+
+async def test_a_cancelled_waiter_gives_its_page_back():
+    budget = PageBudget(limit=1, hibernate_after_s=60)
+    await budget.acquire("a")
+    waiter = asyncio.ensure_future(budget.acquire("b"))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    await asyncio.gather(waiter, return_exceptions=True)
+    budget.release("a")
+    assert budget.in_use == 0
+    await asyncio.wait_for(budget.acquire("c"), 1)
+
+
+async def test_awake_quota_keeps_a_reserve_and_the_operator_evicts_chance_sleepers():
+    budget = PageBudget(limit=4, hibernate_after_s=60)
+    assert budget.awake_quota == 3  # a quarter (at least one page) keeps rotating
+    evicted = []
+    for account_id in "abc":
+        await budget.acquire(account_id)
+        assert budget.claim_awake(account_id, lambda a=account_id: evicted.append(a))
+    await budget.acquire("d")
+    assert not budget.claim_awake("d", lambda: None)  # traffic alone evicts nobody
+    budget.release("d")
+    budget.touch("d", operator=True)
+    await budget.acquire("d")
+    assert budget.claim_awake("d", lambda: evicted.append("d"))
+    assert len(evicted) == 1 and budget.awake_left(evicted[0]) is None
+    assert budget.awake_left("d") == pytest.approx(60, abs=1)
+
+
+async def test_awake_time_runs_out_without_interest():
+    budget = PageBudget(limit=2, hibernate_after_s=0.05)
+    await budget.acquire("a")
+    assert budget.claim_awake("a", lambda: None)
+    await asyncio.sleep(0.06)
+    assert budget.awake_left("a") <= 0
+    budget.touch("a", operator=False)  # new messages extend it
+    assert budget.awake_left("a") > 0

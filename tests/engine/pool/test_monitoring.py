@@ -1,0 +1,71 @@
+"""The pool monitors logged-in accounts: traffic is stored, replies go out through the page,
+expired sessions are reported."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from app.engine.events import AccountStatusChanged, Notification
+from app.engine.platform import ReplyTarget, SessionExpired
+
+from tests.engine.pool.harness import make_rig
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(60)]
+
+
+async def test_injected_comments_and_dms_are_stored(tmp_path):
+    async with make_rig(tmp_path) as rig:
+        account_id = await rig.login("creator-m")
+        await rig.control.inject_dm("小明", "你好，请问还有货吗？", creator="creator-m")
+        await rig.control.inject_comment("Alice", "Love this video 😍", creator="creator-m")
+        await rig.until(
+            lambda: _has(rig.texts(account_id), {"你好，请问还有货吗？", "Love this video 😍"}),
+            what="the injected DM and comment in the database",
+        )
+        account = await rig.accounts.get(account_id)
+        assert account.last_crawl_at is not None and account.last_error is None
+        status = rig.pool.status()
+        assert status.browser_running and status.browser_pids and status.open_pages == 1
+        assert status.account(account_id).cycles >= 1
+        memory = await rig.pool.sample_memory()
+        assert memory.rss_mb and memory.processes >= 2
+
+
+async def test_a_reply_goes_out_through_the_page(tmp_path):
+    async with make_rig(tmp_path) as rig:
+        account_id = await rig.login("creator-r")
+        injected = await rig.control.inject_dm("Bob", "Is shipping free?", creator="creator-r")
+        target = ReplyTarget("direct_message", injected["conversation_id"])
+        reply_id = await rig.pool.send_reply(account_id, target, "Yes, shipping is free 🚚")
+        assert reply_id
+        [conversation] = [c for c in await rig.control.conversations("creator-r")
+                          if c["conversation_id"] == injected["conversation_id"]]
+        assert "Yes, shipping is free 🚚" in [m["content"]["text"] for m in conversation["messages"]]
+        found = await rig.pool.find_reply(account_id, target, "Yes, shipping is free 🚚", since=_an_hour_ago())
+        assert found == reply_id
+        # The next crawl stores our reply in the conversation.
+        await rig.until(lambda: _has(rig.texts(account_id), {"Yes, shipping is free 🚚"}), what="the reply stored")
+
+
+async def test_session_expiry_marks_the_account_expired_and_notifies(tmp_path):
+    async with make_rig(tmp_path) as rig:
+        account_id = await rig.login("creator-x")
+        await rig.until(lambda: rig.state_of(account_id) == "active", what="monitoring")
+        assert await rig.control.expire_sessions("creator-x") >= 1
+        await rig.until(
+            lambda: rig.seen(AccountStatusChanged, account_id=account_id, login_status="expired"),
+            what="the expired status",
+        )
+        assert (await rig.accounts.get(account_id)).login_status == "expired"
+        [note] = rig.seen(Notification, account_id=account_id)
+        assert note.level == "warning" and "log in again" in note.body.lower()
+        await rig.until(lambda: rig.state_of(account_id) is None, what="monitoring to stop")
+        with pytest.raises(SessionExpired):
+            await rig.pool.send_reply(account_id, ReplyTarget("direct_message", "c1"), "hi")
+
+
+def _an_hour_ago():
+    return datetime.now(timezone.utc) - timedelta(hours=1)
+
+
+async def _has(texts_coro, wanted):
+    return wanted <= await texts_coro

@@ -1,0 +1,127 @@
+"""AccountService on real databases: edits, login state, encrypted sessions, proxies."""
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from app.engine.accounts import AccountNotFound, AccountService
+from app.engine.bus import EventBus
+from app.engine.events import AccountsChanged, AccountStatusChanged
+from app.engine.platform import LoginOutcome
+from app.engine.secrets import SecretBox
+from app.engine.store.models import Account
+
+
+@pytest.fixture
+def bus():
+    return EventBus()
+
+
+@pytest.fixture
+def events(bus):
+    seen = []
+    bus.subscribe(AccountsChanged, seen.append)
+    bus.subscribe(AccountStatusChanged, seen.append)
+    return seen
+
+
+@pytest.fixture
+def service(db, bus):
+    return AccountService(db, bus, SecretBox.generate())
+
+
+async def settle():
+    await asyncio.sleep(0)  # the bus delivers on the next loop iteration
+
+
+async def test_create_edit_delete_announce_each_change(service, events):
+    account_id = await service.create("sandbox", "  客服一号  ")
+    row = await service.get(account_id)
+    assert account_id.startswith("acc-")
+    assert row.display_name == "客服一号"
+    assert row.login_status == "not_logged_in" and row.monitor_enabled
+    assert row.fingerprint["locale"] == "zh-CN" and row.fingerprint["timezone"] == "Asia/Shanghai"
+    await service.update(account_id, display_name="Desk 1", monitor_interval_s=60)
+    await service.set_monitoring(account_id, False)
+    row = await service.get(account_id)
+    assert (row.display_name, row.monitor_interval_s, row.monitor_enabled) == ("Desk 1", 60, False)
+    await service.delete(account_id)
+    assert await service.get(account_id) is None
+    await settle()
+    assert [type(e) for e in events] == [AccountsChanged] * 4
+    assert all(e.account_id == account_id for e in events)
+
+
+async def test_bad_input_is_refused_with_a_reason(service):
+    with pytest.raises(ValueError, match="name is required"):
+        await service.create("sandbox", "   ")
+    with pytest.raises(ValueError, match="longer than 100"):
+        await service.create("sandbox", "x" * 101)
+    account_id = await service.create("sandbox", "A")
+    with pytest.raises(ValueError, match="no proxy 999"):
+        await service.update(account_id, proxy_id=999)
+    with pytest.raises(ValueError, match="between 1 and 3600"):
+        await service.update(account_id, monitor_interval_s=0)
+    with pytest.raises(ValueError):
+        await service.set_login_status(account_id, "sort_of_logged_in")
+    with pytest.raises(AccountNotFound):
+        await service.set_monitoring("acc-missing", True)
+    assert (await service.get(account_id)).display_name == "A"  # nothing half-applied
+
+
+async def test_login_and_logout(service, events):
+    account_id = await service.create("sandbox", "A")
+    await service.set_login_status(account_id, "logging_in")
+    await service.record_login(account_id, LoginOutcome("u-42", "creator42", "http://127.0.0.1/a.png", {"followers": 7}))
+    row = await service.get(account_id)
+    assert (row.login_status, row.platform_user_id, row.platform_username) == ("logged_in", "u-42", "creator42")
+    assert row.last_login_at is not None and row.last_error is None
+    await service.save_storage_state(account_id, {"cookies": [{"name": "sid", "value": "s3cr3t"}]})
+    await service.logout(account_id)
+    assert (await service.get(account_id)).login_status == "not_logged_in"
+    assert await service.load_storage_state(account_id) is None
+    await settle()
+    statuses = [e.login_status for e in events if isinstance(e, AccountStatusChanged)]
+    assert statuses == ["logging_in", "logged_in", "not_logged_in"]
+
+
+async def test_storage_state_is_encrypted_at_rest(db, service):
+    account_id = await service.create("sandbox", "A")
+    state = {"cookies": [{"name": "sessionid", "value": "cookie-value-7f3a9c"}], "origins": []}
+    await service.save_storage_state(account_id, state)
+    with db.session() as s:
+        stored = s.scalar(select(Account.storage_state_encrypted).where(Account.id == account_id))
+    assert stored and b"cookie-value-7f3a9c" not in stored and b"sessionid" not in stored
+    assert await service.load_storage_state(account_id) == state
+
+
+async def test_a_session_saved_under_another_key_reads_as_none_and_is_kept(db, bus, service):
+    account_id = await service.create("sandbox", "A")
+    await service.save_storage_state(account_id, {"cookies": []})
+    other = AccountService(db, bus, SecretBox.generate())
+    assert await other.load_storage_state(account_id) is None
+    assert await service.load_storage_state(account_id) == {"cookies": []}  # not destroyed
+
+
+async def test_proxies(db, service):
+    proxy_id = await service.add_proxy("HK 1", "127.0.0.1:1", username="u", password="pw-123")
+    with pytest.raises(ValueError, match="host:port"):
+        await service.add_proxy("bad", "no-port")
+    with pytest.raises(ValueError, match="protocol"):
+        await service.add_proxy("bad", "127.0.0.1:8080", protocol="ftp")
+    [row] = await service.list_proxies()
+    assert (row.server, row.username, row.has_password) == ("127.0.0.1:1", "u", True)
+    assert await service.browser_proxy(proxy_id) == {
+        "server": "http://127.0.0.1:1", "username": "u", "password": "pw-123"
+    }
+    tested = await service.test_proxy(proxy_id)  # nothing listens on port 1
+    assert tested.last_test_ok is False and tested.last_test_error
+    # A listening server tests fine.
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    ok_id = await service.add_proxy("local", f"127.0.0.1:{port}")
+    assert (await service.test_proxy(ok_id)).last_test_ok is True
+    server.close()
+    account_id = await service.create("sandbox", "A", proxy_id=proxy_id)
+    await service.delete_proxy(proxy_id)
+    assert (await service.get(account_id)).proxy_id is None

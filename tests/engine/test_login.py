@@ -1,0 +1,78 @@
+"""LoginManager with the real pool, Chromium and the sandbox's QR login page."""
+import pytest
+
+from app.engine.events import AccountStatusChanged, LoginProgress
+from app.engine.login import LoginSessionError
+
+from tests.engine.pool.harness import make_rig
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(60)]
+
+
+def states(rig, session_id):
+    return [e.state for e in rig.seen(LoginProgress, session_id=session_id)]
+
+
+async def test_qr_login_with_sms_step_saves_the_session_and_starts_monitoring(tmp_path):
+    async with make_rig(tmp_path) as rig:
+        await rig.control.set_faults(sms_required=True)
+        account_id = await rig.accounts.create("sandbox", "creator-a")
+        session_id = await rig.logins.start(account_id)
+        assert await rig.logins.start(account_id) == session_id  # one session per account
+        token = await rig.qr_token(session_id)
+        qr = rig.seen(LoginProgress, session_id=session_id, state="qr_ready")[0]
+        assert qr.qr_png.startswith(b"\x89PNG") and qr.expires_at is not None
+        assert (await rig.accounts.get(account_id)).login_status == "logging_in"
+
+        with pytest.raises(LoginSessionError):  # nothing asked yet
+            await rig.logins.submit_input(session_id, "000000")
+        await rig.control.scan(token)
+        await rig.control.confirm(token, "creator-a")
+        await rig.until(lambda: rig.logins.session(session_id).state == "verification_required",
+                        what="the SMS step")
+        assert rig.logins.session(session_id).input_kind == "sms_code"
+        code = (await rig.control.login(token))["sms_code"]
+        await rig.logins.submit_input(session_id, code)
+        await rig.until(lambda: rig.logins.session(session_id).finished, timeout=30, what="the end of the login")
+
+        assert rig.logins.session(session_id).state == "success"
+        seq = states(rig, session_id)
+        assert seq[0] == "started" and seq[-1] == "success"
+        assert seq.index("qr_ready") < seq.index("scanned") < seq.index("verification_required")
+        account = await rig.accounts.get(account_id)
+        assert account.login_status == "logged_in" and account.platform_user_id
+        assert (await rig.accounts.load_storage_state(account_id))["cookies"]
+        # The pool picks the account up and monitors it with the saved session.
+        await rig.until(lambda: rig.state_of(account_id) == "active", what="monitoring to start")
+
+
+async def test_a_refused_login_reports_the_reason_and_restores_the_status(tmp_path):
+    async with make_rig(tmp_path) as rig:
+        await rig.control.set_faults(fail_login="账号存在风险")
+        account_id = await rig.accounts.create("sandbox", "creator-b")
+        session_id = await rig.logins.start(account_id)
+        token = await rig.qr_token(session_id)
+        await rig.control.scan(token)
+        await rig.control.confirm(token, "creator-b")
+        await rig.until(lambda: rig.logins.session(session_id).finished, what="the end of the login")
+        session = rig.logins.session(session_id)
+        assert session.state == "failed" and "账号存在风险" in session.message
+        assert (await rig.accounts.get(account_id)).login_status == "not_logged_in"
+        assert rig.state_of(account_id) is None  # nothing to monitor
+
+
+async def test_timeout_and_cancel(tmp_path):
+    async with make_rig(tmp_path, login_timeout_s=4) as rig:
+        account_id = await rig.accounts.create("sandbox", "creator-c")
+        session_id = await rig.logins.start(account_id)
+        await rig.until(lambda: rig.logins.session(session_id).finished, timeout=15, what="the timeout")
+        assert rig.logins.session(session_id).state == "timeout"
+
+        second = await rig.logins.start(account_id)
+        assert second != session_id
+        await rig.qr_token(second)
+        await rig.logins.cancel(second)
+        assert rig.logins.session(second).state == "cancelled"
+        assert (await rig.accounts.get(account_id)).login_status == "not_logged_in"
+        statuses = [e.login_status for e in rig.seen(AccountStatusChanged, account_id=account_id)]
+        assert statuses == ["logging_in", "not_logged_in", "logging_in", "not_logged_in"]

@@ -1,0 +1,135 @@
+"""Fixtures for the console's widgets: one qasync loop on the test's QApplication and a real
+engine on a temporary SQLite file (no browsers), filled through the DataStore.
+
+The widgets run engine coroutines as tasks on the loop, so a test drives them inside
+`run(qloop, ...)` / `wait_until(qloop, ...)`, which run the Qt and asyncio loop together.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any, Awaitable, Callable
+
+import pytest
+import qasync
+
+from app.engine.engine import Engine
+from app.engine.im.types import TopicRef
+from app.engine.paths import app_paths
+from app.engine.records import Batch
+from app.engine.outbox import ReplyStateError
+from app.engine.settings import Settings
+from app.ui.bridge import EngineBridge
+
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
+
+
+def run(loop: qasync.QEventLoop, coro: Awaitable[Any], timeout: float = 20) -> Any:
+    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+def wait_until(loop: qasync.QEventLoop, predicate: Callable[[], Any], timeout: float = 10) -> None:
+    """Run the loop until `predicate()` is true (fails the test after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+
+    async def poll() -> None:
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {predicate}")
+            await asyncio.sleep(0.01)
+
+    run(loop, poll(), timeout + 5)
+
+
+def settle(loop: qasync.QEventLoop, seconds: float = 0.3) -> None:
+    """Let queued events, debounce timers and tasks run for a while."""
+    run(loop, asyncio.sleep(seconds))
+
+
+@pytest.fixture
+def qloop(qapp):
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    yield loop
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+def quiet_settings() -> Settings:
+    settings = Settings()
+    settings.sandbox.enabled = False  # no local site: these tests fill data by ingest
+    settings.first_run_done = True
+    return settings
+
+
+@pytest.fixture
+def engine(home, qloop):
+    engine = Engine.create(app_paths(home), quiet_settings(), start_browsers=False)
+    run(qloop, engine.start())
+    yield engine
+    run(qloop, engine.stop())
+
+
+@pytest.fixture
+def bridge(engine, qloop):
+    """The engine's events as Qt signals; models made in a test hang under it (parent), so
+    Qt objects are deleted here on the Qt thread, not by a garbage collection elsewhere."""
+    bridge = EngineBridge(engine.bus)
+    yield bridge
+    bridge.close()
+    bridge.deleteLater()
+    settle(qloop, 0.05)
+
+
+@pytest.fixture
+def account(engine, qloop) -> str:
+    return run(qloop, engine.accounts.create("sandbox", "Shop A"))
+
+
+def comments(video: str, count: int, *, start: int = 0, prefix: str = "c", author: str = "Bob",
+             at: datetime = T0) -> list[dict[str, Any]]:
+    """`count` audience comments on `video`, one minute apart."""
+    return [
+        {
+            "platform_comment_id": f"{prefix}{i}",
+            "platform_content_id": video,
+            "author_id": f"u-{author}",
+            "author_name": author,
+            "text": f"comment {i}",
+            "created_at": at + timedelta(minutes=i),
+        }
+        for i in range(start, start + count)
+    ]
+
+
+def ingest(loop, engine, account_id: str, **records: list[dict[str, Any]]):
+    result = run(loop, engine.store.ingest(Batch(account_id, **records)))
+    assert not result.rejected, result.rejected
+    return result
+
+
+def video_ref(account_id: str, video: str = "v1") -> TopicRef:
+    return TopicRef(account_id, "content", video)
+
+
+def dm_ref(account_id: str, conversation: str = "d1") -> TopicRef:
+    return TopicRef(account_id, "conversation", conversation)
+
+
+def cancel_when_possible(loop, engine, reply_id: str, timeout: float = 10) -> None:
+    """Cancel a reply; while the dispatcher is sending it (no browsers here, so it soon goes
+    back to the queue), try again."""
+    deadline = time.monotonic() + timeout
+
+    async def cancel() -> None:
+        while True:
+            try:
+                await engine.outbox.cancel(reply_id)
+                return
+            except ReplyStateError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
+
+    run(loop, cancel(), timeout + 5)

@@ -1,0 +1,234 @@
+"""The chat pane as an operator uses it: read a topic, reply with the keyboard, watch the
+reply's status, retry or cancel it, and see platform text exactly as it was written."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter
+from PySide6.QtWidgets import QStyleOptionViewItem
+
+from app.engine.records import MAX_TEXT_LEN
+from app.ui.components.chat_pane import ChatPane
+from app.ui.models.messages import FIRST_PAGE, OLDER_PAGE
+from app.ui.views.bubble_delegate import status_text
+
+from .conftest import T0, comments, ingest, run, settle, video_ref, wait_until
+
+
+@pytest.fixture
+def chat(engine, bridge, qtbot, qloop):
+    pane = ChatPane(engine, bridge)
+    qtbot.addWidget(pane)
+    pane.resize(800, 600)
+    pane.show()
+    return pane
+
+
+def open_video(qloop, engine, chat, account, video="v1"):
+    topic = run(qloop, engine.views.topic(video_ref(account, video)))
+    chat.open_topic(topic)
+    wait_until(qloop, lambda: chat.model is not None and chat.model.rowCount() > 0)
+    return topic
+
+
+def row_message(chat, message_id):
+    return chat.model.item(chat.model.row_of(message_id))
+
+
+def reply_message(chat, reply_id):
+    row = chat.model.row_of_reply(reply_id)
+    return None if row is None else chat.model.item(row)
+
+
+def click_link(qtbot, chat, reply_id, which):
+    """Click the Retry/Cancel link painted under our reply, where the delegate drew it."""
+    row = chat.model.row_of_reply(reply_id)
+    index = chat.model.index(row, 0)
+    chat.list.scrollTo(index)
+    rect = chat.list.visualRect(index)
+    geometry = chat.delegate.geometry(rect, chat.model.item(row), chat.list.font())
+    link = geometry.retry if which == "retry" else geometry.cancel
+    assert link is not None, f"no {which} link under the reply"
+    qtbot.mouseClick(chat.list.viewport(), Qt.MouseButton.LeftButton, pos=link.center())
+
+
+def type_reply(qtbot, chat, text):
+    chat.reply_box.input.setFocus()
+    qtbot.keyClicks(chat.reply_box.input, text)
+
+
+def test_enter_sends_a_queued_placeholder_then_cancel_link_cancels_it(engine, qloop, qtbot, chat, account):
+    ingest(qloop, engine, account, comments=comments("v1", 5))
+    run(qloop, engine.outbox.stop())  # hold the queue: the reply stays queued
+    open_video(qloop, engine, chat, account)
+    type_reply(qtbot, chat, "Thanks, Bob!")
+    qtbot.keyClick(chat.reply_box.input, Qt.Key.Key_Return)
+    wait_until(qloop, lambda: chat.model.rowCount() == 6)
+    placeholder = chat.model.item(5)
+    assert placeholder.text == "Thanks, Bob!" and placeholder.direction == "out"
+    assert placeholder.reply_status == "queued"
+    assert status_text(placeholder).startswith("◷")
+    assert chat.reply_box.text() == ""  # accepted by the outbox: the box is ready again
+    assert chat.list.at_bottom()
+
+    click_link(qtbot, chat, placeholder.reply_id, "cancel")
+    wait_until(qloop, lambda: reply_message(chat, placeholder.reply_id).reply_status == "cancelled")
+    row = run(qloop, engine.outbox.get(placeholder.reply_id))
+    assert row.status == "cancelled"
+
+
+def test_failed_reply_shows_reason_and_retry_link_requeues_it(engine, qloop, qtbot, chat, account):
+    ingest(qloop, engine, account, comments=comments("v1", 3))
+    engine.outbox.max_attempts = 1  # no browsers here: the first attempt fails for good
+    open_video(qloop, engine, chat, account)
+    type_reply(qtbot, chat, "hello")
+    qtbot.keyClick(chat.reply_box.input, Qt.Key.Key_Enter)
+    wait_until(qloop, lambda: chat.model.rowCount() == 4)
+    reply_id = chat.model.item(3).reply_id
+    wait_until(qloop, lambda: reply_message(chat, reply_id).reply_status == "failed")
+    failed = reply_message(chat, reply_id)
+    assert failed.reply_error
+    assert status_text(failed).startswith("✗") and failed.reply_error in status_text(failed)
+    chat.list.viewport().grab()  # paints the failed footer with its links
+
+    seen: list[str] = []
+    chat.model.dataChanged.connect(lambda a, _b: seen.append(chat.model.item(a.row()).reply_status))
+    click_link(qtbot, chat, reply_id, "retry")
+    wait_until(qloop, lambda: "queued" in seen or "sending" in seen)
+    wait_until(qloop, lambda: reply_message(chat, reply_id).reply_status == "failed")
+    assert chat.model.rowCount() == 4  # the same row moved through the states
+    menu = chat.build_menu(reply_message(chat, reply_id))
+    assert {a.objectName() for a in menu.actions()} >= {"retry", "cancel"}
+
+
+def test_selected_comment_is_the_reply_target_esc_clears_shift_enter_adds_a_line(
+        engine, qloop, qtbot, chat, account):
+    ingest(qloop, engine, account, comments=comments("v1", 5))
+    run(qloop, engine.outbox.stop())
+    open_video(qloop, engine, chat, account)
+    chat.list.setCurrentIndex(chat.model.index_of("c3"))
+    assert chat.reply_box.target.id == "c3"
+    assert "Bob" in chat.reply_box.target_label.text() and chat.reply_box.target_label.isVisibleTo(chat)
+    qtbot.keyClick(chat.reply_box.input, Qt.Key.Key_Escape)
+    assert chat.reply_box.target is None and not chat.reply_box.target_label.isVisibleTo(chat)
+
+    qtbot.mouseClick(chat.list.viewport(), Qt.MouseButton.LeftButton,
+                     pos=chat.list.visualRect(chat.model.index_of("c3")).center())
+    assert chat.reply_box.target.id == "c3"
+    type_reply(qtbot, chat, "line one")
+    qtbot.keyClick(chat.reply_box.input, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(chat.reply_box.input, "line two")
+    assert chat.reply_box.text() == "line one\nline two"
+    qtbot.keyClick(chat.reply_box.input, Qt.Key.Key_Return)
+    wait_until(qloop, lambda: chat.model.rowCount() == 6)
+    reply = run(qloop, engine.outbox.get(chat.model.item(5).reply_id))
+    assert reply.text == "line one\nline two"
+    assert reply.target_platform_id == "c3"
+
+
+def test_a_refused_reply_keeps_the_text_and_says_why(engine, qloop, qtbot, chat, account):
+    ingest(qloop, engine, account, comments=comments("v1", 2))
+    open_video(qloop, engine, chat, account)
+    too_long = "x" * (MAX_TEXT_LEN + 1)
+    chat.reply_box.input.setPlainText(too_long)
+    qtbot.keyClick(chat.reply_box.input, Qt.Key.Key_Return)
+    settle(qloop, 0.2)
+    assert chat.reply_box.text() == too_long
+    assert chat.reply_box.error_label.isVisibleTo(chat) and "too long" in chat.reply_box.error_label.text()
+    assert chat.model.rowCount() == 2
+
+
+def ink_columns(image: QImage, rect) -> tuple[int, int]:
+    """Leftmost and rightmost x inside `rect` where something darker than the bubble is."""
+    xs = [x for x in range(rect.left(), rect.right() + 1)
+          if any(QColor(image.pixel(x, y)).lightness() < 120 for y in range(rect.top(), rect.bottom() + 1))]
+    return (min(xs), max(xs)) if xs else (0, -1)
+
+
+def test_platform_text_is_painted_as_plain_text_never_markup(engine, qloop, chat, account):
+    markup = '<b>x</b><img src="http://example.invalid/a.png">'
+    ingest(qloop, engine, account, comments=[{
+        "platform_comment_id": "evil", "platform_content_id": "v1", "author_name": "<i>Mallory</i>",
+        "text": markup, "created_at": T0}])
+    open_video(qloop, engine, chat, account)
+    index = chat.model.index_of("evil")
+    message = chat.model.item(index.row())
+    assert index.data(Qt.ItemDataRole.DisplayRole) == markup
+
+    option = QStyleOptionViewItem()
+    option.initFrom(chat.list)
+    option.font = chat.list.font()
+    size = chat.delegate.sizeHint(option, index)
+    option.rect = chat.list.visualRect(index).translated(0, -chat.list.visualRect(index).top())
+    option.rect.setHeight(size.height())
+    image = QImage(size.width(), size.height(), QImage.Format.Format_RGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    chat.delegate.paint(painter, option, index)
+    painter.end()
+
+    geometry = chat.delegate.geometry(option.rect, message, option.font)
+    left, right = ink_columns(image, geometry.text)
+    literal_width = QFontMetrics(option.font).horizontalAdvance(markup)
+    # The characters themselves take this much room; a bold "x" and an image would not.
+    assert right - left + 1 >= 0.8 * min(literal_width, geometry.text.width())
+    assert QFontMetrics(option.font).horizontalAdvance("x") * 3 < literal_width
+
+
+def test_long_cjk_and_emoji_text_wraps_within_the_view(engine, qloop, chat, account):
+    long_text = "这是一条很长的中文评论，用来测试换行😀" * 60
+    ingest(qloop, engine, account, comments=[{
+        "platform_comment_id": "long", "platform_content_id": "v1", "author_name": "小明",
+        "text": long_text, "created_at": T0}, *comments("v1", 1, at=T0 + timedelta(minutes=5))])
+    open_video(qloop, engine, chat, account)
+    rect = chat.list.visualRect(chat.model.index_of("long"))
+    short = chat.list.visualRect(chat.model.index_of("c0"))
+    line = QFontMetrics(chat.list.font()).lineSpacing()
+    assert rect.height() > 10 * line > short.height()
+    geometry = chat.delegate.geometry(rect, row_message(chat, "long"), chat.list.font())
+    assert geometry.bubble.right() <= chat.list.viewport().width()
+
+
+def test_viewing_marks_read_and_mark_unread_brings_one_back(engine, qloop, chat, account):
+    ingest(qloop, engine, account, comments=comments("v1", 4))
+    ref = video_ref(account)
+    assert run(qloop, engine.views.topic(ref)).unread_count == 4
+    open_video(qloop, engine, chat, account)
+    wait_until(qloop, lambda: run_topic_unread(qloop, engine, ref) == 0)
+
+    menu = chat.build_menu(row_message(chat, "c2"))
+    next(a for a in menu.actions() if a.objectName() == "markUnread").trigger()
+    wait_until(qloop, lambda: run_topic_unread(qloop, engine, ref) == 1)
+    settle(qloop, 0.6)
+    assert run_topic_unread(qloop, engine, ref) == 1  # not marked read again behind its back
+
+
+def run_topic_unread(qloop, engine, ref):
+    # Called from inside wait_until's loop: read the counter straight from the database.
+    from sqlalchemy import text
+
+    with engine.db.session() as session:
+        return session.execute(
+            text("select unread_count from contents where account_id = :a and platform_content_id = :c"),
+            {"a": ref.account_id, "c": ref.platform_id}).scalar_one()
+
+
+def test_scrolling_to_the_top_prepends_older_messages_in_place(engine, qloop, chat, account):
+    ingest(qloop, engine, account, comments=comments("v1", 300))
+    open_video(qloop, engine, chat, account)
+    settle(qloop, 0.5); bar = chat.list.verticalScrollBar(); print("DBG", chat.model.rowCount(), bar.value(), bar.maximum(), chat.list.following, chat.isVisible(), chat.list.viewport().size())
+    wait_until(qloop, lambda: chat.list.at_bottom())
+    assert chat.model.rowCount() == FIRST_PAGE
+    first_id = chat.model.item(0).id
+    bar = chat.list.verticalScrollBar()
+    bar.setValue(bar.minimum() + 1)
+    top_before = chat.list.visualRect(chat.model.index_of(first_id)).top()
+    bar.setValue(bar.minimum())
+    wait_until(qloop, lambda: chat.model.rowCount() == FIRST_PAGE + OLDER_PAGE)
+    settle(qloop, 0.1)
+    top_after = chat.list.visualRect(chat.model.index_of(first_id)).top()
+    assert abs(top_after - top_before) <= 2  # the message read stays where it was
+    assert chat.model.item(0).text == f"comment {300 - FIRST_PAGE - OLDER_PAGE}"
+    assert chat.list.indexAt(QPoint(5, 5)).row() > 0

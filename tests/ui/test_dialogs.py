@@ -1,0 +1,253 @@
+"""The console's dialogs against a real engine: accounts, settings, proxies, workers, login."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import shiboken6
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
+
+from app.engine.engine import Engine
+from app.engine.paths import app_paths
+from app.engine.settings import Settings, load_settings
+from app.ui.dialogs.accounts import AccountsDialog
+from app.ui.dialogs.login import LoginDialog
+from app.ui.dialogs.proxies import ProxiesDialog
+from app.ui.dialogs.settings import SettingsDialog
+from app.ui.dialogs.workers import WorkersDialog
+from app.ui.theme import current_theme
+from .conftest import run, wait_until
+from .test_i18n import language  # noqa: F401  (fixture)
+
+
+@pytest.fixture
+def shown(qapp):
+    """Show a dialog for the test; close it afterwards unless it closed (and deleted) itself.
+    (No main window here: a closing dialog must not end the application.)"""
+    qapp.setQuitOnLastWindowClosed(False)
+    dialogs = []
+
+    def show(dialog):
+        dialog.show()
+        dialogs.append(dialog)
+        return dialog
+
+    yield show
+    for dialog in dialogs:
+        if shiboken6.isValid(dialog):
+            dialog.close()
+
+
+def rows(dialog) -> list[list[str]]:
+    table = dialog.table
+    return [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
+
+
+# ---- Accounts -------------------------------------------------------------------------------
+def test_accounts_dialog_adds_disables_and_deletes_with_confirmation(engine, qloop, shown):
+    dialog = shown(AccountsDialog(engine))
+    dialog.add_button.click()
+    form = dialog.add_form
+    assert [form.platform_combo.itemData(i) for i in range(form.platform_combo.count())] == \
+        engine.platforms.names()
+    form.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    assert form.error_label.isVisible() and "name" in form.error_label.text()  # nothing created
+    form.name_edit.setText("  Shop front desk  ")
+    form.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+
+    # The new account is listed and its login starts at once.
+    wait_until(qloop, lambda: dialog.login_dialog is not None)
+    login = dialog.login_dialog
+    [account] = run(qloop, engine.accounts.list())
+    assert account.display_name == "Shop front desk" and login.account_id == account.id
+    login.reject()
+    wait_until(qloop, lambda: dialog.table.rowCount() == 1)
+    assert rows(dialog)[0][0] == "Shop front desk" and rows(dialog)[0][3] != "Off"
+
+    # Pause monitoring: the row and the engine agree.
+    dialog.select_account(account.id)
+    assert dialog.monitor_button.text() == "Pause monitoring"
+    dialog.monitor_button.click()
+    wait_until(qloop, lambda: rows(dialog)[0][3] == "Off")
+    assert run(qloop, engine.accounts.get(account.id)).monitor_enabled is False
+    assert dialog.monitor_button.text() == "Resume monitoring"
+
+    # Delete asks first; Cancel keeps the account, Delete removes it.
+    dialog.delete_button.click()
+    box = dialog.confirm_box
+    assert box.isVisible() and "Shop front desk" in box.text()
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    wait_until(qloop, lambda: dialog.confirm_box is None)
+    assert len(run(qloop, engine.accounts.list())) == 1
+    dialog.delete_button.click()
+    dialog.confirm_box.button(QMessageBox.StandardButton.Yes).click()
+    wait_until(qloop, lambda: dialog.table.rowCount() == 0)
+    assert run(qloop, engine.accounts.list()) == []
+    dialog.reject()
+
+
+# ---- Settings -------------------------------------------------------------------------------
+def test_settings_are_saved_reloaded_and_applied_live(engine, qloop, qtbot, shown, language):
+    dialog = shown(SettingsDialog(engine))
+    assert dialog.data_dir.text() == str(engine.paths.data_dir) and dialog.data_dir.isReadOnly()
+    dialog.poll_min.setValue(40)  # above the old maximum: the maximum moves first
+    dialog.poll_max.setValue(90)
+    dialog.concurrency.setValue(3)
+    dialog.language.setCurrentIndex(dialog.language.findData("zh_CN"))
+    dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
+    dialog.do_not_disturb.setChecked(True)
+    with qtbot.waitSignal(dialog.saved):
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+
+    saved = load_settings(engine.paths.settings_file)
+    assert (saved.poll_interval_min_s, saved.poll_interval_max_s, saved.max_active_pages) == (40, 90, 3)
+    assert (saved.language, saved.theme, saved.do_not_disturb) == ("zh_CN", "dark", True)
+    assert engine.settings.poll_interval_min_s == 40 and engine.settings.do_not_disturb  # live
+    assert current_theme() == "dark"
+
+    # Reopened, it shows what was saved, in Chinese.
+    again = shown(SettingsDialog(engine))
+    assert again.windowTitle() == "设置"
+    assert again.buttons.button(QDialogButtonBox.StandardButton.Save).text() == "保存"
+    assert (again.poll_min.value(), again.poll_max.value(), again.concurrency.value()) == (40, 90, 3)
+    assert again.language.currentData() == "zh_CN" and again.do_not_disturb.isChecked()
+
+
+@pytest.mark.parametrize("url", ["mysql://user@host/crm", "not a url", "postgresql+psycopg://host"])
+def test_settings_reject_a_bad_database_url_and_write_nothing(engine, qloop, shown, url):
+    dialog = shown(SettingsDialog(engine))
+    dialog.database_url.setText(url)
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert dialog.isVisible()
+    assert dialog.error_label.isVisible() and "database URL is not valid" in dialog.error_label.text()
+    assert dialog.database_url.property("invalid") is True
+    assert not engine.paths.settings_file.exists()
+    assert engine.settings.database_url == ""
+
+    # A valid PostgreSQL URL is accepted (used from the next start).
+    dialog.database_url.setText("postgresql+psycopg://crm:secret@127.0.0.1:5432/crm")
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert json.loads(engine.paths.settings_file.read_text())["database_url"].endswith("/crm")
+
+
+def test_settings_reject_an_impossible_poll_range(engine, qloop, shown):
+    dialog = shown(SettingsDialog(engine))
+    dialog.poll_min.setValue(60)
+    dialog.poll_max.setValue(20)
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert dialog.isVisible() and "poll interval" in dialog.error_label.text()
+    assert not engine.paths.settings_file.exists()
+
+
+# ---- Proxies and workers --------------------------------------------------------------------
+def test_proxies_dialog_adds_tests_assigns_and_deletes(engine, qloop, shown):
+    account_id = run(qloop, engine.accounts.create("sandbox", "Desk"))
+    dialog = shown(ProxiesDialog(engine))
+    dialog.add_button.click()
+    assert "host:port" in dialog.error_label.text()  # nothing to add yet
+    dialog.name_edit.setText("Office")
+    dialog.server_edit.setText("127.0.0.1:9")  # nothing listens on the discard port here
+    dialog.password_edit.setText("s3cret")
+    dialog.add_button.click()
+    wait_until(qloop, lambda: dialog.table.rowCount() == 1)
+    assert rows(dialog)[0][:3] == ["Office", "127.0.0.1:9", "http"] and "🔒" in rows(dialog)[0][3]
+    assert dialog.password_edit.text() == ""
+
+    dialog.table.selectRow(0)
+    dialog.test_button.click()
+    wait_until(qloop, lambda: rows(dialog)[0][4].startswith("Unreachable"))
+
+    wait_until(qloop, lambda: dialog.account_combo.count() == 1)
+    dialog.assign_combo.setCurrentIndex(1)
+    dialog.assign_button.click()
+    proxy_id = (run(qloop, engine.accounts.list_proxies()))[0].id
+    wait_until(qloop, lambda: dialog.accounts and dialog.accounts[0].proxy_id == proxy_id)
+
+    dialog.table.selectRow(0)
+    dialog.delete_button.click()
+    dialog.confirm_box.button(QMessageBox.StandardButton.Yes).click()
+    wait_until(qloop, lambda: dialog.table.rowCount() == 0)
+    assert (run(qloop, engine.accounts.get(account_id))).proxy_id is None
+
+
+def test_workers_dialog_says_when_browsers_are_off(engine, qloop, shown):
+    dialog = shown(WorkersDialog(engine))
+    assert dialog.browser.text() == "Browsers are switched off for this run"
+    assert dialog.pages.text() == f"0 of at most {engine.settings.max_active_pages}"
+
+
+# ---- Login (real Chromium against the sandbox site) ------------------------------------------
+@pytest.fixture
+def browser_engine(home, qloop):
+    """The engine with its browser pool and the sandbox site, as the console runs it."""
+    settings = Settings(browser_executable="/usr/bin/chromium", headless_browser=True)
+    settings.sandbox.demo_traffic = False
+    engine = Engine.create(app_paths(home), settings, start_browsers=True)
+    run(qloop, engine.start(), timeout=60)
+    yield engine
+    run(qloop, engine.stop(), timeout=60)
+
+
+def wait_for_login_status(engine, qloop, account_id: str, status: str, timeout: float = 10) -> None:
+    """The account's stored login status becomes `status` (the engine restores it just after
+    it reports the session's end)."""
+
+    async def poll() -> None:
+        while (await engine.accounts.get(account_id)).login_status != status:
+            await asyncio.sleep(0.05)
+
+    run(qloop, poll(), timeout)
+
+
+def open_login(engine, qloop, shown, **faults) -> tuple[LoginDialog, dict]:
+    """A login dialog for a new account, showing the sandbox's QR code; returns the dialog and
+    the site's QR ticket (what the phone scans)."""
+    control = engine.platforms.get("sandbox").control
+    if faults:
+        run(qloop, control.set_faults(**faults))
+    account_id = run(qloop, engine.accounts.create("sandbox", "Desk"))
+    dialog = shown(LoginDialog(engine, account_id))
+    wait_until(qloop, lambda: dialog.state == "qr_ready", timeout=30)
+    return dialog, run(qloop, control.wait_for_qr())
+
+
+def test_login_dialog_shows_qr_scan_sms_and_success(browser_engine, qloop, qtbot, shown):
+    engine = browser_engine
+    control = engine.platforms.get("sandbox").control
+    dialog, ticket = open_login(engine, qloop, shown, sms_required=True)
+    assert not dialog.qr.pixmap().isNull() and dialog.qr.pixmap().width() > 100
+    assert dialog.status.text() == "Scan the QR code with the platform's mobile app"
+    assert dialog.detail.text().startswith("Expires in ")
+    assert dialog.verification.isHidden()
+
+    run(qloop, control.scan(ticket["token"]))
+    wait_until(qloop, lambda: dialog.state == "scanned", timeout=20)
+    assert dialog.status.text() == "Scanned: confirm the login on the phone"
+
+    run(qloop, control.confirm(ticket["token"], "Desk creator"))
+    wait_until(qloop, lambda: dialog.state == "verification_required", timeout=20)
+    assert dialog.verification.isVisible() and dialog.code_edit.placeholderText() == "SMS code"
+    code = run(qloop, control.login(ticket["token"]))["sms_code"]
+    qtbot.keyClicks(dialog.code_edit, code)
+    dialog.submit_button.click()
+    assert dialog.status.text() == "Verifying…" and dialog.verification.isHidden()
+
+    wait_until(qloop, lambda: dialog.state == "success", timeout=30)
+    assert dialog.status.text() == "Logged in"
+    account_id = dialog.account_id
+    wait_until(qloop, lambda: not shiboken6.isValid(dialog), timeout=5)  # closes itself
+    wait_for_login_status(engine, qloop, account_id, "logged_in")
+
+
+def test_login_dialog_shows_why_a_login_failed(browser_engine, qloop, qtbot, shown):
+    engine = browser_engine
+    control = engine.platforms.get("sandbox").control
+    dialog, ticket = open_login(engine, qloop, shown, fail_login="account banned by risk control")
+    run(qloop, control.confirm(ticket["token"], "Desk creator"))
+    wait_until(qloop, lambda: dialog.state == "failed", timeout=30)
+    assert dialog.status.text() == "Login failed"
+    assert "account banned by risk control" in dialog.detail.text()
+    assert dialog.retry_button.isVisible() and dialog.cancel_button.text() == "Close"
+    account_id = dialog.account_id
+    wait_for_login_status(engine, qloop, account_id, "not_logged_in")
