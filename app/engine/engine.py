@@ -71,6 +71,7 @@ class Engine:
         await self.outbox.start()
 
     async def stop(self) -> None:
+        await self.logins.stop()  # a login in progress ends "cancelled", not half-way
         await self.outbox.stop()
         await self.pool.stop()
         for platform in self.platforms.all():

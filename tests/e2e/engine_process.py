@@ -1,11 +1,17 @@
 """The engine in a child process, for the kill -9 test (test_crash_safety.py).
 
-    python -m tests.e2e.engine_process HOME SITE_URL PLAN_JSON
+    python -m tests.e2e.engine_process HOME SITE_URL
 
-Starts the real engine on HOME against the sandbox site at SITE_URL, queues the replies of
-PLAN_JSON (a list of {"topic": {account_id, kind, platform_id}, "text", "reply_to",
-"request_id"}) and runs until SIGTERM. Queueing with the plan's request ids makes a restart
-with the same plan harmless: a reply queued before the crash is not queued twice.
+Runs the real engine on HOME against the sandbox site at SITE_URL and does what the test
+asks, one JSON command per line on stdin, answering one JSON line on stdout each:
+
+    {"login": "<creator>"}   add a sandbox account, log it in (the test scans the QR code)
+                             → {"account": "<account id>"} or {"error": "..."}
+    {"reply": {"topic": {account_id, kind, platform_id}, "text", "reply_to", "request_id"}}
+                             → {"reply": "<reply id>"}
+
+Replies carry request ids, so the test can queue the same replies again after a restart
+without queueing any of them twice. SIGTERM (or the end of stdin) stops the engine cleanly.
 """
 from __future__ import annotations
 
@@ -15,25 +21,54 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
+from app.engine.engine import Engine
 from app.engine.im.types import TopicRef
 
-from .harness import running_engine
+from .harness import running_engine, until
 
 
-async def main(home: Path, site_url: str, plan_file: Path) -> None:
-    plan = json.loads(plan_file.read_text(encoding="utf-8"))
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+async def login(engine: Engine, creator: str) -> dict[str, Any]:
+    account_id = await engine.accounts.create("sandbox", creator)
+    session_id = await engine.logins.start(account_id)
+    session = await until(
+        lambda: (s := engine.logins.session(session_id)) is not None and s.finished and s,
+        timeout=45, what=f"the login of {creator}",
+    )
+    if session.state != "success":
+        return {"error": f"login {session.state}: {session.message}"}
+    return {"account": account_id}
+
+
+async def reply(engine: Engine, item: dict[str, Any]) -> dict[str, Any]:
+    reply_id = await engine.outbox.reply(
+        TopicRef(**item["topic"]), item["text"], reply_to=item.get("reply_to"), request_id=item["request_id"]
+    )
+    return {"reply": reply_id}
+
+
+async def serve(engine: Engine) -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    print(json.dumps({"ready": True}), flush=True)
+    while line := await reader.readline():
+        command = json.loads(line)
+        answer = await (login(engine, command["login"]) if "login" in command else reply(engine, command["reply"]))
+        print(json.dumps(answer), flush=True)
+
+
+async def main(home: Path, site_url: str) -> None:
     async with running_engine(home, site_url) as engine:
-        for item in plan:
-            await engine.outbox.reply(
-                TopicRef(**item["topic"]), item["text"], reply_to=item.get("reply_to"), request_id=item["request_id"]
-            )
-        print("queued", flush=True)
-        await stop.wait()
+        commands = asyncio.ensure_future(serve(engine))
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, commands.cancel)
+        try:
+            await commands
+        except asyncio.CancelledError:
+            pass
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(main(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])))
+    asyncio.run(main(Path(sys.argv[1]), sys.argv[2]))

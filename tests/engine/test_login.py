@@ -1,4 +1,9 @@
 """LoginManager with the real pool, Chromium and the sandbox's QR login page."""
+import os
+import shutil
+import subprocess
+
+import psutil
 import pytest
 
 from app.engine.events import AccountStatusChanged, LoginProgress
@@ -76,3 +81,61 @@ async def test_timeout_and_cancel(tmp_path):
         assert (await rig.accounts.get(account_id)).login_status == "not_logged_in"
         statuses = [e.login_status for e in rig.seen(AccountStatusChanged, account_id=account_id)]
         assert statuses == ["logging_in", "not_logged_in", "logging_in", "not_logged_in"]
+
+
+async def test_a_visible_login_needs_a_display(tmp_path, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    async with make_rig(tmp_path) as rig:
+        account_id = await rig.accounts.create("sandbox", "creator-v")
+        session_id = await rig.logins.start(account_id, visible=True)
+        await rig.until(lambda: rig.logins.session(session_id).finished, what="the end of the login")
+        session = rig.logins.session(session_id)
+        assert session.state == "failed" and "needs a display" in session.message
+
+
+@pytest.fixture
+def xvfb_display(monkeypatch):
+    """A virtual X display for a headed browser (skipped where Xvfb is not installed)."""
+    xvfb = shutil.which("Xvfb")
+    if not xvfb:
+        pytest.skip("Xvfb is not installed")
+    read_fd, write_fd = os.pipe()
+    # -displayfd: Xvfb picks a free display number and writes it to the pipe when ready.
+    process = subprocess.Popen([xvfb, "-displayfd", str(write_fd), "-screen", "0", "1280x800x24"],
+                               pass_fds=(write_fd,), stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as ready:
+        display = ready.readline().strip()
+    monkeypatch.setenv("DISPLAY", f":{display}")
+    yield display
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def headed_browsers():
+    found = []
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            cmdline = proc.cmdline()
+        except psutil.Error:
+            continue
+        if cmdline and "chrom" in os.path.basename(cmdline[0]) and not any(
+            a.startswith("--type=") for a in cmdline
+        ) and "--headless" not in " ".join(cmdline):
+            found.append(proc)
+    return found
+
+
+async def test_a_visible_login_opens_a_browser_window(tmp_path, xvfb_display):
+    async with make_rig(tmp_path) as rig:
+        account_id = await rig.accounts.create("sandbox", "creator-w")
+        session_id = await rig.logins.start(account_id, visible=True)
+        token = await rig.qr_token(session_id)
+        assert headed_browsers(), "no headed Chromium is running"
+        await rig.control.confirm(token, "creator-w")
+        await rig.until(lambda: rig.logins.session(session_id).finished, timeout=30, what="the login")
+        assert rig.logins.session(session_id).state == "success"
+        await rig.until(lambda: not headed_browsers(), what="the window to close")
+        # Monitoring continues in the pool's own headless browser with the saved session.
+        await rig.until(lambda: rig.state_of(account_id) == "active", what="monitoring")

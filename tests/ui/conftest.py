@@ -13,6 +13,7 @@ from typing import Any, Awaitable, Callable
 
 import pytest
 import qasync
+from PySide6 import QtCore
 
 from app.engine.engine import Engine
 from app.engine.im.types import TopicRef
@@ -26,7 +27,13 @@ T0 = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
 
 
 def run(loop: qasync.QEventLoop, coro: Awaitable[Any], timeout: float = 20) -> Any:
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+    """Run `coro` on the loop, processing Qt events (and so the loop's callbacks) meanwhile."""
+    task = loop.create_task(asyncio.wait_for(coro, timeout))
+    waiter = QtCore.QEventLoop()
+    task.add_done_callback(lambda _task: waiter.quit())
+    while not task.done():
+        waiter.exec()
+    return task.result()
 
 
 def wait_until(loop: qasync.QEventLoop, predicate: Callable[[], Any], timeout: float = 10) -> None:
@@ -49,9 +56,22 @@ def settle(loop: qasync.QEventLoop, seconds: float = 0.3) -> None:
 
 @pytest.fixture
 def qloop(qapp):
-    loop = qasync.QEventLoop(qapp)
+    """The asyncio loop on Qt's, marked running for the whole test (as it is in the console):
+    whenever Qt processes events (a wait, a click, a paint) the loop's callbacks run with
+    the loop current, exactly as under `run_gui`."""
+    loop = qasync.QEventLoop(qapp, already_running=True)
     asyncio.set_event_loop(loop)
     yield loop
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        run(loop, asyncio.wait(pending, timeout=5))
+    # What stop() + aboutToQuit do for an already-running loop, minus stop()'s
+    # QApplication.exit(), which would end the next test's waits at once.
+    loop._QEventLoop__is_running = False
+    loop._after_run_forever()
+    asyncio.events._set_running_loop(None)
     loop.close()
     asyncio.set_event_loop(None)
 

@@ -218,7 +218,6 @@ def run_topic_unread(qloop, engine, ref):
 def test_scrolling_to_the_top_prepends_older_messages_in_place(engine, qloop, chat, account):
     ingest(qloop, engine, account, comments=comments("v1", 300))
     open_video(qloop, engine, chat, account)
-    settle(qloop, 0.5); bar = chat.list.verticalScrollBar(); print("DBG", chat.model.rowCount(), bar.value(), bar.maximum(), chat.list.following, chat.isVisible(), chat.list.viewport().size())
     wait_until(qloop, lambda: chat.list.at_bottom())
     assert chat.model.rowCount() == FIRST_PAGE
     first_id = chat.model.item(0).id

@@ -26,7 +26,9 @@ def language(qapp):
     """Switch the application's language (and theme) for a test; English and light after."""
 
     def switch(name: str) -> str:
-        return install_translator(qapp, Settings(language=name))
+        shown = install_translator(qapp, Settings(language=name))
+        qapp.processEvents()  # widgets hear of the change through posted LanguageChange events
+        return shown
 
     yield switch
     install_translator(qapp, Settings(language="en"))

@@ -7,48 +7,56 @@ unread totals sum only topics with unread messages through the partial indexes o
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, func, literal_column, select, type_coerce
+from sqlalchemy import BigInteger, bindparam, func, literal_column, select, type_coerce
 from sqlalchemy.orm import Session
 
 from ..store.models import Account
-from .tables import BOTH, CONTENTS, TopicTables, utc_from_ms
+from .tables import BOTH, BY_KIND, utc_from_ms
 from .types import Channel, UnreadTotals
 
 
 def list_channels(session: Session) -> list[Channel]:
     """Every account, including those without messages yet; the most recent activity first,
     then the oldest account first (a stable order while nothing happens)."""
-    stmt = select(
-        Account.id,
-        Account.platform,
-        Account.display_name,
-        Account.avatar_url,
-        Account.login_status,
-        Account.monitor_enabled,
-        Account.last_error,
-        Account.unread_count,
-        Account.message_count,
-        type_coerce(Account.last_message_at, BigInteger).label("activity_ms"),
-        Account.last_message_preview,
-    ).order_by(Account.last_message_at.desc().nulls_last(), Account.created_at, Account.id)
-    return [_to_channel(row) for row in session.execute(stmt)]
+    return [_to_channel(row) for row in session.execute(_CHANNELS)]
 
 
 def unread_totals(session: Session, account_id: str | None) -> UnreadTotals:
     """Unread inbound comments and direct messages of one account, or of all of them."""
-    comments, dms = (_unread_sum(session, t, account_id) for t in BOTH)
+    comments, dms = (
+        int(session.execute(_unread_sum(t.kind, account_id is not None), {"account_id": account_id}).scalar_one())
+        for t in BOTH
+    )
     return UnreadTotals(comments=comments, direct_messages=dms)
 
 
-def _unread_sum(session: Session, t: TopicTables, account_id: str | None) -> int:
-    T = t.topic
+# Statements are built once: building them costs more than running them.
+_CHANNELS = select(
+    Account.id,
+    Account.platform,
+    Account.display_name,
+    Account.avatar_url,
+    Account.login_status,
+    Account.monitor_enabled,
+    Account.last_error,
+    Account.unread_count,
+    Account.message_count,
+    type_coerce(Account.last_message_at, BigInteger).label("activity_ms"),
+    Account.last_message_preview,
+).order_by(Account.last_message_at.desc().nulls_last(), Account.created_at, Account.id)
+
+
+@lru_cache(maxsize=None)
+def _unread_sum(kind: str, one_account: bool) -> Any:
+    T = BY_KIND[kind].topic
     # A literal, not a bound parameter: it must match the partial index's WHERE.
     stmt = select(func.coalesce(func.sum(T.unread_count), 0)).where(T.unread_count > literal_column("0"))
-    if account_id is not None:
-        stmt = stmt.where(T.account_id == account_id)
-    return int(session.execute(stmt).scalar_one())
+    if one_account:
+        stmt = stmt.where(T.account_id == bindparam("account_id"))
+    return stmt
 
 
 def _to_channel(row: Any) -> Channel:

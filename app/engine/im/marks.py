@@ -3,14 +3,15 @@
 Each function runs inside one write transaction (ImViews calls them through `db.write`),
 changes `is_read` on the message rows and then recomputes the counters of exactly the topics
 and accounts it touched (store.counters), so the lists and badges agree with the messages the
-moment the transaction commits. They return the topics whose read state changed; the caller
-publishes `UnreadChanged` for them after the commit.
+moment the transaction commits. They return what changed (`Marked`); the caller publishes
+`UnreadChanged` for those topics after the commit.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import false, select, true, update
+from sqlalchemy import Update, false, select, true, update
 from sqlalchemy.orm import Session
 
 from ..store.counters import refresh_accounts, refresh_topics
@@ -21,37 +22,45 @@ from .types import TopicRef
 CHUNK = 500  # ids per statement: well inside SQLite's bound-parameter limit
 
 
-def mark_topic_read(session: Session, ref: TopicRef, message_ids: Sequence[str] | None) -> list[TopicRef]:
+@dataclass(frozen=True)
+class Marked:
+    """What a mark changed: how many messages, in which topics."""
+
+    count: int = 0
+    topics: tuple[TopicRef, ...] = ()
+
+
+def mark_topic_read(session: Session, ref: TopicRef, message_ids: Sequence[str] | None) -> Marked:
     """Mark the given messages of a topic read (all of them when `message_ids` is None)."""
     t = tables_for(ref.kind)
-    base = _unread(t).where(t.message.account_id == ref.account_id, t.message_topic == ref.platform_id)
+    base = _set_read(t).where(t.message.account_id == ref.account_id, t.message_topic == ref.platform_id)
     if message_ids is None:
-        changed = session.execute(base).rowcount
+        count = session.execute(base).rowcount
     else:
         ids = list(dict.fromkeys(message_ids))
-        changed = sum(
+        count = sum(
             session.execute(base.where(t.message_key.in_(ids[i:i + CHUNK]))).rowcount
             for i in range(0, len(ids), CHUNK)
         )
-    return _refresh(session, [ref] if changed else [])
+    return _refresh(session, Marked(count, (ref,) if count else ()))
 
 
-def mark_channel_read(session: Session, account_id: str) -> list[TopicRef]:
+def mark_channel_read(session: Session, account_id: str) -> Marked:
     """Mark every message of one account read."""
     return _refresh(session, _mark_account(session, account_id))
 
 
-def mark_all_read(session: Session) -> list[TopicRef]:
+def mark_all_read(session: Session) -> Marked:
     """Mark every message of every account read."""
-    account_ids = session.execute(select(Account.id)).scalars().all()
-    return _refresh(session, [ref for a in account_ids for ref in _mark_account(session, a)])
+    marks = [_mark_account(session, a) for a in session.execute(select(Account.id)).scalars()]
+    return _refresh(session, Marked(sum(m.count for m in marks), tuple(r for m in marks for r in m.topics)))
 
 
-def mark_unread(session: Session, ref: TopicRef, message_id: str) -> list[TopicRef]:
+def mark_unread(session: Session, ref: TopicRef, message_id: str) -> Marked:
     """Mark one inbound message unread again (our own messages are never unread)."""
     t = tables_for(ref.kind)
     m = t.message
-    changed = session.execute(
+    count = session.execute(
         update(m)
         .where(
             m.account_id == ref.account_id,
@@ -63,10 +72,10 @@ def mark_unread(session: Session, ref: TopicRef, message_id: str) -> list[TopicR
         .values(is_read=False)
         .execution_options(synchronize_session=False)
     ).rowcount
-    return _refresh(session, [ref] if changed else [])
+    return _refresh(session, Marked(count, (ref,) if count else ()))
 
 
-def _unread(t: TopicTables):
+def _set_read(t: TopicTables) -> Update:
     """UPDATE ... SET is_read = true for the unread messages of `t` (callers narrow it)."""
     m = t.message
     return (
@@ -77,23 +86,23 @@ def _unread(t: TopicTables):
     )
 
 
-def _mark_account(session: Session, account_id: str) -> list[TopicRef]:
-    """Mark an account's messages read; the topics that had unread messages."""
-    refs: list[TopicRef] = []
+def _mark_account(session: Session, account_id: str) -> Marked:
+    """Mark an account's messages read (counters are left to the caller)."""
+    count, refs = 0, []
     for t in BOTH:
         m = t.message
         topic_ids = session.execute(
             select(t.message_topic).distinct().where(m.account_id == account_id, m.is_read == false())
         ).scalars().all()
         if topic_ids:
-            session.execute(_unread(t).where(m.account_id == account_id))
+            count += session.execute(_set_read(t).where(m.account_id == account_id)).rowcount
             refs += [TopicRef(account_id, t.kind, topic_id) for topic_id in topic_ids]
-    return refs
+    return Marked(count, tuple(refs))
 
 
-def _refresh(session: Session, refs: Iterable[TopicRef]) -> list[TopicRef]:
-    refs = list(refs)
-    if refs:
-        refresh_topics(session, refs)
-        refresh_accounts(session, {ref.account_id for ref in refs})
-    return refs
+def _refresh(session: Session, marked: Marked) -> Marked:
+    """Recompute the counters of the topics and accounts a mark touched."""
+    if marked.topics:
+        refresh_topics(session, marked.topics)
+        refresh_accounts(session, {ref.account_id for ref in marked.topics})
+    return marked

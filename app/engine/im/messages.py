@@ -7,9 +7,10 @@ the comment it answers (reply_to_text) and with its outbox row (our replies' sta
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, and_, bindparam, null, select, tuple_, type_coerce
+from sqlalchemy import BigInteger, Integer, Select, and_, bindparam, null, select, tuple_, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from ..store.models import Comment, Reply
@@ -103,16 +104,13 @@ def message_page(
     check_limit(limit)
     if before is not None and after is not None:
         raise ValueError("give either before or after, not both")
-    m = t.message
-    position = tuple_(m.created_at, m.id)
-    stmt = message_select(t).where(m.account_id == ref.account_id, t.message_topic == ref.platform_id)
-    if after is not None:
-        stmt = stmt.where(position > _bound(parse_cursor(after))).order_by(m.created_at, m.id)
-    else:
-        if before is not None:
-            stmt = stmt.where(position < _bound(parse_cursor(before)))
-        stmt = stmt.order_by(m.created_at.desc(), m.id.desc())
-    rows = session.execute(stmt.limit(limit + 1)).all()
+    params: dict[str, Any] = {"account_id": ref.account_id, "topic_id": ref.platform_id, "limit": limit + 1}
+    cursor = before if before is not None else after
+    if cursor is not None:
+        position = parse_cursor(cursor)
+        params.update(at=position.created_at_ms, row=position.row_id)
+    way = "after" if after is not None else "before" if before is not None else "newest"
+    rows = session.execute(_page_statement(t.kind, way), params).all()
     more = len(rows) > limit
     rows = rows[:limit]
     if after is None:
@@ -126,12 +124,24 @@ def message_page(
     return Page(items, before=first if more else None, after=last if before is not None else None)
 
 
-def _bound(cursor: MessageCursor) -> Any:
+@lru_cache(maxsize=None)
+def _page_statement(kind: str, way: str) -> Any:
+    """The page query of a topic kind, built once (building it costs more than running it).
+    `way`: "newest", "before" or "after" the position bound as `at` (ms) and `row`."""
+    t = tables_for(kind)
+    m = t.message
+    stmt = message_select(t).where(
+        m.account_id == bindparam("account_id"), t.message_topic == bindparam("topic_id"))
     # Typed binds: PostgreSQL would otherwise cast the millisecond value to a 32-bit INTEGER.
-    return tuple_(
-        bindparam(None, cursor.created_at_ms, type_=BigInteger),
-        bindparam(None, cursor.row_id, type_=BigInteger),
-    )
+    position = tuple_(m.created_at, m.id)
+    bound = tuple_(bindparam("at", type_=BigInteger), bindparam("row", type_=BigInteger))
+    if way == "after":
+        stmt = stmt.where(position > bound).order_by(m.created_at, m.id)
+    else:
+        if way == "before":
+            stmt = stmt.where(position < bound)
+        stmt = stmt.order_by(m.created_at.desc(), m.id.desc())
+    return stmt.limit(bindparam("limit", type_=Integer))
 
 
 def _cursor(row: Any) -> str:

@@ -10,15 +10,32 @@ equally indexed query (last_message_at IS NULL) once the active ones are exhaust
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, func, literal, literal_column, select, tuple_, type_coerce, union_all
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    bindparam,
+    func,
+    literal,
+    literal_column,
+    select,
+    tuple_,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from ..store.models import Content, Conversation
 from .messages import check_limit
-from .tables import BOTH, CONTENTS, TopicTables, tables_for, utc_from_ms
+from .tables import BOTH, BY_KIND, CONTENTS, TopicTables, tables_for, utc_from_ms
 from .types import Page, Topic, TopicRef
+
+
+ALL_KINDS = tuple(t.kind for t in BOTH)
+RANKS = frozenset(t.rank for t in BOTH)
 
 
 @dataclass(frozen=True)
@@ -37,9 +54,12 @@ class TopicCursor:
     def decode(cls, text: str) -> "TopicCursor":
         try:
             activity, rank, row_id = text.split(".")
-            return cls(None if activity == "-" else int(activity), int(rank), int(row_id))
+            cursor = cls(None if activity == "-" else int(activity), int(rank), int(row_id))
         except (ValueError, AttributeError):
-            raise ValueError(f"invalid topic cursor {text!r}") from None
+            cursor = None
+        if cursor is None or cursor.rank not in RANKS:
+            raise ValueError(f"invalid topic cursor {text!r}")
+        return cursor
 
 
 def topic_page(
@@ -52,14 +72,16 @@ def topic_page(
 ) -> Page[Topic]:
     """One page of topics; `Page.after` is the cursor of the next (older) page."""
     check_limit(limit)
-    tables = (tables_for(kind),) if kind is not None else BOTH
+    kinds = (tables_for(kind).kind,) if kind is not None else ALL_KINDS
     start = TopicCursor.decode(cursor) if cursor else None
     rows: list[Any] = []
     if start is None or start.activity_ms is not None:
-        rows = _scan(session, tables, account_id, start, unread_only, active=True, limit=limit + 1)
+        rows = _scan(session, _scan_statement(kinds, unread_only, True, start and start.rank),
+                     account_id, start, limit + 1)
     if len(rows) <= limit and not unread_only:  # unread topics always have activity
         quiet_start = start if start is not None and start.activity_ms is None else None
-        rows += _scan(session, tables, account_id, quiet_start, False, active=False, limit=limit + 1 - len(rows))
+        rows += _scan(session, _scan_statement(kinds, False, False, quiet_start and quiet_start.rank),
+                      account_id, quiet_start, limit + 1 - len(rows))
     more = len(rows) > limit
     rows = rows[:limit]
     after = TopicCursor(rows[-1].activity_ms, rows[-1].rank, rows[-1].row_id).encode() if more else None
@@ -67,68 +89,84 @@ def topic_page(
 
 
 def get_topic(session: Session, ref: TopicRef) -> Topic | None:
-    t = tables_for(ref.kind)
-    stmt = select(*_columns(t)).where(t.topic.account_id == ref.account_id, t.topic_key == ref.platform_id)
-    row = session.execute(stmt).first()
+    row = session.execute(_lookup_statement(tables_for(ref.kind).kind),
+                          {"account_id": ref.account_id, "platform_id": ref.platform_id}).first()
     return _to_topic(ref.account_id, row) if row is not None else None
 
 
-def _scan(
-    session: Session,
-    tables: tuple[TopicTables, ...],
-    account_id: str,
-    start: TopicCursor | None,
-    unread_only: bool,
-    *,
-    active: bool,
-    limit: int,
-) -> list[Any]:
+# ---- Statements
+# Built once per shape and reused with bound values: building and hashing a UNION statement
+# costs more than running it, and a reused statement finds its compiled form in the cache.
+
+
+
+def _scan(session: Session, stmt: Any, account_id: str, start: TopicCursor | None, limit: int) -> list[Any]:
+    if stmt is None:
+        return []
+    params = {"account_id": account_id, "limit": limit}
+    if start is not None:
+        params.update(at=start.activity_ms, row=start.row_id)
+    return session.execute(stmt, params).all()
+
+
+@lru_cache(maxsize=None)
+def _scan_statement(kinds: tuple[str, ...], unread_only: bool, active: bool, start_rank: int | None) -> Any:
+    """Topics of an account in list order from a cursor of kind rank `start_rank` (None: from
+    the top): those with activity (`active`) or those without. Binds: account_id, limit, and
+    with a cursor `at` (its activity ms) and `row` (its row id)."""
     parts = []
-    for t in tables:
+    for t in (BY_KIND[k] for k in kinds):
         T = t.topic
-        stmt = select(*_columns(t)).where(T.account_id == account_id)
+        stmt = select(*_columns(t)).where(T.account_id == bindparam("account_id"))
         if unread_only:
             # A literal, not a bound parameter: it must match the partial index's WHERE.
             stmt = stmt.where(T.unread_count > literal_column("0"))
         if active:
             stmt = stmt.where(T.last_message_at.is_not(None))
-            if start is not None:
-                stmt = stmt.where(_after_active(t, start))
+            if start_rank is not None:
+                stmt = stmt.where(_after_active(t, start_rank))
             stmt = stmt.order_by(T.last_message_at.desc(), T.id.desc())
         else:
             stmt = stmt.where(T.last_message_at.is_(None))
-            if start is not None:
-                if t.rank > start.rank:
+            if start_rank is not None:
+                if t.rank > start_rank:
                     continue  # that kind was finished before the cursor
-                if t.rank == start.rank:
-                    stmt = stmt.where(T.id < start.row_id)
+                if t.rank == start_rank:
+                    stmt = stmt.where(T.id < _ROW)
             stmt = stmt.order_by(T.id.desc())
-        parts.append(stmt.limit(limit))
+        parts.append(stmt.limit(_LIMIT))
     if not parts:
-        return []
+        return None
     if len(parts) == 1:
-        return session.execute(parts[0]).all()
+        return parts[0]
     merged = union_all(*(select(p.subquery()) for p in parts)).subquery()
     order = [merged.c.rank.desc(), merged.c.row_id.desc()]
     if active:
         order.insert(0, merged.c.activity_ms.desc())
-    return session.execute(select(merged).order_by(*order).limit(limit)).all()
+    return select(merged).order_by(*order).limit(_LIMIT)
 
 
-def _after_active(t: TopicTables, start: TopicCursor) -> Any:
-    """Rows of table `t` that come after `start` in (activity desc, rank desc, id desc)."""
+@lru_cache(maxsize=None)
+def _lookup_statement(kind: str) -> Any:
+    t = BY_KIND[kind]
+    return select(*_columns(t)).where(
+        t.topic.account_id == bindparam("account_id"), t.topic_key == bindparam("platform_id"))
+
+
+# Typed: PostgreSQL would otherwise cast a millisecond time to a 32-bit INTEGER.
+_AT = bindparam("at", type_=BigInteger)
+_ROW = bindparam("row", type_=BigInteger)
+_LIMIT = bindparam("limit", type_=Integer)
+
+
+def _after_active(t: TopicTables, start_rank: int) -> Any:
+    """Rows of table `t` that come after the cursor in (activity desc, rank desc, id desc)."""
     T = t.topic
-    at = _big(start.activity_ms)
-    if t.rank < start.rank:
-        return T.last_message_at <= at
-    if t.rank > start.rank:
-        return T.last_message_at < at
-    return tuple_(T.last_message_at, T.id) < tuple_(at, _big(start.row_id))
-
-
-def _big(value: int | None) -> Any:
-    # Typed: PostgreSQL would otherwise cast a millisecond time to a 32-bit INTEGER.
-    return literal(value, BigInteger)
+    if t.rank < start_rank:
+        return T.last_message_at <= _AT
+    if t.rank > start_rank:
+        return T.last_message_at < _AT
+    return tuple_(T.last_message_at, T.id) < tuple_(_AT, _ROW)
 
 
 def _columns(t: TopicTables) -> list[Any]:

@@ -67,26 +67,27 @@ class ImViews:
         first, optionally in one account only."""
         return await self._db.read(search.search_messages, self._db.dialect, query, account_id, limit)
 
-    # ---- Read marks (each publishes UnreadChanged after its commit, if anything changed)
+    # ---- Read marks: each returns how many messages changed and, if any did, publishes
+    # UnreadChanged after its commit.
 
-    async def mark_read(self, ref: TopicRef, message_ids: Sequence[str] | None = None) -> None:
+    async def mark_read(self, ref: TopicRef, message_ids: Sequence[str] | None = None) -> int:
         """Mark these messages of a topic read, or the whole topic when `message_ids` is None."""
         ids = None if message_ids is None else list(message_ids)
-        self._announce(ref.account_id, await self._db.write(marks.mark_topic_read, ref, ids))
+        return self._announce(ref.account_id, await self._db.write(marks.mark_topic_read, ref, ids))
 
-    async def mark_channel_read(self, account_id: str) -> None:
-        self._announce(account_id, await self._db.write(marks.mark_channel_read, account_id))
+    async def mark_channel_read(self, account_id: str) -> int:
+        return self._announce(account_id, await self._db.write(marks.mark_channel_read, account_id))
 
-    async def mark_all_read(self) -> None:
-        self._announce(None, await self._db.write(marks.mark_all_read))
+    async def mark_all_read(self) -> int:
+        return self._announce(None, await self._db.write(marks.mark_all_read))
 
-    async def mark_unread(self, ref: TopicRef, message_id: str) -> None:
+    async def mark_unread(self, ref: TopicRef, message_id: str) -> int:
         """Make one inbound message unread again (e.g. to come back to it later)."""
-        self._announce(ref.account_id, await self._db.write(marks.mark_unread, ref, message_id))
+        return self._announce(ref.account_id, await self._db.write(marks.mark_unread, ref, message_id))
 
-    def _announce(self, account_id: str | None, changed: list[TopicRef]) -> None:
-        if not changed:
-            return
-        if account_id is None and len({ref.account_id for ref in changed}) == 1:
-            account_id = changed[0].account_id
-        self._bus.publish(UnreadChanged(account_id=account_id, topics=tuple(changed)))
+    def _announce(self, account_id: str | None, marked: marks.Marked) -> int:
+        if marked.topics:
+            if account_id is None and len({ref.account_id for ref in marked.topics}) == 1:
+                account_id = marked.topics[0].account_id
+            self._bus.publish(UnreadChanged(account_id=account_id, topics=marked.topics))
+        return marked.count

@@ -29,7 +29,6 @@ BASE_ARGS = [
     "--disable-sync",
     "--disable-gpu",
     "--no-first-run",
-    "--disable-dev-shm-usage",  # /dev/shm is tiny in containers; Chromium then crashes tabs
 ]
 LAUNCH_TIMEOUT_MS = 30_000
 

@@ -14,6 +14,9 @@ Policy (who stays awake, i.e. keeps its page open between polls, receiving pushe
   the quota is full, by sending to sleep the awake account with the oldest operator interest
   (accounts awake only by chance go first). New traffic alone does not evict anyone, so a busy
   workspace does not churn contexts.
+- Accounts awake only by chance (no operator interest) give their page up as soon as another
+  account waits for one: with many accounts, pages go to the rotation, which is what keeps
+  every account's poll on schedule; with few, everyone stays awake and gets pushes at once.
 - An awake account hibernates after `hibernate_after_s` without operator interest or new
   messages, making room for others.
 Operator actions (a reply, waking an account) jump the queue for a free page.
@@ -57,6 +60,7 @@ class PageBudget:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (account_id, future)
         self._waiters.appendleft(entry) if urgent else self._waiters.append(entry)
+        self._wake_chance_sleeper()
         try:
             await future
         except asyncio.CancelledError:
@@ -116,6 +120,14 @@ class PageBudget:
             return None
         last = max(self._awake_since.get(account_id, 0.0), self._touched.get(account_id, 0.0))
         return self.hibernate_after_s - (time.monotonic() - last)
+
+    def _wake_chance_sleeper(self) -> None:
+        """Someone waits for a page: the awake account with no operator interest that was
+        touched longest ago hibernates to free one."""
+        idle = [a for a in self._awake if self._operator_interest(a) is None]
+        if idle and len(self._holders) >= self.limit:
+            victim = min(idle, key=lambda a: self._touched.get(a, 0.0))
+            self._awake.pop(victim)()
 
     def _eviction_candidate(self, claimant: str) -> str | None:
         """The awake account to send to sleep for `claimant`, if the claimant's operator

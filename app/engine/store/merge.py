@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from pydantic import BaseModel
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, case, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -194,8 +194,10 @@ def _merged_row(kind: Kind, base: dict[str, Any], record: BaseModel) -> dict[str
     for name in kind.crawled:
         if name in record.model_fields_set and values.get(name) is not None:
             row[name] = values[name]
-    if base.get("direction") == OUT:
-        row["direction"] = OUT
+    if kind.is_message and base.get("direction") == OUT:
+        row["direction"] = OUT  # our reply stays ours even if a page does not say so
+    if kind.is_message and row["direction"] == OUT:
+        row["is_read"] = True  # our own text is never unread (the upsert does the same)
     return row
 
 
@@ -256,11 +258,15 @@ def _insert(dialect: str, kind: Kind) -> Any:
 def _upsert(dialect: str, kind: Kind) -> Any:
     """INSERT ... ON CONFLICT (account_id, key) DO UPDATE SET <crawled columns>."""
     statement = _insert(dialect, kind)
+    table, new = kind.model.__table__, statement.excluded
     updated = list(kind.crawled) + ([] if kind.is_message else ["updated_at"])
-    return statement.on_conflict_do_update(
-        index_elements=["account_id", kind.key],
-        set_={name: statement.excluded[name] for name in updated},
-    )
+    values = {name: new[name] for name in updated}
+    if kind.is_message:
+        # A direction of "out" sticks; a message that turns out to be ours becomes read. The
+        # rest of is_read is the operator's and is left as it is.
+        values["direction"] = case((table.c.direction == OUT, OUT), else_=new.direction)
+        values["is_read"] = or_(table.c.is_read, new.direction == OUT)
+    return statement.on_conflict_do_update(index_elements=["account_id", kind.key], set_=values)
 
 
 @lru_cache(maxsize=None)

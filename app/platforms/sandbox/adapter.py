@@ -184,6 +184,8 @@ class SandboxPlatform(Platform):
         deadline = time.monotonic() + LOGIN_TIMEOUT_S
         while time.monotonic() < deadline:
             if urlsplit(page.url).path.startswith(("/login/complete", "/creator/")):
+                if not scanned:  # scanned and confirmed between two looks: still a scan
+                    await io.report("scanned", message="已扫码 scanned")
                 return
             try:
                 snap = await page.evaluate(_LOGIN_SNAPSHOT_JS)

@@ -38,13 +38,14 @@ async def setup_demo_workspace(engine: "Engine") -> list[str]:
     if control is None:
         raise RuntimeError("the sandbox site is not running (settings: sandbox.enabled)")
     existing = {a.display_name: a for a in await engine.accounts.list() if a.platform == "sandbox"}
-    account_ids = []
+    account_ids, logins = [], []
     for name in DEMO_ACCOUNTS:
         account = existing.get(name)
         account_id = account.id if account else await engine.accounts.create("sandbox", name)
         if account is None or account.login_status != "logged_in":
-            await log_in_with_control(engine, control, account_id, creator=name)
+            logins.append(log_in_with_control(engine, control, account_id, creator=name))
         account_ids.append(account_id)
+    await asyncio.gather(*logins)
     if engine.settings.sandbox.demo_traffic:
         await control.start_simulator(comments_per_s=DEMO_COMMENTS_PER_S, dms_per_s=DEMO_DMS_PER_S,
                                       creators=list(DEMO_ACCOUNTS))

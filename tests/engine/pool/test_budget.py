@@ -63,3 +63,19 @@ async def test_awake_time_runs_out_without_interest():
     assert budget.awake_left("a") <= 0
     budget.touch("a", operator=False)  # new messages extend it
     assert budget.awake_left("a") > 0
+
+
+async def test_a_waiting_account_sends_a_chance_sleeper_to_sleep_but_not_the_operators():
+    budget = PageBudget(limit=4, hibernate_after_s=60)
+    evicted = []
+    budget.touch("a", operator=True)
+    for account_id in "abc":
+        await budget.acquire(account_id)
+        assert budget.claim_awake(account_id, lambda a=account_id: evicted.append(a))
+    await budget.acquire("d")  # the rotation page
+    waiter = asyncio.ensure_future(budget.acquire("e"))
+    await asyncio.sleep(0)
+    assert evicted == ["b"]  # awake by chance, touched longest ago; "a" is the operator's
+    budget.release("b")  # it hibernates
+    await asyncio.wait_for(waiter, 1)
+    assert budget.awake_left("a") is not None

@@ -23,11 +23,11 @@ async def test_injected_comments_and_dms_are_stored(tmp_path):
         )
         account = await rig.accounts.get(account_id)
         assert account.last_crawl_at is not None and account.last_error is None
+        memory = await rig.pool.sample_memory()
+        assert memory.rss_mb and memory.processes >= 2
         status = rig.pool.status()
         assert status.browser_running and status.browser_pids and status.open_pages == 1
         assert status.account(account_id).cycles >= 1
-        memory = await rig.pool.sample_memory()
-        assert memory.rss_mb and memory.processes >= 2
 
 
 async def test_a_reply_goes_out_through_the_page(tmp_path):

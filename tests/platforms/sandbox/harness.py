@@ -101,7 +101,7 @@ async def log_in(platform: SandboxPlatform, page, control: SandboxControl, creat
     return outcome
 
 
-async def crash_renderer(page) -> asyncio.Task:
+async def crash_renderer(page) -> None:
     """Crash the page's renderer process for real. Web content cannot crash its own renderer
     and Chromium refuses to open chrome://crash from Playwright; the DevTools command
     Page.crash does what chrome://crash does. Returns once the page reports the crash."""
@@ -111,4 +111,3 @@ async def crash_renderer(page) -> asyncio.Task:
     command = asyncio.ensure_future(cdp.send("Page.crash"))  # never answered: the target dies
     await asyncio.wait_for(crashed, 10)
     command.cancel()
-    return command

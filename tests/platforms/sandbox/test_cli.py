@@ -1,0 +1,52 @@
+"""`hiscrm sandbox serve` and `hiscrm sandbox inject`, run as a user would (subprocesses)."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from app.platforms.sandbox.control_client import SandboxControl
+
+pytestmark = [pytest.mark.timeout(60), pytest.mark.asyncio(loop_scope="module")]
+
+
+async def _hiscrm(home, *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app", "--home", str(home), "sandbox", *args,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+async def test_serve_runs_the_site_and_inject_sends_it_traffic(tmp_path):
+    server = await _hiscrm(tmp_path, "serve", "--port", "0", "--world", str(tmp_path / "world.json"))
+    try:
+        line = (await asyncio.wait_for(server.stdout.readline(), 30)).decode()
+        assert line.startswith("sandbox site: http://127.0.0.1:"), line
+        url = line.split()[2]
+        async with SandboxControl(url) as control:
+            await control.ensure_creator("CLI Creator")
+            inject = await _hiscrm(tmp_path, "inject", "--url", url, "--comments-per-s", "20", "--dms-per-s", "10",
+                                   "--duration", "1", "--creator", "CLI Creator")
+            out, err = await asyncio.wait_for(inject.communicate(), 30)
+            assert inject.returncode == 0, err.decode()
+            assert out.decode().startswith("injected ")
+            state = next(c for c in (await control.state())["creators"] if c["name"] == "CLI Creator")
+            assert state["messages"] > 2  # the two seeded DMs and the injected ones
+            comments = await control.comments("CLI Creator")
+            assert any(not c["text"].isascii() for c in comments)  # CJK and emoji among them
+    finally:
+        server.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(server.wait(), 15)
+    assert server.returncode == 0
+    assert (tmp_path / "world.json").exists()  # saved on the way out
+
+
+async def test_inject_says_clearly_when_the_site_is_not_there(tmp_path):
+    inject = await _hiscrm(tmp_path, "inject", "--url", "http://127.0.0.1:9", "--duration", "1")
+    out, err = await asyncio.wait_for(inject.communicate(), 30)
+    assert inject.returncode == 1
+    assert "not reachable" in err.decode()
