@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from app.engine.paths import AppPaths
 from app.engine.settings import Settings, SettingsError, save_settings
 
+from .collector import MainThreadCollector
 from .main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ def run_gui(paths: AppPaths, settings: Settings) -> int:
     app.setOrganizationName("HisCRM")
     # Closing the window ends `console()`, which stops the engine, which ends the loop.
     app.setQuitOnLastWindowClosed(False)
-    _apply_look(app, settings)
+    apply_look(app, settings)
+    collector = MainThreadCollector(app)
+    collector.start()
     with asyncio.Runner(loop_factory=qasync.QEventLoop) as runner:
         try:
             return runner.run(console(app, paths, settings))
@@ -46,13 +49,16 @@ def run_gui(paths: AppPaths, settings: Settings) -> int:
             # runner cancels it on close, and its `finally` still stops the engine.
             log.info("Qt loop ended before the console did (%s)", exc)
             return 0
+        finally:
+            collector.stop()
 
 
 async def console(app: QApplication, paths: AppPaths, settings: Settings,
-                  *, start_browsers: bool = True) -> int:
-    """Show the window, start the engine, and wait for the operator to quit."""
+                  *, start_browsers: bool = True, window: MainWindow | None = None) -> int:
+    """Show the window (a new one, or `window`: scripts that drive the console pass their
+    own), start the engine, and wait for the operator to quit."""
     quit_event = asyncio.Event()
-    window = MainWindow(paths.config_dir)
+    window = window or MainWindow(paths.config_dir)
     window.quit_requested.connect(quit_event.set)
     app.aboutToQuit.connect(quit_event.set)
     window.show()
@@ -141,7 +147,7 @@ async def show_fatal_error(window: MainWindow, text: str) -> None:
     await closed
 
 
-def _apply_look(app: QApplication, settings: Settings) -> None:
+def apply_look(app: QApplication, settings: Settings) -> None:
     """Theme and language, when those modules are present (they are optional extras)."""
     try:
         from .i18n import install_translator

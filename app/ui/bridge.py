@@ -8,7 +8,8 @@ emitted once, so a model inserts rows once per burst instead of once per event.
 
 `spawn` runs an engine coroutine from a plain Qt slot and keeps the task referenced until
 it ends; a failure is logged (and reported through `on_error` when given) instead of being
-lost with an unreferenced task.
+lost with an unreferenced task. A callback that is a method of a Qt object deleted meanwhile
+(a closed window or dialog) is skipped: the answer has nobody left to show it to.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import asyncio
 import logging
 from typing import Any, Awaitable, Callable
 
+import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.engine.bus import EventBus
@@ -54,15 +56,20 @@ def spawn(
             return
         exc = t.exception()
         if exc is not None:
-            if on_error is not None:
+            if on_error is not None and _receiver_alive(on_error):
                 on_error(exc)
             else:
                 log.error("UI task failed", exc_info=exc)
-        elif on_done is not None:
+        elif on_done is not None and _receiver_alive(on_done):
             on_done(t.result())
 
     task.add_done_callback(finished)
     return task
+
+
+def _receiver_alive(callback: Callable[..., Any]) -> bool:
+    owner = getattr(callback, "__self__", None)
+    return not isinstance(owner, QObject) or shiboken6.isValid(owner)
 
 
 class EngineBridge(QObject):

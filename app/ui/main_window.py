@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
         self.topics_pane = TopicsPane(engine, self.bridge, self)
         self.topics_pane.topic_selected.connect(self._on_topic_selected)
         self.chat = ChatPane(engine, self.bridge, self)
+        self.topics_pane.topic_updated.connect(self.chat.update_topic)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("panes")

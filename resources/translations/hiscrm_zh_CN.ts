@@ -212,10 +212,12 @@
         <source>Comments</source>
         <translation>评论</translation>
     </message>
-    <message>
+    <message numerus="yes">
         <location filename="../../app/ui/components/chat_pane.py" line="317"/>
-        <source>{0} · {1} messages</source>
-        <translation>{0} · {1} 条消息</translation>
+        <source>%n message(s)</source>
+        <translation>
+            <numerusform>%n 条消息</numerusform>
+        </translation>
     </message>
     <message>
         <location filename="../../app/ui/components/chat_pane.py" line="321"/>
@@ -370,32 +372,32 @@
 <context>
     <name>LoginState</name>
     <message>
-        <location filename="../../app/ui/views/painting.py" line="123"/>
+        <location filename="../../app/ui/views/painting.py" line="132"/>
         <source>Logged in</source>
         <translation>已登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/painting.py" line="124"/>
+        <location filename="../../app/ui/views/painting.py" line="133"/>
         <source>Logging in…</source>
         <translation>登录中…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/painting.py" line="125"/>
+        <location filename="../../app/ui/views/painting.py" line="134"/>
         <source>Session expired</source>
         <translation>登录已失效</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/painting.py" line="126"/>
+        <location filename="../../app/ui/views/painting.py" line="135"/>
         <source>Needs verification</source>
         <translation>需要验证</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/painting.py" line="127"/>
+        <location filename="../../app/ui/views/painting.py" line="136"/>
         <source>Blocked</source>
         <translation>已被限制</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/painting.py" line="128"/>
+        <location filename="../../app/ui/views/painting.py" line="137"/>
         <source>Not logged in</source>
         <translation>未登录</translation>
     </message>
@@ -403,22 +405,22 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/app.py" line="72"/>
+        <location filename="../../app/ui/app.py" line="73"/>
         <source>Stopping…</source>
         <translation>正在停止…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="93"/>
+        <location filename="../../app/ui/app.py" line="94"/>
         <source>Starting browsers…</source>
         <translation>正在启动浏览器…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="101"/>
+        <location filename="../../app/ui/app.py" line="102"/>
         <source>Ready</source>
         <translation>就绪</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="128"/>
+        <location filename="../../app/ui/app.py" line="129"/>
         <source>HisCRM Console cannot start</source>
         <translation>HisCRM 控制台无法启动</translation>
     </message>
@@ -429,92 +431,92 @@
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="264"/>
+        <location filename="../../app/ui/main_window.py" line="265"/>
         <source>HisCRM Console</source>
         <translation>HisCRM 控制台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="265"/>
+        <location filename="../../app/ui/main_window.py" line="266"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="266"/>
+        <location filename="../../app/ui/main_window.py" line="267"/>
         <source>&amp;Accounts</source>
         <translation>账号(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="267"/>
+        <location filename="../../app/ui/main_window.py" line="268"/>
         <source>&amp;Messages</source>
         <translation>消息(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="268"/>
+        <location filename="../../app/ui/main_window.py" line="269"/>
         <source>Main toolbar</source>
         <translation>主工具栏</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="269"/>
+        <location filename="../../app/ui/main_window.py" line="270"/>
         <source>Accounts…</source>
         <translation>账号管理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="270"/>
+        <location filename="../../app/ui/main_window.py" line="271"/>
         <source>Add account…</source>
         <translation>添加账号…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="271"/>
+        <location filename="../../app/ui/main_window.py" line="272"/>
         <source>Workers…</source>
         <translation>工作进程…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="272"/>
+        <location filename="../../app/ui/main_window.py" line="273"/>
         <source>Proxies…</source>
         <translation>代理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="273"/>
+        <location filename="../../app/ui/main_window.py" line="274"/>
         <source>Settings…</source>
         <translation>设置…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="274"/>
+        <location filename="../../app/ui/main_window.py" line="275"/>
         <source>Mark all read</source>
         <translation>全部标为已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="275"/>
+        <location filename="../../app/ui/main_window.py" line="276"/>
         <source>Search…</source>
         <translation>搜索…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="276"/>
+        <location filename="../../app/ui/main_window.py" line="277"/>
         <source>Previous topic</source>
         <translation>上一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="277"/>
+        <location filename="../../app/ui/main_window.py" line="278"/>
         <source>Next topic</source>
         <translation>下一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="278"/>
+        <location filename="../../app/ui/main_window.py" line="279"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="293"/>
+        <location filename="../../app/ui/main_window.py" line="294"/>
         <source>Log in…</source>
         <translation>登录…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="294"/>
+        <location filename="../../app/ui/main_window.py" line="295"/>
         <source>Mark channel read</source>
         <translation>本账号全部已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="332"/>
+        <location filename="../../app/ui/main_window.py" line="333"/>
         <source>Unread: {0}</source>
         <translation>未读：{0}</translation>
     </message>
@@ -545,6 +547,19 @@
         <location filename="../../app/ui/dialogs/labels.py" line="19"/>
         <source>Crashed</source>
         <translation>已崩溃</translation>
+    </message>
+</context>
+<context>
+    <name>Platform</name>
+    <message>
+        <location filename="../../app/ui/views/painting.py" line="124"/>
+        <source>Sandbox</source>
+        <translation>沙盒</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/views/painting.py" line="125"/>
+        <source>Douyin</source>
+        <translation>抖音</translation>
     </message>
 </context>
 <context>
@@ -937,23 +952,23 @@
 <context>
     <name>TopicsPane</name>
     <message>
-        <location filename="../../app/ui/components/topics_pane.py" line="31"/>
+        <location filename="../../app/ui/components/topics_pane.py" line="33"/>
         <source>All</source>
-        <extracomment>Topic: the operator selected a topic</extracomment>
+        <extracomment>Topic: the operator selected a topic Topic: a listed topic&apos;s title or counters changed (the chat pane&apos;s header follows)</extracomment>
         <translation>全部</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/topics_pane.py" line="31"/>
+        <location filename="../../app/ui/components/topics_pane.py" line="33"/>
         <source>Comments</source>
         <translation>评论</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/topics_pane.py" line="32"/>
+        <location filename="../../app/ui/components/topics_pane.py" line="34"/>
         <source>Direct messages</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/topics_pane.py" line="33"/>
+        <location filename="../../app/ui/components/topics_pane.py" line="35"/>
         <source>Unread</source>
         <translation>未读</translation>
     </message>
@@ -961,55 +976,55 @@
 <context>
     <name>Tray</name>
     <message>
-        <location filename="../../app/ui/tray.py" line="146"/>
-        <location filename="../../app/ui/tray.py" line="152"/>
+        <location filename="../../app/ui/tray.py" line="145"/>
+        <location filename="../../app/ui/tray.py" line="151"/>
         <source>New messages</source>
-        <extracomment>(title, body): a notification was shown (or would have been, where there is no tray). int: the unread total changed. The operator chose Quit in the tray menu.</extracomment>
+        <extracomment>(title, body): a notification was shown (or would have been, where there is no tray). int: the unread total changed. The operator chose Quit in the tray menu (the window connects its shutdown to it).</extracomment>
         <translation>新消息</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/tray.py" line="150"/>
+        <location filename="../../app/ui/tray.py" line="149"/>
         <source>%n new message(s)</source>
         <translation>
             <numerusform>%n 条新消息</numerusform>
         </translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/tray.py" line="153"/>
+        <location filename="../../app/ui/tray.py" line="152"/>
         <source>%n new message(s) on {accounts} accounts</source>
         <translation>
             <numerusform>{accounts} 个账号共有 %n 条新消息</numerusform>
         </translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/tray.py" line="170"/>
+        <location filename="../../app/ui/tray.py" line="169"/>
         <source>HisCRM Console: %n unread</source>
         <translation>
             <numerusform>HisCRM 控制台：%n 条未读</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="172"/>
+        <location filename="../../app/ui/tray.py" line="171"/>
         <source>HisCRM Console: all read</source>
         <translation>HisCRM 控制台：全部已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="174"/>
+        <location filename="../../app/ui/tray.py" line="173"/>
         <source>Show window</source>
         <translation>显示窗口</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="174"/>
+        <location filename="../../app/ui/tray.py" line="173"/>
         <source>Hide window</source>
         <translation>隐藏窗口</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="175"/>
+        <location filename="../../app/ui/tray.py" line="174"/>
         <source>Do not disturb</source>
         <translation>免打扰</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="179"/>
+        <location filename="../../app/ui/tray.py" line="178"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>

@@ -22,6 +22,7 @@ from app.engine.records import Batch
 from app.engine.outbox import ReplyStateError
 from app.engine.settings import Settings
 from app.ui.bridge import EngineBridge
+from app.ui.collector import MainThreadCollector
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
 
@@ -52,6 +53,15 @@ def wait_until(loop: qasync.QEventLoop, predicate: Callable[[], Any], timeout: f
 def settle(loop: qasync.QEventLoop, seconds: float = 0.3) -> None:
     """Let queued events, debounce timers and tasks run for a while."""
     run(loop, asyncio.sleep(seconds))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collector(qapp):
+    """Garbage collection on the Qt thread, as in the console (app/ui/collector.py)."""
+    collector = MainThreadCollector(qapp)
+    collector.start()
+    yield collector
+    collector.stop()
 
 
 @pytest.fixture

@@ -314,8 +314,8 @@ class ChatPane(QWidget):
     def _show_header(self, topic: Topic) -> None:
         self.title.setText(topic.title)
         kind = self.tr("Direct messages") if topic.is_private else self.tr("Comments")
-        self.subtitle.setText(self.tr("{0} · {1} messages").replace("{0}", kind)
-                              .replace("{1}", str(topic.message_count)))
+        count = self.tr("%n message(s)", "", topic.message_count)
+        self.subtitle.setText(f"{kind} · {count}")
 
     def _show_empty(self) -> None:
         self.title.setText(self.tr("No topic open"))

@@ -19,6 +19,8 @@ from ..views.topic_delegate import TopicDelegate
 class TopicsPane(QWidget):
     #: Topic: the operator selected a topic
     topic_selected = Signal(object)
+    #: Topic: a listed topic's title or counters changed (the chat pane's header follows)
+    topic_updated = Signal(object)
 
     def __init__(self, engine, bridge: EngineBridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -94,6 +96,8 @@ class TopicsPane(QWidget):
                                      self.topic_filter, self)
             self.model.rowsInserted.connect(lambda *_: self._select_wanted())
             self.model.modelReset.connect(self._select_wanted)
+            self.model.dataChanged.connect(lambda first, last: self._announce(first.row(), last.row()))
+            self.model.rowsInserted.connect(lambda _parent, first, last: self._announce(first, last))
         self.list.setModel(self.model)
         if self.model is not None:
             self.list.selectionModel().currentChanged.connect(self._on_current_changed)
@@ -113,6 +117,12 @@ class TopicsPane(QWidget):
             self._wanted = None
             self.model.pin(topic)
             self.topic_selected.emit(topic)
+
+    def _announce(self, first: int, last: int) -> None:
+        for row in range(first, last + 1):
+            topic = self.model.index(row, 0).data(ObjectRole)
+            if topic is not None:
+                self.topic_updated.emit(topic)
 
     def _select_wanted(self) -> None:
         """Select the topic asked for, else (a channel just opened) the most recent one."""

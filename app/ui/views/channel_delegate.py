@@ -6,7 +6,7 @@ from PySide6.QtCore import QCoreApplication
 
 from app.engine.im.types import Channel
 
-from .painting import LOGIN_STATE_COLORS, format_time, login_state_label
+from .painting import LOGIN_STATE_COLORS, format_time, login_state_label, platform_label
 from .rows import RowContent, RowDelegate
 
 
@@ -28,5 +28,5 @@ class ChannelDelegate(RowDelegate):
             time_text=format_time(item.last_message_at),
             unread=item.unread_count,
             dot=LOGIN_STATE_COLORS.get(item.login_status, LOGIN_STATE_COLORS["not_logged_in"]),
-            tag=item.platform,
+            tag=platform_label(item.platform),
         )

@@ -118,6 +118,15 @@ def bold_font(base: QFont) -> QFont:
     return font
 
 
+def platform_label(name: str) -> str:
+    """A platform's short name for list rows, in the console's language."""
+    labels = {
+        "sandbox": QCoreApplication.translate("Platform", "Sandbox"),
+        "douyin": QCoreApplication.translate("Platform", "Douyin"),
+    }
+    return labels.get(name, name)
+
+
 def login_state_label(status: str) -> str:
     labels = {
         "logged_in": QCoreApplication.translate("LoginState", "Logged in"),

@@ -1,0 +1,61 @@
+"""The whole console on its first run, as `make run` starts it: the sandbox workspace logs its
+two demo accounts in through Chromium, audience traffic shows up in the panes, and a reply
+typed in the chat pane goes out through the browser and is confirmed."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.engine.paths import app_paths
+from app.engine.settings import Settings, load_settings
+from app.ui.app import console
+from app.ui.main_window import MainWindow
+from app.ui.models.keyed import ObjectRole
+
+from .conftest import run, wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+
+def items(model) -> list:
+    return [model.index(row, 0).data(ObjectRole) for row in range(model.rowCount())] if model else []
+
+
+def test_first_run_shows_live_sandbox_traffic_and_a_reply_is_confirmed(home, qapp, qloop, qtbot):
+    qapp.setQuitOnLastWindowClosed(False)
+    paths = app_paths(home).ensure()
+    settings = Settings(language="en")
+    settings.sandbox.demo_traffic = False  # the test plays the audience
+    window = MainWindow(paths.config_dir)
+    session = qloop.create_task(console(qapp, paths, settings, window=window))
+    try:
+        wait_until(qloop, lambda: settings.first_run_done, timeout=120)
+        assert load_settings(paths.settings_file).first_run_done  # the next start skips the demo set-up
+        channels = items(window.channels_model)
+        assert len(channels) == 2 and {c.login_status for c in channels} == {"logged_in"}
+
+        engine = window.engine
+        control = engine.platforms.get("sandbox").control
+        target = channels[0]
+        run(qloop, control.inject_dm("王小明", "你好，想问一下商务合作怎么联系？", creator=target.name))
+        window.open_channel(target.account_id)
+        wait_until(qloop, lambda: any(t.last_message_preview and "商务合作" in t.last_message_preview
+                                      for t in items(window.topics_pane.model)), timeout=20)
+        row = next(i for i, t in enumerate(items(window.topics_pane.model)) if "商务合作" in t.last_message_preview)
+        window.topics_pane.list.setCurrentIndex(window.topics_pane.model.index(row, 0))
+        wait_until(qloop, lambda: any(m.text == "你好，想问一下商务合作怎么联系？" for m in items(window.chat.model)))
+
+        qtbot.keyClicks(window.chat.reply_box.input, "Please email us at biz@example.com")
+        qtbot.keyClick(window.chat.reply_box.input, Qt.Key.Key_Return)
+        ours = lambda: next((m for m in items(window.chat.model)  # noqa: E731
+                             if m.text == "Please email us at biz@example.com"), None)
+        wait_until(qloop, lambda: ours() is not None)  # shown at once, before it is sent
+        wait_until(qloop, lambda: ours().reply_status == "confirmed", timeout=60)
+        # The site has the reply exactly once.
+        [conversation] = [c for c in run(qloop, control.conversations(target.name))
+                          if c["peer"]["nickname"] == "王小明"]
+        sent = [m["content"]["text"] for m in conversation["messages"] if m["is_from_me"]]
+        assert sent.count("Please email us at biz@example.com") == 1
+    finally:
+        window.quit_requested.emit()
+        assert run(qloop, session, timeout=60) == 0
