@@ -14,7 +14,6 @@ ends, so the outbox and the browsers shut down in order.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import sys
 
@@ -22,8 +21,9 @@ import qasync
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from app.bootstrap import set_up_first_run
 from app.engine.paths import AppPaths
-from app.engine.settings import Settings, SettingsError, save_settings
+from app.engine.settings import Settings, SettingsError
 
 from .collector import MainThreadCollector
 from .main_window import MainWindow
@@ -105,27 +105,8 @@ async def start_engine(window: MainWindow, paths: AppPaths, settings: Settings,
         await show_fatal_error(window, str(exc))
         return None
     window.set_engine_state(QCoreApplication.translate("MainWindow", "Ready"))
-    if not settings.first_run_done and settings.sandbox.enabled:
-        await set_up_first_run(engine, paths, settings)
+    await set_up_first_run(engine)  # the sandbox demo workspace, once
     return engine
-
-
-async def set_up_first_run(engine, paths: AppPaths, settings: Settings) -> None:
-    """First start: create the sandbox demo workspace so there is something to look at."""
-    try:
-        from app.platforms.sandbox.demo import setup_demo_workspace
-
-        result = setup_demo_workspace(engine)
-        if inspect.isawaitable(result):
-            await result
-    except Exception:
-        log.exception("the demo workspace could not be set up; will try again next start")
-        return
-    settings.first_run_done = True
-    try:
-        save_settings(settings, paths.settings_file)
-    except OSError as exc:
-        log.warning("could not save the settings: %s", exc)
 
 
 async def show_fatal_error(window: MainWindow, text: str) -> None:
