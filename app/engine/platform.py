@@ -6,7 +6,9 @@ of the account's own BrowserContext; platform code only drives pages, it never t
 database: it reports what it saw through a `BatchSink` and login progress through `LoginIO`.
 
 Built-in platforms are listed, like third-party ones, under the entry-point group
-"hiscrm.platforms"; a platform that fails to load is logged and skipped, never fatal.
+"hiscrm.platforms"; a platform that fails to load is logged and skipped, never fatal. The
+built-ins are also known to the registry itself (BUILTIN_PLATFORMS), so they are found where
+no distribution metadata is installed, e.g. in a frozen (PyInstaller) build.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import abc
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal
 
 from .records import Batch
@@ -25,6 +27,11 @@ if TYPE_CHECKING:  # Playwright is only needed at run time by the pool
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "hiscrm.platforms"
+BUILTIN_PLATFORMS: dict[str, str] = {
+    "sandbox": "app.platforms.sandbox:PLATFORM",
+}
+"""The platforms shipped in this package, as entry-point values: the same list as the
+"hiscrm.platforms" entry points in pyproject.toml (keep the two in step)."""
 
 
 # ---- Errors a platform raises -------------------------------------------------------------
@@ -185,12 +192,34 @@ class PlatformRegistry:
         return [self._platforms[n] for n in self.names()]
 
     def load_entry_points(self) -> None:
-        """Register every platform listed under the entry-point group; skip broken ones."""
+        """Register every platform listed under the entry-point group, then any built-in
+        platform the entry points did not list; skip (and log) broken ones.
+
+        Why the built-in fallback: entry points are read from the metadata of installed
+        distributions (the `*.dist-info` / `*.egg-info` folders on sys.path), not from the code.
+        A frozen build (PyInstaller) contains only what its spec collected, and loses the
+        entry points when that metadata is not copied in or is stale; a source checkout run
+        without `pip install -e .` has no metadata at all. The built-in platforms are part of
+        this package's own code, so their presence must not depend on that metadata: those
+        the entry points did not name are loaded from BUILTIN_PLATFORMS, the same way. A
+        built-in that the entry points did name is not loaded twice, even when it failed.
+        Third-party platforms are still found only through entry points (pip-installed
+        plugins next to a frozen build are not visible to it anyway).
+        """
+        listed: set[str] = set()
         for ep in entry_points(group=ENTRY_POINT_GROUP):
-            try:
-                platform = ep.load()
-                if getattr(platform, "name", None) != ep.name:
-                    raise ValueError(f"entry point {ep.name!r} exports platform {platform.name!r}")
-                self.register(platform)
-            except Exception:
-                log.exception("platform plugin %r failed to load; skipped", ep.name)
+            listed.add(ep.name)
+            self._load(ep)
+        for name, value in BUILTIN_PLATFORMS.items():
+            if name not in listed:
+                log.debug("built-in platform %r is not in the entry points; loaded directly", name)
+                self._load(EntryPoint(name=name, value=value, group=ENTRY_POINT_GROUP))
+
+    def _load(self, ep: EntryPoint) -> None:
+        try:
+            platform = ep.load()
+            if getattr(platform, "name", None) != ep.name:
+                raise ValueError(f"entry point {ep.name!r} exports platform {platform.name!r}")
+            self.register(platform)
+        except Exception:
+            log.exception("platform plugin %r failed to load; skipped", ep.name)

@@ -58,3 +58,13 @@ def test_unknown_platform_error_names_the_known_ones():
     registry.load_entry_points()
     with pytest.raises(KeyError, match="sandbox"):
         registry.get("nope")
+
+
+def test_builtin_platforms_load_without_distribution_metadata(monkeypatch):
+    """A frozen build or an uninstalled checkout has no entry points: the built-ins still load."""
+    import app.engine.platform as platform_module
+
+    monkeypatch.setattr(platform_module, "entry_points", lambda group: [])
+    registry = PlatformRegistry()
+    registry.load_entry_points()
+    assert "sandbox" in registry.names()
