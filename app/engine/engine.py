@@ -69,6 +69,7 @@ class Engine:
             await platform.startup(runtime)
         await self.pool.start()
         await self.outbox.start()
+        log.info("engine started: %s", self.db.redacted(self.db.url))
 
     async def stop(self) -> None:
         await self.logins.stop()  # a login in progress ends "cancelled", not half-way
@@ -77,3 +78,4 @@ class Engine:
         for platform in self.platforms.all():
             await platform.shutdown()
         await self.db.close()
+        log.info("engine stopped")

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
+from typing import Any
 
 import qasync
 from PySide6.QtCore import QCoreApplication, Qt
@@ -65,6 +67,7 @@ async def console(app: QApplication, paths: AppPaths, settings: Settings,
     await asyncio.sleep(0)  # let Qt paint the window before the engine work starts
 
     engine = None
+    previous_handlers = _quit_on_signals(quit_event)
     try:
         engine = await start_engine(window, paths, settings, start_browsers=start_browsers)
         if engine is None:
@@ -78,6 +81,21 @@ async def console(app: QApplication, paths: AppPaths, settings: Settings,
             window.set_engine_state(QCoreApplication.translate("MainWindow", "Stopping…"))
             await engine.stop()
         window.close()
+        for sig, handler in previous_handlers.items():
+            signal.signal(sig, handler)
+
+
+def _quit_on_signals(quit_event: asyncio.Event) -> dict[int, Any]:
+    """SIGTERM (a logout, `kill`) and Ctrl+C in a terminal quit the way the menu does, so the
+    engine stops in order; returns the handlers they replaced."""
+    loop = asyncio.get_running_loop()
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, lambda *_: loop.call_soon_threadsafe(quit_event.set))
+        except ValueError:  # not the main thread: whoever runs us handles signals
+            pass
+    return previous
 
 
 async def start_engine(window: MainWindow, paths: AppPaths, settings: Settings,

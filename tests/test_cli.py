@@ -1,0 +1,65 @@
+"""The `hiscrm` command as an operator starts it: headless without a display, and a console
+that a SIGTERM (a logout, `kill`) stops in order."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def quiet_home(tmp_path: Path) -> dict[str, str]:
+    """A home without the sandbox demo (no browsers needed) and the environment to use it."""
+    home = tmp_path / "home"
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "settings.json").write_text(json.dumps(
+        {"first_run_done": True, "sandbox": {"enabled": False}}))
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["HISCRM_HOME"] = str(home)
+    return env
+
+
+def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "app", *args], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def read_until(process: subprocess.Popen, text: str, timeout: float = 60) -> str:
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        seen.append(line)
+        if text in line:
+            return "".join(seen)
+    process.kill()
+    raise AssertionError(f"{text!r} not printed; output:\n{''.join(seen)}")
+
+
+def test_without_a_display_it_says_so_and_runs_headless_until_sigterm(tmp_path):
+    process = start([], quiet_home(tmp_path))
+    output = read_until(process, "engine running headless")
+    assert "no display found" in output
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_the_console_stops_in_order_on_sigterm(tmp_path):
+    env = quiet_home(tmp_path)
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    process = start(["-v", "gui"], env)
+    read_until(process, "engine started")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0
+    log = (Path(env["HISCRM_HOME"]) / "logs" / "hiscrm.log").read_text()
+    assert "engine stopped" in log
