@@ -4,9 +4,10 @@ FTS5 flushes its pending terms at the end of every statement, so indexing each n
 from an INSERT trigger (the DataStore writes a batch with one executemany, a statement per row)
 would cost more than storing the message itself. Instead new rows are indexed in bulk, one
 INSERT ... SELECT per table, shortly after each batch: `SearchIndexer` listens for
-`MessagesAdded` and queues one catch-up pass on the database's writer thread (never more than
-one waiting). `search_index_state.indexed_upto` marks how far each table is indexed; search
-reads the few rows above the mark directly, so it never misses a message, indexed yet or not.
+`MessagesAdded` and queues one catch-up pass on the database's writer thread, half a second
+later (never more than one waiting). `search_index_state.indexed_upto` marks how far each
+table is indexed; search reads the few rows above the mark directly, so it never misses a
+message, indexed yet or not.
 
 PostgreSQL needs none of this: its trigram GIN indexes are maintained by the server.
 """
@@ -26,6 +27,10 @@ from .tables import BOTH
 log = logging.getLogger(__name__)
 
 PASS_ROWS = 20_000  # ids per table per pass: bounds how long one pass holds the writer
+# New rows are gathered this long before a pass: during a flood one pass indexes many batches
+# (FTS5 merges its segments per statement, so fewer, larger passes cost less in all), and a
+# search never waits for it (it reads unindexed rows directly).
+GATHER_S = 0.5
 STATE = table("search_index_state", column("table_name"), column("indexed_upto"))
 
 
@@ -82,6 +87,7 @@ class SearchIndexer:
         try:
             self._again = True
             while self._again:
+                await asyncio.sleep(GATHER_S)
                 self._again = False
                 await self.catch_up()
         except DatabaseError:

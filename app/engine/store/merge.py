@@ -165,10 +165,7 @@ def _merge_kind(
         if not kind.is_message:
             for row in rows:
                 row["updated_at"] = now_ms
-        statement = _upsert(_dialect(session), kind)
-        connection = session.connection()
-        for start in range(0, len(rows), CHUNK):
-            connection.execute(statement, rows[start:start + CHUNK])
+        _execute_many(session, _upsert(_dialect(session), kind), rows)
     return written
 
 
@@ -274,6 +271,38 @@ def _insert_if_absent(dialect: str, kind: Kind) -> Any:
     return _insert(dialect, kind).on_conflict_do_nothing(index_elements=["account_id", kind.key])
 
 
+def _execute_many(session: Session, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """Run `statement` once per row with the driver's executemany. SQLAlchemy's own
+    executemany builds every row's parameters through its generic machinery, which costs as
+    much as SQLite storing the row; the rows here are already column values, so only the
+    type conversions SQLAlchemy would apply (JSON, UTC milliseconds) are left to do."""
+    columns = tuple(sorted(rows[0]))  # every row of a call has the same columns
+    sql, names, defaults, processors = _driver_statement(session.get_bind().dialect, statement, columns)
+    params = []
+    for row in rows:
+        values = [row[name] if name in row else defaults[name] for name in names]
+        for i, process in processors:
+            values[i] = process(values[i])
+        params.append(tuple(values))
+    if not sql.positional:
+        params = [dict(zip(names, p)) for p in params]
+    session.connection().exec_driver_sql(sql.string, params)
+
+
+@lru_cache(maxsize=None)
+def _driver_statement(dialect: Any, statement: Any, columns: tuple[str, ...]) -> tuple[Any, tuple[str, ...], dict[str, Any], tuple]:
+    """`statement` compiled once for `dialect` and these row columns: the compiled form, its
+    parameter names in order, their defaults (literals such as the "out" in the upsert) and
+    the bind processors."""
+    compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+    names = tuple(compiled.positiontup) if compiled.positional else tuple(compiled.binds)
+    processors = tuple(
+        (i, process) for i, name in enumerate(names)
+        if (process := compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    )
+    return compiled, names, {name: compiled.binds[name].effective_value for name in names}, processors
+
+
 # ---- Topics ---------------------------------------------------------------------------------
 def _ensure_topics(
     session: Session, kind: Kind, account_id: str, keys: set[str], now_ms: int
@@ -286,10 +315,7 @@ def _ensure_topics(
             _new_row(kind, account_id, kind.record.model_construct(**{kind.key: key}), now_ms)
             for key in missing
         ]
-        statement = _insert_if_absent(_dialect(session), kind)
-        connection = session.connection()
-        for start in range(0, len(rows), CHUNK):
-            connection.execute(statement, rows[start:start + CHUNK])
+        _execute_many(session, _insert_if_absent(_dialect(session), kind), rows)
     return missing
 
 

@@ -27,6 +27,8 @@ _NUMBER = re.compile(r"\s*-?\d+(\.\d+)?\s*")
 def clean_text(value: str) -> str:
     """Normalise newlines to \\n; refuse control characters (except \\n and \\t) and lone
     surrogates, which cannot be stored or shown safely."""
+    if value.isprintable():  # the common case, checked in C: none of the characters below
+        return value
     if "\r" in value:
         value = value.replace("\r\n", "\n").replace("\r", "\n")
     bad = _BAD_CHAR.search(value)
