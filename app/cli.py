@@ -3,16 +3,20 @@
     hiscrm                 the desktop console (headless engine when there is no display)
     hiscrm serve           the engine without a window
     hiscrm db upgrade      create or migrate the database
+    hiscrm db import F...  import account snapshots of the original system
+    hiscrm db export ID    write an account as a snapshot in the original format
     hiscrm sandbox ...     run the sandbox site / inject audience traffic
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
 from .engine.paths import app_paths
 from .engine.settings import SettingsError, load_settings
@@ -40,7 +44,14 @@ def _build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the engine headless")
     serve.add_argument("--no-browsers", action="store_true", help="do not start the browser pool")
     db = sub.add_parser("db", help="database administration")
-    db.add_argument("action", choices=["upgrade"])
+    db_actions = db.add_subparsers(dest="action", required=True)
+    db_actions.add_parser("upgrade", help="create or migrate the database")
+    db_import = db_actions.add_parser(
+        "import", help="import account snapshots of the original system (JSON, PROTOCOL.md §7)")
+    db_import.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    db_export = db_actions.add_parser("export", help="write one account as a snapshot in the original format")
+    db_export.add_argument("account_id")
+    db_export.add_argument("-o", "--output", type=Path, help="the JSON file (default: standard output)")
     sandbox = sub.add_parser("sandbox", help="the sandbox platform's site and audience simulator")
     sandbox.add_argument("args", nargs=argparse.REMAINDER)
     return parser
@@ -65,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.database_url:
         settings.database_url = args.database_url
     if command == "db":
-        return _db_upgrade(settings.database_url or paths.default_database_url)
+        return asyncio.run(_db(args, settings.database_url or paths.default_database_url))
     if command == "gui" and not has_display():
         print("hiscrm: no display found (DISPLAY/WAYLAND_DISPLAY unset); running the engine headless.")
         command = "serve"
@@ -76,16 +87,49 @@ def main(argv: list[str] | None = None) -> int:
     return asyncio.run(_serve(paths, settings, start_browsers=not getattr(args, "no_browsers", False)))
 
 
-def _db_upgrade(url: str) -> int:
+async def _db(args: argparse.Namespace, url: str) -> int:
+    """`hiscrm db upgrade | import FILE... | export ACCOUNT`; problems are told, not traced."""
+    from .engine.bus import EventBus
+    from .engine.store.datastore import DataStore
     from .engine.store.db import Database, DatabaseError
+    from .engine.store.snapshot import SnapshotError, export_snapshot, import_snapshot
 
     try:
-        asyncio.run(Database(url).upgrade())
+        db = Database(url)
+        await db.upgrade()
     except DatabaseError as exc:
         print(f"hiscrm: {exc}", file=sys.stderr)
         return 1
-    print(f"database is up to date: {Database.redacted(url)}")
-    return 0
+    try:
+        if args.action == "upgrade":
+            print(f"database is up to date: {Database.redacted(url)}")
+            return 0
+        if args.action == "export":
+            document = await export_snapshot(db, args.account_id)
+            text = json.dumps(document, ensure_ascii=False, indent=1)
+            if args.output is None:
+                print(text)
+            else:
+                args.output.write_text(text, encoding="utf-8")
+            return 0
+        status = 0
+        store = DataStore(db, EventBus())
+        for path in args.files:
+            try:
+                result = await import_snapshot(store, json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError, SnapshotError) as exc:
+                print(f"hiscrm: {path}: not imported: {exc}", file=sys.stderr)
+                status = 1
+                continue
+            print(f"{path}: {result.accepted} records imported, {len(result.rejected)} rejected")
+            for rejection in result.rejected[:10]:
+                print(f"  rejected {rejection.kind}[{rejection.index}] {rejection.key or ''}: {rejection.reason}")
+        return status
+    except (DatabaseError, LookupError) as exc:
+        print(f"hiscrm: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await db.close()
 
 
 async def _serve(paths, settings, *, start_browsers: bool) -> int:

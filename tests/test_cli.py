@@ -63,3 +63,44 @@ def test_the_console_stops_in_order_on_sigterm(tmp_path):
     assert process.wait(30) == 0
     log = (Path(env["HISCRM_HOME"]) / "logs" / "hiscrm.log").read_text()
     assert "engine stopped" in log
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=env, text=True,
+                          capture_output=True, timeout=120)
+
+
+def test_db_import_of_an_original_snapshot_then_export(tmp_path):
+    """An admin moves an account's data over from the original system, and back out."""
+    env = quiet_home(tmp_path)
+    snapshot = {
+        "accountId": "acc-legacy-1", "platform": "douyin", "timestamp": 1717000000000,
+        "snapshot": {"platform": "douyin", "data": {
+            "contents": [{"contentId": "v-1", "title": "新品开箱"}],
+            "comments": [
+                {"commentId": "c-1", "contentId": "v-1", "authorName": "小王", "content": "多少钱？",
+                 "createdAt": 1716100000},
+                {"commentId": "c-2", "contentId": "v-1", "createdAt": 1716100060},  # no text
+            ],
+            "conversations": [], "messages": [], "notifications": [],
+        }},
+    }
+    good = tmp_path / "legacy.json"
+    good.write_text(json.dumps(snapshot, ensure_ascii=False), encoding="utf-8")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", encoding="utf-8")
+
+    result = run_cli(["db", "import", str(good), str(broken)], env)
+    assert result.returncode == 1  # one file could not be read: said, the other still imported
+    assert f"{good}: 2 records imported, 1 rejected" in result.stdout
+    assert "c-2" in result.stdout
+    assert f"{broken}: not imported" in result.stderr and "Traceback" not in result.stderr
+
+    out = tmp_path / "export.json"
+    assert run_cli(["db", "export", "acc-legacy-1", "-o", str(out)], env).returncode == 0
+    exported = json.loads(out.read_text(encoding="utf-8"))
+    assert exported["accountId"] == "acc-legacy-1"
+    assert [c["content"] for c in exported["snapshot"]["data"]["comments"]] == ["多少钱？"]
+
+    missing = run_cli(["db", "export", "acc-nobody"], env)
+    assert missing.returncode == 1 and "unknown account" in missing.stderr
