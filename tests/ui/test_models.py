@@ -8,7 +8,7 @@ from PySide6.QtCore import QPersistentModelIndex
 
 from app.engine.events import MessagesAdded
 from app.ui.models import ChannelsModel, MessagesModel, ObjectRole, TopicsModel
-from app.ui.models.messages import FIRST_PAGE, OLDER_PAGE
+from app.ui.models.messages import FIRST_PAGE, MAX_ROWS, OLDER_PAGE
 from app.ui.models.topics import PAGE_SIZE
 
 from .conftest import T0, cancel_when_possible, comments, ingest, run, settle, video_ref, wait_until
@@ -176,3 +176,22 @@ def test_jump_deep_into_history_then_page_towards_the_newest(engine, qloop, acco
     assert model.at_newest
     assert model.item(model.rowCount() - 1).id == "c399"
     assert [model.item(r).id for r in range(model.rowCount())] == [f"c{i}" for i in range(400)]
+
+
+def test_a_long_scroll_back_keeps_a_bounded_window_and_pages_back_down(engine, qloop, account, bridge):
+    total = MAX_ROWS + 3 * OLDER_PAGE
+    ingest(qloop, engine, account, comments=comments("v1", total))
+    model = MessagesModel(engine.views, bridge, video_ref(account), bridge)
+    model.load_newest()
+    wait_until(qloop, lambda: model.rowCount() == FIRST_PAGE)
+    while model.has_older:  # the operator scrolls all the way up
+        model.fetch_older()
+        wait_until(qloop, lambda: not model.is_fetching)
+        assert model.rowCount() <= MAX_ROWS
+    assert model.item(0).id == "c0"
+    assert not model.at_newest and model.canFetchMore()  # the newest rows were let go
+    while model.canFetchMore():  # ... and back down again
+        model.fetchMore()
+        wait_until(qloop, lambda: not model.is_fetching)
+    assert model.at_newest
+    assert [model.item(r).id for r in range(model.rowCount())] == [f"c{i}" for i in range(total)]

@@ -91,6 +91,15 @@ class KeyedListModel(QAbstractListModel, Generic[T]):
         self._reindex()
         self.endInsertRows()
 
+    def _remove(self, first: int, last: int) -> None:
+        """Drop rows first..last (inclusive)."""
+        if first > last:
+            return
+        self.beginRemoveRows(QModelIndex(), first, last)
+        del self._items[first:last + 1]
+        self._reindex()
+        self.endRemoveRows()
+
     def _replace(self, row: int, item: T) -> None:
         old_key = self.key_of(self._items[row])
         self._items[row] = item

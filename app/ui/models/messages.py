@@ -30,6 +30,10 @@ FIRST_PAGE = 50
 OLDER_PAGE = 100
 LIVE_PAGE = 50
 MAX_LIVE_PAGE = 1000
+# Rows kept while scrolling back: the view lays every row out again for each page prepended,
+# so without a bound a long scroll back gets slower with every page. Beyond it the newest
+# rows are dropped and come back as newer pages when the operator scrolls down again.
+MAX_ROWS = 1000
 
 
 class MessagesModel(KeyedListModel[Message]):
@@ -101,6 +105,13 @@ class MessagesModel(KeyedListModel[Message]):
         self._older = page.before
         fresh = [m for m in page.items if m.id not in self._rows]
         self._insert(0, fresh)
+        if len(self._items) > MAX_ROWS:
+            last_kept = self._items[MAX_ROWS - 1]
+            # "After" this instant includes the kept rows of the same millisecond: they are
+            # skipped by id when the page comes back, and none of the dropped ones is missed.
+            ms = int(last_kept.created_at.timestamp() * 1000)
+            self._remove(MAX_ROWS, len(self._items) - 1)
+            self._newer = MessageCursor(ms, 0).encode()
         self.older_loaded.emit(len(fresh))
 
     # ---- Newer pages, appended (Qt's fetchMore) -------------------------------------------
