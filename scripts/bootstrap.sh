@@ -54,3 +54,7 @@ fi
 if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
     .venv/bin/python -m playwright install chromium || echo "bootstrap: no browser available" >&2
 fi
+
+# Byte-compile the app once: where PYTHONDONTWRITEBYTECODE is set, Python would otherwise
+# compile every module again at each start (about 0.6 s of the console's cold start).
+.venv/bin/python -m compileall -q app resources >/dev/null || true

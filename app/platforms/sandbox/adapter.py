@@ -93,6 +93,11 @@ class _PageWatch:
     last_messages: dict[str, str] = field(default_factory=dict)  # conversation id → msg id
     comment_roots: dict[str, str] = field(default_factory=dict)  # reply cid → thread root cid
 
+    def remember_thread(self, comment: dict[str, Any]) -> None:
+        """Note which thread a second-level comment is in (replying to it opens that thread)."""
+        if str(comment.get("reply_id", "0")) != "0":
+            self.comment_roots[str(comment["cid"])] = str(comment["reply_id"])
+
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self.pending.add(task)
@@ -289,8 +294,7 @@ class SandboxPlatform(Platform):
         except (PlaywrightError, ValueError):
             return  # the page went away before its body was read; the next crawl sees it
         for c in body.get("comments", []) if isinstance(body, dict) else []:
-            if str(c.get("reply_id", "0")) != "0":
-                watch.comment_roots[str(c["cid"])] = str(c["reply_id"])
+            watch.remember_thread(c)
         parsed = parsers.parse_response(response.url, body)
         if crawl is not None:
             crawl.extend(parsed)
@@ -304,9 +308,12 @@ class SandboxPlatform(Platform):
         ws.on("close", lambda _ws: setattr(watch, "push_open", False))
 
         def on_frame(payload: str | bytes) -> None:
-            if parsers.is_session_expired_frame(payload):
+            frame = parsers.read_frame(payload)
+            if parsers.is_session_expired_frame(frame):
                 watch.session_expired = True
-            parsed = parsers.parse_push_frame(payload)
+            if (comment := parsers.pushed_comment(frame)) is not None:
+                watch.remember_thread(comment)
+            parsed = parsers.parse_push_frame(frame)
             if parsed:
                 watch.spawn(watch.emit(parsed, "push"))
 

@@ -179,22 +179,35 @@ def parse_response(url: str, body: Any) -> Parsed:
     return parser(body)
 
 
-def parse_push_frame(payload: str | bytes) -> Parsed:
-    """An IM websocket frame: a new message with its conversation; other frames hold none."""
+def read_frame(payload: str | bytes) -> Raw:
+    """An IM websocket frame as a dict ({} for anything that is not a JSON object)."""
     try:
         frame = json.loads(payload)
     except (TypeError, ValueError):
-        return Parsed()
-    if not isinstance(frame, dict) or frame.get("type") != "im_message":
-        return Parsed()
-    parsed = Parsed(messages=[message_record(frame["message"])])
-    if frame.get("conversation"):
-        parsed.conversations.append(conversation_record(frame["conversation"]))
-    return parsed
+        return {}
+    return frame if isinstance(frame, dict) else {}
 
 
-def is_session_expired_frame(payload: str | bytes) -> bool:
-    try:
-        return json.loads(payload).get("type") == "session_expired"
-    except (TypeError, ValueError, AttributeError):
-        return False
+def parse_push_frame(frame: Raw) -> Parsed:
+    """A new message with its conversation, or a comment notice with the comment and its
+    work; other frames hold none."""
+    if frame.get("type") == "im_message":
+        parsed = Parsed(messages=[message_record(frame["message"])])
+        if frame.get("conversation"):
+            parsed.conversations.append(conversation_record(frame["conversation"]))
+        return parsed
+    if frame.get("type") == "comment_notice":
+        parsed = Parsed(comments=[comment_record(frame["comment"])])
+        if frame.get("work"):
+            parsed.contents.append(work_record(frame["work"]))
+        return parsed
+    return Parsed()
+
+
+def pushed_comment(frame: Raw) -> Raw | None:
+    """The comment a comment notice carries (None for other frames)."""
+    return frame.get("comment") if frame.get("type") == "comment_notice" else None
+
+
+def is_session_expired_frame(frame: Raw) -> bool:
+    return frame.get("type") == "session_expired"

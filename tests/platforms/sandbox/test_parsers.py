@@ -9,6 +9,7 @@ import pytest
 from app.engine.records import CommentRecord, ContentRecord, ConversationRecord, MessageRecord
 from app.platforms.sandbox import parsers
 from app.platforms.sandbox.site import World, wire
+from app.platforms.sandbox.site.state import person_for
 
 ORIGIN = "http://127.0.0.1:9"
 CREATOR = "测试创作者"
@@ -86,12 +87,13 @@ def test_push_frames(world):
     creator, conv, message = world.inject_dm(CREATOR, "Lucas", "hi 👋")
     frame = {"type": "im_message", "conversation": wire.conversation(conv, ORIGIN),
              "message": wire.message(message, ORIGIN)}
-    parsed = parsers.parse_push_frame(json.dumps(frame, ensure_ascii=False))
+    parsed = parsers.parse_push_frame(parsers.read_frame(json.dumps(frame, ensure_ascii=False)))
     assert [m["text"] for m in parsed.messages] == ["hi 👋"]
     assert parsed.conversations[0]["peer_name"] == "Lucas"
-    assert not parsers.parse_push_frame('{"type": "ping", "server_time_ms": 1}')
-    assert not parsers.parse_push_frame(b"\x00not json")
-    assert parsers.is_session_expired_frame('{"type": "session_expired"}')
+    assert not parsers.parse_push_frame(parsers.read_frame('{"type": "ping", "server_time_ms": 1}'))
+    assert not parsers.parse_push_frame(parsers.read_frame(b"\x00not json"))
+    assert not parsers.parse_push_frame(parsers.read_frame("[1, 2]"))
+    assert parsers.is_session_expired_frame(parsers.read_frame('{"type": "session_expired"}'))
 
 
 def test_error_bodies_sends_and_foreign_urls_give_no_records(world):
@@ -101,3 +103,15 @@ def test_error_bodies_sends_and_foreign_urls_give_no_records(world):
     assert not parsers.is_data_url(f"{ORIGIN}/api/im/send")
     assert not parsers.is_data_url(f"{ORIGIN}/static/common.js")
     assert parsers.is_data_url(f"{ORIGIN}/api/comments/replies?cid=1")
+
+
+def test_comment_notice_frames(world):
+    creator = world.creator_by_name(CREATOR)
+    work = next(iter(creator.works.values()))
+    comment = world.add_comment(creator, work.work_id, person_for("小红"), "好看！")
+    frame = {"type": "comment_notice", "work": wire.work(creator, work, ORIGIN), "comment": wire.comment(comment, ORIGIN)}
+    parsed = parsers.parse_push_frame(parsers.read_frame(json.dumps(frame, ensure_ascii=False)))
+    assert [c["text"] for c in parsed.comments] == ["好看！"]
+    assert parsed.contents[0]["platform_content_id"] == work.work_id
+    assert parsers.pushed_comment(frame)["cid"] == comment.cid
+    assert parsers.pushed_comment({"type": "ping"}) is None

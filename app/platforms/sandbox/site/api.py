@@ -223,7 +223,9 @@ async def send_message(request: web.Request, creator: Creator) -> web.Response:
 async def im_push(request: web.Request) -> web.StreamResponse:
     """The websocket every creator page keeps open. On connect it replays the inbound
     messages after `since` (epoch ms, the page's last sync), then pushes new ones as they
-    arrive; `hello`/`ping` frames carry the server time the page syncs from next time."""
+    arrive, and a notice for each new audience comment (comments are not replayed: the
+    comments pages list them); `hello`/`ping` frames carry the server time the page syncs
+    from next time."""
     world = world_of(request)
     creator = current_creator(request)
     if creator is None:
@@ -258,6 +260,9 @@ async def im_push(request: web.Request) -> web.StreamResponse:
             if event["type"] == "im_message":
                 await _send_frame(ws, _message_frame(world, creator, event["conversation_id"], event["msg_id"],
                                                      origin(request)))
+            elif event["type"] == "comment_notice":
+                await _send_frame(ws, _comment_notice_frame(world, creator, event["work_id"], event["cid"],
+                                                            origin(request)))
     except ConnectionResetError:
         pass
     finally:
@@ -282,6 +287,13 @@ def _message_frame(world: World, creator: Creator, conversation_id: str, msg_id:
     message = next(m for m in conv.messages if m.msg_id == msg_id)
     return {"type": "im_message", "server_time_ms": int(time.time() * 1000),
             "conversation": wire.conversation(conv, site), "message": wire.message(message, site)}
+
+
+def _comment_notice_frame(world: World, creator: Creator, work_id: str, cid: str, site: str) -> dict[str, Any]:
+    """A new audience comment, with its work (the real platform's notice push carries both)."""
+    return {"type": "comment_notice", "server_time_ms": int(time.time() * 1000),
+            "work": wire.work(creator, world.work(creator, work_id), site),
+            "comment": wire.comment(creator.comments[cid], site)}
 
 
 def add_routes(app: web.Application) -> None:

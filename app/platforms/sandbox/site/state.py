@@ -325,6 +325,8 @@ class World:
             comment.reply_to_user = parent.user
         creator.comments[comment.cid] = comment
         self._changed()
+        if not is_author:  # like the real platform's notice push: "someone commented"
+            self._notify(creator.me.uid, {"type": "comment_notice", "work_id": work_id, "cid": comment.cid})
         return comment
 
     def reply_as_creator(self, creator: Creator, work_id: str, reply_to: str | None, text: str) -> Comment:
