@@ -618,10 +618,10 @@ async def dm_latency(window, control, creator: str, samples: int) -> None:
 
 
 async def comment_latency(window, control, creator: str, count: int) -> None:
-    """Comments reach the console with the next poll of the works (the sandbox pushes only
-    DMs): inject `count` a few seconds apart and wait for each work's row in the topics pane
-    to show it (its last activity at least the comment's time: a newer comment on the same
-    work may be its preview by then)."""
+    """Comments reach the console through the page's comment notices: inject `count` a
+    moment apart and wait for each work's row in the topics pane to show it (its last
+    activity at least the comment's time: a newer comment on the same work may be its
+    preview by then)."""
     if count <= 0:
         return
     topics = RowWatch(window.topics_pane.model)
@@ -633,12 +633,10 @@ async def comment_latency(window, control, creator: str, count: int) -> None:
         seen = topics.expect(comment["cid"], lambda t, c=comment: t.ref.platform_id == c["work_id"]
                              and t.last_message_at is not None and t.last_message_at.timestamp() >= c["create_time"])
         pending.append((t0, seen))
-        await asyncio.sleep(rnd.uniform(2, 6))
+        await asyncio.sleep(rnd.uniform(0.5, 1.5))
     await asyncio.wait([seen for _, seen in pending], timeout=90)
     latencies = [seen.result() - t0 if seen.done() else float("inf") for t0, seen in pending]
-    print(f"   comment -> its work in topics  {spread_ms(latencies)}   (no push: the next poll, every "
-          f"{window.engine.settings.poll_interval_min_s:g}-{window.engine.settings.poll_interval_max_s:g} s; "
-          f"{count} comments)")
+    print(f"   comment -> its work in topics  {spread_ms(latencies)}   ({count} comments, pushed as notices)")
 
 
 # ---- Main ----------------------------------------------------------------------------------
@@ -690,7 +688,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--frames", type=int, default=2400, help="frames of scrolling (60 per second)")
     p.add_argument("--step", type=int, default=120, help="pixels scrolled per frame")
     p.add_argument("--samples", type=int, default=30, help="DMs timed for event -> visible")
-    p.add_argument("--comments", type=int, default=5, help="comments timed (each waits for a poll)")
+    p.add_argument("--comments", type=int, default=20, help="comments timed")
     p.add_argument("--settle", type=float, default=5.0, help="seconds between the login and the first DM")
     p.add_argument("--cold-start-child", metavar="HOME", help=argparse.SUPPRESS)  # internal: one start
     p.add_argument("--launched", type=float, help=argparse.SUPPRESS)

@@ -9,7 +9,7 @@ import pytest
 from app.engine.events import AccountStatusChanged, LoginProgress
 from app.engine.login import LoginSessionError
 
-from tests.engine.pool.harness import make_rig
+from tests.engine.pool.harness import chromium_processes, make_rig
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(60)]
 
@@ -114,16 +114,14 @@ def xvfb_display(monkeypatch):
 
 
 def headed_browsers():
+    """Our Chromium browser processes that show windows."""
     found = []
-    for proc in psutil.Process().children(recursive=True):
+    for proc in chromium_processes(None):
         try:
-            cmdline = proc.cmdline()
+            if "--headless" not in proc.cmdline():
+                found.append(proc)
         except psutil.Error:
-            continue
-        if cmdline and "chrom" in os.path.basename(cmdline[0]) and not any(
-            a.startswith("--type=") for a in cmdline
-        ) and "--headless" not in " ".join(cmdline):
-            found.append(proc)
+            continue  # exited meanwhile
     return found
 
 

@@ -20,6 +20,8 @@ from typing import Callable
 
 from playwright.async_api import Browser, Playwright, async_playwright
 
+from .priority import lower_browser_priority
+
 log = logging.getLogger(__name__)
 
 SYSTEM_BROWSERS = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "chrome")
@@ -109,6 +111,7 @@ class BrowserHost:
         except Exception as exc:
             raise BrowserUnavailable(f"cannot start Chromium ({executable or 'Playwright'}): {exc}") from exc
         log.info("browser started: %s %s", executable or "Playwright Chromium", browser.version)
+        await asyncio.to_thread(lower_browser_priority)
         return browser
 
     def _executable(self) -> str | None:

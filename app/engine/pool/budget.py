@@ -19,7 +19,8 @@ Policy (who stays awake, i.e. keeps its page open between polls, receiving pushe
   every account's poll on schedule; with few, everyone stays awake and gets pushes at once.
 - An awake account hibernates after `hibernate_after_s` without operator interest or new
   messages, making room for others.
-Operator actions (a reply, waking an account) jump the queue for a free page.
+Operator actions (a reply, waking an account) jump the queue for a free page, also when the
+account was already queued for its scheduled poll.
 """
 from __future__ import annotations
 
@@ -69,6 +70,16 @@ class PageBudget:
             elif entry in self._waiters:
                 self._waiters.remove(entry)
             raise
+
+    def hurry(self, account_id: str) -> None:
+        """The operator wants this account now: if it is already waiting for a page (its
+        scheduled poll, queued behind the rotation), it moves to the front of the queue."""
+        for entry in self._waiters:
+            if entry[0] == account_id:
+                self._waiters.remove(entry)
+                self._waiters.appendleft(entry)
+                self._wake_chance_sleeper()
+                return
 
     def release(self, account_id: str) -> None:
         self._holders.discard(account_id)

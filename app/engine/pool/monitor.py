@@ -127,6 +127,7 @@ class AccountMonitor:
     def wake(self) -> None:
         """Run a cycle now (the operator opened the account, a restart was asked)."""
         self._cycle_requested = True
+        self.env.budget.hurry(self.id)  # a poll already queued for a page goes first
         self._signal.set()
 
     def restart(self) -> None:
@@ -157,6 +158,7 @@ class AccountMonitor:
     async def use_page(self, action: Callable[["Page"], Awaitable[T]], what: str) -> T:
         """Run `action(page)` on this account's page (opening it if hibernating), between
         cycles, with the platform call timeout."""
+        self.env.budget.hurry(self.id)  # the loop may hold the lock, queued for a page
         async with self._page_lock:
             self.env.budget.busy(self.id)
             self.env.budget.touch(self.id, operator=True)
@@ -177,10 +179,12 @@ class AccountMonitor:
     async def _run(self) -> None:
         while True:
             await self._wait_until_due()
-            self._cycle_requested = False
+            # A cycle someone asked for (the operator opened the account, a restart) jumps
+            # the queue for a page; a scheduled poll waits its turn behind the rotation.
+            urgent, self._cycle_requested = self._cycle_requested, False
             async with self._page_lock:
                 try:
-                    await self._cycle()
+                    await self._cycle(urgent=urgent)
                 except SessionExpired as exc:
                     await self._expired(str(exc))
                     return
@@ -193,10 +197,10 @@ class AccountMonitor:
                 await self._settle()
             await self._record_crawl(None)
 
-    async def _cycle(self) -> None:
+    async def _cycle(self, *, urgent: bool) -> None:
         self.env.budget.busy(self.id)
         if self._needs_open():
-            await self._open(urgent=False)
+            await self._open(urgent=urgent)
         assert self._ctx is not None
         self._set_state(st.ACTIVE)
         page = self._ctx.page

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable
 from urllib.parse import parse_qs, urlparse
 
+import psutil
 from sqlalchemy import select
 
 from app.engine.accounts import AccountService
@@ -125,3 +127,19 @@ async def make_rig(tmp_path, *, platform: Platform | None = None, call_timeout_s
         await pool.stop()
         await platform.shutdown()
         await db.close()
+
+
+def chromium_processes(kind: str | None):
+    """Our Chromium processes of a --type (None: the browser process itself)."""
+    found = []
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            cmdline = proc.cmdline()
+        except psutil.Error:
+            continue
+        if not cmdline or "chrom" not in os.path.basename(cmdline[0]):
+            continue
+        types = [a.split("=", 1)[1] for a in cmdline if a.startswith("--type=")]
+        if (types[0] if types else None) == kind:
+            found.append(proc)
+    return found

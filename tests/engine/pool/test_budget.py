@@ -79,3 +79,22 @@ async def test_a_waiting_account_sends_a_chance_sleeper_to_sleep_but_not_the_ope
     budget.release("b")  # it hibernates
     await asyncio.wait_for(waiter, 1)
     assert budget.awake_left("a") is not None
+
+
+async def test_an_account_already_queued_for_its_poll_goes_first_when_the_operator_opens_it():
+    budget = PageBudget(limit=1, hibernate_after_s=60)
+    await budget.acquire("busy")
+    order = []
+
+    async def take(account_id):
+        await budget.acquire(account_id)
+        order.append(account_id)
+        budget.release(account_id)
+
+    waiting = [asyncio.ensure_future(take(a)) for a in ("p1", "p2", "opened")]
+    await asyncio.sleep(0)
+    budget.hurry("opened")  # the operator clicks it while its poll waits behind the rotation
+    budget.hurry("nobody")  # not waiting: nothing changes
+    budget.release("busy")
+    await asyncio.gather(*waiting)
+    assert order == ["opened", "p1", "p2"]

@@ -1,5 +1,6 @@
 """The pool monitors logged-in accounts: traffic is stored, replies go out through the page,
 expired sessions are reported."""
+import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -7,7 +8,7 @@ import pytest
 from app.engine.events import AccountStatusChanged, Notification
 from app.engine.platform import ReplyTarget, SessionExpired
 
-from tests.engine.pool.harness import make_rig
+from tests.engine.pool.harness import chromium_processes, make_rig
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(60)]
 
@@ -82,3 +83,12 @@ async def test_comments_and_dms_arrive_by_push_between_polls(tmp_path):
             lambda: _has(rig.texts(account_id), {"第一次来，支持一下！", "Do you ship to Canada?"}),
             timeout=5, what="the pushed comment and DM in the database",
         )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX niceness")
+async def test_the_browser_runs_below_the_console_s_priority(tmp_path):
+    """Renderers busy on every core must not starve the window: Chromium runs niced."""
+    async with make_rig(tmp_path) as rig:
+        await rig.login("creator-n")
+        processes = chromium_processes(None) + chromium_processes("renderer")
+        assert processes and all(p.nice() >= 10 for p in processes)

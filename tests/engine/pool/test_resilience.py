@@ -1,34 +1,16 @@
 """Failures stay inside one account and heal by themselves: a crashed renderer, a killed
 browser, a hung page."""
 import asyncio
-import os
 import signal
 
-import psutil
 import pytest
 
 from app.engine.platform import Platform
 from app.platforms.sandbox import PLATFORM
 
-from tests.engine.pool.harness import make_rig
+from tests.engine.pool.harness import chromium_processes, make_rig
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(60)]
-
-
-def chromium_processes(kind: str | None):
-    """Our Chromium processes of a --type (None: the browser process itself)."""
-    found = []
-    for proc in psutil.Process().children(recursive=True):
-        try:
-            cmdline = proc.cmdline()
-        except psutil.Error:
-            continue
-        if not cmdline or "chrom" not in os.path.basename(cmdline[0]):
-            continue
-        types = [a.split("=", 1)[1] for a in cmdline if a.startswith("--type=")]
-        if (types[0] if types else None) == kind:
-            found.append(proc)
-    return found
 
 
 async def stored(rig, account_id, text):

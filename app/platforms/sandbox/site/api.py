@@ -231,7 +231,10 @@ async def im_push(request: web.Request) -> web.StreamResponse:
     if creator is None:
         return _login_required()
     ws = web.WebSocketResponse(heartbeat=30)
-    await ws.prepare(request)
+    try:
+        await ws.prepare(request)
+    except ConnectionResetError:  # the page closed while connecting (a hibernating context)
+        return web.Response(status=499)  # nobody reads it; aiohttp drops it quietly
     queue = world.listen(creator.me.uid)
     reader = asyncio.create_task(_drain(ws))
     try:

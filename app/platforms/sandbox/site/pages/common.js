@@ -82,19 +82,20 @@ const Sbx = (() => {
     return {clear() { editorNode.textContent = ""; update(); }};
   }
 
-  // IM push: every creator page keeps the websocket open. After a navigation the new page
-  // asks the server for what arrived since the last frame it saw (sessionStorage).
+  // IM push: every creator page keeps the websocket open. After a navigation, or when the
+  // browser comes back (the console hibernates idle accounts), the new page asks the server
+  // for what arrived since the last frame it saw (localStorage: it outlives the tab).
   function startPush() {
     let stopped = false;
     let current = null;
     window.addEventListener("pagehide", () => { stopped = true; if (current) current.close(); });
     const connect = () => {
-      const since = sessionStorage.getItem(LAST_SYNC) || String(Date.now() - 2000);
+      const since = localStorage.getItem(LAST_SYNC) || String(Date.now() - 2000);
       const scheme = location.protocol === "https:" ? "wss" : "ws";
       const ws = current = new WebSocket(`${scheme}://${location.host}/api/im/ws?since=${since}`);
       ws.onmessage = (event) => {
         const frame = JSON.parse(event.data);
-        if (frame.server_time_ms) sessionStorage.setItem(LAST_SYNC, String(frame.server_time_ms));
+        if (frame.server_time_ms) localStorage.setItem(LAST_SYNC, String(frame.server_time_ms));
         if (frame.type === "session_expired") {
           stopped = true;
           loginRequired();
