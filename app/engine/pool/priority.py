@@ -16,6 +16,8 @@ import sys
 
 import psutil
 
+from .status import is_chromium
+
 log = logging.getLogger(__name__)
 
 BACKGROUND_NICENESS = 10
@@ -32,7 +34,7 @@ def lower_browser_priority() -> int:
     changed = 0
     for proc in children:
         try:
-            if "chrom" not in proc.name().lower() and not proc.name().lower().startswith("headless_shell"):
+            if not is_chromium(proc):
                 continue
             if sys.platform == "win32":
                 if proc.nice() != psutil.BELOW_NORMAL_PRIORITY_CLASS:

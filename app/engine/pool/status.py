@@ -80,11 +80,11 @@ def sample_browser_memory() -> MemorySample:
     browsers, tree = [], []
     for proc in children:
         try:
-            if not _is_chromium(proc):
+            if not is_chromium(proc):
                 continue
             tree.append(proc)
             parent = proc.parent()
-            if parent is None or not _is_chromium(parent):
+            if parent is None or not is_chromium(parent):
                 browsers.append(proc.pid)
         except psutil.Error:
             continue  # exited meanwhile
@@ -115,7 +115,8 @@ def sample_browser_memory() -> MemorySample:
     )
 
 
-def _is_chromium(proc: psutil.Process) -> bool:
+def is_chromium(proc: psutil.Process) -> bool:
+    """Whether a process is a Chromium (browser, renderer, helper or Playwright's shell)."""
     name = proc.name().lower()
     return "chrom" in name or name.startswith("headless_shell")
 

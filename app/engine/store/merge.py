@@ -277,20 +277,22 @@ def _execute_many(session: Session, statement: Any, rows: list[dict[str, Any]]) 
     much as SQLite storing the row; the rows here are already column values, so only the
     type conversions SQLAlchemy would apply (JSON, UTC milliseconds) are left to do."""
     columns = tuple(sorted(rows[0]))  # every row of a call has the same columns
-    sql, names, defaults, processors = _driver_statement(session.get_bind().dialect, statement, columns)
+    compiled, names, defaults, processors = _driver_statement(session.get_bind().dialect, statement, columns)
     params = []
     for row in rows:
         values = [row[name] if name in row else defaults[name] for name in names]
         for i, process in processors:
             values[i] = process(values[i])
         params.append(tuple(values))
-    if not sql.positional:
+    if not compiled.positional:
         params = [dict(zip(names, p)) for p in params]
-    session.connection().exec_driver_sql(sql.string, params)
+    session.connection().exec_driver_sql(compiled.string, params)
 
 
 @lru_cache(maxsize=None)
-def _driver_statement(dialect: Any, statement: Any, columns: tuple[str, ...]) -> tuple[Any, tuple[str, ...], dict[str, Any], tuple]:
+def _driver_statement(
+    dialect: Any, statement: Any, columns: tuple[str, ...]
+) -> tuple[Any, tuple[str, ...], dict[str, Any], tuple[tuple[int, Any], ...]]:
     """`statement` compiled once for `dialect` and these row columns: the compiled form, its
     parameter names in order, their defaults (literals such as the "out" in the upsert) and
     the bind processors."""

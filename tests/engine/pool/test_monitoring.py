@@ -72,11 +72,17 @@ async def _has(texts_coro, wanted):
     return wanted <= await texts_coro
 
 
+def _cycles(rig, account_id) -> int:
+    """Monitor cycles of the account so far (0 until the pool has picked the account up)."""
+    state = rig.pool.status().account(account_id)
+    return state.cycles if state is not None else 0
+
+
 async def test_comments_and_dms_arrive_by_push_between_polls(tmp_path):
     """With polls minutes apart, new traffic still arrives at once: the page's push."""
     async with make_rig(tmp_path, poll_interval_min_s=600, poll_interval_max_s=600) as rig:
         account_id = await rig.login("creator-p")
-        await rig.until(lambda: rig.pool.status().account(account_id).cycles >= 1, what="the first crawl")
+        await rig.until(lambda: _cycles(rig, account_id) >= 1, what="the first crawl")
         await rig.control.inject_comment("小红", "第一次来，支持一下！", creator="creator-p")
         await rig.control.inject_dm("Zoe", "Do you ship to Canada?", creator="creator-p")
         await rig.until(
