@@ -23,6 +23,8 @@ from app.engine.outbox import ReplyStateError
 from app.engine.settings import Settings
 from app.ui.bridge import EngineBridge
 from app.ui.collector import MainThreadCollector
+from app.ui.i18n import install_translator
+from app.ui.theme import apply_theme
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
 
@@ -163,3 +165,17 @@ def cancel_when_possible(loop, engine, reply_id: str, timeout: float = 10) -> No
                 await asyncio.sleep(0.05)
 
     run(loop, cancel(), timeout + 5)
+
+
+@pytest.fixture
+def language(qapp):
+    """Switch the application's language (and theme) for a test; English and light after."""
+
+    def switch(name: str) -> str:
+        shown = install_translator(qapp, Settings(language=name))
+        qapp.processEvents()  # widgets hear of the change through posted LanguageChange events
+        return shown
+
+    yield switch
+    install_translator(qapp, Settings(language="en"))
+    apply_theme(qapp, Settings(theme="light"))

@@ -18,7 +18,6 @@ from app.ui.dialogs.settings import SettingsDialog
 from app.ui.dialogs.workers import WorkersDialog
 from app.ui.theme import current_theme
 from .conftest import run, wait_until
-from .test_i18n import language  # noqa: F401  (fixture)
 
 
 @pytest.fixture

@@ -7,32 +7,17 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import QCoreApplication, QLocale, QTranslator
 from PySide6.QtGui import QPalette
 
 import resources
 from app.engine.settings import Settings
-from app.ui.i18n import install_translator, resolve_language
+from app.ui.i18n import resolve_language
 from app.ui.main_window import MainWindow
 from app.ui.theme import apply_theme, current_theme
 
 ROOT = Path(__file__).resolve().parents[2]
 LUPDATE = Path(sys.executable).parent / "pyside6-lupdate"
-
-
-@pytest.fixture
-def language(qapp):
-    """Switch the application's language (and theme) for a test; English and light after."""
-
-    def switch(name: str) -> str:
-        shown = install_translator(qapp, Settings(language=name))
-        qapp.processEvents()  # widgets hear of the change through posted LanguageChange events
-        return shown
-
-    yield switch
-    install_translator(qapp, Settings(language="en"))
-    apply_theme(qapp, Settings(theme="light"))
 
 
 def test_system_language_follows_the_locale():

@@ -10,7 +10,6 @@ from app.ui.main_window import MainWindow
 from app.ui.models.keyed import ObjectRole
 
 from .conftest import T0, comments, ingest, run, wait_until
-from .test_i18n import language  # noqa: F401  (fixture)
 
 
 @pytest.fixture

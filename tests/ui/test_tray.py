@@ -10,7 +10,6 @@ from app.ui.tray import Tray
 from app.ui.widgets.badge import BADGE_COLOUR
 
 from .conftest import comments, ingest, run, wait_until
-from .test_i18n import language  # noqa: F401  (fixture)
 
 
 def make_tray(engine, qtbot) -> tuple[Tray, list[tuple[str, str]]]:

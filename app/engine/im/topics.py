@@ -99,7 +99,6 @@ def get_topic(session: Session, ref: TopicRef) -> Topic | None:
 # costs more than running it, and a reused statement finds its compiled form in the cache.
 
 
-
 def _scan(session: Session, stmt: Any, account_id: str, start: TopicCursor | None, limit: int) -> list[Any]:
     if stmt is None:
         return []

@@ -191,10 +191,11 @@ def _merged_row(kind: Kind, base: dict[str, Any], record: BaseModel) -> dict[str
     for name in kind.crawled:
         if name in record.model_fields_set and values.get(name) is not None:
             row[name] = values[name]
-    if kind.is_message and base.get("direction") == OUT:
-        row["direction"] = OUT  # our reply stays ours even if a page does not say so
-    if kind.is_message and row["direction"] == OUT:
-        row["is_read"] = True  # our own text is never unread (the upsert does the same)
+    if kind.is_message:
+        if base.get("direction") == OUT:
+            row["direction"] = OUT  # our reply stays ours even if a page does not say so
+        if row["direction"] == OUT:
+            row["is_read"] = True  # our own text is never unread (the upsert does the same)
     return row
 
 
@@ -278,14 +279,12 @@ def _execute_many(session: Session, statement: Any, rows: list[dict[str, Any]]) 
     type conversions SQLAlchemy would apply (JSON, UTC milliseconds) are left to do."""
     columns = tuple(sorted(rows[0]))  # every row of a call has the same columns
     compiled, names, defaults, processors = _driver_statement(session.get_bind().dialect, statement, columns)
-    params = []
+    params: list[Any] = []
     for row in rows:
         values = [row[name] if name in row else defaults[name] for name in names]
         for i, process in processors:
             values[i] = process(values[i])
-        params.append(tuple(values))
-    if not compiled.positional:
-        params = [dict(zip(names, p)) for p in params]
+        params.append(tuple(values) if compiled.positional else dict(zip(names, values)))
     session.connection().exec_driver_sql(compiled.string, params)
 
 

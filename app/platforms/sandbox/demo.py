@@ -17,7 +17,6 @@ from .control_client import SandboxControl
 
 if TYPE_CHECKING:
     from app.engine.engine import Engine
-    from app.engine.events import LoginProgress
 
     from .site import SandboxSite
 
