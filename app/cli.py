@@ -150,8 +150,9 @@ async def _serve(paths, settings, *, start_browsers: bool) -> int:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # Windows
             pass
-    from .bootstrap import set_up_first_run
+    from .bootstrap import freeze_long_lived_objects, set_up_first_run
 
+    freeze_long_lived_objects()
     await set_up_first_run(engine)
     log.info("engine running headless; data in %s (Ctrl+C stops)", paths.data_dir)
     print(f"hiscrm: engine running headless, data in {paths.data_dir} (Ctrl+C stops)", flush=True)

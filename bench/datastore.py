@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 from sqlalchemy import create_engine, make_url, select, text  # noqa: E402
 
 from app.engine.bus import EventBus  # noqa: E402
-from app.engine.engine import freeze_long_lived_objects  # noqa: E402
+from app.bootstrap import freeze_long_lived_objects  # noqa: E402
 from app.engine.im import channels, messages, topics  # noqa: E402
 from app.engine.im.search_index import SearchIndexer  # noqa: E402
 from app.engine.im.tables import tables_for  # noqa: E402
@@ -197,7 +197,7 @@ async def bench(label: str, url: str, args: argparse.Namespace) -> None:
         session.add_all(Account(id=a, platform="sandbox", display_name=f"账号 {i}") for i, a in enumerate(account_ids))
 
     await db.write(add_accounts)
-    freeze_long_lived_objects()  # as Engine.start does once the console is up
+    freeze_long_lived_objects()  # as the console and `hiscrm serve` do once the engine is up
 
     # Ingest at full rate, with the heartbeat running.
     workload = Workload(args.messages, account_ids)

@@ -10,7 +10,6 @@ services; nothing outside the engine opens the database or a browser itself.
 """
 from __future__ import annotations
 
-import gc
 import logging
 from dataclasses import dataclass
 
@@ -20,16 +19,6 @@ from .platform import PlatformRegistry, PlatformRuntime
 from .settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def freeze_long_lived_objects() -> None:
-    """Exclude what exists after start-up (modules, compiled statements, the services) from
-    future garbage collections. A full collection walks every tracked object while holding
-    the GIL, so every thread, the event loop (in the console: the window) included, stops
-    for it: about 40 ms with this program loaded. Frozen, the walk covers only what was made
-    since, a few ms."""
-    gc.collect()
-    gc.freeze()
 
 
 @dataclass
@@ -80,7 +69,6 @@ class Engine:
             await platform.startup(runtime)
         await self.pool.start()
         await self.outbox.start()
-        freeze_long_lived_objects()
         log.info("engine started: %s", self.db.redacted(self.db.url))
 
     async def stop(self) -> None:

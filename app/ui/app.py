@@ -23,7 +23,7 @@ import qasync
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.bootstrap import set_up_first_run
+from app.bootstrap import freeze_long_lived_objects, set_up_first_run
 from app.engine.paths import AppPaths
 from app.engine.settings import Settings, SettingsError
 
@@ -123,6 +123,7 @@ async def start_engine(window: MainWindow, paths: AppPaths, settings: Settings,
         await show_fatal_error(window, str(exc))
         return None
     window.set_engine_state(QCoreApplication.translate("MainWindow", "Ready"))
+    freeze_long_lived_objects()
     await set_up_first_run(engine)  # the sandbox demo workspace, once
     return engine
 
