@@ -19,6 +19,8 @@ from app.engine.store.db import Database
 
 PG_ENV = "HISCRM_TEST_PG_URL"
 
+pytest_plugins = ["tests.watchdog"]
+
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):

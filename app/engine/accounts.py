@@ -317,9 +317,8 @@ class AccountService:
         started = time.perf_counter()
         ok, error = True, None
         try:
-            _reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, port), PROXY_TEST_TIMEOUT_S
-            )
+            async with asyncio.timeout(PROXY_TEST_TIMEOUT_S):
+                _reader, writer = await asyncio.open_connection(host, port)
             writer.close()
         except (OSError, asyncio.TimeoutError) as exc:
             ok, error = False, str(exc) or type(exc).__name__

@@ -208,8 +208,9 @@ class Outbox:
                     task.add_done_callback(lambda t, a=account_id: self._sender_done(a, t))
             timeout = None if next_at is None else max(0.0, (next_at - utcnow()).total_seconds())
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
 
     def _sender_done(self, account_id: str, task: asyncio.Task[None]) -> None:
@@ -237,9 +238,8 @@ class Outbox:
         try:
             platform_id = await self._find_earlier_copy(row) if row.attempted_before else None
             if platform_id is None:
-                platform_id = await asyncio.wait_for(
-                    self._pool.send_reply(row.account_id, row.target, row.text), self.send_timeout_s
-                )
+                async with asyncio.timeout(self.send_timeout_s):
+                    platform_id = await self._pool.send_reply(row.account_id, row.target, row.text)
             if not isinstance(platform_id, str) or not platform_id:
                 # It may well be on the platform: the next attempt looks before it sends.
                 raise _Uncertain(f"the platform returned no id for the reply ({platform_id!r})")
@@ -259,9 +259,8 @@ class Outbox:
         # The reply cannot be on the platform from before it was queued; the margin absorbs
         # platforms that round their times down to whole seconds.
         since = row.created_at - _FIND_MARGIN
-        found = await asyncio.wait_for(
-            self._pool.find_reply(row.account_id, row.target, row.text, since), self.send_timeout_s
-        )
+        async with asyncio.timeout(self.send_timeout_s):
+            found = await self._pool.find_reply(row.account_id, row.target, row.text, since)
         if not found:
             return None
         owner = await self._db.read(platform_id_owner, row.account_id, found)

@@ -63,7 +63,8 @@ class AccountContext:
     async def save(self, save_state: Callable[[str, dict[str, Any]], Awaitable[None]]) -> None:
         """Hand the current storage state to `save_state` when it changed since the last save
         (cookies rarely change between polls; this spares the database a write per cycle)."""
-        state = await asyncio.wait_for(self.context.storage_state(), CLOSE_TIMEOUT_S)
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            state = await self.context.storage_state()
         digest = _digest(state)
         if digest != self._saved_digest:
             await save_state(self.account_id, state)
@@ -95,6 +96,7 @@ def _digest(state: dict[str, Any]) -> str:
 async def _close_quietly(closing: Awaitable[Any]) -> None:
     """Close without letting a hung or already-dead browser stall the caller."""
     try:
-        await asyncio.wait_for(closing, CLOSE_TIMEOUT_S)
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await closing
     except Exception as exc:
         log.debug("closing a context: %s", exc)

@@ -15,6 +15,10 @@ Failures stay inside the account:
 
 Replies and reply look-ups (`use_page`) run between cycles under the same page lock, so a
 poll never navigates away under a half-typed reply.
+
+Timeouts use `asyncio.timeout`, never `asyncio.wait_for`: on Python 3.11, wait_for can swallow
+a cancellation that arrives just as the awaited thing finishes (CPython gh-86296), and the
+monitor loop then outlived `stop()`, hanging the pool's shutdown.
 """
 from __future__ import annotations
 
@@ -108,7 +112,11 @@ class AccountMonitor:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            try:
+                async with asyncio.timeout(STOP_TIMEOUT_S):
+                    await asyncio.gather(task, return_exceptions=True)
+            except TimeoutError:
+                log.warning("%s: the monitor loop did not end when cancelled", self.id)
         try:
             async with asyncio.timeout(STOP_TIMEOUT_S):
                 async with self._page_lock:
@@ -225,7 +233,8 @@ class AccountMonitor:
                     continue
                 timeout = min(timeout, left + 0.01)
             try:
-                await asyncio.wait_for(self._signal.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._signal.wait()
             except TimeoutError:
                 pass
 
@@ -348,7 +357,8 @@ class AccountMonitor:
     async def _call(self, awaitable: Awaitable[T], what: str) -> T:
         """A platform/page call with the pool's timeout: a hung page must not hang the account."""
         try:
-            return await asyncio.wait_for(awaitable, self.env.call_timeout_s)
+            async with asyncio.timeout(self.env.call_timeout_s):
+                return await awaitable
         except TimeoutError:
             raise TransientError(f"{what} did not finish within {self.env.call_timeout_s:g} s") from None
 

@@ -77,7 +77,8 @@ async def log_in_with_control(engine: "Engine", control: SandboxControl, account
     unsubscribe = engine.bus.subscribe(LoginProgress, on_progress)
     try:
         await engine.logins.start(account_id)
-        final = await asyncio.wait_for(done, timeout_s)
+        async with asyncio.timeout(timeout_s):
+            final = await done
     finally:
         unsubscribe()
     if final.state != "success":

@@ -44,6 +44,8 @@ class Rig:
     platform: Platform
     control: Any  # SandboxControl
     events: list[Event] = field(default_factory=list)
+    # Browsers an earlier, failed test left running: not this rig's.
+    stale_pids: set[int] = field(default_factory=lambda: {p.pid for p in chromium_processes(None)})
 
     def seen(self, kind: type[Event], **match: Any) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind) and all(getattr(e, k) == v for k, v in match.items())]
@@ -83,9 +85,14 @@ class Rig:
         assert session.state == "success", (session.state, session.message)
         return account_id
 
-    def state_of(self, account_id: str) -> str | None:
+    def stat(self, account_id: str, name: str, default: Any = None) -> Any:
+        """A field of the account's monitor state (`default` until the pool has picked the
+        account up, which happens a moment after its login)."""
         account = self.pool.status().account(account_id)
-        return account.state if account else None
+        return getattr(account, name) if account else default
+
+    def state_of(self, account_id: str) -> str | None:
+        return self.stat(account_id, "state")
 
     async def texts(self, account_id: str) -> set[str]:
         """The texts of every comment and DM stored for the account."""
@@ -129,10 +136,13 @@ async def make_rig(tmp_path, *, platform: Platform | None = None, call_timeout_s
         await db.close()
 
 
-def chromium_processes(kind: str | None):
-    """Our Chromium processes of a --type (None: the browser process itself)."""
+def chromium_processes(kind: str | None, *, exclude: set[int] = frozenset()):
+    """Our Chromium processes of a --type (None: the browser process itself), except the
+    `exclude`d ones."""
     found = []
     for proc in psutil.Process().children(recursive=True):
+        if proc.pid in exclude:
+            continue
         try:
             cmdline = proc.cmdline()
         except psutil.Error:

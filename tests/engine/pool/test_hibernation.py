@@ -19,7 +19,7 @@ async def test_hibernate_then_wake_keeps_the_session(tmp_path):
     # One page for everyone: nobody stays awake; slow polls, so only wake() brings news early.
     async with make_rig(tmp_path, max_active_pages=1, poll_interval_min_s=40, poll_interval_max_s=50) as rig:
         account_id = await rig.login("creator-sleepy")
-        await rig.until(lambda: rig.pool.status().account(account_id).cycles >= 1, what="the first cycle")
+        await rig.until(lambda: rig.stat(account_id, "cycles", 0) >= 1, what="the first cycle")
         await rig.until(lambda: rig.state_of(account_id) == "hibernating", what="hibernation")
         assert rig.pool.status().open_pages == 0
         logins_before = len(rig.seen(LoginProgress))

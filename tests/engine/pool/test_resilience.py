@@ -25,7 +25,7 @@ async def test_a_crashed_renderer_restarts_the_account(tmp_path):
         assert renderers
         for proc in renderers:
             proc.send_signal(signal.SIGKILL)
-        await rig.until(lambda: rig.pool.status().account(account_id).restarts >= 1, what="a restart")
+        await rig.until(lambda: rig.stat(account_id, "restarts", 0) >= 1, what="a restart")
         await rig.control.inject_dm("Carol", "still there?", creator="creator-crash")
         await rig.until(lambda: stored(rig, account_id, "still there?"), what="traffic after the restart")
         account = await rig.accounts.get(account_id)
@@ -36,7 +36,7 @@ async def test_a_killed_browser_is_relaunched(tmp_path):
     async with make_rig(tmp_path) as rig:
         account_id = await rig.login("creator-kill")
         await rig.until(lambda: rig.state_of(account_id) == "active", what="an open page")
-        [browser] = chromium_processes(None)
+        [browser] = chromium_processes(None, exclude=rig.stale_pids)
         browser.send_signal(signal.SIGKILL)
         await rig.until(lambda: rig.pool.status().browser_launches >= 2, what="a new browser")
         await rig.control.inject_dm("Dan", "hello again", creator="creator-kill")
@@ -91,11 +91,11 @@ async def test_a_hung_account_does_not_stall_another(tmp_path):
         hanging.hang_account = stuck
         await rig.control.inject_comment("Eve", "first comment for fine", creator="creator-fine")
         await rig.until(lambda: stored(rig, fine, "first comment for fine"), what="the healthy account's comment")
-        await rig.until(lambda: rig.pool.status().account(stuck).state == "backoff", what="the hung account backing off")
-        assert "did not finish within 4 s" in rig.pool.status().account(stuck).last_error
+        await rig.until(lambda: rig.state_of(stuck) == "backoff", what="the hung account backing off")
+        assert "did not finish within 4 s" in rig.stat(stuck, "last_error")
         await rig.control.inject_comment("Eve", "second comment for fine", creator="creator-fine")
         await rig.until(lambda: stored(rig, fine, "second comment for fine"), what="more traffic meanwhile")
         assert (await rig.accounts.get(stuck)).last_error  # visible in the channel list
         hanging.hang_account = None
         await rig.pool.restart_account(stuck)
-        await rig.until(lambda: rig.pool.status().account(stuck).failures == 0, what="the hung account recovering")
+        await rig.until(lambda: rig.stat(stuck, "failures") == 0, what="the hung account recovering")
