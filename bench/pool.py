@@ -4,6 +4,7 @@ send → sent time and event-loop stalls, with real Chromium against the sandbox
     .venv/bin/python bench/pool.py                       # 10, 50 and 100 accounts
     .venv/bin/python bench/pool.py --sizes 10 --settle 20  # a quick run
     .venv/bin/python bench/pool.py --max-active-pages 16   # another page limit
+    .venv/bin/python bench/pool.py --parallel-polls 2      # polls at once (default: cores - 1)
 
 It builds the real Engine (SQLite in a temporary HISCRM_HOME, default settings unless told
 otherwise), logs sandbox accounts in through `engine.logins` (the sandbox's control API plays
@@ -38,6 +39,7 @@ from app.engine.engine import Engine  # noqa: E402
 from app.engine.events import LoginProgress, MessagesAdded  # noqa: E402
 from app.engine.logs import setup_logging  # noqa: E402
 from app.engine.paths import app_paths  # noqa: E402
+from app.engine.pool.pacing import PollSlots  # noqa: E402
 from app.engine.platform import ReplyTarget  # noqa: E402
 from app.engine.settings import Settings  # noqa: E402
 
@@ -176,7 +178,7 @@ async def run(args: argparse.Namespace) -> None:
     os.environ["HISCRM_HOME"] = str(home)
     paths = app_paths(home).ensure()
     setup_logging(paths.log_dir, verbose=args.verbose)  # the engine's log, for a look afterwards
-    settings = Settings(max_active_pages=args.max_active_pages)
+    settings = Settings(max_active_pages=args.max_active_pages, max_parallel_polls=args.parallel_polls)
     settings.sandbox.demo_traffic = False
     engine = Engine.create(paths, settings)
     heartbeat = Heartbeat()
@@ -184,6 +186,7 @@ async def run(args: argparse.Namespace) -> None:
     await engine.start()
     bench = Bench(engine)
     print(f"pool benchmark: Chromium via the sandbox site, max_active_pages={settings.max_active_pages}, "
+          f"polls at once {PollSlots(settings.max_parallel_polls).limit}, "
           f"polls every {settings.poll_interval_min_s:g}-{settings.poll_interval_max_s:g} s, data in {home}")
     accounts: dict[str, str] = {}
     try:
@@ -237,6 +240,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10,50,100", help="account counts to measure, ascending")
     parser.add_argument("--max-active-pages", type=int, default=Settings().max_active_pages)
+    parser.add_argument("--parallel-polls", type=int, default=0, help="scheduled polls at once (0: cores - 1)")
     parser.add_argument("--settle", type=float, default=45.0, help="seconds of monitoring before sampling")
     parser.add_argument("--sample", type=float, default=20.0, help="seconds of memory sampling per size")
     parser.add_argument("--messages", type=int, default=60, help="DMs timed for event -> stored")

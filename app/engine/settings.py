@@ -48,6 +48,7 @@ class Settings(BaseModel):
     backoff_cap_s: float = Field(300.0, ge=1, le=86400)
     max_active_pages: int = Field(8, ge=1, le=500)
     hibernate_after_s: float = Field(120.0, ge=5, le=86400)
+    max_parallel_polls: int = Field(0, ge=0, le=500)  # 0: one less than the CPU cores (pool/pacing.py)
     browser_executable: str = ""  # empty: Playwright's browser, else Debian's /usr/bin/chromium
     headless_browser: bool = True
     notifications: bool = True

@@ -1,9 +1,10 @@
 """One account in the pool: its monitor loop and its page, shared with replies.
 
-The loop, per cycle: take a page from the budget, open the context if it is closed (restore the
-session, open the platform's home page, attach the platform's push/interception listeners with
-`watch`), check the session, `poll`, then either stay awake or hibernate (see budget.py), and
-sleep a jittered interval until the next cycle or until woken.
+The loop, per cycle: take a page from the budget and a poll slot (pacing.py), open the
+context if it is closed (restore the session, open the platform's home page, attach the
+platform's push/interception listeners with `watch`), check the session, `poll`, then either
+stay awake or hibernate (see budget.py), and sleep a jittered interval until the next cycle or
+until woken.
 
 Failures stay inside the account:
 - every platform call has a timeout, so a hung page costs this account a cycle, not the pool;
@@ -38,6 +39,7 @@ from . import status as st
 from .browser import BrowserHost
 from .budget import PageBudget
 from .context import AccountContext
+from .pacing import PollSlots
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -59,6 +61,7 @@ class MonitorEnv:
     settings: Settings
     host: BrowserHost
     budget: PageBudget
+    polls: PollSlots
     accounts: "AccountService"
     store: "DataStore"
     bus: EventBus
@@ -135,6 +138,7 @@ class AccountMonitor:
     def wake(self) -> None:
         """Run a cycle now (the operator opened the account, a restart was asked)."""
         self._cycle_requested = True
+        self.env.polls.hurry(self.id)  # a poll queued for a slot goes now
         self.env.budget.hurry(self.id)  # a poll already queued for a page goes first
         self._signal.set()
 
@@ -166,13 +170,15 @@ class AccountMonitor:
     async def use_page(self, action: Callable[["Page"], Awaitable[T]], what: str) -> T:
         """Run `action(page)` on this account's page (opening it if hibernating), between
         cycles, with the platform call timeout."""
-        self.env.budget.hurry(self.id)  # the loop may hold the lock, queued for a page
+        self.env.polls.hurry(self.id)  # the loop may hold the lock, queued for a slot
+        self.env.budget.hurry(self.id)  # or for a page
         async with self._page_lock:
             self.env.budget.busy(self.id)
             self.env.budget.touch(self.id, operator=True)
             try:
                 if self._needs_open():
-                    await self._open(urgent=True)
+                    await self._take_page(urgent=True)
+                    await self._open()
                 assert self._ctx is not None
                 return await self._call(action(self._ctx.page), what)
             except Exception:
@@ -188,7 +194,8 @@ class AccountMonitor:
         while True:
             await self._wait_until_due()
             # A cycle someone asked for (the operator opened the account, a restart) jumps
-            # the queue for a page; a scheduled poll waits its turn behind the rotation.
+            # the queue for a page and takes no poll slot; a scheduled poll waits its turn
+            # behind the rotation.
             urgent, self._cycle_requested = self._cycle_requested, False
             async with self._page_lock:
                 try:
@@ -207,14 +214,23 @@ class AccountMonitor:
 
     async def _cycle(self, *, urgent: bool) -> None:
         self.env.budget.busy(self.id)
-        if self._needs_open():
-            await self._open(urgent=urgent)
-        assert self._ctx is not None
-        self._set_state(st.ACTIVE)
-        page = self._ctx.page
-        if not await self._call(self.platform.check_session(page), "check_session"):
-            raise SessionExpired("the platform shows the login page")
-        await self._call(self.platform.poll(page, self.info, self._sink), "poll")
+        # The page first, then the poll slot: a poll holding a slot never waits for a page, so
+        # awake accounts queued for a slot can always be sent to sleep to free their page.
+        await self._take_page(urgent=urgent)
+        try:
+            async with self.env.polls.slot(self.id, urgent=urgent):
+                if self._ctx is None:
+                    await self._open()
+                assert self._ctx is not None
+                self._set_state(st.ACTIVE)
+                page = self._ctx.page
+                if not await self._call(self.platform.check_session(page), "check_session"):
+                    raise SessionExpired("the platform shows the login page")
+                await self._call(self.platform.poll(page, self.info, self._sink), "poll")
+        except BaseException:
+            if self._ctx is None:
+                self.env.budget.release(self.id)  # taken, never opened (cancelled meanwhile)
+            raise
         self.cycles += 1
         self.last_cycle_at = utcnow()
 
@@ -243,12 +259,18 @@ class AccountMonitor:
     def _needs_open(self) -> bool:
         return self._ctx is None or not self._ctx.alive or self._reopen
 
-    async def _open(self, *, urgent: bool) -> None:
-        if self._ctx is not None:  # dead or outdated: a restart
+    async def _take_page(self, *, urgent: bool) -> None:
+        """Hold a page (at once while the context is open); a dead or outdated context is
+        closed first: a restart."""
+        if self._ctx is not None and self._needs_open():
             await self._close_context(save=self._ctx.alive)
             self.restarts += 1
-        self._reopen = False
         await self.env.budget.acquire(self.id, urgent=urgent)
+
+    async def _open(self) -> None:
+        """Open the context on the page taken (`_take_page`); on failure the page is given
+        back."""
+        self._reopen = False
         try:
             browser = await self.env.host.browser()
             accounts = self.env.accounts

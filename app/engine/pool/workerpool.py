@@ -32,6 +32,7 @@ from ..store.models import LoginStatus
 from . import status as st
 from .browser import BrowserHost, BrowserUnavailable
 from .budget import PageBudget
+from .pacing import PollSlots
 from .context import AccountContext
 from .monitor import AccountMonitor, MonitorEnv, account_status_event
 
@@ -75,7 +76,8 @@ class WorkerPool:
         )
         self._budget = PageBudget(settings.max_active_pages, settings.hibernate_after_s)
         self._env = MonitorEnv(
-            settings, self._host, self._budget, accounts, store, bus, call_timeout_s, self._monitor_changed
+            settings, self._host, self._budget, PollSlots(settings.max_parallel_polls), accounts, store, bus,
+            call_timeout_s, self._monitor_changed,
         )
         self._monitors: dict[str, AccountMonitor] = {}
         self._logging_in: set[str] = set()

@@ -389,6 +389,19 @@ class SandboxPlatform(Platform):
             await button.click()
             await self._settled(page)
 
+    async def _show_conversation(self, page: Page, conversation_id: str) -> None:
+        """The inbox with the conversation open. Every poll ends on the inbox and its pushes
+        keep it current, so an awake page already showing the conversation's row is used as
+        it is: a reply then costs no page load."""
+        row = page.locator(f'.conversation[data-conversation-id="{conversation_id}"]')
+        if urlsplit(page.url).path == "/creator/inbox" and await row.count():
+            await self._settled(page)
+            if await page.get_attribute("#chat-header", "data-conversation-id") == conversation_id:
+                return
+        else:
+            await self._open(page, f"{self.base_url}/creator/inbox")
+        await self._open_conversation(page, conversation_id)
+
     async def _open_conversation(self, page: Page, conversation_id: str) -> None:
         row = page.locator(f'.conversation[data-conversation-id="{conversation_id}"]')
         if not await row.count():
@@ -417,8 +430,7 @@ class SandboxPlatform(Platform):
             if target.kind == "comment":
                 editor, send, path = await self._open_comment_box(page, watch, target)
             else:
-                await self._open(page, f"{self.base_url}/creator/inbox")
-                await self._open_conversation(page, target.topic_platform_id)
+                await self._show_conversation(page, target.topic_platform_id)
                 editor, send, path = "#dm-editor", "#dm-send", "/api/im/send"
             await page.click(editor)
             await page.keyboard.press("ControlOrMeta+A")

@@ -8,7 +8,7 @@ import pytest
 
 from app.engine.platform import PermanentError, ReplyBlocked, ReplyTarget, TransientError
 
-from .harness import ACCOUNT, CREATOR, crash_renderer, log_in
+from .harness import ACCOUNT, CREATOR, CollectingSink, crash_renderer, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(60), pytest.mark.asyncio(loop_scope="module")]
 
@@ -61,6 +61,23 @@ async def test_a_dm_reply_returns_its_id_and_appears_in_the_conversation(platfor
     conv = next(c for c in await control.conversations(CREATOR) if c["conversation_id"] == injected["conversation_id"])
     mine = {m["msg_id"]: m for m in conv["messages"]}[platform_id]
     assert mine["is_from_me"] and mine["content"]["text"] == "Yes! 是的，全球包邮 🌍"
+
+
+async def test_a_dm_reply_on_a_page_already_showing_the_inbox_loads_no_page(platform, page, control):
+    await log_in(platform, page, control)
+    await platform.poll(page, ACCOUNT, CollectingSink())  # a poll ends on the inbox
+    injected = await control.inject_dm("Mia", "还在吗？", creator=CREATOR)  # pushed into the list
+    row = page.locator(f'.conversation[data-conversation-id="{injected["conversation_id"]}"]')
+    await row.wait_for(timeout=5_000)
+    loads = []
+    page.on("framenavigated", lambda frame: frame == page.main_frame and loads.append(frame.url))
+    target = ReplyTarget("direct_message", injected["conversation_id"])
+    first = await platform.reply(page, ACCOUNT, target, "在的 👋")
+    second = await platform.reply(page, ACCOUNT, target, "有什么可以帮你？")
+    assert loads == []  # the pushed conversation was opened in place, the second reply reused it
+    conv = next(c for c in await control.conversations(CREATOR) if c["conversation_id"] == injected["conversation_id"])
+    mine = {m["msg_id"]: m["content"]["text"] for m in conv["messages"] if m["is_from_me"]}
+    assert mine[first] == "在的 👋" and mine[second] == "有什么可以帮你？"
 
 
 async def test_a_rate_limited_reply_is_blocked_and_nothing_is_posted(platform, page, control):

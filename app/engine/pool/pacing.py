@@ -1,0 +1,70 @@
+"""How many scheduled polls run at once.
+
+A poll renders several pages (works, comments, the inbox), and rendering is CPU work. Once as
+many polls run as the machine has cores, more at once do not poll any faster: they only share
+the same CPUs, and slow down everything else that needs them, above all the operator's reply
+being typed into an awake page, the pushes those pages receive, and the console itself.
+
+So scheduled polls queue for one of a few slots (by default one less than the cores, at least
+one). Cycles the operator asked for (opening an account) and replies take no slot: they are
+what the headroom is kept for.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from typing import AsyncIterator
+
+
+def default_parallel_polls() -> int:
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+class PollSlots:
+    def __init__(self, limit: int = 0) -> None:
+        self.limit = limit or default_parallel_polls()
+        self._running = 0
+        self._waiters: dict[str, asyncio.Future[bool]] = {}  # account -> its wait, in order
+
+    @contextlib.asynccontextmanager
+    async def slot(self, account_id: str, *, urgent: bool) -> AsyncIterator[None]:
+        """Hold a slot for one poll of the account; `urgent` (the operator is waiting): none."""
+        took = False if urgent else await self._take(account_id)
+        try:
+            yield
+        finally:
+            if took:
+                self._give_back()
+
+    def hurry(self, account_id: str) -> None:
+        """The operator wants this account now: if it waits for a slot, it goes without one."""
+        waiting = self._waiters.pop(account_id, None)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(False)
+
+    async def _take(self, account_id: str) -> bool:
+        """Wait for a slot: True when one was taken, False when hurried past the queue."""
+        if self._running < self.limit and not self._waiters:
+            self._running += 1
+            return True
+        waiting = asyncio.get_running_loop().create_future()
+        self._waiters[account_id] = waiting
+        try:
+            return await waiting
+        except asyncio.CancelledError:
+            if waiting.done() and not waiting.cancelled() and waiting.result():
+                self._give_back()  # granted just as we were cancelled
+            raise
+        finally:
+            if self._waiters.get(account_id) is waiting:
+                del self._waiters[account_id]
+
+    def _give_back(self) -> None:
+        self._running -= 1
+        while self._waiters and self._running < self.limit:
+            account_id = next(iter(self._waiters))
+            waiting = self._waiters.pop(account_id)
+            if not waiting.done():
+                self._running += 1
+                waiting.set_result(True)
