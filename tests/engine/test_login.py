@@ -43,7 +43,7 @@ async def test_qr_login_with_sms_step_saves_the_session_and_starts_monitoring(tm
         assert rig.logins.session(session_id).state == "success"
         seq = states(rig, session_id)
         assert seq[0] == "started" and seq[-1] == "success"
-        assert seq.index("qr_ready") < seq.index("scanned") < seq.index("verification_required")
+        assert seq.index("qr_ready") < seq.index("scanned") < seq.index("verification_required"), seq
         account = await rig.accounts.get(account_id)
         assert account.login_status == "logged_in" and account.platform_user_id
         assert (await rig.accounts.load_storage_state(account_id))["cookies"]
@@ -77,6 +77,7 @@ async def test_timeout_and_cancel(tmp_path):
         assert second != session_id
         await rig.qr_token(second)
         await rig.logins.cancel(second)
+        await rig.delivered()
         assert rig.logins.session(second).state == "cancelled"
         assert (await rig.accounts.get(account_id)).login_status == "not_logged_in"
         statuses = [e.login_status for e in rig.seen(AccountStatusChanged, account_id=account_id)]

@@ -50,14 +50,21 @@ class Rig:
     def seen(self, kind: type[Event], **match: Any) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind) and all(getattr(e, k) == v for k, v in match.items())]
 
+    async def delivered(self) -> None:
+        """Let the bus deliver the events published so far (it calls handlers on the next turn
+        of the loop), so `seen` includes them."""
+        await asyncio.sleep(0)
+
     async def until(self, predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-        """Wait until predicate() (sync or async) is truthy; returns its value."""
+        """Wait until predicate() (sync or async) is truthy; returns its value, once the events
+        published meanwhile are delivered."""
         deadline = time.monotonic() + timeout
         while True:
             value = predicate()
             if asyncio.iscoroutine(value):
                 value = await value
             if value:
+                await self.delivered()
                 return value
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out after {timeout} s waiting for {what}")
