@@ -35,6 +35,7 @@ from urllib.parse import parse_qs, urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
+from app.bootstrap import freeze_long_lived_objects  # noqa: E402
 from app.engine.engine import Engine  # noqa: E402
 from app.engine.events import LoginProgress, MessagesAdded  # noqa: E402
 from app.engine.logs import setup_logging  # noqa: E402
@@ -184,6 +185,7 @@ async def run(args: argparse.Namespace) -> None:
     heartbeat = Heartbeat()
     heartbeat.start()
     await engine.start()
+    freeze_long_lived_objects()  # as the console and `hiscrm serve` do once the engine is up
     bench = Bench(engine)
     print(f"pool benchmark: Chromium via the sandbox site, max_active_pages={settings.max_active_pages}, "
           f"polls at once {PollSlots(settings.max_parallel_polls).limit}, "
