@@ -32,9 +32,9 @@ from ..store.models import LoginStatus
 from . import status as st
 from .browser import BrowserHost, BrowserUnavailable
 from .budget import PageBudget
-from .pacing import PollSlots
 from .context import AccountContext
 from .monitor import AccountMonitor, MonitorEnv, account_status_event
+from .pacing import PollSlots
 
 if TYPE_CHECKING:
     from datetime import datetime
