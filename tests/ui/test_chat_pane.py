@@ -9,9 +9,11 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter
 from PySide6.QtWidgets import QStyleOptionViewItem
 
+from app.engine.im.types import MessageCursor
 from app.engine.records import MAX_TEXT_LEN
 from app.ui.components.chat_pane import ChatPane
-from app.ui.models.messages import FIRST_PAGE, OLDER_PAGE
+from app.ui.models.keyed import ObjectRole
+from app.ui.models.messages import FIRST_PAGE, MAX_ROWS, OLDER_PAGE
 from app.ui.views.bubble_delegate import status_text
 
 from .conftest import T0, comments, ingest, run, settle, video_ref, wait_until
@@ -231,3 +233,35 @@ def test_scrolling_to_the_top_prepends_older_messages_in_place(engine, qloop, ch
     assert abs(top_after - top_before) <= 2  # the message read stays where it was
     assert chat.model.item(0).text == f"comment {300 - FIRST_PAGE - OLDER_PAGE}"
     assert chat.list.indexAt(QPoint(5, 5)).row() > 0
+
+
+def test_paging_down_after_a_jump_lets_the_oldest_rows_go_and_keeps_the_view_still(
+        engine, qloop, chat, account):
+    total = MAX_ROWS + 3 * OLDER_PAGE
+    ingest(qloop, engine, account, comments=comments("v1", total))
+    oldest = run(qloop, engine.views.messages(video_ref(account), after=MessageCursor(0, 0).encode(), limit=20))
+    topic = run(qloop, engine.views.topic(video_ref(account)))
+    chat.open_topic(topic, around=oldest.items[10])  # as a search hit deep in the history
+    wait_until(qloop, lambda: chat.model is not None and chat.model.rowCount() > 0)
+    model, bar = chat.model, chat.list.verticalScrollBar()
+
+    def page_down():
+        wait_until(qloop, lambda: not model.is_fetching)  # the view may have asked already
+        if model.canFetchMore():
+            model.fetchMore()
+            wait_until(qloop, lambda: not model.is_fetching)
+        settle(qloop, 0.05)
+
+    while model.rowCount() < MAX_ROWS and not model.at_newest:
+        page_down()
+    while not model.at_newest:  # the operator reads on down towards the newest
+        bar.setValue(bar.maximum() - 200)
+        settle(qloop, 0.05)
+        wait_until(qloop, lambda: not model.is_fetching)
+        top = chat.list.indexAt(QPoint(5, 5))
+        shown_id, shown_y = top.data(ObjectRole).id, chat.list.visualRect(top).top()
+        page_down()  # the next page comes in and the oldest rows go
+        assert model.rowCount() <= MAX_ROWS
+        assert abs(chat.list.visualRect(model.index_of(shown_id)).top() - shown_y) <= 2
+    assert model.at_newest and model.has_older
+    assert model.item(model.rowCount() - 1).text == f"comment {total - 1}"

@@ -190,8 +190,14 @@ def test_a_long_scroll_back_keeps_a_bounded_window_and_pages_back_down(engine, q
         assert model.rowCount() <= MAX_ROWS
     assert model.item(0).id == "c0"
     assert not model.at_newest and model.canFetchMore()  # the newest rows were let go
-    while model.canFetchMore():  # ... and back down again
+    while model.canFetchMore():  # ... and back down again, the window bounded that way too
         model.fetchMore()
         wait_until(qloop, lambda: not model.is_fetching)
-    assert model.at_newest
-    assert [model.item(r).id for r in range(model.rowCount())] == [f"c{i}" for i in range(total)]
+        assert model.rowCount() <= MAX_ROWS
+    assert model.at_newest and model.has_older  # the oldest rows were let go in turn
+    assert [model.item(r).id for r in range(model.rowCount())] == [f"c{i}" for i in range(total - MAX_ROWS, total)]
+    while model.has_older:  # up once more: every dropped row comes back, none twice or missed
+        model.fetch_older()
+        wait_until(qloop, lambda: not model.is_fetching)
+    ids = [model.item(r).id for r in range(model.rowCount())]
+    assert ids == [f"c{i}" for i in range(len(ids))] and ids[0] == "c0"

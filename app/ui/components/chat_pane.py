@@ -144,6 +144,8 @@ class ChatPane(QWidget):
         self.model.older_loaded.connect(self._restore_anchor)
         self.model.rowsAboutToBeInserted.connect(self._before_insert)
         self.model.rowsInserted.connect(self._after_insert)
+        self.model.rowsAboutToBeRemoved.connect(self._before_remove)
+        self.model.rowsRemoved.connect(self._after_remove)
         self.model.dataChanged.connect(self._on_data_changed)
         self.delegate.forget_all()
         self.list.setModel(self.model)
@@ -225,11 +227,23 @@ class ChatPane(QWidget):
 
     def _before_insert(self, _parent: QModelIndex, first: int, _last: int) -> None:
         if first == 0 and self.model is not None and self.model.rowCount():
-            # Older messages go above: remember where the top visible message is on screen.
-            index = self.list.indexAt(QPoint(4, 4))
-            if not index.isValid():
-                index = self.model.index(0, 0)
-            self._anchor = (index.data(ObjectRole).id, self.list.visualRect(index).top())
+            self._remember_anchor()  # older messages go above
+
+    def _before_remove(self, _parent: QModelIndex, first: int, _last: int) -> None:
+        if first == 0:
+            self._remember_anchor()  # the oldest rows go (the window moved down)
+
+    def _after_remove(self, _parent: QModelIndex, first: int, _last: int) -> None:
+        if first == 0:
+            self._restore_anchor()
+
+    def _remember_anchor(self) -> None:
+        """Remember where the top visible message is on screen, to keep it there while rows
+        above it come or go."""
+        index = self.list.indexAt(QPoint(4, 4))
+        if not index.isValid():
+            index = self.model.index(0, 0)
+        self._anchor = (index.data(ObjectRole).id, self.list.visualRect(index).top())
 
     def _after_insert(self, _parent: QModelIndex, first: int, last: int) -> None:
         model = self.model
@@ -239,8 +253,9 @@ class ChatPane(QWidget):
         if first > 0 and self._has_unread(new) and self.isVisible() and self.window().isActiveWindow():
             self._mark_read_timer.start()
 
-    def _restore_anchor(self, _count: int) -> None:
-        """Put the message that was at the top back where it was after older rows came in."""
+    def _restore_anchor(self, _count: int = 0) -> None:
+        """Put the message that was at the top back where it was after rows above it came in
+        or went."""
         anchor, self._anchor = self._anchor, None
         if anchor is None or self.model is None:
             return

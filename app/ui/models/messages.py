@@ -30,9 +30,10 @@ FIRST_PAGE = 50
 OLDER_PAGE = 100
 LIVE_PAGE = 50
 MAX_LIVE_PAGE = 1000
-# Rows kept while scrolling back: the view lays every row out again for each page prepended,
-# so without a bound a long scroll back gets slower with every page. Beyond it the newest
-# rows are dropped and come back as newer pages when the operator scrolls down again.
+# Rows kept while paging: the view lays every row out again for each page prepended, so
+# without a bound a long scroll back gets slower with every page. Beyond it the rows at the
+# far end are dropped (the newest when scrolling back, the oldest when paging down after a
+# jump into the history) and come back as pages when the operator scrolls there again.
 MAX_ROWS = 1000
 
 
@@ -126,6 +127,13 @@ class MessagesModel(KeyedListModel[Message]):
     def _append_page(self, page: Page[Message]) -> None:
         self._newer = page.after
         self._insert(len(self._items), [m for m in page.items if m.id not in self._rows])
+        if len(self._items) > MAX_ROWS:
+            first_kept = self._items[len(self._items) - MAX_ROWS]
+            # "Before" the next millisecond includes the kept rows of the same one: they are
+            # skipped by id when the page comes back, and none of the dropped ones is missed.
+            ms = int(first_kept.created_at.timestamp() * 1000)
+            self._remove(0, len(self._items) - MAX_ROWS - 1)
+            self._older = MessageCursor(ms + 1, 0).encode()
 
     # ---- Live changes ---------------------------------------------------------------------
     def _on_messages_added(self, events: Iterable[MessagesAdded]) -> None:
