@@ -40,7 +40,6 @@ from app.engine.engine import Engine  # noqa: E402
 from app.engine.events import LoginProgress, MessagesAdded  # noqa: E402
 from app.engine.logs import setup_logging  # noqa: E402
 from app.engine.paths import app_paths  # noqa: E402
-from app.engine.pool.pacing import PollSlots  # noqa: E402
 from app.engine.platform import ReplyTarget  # noqa: E402
 from app.engine.settings import Settings  # noqa: E402
 
@@ -188,7 +187,7 @@ async def run(args: argparse.Namespace) -> None:
     freeze_long_lived_objects()  # as the console and `hiscrm serve` do once the engine is up
     bench = Bench(engine)
     print(f"pool benchmark: Chromium via the sandbox site, max_active_pages={settings.max_active_pages}, "
-          f"polls at once {PollSlots(settings.max_parallel_polls).limit}, "
+          f"polls at once {engine.pool.status().max_parallel_polls}, "
           f"polls every {settings.poll_interval_min_s:g}-{settings.poll_interval_max_s:g} s, data in {home}")
     accounts: dict[str, str] = {}
     try:

@@ -138,9 +138,14 @@ class AccountMonitor:
     def wake(self) -> None:
         """Run a cycle now (the operator opened the account, a restart was asked)."""
         self._cycle_requested = True
-        self.env.polls.hurry(self.id)  # a poll queued for a slot goes now
-        self.env.budget.hurry(self.id)  # a poll already queued for a page goes first
+        self._jump_queues()
         self._signal.set()
+
+    def _jump_queues(self) -> None:
+        """The operator is waiting: a poll of this account already queued for a poll slot
+        goes without one, one queued for a page goes first."""
+        self.env.polls.hurry(self.id)
+        self.env.budget.hurry(self.id)
 
     def restart(self) -> None:
         self._reopen = True
@@ -170,8 +175,7 @@ class AccountMonitor:
     async def use_page(self, action: Callable[["Page"], Awaitable[T]], what: str) -> T:
         """Run `action(page)` on this account's page (opening it if hibernating), between
         cycles, with the platform call timeout."""
-        self.env.polls.hurry(self.id)  # the loop may hold the lock, queued for a slot
-        self.env.budget.hurry(self.id)  # or for a page
+        self._jump_queues()  # the loop may hold the page lock while it waits
         async with self._page_lock:
             self.env.budget.busy(self.id)
             self.env.budget.touch(self.id, operator=True)

@@ -53,6 +53,7 @@ class PoolStatus:
     browser_launches: int
     open_pages: int
     max_active_pages: int
+    max_parallel_polls: int  # scheduled polls at once (pacing.py)
     memory: MemorySample
     accounts: tuple[AccountState, ...] = field(default_factory=tuple)
 

@@ -199,6 +199,7 @@ class WorkerPool:
             browser_launches=self._host.launches,
             open_pages=self._budget.in_use,
             max_active_pages=self._budget.limit,
+            max_parallel_polls=self._env.polls.limit,
             memory=self._memory,
             accounts=tuple(m.snapshot() for m in self._monitors.values()),
         )

@@ -7,6 +7,7 @@ import pytest
 
 from app.engine.events import AccountStatusChanged, Notification
 from app.engine.platform import ReplyTarget, SessionExpired
+from app.engine.pool.pacing import default_parallel_polls
 
 from tests.engine.pool.harness import chromium_processes, make_rig
 
@@ -29,6 +30,7 @@ async def test_injected_comments_and_dms_are_stored(tmp_path):
         assert memory.rss_mb and memory.processes >= 2
         status = rig.pool.status()
         assert status.browser_running and status.browser_pids and status.open_pages == 1
+        assert status.max_parallel_polls == default_parallel_polls()  # the setting's 0: automatic
         assert status.account(account_id).cycles >= 1
 
 
