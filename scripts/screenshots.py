@@ -194,6 +194,8 @@ def _message(chat: Any, text: str) -> Any:
     from app.ui.models.keyed import ObjectRole
 
     model = chat.model
+    if model is None:  # the jump is still fetching the topic
+        return None
     for row in range(model.rowCount()):
         message = model.index(row, 0).data(ObjectRole)
         if message is not None and message.text == text:
