@@ -25,7 +25,7 @@ def test_first_run_shows_live_sandbox_traffic_and_a_reply_is_confirmed(home, qap
     qapp.setQuitOnLastWindowClosed(False)
     paths = app_paths(home).ensure()
     settings = Settings(language="en")
-    settings.sandbox.demo_traffic = False  # the test plays the audience
+    settings.platforms["sandbox"] = {"demo_traffic": False}  # the test plays the audience
     window = MainWindow(paths.config_dir)
     session = qloop.create_task(console(qapp, paths, settings, window=window))
     try:
