@@ -174,6 +174,7 @@ class WindowSummoner(QObject):
         while (socket := self._server.nextPendingConnection()) is not None:
             socket.disconnected.connect(socket.deleteLater)
             socket.disconnectFromServer()
+            log.info("a second console was started on this home; this window comes forward")
             self.summoned.emit()
 
 
