@@ -1,23 +1,127 @@
-"""Start-up steps shared by the console and `hiscrm serve`, once per process.
+"""The composition root: how a process becomes a running HisCRM, for every mode.
+
+    hiscrm serve / console:   lock = claim_home(paths)             one instance per home
+                              engine = await open_engine(...)     phase 1: data ready
+                              (the console attaches its window here: panes fill at once)
+                              await start_engine(engine, ...)     phase 2: browsers, outbox,
+                                                                  then the first-run set-up
+
+The console (app/ui/app.py) and `hiscrm serve` (`serve` below) run these steps in this
+order and nothing else builds an engine for a process; a remote worker or the embedded
+server are further modes composed from the same steps. Tests build theirs with
+`Engine.create(...)`, the same object graph with parts injected.
 
 The first start of a fresh install sets up the sandbox demo workspace (two demo accounts with
 simulated audience traffic), so a new user sees comments and DMs arrive and can reply at once.
 """
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
-from .engine.engine import Engine
-from .engine.settings import save_settings
+from .engine.home_lock import HomeInUse, HomeLock
+from .engine.paths import AppPaths
+from .engine.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from .engine.engine import Engine
 
 log = logging.getLogger(__name__)
+
+_claimed: dict[Path, HomeLock] = {}  # the homes this process claimed, for the engine it builds
+
+__all__ = ["HomeInUse", "StartupError", "claim_home", "open_engine", "serve", "start_engine"]
+
+
+class StartupError(Exception):
+    """The engine cannot start (database, settings); the message is for the operator."""
+
+
+def claim_home(paths: AppPaths) -> HomeLock:
+    """Take the home's lock for the life of the process, before anything writes there;
+    raises HomeInUse (naming the holder's pid) when another process runs on it. The engine
+    built by `open_engine` on this home holds the same lock (the OS lock is per open file,
+    so a second lock in this process would shut the engine out)."""
+    lock = _claimed.get(paths.data_dir) or HomeLock(paths.data_dir)
+    _claimed[paths.data_dir] = lock.acquire()
+    return lock
+
+
+async def open_engine(paths: AppPaths, settings: Settings, **options: Any) -> Engine:
+    """Phase 1: build the engine (`options` go to Engine.create) and open its database,
+    migrated. Building reads the keyring and imports the services and platforms: that runs on
+    a worker thread, so a window on this loop keeps painting."""
+    from .engine.store.db import DatabaseError
+
+    def build() -> Engine:
+        from .engine.engine import Engine
+
+        options.setdefault("home_lock", _claimed.get(paths.data_dir))
+        return Engine.create(paths, settings, **options)
+
+    try:
+        engine = await asyncio.get_running_loop().run_in_executor(None, build)
+    except SettingsError as exc:
+        raise StartupError(str(exc)) from exc
+    try:
+        await engine.open()
+    except (DatabaseError, HomeInUse) as exc:
+        await engine.db.close()
+        raise StartupError(str(exc)) from exc
+    return engine
+
+
+async def start_engine(engine: Engine, *, started: Callable[[], None] | None = None) -> None:
+    """Phase 2: the platforms, the browser pool and the outbox; then `started()` (the console
+    says "Ready") and the first-run set-up. On failure the engine is stopped and StartupError
+    raised."""
+    from .engine.store.db import DatabaseError
+
+    try:
+        await engine.start()
+    except (DatabaseError, SettingsError) as exc:
+        await engine.stop()
+        raise StartupError(str(exc)) from exc
+    freeze_long_lived_objects()
+    if started is not None:
+        started()
+    await set_up_first_run(engine)
+
+
+async def serve(paths: AppPaths, settings: Settings, *, start_browsers: bool = True) -> int:
+    """`hiscrm serve`: the engine without a window, until SIGINT/SIGTERM (the home already
+    claimed by the caller)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows
+            pass
+    try:
+        engine = await open_engine(paths, settings, start_browsers=start_browsers)
+        await start_engine(engine)
+    except StartupError as exc:
+        print(f"hiscrm: {exc}", file=sys.stderr)
+        return 1
+    log.info("engine running headless; data in %s (Ctrl+C stops)", paths.data_dir)
+    print(f"hiscrm: engine running headless, data in {paths.data_dir} (Ctrl+C stops)", flush=True)
+    await stop.wait()
+    await engine.stop()
+    return 0
 
 
 async def set_up_first_run(engine: Engine) -> None:
     """Create the demo workspace once; a failure is logged and retried at the next start."""
     settings = engine.settings
-    if settings.first_run_done or not settings.sandbox.enabled:
+    if settings.first_run_done or "sandbox" not in engine.platforms.names():
+        return
+    if not engine.settings_service.platform_config("sandbox").enabled:
         return
     try:
         from .platforms.sandbox.demo import setup_demo_workspace
@@ -26,9 +130,8 @@ async def set_up_first_run(engine: Engine) -> None:
     except Exception:
         log.exception("the demo workspace could not be set up; will try again next start")
         return
-    settings.first_run_done = True
     try:
-        save_settings(settings, engine.paths.settings_file)
+        engine.settings_service.update(first_run_done=True)
     except OSError as exc:
         log.warning("could not save the settings: %s", exc)
 

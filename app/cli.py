@@ -2,6 +2,7 @@
 
     hiscrm                 the desktop console (headless engine when there is no display)
     hiscrm serve           the engine without a window
+    hiscrm --version       the installed version
     hiscrm db upgrade      create or migrate the database
     hiscrm db import F...  import account snapshots of the original system
     hiscrm db export ID    write an account as a snapshot in the original format
@@ -14,7 +15,6 @@ import asyncio
 import json
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from .engine.paths import app_paths
 from .engine.settings import SettingsError, load_settings
 
 log = logging.getLogger("hiscrm")
+DISTRIBUTION = "hiscrm-console"
 
 
 def has_display() -> bool:
@@ -36,6 +37,7 @@ def has_display() -> bool:
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hiscrm", description="HisCRM Console")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     parser.add_argument("--home", help="keep config, data and logs under this folder (else $HISCRM_HOME)")
     parser.add_argument("--database-url", help="override the database URL for this run")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -57,13 +59,55 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def package_version() -> str:
+    """The installed distribution's version; a checkout run without `pip install` (or a
+    frozen build whose spec wrote no metadata) reads it from pyproject.toml beside the code."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:
+        pass
+    import tomllib
+
+    try:
+        with open(Path(__file__).resolve().parents[1] / "pyproject.toml", "rb") as file:
+            return str(tomllib.load(file)["project"]["version"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     paths = app_paths(args.home).ensure()
+    command = args.command or "gui"
+    if command == "gui" and not has_display():
+        print("hiscrm: no display found (DISPLAY/WAYLAND_DISPLAY unset); running the engine headless.")
+        command = "serve"
+    lock = None
+    if command in ("gui", "serve"):
+        from .bootstrap import HomeInUse, claim_home
+
+        try:
+            lock = claim_home(paths)  # before anything writes: logs, settings, the database
+        except HomeInUse as exc:
+            print(f"hiscrm: {exc}", file=sys.stderr)
+            if command == "gui":
+                from .ui.app import refuse_second_console
+
+                refuse_second_console(paths, str(exc))
+            return 1
+    try:
+        return _run(command, args, paths)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run(command: str, args: argparse.Namespace, paths) -> int:
     from .engine.logs import setup_logging
 
     setup_logging(paths.log_dir, verbose=args.verbose)
-    command = args.command or "gui"
     if command == "sandbox":
         from .platforms.sandbox.cli import main as sandbox_main
 
@@ -77,14 +121,13 @@ def main(argv: list[str] | None = None) -> int:
         settings.database_url = args.database_url
     if command == "db":
         return asyncio.run(_db(args, settings.database_url or paths.default_database_url))
-    if command == "gui" and not has_display():
-        print("hiscrm: no display found (DISPLAY/WAYLAND_DISPLAY unset); running the engine headless.")
-        command = "serve"
     if command == "gui":
         from .ui.app import run_gui
 
         return run_gui(paths, settings)
-    return asyncio.run(_serve(paths, settings, start_browsers=not getattr(args, "no_browsers", False)))
+    from .bootstrap import serve
+
+    return asyncio.run(serve(paths, settings, start_browsers=not getattr(args, "no_browsers", False)))
 
 
 async def _db(args: argparse.Namespace, url: str) -> int:
@@ -130,32 +173,3 @@ async def _db(args: argparse.Namespace, url: str) -> int:
         return 1
     finally:
         await db.close()
-
-
-async def _serve(paths, settings, *, start_browsers: bool) -> int:
-    """The engine without a window, until SIGINT/SIGTERM."""
-    from .engine.engine import Engine
-    from .engine.store.db import DatabaseError
-
-    engine = Engine.create(paths, settings, start_browsers=start_browsers)
-    try:
-        await engine.start()
-    except DatabaseError as exc:
-        print(f"hiscrm: {exc}", file=sys.stderr)
-        return 1
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # Windows
-            pass
-    from .bootstrap import freeze_long_lived_objects, set_up_first_run
-
-    freeze_long_lived_objects()
-    await set_up_first_run(engine)
-    log.info("engine running headless; data in %s (Ctrl+C stops)", paths.data_dir)
-    print(f"hiscrm: engine running headless, data in {paths.data_dir} (Ctrl+C stops)", flush=True)
-    await stop.wait()
-    await engine.stop()
-    return 0

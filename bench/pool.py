@@ -86,9 +86,7 @@ class Heartbeat:
 class Bench:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        from app.platforms.sandbox import PLATFORM
-
-        self.control = PLATFORM.control
+        self.control = engine.platforms.get("sandbox").control
         self.qr_urls: dict[str, str] = {}
         self.finished: dict[str, LoginProgress] = {}
         self.added_at: dict[str, float] = {}
@@ -179,7 +177,7 @@ async def run(args: argparse.Namespace) -> None:
     paths = app_paths(home).ensure()
     setup_logging(paths.log_dir, verbose=args.verbose)  # the engine's log, for a look afterwards
     settings = Settings(max_active_pages=args.max_active_pages, max_parallel_polls=args.parallel_polls)
-    settings.sandbox.demo_traffic = False
+    settings.platforms["sandbox"] = {"demo_traffic": False}
     engine = Engine.create(paths, settings)
     heartbeat = Heartbeat()
     heartbeat.start()

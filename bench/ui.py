@@ -560,7 +560,7 @@ async def live_latency(args: argparse.Namespace) -> None:
     print(f"\n== Event -> visible: the sandbox site and Chromium, one account open; load average {load()}")
     home = throwaway_home()
     settings = Settings(first_run_done=True)  # sandbox on, no demo workspace of its own
-    settings.sandbox.demo_traffic = False
+    settings.platforms["sandbox"] = {"demo_traffic": False}
     try:
         async with running_console(home, settings, start_browsers=True) as window:
             engine = window.engine

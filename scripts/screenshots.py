@@ -86,7 +86,7 @@ def shoot(language: str, out: Path) -> int:
         paths = app_paths(home).ensure()
         setup_logging(paths.log_dir, verbose=False)
         settings = Settings(language=language, theme="light")
-        settings.sandbox.demo_traffic = False  # the script is the audience: same pictures each run
+        settings.platforms["sandbox"] = {"demo_traffic": False}  # the script is the audience: same pictures each run
         qt = QApplication(sys.argv)
         console_app.apply_look(qt, settings)
         MainThreadCollector(qt).start()

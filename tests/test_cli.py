@@ -65,6 +65,39 @@ def test_the_console_stops_in_order_on_sigterm(tmp_path):
     assert "engine stopped" in log
 
 
+def test_version_is_printed(tmp_path):
+    from importlib.metadata import version
+
+    result = run_cli(["--version"], quiet_home(tmp_path))
+    assert result.returncode == 0 and result.stdout.strip() == f"hiscrm {version('hiscrm-console')}"
+
+
+def test_a_second_instance_on_the_same_home_is_refused_and_names_the_first(tmp_path):
+    """Two engines on one data folder would poll the same accounts and resend each other's
+    replies in flight. The second start says who holds the folder and exits; the first runs on."""
+    env = quiet_home(tmp_path)
+    first = start(["serve", "--no-browsers"], env)
+    try:
+        read_until(first, "engine running headless")
+        second = run_cli(["serve", "--no-browsers"], env)
+        assert second.returncode == 1
+        assert "already running" in second.stderr and f"process {first.pid}" in second.stderr
+        console = start(["gui"], {**env, "QT_QPA_PLATFORM": "offscreen"})  # a console too
+        read_until(console, f"process {first.pid}")
+        console.kill()  # it shows a message box now; nobody here closes it
+        console.wait(30)
+        assert first.poll() is None
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(30) == 0
+    again = start(["serve", "--no-browsers"], env)  # the lock went with the first process
+    read_until(again, "engine running headless")
+    again.kill()
+    again.wait(30)
+    log = (Path(env["HISCRM_HOME"]) / "logs" / "hiscrm.log").read_text()
+    assert log.count("engine started") == 2  # the refused ones never started an engine
+
+
 def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=env, text=True,
                           capture_output=True, timeout=120)

@@ -1,22 +1,41 @@
 """The Engine: builds every engine service from the settings and owns their lifecycle.
 
 The desktop console, `hiscrm serve` and the tests all create one Engine and call its
-services; nothing outside the engine opens the database or a browser itself.
+services; nothing outside the engine opens the database or a browser itself. The process
+around it (the home lock, the modes, the first run) is composed in app/bootstrap.py.
 
-    engine = Engine.create(paths, settings)
-    await engine.start()        # migrations, platforms, pool, outbox dispatcher
+    engine = Engine.create(paths, settings)    # services built, nothing started
+    await engine.open()         # phase 1: the home's lock, the database migrated: data can be shown
+    await engine.start()        # phase 2: platforms, pool, outbox dispatcher (opens first if needed)
     ...                          # engine.views / engine.accounts / engine.outbox / engine.logins
     await engine.stop()
+
+Tests and tools inject what they replace (a platform, a throwaway secret key, shorter
+timeouts) through `Engine.create`'s keyword arguments, so they get the same object graph
+as the console, not one rebuilt by hand.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable
 
 from .bus import EventBus
+from .home_lock import HomeLock
 from .paths import AppPaths
-from .platform import PlatformRegistry, PlatformRuntime
+from .platform import Platform, PlatformRegistry, PlatformRuntime
 from .settings import Settings
+
+if TYPE_CHECKING:  # imported in create(): the console builds the engine off its UI thread
+    from .accounts import AccountService
+    from .im.views import ImViews
+    from .login import LoginManager
+    from .outbox import Outbox
+    from .pool import WorkerPool
+    from .secrets import SecretBox
+    from .settings_service import SettingsService
+    from .store.datastore import DataStore
+    from .store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -24,49 +43,87 @@ log = logging.getLogger(__name__)
 @dataclass
 class Engine:
     paths: AppPaths
-    settings: Settings
+    settings: Settings  # the live settings every service reads; change them through settings_service
     bus: EventBus
     platforms: PlatformRegistry
-    db: "Database"
-    store: "DataStore"
-    views: "ImViews"
-    accounts: "AccountService"
-    pool: "WorkerPool"
-    logins: "LoginManager"
-    outbox: "Outbox"
+    db: Database
+    store: DataStore
+    views: ImViews
+    accounts: AccountService
+    pool: WorkerPool
+    logins: LoginManager
+    outbox: Outbox
+    settings_service: SettingsService
+    home_lock: HomeLock  # held from open() to stop(): one engine per home, across processes
+    _opened: bool = field(default=False, init=False, repr=False)
 
     @classmethod
-    def create(cls, paths: AppPaths, settings: Settings, *, start_browsers: bool = True) -> "Engine":
+    def create(
+        cls,
+        paths: AppPaths,
+        settings: Settings,
+        *,
+        start_browsers: bool = True,
+        platforms: PlatformRegistry | Iterable[Platform] | None = None,
+        secrets: SecretBox | None = None,
+        call_timeout_s: float | None = None,
+        login_timeout_s: float | None = None,
+        home_lock: HomeLock | None = None,
+    ) -> Engine:
+        """Build the services (nothing runs yet). The keyword arguments replace a part:
+        `platforms` (a registry, or platform instances; default: a fresh instance of every
+        installed platform), `secrets` (default: the key from the OS keyring or key file),
+        the pool's platform-call timeout, the login timeout, and the home's lock (the one the
+        process took at start-up, app/bootstrap.py; default: a new one on the data folder)."""
         from .accounts import AccountService
         from .im.views import ImViews
         from .login import LoginManager
         from .outbox import Outbox
         from .pool import WorkerPool
         from .secrets import SecretBox
+        from .settings_service import SettingsService
         from .store.datastore import DataStore
         from .store.db import Database
 
         paths.ensure()
         bus = EventBus()
-        platforms = PlatformRegistry()
-        platforms.load_entry_points()
+        if platforms is None:
+            registry = PlatformRegistry.from_entry_points()
+        elif isinstance(platforms, PlatformRegistry):
+            registry = platforms
+        else:
+            registry = PlatformRegistry()
+            for platform in platforms:
+                registry.register(platform)
+        settings_service = SettingsService(settings, paths.settings_file, bus, registry)
         db = Database(settings.database_url or paths.default_database_url)
         store = DataStore(db, bus)
         views = ImViews(db, bus)
-        secrets = SecretBox.from_keyring(paths)
-        accounts = AccountService(db, bus, secrets)
-        pool = WorkerPool(settings, paths, platforms, accounts, store, bus, enabled=start_browsers)
-        logins = LoginManager(pool, accounts, bus)
+        accounts = AccountService(db, bus, secrets or SecretBox.from_keyring(paths))
+        pool_options = {} if call_timeout_s is None else {"call_timeout_s": call_timeout_s}
+        pool = WorkerPool(settings, paths, registry, accounts, store, bus, enabled=start_browsers, **pool_options)
+        login_options = {} if login_timeout_s is None else {"timeout_s": login_timeout_s}
+        logins = LoginManager(pool, accounts, bus, **login_options)
         outbox = Outbox(db, bus, pool)
-        return cls(paths, settings, bus, platforms, db, store, views, accounts, pool, logins, outbox)
+        return cls(paths, settings, bus, registry, db, store, views, accounts, pool, logins, outbox,
+                   settings_service, home_lock or HomeLock(paths.data_dir))
+
+    async def open(self) -> None:
+        """Phase 1, once: take the home's lock (HomeInUse when another process runs on this
+        home: nothing here has written anything yet), create or migrate the database; the UI
+        can show data from here on."""
+        if not self._opened:
+            self.home_lock.acquire()
+            await self.db.upgrade()
+            self._opened = True
 
     async def start(self) -> None:
-        """Bring the engine up: database first (so the UI can show data at once), then
-        platforms, the browser pool and the outbox dispatcher."""
-        await self.db.upgrade()
-        runtime = PlatformRuntime(data_dir=self.paths.data_dir, settings=self.settings)
+        """Phase 2 (after `open`, which it does first if nobody did): the platforms, the
+        browser pool and the outbox dispatcher."""
+        await self.open()
         for platform in self.platforms.all():
-            await platform.startup(runtime)
+            config = self.settings_service.platform_config(platform.name)
+            await platform.startup(PlatformRuntime(data_dir=self.paths.data_dir, settings=self.settings, config=config))
         await self.pool.start()
         await self.outbox.start()
         log.info("engine started: %s", self.db.redacted(self.db.url))
@@ -78,4 +135,5 @@ class Engine:
         for platform in self.platforms.all():
             await platform.shutdown()
         await self.db.close()
+        self.home_lock.release()
         log.info("engine stopped")

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .im.types import TopicRef
+from .settings import Settings
 
 
 @dataclass(frozen=True)
@@ -99,3 +100,12 @@ class PoolStatusChanged(Event):
     """The worker pool's browsers or account contexts changed (for the Workers view)."""
 
     details: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SettingsChanged(Event):
+    """The settings were saved and the running engine's Settings object now holds them.
+    `changed` names the top-level fields that changed (a platform's block: "platforms")."""
+
+    changed: frozenset[str]
+    settings: Settings  # the live object

@@ -1,7 +1,8 @@
 """The one interface every platform implements, and the registry that finds them.
 
-A platform package (app/platforms/<name>/) exports PLATFORM, an object implementing
-`Platform`. The engine's worker pool owns the browser and hands each call a Playwright Page
+A platform package (app/platforms/<name>/) exports a `Platform` subclass (or a factory
+returning one); the registry makes a fresh instance per engine, so two engines in one process
+(tests, tools) never share a platform's state. The engine's worker pool owns the browser and hands each call a Playwright Page
 of the account's own BrowserContext; platform code only drives pages, it never touches the
 database: it reports what it saw through a `BatchSink` and login progress through `LoginIO`.
 
@@ -17,7 +18,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import EntryPoint, entry_points
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from .records import Batch
 
@@ -28,7 +31,7 @@ log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "hiscrm.platforms"
 BUILTIN_PLATFORMS: dict[str, str] = {
-    "sandbox": "app.platforms.sandbox:PLATFORM",
+    "sandbox": "app.platforms.sandbox:SandboxPlatform",
 }
 """The platforms shipped in this package, as entry-point values: the same list as the
 "hiscrm.platforms" entry points in pyproject.toml (keep the two in step)."""
@@ -117,12 +120,21 @@ class LoginIO(abc.ABC):
         """Ask the operator (dialog or remote client) and wait for the answer."""
 
 
+class PlatformSettings(BaseModel):
+    """A platform's own block of the settings file (`platforms.<name>`). A platform with
+    settings declares a subclass as `Platform.settings_model`; the settings service validates
+    the block with it, so a wrong value is reported like any other setting."""
+
+    model_config = ConfigDict(extra="allow")
+
+
 class Platform(abc.ABC):
     """One social platform's adapter. Stateless across accounts: every call gets its page."""
 
     name: str  # registry key, e.g. "sandbox", "douyin"
     label: str  # shown to operators, e.g. "抖音"
     capabilities: frozenset[str] = frozenset({"comments", "direct_messages", "qr_login"})
+    settings_model: ClassVar[type[PlatformSettings]] = PlatformSettings
 
     async def startup(self, runtime: "PlatformRuntime") -> None:
         """Called once when the engine starts (e.g. the sandbox starts its local site)."""
@@ -166,15 +178,26 @@ class Platform(abc.ABC):
 
 @dataclass
 class PlatformRuntime:
-    """What the engine offers platforms at startup."""
+    """What the engine offers platforms at startup: where to keep files, the engine's
+    settings, and the platform's own block of them (validated with its `settings_model`)."""
 
     data_dir: Any
     settings: Any
+    config: PlatformSettings = field(default_factory=PlatformSettings)
 
 
 class PlatformRegistry:
+    """The platforms of one engine, by name."""
+
     def __init__(self) -> None:
         self._platforms: dict[str, Platform] = {}
+
+    @classmethod
+    def from_entry_points(cls) -> "PlatformRegistry":
+        """A registry with a new instance of every installed platform."""
+        registry = cls()
+        registry.load_entry_points()
+        return registry
 
     def register(self, platform: Platform) -> None:
         self._platforms[platform.name] = platform
@@ -192,32 +215,38 @@ class PlatformRegistry:
         return [self._platforms[n] for n in self.names()]
 
     def load_entry_points(self) -> None:
-        """Register every platform listed under the entry-point group, then any built-in
-        platform the entry points did not list; skip (and log) broken ones.
+        """Register a new instance of every platform listed under the entry-point group and
+        of every built-in one; skip (and log) broken ones.
 
-        Why the built-in fallback: entry points are read from the metadata of installed
-        distributions (the `*.dist-info` / `*.egg-info` folders on sys.path), not from the code.
-        A frozen build (PyInstaller) contains only what its spec collected, and loses the
-        entry points when that metadata is not copied in or is stale; a source checkout run
-        without `pip install -e .` has no metadata at all. The built-in platforms are part of
-        this package's own code, so their presence must not depend on that metadata: those
-        the entry points did not name are loaded from BUILTIN_PLATFORMS, the same way. A
-        built-in that the entry points did name is not loaded twice, even when it failed.
-        Third-party platforms are still found only through entry points (pip-installed
-        plugins next to a frozen build are not visible to it anyway).
+        Why built-ins are loaded from BUILTIN_PLATFORMS, whatever the entry points say: entry
+        points are read from the metadata of installed distributions (the `*.dist-info` /
+        `*.egg-info` folders on sys.path), not from the code. A frozen build (PyInstaller)
+        contains only what its spec collected, and loses the entry points when that metadata
+        is not copied in or is stale; a source checkout run without `pip install -e .` has no
+        metadata at all, and an editable install keeps the entry points of the day it was
+        installed. The built-in platforms are part of this package's own code, so the code
+        says where they are. Third-party platforms are found only through entry points
+        (pip-installed plugins next to a frozen build are not visible to it anyway).
         """
-        listed: set[str] = set()
         for ep in entry_points(group=ENTRY_POINT_GROUP):
-            listed.add(ep.name)
+            if ep.name in BUILTIN_PLATFORMS:
+                if ep.value != BUILTIN_PLATFORMS[ep.name]:
+                    log.debug("entry point %s = %s is stale; the built-in %s is used", ep.name, ep.value,
+                              BUILTIN_PLATFORMS[ep.name])
+                continue
             self._load(ep)
         for name, value in BUILTIN_PLATFORMS.items():
-            if name not in listed:
-                log.debug("built-in platform %r is not in the entry points; loaded directly", name)
-                self._load(EntryPoint(name=name, value=value, group=ENTRY_POINT_GROUP))
+            self._load(EntryPoint(name=name, value=value, group=ENTRY_POINT_GROUP))
 
     def _load(self, ep: EntryPoint) -> None:
         try:
-            platform = ep.load()
+            factory = ep.load()
+            if isinstance(factory, Platform):
+                raise TypeError(f"entry point {ep.name!r} names a platform instance; name its class "
+                                "(or a factory), so that each engine gets its own")
+            platform = factory()
+            if not isinstance(platform, Platform):
+                raise TypeError(f"entry point {ep.name!r} made {type(platform).__name__}, not a Platform")
             if getattr(platform, "name", None) != ep.name:
                 raise ValueError(f"entry point {ep.name!r} exports platform {platform.name!r}")
             self.register(platform)

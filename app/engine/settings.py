@@ -3,6 +3,13 @@
 A settings file that is not valid JSON or has wrong values is reported with a clear message
 (SettingsError) and left untouched on disk, so the operator can fix it; unknown keys are
 ignored with a warning rather than lost (they are kept when the file is saved again).
+
+Each platform's own settings are a block under `platforms.<name>`, validated by the platform's
+model when the engine is built (settings_service.py); files written before that kept the
+sandbox's block at the top level as `sandbox`, which is read as `platforms.sandbox`.
+
+The running engine's settings are changed through its SettingsService, never by writing this
+file or the engine's Settings object directly.
 """
 from __future__ import annotations
 
@@ -29,14 +36,6 @@ class ServerSettings(BaseModel):
     token: str = ""  # generated on first start when empty
 
 
-class SandboxSettings(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    enabled: bool = True
-    host: str = "127.0.0.1"
-    port: int = Field(0, ge=0, le=65535)  # 0 = a free port
-    demo_traffic: bool = True  # the audience simulator keeps the first-run workspace lively
-
-
 class Settings(BaseModel):
     model_config = ConfigDict(extra="allow", validate_assignment=True)
 
@@ -55,7 +54,19 @@ class Settings(BaseModel):
     do_not_disturb: bool = False
     first_run_done: bool = False
     server: ServerSettings = Field(default_factory=ServerSettings)
-    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    platforms: dict[str, dict[str, Any]] = Field(default_factory=dict)  # name -> its block, raw
+
+    @model_validator(mode="before")
+    @classmethod
+    def _platform_blocks(cls, data: Any) -> Any:
+        """The sandbox block moved from `sandbox` to `platforms.sandbox`: read old files."""
+        if isinstance(data, dict) and "sandbox" in data:
+            data = dict(data)
+            old = data.pop("sandbox")
+            platforms = dict(data.get("platforms") or {})
+            platforms.setdefault("sandbox", old)
+            data["platforms"] = platforms
+        return data
 
     @model_validator(mode="after")
     def _poll_range(self) -> "Settings":
@@ -77,14 +88,18 @@ def load_settings(path: Path) -> Settings:
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}" for e in exc.errors()
-        )
-        raise SettingsError(f"{path}: invalid settings: {problems}") from exc
-    unknown = sorted(set(raw) - set(Settings.model_fields))
+        raise SettingsError(f"{path}: invalid settings: {describe_errors(exc)}") from exc
+    unknown = sorted(set(raw) - set(Settings.model_fields) - {"sandbox"})
     if unknown:
         log.warning("%s: ignoring unknown settings %s", path, ", ".join(unknown))
     return settings
+
+
+def describe_errors(exc: ValidationError, prefix: str = "") -> str:
+    """pydantic's errors as one line: `where: why; where: why`."""
+    return "; ".join(
+        f"{prefix}{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}" for e in exc.errors()
+    )
 
 
 def save_settings(settings: Settings, path: Path) -> None:

@@ -4,9 +4,14 @@
 
 Order matters for how fast the console feels: the window is shown and painted before the
 engine is built, so the first paint never waits for the database, the keyring or the
-browsers (DESIGN.md goal: < 1.5 s). Then the engine starts; its database is ready before the
-browser pool, and the panes fill in. A database or settings problem is shown in a message
+browsers (DESIGN.md goal: < 1.5 s). Then the engine starts in the composition root's two
+phases (app/bootstrap.py): its database is ready first, the window attaches and the panes
+fill in, then the browser pool starts. A database or settings problem is shown in a message
 box and the console exits cleanly instead of printing a traceback.
+
+A second console on the same home is refused (the home lock, taken by app.cli before this
+runs): it shows why and brings the running console's window forward, through a local socket
+named after the home that the running console listens on.
 
 Quitting (menu, Ctrl+Q, closing the window, the tray) stops the engine before the process
 ends, so the outbox and the browsers shut down in order.
@@ -14,20 +19,24 @@ ends, so the outbox and the browsers shut down in order.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import signal
 import sys
 from typing import Any
 
 import qasync
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.bootstrap import freeze_long_lived_objects, set_up_first_run
+from app.bootstrap import StartupError, open_engine
+from app.bootstrap import start_engine as start_engine_phase
 from app.engine.paths import AppPaths
-from app.engine.settings import Settings, SettingsError
+from app.engine.settings import Settings, SettingsError, load_settings
 
 from .collector import MainThreadCollector
+from .look import apply_look  # noqa: F401 - also app.ui.app.apply_look for scripts and benchmarks
 from .main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -64,6 +73,7 @@ async def console(app: QApplication, paths: AppPaths, settings: Settings,
     window.quit_requested.connect(quit_event.set)
     app.aboutToQuit.connect(quit_event.set)
     window.show()
+    summoner = WindowSummoner(paths, window)
     await asyncio.sleep(0)  # let Qt paint the window before the engine work starts
 
     engine = None
@@ -75,6 +85,7 @@ async def console(app: QApplication, paths: AppPaths, settings: Settings,
         await quit_event.wait()
         return 0
     finally:
+        summoner.close()
         window.save_state()
         window.detach_engine()
         if engine is not None:
@@ -100,31 +111,22 @@ def _quit_on_signals(quit_event: asyncio.Event) -> dict[int, Any]:
 
 async def start_engine(window: MainWindow, paths: AppPaths, settings: Settings,
                        *, start_browsers: bool = True):
-    """Build and start the engine; on failure tell the operator and return None."""
-    from app.engine.engine import Engine
-    from app.engine.store.db import DatabaseError
-
-    loop = asyncio.get_running_loop()
+    """Build and start the engine (data first, then the window attaches, then the browsers);
+    on failure tell the operator and return None."""
     try:
-        # Engine.create reads the keyring and imports the platforms: off the Qt thread.
-        engine = await loop.run_in_executor(
-            None, lambda: Engine.create(paths, settings, start_browsers=start_browsers))
-        await engine.db.upgrade()  # data first: the panes can fill while browsers start
-    except (DatabaseError, SettingsError) as exc:
+        engine = await open_engine(paths, settings, start_browsers=start_browsers)
+    except StartupError as exc:
         await show_fatal_error(window, str(exc))
         return None
     window.attach_engine(engine)
     window.set_engine_state(QCoreApplication.translate("MainWindow", "Starting browsers…"))
     try:
-        await engine.start()
-    except (DatabaseError, SettingsError) as exc:
+        await start_engine_phase(
+            engine, started=lambda: window.set_engine_state(QCoreApplication.translate("MainWindow", "Ready")))
+    except StartupError as exc:
         window.detach_engine()
-        await engine.stop()
         await show_fatal_error(window, str(exc))
         return None
-    window.set_engine_state(QCoreApplication.translate("MainWindow", "Ready"))
-    freeze_long_lived_objects()
-    await set_up_first_run(engine)  # the sandbox demo workspace, once
     return engine
 
 
@@ -147,13 +149,66 @@ async def show_fatal_error(window: MainWindow, text: str) -> None:
     await closed
 
 
-def apply_look(app: QApplication, settings: Settings) -> None:
-    """Theme and language, when those modules are present (they are optional extras)."""
+class WindowSummoner(QObject):
+    """Listens, while the console runs, for a second console started on the same home: it
+    connects to a local socket named after the home, and this window comes forward."""
+
+    #: A second console asked for the window.
+    summoned = Signal()
+
+    def __init__(self, paths: AppPaths, window: MainWindow | None = None) -> None:
+        super().__init__(window)
+        self._server = QLocalServer(self)
+        name = summon_name(paths)
+        QLocalServer.removeServer(name)  # a socket file left by a killed console (we hold the home lock)
+        if not self._server.listen(name):
+            log.info("cannot listen for a second console (%s)", self._server.errorString())
+        self._server.newConnection.connect(self._on_connection)
+        if window is not None:
+            self.summoned.connect(lambda: bring_forward(window))
+
+    def close(self) -> None:
+        self._server.close()
+
+    def _on_connection(self) -> None:
+        while (socket := self._server.nextPendingConnection()) is not None:
+            socket.disconnected.connect(socket.deleteLater)
+            socket.disconnectFromServer()
+            log.info("a second console was started on this home; this window comes forward")
+            self.summoned.emit()
+
+
+def summon_name(paths: AppPaths) -> str:
+    """The local socket's name for a home (the same for every console on it)."""
+    return "hiscrm-" + hashlib.sha256(str(paths.data_dir.resolve()).encode()).hexdigest()[:24]
+
+
+def summon_running_console(paths: AppPaths, timeout_ms: int = 2000) -> bool:
+    """Ask the console running on this home to bring its window forward; True when it heard."""
+    socket = QLocalSocket()
+    socket.connectToServer(summon_name(paths))
+    connected = socket.waitForConnected(timeout_ms)
+    socket.abort()
+    return connected
+
+
+def bring_forward(window: MainWindow) -> None:
+    window.showNormal()
+    window.raise_()
+    window.activateWindow()
+
+
+def refuse_second_console(paths: AppPaths, text: str) -> None:
+    """This home has a running console (or `hiscrm serve`): bring its window forward and say
+    so in a message box, then return (the caller exits)."""
+    app = QApplication.instance() or QApplication(sys.argv)
     try:
-        from .i18n import install_translator
-        from .theme import apply_theme
-    except ImportError as exc:
-        log.warning("theme/translations unavailable: %s", exc)
-        return
-    apply_theme(app, settings)
-    install_translator(app, settings)
+        apply_look(app, load_settings(paths.settings_file))
+    except SettingsError:
+        apply_look(app, Settings())
+    summon_running_console(paths)
+    box = QMessageBox(QMessageBox.Icon.Information,
+                      QCoreApplication.translate("MainWindow", "HisCRM Console is already running"),
+                      text, QMessageBox.StandardButton.Close)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.exec()

@@ -34,6 +34,7 @@ from .bridge import EngineBridge, spawn
 from .components.chat_pane import ChatPane
 from .components.search import SearchDialog
 from .components.topics_pane import TopicsPane
+from .look import follow_settings
 from .models.channels import ChannelsModel
 from .models.keyed import ObjectRole
 from .views.channel_delegate import ChannelDelegate
@@ -77,6 +78,7 @@ class MainWindow(QMainWindow):
         """Build the panes on `engine` (its database is ready); events flow from now on."""
         self.engine = engine
         self.bridge = EngineBridge(engine.bus, self)
+        self._unfollow_settings = follow_settings(engine.bus)
         self.channels_model = ChannelsModel(engine.views, self.bridge, self)
         self.channel_list = QListView(self)
         self.channel_list.setObjectName("channels")
@@ -125,6 +127,7 @@ class MainWindow(QMainWindow):
         """Stop listening to the engine (before it stops)."""
         if self.bridge is not None:
             self.bridge.close()
+            self._unfollow_settings()
         if self.tray is not None:
             self.tray.close()
 

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 from app.engine.engine import Engine
 from app.engine.events import MessagesAdded, Notification
 from app.engine.im.types import Channel, UnreadTotals
-from app.engine.settings import save_settings
 from app.ui.bridge import EngineBridge, spawn
 from app.ui.theme import app_icon
 from app.ui.widgets.badge import badge_icon
@@ -92,12 +91,9 @@ class Tray(QObject):
             self.window.activateWindow()
 
     def set_do_not_disturb(self, on: bool) -> None:
-        """Switch do-not-disturb and keep the choice in the settings file."""
-        if self.engine.settings.do_not_disturb == on:
-            return
-        self.engine.settings.do_not_disturb = on
+        """Switch do-not-disturb (the settings service saves the choice)."""
         try:
-            save_settings(self.engine.settings, self.engine.paths.settings_file)
+            self.engine.settings_service.update(do_not_disturb=on)
         except OSError as exc:
             log.warning("could not save the do-not-disturb choice: %s", exc)
         self.retranslate()

@@ -11,7 +11,8 @@ asks, one JSON command per line on stdin, answering one JSON line on stdout each
                              → {"reply": "<reply id>"}
 
 Replies carry request ids, so the test can queue the same replies again after a restart
-without queueing any of them twice. SIGTERM (or the end of stdin) stops the engine cleanly.
+without queueing any of them twice. SIGTERM (or the end of stdin) stops the engine cleanly. A home that another engine process
+holds ends this one at once (exit code 1, the holder's pid on stderr).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from app.engine.engine import Engine
+from app.engine.home_lock import HomeInUse
 from app.engine.im.types import TopicRef
 
 from .harness import running_engine, until
@@ -60,13 +62,21 @@ async def serve(engine: Engine) -> None:
 
 
 async def main(home: Path, site_url: str) -> None:
-    async with running_engine(home, site_url) as engine:
-        commands = asyncio.ensure_future(serve(engine))
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, commands.cancel)
-        try:
-            await commands
-        except asyncio.CancelledError:
-            pass
+    try:
+        async with running_engine(home, site_url) as engine:
+            await run(engine)
+    except HomeInUse as exc:  # another engine process runs on this home
+        print(f"engine_process: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+async def run(engine: Engine) -> None:
+    commands = asyncio.ensure_future(serve(engine))
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, commands.cancel)
+    try:
+        await commands
+    except asyncio.CancelledError:
+        pass
 
 
 if __name__ == "__main__":

@@ -34,18 +34,15 @@ REPLY_PATHS = ("/api/comments/reply", "/api/im/send")
 def e2e_settings() -> Settings:
     """Settings for an engine that drives the test's site instead of starting its own."""
     settings = Settings(**FAST)
-    settings.sandbox.enabled = False
-    settings.sandbox.demo_traffic = False
+    settings.platforms["sandbox"] = {"enabled": False, "demo_traffic": False}
     return settings
 
 
 @contextlib.asynccontextmanager
 async def running_engine(home: Path, site_url: str) -> AsyncIterator[Engine]:
     """Engine.create + start on `home`, its sandbox platform pointed at `site_url`."""
-    from app.platforms.sandbox import PLATFORM
-
     engine = Engine.create(app_paths(home), e2e_settings())
-    PLATFORM.use_site(site_url)
+    engine.platforms.get("sandbox").use_site(site_url)
     await engine.start()
     try:
         yield engine

@@ -19,7 +19,17 @@ def test_hiscrm_home_puts_everything_under_one_folder(tmp_path, monkeypatch):
 def test_missing_file_gives_secure_defaults(tmp_path):
     settings = load_settings(tmp_path / "settings.json")
     assert settings.server.host == "127.0.0.1"
-    assert settings.sandbox.enabled
+    assert settings.platforms == {}  # each platform's defaults: its own settings model
+
+
+def test_a_file_from_before_platform_blocks_keeps_its_sandbox_settings(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"first_run_done": True, "sandbox": {"enabled": False, "port": 8123}}))
+    settings = load_settings(path)
+    assert settings.platforms["sandbox"] == {"enabled": False, "port": 8123}
+    save_settings(settings, path)
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert "sandbox" not in saved and saved["platforms"]["sandbox"]["port"] == 8123
 
 
 def test_round_trip_keeps_values_and_unknown_keys(tmp_path):

@@ -90,7 +90,7 @@ def qloop(qapp):
 
 def quiet_settings() -> Settings:
     settings = Settings()
-    settings.sandbox.enabled = False  # no local site: these tests fill data by ingest
+    settings.platforms["sandbox"] = {"enabled": False}  # no local site: these tests fill data by ingest
     settings.first_run_done = True
     return settings
 

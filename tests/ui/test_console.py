@@ -25,7 +25,7 @@ def test_first_run_shows_live_sandbox_traffic_and_a_reply_is_confirmed(home, qap
     qapp.setQuitOnLastWindowClosed(False)
     paths = app_paths(home).ensure()
     settings = Settings(language="en")
-    settings.sandbox.demo_traffic = False  # the test plays the audience
+    settings.platforms["sandbox"] = {"demo_traffic": False}  # the test plays the audience
     window = MainWindow(paths.config_dir)
     session = qloop.create_task(console(qapp, paths, settings, window=window))
     try:
@@ -59,3 +59,21 @@ def test_first_run_shows_live_sandbox_traffic_and_a_reply_is_confirmed(home, qap
     finally:
         window.quit_requested.emit()
         assert run(qloop, session, timeout=60) == 0
+
+
+def test_a_second_console_brings_the_running_window_forward(home, qapp, qloop, qtbot):
+    """A second start on the same home is refused (the home lock); the running console's
+    window comes forward instead of a second one appearing."""
+    from app.ui.app import WindowSummoner, summon_running_console
+
+    paths = app_paths(home).ensure()
+    window = MainWindow(paths.config_dir)
+    summoner = WindowSummoner(paths, window)
+    try:
+        with qtbot.waitSignal(summoner.summoned, timeout=5000):
+            assert summon_running_console(paths)
+        wait_until(qloop, window.isVisible)
+    finally:
+        summoner.close()
+        window.close()
+    assert not summon_running_console(app_paths(home / "other"), timeout_ms=500)  # per home

@@ -33,7 +33,7 @@ from typing import Callable
 class PageBudget:
     def __init__(self, limit: int, hibernate_after_s: float) -> None:
         self.limit = limit
-        self.awake_quota = max(0, limit - max(1, limit // 4))
+        self.awake_quota = _awake_quota(limit)
         self.hibernate_after_s = hibernate_after_s
         self._holders: set[str] = set()
         self._waiters: deque[tuple[str, asyncio.Future[None]]] = deque()
@@ -41,6 +41,19 @@ class PageBudget:
         self._awake_since: dict[str, float] = {}
         self._touched: dict[str, float] = {}  # last operator interest or new messages
         self._operator: dict[str, float] = {}  # last operator interest
+
+    def resize(self, limit: int) -> None:
+        """The operator changed "open pages at most": a larger budget hands its new pages to
+        the waiting accounts now; a smaller one sends idle awake accounts to sleep until the
+        pages in use fit (accounts in a cycle give their page back when it ends)."""
+        self.limit = limit
+        self.awake_quota = _awake_quota(limit)
+        excess = max(len(self._awake) - self.awake_quota, len(self._holders) - self.limit)
+        for _ in range(min(excess, len(self._awake))):  # evicted accounts release their page soon after
+            victim = min(self._awake, key=lambda a: (self._operator_interest(a) or float("-inf"),
+                                                     self._touched.get(a, 0.0)))
+            self._awake.pop(victim)()
+        self._grant()
 
     # ---- Pages
 
@@ -85,6 +98,10 @@ class PageBudget:
         self._holders.discard(account_id)
         self._awake.pop(account_id, None)
         self._awake_since.pop(account_id, None)
+        self._grant()
+
+    def _grant(self) -> None:
+        """Hand free pages to the waiting accounts, in queue order."""
         while self._waiters and len(self._holders) < self.limit:
             waiter, future = self._waiters.popleft()
             if not future.done():
@@ -156,3 +173,8 @@ class PageBudget:
         if at is None or time.monotonic() - at > self.hibernate_after_s:
             return None
         return at
+
+
+def _awake_quota(limit: int) -> int:
+    """The limit minus a reserve of a quarter of it (at least one page) for the rotation."""
+    return max(0, limit - max(1, limit // 4))

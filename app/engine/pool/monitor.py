@@ -152,6 +152,17 @@ class AccountMonitor:
         self.failures = 0
         self.wake()
 
+    def retime(self) -> None:
+        """The poll interval settings changed: a next poll further away than the new interval
+        allows comes sooner (a longer interval applies from the next cycle; a backoff keeps
+        its delay)."""
+        if self.failures or not self.monitoring:
+            return
+        sooner = self._loop.time() + self._interval()
+        if sooner < self._due:
+            self._due = sooner
+            self._signal.set()
+
     def browser_lost(self) -> None:
         if self._ctx is not None:
             self._context_died("the browser disconnected")

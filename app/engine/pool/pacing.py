@@ -27,6 +27,12 @@ class PollSlots:
         self._running = 0
         self._waiters: dict[str, asyncio.Future[bool]] = {}  # account -> its wait, in order
 
+    def resize(self, limit: int = 0) -> None:
+        """The setting changed: more slots start queued polls now; with fewer, running polls
+        finish and the next ones wait until they fit."""
+        self.limit = limit or default_parallel_polls()
+        self._grant()
+
     @contextlib.asynccontextmanager
     async def slot(self, account_id: str, *, urgent: bool) -> AsyncIterator[None]:
         """Hold a slot for one poll of the account; `urgent` (the operator is waiting): none."""
@@ -62,6 +68,9 @@ class PollSlots:
 
     def _give_back(self) -> None:
         self._running -= 1
+        self._grant()
+
+    def _grant(self) -> None:
         while self._waiters and self._running < self.limit:
             account_id = next(iter(self._waiters))
             waiting = self._waiters.pop(account_id)

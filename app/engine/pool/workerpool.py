@@ -17,7 +17,7 @@ import logging
 from typing import TYPE_CHECKING, AsyncIterator
 
 from ..bus import EventBus
-from ..events import AccountsChanged, AccountStatusChanged, PoolStatusChanged
+from ..events import AccountsChanged, AccountStatusChanged, PoolStatusChanged, SettingsChanged
 from ..paths import AppPaths
 from ..platform import (
     Platform,
@@ -75,9 +75,10 @@ class WorkerPool:
             settings.browser_executable, headless=settings.headless_browser, on_disconnect=self._browser_lost
         )
         self._budget = PageBudget(settings.max_active_pages, settings.hibernate_after_s)
+        self._polls = PollSlots(settings.max_parallel_polls)
         self._env = MonitorEnv(
-            settings, self._host, self._budget, PollSlots(settings.max_parallel_polls), accounts, store, bus,
-            call_timeout_s, self._monitor_changed,
+            settings, self._host, self._budget, self._polls, accounts, store, bus, call_timeout_s,
+            self._monitor_changed,
         )
         self._monitors: dict[str, AccountMonitor] = {}
         self._logging_in: set[str] = set()
@@ -88,6 +89,7 @@ class WorkerPool:
         self._memory = st.MemorySample()
         self._status_pending: dict[str, str] = {}
         self._started = False
+        bus.subscribe(SettingsChanged, self._settings_changed)
 
     # ---- Lifecycle
 
@@ -285,6 +287,21 @@ class WorkerPool:
                 await self._reconcile()
             except Exception:
                 log.exception("updating the monitored accounts failed; retrying on the next change")
+
+    def _settings_changed(self, event: SettingsChanged) -> None:
+        """Limits and intervals the operator changed apply now, not at the next start."""
+        settings = event.settings
+        if "max_active_pages" in event.changed:
+            self._budget.resize(settings.max_active_pages)
+        if "hibernate_after_s" in event.changed:
+            self._budget.hibernate_after_s = settings.hibernate_after_s
+        if "max_parallel_polls" in event.changed:
+            self._polls.resize(settings.max_parallel_polls)
+        if event.changed & {"poll_interval_min_s", "poll_interval_max_s"}:
+            for monitor in self._monitors.values():
+                monitor.retime()
+        if event.changed & {"max_active_pages", "max_parallel_polls"}:
+            self._bus.publish(PoolStatusChanged({"limits": True}))
 
     def _accounts_changed(self, event: AccountsChanged | AccountStatusChanged) -> None:
         if isinstance(event, AccountStatusChanged) and event.monitor_state is not None:

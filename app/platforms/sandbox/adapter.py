@@ -44,6 +44,7 @@ from app.engine.platform import (
 from . import parsers
 from .control_client import SandboxControl
 from .parsers import Parsed
+from .settings import SandboxSettings
 
 if TYPE_CHECKING:
     from playwright.async_api import Page, Response, WebSocket
@@ -122,8 +123,10 @@ class SandboxPlatform(Platform):
     name = "sandbox"
     label = "沙盒 Sandbox"
     capabilities = frozenset({"comments", "direct_messages", "qr_login", "sms_verification"})
+    settings_model = SandboxSettings
 
     def __init__(self) -> None:
+        self.config = SandboxSettings()  # this engine's `platforms.sandbox` block, from startup
         self.site: SandboxSite | None = None
         self.control: SandboxControl | None = None
         self._base_url: str | None = None
@@ -131,19 +134,19 @@ class SandboxPlatform(Platform):
 
     # ---- lifecycle ---------------------------------------------------------------------
     async def startup(self, runtime: PlatformRuntime) -> None:
-        """Start the local site (unless settings.sandbox.enabled is off)."""
+        """Start the local site (unless `platforms.sandbox.enabled` is off)."""
         from .site import SandboxSite
 
-        sandbox = getattr(runtime.settings, "sandbox", None)
-        if sandbox is not None and not sandbox.enabled:
+        self.config = SandboxSettings.model_validate(runtime.config.model_dump())
+        if not self.config.enabled:
             log.info("sandbox platform disabled in settings; its site is not started")
             return
         self.site = SandboxSite(
-            host=getattr(sandbox, "host", "127.0.0.1"), port=getattr(sandbox, "port", 0),
+            host=self.config.host, port=self.config.port,
             world_file=Path(runtime.data_dir) / "sandbox" / "world.json" if runtime.data_dir else None,
         )
         self.use_site(await self.site.start())
-        if getattr(sandbox, "demo_traffic", False):
+        if self.config.demo_traffic:
             from .demo import resume_demo_traffic
 
             resume_demo_traffic(self.site)

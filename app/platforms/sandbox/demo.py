@@ -35,7 +35,7 @@ async def setup_demo_workspace(engine: "Engine") -> list[str]:
     platform = engine.platforms.get("sandbox")
     control: SandboxControl | None = getattr(platform, "control", None)
     if control is None:
-        raise RuntimeError("the sandbox site is not running (settings: sandbox.enabled)")
+        raise RuntimeError("the sandbox site is not running (settings: platforms.sandbox.enabled)")
     existing = {a.display_name: a for a in await engine.accounts.list() if a.platform == "sandbox"}
     account_ids, logins = [], []
     for name in DEMO_ACCOUNTS:
@@ -45,7 +45,7 @@ async def setup_demo_workspace(engine: "Engine") -> list[str]:
             logins.append(log_in_with_control(engine, control, account_id, creator=name))
         account_ids.append(account_id)
     await asyncio.gather(*logins)
-    if engine.settings.sandbox.demo_traffic:
+    if platform.config.demo_traffic:
         await control.start_simulator(comments_per_s=DEMO_COMMENTS_PER_S, dms_per_s=DEMO_DMS_PER_S,
                                       creators=list(DEMO_ACCOUNTS))
     return account_ids

@@ -1,16 +1,16 @@
 """Settings: where data lives, the database, monitoring pace, language, theme, notifications.
 
-Saving validates everything first (a bad database URL or an impossible poll range is reported
-in the dialog, nothing is written), then writes the settings file, updates the running
-engine's settings in place (the pool and the tray read them live) and applies the language
-and theme at once. A new database URL takes effect at the next start.
+Saving hands the edited values to the engine's settings service, which validates them (a bad
+database URL or an impossible poll range is reported in the dialog, nothing is written),
+saves the file and announces the change: the pool's page budget and poll intervals, the
+tray's notifications and the window's language and theme follow at once. A new database URL
+takes effect at the next start.
 """
 from __future__ import annotations
 
 from pydantic import ValidationError
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QApplication,
     QCheckBox,
     QComboBox,
     QDialogButtonBox,
@@ -27,10 +27,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from app.engine.engine import Engine
-from app.engine.settings import Settings, save_settings
+from app.engine.settings import Settings
 from app.ui.dialogs.base import EngineDialog, role_label, set_form_labels
-from app.ui.i18n import install_translator
-from app.ui.theme import apply_theme
 
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
 
@@ -129,12 +127,11 @@ class SettingsDialog(EngineDialog):
         self.do_not_disturb.setChecked(settings.do_not_disturb)
 
     # ---- Saving -------------------------------------------------------------------------
-    def edited(self) -> Settings:
-        """The settings as edited; raises DatabaseUrlError or pydantic's ValidationError."""
+    def edited(self) -> dict[str, object]:
+        """The values as edited; raises DatabaseUrlError."""
         url = self.database_url.text().strip()
         check_database_url(url)
-        values = self.engine.settings.model_dump()
-        values.update(
+        return dict(
             database_url=url,
             poll_interval_min_s=self.poll_min.value(),
             poll_interval_max_s=self.poll_max.value(),
@@ -144,11 +141,10 @@ class SettingsDialog(EngineDialog):
             notifications=self.notifications.isChecked(),
             do_not_disturb=self.do_not_disturb.isChecked(),
         )
-        return Settings.model_validate(values)
 
     def save(self) -> None:
         try:
-            new = self.edited()
+            self.engine.settings_service.update(**self.edited())
         except DatabaseUrlError:
             self._mark_url(valid=False)
             self.show_error(self.tr("The database URL is not valid. Use sqlite:///path/to/file.db or "
@@ -161,17 +157,10 @@ class SettingsDialog(EngineDialog):
             else:
                 self.show_error(str(exc))
             return
-        try:
-            save_settings(new, self.engine.paths.settings_file)
         except OSError as exc:
             self.show_error(self.tr("Could not write {path}: {error}").format(
                 path=str(self.engine.paths.settings_file), error=exc.strerror or str(exc)))
             return
-        update_in_place(self.engine.settings, new)
-        app = QApplication.instance()
-        if isinstance(app, QApplication):
-            install_translator(app, self.engine.settings)
-            apply_theme(app, self.engine.settings)
         self.saved.emit(self.engine.settings)
         self.accept()
 
@@ -202,14 +191,3 @@ class SettingsDialog(EngineDialog):
         self.buttons.button(QDialogButtonBox.StandardButton.Save).setText(self.tr("Save"))
         self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(self.tr("Cancel"))
 
-
-def update_in_place(current: Settings, new: Settings) -> None:
-    """Copy `new` into the Settings object the engine's services hold. The poll range is
-    validated on every assignment, so the bound that moves away from the other goes first."""
-    fields = list(Settings.model_fields)
-    if new.poll_interval_min_s > current.poll_interval_max_s:
-        fields.remove("poll_interval_max_s")
-        fields.insert(0, "poll_interval_max_s")
-    for name in fields:
-        if getattr(current, name) != getattr(new, name):
-            setattr(current, name, getattr(new, name))

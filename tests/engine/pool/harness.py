@@ -1,8 +1,10 @@
-"""A real engine core around the sandbox platform, for the pool and login tests.
+"""A real engine around the sandbox platform, for the pool and login tests.
 
-Everything is real: a SQLite file, the DataStore, AccountService, the WorkerPool with Chromium,
-the LoginManager and the sandbox site driven through its pages; the sandbox's control API
-plays the audience and the creator's phone (scanning QR codes).
+The rig is the engine the console runs, built by `Engine.create` (the composition root's
+object graph) with a throwaway secret key, shorter timeouts and, where a test needs one, its
+own platform instance. Everything is real: a SQLite file, the DataStore, AccountService, the
+WorkerPool with Chromium, the LoginManager and the sandbox site driven through its pages; the
+sandbox's control API plays the audience and the creator's phone (scanning QR codes).
 """
 from __future__ import annotations
 
@@ -19,22 +21,24 @@ from sqlalchemy import select
 
 from app.engine.accounts import AccountService
 from app.engine.bus import EventBus
+from app.engine.engine import Engine
 from app.engine.events import Event, LoginProgress
 from app.engine.login import LoginManager
 from app.engine.paths import app_paths
-from app.engine.platform import Platform, PlatformRegistry, PlatformRuntime
+from app.engine.platform import Platform
 from app.engine.pool import WorkerPool
 from app.engine.secrets import SecretBox
 from app.engine.settings import Settings
-from app.engine.store.datastore import DataStore
 from app.engine.store.db import Database
 from app.engine.store.models import Comment, DirectMessage
+from app.platforms.sandbox import SandboxPlatform
 
 FAST = dict(poll_interval_min_s=1.0, poll_interval_max_s=1.5, backoff_cap_s=2.0, hibernate_after_s=30.0)
 
 
 @dataclass
 class Rig:
+    engine: Engine
     settings: Settings
     bus: EventBus
     db: Database
@@ -115,32 +119,20 @@ class Rig:
 @contextlib.asynccontextmanager
 async def make_rig(tmp_path, *, platform: Platform | None = None, call_timeout_s: float = 20.0,
                    login_timeout_s: float = 60.0, **overrides: Any) -> AsyncIterator[Rig]:
-    from app.platforms.sandbox import PLATFORM
-
-    platform = platform or PLATFORM
+    platform = platform or SandboxPlatform()
     settings = Settings(**{**FAST, **overrides})
-    settings.sandbox.demo_traffic = False
-    paths = app_paths(tmp_path / "home").ensure()
-    bus = EventBus()
-    db = Database(paths.default_database_url)
-    await db.upgrade()
-    accounts = AccountService(db, bus, SecretBox.generate())
-    registry = PlatformRegistry()
-    registry.register(platform)
-    pool = WorkerPool(settings, paths, registry, accounts, DataStore(db, bus), bus, call_timeout_s=call_timeout_s)
-    logins = LoginManager(pool, accounts, bus, timeout_s=login_timeout_s)
-    rig = Rig(settings, bus, db, accounts, pool, logins, platform, None)
-    bus.subscribe(Event, rig.events.append)
-    await platform.startup(PlatformRuntime(data_dir=paths.data_dir, settings=settings))
-    rig.control = PLATFORM.control
-    await pool.start()
+    settings.platforms["sandbox"] = {"demo_traffic": False}
+    engine = Engine.create(app_paths(tmp_path / "home"), settings, platforms=[platform],
+                           secrets=SecretBox.generate(), call_timeout_s=call_timeout_s,
+                           login_timeout_s=login_timeout_s)
+    rig = Rig(engine, settings, engine.bus, engine.db, engine.accounts, engine.pool, engine.logins, platform, None)
+    engine.bus.subscribe(Event, rig.events.append)
+    await engine.start()
+    rig.control = platform.control
     try:
         yield rig
     finally:
-        await logins.stop()
-        await pool.stop()
-        await platform.shutdown()
-        await db.close()
+        await engine.stop()
 
 
 def chromium_processes(kind: str | None, *, exclude: set[int] = frozenset()):

@@ -98,3 +98,29 @@ async def test_an_account_already_queued_for_its_poll_goes_first_when_the_operat
     budget.release("busy")
     await asyncio.gather(*waiting)
     assert order == ["opened", "p1", "p2"]
+
+
+async def test_a_larger_budget_opens_pages_for_the_waiting_accounts_at_once():
+    budget = PageBudget(limit=1, hibernate_after_s=60)
+    await budget.acquire("a")
+    waiting = asyncio.ensure_future(budget.acquire("b"))
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    budget.resize(3)
+    await asyncio.wait_for(waiting, 1)
+    assert budget.in_use == 2 and budget.awake_quota == 2
+
+
+async def test_a_smaller_budget_sends_idle_awake_accounts_to_sleep():
+    budget = PageBudget(limit=8, hibernate_after_s=60)
+    evicted = []
+    for account in "abcd":
+        await budget.acquire(account)
+        assert budget.claim_awake(account, lambda account=account: evicted.append(account))
+    budget.touch("d", operator=True)
+    budget.resize(2)
+    assert budget.awake_quota == 1
+    assert sorted(evicted) == ["a", "b", "c"]  # the one the operator looked at stays
+    for account in evicted:
+        budget.release(account)
+    assert budget.in_use == 1

@@ -86,3 +86,18 @@ async def test_a_poll_cancelled_while_queued_leaves_no_slot_taken():
 
 def test_by_default_one_core_is_left_to_the_operator():
     assert PollSlots().limit == default_parallel_polls() >= 1
+
+
+async def test_more_slots_start_queued_polls_at_once():
+    polls = Polls(PollSlots(limit=1))
+    first, second = polls.start("a"), polls.start("b")
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert polls.running == ["a"]
+    polls.slots.resize(2)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert polls.running == ["a", "b"]
+    await polls.finish("a")
+    await polls.finish("b")
+    await asyncio.gather(first, second)

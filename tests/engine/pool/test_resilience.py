@@ -5,8 +5,7 @@ import signal
 
 import pytest
 
-from app.engine.platform import Platform
-from app.platforms.sandbox import PLATFORM
+from app.platforms.sandbox import SandboxPlatform
 
 from tests.engine.pool.harness import chromium_processes, make_rig
 
@@ -44,43 +43,17 @@ async def test_a_killed_browser_is_relaunched(tmp_path):
         assert (await rig.accounts.get(account_id)).login_status == "logged_in"
 
 
-class HangingPlatform(Platform):
+class HangingPlatform(SandboxPlatform):
     """The sandbox, except that polling one account's page never returns (a hung page)."""
 
-    name, label, capabilities = PLATFORM.name, PLATFORM.label, PLATFORM.capabilities
-
     def __init__(self):
+        super().__init__()
         self.hang_account: str | None = None
-        self.control = None
-
-    async def startup(self, runtime):
-        await PLATFORM.startup(runtime)
-
-    async def shutdown(self):
-        await PLATFORM.shutdown()
-
-    def home_url(self):
-        return PLATFORM.home_url()
-
-    async def login(self, page, io):
-        return await PLATFORM.login(page, io)
-
-    async def check_session(self, page):
-        return await PLATFORM.check_session(page)
-
-    async def watch(self, page, account, sink):
-        await PLATFORM.watch(page, account, sink)
 
     async def poll(self, page, account, sink):
         if account.id == self.hang_account:
             await asyncio.Event().wait()
-        await PLATFORM.poll(page, account, sink)
-
-    async def reply(self, page, account, target, text):
-        return await PLATFORM.reply(page, account, target, text)
-
-    async def find_reply(self, page, account, target, text, since):
-        return await PLATFORM.find_reply(page, account, target, text, since)
+        await super().poll(page, account, sink)
 
 
 async def test_a_hung_account_does_not_stall_another(tmp_path):

@@ -1,7 +1,8 @@
 """The sandbox site as an aiohttp application, and `SandboxSite`, which runs it on 127.0.0.1.
 
 `SandboxSite(world_file=...)` keeps the world in a JSON file: loaded at start, saved a few
-seconds after changes and at stop. That keeps the demo accounts' sessions (and so their saved
+seconds after changes, at once when a login completes (before the browser gets its cookie),
+and at stop. That keeps the demo accounts' sessions (and so their saved
 browser logins) and their traffic across restarts of the console. It also remembers its port
 and takes it again when it is free, so avatar URLs stored by an earlier run keep working.
 """
@@ -51,9 +52,12 @@ class SandboxSite:
         self.world, remembered_port = self._load(faults)
         self._preferred_port = port or remembered_port
         self.app = create_app(self.world)
+        if world_file:
+            self.app[pages.SAVE_WORLD] = self.save_now
         self._runner: web.AppRunner | None = None
         self._saver: asyncio.Task[None] | None = None
         self._saved_version = self.world.version
+        self._writing = asyncio.Lock()  # one writer of the file at a time
 
     @property
     def base_url(self) -> str:
@@ -118,11 +122,17 @@ class SandboxSite:
         if self.world_file:
             self._write(self._snapshot())
 
+    async def save_now(self) -> None:
+        """Save the world off the loop, now (what must survive a crash: a login)."""
+        if self.world_file:
+            async with self._writing:
+                await asyncio.to_thread(self._write, self._snapshot())
+
     async def _save_periodically(self) -> None:
         while True:
             await asyncio.sleep(SAVE_EVERY_S)
             if self.world.version != self._saved_version:
                 try:
-                    await asyncio.to_thread(self._write, self._snapshot())
+                    await self.save_now()
                 except OSError:
                     log.exception("could not save the sandbox world")
