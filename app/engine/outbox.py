@@ -226,9 +226,7 @@ class Outbox:
         """The operator checked the platform: this uncertain reply is not there; send it
         without looking for it again."""
         allowed = frozenset({ReplyStatus.UNCERTAIN.value})
-        row = await self._db.write(
-            change_status, reply_id, ReplyStatus.QUEUED, allowed, utcnow(), look_first=False
-        )
+        row = await self._db.write(change_status, reply_id, ReplyStatus.QUEUED, allowed, utcnow(), False)
         self._publish_status(row)
         self._wake.set()
 

@@ -428,7 +428,6 @@ def change_status(
     to: ReplyStatus,
     allowed_from: frozenset[str],
     now: datetime,
-    *,
     look_first: bool = True,
 ) -> ReplyRow:
     """Retry (→ queued, attempts reset), cancel, or the operator's answer to an uncertain
