@@ -1,20 +1,24 @@
 """The durable reply outbox (DESIGN.md §5): what the operator sends, sent exactly once.
 
-    reply() ──► queued ──► sending ──► sent ──(crawl sees it)──► confirmed
+    reply() ──► queued ──► sending ──► sent ──(its record stored: the send's answer or a crawl)──► confirmed
                   ▲   │        │
                   │   │        ├─ TransientError / timeout ─► queued again after a backoff,
                   │   │        │                              `failed` after max_attempts
                   │   │        ├─ ReplyBlocked ─────────────► blocked
-                  │   │        └─ PermanentError, SessionExpired ─► failed
-                  │   └─ cancel() ──► cancelled (also from failed / blocked)
+                  │   │        ├─ PermanentError, SessionExpired ─► failed
+                  │   │        └─ ReplyUncertain (the look for an earlier attempt cannot tell)
+                  │   │                                    ─► uncertain ─ confirm_sent() ─► confirmed
+                  │   │                                                 └ send_again() ─► queued
+                  │   └─ cancel() ──► cancelled (also from failed / blocked / uncertain)
                   └─ retry() (from failed / blocked)
 
 Each arrow is one committed transaction (app/engine/outbox_store.py) followed by a
 `MessageStatusChanged` event. A reply is marked `sending` *before* the browser is asked to
 send it, so after a crash the database tells which replies might have reached the platform:
 `start()` puts them back in the queue marked as attempted, and a reply attempted before is
-looked for on the platform (`pool.find_reply`) before it is sent again. Never twice, never
-lost.
+looked for on the platform (`pool.find_reply`) before it is sent again; when that look
+cannot decide, the reply waits for the operator (`uncertain`) rather than risk a second copy.
+Never twice, never lost.
 
 One dispatcher task watches the queue; it starts one sender task per account with due
 replies, so an account sends one reply at a time (in order) while accounts send in parallel.
@@ -32,6 +36,7 @@ from .bus import EventBus
 from .events import MessagesAdded, MessagesUpdated, MessageStatusChanged
 from .im.types import TopicRef
 from .outbox_store import (
+    account_platform,
     ReplyNotFound,
     ReplyRejected,
     ReplyRow,
@@ -47,8 +52,16 @@ from .outbox_store import (
     platform_id_owner,
     requeue_interrupted,
 )
-from .platform import PermanentError, PlatformError, ReplyBlocked, ReplyTarget, SessionExpired
-from .records import MAX_ID_LEN, MAX_TEXT_LEN
+from .platform import (
+    PermanentError,
+    PlatformError,
+    ReplyBlocked,
+    ReplyTarget,
+    ReplyUncertain,
+    SentReply,
+    SessionExpired,
+)
+from .records import MAX_ID_LEN, MAX_TEXT_LEN, Batch
 from .store.models import ReplyStatus, utcnow
 
 __all__ = ["Outbox", "ReplyNotFound", "ReplyRejected", "ReplyRow", "ReplyStateError", "validate_text"]
@@ -61,13 +74,19 @@ _FIND_MARGIN = timedelta(seconds=2)
 
 
 class ReplySender(Protocol):
-    """The two worker-pool methods the outbox needs (app.engine.pool.WorkerPool)."""
+    """The worker-pool methods the outbox needs (app.engine.pool.WorkerPool)."""
 
-    async def send_reply(self, account_id: str, target: ReplyTarget, text: str) -> str: ...
+    async def send_reply(self, account_id: str, target: ReplyTarget, text: str) -> SentReply: ...
 
     async def find_reply(
         self, account_id: str, target: ReplyTarget, text: str, since: datetime
     ) -> str | None: ...
+
+    async def store_created(self, account_id: str, batch: Batch) -> None:
+        """Store the record a send's answer carried, as the account's crawl would."""
+
+    def capabilities(self, platform: str) -> frozenset[str]:
+        """What the platform can do (Platform.capabilities); empty for an unknown platform."""
 
 
 def validate_text(text: Any) -> str:
@@ -159,6 +178,9 @@ class Outbox:
         `request_id` (a client retrying its request) returns the first reply's id.
         """
         text = validate_text(text)
+        refusal = await self.refusal(ref)
+        if refusal is not None:
+            raise ReplyRejected(refusal)
         if request_id is not None and not (0 < len(request_id) <= MAX_ID_LEN):
             raise ReplyRejected(f"request_id must have 1 to {MAX_ID_LEN} characters")
         row, created = await self._db.write(enqueue, ref, text, reply_to, operator, request_id, utcnow())
@@ -167,6 +189,16 @@ class Outbox:
             self._publish_status(row)
             self._wake.set()
         return row.id
+
+    async def refusal(self, ref: TopicRef) -> str | None:
+        """Why a reply in this topic would be refused before it is queued (the platform cannot
+        send direct messages, ...), or None: what the UI asks before offering a reply box."""
+        platform = await self._db.read(account_platform, ref.account_id)
+        if platform is None:
+            return None  # `reply` names the unknown account itself
+        if ref.kind == "conversation" and DIRECT_MESSAGES not in self._pool.capabilities(platform):
+            return f"the {platform} platform cannot send direct messages"
+        return None
 
     async def retry(self, reply_id: str) -> None:
         """Send a failed or blocked reply again (attempts start over)."""
@@ -178,9 +210,25 @@ class Outbox:
     async def cancel(self, reply_id: str) -> None:
         """Give up a reply that is not on its way (queued, failed or blocked); its message
         stays in the topic, marked cancelled."""
-        allowed = frozenset({ReplyStatus.QUEUED.value, ReplyStatus.FAILED.value, ReplyStatus.BLOCKED.value})
+        allowed = frozenset({
+            ReplyStatus.QUEUED.value, ReplyStatus.FAILED.value, ReplyStatus.BLOCKED.value, ReplyStatus.UNCERTAIN.value,
+        })
         row = await self._db.write(change_status, reply_id, ReplyStatus.CANCELLED, allowed, utcnow())
         self._publish_status(row)
+
+    async def confirm_sent(self, reply_id: str) -> None:
+        """The operator checked the platform: this uncertain reply is there."""
+        allowed = frozenset({ReplyStatus.UNCERTAIN.value})
+        row = await self._db.write(change_status, reply_id, ReplyStatus.CONFIRMED, allowed, utcnow())
+        self._publish_status(row)
+
+    async def send_again(self, reply_id: str) -> None:
+        """The operator checked the platform: this uncertain reply is not there; send it
+        without looking for it again."""
+        allowed = frozenset({ReplyStatus.UNCERTAIN.value})
+        row = await self._db.write(change_status, reply_id, ReplyStatus.QUEUED, allowed, utcnow(), False)
+        self._publish_status(row)
+        self._wake.set()
 
     async def get(self, reply_id: str) -> ReplyRow | None:
         return await self._db.read(get_reply, reply_id)
@@ -227,24 +275,29 @@ class Outbox:
     async def _send_all(self, account_id: str) -> None:
         """Send the account's due replies one after another, oldest first."""
         while not self._stopping:
-            row = await self._db.write(claim_next, account_id, utcnow())
-            if row is None:
+            claimed = await self._db.write(claim_next, account_id, utcnow())
+            if claimed is None:
                 return
+            row, target = claimed
             self._publish_status(row)
-            await self._attempt(row)
+            await self._attempt(row, target)
 
-    async def _attempt(self, row: ReplyRow) -> None:
+    async def _attempt(self, row: ReplyRow, target: ReplyTarget) -> None:
         """One attempt at a `sending` row; records its outcome."""
+        created: Batch | None = None
         try:
-            platform_id = await self._find_earlier_copy(row) if row.attempted_before else None
+            platform_id = await self._find_earlier_copy(row, target) if row.attempted_before else None
             if platform_id is None:
                 async with asyncio.timeout(self.send_timeout_s):
-                    platform_id = await self._pool.send_reply(row.account_id, row.target, row.text)
+                    sent = await self._pool.send_reply(row.account_id, target, row.text)
+                platform_id, created = sent.platform_id, sent.created
             if not isinstance(platform_id, str) or not platform_id:
                 # It may well be on the platform: the next attempt looks before it sends.
-                raise _Uncertain(f"the platform returned no id for the reply ({platform_id!r})")
+                raise _NoPlatformId(f"the platform returned no id for the reply ({platform_id!r})")
         except asyncio.CancelledError:
             raise
+        except ReplyUncertain as exc:
+            await self._record_unsent(row, ReplyStatus.UNCERTAIN, exc.code, _uncertain_reason(_reason(exc)))
         except ReplyBlocked as exc:
             await self._record_unsent(row, ReplyStatus.BLOCKED, exc.code, _reason(exc))
         except (PermanentError, SessionExpired) as exc:
@@ -252,15 +305,16 @@ class Outbox:
         except Exception as exc:  # TransientError, timeouts, a crashed page, a pool bug
             await self._record_transient(row, exc)
         else:
-            await self._record_sent(row, platform_id)
+            if await self._record_sent(row, platform_id) and created is not None:
+                await self._store_created(row, created)
 
-    async def _find_earlier_copy(self, row: ReplyRow) -> str | None:
+    async def _find_earlier_copy(self, row: ReplyRow, target: ReplyTarget) -> str | None:
         """The platform id of an earlier attempt's copy, unless another reply owns it."""
         # The reply cannot be on the platform from before it was queued; the margin absorbs
         # platforms that round their times down to whole seconds.
         since = row.created_at - _FIND_MARGIN
         async with asyncio.timeout(self.send_timeout_s):
-            found = await self._pool.find_reply(row.account_id, row.target, row.text, since)
+            found = await self._pool.find_reply(row.account_id, target, row.text, since)
         if not found:
             return None
         owner = await self._db.read(platform_id_owner, row.account_id, found)
@@ -269,12 +323,23 @@ class Outbox:
         log.info("reply %s was already on the platform as %s; not sending it again", row.id, found)
         return found
 
-    async def _record_sent(self, row: ReplyRow, platform_id: str) -> None:
+    async def _record_sent(self, row: ReplyRow, platform_id: str) -> bool:
+        """Record the platform id; whether the reply now waits for its record (`sent`)."""
         sent = await self._db.write(mark_sent, row.id, platform_id, utcnow())
         if sent is None:  # deleted with its account meanwhile
-            return
+            return False
         self._bus.publish(MessagesUpdated(sent.account_id, (sent.topic,), (sent.message_id,)))
         self._publish_status(sent)
+        return sent.status == ReplyStatus.SENT.value
+
+    async def _store_created(self, row: ReplyRow, created: Batch) -> None:
+        """Store the record the send's answer carried: it confirms the reply now, instead of
+        at the account's next poll. A failure here loses nothing: the crawl stores it later."""
+        try:
+            await self._pool.store_created(row.account_id, created)
+        except Exception:
+            log.warning("reply %s: storing the platform's answer failed; the next poll confirms it",
+                        row.id, exc_info=True)
 
     async def _record_transient(self, row: ReplyRow, exc: BaseException) -> None:
         if isinstance(exc, PlatformError):
@@ -315,8 +380,15 @@ class Outbox:
         )
 
 
-class _Uncertain(PlatformError):
+class _NoPlatformId(PlatformError):
     code = "no_platform_id"
+
+
+DIRECT_MESSAGES = "direct_messages"  # the capability a DM reply needs
+
+
+def _uncertain_reason(reason: str) -> str:
+    return f"{reason}; it may be on the platform already: check there, then confirm it or send it again"
 
 
 def _reason(exc: BaseException) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from .im.types import TopicRef
 from .platform import ReplyTarget
 from .store.counters import refresh_accounts, refresh_topics
+from .store.merge import adopt_platform_copy, confirm_replies, reply_kind
 from .store.models import (
     Account,
     Comment,
@@ -52,9 +53,10 @@ class ReplyNotFound(LookupError):
 class ReplyRow:
     """A snapshot of one outbox row, as the UI and the server show it.
 
-    `error_code` is the code of the last failed attempt. It is kept when the operator retries,
-    because a reply that has been attempted before is looked for on the platform before it is
-    sent again (the attempt may have reached the platform before it failed).
+    `error_code` is the code of the last failed attempt (cleared once the reply is sent). It
+    is kept when the operator retries, because a reply that has been attempted before is looked
+    for on the platform before it is sent again (the attempt may have reached the platform
+    before it failed); only "send again" after an uncertain look clears it.
     """
 
     id: str
@@ -83,10 +85,6 @@ class ReplyRow:
         return TopicRef(self.account_id, kind, self.topic_platform_id)
 
     @property
-    def target(self) -> ReplyTarget:
-        return ReplyTarget(self.target_type, self.topic_platform_id, self.target_platform_id)  # type: ignore[arg-type]
-
-    @property
     def attempted_before(self) -> bool:
         """Whether an earlier attempt may have reached the platform (see the class doc)."""
         return self.error_code is not None
@@ -99,10 +97,6 @@ def placeholder_id(reply_id: str) -> str:
 # ---- Queries -------------------------------------------------------------------------------
 def _message_model(target_type: str) -> type[Comment] | type[DirectMessage]:
     return Comment if target_type == TargetType.COMMENT.value else DirectMessage
-
-
-def _platform_id_column(model: type[Comment] | type[DirectMessage]) -> Any:
-    return model.platform_comment_id if model is Comment else model.platform_message_id
 
 
 def _placeholder(session: Session, reply: Reply) -> Comment | DirectMessage | None:
@@ -171,6 +165,11 @@ def due_accounts(session: Session, now: datetime) -> tuple[list[str], datetime |
     due = [a for a, at in heads.items() if at is None or at <= now]
     waiting = [at for at in heads.values() if at is not None and at > now]
     return due, min(waiting, default=None)
+
+
+def account_platform(session: Session, account_id: str) -> str | None:
+    """The platform of the account (None: no such account)."""
+    return session.scalar(select(Account.platform).where(Account.id == account_id))
 
 
 def platform_id_owner(session: Session, account_id: str, platform_reply_id: str) -> str | None:
@@ -283,8 +282,9 @@ def _new_placeholder(account: Account, reply: Reply, now: datetime) -> Comment |
 
 
 # ---- The dispatcher's steps ----------------------------------------------------------------
-def claim_next(session: Session, account_id: str, now: datetime) -> ReplyRow | None:
-    """Mark the account's oldest queued reply `sending` (attempts + 1) if it is due.
+def claim_next(session: Session, account_id: str, now: datetime) -> tuple[ReplyRow, ReplyTarget] | None:
+    """Mark the account's oldest queued reply `sending` (attempts + 1) if it is due; returns
+    it with its target, described as the database knows it now (see ReplyTarget).
 
     Strictly first in, first out per account: while the oldest reply waits for its backoff the
     younger ones wait too, so a conversation's replies reach the platform in order.
@@ -301,15 +301,70 @@ def claim_next(session: Session, account_id: str, now: datetime) -> ReplyRow | N
     reply.attempts += 1
     reply.next_attempt_at = None
     reply.updated_at = now
-    return _snapshot(session, reply)
+    return _snapshot(session, reply), _target(session, reply)
+
+
+_MAX_THREAD_DEPTH = 100  # replies to replies: a longer chain is taken as having no known root
+
+
+def _target(session: Session, reply: Reply) -> ReplyTarget:
+    """The reply's target with the context the engine stored: the work's title and the
+    comment answered (text, author, thread), or the DM peer."""
+    account = reply.account_id
+    if reply.target_type == TargetType.DIRECT_MESSAGE.value:
+        peer = session.execute(
+            select(Conversation.peer_name, Conversation.peer_id).where(
+                Conversation.account_id == account,
+                Conversation.platform_conversation_id == reply.topic_platform_id,
+            )
+        ).first()
+        return ReplyTarget(
+            "direct_message", reply.topic_platform_id,
+            peer_name=peer.peer_name if peer else None, peer_platform_id=peer.peer_id if peer else None,
+        )
+    title = session.scalar(
+        select(Content.title).where(Content.account_id == account, Content.platform_content_id == reply.topic_platform_id)
+    )
+    if reply.target_platform_id is None:
+        return ReplyTarget("comment", reply.topic_platform_id, topic_title=title)
+    parent = _comment(session, account, reply.target_platform_id)
+    if parent is None:
+        return ReplyTarget("comment", reply.topic_platform_id, reply.target_platform_id, topic_title=title)
+    return ReplyTarget(
+        "comment", reply.topic_platform_id, reply.target_platform_id, topic_title=title,
+        target_text=parent.text, target_author=parent.author_name, target_author_id=parent.author_id,
+        thread_platform_id=_thread_root(session, account, reply.target_platform_id, parent.parent_platform_comment_id),
+    )
+
+
+def _comment(session: Session, account_id: str, platform_id: str) -> Any:
+    return session.execute(
+        select(Comment.text, Comment.author_name, Comment.author_id, Comment.parent_platform_comment_id).where(
+            Comment.account_id == account_id, Comment.platform_comment_id == platform_id
+        )
+    ).first()
+
+
+def _thread_root(session: Session, account_id: str, platform_id: str, parent_id: str | None) -> str | None:
+    """The first-level comment above `platform_id` (itself when it has no parent)."""
+    for _ in range(_MAX_THREAD_DEPTH):
+        if parent_id is None:
+            return platform_id
+        parent = _comment(session, account_id, parent_id)
+        if parent is None:
+            return None  # a parent we never stored: the thread is not known
+        platform_id, parent_id = parent_id, parent.parent_platform_comment_id
+    return None
 
 
 def mark_sent(session: Session, reply_id: str, platform_reply_id: str, now: datetime) -> ReplyRow | None:
-    """`sending` → `sent` with the platform's id; the placeholder takes that id.
+    """`sending` → `sent` with the platform's id; the placeholder takes that id
+    (store/merge.py's `adopt_platform_copy`, the same rule the crawl applies).
 
     If the platform's copy was stored already (the page pushed it before `send_reply`
     returned, or a crawl saw an earlier attempt), that copy becomes our message and the reply
-    is `confirmed` at once: the topic never shows the text twice.
+    is `confirmed` at once: the topic never shows the text twice. The errors of earlier
+    attempts are history now and are cleared.
     """
     reply = session.get(Reply, reply_id)
     if reply is None:
@@ -319,23 +374,12 @@ def mark_sent(session: Session, reply_id: str, platform_reply_id: str, now: date
     reply.sent_at = now
     reply.updated_at = now
     reply.next_attempt_at = None
-    placeholder = _placeholder(session, reply)
-    model = _message_model(reply.target_type)
-    id_column = _platform_id_column(model)
-    crawled = session.scalars(
-        select(model).where(model.account_id == reply.account_id, id_column == platform_reply_id)
-    ).first()
-    if crawled is not None and crawled is not placeholder:
-        crawled.reply_id = reply.id
-        crawled.direction = Direction.OURS.value
-        crawled.is_read = True
-        if placeholder is not None:
-            session.delete(placeholder)
-        reply.status = ReplyStatus.CONFIRMED.value
-        reply.confirmed_at = now
-    elif placeholder is not None:
-        setattr(placeholder, id_column.key, platform_reply_id)
+    reply.error_code = None
+    reply.error_message = None
     session.flush()
+    if adopt_platform_copy(session, reply):
+        confirm_replies(session, reply_kind(reply), reply.account_id, [reply], now)
+    session.expire_all()  # the rows changed above by bulk statements
     row = _snapshot(session, reply)
     refresh_topics(session, [row.topic])
     refresh_accounts(session, [row.account_id])
@@ -379,9 +423,16 @@ def requeue_interrupted(session: Session, now: datetime) -> list[ReplyRow]:
 
 # ---- Operator actions ----------------------------------------------------------------------
 def change_status(
-    session: Session, reply_id: str, to: ReplyStatus, allowed_from: frozenset[str], now: datetime
+    session: Session,
+    reply_id: str,
+    to: ReplyStatus,
+    allowed_from: frozenset[str],
+    now: datetime,
+    look_first: bool = True,
 ) -> ReplyRow:
-    """Retry (→ queued, attempts reset) or cancel, only from the states in `allowed_from`."""
+    """Retry (→ queued, attempts reset), cancel, or the operator's answer to an uncertain
+    reply (→ confirmed: it is on the platform; → queued with `look_first` False: send it
+    without looking again), only from the states in `allowed_from`."""
     reply = session.get(Reply, reply_id)
     if reply is None:
         raise ReplyNotFound(f"no reply {reply_id!r}")
@@ -392,6 +443,12 @@ def change_status(
     reply.next_attempt_at = None
     if to is ReplyStatus.QUEUED:
         reply.attempts = 0
+        reply.error_message = None
+        if not look_first:
+            reply.error_code = None
+    elif to is ReplyStatus.CONFIRMED:
+        reply.confirmed_at = now
+        reply.error_code = None
         reply.error_message = None
     return _snapshot(session, reply)
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 from .records import Batch
+from .reply_text import text_key
 
 if TYPE_CHECKING:  # Playwright is only needed at run time by the pool
     from playwright.async_api import Page
@@ -68,6 +69,13 @@ class PermanentError(PlatformError):
     code = "permanent"
 
 
+class ReplyUncertain(PlatformError):
+    """`find_reply` cannot tell whether the reply is on the platform (it would be where the page
+    cannot look): sending again might post it twice, so the operator checks and decides."""
+
+    code = "uncertain"
+
+
 class LoginFailed(PlatformError):
     code = "login_failed"
 
@@ -83,9 +91,34 @@ class AccountInfo:
 
 @dataclass(frozen=True)
 class ReplyTarget:
+    """Where a reply goes, with what the engine stored about that place.
+
+    The ids say where to go; the context (built by the outbox from the database) says what the
+    operator saw there, so an adapter can check that the page shows the same work, comment or
+    person before it types: a real site's page ids are not its API ids, and nothing may be
+    sent to the wrong target. A context field that is None was not known to the engine.
+    """
+
     kind: Literal["comment", "direct_message"]
     topic_platform_id: str  # the work (comments) or the conversation (DMs)
     target_platform_id: str | None = None  # the comment replied to; None = a new top comment
+    topic_title: str | None = None  # the work's title
+    target_text: str | None = None  # the text of the comment replied to
+    target_author: str | None = None  # its author's name
+    target_author_id: str | None = None  # its author's platform id
+    thread_platform_id: str | None = None  # the first-level comment of its thread (itself at the top)
+    peer_name: str | None = None  # the DM peer's name
+    peer_platform_id: str | None = None  # the DM peer's platform id
+
+
+@dataclass(frozen=True)
+class SentReply:
+    """What a send returned: the platform's id for the reply and, when the platform's answer
+    carries the created record, that record (stored at once, so the reply is confirmed without
+    waiting for the next crawl)."""
+
+    platform_id: str
+    created: Batch | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +167,7 @@ class Platform(abc.ABC):
     name: str  # registry key, e.g. "sandbox", "douyin"
     label: str  # shown to operators, e.g. "抖音"
     capabilities: frozenset[str] = frozenset({"comments", "direct_messages", "qr_login"})
+    """What the platform can do; the outbox refuses a reply it cannot send (DIRECT_MESSAGES)."""
     settings_model: ClassVar[type[PlatformSettings]] = PlatformSettings
 
     async def startup(self, runtime: "PlatformRuntime") -> None:
@@ -165,15 +199,32 @@ class Platform(abc.ABC):
         hand what it saw to `sink`. Raise SessionExpired when logged out."""
 
     @abc.abstractmethod
-    async def reply(self, page: "Page", account: AccountInfo, target: ReplyTarget, text: str) -> str:
-        """Send `text` through the page's own reply box; return the platform's id for it."""
+    async def reply(self, page: "Page", account: AccountInfo, target: ReplyTarget, text: str) -> SentReply:
+        """Send `text` through the page's own reply box, after checking that the page shows
+        the target described by `target`'s context (PermanentError when it does not)."""
 
     @abc.abstractmethod
     async def find_reply(
         self, page: "Page", account: AccountInfo, target: ReplyTarget, text: str, since: datetime
     ) -> str | None:
-        """After a crash: the platform id of our reply with this text sent since `since`, if
-        the platform has it (so the outbox never sends twice)."""
+        """After a crash or a lost answer: the platform id of our reply with this text sent
+        since `since`, so the outbox never sends twice.
+
+        Look where a new reply lands (the newest end of the thread or conversation), prefer an
+        unambiguous marker (the created id of a send whose answer came late) and compare texts
+        with `same_text`. Return None only when everything posted there since `since` was
+        seen; raise TransientError when the look failed (an answer that could not be read:
+        the outbox looks again later) and ReplyUncertain when the page cannot show all of it.
+        """
+
+    def normalize_text(self, text: str) -> str:
+        """The platform's own changes to a text it stores (its emoji codes, its line breaks),
+        applied before the engine's rule (app.engine.reply_text); the default changes nothing."""
+        return text
+
+    def same_text(self, sent: str, stored: str) -> bool:
+        """Whether `stored` (the platform's copy) is the text `sent`."""
+        return text_key(self.normalize_text(sent)) == text_key(self.normalize_text(stored))
 
 
 @dataclass

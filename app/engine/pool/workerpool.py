@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, AsyncIterator
 from ..bus import EventBus
 from ..events import AccountsChanged, AccountStatusChanged, PoolStatusChanged, SettingsChanged
 from ..paths import AppPaths
+from ..records import Batch
 from ..platform import (
     Platform,
     PlatformError,
     PlatformRegistry,
     ReplyTarget,
+    SentReply,
     SessionExpired,
     TransientError,
 )
@@ -140,8 +142,9 @@ class WorkerPool:
         else:
             self._dirty.set()
 
-    async def send_reply(self, account_id: str, target: ReplyTarget, text: str) -> str:
-        """Type and send `text` through the account's page; returns the platform's reply id."""
+    async def send_reply(self, account_id: str, target: ReplyTarget, text: str) -> SentReply:
+        """Type and send `text` through the account's page; returns the platform's reply id
+        (and the created record, when the platform's answer carries it)."""
         monitor = await self._monitor_for(account_id)
         return await self._platform_action(
             monitor, lambda page: monitor.platform.reply(page, monitor.info, target, text), "reply"
@@ -157,6 +160,21 @@ class WorkerPool:
             lambda page: monitor.platform.find_reply(page, monitor.info, target, text, since),
             "find_reply",
         )
+
+    async def store_created(self, account_id: str, batch: Batch) -> None:
+        """Store the record a send's answer carried, like the account's crawl stores what it
+        sees (the outbox calls this once the reply's id is recorded, so it confirms the reply)."""
+        batch.account_id = account_id  # a platform can only ever write into its own account
+        result = await self._env.store.ingest(batch)
+        if result.rejected:
+            log.warning("%s: the sent reply's record was rejected: %s", account_id, result.rejected[0])
+
+    def capabilities(self, platform: str) -> frozenset[str]:
+        """What the platform can do; nothing for a platform that is not installed."""
+        try:
+            return self._platforms.get(platform).capabilities
+        except KeyError:
+            return frozenset()
 
     @contextlib.asynccontextmanager
     async def login_page(

@@ -129,7 +129,7 @@ def merge_batch(
                 outcome.inbound_new += row["direction"] != OUT
             else:
                 outcome.updated.append((ref, key))
-        outcome.confirmations.extend(_confirm(session, kind, account_id, confirming, now))
+        outcome.confirmations.extend(confirm_replies(session, kind, account_id, confirming, now))
     touched = {ref for ref, _ in outcome.added + outcome.updated}
     touched.update(c.topic for c in outcome.confirmations)
     if touched:
@@ -325,8 +325,8 @@ def _claim_placeholders(
     session: Session, kind: Kind, account_id: str, message_ids: list[str]
 ) -> list[Reply]:
     """Find our replies that these crawled messages are the platform's copies of, and make
-    each reply's placeholder row take the platform id (or give way to a copy already stored),
-    so the upsert that follows updates that row instead of adding a duplicate."""
+    each reply's placeholder give way to its copy (`adopt_platform_copy`), so the upsert that
+    follows updates that row instead of adding a duplicate."""
     target = TargetType.COMMENT.value if kind is COMMENTS else TargetType.DIRECT_MESSAGE.value
     # Few replies await confirmation at any time: fetch them all, match in Python.
     awaiting = session.scalars(
@@ -341,27 +341,43 @@ def _claim_placeholders(
         return []
     crawled = set(message_ids)
     replies = [reply for reply in awaiting if reply.platform_reply_id in crawled]
-    table = kind.model.__table__
-    mine = table.c.account_id == account_id
     for reply in replies:
-        real_id = reply.platform_reply_id
-        stored = set(session.scalars(
-            select(table.c[kind.key]).where(
-                mine, (table.c.reply_id == reply.id) | (table.c[kind.key] == real_id)
-            )
-        ))
-        placeholders = stored - {real_id}
-        if not placeholders:
-            continue  # the outbox already gave the placeholder the platform's id
+        adopt_platform_copy(session, reply)
+    return replies
+
+
+def reply_kind(reply: Reply) -> Kind:
+    """Where a reply's message is stored: a comment or a direct message."""
+    return COMMENTS if reply.target_type == TargetType.COMMENT.value else MESSAGES
+
+
+def adopt_platform_copy(session: Session, reply: Reply) -> bool:
+    """The one rule joining a reply's placeholder row ("local:<id>") and the platform's copy
+    of the reply (the row with its platform_reply_id), used when the crawl sees the copy and
+    when the outbox learns the id: the placeholder takes the platform id, or, when the copy is
+    stored already, gives way to it (deleted). Returns whether the copy was stored already
+    (it is then linked to the reply by `confirm_replies`)."""
+    kind = reply_kind(reply)
+    real_id = reply.platform_reply_id
+    table = kind.model.__table__
+    mine = table.c.account_id == reply.account_id
+    stored = dict(session.execute(
+        select(table.c[kind.key], table.c.reply_id).where(
+            mine, (table.c.reply_id == reply.id) | (table.c[kind.key] == real_id)
+        )
+    ).all())
+    placeholders = set(stored) - {real_id}
+    copy_stored = real_id in stored and stored[real_id] != reply.id
+    if placeholders:
         is_placeholder = table.c[kind.key].in_(placeholders)
         if real_id in stored:
             session.execute(delete(table).where(mine, is_placeholder))
         else:
             session.execute(update(table).where(mine, is_placeholder).values({kind.key: real_id}))
-    return replies
+    return copy_stored
 
 
-def _confirm(
+def confirm_replies(
     session: Session, kind: Kind, account_id: str, replies: list[Reply], now: datetime
 ) -> list[Confirmation]:
     """Link each reply to its (now stored) platform copy and mark it confirmed."""

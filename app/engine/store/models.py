@@ -81,6 +81,7 @@ class ReplyStatus(str, enum.Enum):
     FAILED = "failed"
     BLOCKED = "blocked"
     CANCELLED = "cancelled"
+    UNCERTAIN = "uncertain"  # may be on the platform, the look could not tell: the operator decides
 
 
 class TargetType(str, enum.Enum):

@@ -20,7 +20,7 @@ import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 from urllib.parse import quote, urlsplit
 
 from playwright.async_api import Error as PlaywrightError
@@ -37,9 +37,12 @@ from app.engine.platform import (
     PlatformRuntime,
     ReplyBlocked,
     ReplyTarget,
+    ReplyUncertain,
+    SentReply,
     SessionExpired,
     TransientError,
 )
+from app.engine.reply_text import text_key
 
 from . import parsers
 from .control_client import SandboxControl
@@ -93,6 +96,8 @@ class _PageWatch:
     thread_sizes: dict[str, int] = field(default_factory=dict)  # first-level cid → replies
     last_messages: dict[str, str] = field(default_factory=dict)  # conversation id → msg id
     comment_roots: dict[str, str] = field(default_factory=dict)  # reply cid → thread root cid
+    # Sends whose answer did not come in time, by (target, text key): the answer, when it comes.
+    late_sends: dict[tuple[str, str, str | None, str], asyncio.Future[tuple[int, Any]]] = field(default_factory=dict)
 
     def remember_thread(self, comment: dict[str, Any]) -> None:
         """Note which thread a second-level comment is in (replying to it opens that thread)."""
@@ -295,6 +300,8 @@ class SandboxPlatform(Platform):
         try:
             body = await response.json()
         except (PlaywrightError, ValueError):
+            if crawl is not None:  # a look that missed an answer must not conclude from the rest
+                crawl.unreadable += 1
             return  # the page went away before its body was read; the next crawl sees it
         for c in body.get("comments", []) if isinstance(body, dict) else []:
             watch.remember_thread(c)
@@ -427,42 +434,72 @@ class SandboxPlatform(Platform):
             await self._settled(page)
 
     # ---- replies -----------------------------------------------------------------------
-    async def reply(self, page: Page, account: AccountInfo, target: ReplyTarget, text: str) -> str:
+    async def reply(self, page: Page, account: AccountInfo, target: ReplyTarget, text: str) -> SentReply:
         async with self._guard(page):
             watch = self._watch(page, account)
             if target.kind == "comment":
                 editor, send, path = await self._open_comment_box(page, watch, target)
             else:
                 await self._show_conversation(page, target.topic_platform_id)
+                await self._check_peer(page, target)
                 editor, send, path = "#dm-editor", "#dm-send", "/api/im/send"
             await page.click(editor)
             await page.keyboard.press("ControlOrMeta+A")
             await page.keyboard.press("Delete")
             await page.keyboard.type(text)
-            async with page.expect_response(
-                lambda r: urlsplit(r.url).path == path and r.request.method == "POST", timeout=STEP_TIMEOUT_MS
-            ) as sent:
-                await page.click(send)
-            response = await sent.value
-            return _reply_id(response.status, await response.json())
+            answer = _send_answer(page, path)
+            await page.click(send)
+            try:
+                http_status, body = await asyncio.wait_for(asyncio.shield(answer), STEP_TIMEOUT_MS / 1000)
+            except TimeoutError:
+                # It may be stored already: keep listening, so that the look before the next
+                # attempt can take the created id from the answer when it comes.
+                watch.late_sends[_send_key(self, target, text)] = answer
+                raise TransientError(
+                    f"the site did not answer the send within {STEP_TIMEOUT_MS / 1000:g} s; it may have been sent"
+                ) from None
+            return _sent_reply(account.id, http_status, body)
 
     async def _open_comment_box(self, page: Page, watch: _PageWatch, target: ReplyTarget) -> tuple[str, str, str]:
         """Open the work's comments and the reply box under the target comment (or the work's
-        own comment box); returns (editor, send button, send request path)."""
+        own comment box), once the page shows the target the engine described; returns
+        (editor, send button, send request path)."""
         await self._open(page, f"{self.base_url}/creator/comments?work={quote(target.topic_platform_id)}")
+        title = await page.text_content("#work-title")
+        if target.topic_title is not None and not self.same_text(target.topic_title, title or ""):
+            raise PermanentError(f"the work on the page is {title!r}, not {target.topic_title!r}; nothing was sent")
         if target.target_platform_id is None:
             return "#comment-editor", "#comment-send", "/api/comments/reply"
         cid = target.target_platform_id
-        await self._find_comment(page, watch, cid)
+        await self._find_comment(page, watch, cid, target.thread_platform_id)
+        await self._check_comment(page, target)
         await page.click(f'.comment[data-cid="{cid}"] > .body > .meta > .reply-btn')
         await page.wait_for_selector("#reply-box:not([hidden])", timeout=STEP_TIMEOUT_MS)
         return "#reply-editor", "#reply-send", "/api/comments/reply"
 
-    async def _find_comment(self, page: Page, watch: _PageWatch, cid: str) -> None:
+    async def _check_comment(self, page: Page, target: ReplyTarget) -> None:
+        """The comment row on the page is the one the operator answers (its author and text)."""
+        row = page.locator(f'.comment[data-cid="{target.target_platform_id}"]')
+        shown = await row.evaluate("r => ({author: r.dataset.author, text: r.querySelector(':scope > .body > .text').textContent})")
+        if target.target_author is not None and shown["author"] != target.target_author:
+            raise PermanentError(
+                f"the comment on the page is by {shown['author']!r}, not {target.target_author!r}; nothing was sent")
+        if target.target_text is not None and not self.same_text(target.target_text, shown["text"]):
+            raise PermanentError(
+                f"the comment on the page says {shown['text'][:40]!r}, not {target.target_text[:40]!r}; nothing was sent")
+
+    async def _check_peer(self, page: Page, target: ReplyTarget) -> None:
+        """The open conversation is with the person the operator answers."""
+        shown = (await page.text_content("#chat-header") or "").strip()
+        if target.peer_name is not None and shown != target.peer_name.strip():
+            raise PermanentError(f"the conversation on the page is with {shown!r}, not {target.peer_name!r}; nothing was sent")
+
+    async def _find_comment(self, page: Page, watch: _PageWatch, cid: str, thread: str | None) -> None:
         """Bring the comment's row onto the page: page through first-level comments to it or
-        to its thread (known from earlier crawls), else open threads until it shows."""
+        to its thread (as the engine or earlier crawls know it), else open threads until it
+        shows."""
         row = page.locator(f'.comment[data-cid="{cid}"]')
-        root = watch.comment_roots.get(cid, cid)
+        root = thread or watch.comment_roots.get(cid, cid)
         root_row = page.locator(f'.comment[data-cid="{root}"]')
         for _ in range(MAX_PAGES_PER_LIST):
             if await root_row.count() or not await page.locator("#load-more").is_visible():
@@ -474,9 +511,9 @@ class SandboxPlatform(Platform):
         if await root_row.count():
             await self._expand_thread(page, root)
         else:
-            for thread in await page.eval_on_selector_all(
+            for thread_cid in await page.eval_on_selector_all(
                     '.comment[data-level="1"]', "rows => rows.map(r => r.dataset.cid)"):
-                await self._expand_thread(page, thread)
+                await self._expand_thread(page, thread_cid)
                 if await row.count():
                     break
         if not await row.count():
@@ -484,21 +521,133 @@ class SandboxPlatform(Platform):
 
     async def find_reply(self, page: Page, account: AccountInfo, target: ReplyTarget, text: str,
                          since: datetime) -> str | None:
-        """Look through the topic as the page shows it for our reply with this text."""
+        """Our reply with this text, looked for where it lands: the late answer to our own
+        send if one came, else the newest end of the work, thread or conversation, back to
+        `since` (see Platform.find_reply for what None and the errors mean)."""
         async with self._guard(page):
             watch = self._watch(page, account)
-            found = watch.crawl = Parsed()
+            marked = await self._late_answer(watch, target, text)
+            if marked is not None:
+                return marked
+            # Comment times have whole seconds: what is older than this was posted before `since`.
+            floor = since.replace(microsecond=0) - timedelta(seconds=1)
+            seen = watch.crawl = Parsed()
+            found = lambda: self._matching_reply(seen, target, text, floor)  # noqa: E731
             try:
-                if target.kind == "comment":
-                    await self._crawl_comments(page, watch, target.topic_platform_id, every_thread=True)
+                if target.kind == "direct_message":
+                    covered = await self._look_in_conversation(page, watch, target, seen, floor, found)
+                elif target.target_platform_id is None:
+                    covered = await self._look_in_work(page, watch, target, seen, floor, found)
                 else:
-                    await self._open(page, f"{self.base_url}/creator/inbox")
-                    await self._open_conversation(page, target.topic_platform_id)
-                    await self._load_older(page, stop_at=None)
+                    covered = await self._look_in_thread(page, watch, target, seen, floor, found)
                 await watch.settle()
             finally:
                 watch.crawl = None
-            return _match_reply(found, target, text, since)
+            if (platform_id := found()) is not None:
+                return platform_id
+            if seen.unreadable:
+                raise TransientError(f"{seen.unreadable} answer(s) of the page could not be read; looking again later")
+            if not covered:
+                raise ReplyUncertain(
+                    f"the page shows only the newest {MAX_PAGES_PER_LIST} pages there, and the reply may be older")
+            return None
+
+    async def _late_answer(self, watch: _PageWatch, target: ReplyTarget, text: str) -> str | None:
+        """The created id from the answer to our earlier send of this text, if it came late:
+        an unambiguous marker, better than any look at the page."""
+        key = _send_key(self, target, text)
+        answer = watch.late_sends.pop(key, None)
+        if answer is None:
+            return None
+        try:
+            http_status, body = await asyncio.wait_for(asyncio.shield(answer), STEP_TIMEOUT_MS / 1000)
+        except TimeoutError:
+            watch.late_sends[key] = answer  # still no answer: look at the page meanwhile
+            return None
+        except PlaywrightError:
+            return None  # the answer could not be read: look at the page instead
+        try:
+            return _sent_reply(watch.account_id, http_status, body).platform_id
+        except PlatformError:
+            return None  # the site refused that send: nothing was created by it
+
+    async def _look_in_work(self, page: Page, watch: _PageWatch, target: ReplyTarget, seen: Parsed,
+                            floor: datetime, found: Callable[[], str | None]) -> bool:
+        """A new comment on the work is on the first page of its (newest first) comments;
+        returns whether every comment since `floor` was seen."""
+        await self._open(page, f"{self.base_url}/creator/comments?work={quote(target.topic_platform_id)}")
+        top = lambda: [c for c in seen.comments if c["parent_platform_comment_id"] is None]  # noqa: E731
+        return await self._page_back(page, watch, top, floor, "#load-more", found)
+
+    async def _look_in_thread(self, page: Page, watch: _PageWatch, target: ReplyTarget, seen: Parsed,
+                              floor: datetime, found: Callable[[], str | None]) -> bool:
+        """A reply in a thread is at the thread's newest end: open the thread newest first."""
+        cid = target.target_platform_id
+        assert cid is not None
+        root = target.thread_platform_id or watch.comment_roots.get(cid, cid)
+        await self._open(page, f"{self.base_url}/creator/comments?work={quote(target.topic_platform_id)}")
+        root_row = page.locator(f'.comment[data-cid="{root}"]')
+        for _ in range(MAX_PAGES_PER_LIST):
+            if await root_row.count() or not await page.locator("#load-more").is_visible():
+                break
+            await page.click("#load-more")
+            await self._settled(page)
+        if not await root_row.count():
+            # Not on the page: gone (deleted, so no reply can be under it), or beyond the pages.
+            return not await page.locator("#load-more").is_visible()
+        newest = root_row.locator(":scope > .body > .newest-replies")
+        if not await newest.is_visible():
+            return True  # the thread is empty
+        await watch.settle()
+        before = len(seen.comments)
+        await newest.click()
+        await self._settled(page)
+        thread = lambda: seen.comments[before:]  # noqa: E731  (only the thread's pages since)
+        return await self._page_back(
+            page, watch, thread, floor, f'.comment[data-cid="{root}"] > .body > .more-replies', found)
+
+    async def _look_in_conversation(self, page: Page, watch: _PageWatch, target: ReplyTarget, seen: Parsed,
+                                    floor: datetime, found: Callable[[], str | None]) -> bool:
+        """A DM is at the conversation's newest end, which opens first."""
+        await self._open(page, f"{self.base_url}/creator/inbox")
+        await self._open_conversation(page, target.topic_platform_id)
+        mine = lambda: [m for m in seen.messages  # noqa: E731
+                        if m["platform_conversation_id"] == target.topic_platform_id]
+        return await self._page_back(page, watch, mine, floor, "#load-older", found)
+
+    async def _page_back(self, page: Page, watch: _PageWatch, items: Callable[[], list[dict[str, Any]]],
+                         floor: datetime, more_selector: str, found: Callable[[], str | None]) -> bool:
+        """Load older pages of a newest-first list until the reply is found, an item older
+        than `floor` shows (so all newer ones were seen) or the list ends: True; False when
+        the page bound came first."""
+        more = page.locator(more_selector)
+        for _ in range(MAX_PAGES_PER_LIST):
+            await watch.settle()
+            if found() is not None or any(item["created_at"] < floor for item in items()):
+                return True
+            if not await more.is_visible():
+                return True
+            await more.click()
+            await self._settled(page)
+        await watch.settle()
+        return any(item["created_at"] < floor for item in items())
+
+    def _matching_reply(self, found: Parsed, target: ReplyTarget, text: str, floor: datetime) -> str | None:
+        """Our newest item with this text (as the platform stores it) and parent, since `floor`."""
+        if target.kind == "comment":
+            candidates = [
+                (c["created_at"], c["platform_comment_id"]) for c in found.comments
+                if c["direction"] == "out" and c["platform_content_id"] == target.topic_platform_id
+                and c["parent_platform_comment_id"] == target.target_platform_id and self.same_text(text, c["text"])
+            ]
+        else:
+            candidates = [
+                (m["created_at"], m["platform_message_id"]) for m in found.messages
+                if m["direction"] == "out" and m["platform_conversation_id"] == target.topic_platform_id
+                and self.same_text(text, m["text"])
+            ]
+        recent = [c for c in candidates if c[0] >= floor]
+        return max(recent)[1] if recent else None
 
     # ---- page helpers ------------------------------------------------------------------
     async def _open(self, page: Page, url: str) -> None:
@@ -544,8 +693,50 @@ def _data_url_bytes(src: str) -> bytes:
     return base64.b64decode(data)
 
 
-def _reply_id(http_status: int, body: Any) -> str:
-    """The platform id from the site's answer to a send, or the matching platform error."""
+def _send_answer(page: Page, path: str) -> asyncio.Future[tuple[int, Any]]:
+    """The (HTTP status, JSON body) of the page's next POST to `path`, read as soon as it
+    comes (a body is gone once the page navigates)."""
+    answer: asyncio.Future[tuple[int, Any]] = asyncio.get_running_loop().create_future()
+
+    async def read(response: Response) -> None:
+        try:
+            body = await response.json()
+        except (PlaywrightError, ValueError) as exc:
+            if not answer.done():
+                answer.set_exception(PlaywrightError(f"the send's answer could not be read: {exc}"))
+            return
+        if not answer.done():
+            answer.set_result((response.status, body))
+
+    def on_response(response: Response) -> None:
+        if urlsplit(response.url).path == path and response.request.method == "POST":
+            asyncio.ensure_future(read(response))
+            forget()
+
+    def on_gone(_page: Page) -> None:  # a crashed or closed page never answers
+        if not answer.done():
+            answer.set_exception(PlaywrightError("the page crashed or closed before the send's answer came"))
+        forget()
+
+    def forget() -> None:
+        page.remove_listener("response", on_response)
+        page.remove_listener("crash", on_gone)
+        page.remove_listener("close", on_gone)
+
+    page.on("response", on_response)
+    page.on("crash", on_gone)
+    page.on("close", on_gone)
+    answer.add_done_callback(lambda f: f.cancelled() or f.exception())  # never "never retrieved"
+    return answer
+
+
+def _send_key(platform: Platform, target: ReplyTarget, text: str) -> tuple[str, str, str | None, str]:
+    return target.kind, target.topic_platform_id, target.target_platform_id, text_key(platform.normalize_text(text))
+
+
+def _sent_reply(account_id: str, http_status: int, body: Any) -> SentReply:
+    """The platform id and created record from the site's answer to a send, or the matching
+    platform error."""
     if http_status == 401:
         raise SessionExpired("the sandbox site asks to log in again")
     if not isinstance(body, dict):
@@ -556,7 +747,11 @@ def _reply_id(http_status: int, body: Any) -> str:
         platform_id = item.get("cid") or item.get("msg_id")
         if not platform_id:
             raise TransientError("the site accepted the reply but returned no id")
-        return str(platform_id)
+        try:
+            created = parsers.parse_sent(body).to_batch(account_id, "reply")
+        except (KeyError, TypeError, ValueError):
+            created = None  # the id is what matters; the crawl brings the record later
+        return SentReply(str(platform_id), created)
     if code == parsers.STATUS_RATE_LIMITED:
         raise ReplyBlocked(message)
     if code in (parsers.STATUS_NOT_FOUND, parsers.STATUS_TEXT_REJECTED):
@@ -564,23 +759,3 @@ def _reply_id(http_status: int, body: Any) -> str:
     if code == parsers.STATUS_LOGIN_REQUIRED:
         raise SessionExpired(message)
     raise TransientError(f"the site refused the reply ({code}): {message}")
-
-
-def _match_reply(found: Parsed, target: ReplyTarget, text: str, since: datetime) -> str | None:
-    """Our newest item with this text (and parent) created since `since`."""
-    # Comment times have whole seconds: compare from the start of `since`'s second.
-    since = since.replace(microsecond=0) - timedelta(seconds=1)
-    if target.kind == "comment":
-        candidates = [
-            (c["created_at"], c["platform_comment_id"]) for c in found.comments
-            if c["direction"] == "out" and c["text"].strip() == text.strip()
-            and c["parent_platform_comment_id"] == target.target_platform_id
-        ]
-    else:
-        candidates = [
-            (m["created_at"], m["platform_message_id"]) for m in found.messages
-            if m["direction"] == "out" and m["text"].strip() == text.strip()
-            and m["platform_conversation_id"] == target.topic_platform_id
-        ]
-    recent = [c for c in candidates if c[0] >= since]
-    return max(recent)[1] if recent else None

@@ -34,6 +34,7 @@ class Parsed:
     comments: list[Raw] = field(default_factory=list)
     conversations: list[Raw] = field(default_factory=list)
     messages: list[Raw] = field(default_factory=list)
+    unreadable: int = 0  # answers the page got whose body could not be read (seen less than shown)
 
     def __len__(self) -> int:
         return len(self.contents) + len(self.comments) + len(self.conversations) + len(self.messages)
@@ -43,6 +44,7 @@ class Parsed:
         self.comments += other.comments
         self.conversations += other.conversations
         self.messages += other.messages
+        self.unreadable += other.unreadable
 
     def to_batch(self, account_id: str, source: str) -> Batch:
         return Batch(account_id, list(self.contents), list(self.comments), list(self.conversations),
@@ -153,6 +155,13 @@ def parse_conversations(body: Raw) -> Parsed:
 def parse_messages(body: Raw) -> Parsed:
     # Pages come newest first; store oldest first so arrival order matches time order.
     return Parsed(messages=[message_record(m) for m in reversed(body.get("messages", []))])
+
+
+def parse_sent(body: Raw) -> Parsed:
+    """The record a send's answer carries: the created comment or direct message."""
+    if body.get("comment"):
+        return Parsed(comments=[comment_record(body["comment"])])
+    return Parsed(messages=[message_record(body["message"])])
 
 
 _BY_PATH = {

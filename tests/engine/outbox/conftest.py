@@ -18,7 +18,8 @@ from app.engine.bus import EventBus
 from app.engine.events import Event
 from app.engine.im.types import TopicRef
 from app.engine.outbox import Outbox
-from app.engine.platform import ReplyTarget
+from app.engine.platform import ReplyTarget, SentReply
+from app.engine.records import Batch
 from app.engine.store.counters import refresh_accounts, refresh_topics
 from app.engine.store.models import Account, Comment, Content, Conversation, DirectMessage
 
@@ -43,7 +44,7 @@ class Posted:
 
 @dataclass
 class FakePlatform:
-    """Implements `send_reply`/`find_reply` like a platform would answer them.
+    """Implements the worker pool's reply methods like a platform would answer them.
 
     `script` holds what the next send calls do, in order: a callable run before posting
     (it may raise, or await a gate), or an exception to raise instead of posting. Once the
@@ -58,9 +59,12 @@ class FakePlatform:
     in_flight: dict[str, int] = field(default_factory=dict)
     max_in_flight: dict[str, int] = field(default_factory=dict)
     on_posted: Callable[[Posted], Any] | None = None
+    capable: frozenset[str] = frozenset({"comments", "direct_messages"})
+    created: Callable[[Posted], Batch] | None = None  # the record a send's answer carries
+    store: Any = None  # where store_created puts it (a DataStore)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
-    async def send_reply(self, account_id: str, target: ReplyTarget, text: str) -> str:
+    async def send_reply(self, account_id: str, target: ReplyTarget, text: str) -> SentReply:
         self.sends.append((account_id, text))
         self.in_flight[account_id] = self.in_flight.get(account_id, 0) + 1
         self.max_in_flight[account_id] = max(self.max_in_flight.get(account_id, 0), self.in_flight[account_id])
@@ -72,9 +76,18 @@ class FakePlatform:
                 result = step()
                 if asyncio.iscoroutine(result):
                     await result
-            return await self.post(account_id, target, text)
+            platform_id = await self.post(account_id, target, text)
+            record = self.created(self.posted[-1]) if self.created is not None else None
+            return SentReply(platform_id, record)
         finally:
             self.in_flight[account_id] -= 1
+
+    async def store_created(self, account_id: str, batch: Batch) -> None:
+        batch.account_id = account_id
+        await self.store.ingest(batch)
+
+    def capabilities(self, platform: str) -> frozenset[str]:
+        return self.capable
 
     async def post(self, account_id: str, target: ReplyTarget, text: str) -> str:
         item = Posted(account_id, target, text, f"p-{next(self._ids)}", datetime.now(timezone.utc))
@@ -90,12 +103,17 @@ class FakePlatform:
         if self.find_errors:
             raise self.find_errors.pop(0)
         for item in self.posted:
-            if (item.account_id, item.target, item.text) == (account_id, target, text) and item.at >= since:
+            if (item.account_id, _where(item.target), item.text) == (account_id, _where(target), text) \
+                    and item.at >= since:
                 return item.platform_id
         return None
 
     def copies(self, text: str) -> int:
         return sum(1 for p in self.posted if p.text == text)
+
+
+def _where(target: ReplyTarget) -> tuple:
+    return target.kind, target.topic_platform_id, target.target_platform_id
 
 
 def _seed(session) -> None:

@@ -225,14 +225,17 @@ async def test_same_text_of_another_reply_is_not_taken_for_ours(outbox, platform
     assert platform.copies("ok") == 2 and row.platform_reply_id != (await outbox.get(first)).platform_reply_id
 
 
-async def test_a_timeout_counts_as_a_transient_failure(seeded_db, bus, platform):
+async def test_a_timeout_is_a_transient_failure_and_the_later_success_clears_it(seeded_db, bus, platform, events):
     platform.script = [asyncio.Event().wait]  # the first send never answers
     box = Outbox(seeded_db, bus, platform, max_attempts=3, backoff_base_s=0.05, send_timeout_s=0.2)
     await box.start()
     try:
         reply_id = await box.reply(CONTENT_REF, "Anyone there?")
         row = await wait_for_status(box, reply_id, "sent")
-        assert row.attempts == 2 and row.error_code == "timeout"
+        retried = [e for e in events.of(MessageStatusChanged) if e.status == "queued" and e.error]
+        assert retried and "did not answer in time" in retried[0].error
+        # Sent at the second attempt: the first attempt's error is no longer the reply's state.
+        assert (row.attempts, row.error_code, row.error_message) == (2, None, None)
         assert platform.copies("Anyone there?") == 1
     finally:
         await box.stop()
@@ -322,7 +325,7 @@ async def test_a_new_reply_is_dispatched_without_waiting_for_a_poll(outbox, plat
 async def _leave_sending(outbox: Outbox, db, text: str) -> str:
     """A reply marked `sending` by a process that then died (exactly the dispatcher's step)."""
     reply_id = await outbox.reply(CONTENT_REF, text)
-    claimed = await db.write(claim_next, CONTENT_REF.account_id, utcnow())
+    claimed, _ = await db.write(claim_next, CONTENT_REF.account_id, utcnow())
     assert claimed.id == reply_id and claimed.status == "sending"
     return reply_id
 

@@ -39,7 +39,7 @@ async def test_a_reply_goes_out_through_the_page(tmp_path):
         account_id = await rig.login("creator-r")
         injected = await rig.control.inject_dm("Bob", "Is shipping free?", creator="creator-r")
         target = ReplyTarget("direct_message", injected["conversation_id"])
-        reply_id = await rig.pool.send_reply(account_id, target, "Yes, shipping is free 🚚")
+        reply_id = (await rig.pool.send_reply(account_id, target, "Yes, shipping is free 🚚")).platform_id
         assert reply_id
         [conversation] = [c for c in await rig.control.conversations("creator-r")
                           if c["conversation_id"] == injected["conversation_id"]]

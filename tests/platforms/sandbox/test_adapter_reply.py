@@ -23,7 +23,7 @@ async def test_a_reply_to_a_comment_returns_its_id_and_appears_on_the_site(platf
     await log_in(platform, page, control)
     comment = await _first_comment(control)
     target = ReplyTarget("comment", comment["work_id"], comment["cid"])
-    platform_id = await platform.reply(page, ACCOUNT, target, TEXT)
+    platform_id = (await platform.reply(page, ACCOUNT, target, TEXT)).platform_id
     on_site = {c["cid"]: c for c in await control.comments(CREATOR, comment["work_id"])}
     assert on_site[platform_id]["text"] == TEXT
     assert on_site[platform_id]["is_author"] is True
@@ -40,7 +40,7 @@ async def test_a_reply_to_a_reply_deep_in_a_thread_on_a_later_page(platform, pag
         await control.inject_comment(f"fan {i}", f"reply {i}", creator=CREATOR, reply_to=root["comment"]["cid"])
     deep = (await control.comments(CREATOR, work_id))
     target_cid = [c for c in deep if c["reply_id"] == root["comment"]["cid"]][-1]["cid"]
-    platform_id = await platform.reply(page, ACCOUNT, ReplyTarget("comment", work_id, target_cid), "回复你啦 ✅")
+    platform_id = (await platform.reply(page, ACCOUNT, ReplyTarget("comment", work_id, target_cid), "回复你啦 ✅")).platform_id
     reply = {c["cid"]: c for c in await control.comments(CREATOR, work_id)}[platform_id]
     assert reply["reply_to_reply_id"] == target_cid and reply["reply_id"] == root["comment"]["cid"]
 
@@ -48,7 +48,7 @@ async def test_a_reply_to_a_reply_deep_in_a_thread_on_a_later_page(platform, pag
 async def test_a_new_comment_on_a_work(platform, page, control):
     await log_in(platform, page, control)
     work_id = (await control.works(CREATOR))[-1]["work_id"]
-    platform_id = await platform.reply(page, ACCOUNT, ReplyTarget("comment", work_id), "置顶说明 Pinned note 📌")
+    platform_id = (await platform.reply(page, ACCOUNT, ReplyTarget("comment", work_id), "置顶说明 Pinned note 📌")).platform_id
     reply = {c["cid"]: c for c in await control.comments(CREATOR, work_id)}[platform_id]
     assert reply["level"] == 1 and reply["is_author"] is True
 
@@ -57,7 +57,7 @@ async def test_a_dm_reply_returns_its_id_and_appears_in_the_conversation(platfor
     await log_in(platform, page, control)
     injected = await control.inject_dm("Oliver", "Do you ship to Canada?", creator=CREATOR)
     target = ReplyTarget("direct_message", injected["conversation_id"])
-    platform_id = await platform.reply(page, ACCOUNT, target, "Yes! 是的，全球包邮 🌍")
+    platform_id = (await platform.reply(page, ACCOUNT, target, "Yes! 是的，全球包邮 🌍")).platform_id
     conv = next(c for c in await control.conversations(CREATOR) if c["conversation_id"] == injected["conversation_id"])
     mine = {m["msg_id"]: m for m in conv["messages"]}[platform_id]
     assert mine["is_from_me"] and mine["content"]["text"] == "Yes! 是的，全球包邮 🌍"
@@ -72,8 +72,8 @@ async def test_a_dm_reply_on_a_page_already_showing_the_inbox_loads_no_page(plat
     loads = []
     page.on("framenavigated", lambda frame: frame == page.main_frame and loads.append(frame.url))
     target = ReplyTarget("direct_message", injected["conversation_id"])
-    first = await platform.reply(page, ACCOUNT, target, "在的 👋")
-    second = await platform.reply(page, ACCOUNT, target, "有什么可以帮你？")
+    first = (await platform.reply(page, ACCOUNT, target, "在的 👋")).platform_id
+    second = (await platform.reply(page, ACCOUNT, target, "有什么可以帮你？")).platform_id
     assert loads == []  # the pushed conversation was opened in place, the second reply reused it
     conv = next(c for c in await control.conversations(CREATOR) if c["conversation_id"] == injected["conversation_id"])
     mine = {m["msg_id"]: m["content"]["text"] for m in conv["messages"] if m["is_from_me"]}
@@ -132,7 +132,7 @@ async def test_find_reply_sees_our_reply_and_only_ours(platform, page, control):
     comment = await _first_comment(control)
     target = ReplyTarget("comment", comment["work_id"], comment["cid"])
     since = datetime.now(timezone.utc)
-    platform_id = await platform.reply(page, ACCOUNT, target, TEXT)
+    platform_id = (await platform.reply(page, ACCOUNT, target, TEXT)).platform_id
     assert await platform.find_reply(page, ACCOUNT, target, TEXT, since) == platform_id
     assert await platform.find_reply(page, ACCOUNT, target, "another text", since) is None
     assert await platform.find_reply(page, ACCOUNT, target, TEXT, since + timedelta(minutes=5)) is None
@@ -140,5 +140,5 @@ async def test_find_reply_sees_our_reply_and_only_ours(platform, page, control):
     injected = await control.inject_dm("Zoe", "ping", creator=CREATOR)
     dm_target = ReplyTarget("direct_message", injected["conversation_id"])
     assert await platform.find_reply(page, ACCOUNT, dm_target, "pong 🏓", since) is None
-    dm_id = await platform.reply(page, ACCOUNT, dm_target, "pong 🏓")
+    dm_id = (await platform.reply(page, ACCOUNT, dm_target, "pong 🏓")).platform_id
     assert await platform.find_reply(page, ACCOUNT, dm_target, "pong 🏓", since) == dm_id

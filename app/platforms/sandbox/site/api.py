@@ -172,7 +172,7 @@ async def replies(request: web.Request, creator: Creator) -> web.Response:
     world = world_of(request)
     root = world.live_comment(creator, request.query.get("cid", ""))
     cursor, count = _paging(request, 10)
-    thread = world.thread(creator, root.cid)
+    thread = world.thread(creator, root.cid, newest_first=request.query.get("order") == "newest")
     page = thread[cursor:cursor + count]
     return _json(wire.ok(
         work_id=root.work_id, cid=root.cid,
@@ -188,6 +188,7 @@ async def post_reply(request: web.Request, creator: Creator) -> web.Response:
     comment = world_of(request).reply_as_creator(
         creator, str(body.get("work_id", "")), str(reply_to) if reply_to else None, body.get("text", "")
     )
+    await _slow_send_answer(request)
     return _json(wire.ok(comment=wire.comment(comment, origin(request))))
 
 
@@ -216,7 +217,16 @@ async def messages(request: web.Request, creator: Creator) -> web.Response:
 async def send_message(request: web.Request, creator: Creator) -> web.Response:
     body = await _body(request)
     message = world_of(request).send_as_creator(creator, str(body.get("conversation_id", "")), body.get("text", ""))
+    await _slow_send_answer(request)
     return _json(wire.ok(message=wire.message(message, origin(request))))
+
+
+async def _slow_send_answer(request: web.Request) -> None:
+    """The "slow send answer" fault: the reply is stored, its answer comes late (a busy
+    platform, a lost connection); the sender cannot know whether it went out."""
+    delay = world_of(request).faults.send_answer_delay_ms
+    if delay:
+        await asyncio.sleep(delay / 1000)
 
 
 # ---- IM push -----------------------------------------------------------------------------

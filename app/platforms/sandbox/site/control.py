@@ -101,7 +101,8 @@ async def get_faults(request: web.Request, body: dict) -> web.Response:
 
 @control
 async def set_faults(request: web.Request, body: dict) -> web.Response:
-    """Change some faults: {"rate_limit": true, "delay_ms": 500, "fail_login": "reason", ...}."""
+    """Change some faults: {"rate_limit": true, "delay_ms": 500, "send_answer_delay_ms": 20000,
+    "fail_login": "reason", ...}."""
     world = world_of(request)
     known = {f.name for f in fields(Faults)}
     unknown = set(body) - known
@@ -109,12 +110,13 @@ async def set_faults(request: web.Request, body: dict) -> web.Response:
         raise ValueError(f"unknown faults {sorted(unknown)}; known: {sorted(known)}")
     merged = Faults(**{**asdict(world.faults), **body})
     if not (isinstance(merged.rate_limit, bool) and isinstance(merged.sms_required, bool)
-            and isinstance(merged.delay_ms, int) and isinstance(merged.qr_ttl_s, (int, float))
+            and isinstance(merged.delay_ms, int) and isinstance(merged.send_answer_delay_ms, int)
+            and isinstance(merged.qr_ttl_s, (int, float))
             and (merged.fail_login is None or isinstance(merged.fail_login, str))):
-        raise ValueError("rate_limit/sms_required are booleans, delay_ms an integer, qr_ttl_s a number, "
-                         "fail_login a string or null")
-    if merged.delay_ms < 0 or merged.qr_ttl_s <= 0:
-        raise ValueError("delay_ms must be >= 0 and qr_ttl_s > 0")
+        raise ValueError("rate_limit/sms_required are booleans, delay_ms/send_answer_delay_ms integers, "
+                         "qr_ttl_s a number, fail_login a string or null")
+    if merged.delay_ms < 0 or merged.send_answer_delay_ms < 0 or merged.qr_ttl_s <= 0:
+        raise ValueError("delay_ms and send_answer_delay_ms must be >= 0 and qr_ttl_s > 0")
     world.faults = merged
     return _json(asdict(merged))
 

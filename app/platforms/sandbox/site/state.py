@@ -142,6 +142,7 @@ class Faults:
 
     rate_limit: bool = False  # every reply/DM send answers RATE_LIMITED ("blocked")
     delay_ms: int = 0  # every page and API answer waits this long first
+    send_answer_delay_ms: int = 0  # a reply/DM send is stored at once, its answer comes this late
     fail_login: str | None = None  # confirming a QR login fails with this reason
     sms_required: bool = False  # an SMS code is asked for after the phone confirms
     qr_ttl_s: float = 60.0  # a QR code expires (and the login page refreshes it) after this
@@ -343,10 +344,10 @@ class World:
         found = [c for c in creator.comments.values() if c.work_id == work_id and not c.root_cid and not c.deleted]
         return sorted(found, key=lambda c: c.create_time, reverse=True)
 
-    def thread(self, creator: Creator, root_cid: str) -> list[Comment]:
-        """The replies under a first-level comment, oldest first."""
+    def thread(self, creator: Creator, root_cid: str, *, newest_first: bool = False) -> list[Comment]:
+        """The replies under a first-level comment, oldest first (or newest first)."""
         found = [c for c in creator.comments.values() if c.root_cid == root_cid and not c.deleted]
-        return sorted(found, key=lambda c: c.create_time)
+        return sorted(found, key=lambda c: (c.create_time, int(c.cid)), reverse=newest_first)
 
     # ---- direct messages ---------------------------------------------------------------
     def conversation(self, creator: Creator, conversation_id: str) -> Conversation:

@@ -1,5 +1,6 @@
 // One work's comments: first-level comments page by page (newest first), reply threads on
-// demand ("查看N条回复"), a box to comment on the work and a reply box under any comment.
+// demand ("查看N条回复", oldest first, or "最新回复" newest first), a box to comment on the work
+// and a reply box under any comment.
 "use strict";
 
 const workId = new URLSearchParams(location.search).get("work") || "";
@@ -29,11 +30,18 @@ function renderComment(c) {
     const view = Sbx.el("button", "view-replies link-button", `查看${c.reply_total}条回复`);
     view.type = "button";
     view.hidden = c.reply_total === 0;
-    view.addEventListener("click", () => loadReplies(row, 0));
+    view.addEventListener("click", () => loadReplies(row, 0, "oldest"));
+    const newest = Sbx.el("button", "newest-replies link-button", "最新回复 Newest replies");
+    newest.type = "button";
+    newest.hidden = c.reply_total === 0;
+    newest.addEventListener("click", () => {
+      row.querySelector(".replies").replaceChildren();
+      loadReplies(row, 0, "newest");
+    });
     const more = Sbx.el("button", "more-replies link-button", "展开更多回复 More replies");
     more.type = "button";
     more.hidden = true;
-    body.append(view, replies, more);
+    body.append(view, newest, replies, more);
   }
   row.append(Sbx.avatar(c.user.avatar_url), body);
   return row;
@@ -50,9 +58,10 @@ async function loadComments() {
   Sbx.setState("ready");
 }
 
-async function loadReplies(row, from) {
+async function loadReplies(row, from, order) {
   Sbx.setState("loading");
-  const body = await Sbx.api(`/api/comments/replies?cid=${encodeURIComponent(row.dataset.cid)}&cursor=${from}&count=10`);
+  row.dataset.order = order;
+  const body = await Sbx.api(`/api/comments/replies?cid=${encodeURIComponent(row.dataset.cid)}&cursor=${from}&count=10&order=${order}`);
   if (body.status_code !== 0) return Sbx.setState("error", body.status_msg);
   const replies = row.querySelector(".replies");
   for (const c of body.comments) {
@@ -61,7 +70,7 @@ async function loadReplies(row, from) {
   row.querySelector(".view-replies").hidden = true;
   const more = row.querySelector(".more-replies");
   more.hidden = !body.has_more;
-  more.onclick = () => loadReplies(row, body.cursor);
+  more.onclick = () => loadReplies(row, body.cursor, order);
   Sbx.setState("ready");
 }
 
