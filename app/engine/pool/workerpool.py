@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, AsyncIterator
 from ..bus import EventBus
 from ..events import AccountsChanged, AccountStatusChanged, PoolStatusChanged
 from ..paths import AppPaths
+from ..platform_state import PlatformStateStore
 from ..platform import (
     Platform,
     PlatformError,
@@ -77,7 +78,7 @@ class WorkerPool:
         self._budget = PageBudget(settings.max_active_pages, settings.hibernate_after_s)
         self._env = MonitorEnv(
             settings, self._host, self._budget, PollSlots(settings.max_parallel_polls), accounts, store, bus,
-            call_timeout_s, self._monitor_changed,
+            call_timeout_s, self._monitor_changed, PlatformStateStore(store.db),
         )
         self._monitors: dict[str, AccountMonitor] = {}
         self._logging_in: set[str] = set()

@@ -68,13 +68,13 @@ class HangingPlatform(Platform):
     async def check_session(self, page):
         return await PLATFORM.check_session(page)
 
-    async def watch(self, page, account, sink):
-        await PLATFORM.watch(page, account, sink)
+    async def watch(self, page, account, io):
+        await PLATFORM.watch(page, account, io)
 
-    async def poll(self, page, account, sink):
+    async def poll(self, page, account, io):
         if account.id == self.hang_account:
             await asyncio.Event().wait()
-        await PLATFORM.poll(page, account, sink)
+        await PLATFORM.poll(page, account, io)
 
     async def reply(self, page, account, target, text):
         return await PLATFORM.reply(page, account, target, text)

@@ -1,9 +1,13 @@
 // One work's comments: first-level comments page by page (newest first), reply threads on
 // demand ("查看N条回复"), a box to comment on the work and a reply box under any comment.
+// Like a real site's links, the URL can start the list further down (?cursor=N) or show one
+// comment with its thread from its Nth reply on (?thread=CID&reply_cursor=N).
 "use strict";
 
-const workId = new URLSearchParams(location.search).get("work") || "";
-let cursor = 0;
+const params = new URLSearchParams(location.search);
+const workId = params.get("work") || "";
+const threadCid = params.get("thread");
+let cursor = Number(params.get("cursor") || 0) || 0;
 
 function $(id) { return document.getElementById(id); }
 
@@ -50,9 +54,28 @@ async function loadComments() {
   Sbx.setState("ready");
 }
 
+function fetchReplies(cid, from) {
+  return Sbx.api(`/api/comments/replies?cid=${encodeURIComponent(cid)}&cursor=${from}&count=10`);
+}
+
 async function loadReplies(row, from) {
   Sbx.setState("loading");
-  const body = await Sbx.api(`/api/comments/replies?cid=${encodeURIComponent(row.dataset.cid)}&cursor=${from}&count=10`);
+  showReplies(row, await fetchReplies(row.dataset.cid, from));
+}
+
+// The thread link: the comment alone, with its replies from `from` on.
+async function loadThread(cid, from) {
+  Sbx.setState("loading");
+  const body = await fetchReplies(cid, from);
+  if (body.status_code !== 0) return Sbx.setState("error", body.status_msg);
+  const row = renderComment(body.root);
+  $("comments").append(row);
+  $("load-more").hidden = true;
+  $("end-marker").hidden = false;
+  showReplies(row, body);
+}
+
+function showReplies(row, body) {
   if (body.status_code !== 0) return Sbx.setState("error", body.status_msg);
   const replies = row.querySelector(".replies");
   for (const c of body.comments) {
@@ -107,5 +130,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   const detail = await Sbx.api(`/api/works/detail?work_id=${encodeURIComponent(workId)}`);
   if (detail.status_code !== 0) return Sbx.setState("error", detail.status_msg);
   $("work-title").textContent = detail.work.title;
-  await loadComments();
+  if (threadCid) await loadThread(threadCid, Number(params.get("reply_cursor") || 0) || 0);
+  else await loadComments();
 });
