@@ -6,6 +6,25 @@ returning one); the registry makes a fresh instance per engine, so two engines i
 of the account's own BrowserContext; platform code only drives pages, it never touches the
 database: it reports what it saw through a `BatchSink` and login progress through `LoginIO`.
 
+A monitored account's page goes through these calls (monitor.py drives them):
+
+1. `watch(page, account, io)` on the fresh page, BEFORE its first navigation: attach
+   response listeners, websocket listeners, routes and init scripts here, so the first page
+   load's JSON and websocket frames are seen (the pool then opens `home_url()`). It must not
+   navigate itself.
+2. `check_session(page)` at the start of every cycle: a `SessionStatus`.
+3. `poll(page, account, io)`: one crawl cycle. Stream what it finds: hand every page's records
+   to `io.sink` as soon as the page is read (each call is committed before it returns) and
+   save the crawl's position in `io.state` after it, so a cycle cut short (a timeout, a crash,
+   a restart) loses at most the page in progress and the next cycle continues from there.
+   The pool's time limit is per step, not per cycle: it restarts whenever a batch is stored
+   or state is saved. A platform may bound the work of one cycle (pages per list, pages per
+   cycle) but never what is eventually stored: the next cycle continues where the last
+   stopped.
+4. Between cycles the page stays open (or is closed: hibernation); a push listener that sees
+   the session end (an expiry frame, a 401) calls `io.session_changed`, and the pool acts on
+   it at once.
+
 Built-in platforms are listed, like third-party ones, under the entry-point group
 "hiscrm.platforms"; a platform that fails to load is logged and skipped, never fatal. The
 built-ins are also known to the registry itself (BUILTIN_PLATFORMS), so they are found where
@@ -18,6 +37,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import EntryPoint, entry_points
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -49,6 +69,19 @@ class SessionExpired(PlatformError):
     """The page is logged out (redirect to login, API says so): the account needs a login."""
 
     code = "session_expired"
+
+
+class NeedsVerification(SessionExpired):
+    """The platform wants the account verified (a slider, a face check, an SMS) before it
+    serves it again: the operator has to finish that in a visible browser."""
+
+    code = "needs_verification"
+
+
+class AccountBlocked(SessionExpired):
+    """The platform has banned or frozen the account: nothing but the operator can help."""
+
+    code = "blocked"
 
 
 class TransientError(PlatformError):
@@ -133,6 +166,62 @@ BatchSink = Callable[[Batch], Awaitable[None]]
 """Persist a batch; returns only after it is committed (so it may be acknowledged)."""
 
 
+class SessionStatus(str, Enum):
+    """What `check_session` sees (the account's login status of the same name follows it)."""
+
+    LOGGED_IN = "logged_in"
+    EXPIRED = "expired"  # logged out: a new login (QR code) is needed
+    NEEDS_VERIFICATION = "needs_verification"  # logged in, but the site wants a check first
+    BLOCKED = "blocked"  # banned or frozen by the platform
+
+
+SESSION_ERRORS: dict[SessionStatus, type[SessionExpired]] = {
+    SessionStatus.EXPIRED: SessionExpired,
+    SessionStatus.NEEDS_VERIFICATION: NeedsVerification,
+    SessionStatus.BLOCKED: AccountBlocked,
+}
+"""The error a platform raises mid-cycle for each status that is not LOGGED_IN."""
+
+
+def session_status_of(error: SessionExpired) -> SessionStatus:
+    """The status a raised session error stands for."""
+    for status in (SessionStatus.NEEDS_VERIFICATION, SessionStatus.BLOCKED):
+        if isinstance(error, SESSION_ERRORS[status]):
+            return status
+    return SessionStatus.EXPIRED
+
+
+class PlatformState(abc.ABC):
+    """One account's own small, persisted key → JSON value store, for the platform's crawl
+    position and what it has already seen (paging cursors, counts per list, last message ids).
+
+    It lives in the engine's database, so it survives hibernation (the page closes, the state
+    stays), restarts and crashes; it is per account, never shared, and deleted with the
+    account. Values are anything JSON can hold; keep each key small (one list, one work), as
+    a value is rewritten whole. `set` is committed when it returns: save a position only
+    after the records read up to it went to the sink, so a crash in between redoes the page
+    rather than skipping it."""
+
+    @abc.abstractmethod
+    async def get(self, key: str, default: Any = None) -> Any:
+        """The value saved under `key`, else `default`."""
+
+    @abc.abstractmethod
+    async def set(self, key: str, value: Any) -> None:
+        """Save `value` under `key` (None deletes it)."""
+
+
+@dataclass(frozen=True)
+class MonitorIO:
+    """What a monitored page's platform code reports through (see the module docstring):
+    `sink` stores records, `state` keeps the crawl's position, `session_changed(status,
+    message)` tells the pool at once that a push saw the session end."""
+
+    sink: BatchSink
+    state: PlatformState
+    session_changed: Callable[[SessionStatus, str], None] = lambda status, message: None
+
+
 class LoginIO(abc.ABC):
     """The platform's side of a login session: report progress, ask the operator."""
 
@@ -185,18 +274,23 @@ class Platform(abc.ABC):
         """Drive the login page to success (QR code, verification); raise LoginFailed."""
 
     @abc.abstractmethod
-    async def check_session(self, page: "Page") -> bool:
-        """True when the page's session is logged in."""
+    async def check_session(self, page: "Page") -> SessionStatus:
+        """Whether the page's session is logged in, logged out, held for a verification or
+        blocked (may navigate)."""
 
     @abc.abstractmethod
-    async def watch(self, page: "Page", account: AccountInfo, sink: BatchSink) -> None:
-        """Attach push/interception listeners that feed `sink` while the page lives.
-        Returns once attached; the pool keeps the page open and calls `poll` on its schedule."""
+    async def watch(self, page: "Page", account: AccountInfo, io: MonitorIO) -> None:
+        """Called on the account's new page before its first navigation: attach the
+        push/interception listeners (page.on("response"/"websocket"), page.route,
+        add_init_script) that feed `io` while the page lives. Must not navigate: the pool
+        opens `home_url()` next, and the listeners see that first load."""
 
     @abc.abstractmethod
-    async def poll(self, page: "Page", account: AccountInfo, sink: BatchSink) -> None:
+    async def poll(self, page: "Page", account: AccountInfo, io: MonitorIO) -> None:
         """One crawl cycle (the fallback when pushes are absent): navigate, let the page fetch,
-        hand what it saw to `sink`. Raise SessionExpired when logged out."""
+        hand each page's records to `io.sink` as it is read and keep the position in
+        `io.state` (see the module docstring). Raise SessionExpired (or NeedsVerification,
+        AccountBlocked) when the site shows the session is not usable."""
 
     @abc.abstractmethod
     async def reply(self, page: "Page", account: AccountInfo, target: ReplyTarget, text: str) -> SentReply:

@@ -18,9 +18,9 @@ PLUGIN = textwrap.dedent(
         label = "Other"
         def home_url(self): return "http://127.0.0.1/"
         async def login(self, page, io): raise NotImplementedError
-        async def check_session(self, page): return False
-        async def watch(self, page, account, sink): pass
-        async def poll(self, page, account, sink): pass
+        async def check_session(self, page): return "expired"
+        async def watch(self, page, account, io): pass
+        async def poll(self, page, account, io): pass
         async def reply(self, page, account, target, text): raise NotImplementedError
         async def find_reply(self, page, account, target, text, since): return None
 

@@ -106,7 +106,13 @@ class BrowserHost:
             args.append("--no-sandbox")
         try:
             browser = await self._playwright.chromium.launch(
-                executable_path=executable, headless=headless, args=args, timeout=LAUNCH_TIMEOUT_MS
+                executable_path=executable, headless=headless, args=args, timeout=LAUNCH_TIMEOUT_MS,
+                # Playwright's driver kills the browser on these signals by default. Ctrl+C in a
+                # terminal (or a stop signal sent to the process group) reaches the driver
+                # too, so the browser went before the engine had saved the sessions. The
+                # engine handles the signals and closes the browser itself, after saving; the
+                # browser still dies with the driver when this process is gone.
+                handle_sigint=False, handle_sigterm=False, handle_sighup=False,
             )
         except Exception as exc:
             raise BrowserUnavailable(f"cannot start Chromium ({executable or 'Playwright'}): {exc}") from exc

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
 from typing import Any, Awaitable, Callable
 
 from playwright.async_api import Browser, BrowserContext, Page
@@ -30,6 +31,7 @@ class AccountContext:
         self.dead_reason: str | None = None  # set when the page crashed or closed under us
         self._saved_digest = saved_digest
         self._on_dead: Callable[[str], None] | None = None
+        self._opened_at = time.monotonic()
         page.on("crash", lambda _page: self._died("the page crashed"))
         page.on("close", lambda _page: self._died("the page was closed"))
 
@@ -60,6 +62,10 @@ class AccountContext:
     def alive(self) -> bool:
         return self.dead_reason is None
 
+    def age_s(self) -> float:
+        """Seconds since the context was opened."""
+        return time.monotonic() - self._opened_at
+
     async def save(self, save_state: Callable[[str, dict[str, Any]], Awaitable[None]]) -> None:
         """Hand the current storage state to `save_state` when it changed since the last save
         (cookies rarely change between polls; this spares the database a write per cycle)."""
@@ -70,17 +76,23 @@ class AccountContext:
             await save_state(self.account_id, state)
             self._saved_digest = digest
 
-    async def close(self, save_state: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None) -> None:
+    async def close(
+        self, save_state: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
+    ) -> Exception | None:
         """Close the context, saving its session first when `save_state` is given and the page
-        is healthy (a crashed page's state may be incomplete; the last save stands)."""
+        is healthy (a crashed page's state may be incomplete; the last save stands). Returns
+        why the session could not be saved, if it could not: the context is closed anyway,
+        and the caller tells the operator."""
         self._on_dead = None  # closing on purpose is not a death
         try:
             if save_state is not None and self.alive:
                 await self.save(save_state)
         except Exception as exc:
             log.warning("%s: could not save the session before closing: %s", self.account_id, exc)
+            return exc
         finally:
             await _close_quietly(self.context.close())
+        return None
 
     def _died(self, reason: str) -> None:
         if self.dead_reason is None:

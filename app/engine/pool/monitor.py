@@ -1,18 +1,31 @@
 """One account in the pool: its monitor loop and its page, shared with replies.
 
 The loop, per cycle: take a page from the budget and a poll slot (pacing.py), open the
-context if it is closed (restore the session, open the platform's home page, attach the
-platform's push/interception listeners with `watch`), check the session, `poll`, then either
-stay awake or hibernate (see budget.py), and sleep a jittered interval until the next cycle or
-until woken.
+context if it is closed (restore the session, attach the platform's push/interception
+listeners with `watch` before anything loads, open the platform's home page), check the
+session, `poll`, then either stay awake or hibernate (see budget.py), and sleep a jittered
+interval until the next cycle or until woken. An awake context is recycled (closed with its
+session saved, reopened at the next cycle) once it has been open for CONTEXT_RECYCLE_S: a
+page that never closes accumulates browser and driver objects without bound.
+
+The platform streams a crawl: each page's records go to the sink (committed at once) and its
+position to the account's PlatformState (platform_state.py), which outlives the page. The
+poll's time limit is therefore per step: it restarts whenever a batch is stored or state is
+saved, so a big crawl is never cut off as a whole, while a hung page still costs only one
+call timeout.
 
 Failures stay inside the account:
 - every platform call has a timeout, so a hung page costs this account a cycle, not the pool;
 - an error closes the context and retries with exponential backoff (capped);
 - a renderer crash or a browser disconnect marks the context dead and wakes the loop, which
   reopens it (a restart) at once;
-- a logged-out page (check_session false or SessionExpired) turns the account `expired` with a
-  notification and ends the loop: polling a logged-out page achieves nothing.
+- a page that is not logged in (check_session, a SessionExpired raised by the platform, or a
+  push that saw the session end, which wakes the loop at once) turns the account `expired`,
+  `needs_verification` or `blocked` with a notification and ends the loop: polling it
+  achieves nothing. When that status cannot be written, the monitor keeps the database's view
+  (still logged in), backs off and finds out again on the next cycle;
+- a session that cannot be saved when its context closes (hibernation, shutdown) is an
+  error on the account and a notification, never only a log line.
 
 Replies and reply look-ups (`use_page`) run between cycles under the same page lock, so a
 poll never navigates away under a half-typed reply.
@@ -31,10 +44,20 @@ from typing import TYPE_CHECKING, Awaitable, Callable, TypeVar
 
 from ..bus import EventBus
 from ..events import AccountStatusChanged, Notification
-from ..platform import AccountInfo, Platform, SessionExpired, TransientError
+from ..platform import (
+    SESSION_ERRORS,
+    AccountInfo,
+    MonitorIO,
+    Platform,
+    SessionExpired,
+    SessionStatus,
+    TransientError,
+    session_status_of,
+)
+from ..platform_state import PlatformStateStore
 from ..records import Batch
 from ..settings import Settings
-from ..store.models import LoginStatus, utcnow
+from ..store.models import utcnow
 from . import status as st
 from .browser import BrowserHost
 from .budget import PageBudget
@@ -52,6 +75,21 @@ T = TypeVar("T")
 
 FIRST_CYCLE_SPREAD_S = 2.0  # accounts starting together spread their first cycles over this
 STOP_TIMEOUT_S = 15.0
+CONTEXT_RECYCLE_S = 20 * 60.0  # an awake context is reopened after this long (memory stays flat)
+
+# What the operator is told when the platform stops serving the account.
+SESSION_ENDED = {
+    SessionStatus.EXPIRED: (
+        "Login expired", "the platform logged this account out. Log in again to resume monitoring.",
+        "The login expired; log in again."),
+    SessionStatus.NEEDS_VERIFICATION: (
+        "Verification needed", "the platform asks to verify this account. Log in again in a visible "
+        "browser and finish the check to resume monitoring.",
+        "The platform asks for a verification; log in again in a visible browser."),
+    SessionStatus.BLOCKED: (
+        "Account blocked", "the platform has blocked this account. Monitoring has stopped.",
+        "The platform has blocked this account."),
+}
 
 
 @dataclass
@@ -67,6 +105,7 @@ class MonitorEnv:
     bus: EventBus
     call_timeout_s: float
     on_change: Callable[["AccountMonitor", str], None]  # (monitor, previous state)
+    platform_state: PlatformStateStore
 
 
 class AccountMonitor:
@@ -88,6 +127,10 @@ class AccountMonitor:
         self._task: asyncio.Task[None] | None = None
         self._loop = asyncio.get_running_loop()
         self._reopen = False  # settings changed: reopen the context at the next cycle
+        self._progressed: Callable[[], None] = _nothing  # a poll stored something (see _poll)
+        self._io = MonitorIO(
+            self._sink, env.platform_state.account(account.id, on_write=self._on_progress), self._session_changed
+        )
 
     @property
     def id(self) -> str:
@@ -216,8 +259,9 @@ class AccountMonitor:
                 try:
                     await self._cycle(urgent=urgent)
                 except SessionExpired as exc:
-                    await self._expired(str(exc))
-                    return
+                    if await self._session_ended(session_status_of(exc), str(exc)):
+                        return
+                    continue
                 except Exception as exc:  # noqa: BLE001 - any failure stays in this account
                     await self._failed(exc)
                     continue
@@ -239,9 +283,10 @@ class AccountMonitor:
                 assert self._ctx is not None
                 self._set_state(st.ACTIVE)
                 page = self._ctx.page
-                if not await self._call(self.platform.check_session(page), "check_session"):
-                    raise SessionExpired("the platform shows the login page")
-                await self._call(self.platform.poll(page, self.info, self._sink), "poll")
+                session = SessionStatus(await self._call(self.platform.check_session(page), "check_session"))
+                if session is not SessionStatus.LOGGED_IN:
+                    raise SESSION_ERRORS[session](f"the platform says: {session.value}")
+                await self._poll(page)
         except BaseException:
             if self._ctx is None:
                 self.env.budget.release(self.id)  # taken, never opened (cancelled meanwhile)
@@ -276,10 +321,14 @@ class AccountMonitor:
 
     async def _take_page(self, *, urgent: bool) -> None:
         """Hold a page (at once while the context is open); a dead or outdated context is
-        closed first: a restart."""
+        closed first: a restart. One open for CONTEXT_RECYCLE_S is closed too (its session
+        saved) and reopened fresh: not a failure, so not counted as a restart."""
         if self._ctx is not None and self._needs_open():
             await self._close_context(save=self._ctx.alive)
             self.restarts += 1
+        elif self._ctx is not None and self._ctx.age_s() >= CONTEXT_RECYCLE_S:
+            log.info("%s: recycling a context open for %.0f s", self.id, self._ctx.age_s())
+            await self._close_context(save=True)
         await self.env.budget.acquire(self.id, urgent=urgent)
 
     async def _open(self) -> None:
@@ -299,9 +348,9 @@ class AccountMonitor:
                 on_dead=self._context_died,
             )
             page = self._ctx.page
+            if self.monitoring:  # before the first load, so its fetches and websocket are seen
+                await self._call(self.platform.watch(page, self.info, self._io), "watch")
             await self._call(page.goto(self.platform.home_url()), "opening the home page")
-            if self.monitoring:
-                await self._call(self.platform.watch(page, self.info, self._sink), "watch")
         except BaseException:
             await self._close_context(save=False)
             raise
@@ -325,9 +374,27 @@ class AccountMonitor:
         ctx, self._ctx = self._ctx, None
         try:
             if ctx is not None:
-                await ctx.close(self.env.accounts.save_storage_state if save else None)
+                not_saved = await ctx.close(self.env.accounts.save_storage_state if save else None)
+                if not_saved is not None:
+                    self._session_not_saved(not_saved)
         finally:
             self.env.budget.release(self.id)
+
+    def _session_not_saved(self, error: Exception) -> None:
+        """The login could not be saved as the context closed: the next opening restores an
+        older session (or none). The operator has to know: it may mean a new login."""
+        self.last_error = f"could not save the login session: {_describe(error)}"
+        log.error("%s: %s", self.id, self.last_error)
+        self.env.bus.publish(account_status_event(self))
+        self.env.bus.publish(
+            Notification(
+                title="Session not saved",
+                body=f"{self.account.display_name}: the login session could not be saved ({_describe(error)}). "
+                     "If the account shows as logged out later, log in again.",
+                account_id=self.id,
+                level="error",
+            )
+        )
 
     def _drop_context_now(self) -> None:
         """Forget the context without waiting (shutdown of a stuck account)."""
@@ -360,32 +427,57 @@ class AccountMonitor:
         self._set_state(st.CRASHED if crashed and delay == 0 else st.BACKOFF)
         await self._record_crawl(self.last_error)
 
-    async def _expired(self, message: str) -> None:
-        """The page is logged out: the account needs a new login; stop polling it."""
-        log.warning("%s: session expired (%s)", self.id, message)
+    async def _session_ended(self, status: SessionStatus, message: str) -> bool:
+        """The page is not logged in (page lock held): record the account's new status and
+        stop polling it. False when the status could not be written: the monitor then keeps
+        the database's view, backs off and checks again next cycle."""
+        log.warning("%s: session %s (%s)", self.id, status.value, message)
         await self._close_context(save=False)
-        self.last_error = "the login expired"
+        title, body, error = SESSION_ENDED[status]
         try:
-            await self.env.accounts.set_login_status(
-                self.id, LoginStatus.EXPIRED.value, error="The login expired; log in again."
-            )
-        except Exception:
-            log.exception("%s: could not mark the account expired", self.id)
-        self.account = replace(self.account, login_status=LoginStatus.EXPIRED.value)
+            await self.env.accounts.set_login_status(self.id, status.value, error=error)
+        except Exception as exc:
+            log.exception("%s: could not mark the account %s", self.id, status.value)
+            self.failures += 1
+            self.last_error = f"the login is {status.value}, but recording it failed: {_describe(exc)}"
+            self._due = self._loop.time() + self._backoff()
+            self._set_state(st.BACKOFF)
+            return False
+        self.last_error = error
+        self.account = replace(self.account, login_status=status.value)
         self._set_state(st.STOPPED)
         self.env.bus.publish(
-            Notification(
-                title="Login expired",
-                body=f"{self.account.display_name}: the platform logged this account out. Log in again to resume monitoring.",
-                account_id=self.id,
-                level="warning",
-            )
+            Notification(title=title, body=f"{self.account.display_name}: {body}", account_id=self.id, level="warning")
         )
+        return True
+
+    def _session_changed(self, status: SessionStatus, message: str) -> None:
+        """A push saw the session end: check it now rather than at the next scheduled poll."""
+        if SessionStatus(status) is not SessionStatus.LOGGED_IN and self.monitoring:
+            log.info("%s: a push says the session is %s (%s); checking now", self.id, status, message)
+            self.wake()
+
+    async def _poll(self, page: "Page") -> None:
+        """The platform's crawl, with the call timeout per step: it restarts whenever the crawl
+        stores a batch or saves its position (see the module docstring)."""
+        budget = self.env.call_timeout_s
+        try:
+            async with asyncio.timeout(budget) as deadline:
+                self._progressed = lambda: deadline.reschedule(self._loop.time() + budget)
+                await self.platform.poll(page, self.info, self._io)
+        except TimeoutError:
+            raise TransientError(f"poll made no progress for {budget:g} s") from None
+        finally:
+            self._progressed = _nothing
+
+    def _on_progress(self) -> None:
+        self._progressed()
 
     async def _sink(self, batch: Batch) -> None:
         """Where the platform's records go: stored (committed) before this returns."""
         batch.account_id = self.id  # a platform can only ever write into its own account
         result = await self.env.store.ingest(batch)
+        self._progressed()
         if result.rejected:
             log.warning("%s: %d records rejected, e.g. %s", self.id, len(result.rejected), result.rejected[0])
         if result.added_message_ids:
@@ -423,6 +515,10 @@ class AccountMonitor:
         previous, self.state = self.state, state
         if previous != state:
             self.env.on_change(self, previous)
+
+
+def _nothing() -> None:
+    pass
 
 
 def _describe(exc: BaseException) -> str:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, AsyncIterator
 from ..bus import EventBus
 from ..events import AccountsChanged, AccountStatusChanged, PoolStatusChanged, SettingsChanged
 from ..paths import AppPaths
+from ..platform_state import PlatformStateStore
 from ..records import Batch
 from ..platform import (
     Platform,
@@ -80,7 +81,7 @@ class WorkerPool:
         self._polls = PollSlots(settings.max_parallel_polls)
         self._env = MonitorEnv(
             settings, self._host, self._budget, self._polls, accounts, store, bus, call_timeout_s,
-            self._monitor_changed,
+            self._monitor_changed, PlatformStateStore(store.db),
         )
         self._monitors: dict[str, AccountMonitor] = {}
         self._logging_in: set[str] = set()

@@ -290,6 +290,17 @@ class Setting(Base):
     value: Mapped[Any] = mapped_column(JSON)
 
 
+class PlatformStateValue(Base):
+    """One key of an account's platform state (app/engine/platform_state.py): the platform's
+    crawl position and what it has seen, kept across hibernation and restarts."""
+
+    __tablename__ = "platform_state"
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UtcMillis, default=utcnow, onupdate=utcnow)
+
+
 class AuditLog(Base):
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -6,8 +6,12 @@ real platform's adapter drives its creator site.
   navigates and clicks, the page fetches.
 - Replies are typed into the page's reply box with keyboard input and sent with its button;
   the platform id comes from the page's own send request's response.
-- Crawls are incremental per page: only works whose comment count moved, reply threads whose
-  size moved and conversations whose last message moved are opened again.
+- Listeners are attached before the page's first navigation (`watch`), so the first load's
+  fetches and its IM websocket are seen.
+- Crawls (crawl.py) are streamed and incremental: each page's records are stored as it is
+  read, the position is kept in the account's PlatformState, and only works whose comment
+  count moved, reply threads that grew and conversations whose last message moved are opened
+  again, after hibernation and restarts too.
 """
 from __future__ import annotations
 
@@ -26,11 +30,14 @@ from urllib.parse import quote, urlsplit
 from playwright.async_api import Error as PlaywrightError
 
 from app.engine.platform import (
+    AccountBlocked,
     AccountInfo,
     BatchSink,
     LoginFailed,
     LoginIO,
     LoginOutcome,
+    MonitorIO,
+    NeedsVerification,
     PermanentError,
     Platform,
     PlatformError,
@@ -40,12 +47,15 @@ from app.engine.platform import (
     ReplyUncertain,
     SentReply,
     SessionExpired,
+    SessionStatus,
     TransientError,
+    session_status_of,
 )
 from app.engine.reply_text import text_key
 
 from . import parsers
 from .control_client import SandboxControl
+from .crawl import MAX_PAGES_PER_LIST, Crawl
 from .parsers import Parsed
 from .settings import SandboxSettings
 
@@ -59,7 +69,6 @@ log = logging.getLogger(__name__)
 STEP_TIMEOUT_MS = 15_000  # one navigation or one fetch the page makes
 LOGIN_TIMEOUT_S = 300.0  # the QR login gives up after this (the engine may stop it sooner)
 LOGIN_POLL_S = 0.25
-MAX_PAGES_PER_LIST = 50  # "load more" clicks per list and crawl: bounds a runaway crawl
 MAX_SMS_ATTEMPTS = 3
 
 # Read the login card in one round trip.
@@ -82,22 +91,25 @@ _LOGIN_SNAPSHOT_JS = """() => {
 
 @dataclass
 class _PageWatch:
-    """What the adapter knows about one account's page: its listeners' sink, the crawl in
-    progress, and what earlier crawls saw (so the next one only opens what changed)."""
+    """What the adapter knows about one account's live page: its listeners' sink, the crawl in
+    progress and which thread each reply seen is in. What must outlive the page (the crawl's
+    position) is in the account's PlatformState instead (crawl.py)."""
 
     account_id: str
     sink: BatchSink | None = None
+    io: MonitorIO | None = None  # the monitor's, once `watch` was called
     crawl: Parsed | None = None  # responses go here while a crawl runs, else straight to `sink`
     pending: set[asyncio.Task[None]] = field(default_factory=set)
-    session_expired: bool = False
     crashed: bool = False
     push_open: bool = False  # an IM websocket we listen to is open
-    work_counts: dict[str, int] = field(default_factory=dict)  # work id → comment count
-    thread_sizes: dict[str, int] = field(default_factory=dict)  # first-level cid → replies
-    last_messages: dict[str, str] = field(default_factory=dict)  # conversation id → msg id
     comment_roots: dict[str, str] = field(default_factory=dict)  # reply cid → thread root cid
     # Sends whose answer did not come in time, by (target, text key): the answer, when it comes.
     late_sends: dict[tuple[str, str, str | None, str], asyncio.Future[tuple[int, Any]]] = field(default_factory=dict)
+
+    def session_lost(self, status: SessionStatus, message: str) -> None:
+        """A push or a fetch saw the session end: tell the pool now."""
+        if self.io is not None:
+            self.io.session_changed(status, message)
 
     def remember_thread(self, comment: dict[str, Any]) -> None:
         """Note which thread a second-level comment is in (replying to it opens that thread)."""
@@ -258,24 +270,21 @@ class SandboxPlatform(Platform):
             avatar_url=profile.get("avatar"), user_info={"unique_id": profile.get("uniqueId")},
         )
 
-    async def check_session(self, page: Page) -> bool:
+    async def check_session(self, page: Page) -> SessionStatus:
         async with self._guard(page):
             try:
                 await self._open(page, self.home_url())
-            except SessionExpired:
-                return False
+            except SessionExpired as exc:
+                return session_status_of(exc)
             uid = await page.get_attribute("#profile", "data-uid")
-            return bool(uid)
+            return SessionStatus.LOGGED_IN if uid else SessionStatus.EXPIRED
 
     # ---- monitoring --------------------------------------------------------------------
-    async def watch(self, page: Page, account: AccountInfo, sink: BatchSink) -> None:
-        """Intercept the page's data responses and IM pushes; any creator page keeps the IM
-        websocket open, so the page is moved to the inbox when it is on none."""
-        async with self._guard(page):
-            watch = self._watch(page, account)
-            watch.sink = sink
-            if not watch.push_open:  # a websocket opened before we listened is invisible to us
-                await self._open(page, f"{self.base_url}/creator/inbox")
+    async def watch(self, page: Page, account: AccountInfo, io: MonitorIO) -> None:
+        """Intercept the page's data responses and IM pushes, from its first load on (every
+        creator page, the home page included, keeps the IM websocket open)."""
+        watch = self._watch(page, account)
+        watch.io, watch.sink = io, io.sink
 
     def _watch(self, page: Page, account: AccountInfo) -> _PageWatch:
         """The page's watch, attaching the listeners the first time."""
@@ -291,7 +300,7 @@ class SandboxPlatform(Platform):
         if not response.url.startswith(self.base_url):
             return
         if response.status == 401:
-            watch.session_expired = True
+            watch.session_lost(SessionStatus.EXPIRED, "the site answered 401")
             return
         if parsers.is_data_url(response.url):
             watch.spawn(self._read_response(watch, response, watch.crawl))
@@ -303,6 +312,8 @@ class SandboxPlatform(Platform):
             if crawl is not None:  # a look that missed an answer must not conclude from the rest
                 crawl.unreadable += 1
             return  # the page went away before its body was read; the next crawl sees it
+        if isinstance(body, dict) and body.get("status_code") in _HELD:
+            watch.session_lost(_HELD[body["status_code"]], str(body.get("status_msg") or ""))
         for c in body.get("comments", []) if isinstance(body, dict) else []:
             watch.remember_thread(c)
         parsed = parsers.parse_response(response.url, body)
@@ -320,7 +331,7 @@ class SandboxPlatform(Platform):
         def on_frame(payload: str | bytes) -> None:
             frame = parsers.read_frame(payload)
             if parsers.is_session_expired_frame(frame):
-                watch.session_expired = True
+                watch.session_lost(SessionStatus.EXPIRED, "the IM push says the session expired")
             if (comment := parsers.pushed_comment(frame)) is not None:
                 watch.remember_thread(comment)
             parsed = parsers.parse_push_frame(frame)
@@ -329,58 +340,24 @@ class SandboxPlatform(Platform):
 
         ws.on("framereceived", on_frame)
 
-    async def poll(self, page: Page, account: AccountInfo, sink: BatchSink) -> None:
-        """One crawl: works → changed works' comments (all pages, changed threads) → inbox
-        (changed conversations); everything seen goes to `sink` as one batch."""
+    async def poll(self, page: Page, account: AccountInfo, io: MonitorIO) -> None:
+        """One crawl cycle (crawl.py): streamed to the sink page by page, continued from the
+        position kept in `io.state`."""
         async with self._guard(page):
             watch = self._watch(page, account)
-            if watch.sink is None:
-                watch.sink = sink
-            crawl = watch.crawl = Parsed()
-            try:
-                seen = await self._crawl(page, watch)
-                await watch.settle()
-            finally:
-                watch.crawl = None
-            if crawl:
-                await sink(crawl.to_batch(account.id, "crawl"))
-            # Remember what was stored only now: after a failed store the next crawl redoes it.
-            for attr, values in seen.items():
-                getattr(watch, attr).update(values)
-            watch.session_expired = False
+            if watch.io is None:
+                watch.io, watch.sink = io, io.sink
+            await Crawl(self, page, watch, io.state).run()
 
-    async def _crawl(self, page: Page, watch: _PageWatch) -> dict[str, dict[str, Any]]:
-        seen: dict[str, dict[str, Any]] = {"work_counts": {}, "thread_sizes": {}, "last_messages": {}}
-        await self._open(page, f"{self.base_url}/creator/works")
-        await self._load_all(page, "#load-more")
-        works = await page.eval_on_selector_all(
-            ".work", "rows => rows.map(r => [r.dataset.workId, Number(r.dataset.commentCount)])")
-        for work_id, count in works:
-            if watch.work_counts.get(work_id) != count:
-                seen["thread_sizes"].update(await self._crawl_comments(page, watch, work_id))
-            seen["work_counts"][work_id] = count
-        await self._open(page, f"{self.base_url}/creator/inbox")
-        conversations = await page.eval_on_selector_all(
-            ".conversation", "rows => rows.map(r => [r.dataset.conversationId, r.dataset.lastMsgId])")
-        for conversation_id, last_msg_id in conversations:
-            if watch.last_messages.get(conversation_id) != last_msg_id:
-                await self._open_conversation(page, conversation_id)
-                await self._load_older(page, stop_at=watch.last_messages.get(conversation_id))
-            seen["last_messages"][conversation_id] = last_msg_id
-        return seen
-
-    async def _crawl_comments(self, page: Page, watch: _PageWatch, work_id: str, *,
-                              every_thread: bool = False) -> dict[str, int]:
-        """Open a work's comments, load every page and the threads that grew; returns the
-        thread sizes seen."""
+    async def _crawl_comments(self, page: Page, watch: _PageWatch, work_id: str) -> None:
+        """Open a work's comments, load every page and every thread (bounded per list)."""
         await self._open(page, f"{self.base_url}/creator/comments?work={quote(work_id)}")
         await self._load_all(page, "#load-more")
         threads = await page.eval_on_selector_all(
             '.comment[data-level="1"]', "rows => rows.map(r => [r.dataset.cid, Number(r.dataset.replyTotal)])")
         for cid, size in threads:
-            if size and (every_thread or watch.thread_sizes.get(cid) != size):
+            if size:
                 await self._expand_thread(page, cid)
-        return dict(threads)
 
     async def _expand_thread(self, page: Page, cid: str) -> None:
         row = f'.comment[data-cid="{cid}"]'
@@ -659,13 +636,18 @@ class SandboxPlatform(Platform):
 
     async def _settled(self, page: Page) -> None:
         """Wait until the page's fetches are done (body[data-state] leaves "loading")."""
-        await page.wait_for_function(
+        handle = await page.wait_for_function(
             "() => document.body && document.body.dataset.state !== 'loading'",
             timeout=STEP_TIMEOUT_MS, polling=50,
         )
+        await handle.dispose()  # else the driver keeps every one for as long as the page lives
         state = await page.evaluate("document.body.dataset.state")
         if state == "login":
             raise SessionExpired("the sandbox site says the session expired")
+        if state == "verify":
+            raise NeedsVerification(await page.text_content("#page-error") or "the site asks for a verification")
+        if state == "blocked":
+            raise AccountBlocked(await page.text_content("#page-error") or "the site says the account is blocked")
         if state == "error":
             message = await page.text_content("#page-error")
             raise TransientError(f"the page shows an error: {message}")
@@ -684,6 +666,10 @@ class SandboxPlatform(Platform):
                 raise TransientError("the browser page crashed") from exc
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise TransientError(f"browser page failed: {first_line}") from exc
+
+
+_HELD = {parsers.STATUS_VERIFY_REQUIRED: SessionStatus.NEEDS_VERIFICATION,
+         parsers.STATUS_ACCOUNT_BLOCKED: SessionStatus.BLOCKED}
 
 
 def _data_url_bytes(src: str) -> bytes:

@@ -101,6 +101,10 @@ class SandboxControl:
     async def conversations(self, creator: str) -> list[dict[str, Any]]:
         return await self._call("GET", f"creators/{self._name(creator)}/conversations")
 
+    async def set_standing(self, creator: str, standing: str) -> dict[str, Any]:
+        """"ok", "verify" (the site holds the account for a verification) or "blocked"."""
+        return await self._call("POST", f"creators/{self._name(creator)}/standing", {"standing": standing})
+
     async def delete_comment(self, creator: str, cid: str) -> None:
         await self._call("POST", f"creators/{self._name(creator)}/comments/{cid}/delete")
 
@@ -112,6 +116,12 @@ class SandboxControl:
             "author": author, "text": text, "creator": creator, "work_id": work_id,
             "reply_to": reply_to, "as_reply": as_reply,
         })
+
+    async def inject_bulk(self, creator: str, work_id: str, *, threads: int, replies: int = 0) -> list[str]:
+        """`threads` new comments on the work, each with `replies` replies; their ids."""
+        answer = await self._call("POST", "inject/bulk", {"creator": creator, "work_id": work_id,
+                                                         "threads": threads, "replies": replies})
+        return answer["threads"]
 
     async def inject_dm(self, author: str, text: str, *, creator: str | None = None) -> dict[str, Any]:
         return await self._call("POST", "inject/dm", {"author": author, "text": text, "creator": creator})

@@ -24,6 +24,8 @@ STATUS_LOGIN_REQUIRED = 8
 STATUS_RATE_LIMITED = 2154
 STATUS_NOT_FOUND = 3001
 STATUS_TEXT_REJECTED = 3002
+STATUS_VERIFY_REQUIRED = 2190
+STATUS_ACCOUNT_BLOCKED = 2149
 
 
 @dataclass
@@ -139,8 +141,10 @@ def parse_work_detail(body: Raw) -> Parsed:
 
 
 def parse_comments(body: Raw) -> Parsed:
-    """A first-level page or a reply-thread page: both carry `comments`."""
-    return Parsed(comments=[comment_record(c) for c in body.get("comments", [])])
+    """A first-level page or a reply-thread page: both carry `comments`; a thread page also
+    its first-level comment (`root`)."""
+    roots = [body["root"]] if body.get("root") else []
+    return Parsed(comments=[comment_record(c) for c in roots + body.get("comments", [])])
 
 
 def parse_conversations(body: Raw) -> Parsed:

@@ -50,10 +50,10 @@ class HangingPlatform(SandboxPlatform):
         super().__init__()
         self.hang_account: str | None = None
 
-    async def poll(self, page, account, sink):
+    async def poll(self, page, account, io):
         if account.id == self.hang_account:
             await asyncio.Event().wait()
-        await super().poll(page, account, sink)
+        await super().poll(page, account, io)
 
 
 async def test_a_hung_account_does_not_stall_another(tmp_path):

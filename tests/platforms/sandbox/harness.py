@@ -1,13 +1,15 @@
 """Stand-ins for the engine in the sandbox tests: a LoginIO that records what the platform
-reports and answers its questions, a sink that collects batches, and a login helper that plays
-the phone through the control API."""
+reports and answers its questions, a sink that collects batches (with the MonitorIO around
+it: the platform state in a dict, the session reports in a list), and a login helper that
+plays the phone through the control API."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from typing import Any, Awaitable, Callable
 
-from app.engine.platform import AccountInfo, LoginIO
+from app.engine.platform import AccountInfo, LoginIO, MonitorIO, PlatformState, SessionStatus
 from app.engine.records import Batch
 from app.platforms.sandbox.adapter import SandboxPlatform
 from app.platforms.sandbox.control_client import SandboxControl
@@ -54,12 +56,32 @@ class RecordingLoginIO(LoginIO):
                 pass
 
 
+class MemoryState(PlatformState):
+    """The platform state in a dict (the engine keeps it in its database)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    async def get(self, key: str, default: Any = None) -> Any:
+        return copy.deepcopy(self.values.get(key, default))
+
+    async def set(self, key: str, value: Any) -> None:
+        if value is None:
+            self.values.pop(key, None)
+        else:
+            self.values[key] = copy.deepcopy(value)
+
+
 class CollectingSink:
-    """A BatchSink that keeps every batch and can wait for a record to show up."""
+    """A BatchSink that keeps every batch and can wait for a record to show up; `io` is the
+    MonitorIO around it."""
 
     def __init__(self) -> None:
         self.batches: list[Batch] = []
         self._changed = asyncio.Event()
+        self.state = MemoryState()
+        self.sessions: list[tuple[SessionStatus, str]] = []
+        self.io = MonitorIO(self, self.state, lambda status, message: self.sessions.append((status, message)))
 
     async def __call__(self, batch: Batch) -> None:
         self.batches.append(batch)

@@ -6,7 +6,7 @@ import asyncio
 import pytest
 import segno
 
-from app.engine.platform import LoginFailed
+from app.engine.platform import LoginFailed, SessionStatus
 
 from .harness import CREATOR, RecordingLoginIO
 from .qr_png import qr_modules
@@ -51,7 +51,7 @@ async def test_qr_login_reports_the_code_its_refresh_the_scan_and_asks_for_the_s
     assert [kind for kind, _ in io.questions] == ["sms_code", "sms_code"]
     assert "wrong" in io.questions[1][1]  # the second prompt tells why it asks again
     assert io.states()[:3] == ["qr_ready", "qr_refreshed", "scanned"]
-    assert await platform.check_session(page) is True
+    assert await platform.check_session(page) is SessionStatus.LOGGED_IN
 
 
 async def test_the_phone_page_scans_and_confirms_a_login(platform, page, control):
@@ -75,4 +75,4 @@ async def test_a_refused_login_raises_login_failed_with_the_sites_reason(platfor
     await control.confirm(ready["qr_url"].split("token=")[1], CREATOR)
     with pytest.raises(LoginFailed, match="account under risk review"):
         await asyncio.wait_for(login, 20)
-    assert await platform.check_session(page) is False
+    assert await platform.check_session(page) is SessionStatus.EXPIRED

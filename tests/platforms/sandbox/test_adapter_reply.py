@@ -65,7 +65,7 @@ async def test_a_dm_reply_returns_its_id_and_appears_in_the_conversation(platfor
 
 async def test_a_dm_reply_on_a_page_already_showing_the_inbox_loads_no_page(platform, page, control):
     await log_in(platform, page, control)
-    await platform.poll(page, ACCOUNT, CollectingSink())  # a poll ends on the inbox
+    await platform.poll(page, ACCOUNT, CollectingSink().io)  # a poll ends on the inbox
     injected = await control.inject_dm("Mia", "还在吗？", creator=CREATOR)  # pushed into the list
     row = page.locator(f'.conversation[data-conversation-id="{injected["conversation_id"]}"]')
     await row.wait_for(timeout=5_000)

@@ -71,6 +71,7 @@ def logged_in(handler):
         if creator is None:
             return _login_required()
         try:
+            world_of(request).check_standing(creator)
             return await handler(request, creator)
         except WorldError as exc:
             return _json(wire.error(exc.code, exc.message))
@@ -175,7 +176,7 @@ async def replies(request: web.Request, creator: Creator) -> web.Response:
     thread = world.thread(creator, root.cid, newest_first=request.query.get("order") == "newest")
     page = thread[cursor:cursor + count]
     return _json(wire.ok(
-        work_id=root.work_id, cid=root.cid,
+        work_id=root.work_id, cid=root.cid, root=wire.comment(root, origin(request), reply_total=len(thread)),
         comments=[wire.comment(c, origin(request)) for c in page],
         cursor=cursor + len(page), has_more=cursor + len(page) < len(thread), total=len(thread),
     ))
@@ -205,7 +206,7 @@ async def messages(request: web.Request, creator: Creator) -> web.Response:
     newest_first = list(reversed(conv.messages))
     page = newest_first[cursor:cursor + count]
     if cursor == 0:
-        conv.unread_count = 0  # opening a conversation reads it
+        world_of(request).read_conversation(creator, conv)  # opening a conversation reads it
     return _json(wire.ok(
         conversation_id=conv.conversation_id,
         messages=[wire.message(m, origin(request)) for m in page],

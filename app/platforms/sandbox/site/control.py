@@ -18,7 +18,7 @@ from aiohttp import web
 from ..simulator import Arrival, AudienceSimulator
 from . import wire
 from .api import WORLD, origin, world_of
-from .state import NOT_FOUND, Creator, Faults, World, WorldError
+from .state import NOT_FOUND, Creator, Faults, World, WorldError, person_for
 
 SIMULATOR = web.AppKey("simulator", dict)
 
@@ -129,6 +129,16 @@ async def ensure_creator(request: web.Request, body: dict) -> web.Response:
 
 
 @control
+async def set_standing(request: web.Request, body: dict) -> web.Response:
+    """{"standing": "ok" | "verify" | "blocked"}: hold the creator's account for a
+    verification, block it, or clear it."""
+    world = world_of(request)
+    creator = _creator(world, request.match_info["name"])
+    world.set_standing(creator, _text(body, "standing"))
+    return _json({"name": creator.me.nickname, "standing": creator.standing})
+
+
+@control
 async def state(request: web.Request, body: dict) -> web.Response:
     world = world_of(request)
     return _json({
@@ -196,6 +206,26 @@ async def inject_dm(request: web.Request, body: dict) -> web.Response:
     )
     return _json({"creator": creator.me.nickname, "conversation_id": conv.conversation_id,
                   "message": wire.message(message, origin(request))})
+
+
+@control
+async def inject_thread_bulk(request: web.Request, body: dict) -> web.Response:
+    """{"creator", "work_id", "threads": N, "replies": M}: N new first-level comments on the
+    work, each with M replies (a big work or a long thread at once, for crawl tests)."""
+    world = world_of(request)
+    creator = _creator(world, _text(body, "creator"))
+    work_id = _text(body, "work_id")
+    threads, replies = int(body.get("threads", 1)), int(body.get("replies", 0))
+    if not (0 < threads <= 5000 and 0 <= replies <= 5000):
+        raise ValueError("threads is 1 to 5000, replies 0 to 5000")
+    made = []
+    for i in range(threads):
+        root = world.add_comment(creator, work_id, person_for(f"viewer {i % 50}"), f"bulk comment {i}")
+        for j in range(replies):
+            world.add_comment(creator, work_id, person_for(f"viewer {j % 50}"), f"bulk reply {i}.{j}",
+                              reply_to=root.cid)
+        made.append(root.cid)
+    return _json({"work_id": work_id, "threads": made})
 
 
 def _author(body: dict[str, Any]) -> str:
@@ -280,11 +310,13 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/_control/faults", get_faults)
     r.add_post("/_control/faults", set_faults)
     r.add_post("/_control/creators", ensure_creator)
+    r.add_post("/_control/creators/{name}/standing", set_standing)
     r.add_get("/_control/creators/{name}/works", creator_works)
     r.add_get("/_control/creators/{name}/comments", creator_comments)
     r.add_get("/_control/creators/{name}/conversations", creator_conversations)
     r.add_post("/_control/creators/{name}/comments/{cid}/delete", delete_comment)
     r.add_post("/_control/inject/comment", inject_comment)
     r.add_post("/_control/inject/dm", inject_dm)
+    r.add_post("/_control/inject/bulk", inject_thread_bulk)
     r.add_post("/_control/simulator", post_simulator)
     r.add_delete("/_control/simulator", delete_simulator)

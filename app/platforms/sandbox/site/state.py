@@ -6,7 +6,10 @@ snowflake ids: numeric strings that grow with time. A creator's seeded works and
 (smaller) ids derived from the creator's name, so the same creator has the same works after a restart;
 injected traffic gets time-based ids, so it never collides with what an earlier run stored.
 The world can be saved to and loaded from a JSON file (`to_dict`/`from_dict`), which keeps
-sessions (and so logged-in browser contexts) valid across restarts of the console.
+sessions (and so logged-in browser contexts) valid across restarts of the console. Every
+change is also described by a journal entry (`journal` receives it the moment it happens,
+`replay` applies it to a loaded world), so the site can keep each change durable without
+rewriting the whole world (app.py).
 """
 from __future__ import annotations
 
@@ -16,9 +19,11 @@ import random
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 TicketStatus = Literal["waiting", "scanned", "sms_required", "confirmed", "failed", "expired"]
+Standing = Literal["ok", "verify", "blocked"]  # the site's view of a creator account
+STANDINGS: tuple[str, ...] = ("ok", "verify", "blocked")
 
 # Once scanned, a ticket stays usable this long (the phone step and the SMS code take time).
 SCANNED_TICKET_TTL_S = 300.0
@@ -42,6 +47,8 @@ BAD_REQUEST = 1001
 NOT_FOUND = 3001  # the work/comment/conversation does not exist or was deleted
 TEXT_REJECTED = 3002
 RATE_LIMITED = 2154
+VERIFY_REQUIRED = 2190  # the account must pass a verification (slider, SMS) before going on
+ACCOUNT_BLOCKED = 2149  # the account is banned
 
 
 @dataclass
@@ -111,6 +118,7 @@ class Creator:
     works: dict[str, Work] = field(default_factory=dict)  # insertion order = oldest first
     comments: dict[str, Comment] = field(default_factory=dict)
     conversations: dict[str, Conversation] = field(default_factory=dict)
+    standing: Standing = "ok"
 
     def comment_count(self, work_id: str) -> int:
         return sum(1 for c in self.comments.values() if c.work_id == work_id and not c.deleted)
@@ -182,6 +190,7 @@ class World:
         self.sessions: dict[str, Session] = {}
         self.ids = IdGenerator()
         self.version = 0  # bumped on every change; the site saves the world when it moves
+        self.journal: Callable[[dict[str, Any]], None] | None = None  # told every change (app.py)
         self._listeners: dict[str, set[asyncio.Queue[dict[str, Any]]]] = {}
 
     # ---- creators ----------------------------------------------------------------------
@@ -198,8 +207,22 @@ class World:
             return existing
         creator = _seed_creator(name, time.time())
         self.creators[creator.me.uid] = creator
-        self._changed()
+        self._changed({"op": "creator", "creator": asdict(creator)})
         return creator
+
+    def set_standing(self, creator: Creator, standing: str) -> None:
+        """Hold the account for a verification, block it, or clear it (control API)."""
+        if standing not in STANDINGS:
+            raise WorldError(BAD_REQUEST, f"standing is one of {', '.join(STANDINGS)}")
+        creator.standing = standing  # type: ignore[assignment]
+        self._changed({"op": "standing", "uid": creator.me.uid, "standing": standing})
+
+    def check_standing(self, creator: Creator) -> None:
+        """The error every data request of a held or blocked account gets."""
+        if creator.standing == "verify":
+            raise WorldError(VERIFY_REQUIRED, "请完成安全验证 verify this account to continue")
+        if creator.standing == "blocked":
+            raise WorldError(ACCOUNT_BLOCKED, "账号已被封禁 this account is blocked")
 
     def creator(self, uid: str) -> Creator:
         try:
@@ -265,7 +288,7 @@ class World:
         creator = self.ensure_creator(ticket.creator_name)
         session = Session(token=secrets.token_urlsafe(24), uid=creator.me.uid, created_at=time.time())
         self.sessions[session.token] = session
-        self._changed()
+        self._changed({"op": "session", "session": asdict(session)})
         return session
 
     def session_creator(self, token: str | None) -> Creator | None:
@@ -276,14 +299,15 @@ class World:
 
     def expire_sessions(self, creator_name: str | None = None) -> int:
         """Log browsers out (all, or one creator's); returns how many sessions ended."""
-        count = 0
+        ended = []
         for session in self.sessions.values():
             creator = self.creators.get(session.uid)
             if not session.expired and (creator_name is None or (creator and creator.me.nickname == creator_name)):
                 session.expired = True
-                count += 1
+                ended.append(session.token)
+        count = len(ended)
         if count:
-            self._changed()
+            self._changed({"op": "expire", "tokens": ended})
             self._notify_all({"type": "session_expired"})
         return count
 
@@ -325,7 +349,7 @@ class World:
             comment.reply_to_cid = parent.cid if parent.root_cid else None
             comment.reply_to_user = parent.user
         creator.comments[comment.cid] = comment
-        self._changed()
+        self._changed({"op": "comment", "uid": creator.me.uid, "comment": asdict(comment)})
         if not is_author:  # like the real platform's notice push: "someone commented"
             self._notify(creator.me.uid, {"type": "comment_notice", "work_id": work_id, "cid": comment.cid})
         return comment
@@ -336,7 +360,7 @@ class World:
 
     def delete_comment(self, creator: Creator, cid: str) -> None:
         self.live_comment(creator, cid).deleted = True
-        self._changed()
+        self._changed({"op": "delete", "uid": creator.me.uid, "cid": cid})
 
     def first_level(self, creator: Creator, work_id: str) -> list[Comment]:
         """First-level comments of a work, newest first."""
@@ -373,8 +397,15 @@ class World:
         conv.messages.append(message)
         if not from_me:
             conv.unread_count += 1
-        self._changed()
+        self._changed({"op": "message", "uid": creator.me.uid, "peer": asdict(conv.peer),
+                       "message": asdict(message), "unread": conv.unread_count})
         return message
+
+    def read_conversation(self, creator: Creator, conv: Conversation) -> None:
+        """The creator opened the conversation: nothing in it is unread any more."""
+        if conv.unread_count:
+            conv.unread_count = 0
+            self._changed({"op": "read", "uid": creator.me.uid, "conversation_id": conv.conversation_id})
 
     def send_as_creator(self, creator: Creator, conversation_id: str, text: str) -> DirectMessage:
         self._check_rate_limit()
@@ -452,8 +483,46 @@ class World:
         if self.faults.rate_limit:
             raise WorldError(RATE_LIMITED, "操作太频繁，请稍后再试 rate limited, try again later")
 
-    def _changed(self) -> None:
+    def _changed(self, entry: dict[str, Any]) -> None:
         self.version += 1
+        if self.journal is not None:
+            self.journal(entry)
+
+    def replay(self, entry: dict[str, Any]) -> None:
+        """Apply a journal entry written by `_changed` to this (loaded) world. Replaying an
+        entry the world already holds changes nothing, so a journal that overlaps the
+        snapshot it follows is harmless."""
+        op = entry["op"]
+        if op == "creator":
+            creator = _creator_from_dict(entry["creator"])
+            self.creators.setdefault(creator.me.uid, creator)
+        elif op == "session":
+            self.sessions[entry["session"]["token"]] = Session(**entry["session"])
+        elif op == "expire":
+            for token in entry["tokens"]:
+                if token in self.sessions:
+                    self.sessions[token].expired = True
+        elif op == "comment":
+            raw = entry["comment"]
+            self.creators[entry["uid"]].comments[raw["cid"]] = _comment_from_dict(raw)
+        elif op == "delete":
+            self.creators[entry["uid"]].comments[entry["cid"]].deleted = True
+        elif op == "message":
+            creator = self.creators[entry["uid"]]
+            message = DirectMessage(**{**entry["message"], "sender": Person(**entry["message"]["sender"])})
+            conv = creator.conversations.get(message.conversation_id)
+            if conv is None:
+                conv = creator.conversations[message.conversation_id] = Conversation(
+                    message.conversation_id, Person(**entry["peer"]))
+            if all(m.msg_id != message.msg_id for m in conv.messages):
+                conv.messages.append(message)
+            conv.unread_count = entry["unread"]
+        elif op == "read":
+            self.creators[entry["uid"]].conversations[entry["conversation_id"]].unread_count = 0
+        elif op == "standing":
+            self.creators[entry["uid"]].standing = entry["standing"]
+        else:
+            raise ValueError(f"unknown journal entry {op!r}")
 
     # ---- persistence -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -485,13 +554,16 @@ def _person(raw: dict[str, Any] | None) -> Person | None:
     return Person(**raw) if raw else None
 
 
+def _comment_from_dict(c: dict[str, Any]) -> Comment:
+    return Comment(**{**c, "user": Person(**c["user"]), "reply_to_user": _person(c["reply_to_user"])})
+
+
 def _creator_from_dict(raw: dict[str, Any]) -> Creator:
-    creator = Creator(me=Person(**raw["me"]), unique_id=raw["unique_id"])
+    creator = Creator(me=Person(**raw["me"]), unique_id=raw["unique_id"], standing=raw.get("standing", "ok"))
     for w in raw["works"].values():
         creator.works[w["work_id"]] = Work(**w)
     for c in raw["comments"].values():
-        creator.comments[c["cid"]] = Comment(**{**c, "user": Person(**c["user"]),
-                                                "reply_to_user": _person(c["reply_to_user"])})
+        creator.comments[c["cid"]] = _comment_from_dict(c)
     for v in raw["conversations"].values():
         conv = Conversation(v["conversation_id"], Person(**v["peer"]), unread_count=v["unread_count"])
         conv.messages = [DirectMessage(**{**m, "sender": Person(**m["sender"])}) for m in v["messages"]]

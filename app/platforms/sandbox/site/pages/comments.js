@@ -1,10 +1,14 @@
 // One work's comments: first-level comments page by page (newest first), reply threads on
 // demand ("查看N条回复", oldest first, or "最新回复" newest first), a box to comment on the work
-// and a reply box under any comment.
+// and a reply box under any comment. Like a real site's links, the URL can start the list
+// further down (?cursor=N) or show one comment with its thread from its Nth reply on
+// (?thread=CID&reply_cursor=N).
 "use strict";
 
-const workId = new URLSearchParams(location.search).get("work") || "";
-let cursor = 0;
+const params = new URLSearchParams(location.search);
+const workId = params.get("work") || "";
+const threadCid = params.get("thread");
+let cursor = Number(params.get("cursor") || 0) || 0;
 
 function $(id) { return document.getElementById(id); }
 
@@ -58,10 +62,30 @@ async function loadComments() {
   Sbx.setState("ready");
 }
 
+function fetchReplies(cid, from, order) {
+  return Sbx.api(`/api/comments/replies?cid=${encodeURIComponent(cid)}&cursor=${from}&count=10&order=${order}`);
+}
+
 async function loadReplies(row, from, order) {
   Sbx.setState("loading");
   row.dataset.order = order;
-  const body = await Sbx.api(`/api/comments/replies?cid=${encodeURIComponent(row.dataset.cid)}&cursor=${from}&count=10&order=${order}`);
+  showReplies(row, await fetchReplies(row.dataset.cid, from, order), order);
+}
+
+// The thread link: the comment alone, with its replies from `from` on (oldest first).
+async function loadThread(cid, from) {
+  Sbx.setState("loading");
+  const body = await fetchReplies(cid, from, "oldest");
+  if (body.status_code !== 0) return Sbx.setState("error", body.status_msg);
+  const row = renderComment(body.root);
+  $("comments").append(row);
+  $("load-more").hidden = true;
+  $("end-marker").hidden = false;
+  row.dataset.order = "oldest";
+  showReplies(row, body, "oldest");
+}
+
+function showReplies(row, body, order) {
   if (body.status_code !== 0) return Sbx.setState("error", body.status_msg);
   const replies = row.querySelector(".replies");
   for (const c of body.comments) {
@@ -116,5 +140,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   const detail = await Sbx.api(`/api/works/detail?work_id=${encodeURIComponent(workId)}`);
   if (detail.status_code !== 0) return Sbx.setState("error", detail.status_msg);
   $("work-title").textContent = detail.work.title;
-  await loadComments();
+  if (threadCid) await loadThread(threadCid, Number(params.get("reply_cursor") || 0) || 0);
+  else await loadComments();
 });

@@ -5,7 +5,8 @@
 const Sbx = (() => {
   const LAST_SYNC = "sbx.lastSync";
 
-  // body[data-state]: loading | ready | error | login (session expired)
+  // body[data-state]: loading | ready | error | login (session expired) | verify (the account
+  // must pass a check first) | blocked (the account is banned)
   function setState(state, message) {
     document.body.dataset.state = state;
     const box = document.getElementById("page-error");
@@ -59,6 +60,11 @@ const Sbx = (() => {
     if (response.status === 401 || json.status_code === 8) {
       loginRequired();
       throw new Error("login required");
+    }
+    const held = {2190: "verify", 2149: "blocked"}[json.status_code];
+    if (held) {
+      setState(held, json.status_msg);
+      throw new Error(held);
     }
     return json;
   }

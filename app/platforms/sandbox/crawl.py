@@ -1,0 +1,190 @@
+"""One poll cycle of the sandbox site, streamed and resumable.
+
+The crawl walks what a creator would: the works list, the comments of each work whose comment
+count moved (first-level comments page by page, each reply thread that grew), then the inbox
+(each conversation whose last message moved). It is written for works far bigger than one
+cycle can read:
+
+- Every list page's records go to the sink as soon as the page has settled (committed before
+  the crawl goes on), and the position reached is saved in the account's PlatformState right
+  after: a crawl cut short (a timeout, a crash, a restart) loses at most the page in progress.
+- The position outlives the page: the next cycle, after a hibernation or a restart too,
+  continues a work's list at the saved cursor (the page's ?cursor= link) and a thread from the
+  replies already read (the ?thread=&reply_cursor= link), instead of starting at the top.
+- Bounds limit one cycle's work (MAX_STEPS_PER_CYCLE page loads and clicks, MAX_PAGES_PER_LIST
+  "more" clicks per list), never what is eventually stored: what a bound left is read by the
+  next cycle.
+
+State kept (all JSON, per account):
+  "works"               {work id: comment count the work was fully read at}
+  "work:<id>"           {"count": count when this pass began, "cursor": first-level cursor}
+                        while a pass over the work is under way
+  "threads:<work id>"   {first-level cid: replies read}; threads are oldest first, so the
+                        replies read are also the offset to continue from
+  "conversations"       {conversation id: last message id read up to}
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from app.engine.platform import PlatformState
+
+from .parsers import Parsed
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+
+    from .adapter import SandboxPlatform, _PageWatch
+
+MAX_STEPS_PER_CYCLE = 500  # page loads and "more" clicks of one cycle; the next one continues
+MAX_PAGES_PER_LIST = 50  # "more" clicks per list and cycle
+
+
+class BudgetSpent(Exception):
+    """This cycle has done its share; the saved position lets the next one continue."""
+
+
+class Crawl:
+    def __init__(self, adapter: "SandboxPlatform", page: "Page", watch: "_PageWatch", state: PlatformState) -> None:
+        self.adapter = adapter
+        self.page = page
+        self.watch = watch
+        self.state = state
+        self.steps_left = MAX_STEPS_PER_CYCLE
+
+    async def run(self) -> None:
+        """Crawl until done or until this cycle's budget is spent."""
+        self.watch.crawl = Parsed()
+        try:
+            await self._all()
+        except BudgetSpent:
+            pass
+        finally:
+            self.watch.crawl = None
+
+    async def _all(self) -> None:
+        works = await self._works()
+        done: dict[str, int] = await self.state.get("works", {})
+        for work_id, count in works:
+            if done.get(work_id) == count and await self.state.get(f"work:{work_id}") is None:
+                continue
+            done[work_id] = await self._work(work_id, count)
+            await self.state.set("works", done)
+        await self._inbox()
+
+    # ---- steps ---------------------------------------------------------------------------
+    async def _step(self) -> None:
+        """Count a page load or click against the cycle's budget."""
+        if self.steps_left <= 0:
+            raise BudgetSpent()
+        self.steps_left -= 1
+
+    async def _open(self, path: str) -> None:
+        await self._step()
+        await self.adapter._open(self.page, f"{self.adapter.base_url}{path}")
+
+    async def _click(self, selector: str) -> None:
+        await self._step()
+        await self.page.click(selector)
+        await self.adapter._settled(self.page)
+
+    async def _more(self, selector: str) -> bool:
+        """Click a list's "more" button up to MAX_PAGES_PER_LIST times; True when the list
+        ended (the button went away), False when the bound stopped it."""
+        button = self.page.locator(selector)
+        for _ in range(MAX_PAGES_PER_LIST):
+            if not await button.is_visible():
+                return True
+            await self._click(selector)
+        return not await button.is_visible()
+
+    async def _flush(self) -> None:
+        """Hand what the page fetched so far to the sink (committed when this returns)."""
+        await self.watch.settle()
+        parsed, self.watch.crawl = self.watch.crawl, Parsed()
+        if parsed:
+            await self.watch.emit(parsed, "crawl")
+
+    # ---- works ---------------------------------------------------------------------------
+    async def _works(self) -> list[tuple[str, int]]:
+        await self._open("/creator/works")
+        while await self.page.locator("#load-more").is_visible():
+            await self._click("#load-more")
+        works = await self.page.eval_on_selector_all(
+            ".work", "rows => rows.map(r => [r.dataset.workId, Number(r.dataset.commentCount)])")
+        await self._flush()
+        return [(work_id, count) for work_id, count in works]
+
+    async def _work(self, work_id: str, count: int) -> int:
+        """Read the work's comments from the saved position on; returns the comment count the
+        pass began at (the next pass starts from the top when it has moved since)."""
+        key, threads_key = f"work:{work_id}", f"threads:{work_id}"
+        progress = await self.state.get(key) or {"count": count, "cursor": 0}
+        threads: dict[str, int] = await self.state.get(threads_key, {})
+        start = progress["cursor"]
+        await self._open(f"/creator/comments?work={quote(work_id)}" + (f"&cursor={start}" if start else ""))
+        handled: set[str] = set()
+        unfinished: list[str] = []  # threads to continue through their own link
+        while True:
+            rows = await self.page.eval_on_selector_all(
+                '.comment[data-level="1"]', "rows => rows.map(r => [r.dataset.cid, Number(r.dataset.replyTotal)])")
+            for cid, size in rows:
+                if cid in handled:
+                    continue
+                handled.add(cid)
+                read = min(threads.get(cid, 0), size)  # fewer after deletions: read again from there
+                if size > read:
+                    if read == 0:
+                        threads[cid] = await self._expand(cid)
+                    if threads.get(cid, 0) < size:
+                        unfinished.append(cid)
+                elif cid in threads:
+                    threads[cid] = read
+            await self._flush()
+            progress["cursor"] = start + len(rows)
+            await self.state.set(threads_key, threads)
+            await self.state.set(key, progress)
+            if not await self.page.locator("#load-more").is_visible():
+                break
+            await self._click("#load-more")
+        for cid in unfinished:
+            await self._continue_thread(work_id, cid, threads)
+            await self._flush()
+            await self.state.set(threads_key, threads)
+        await self.state.set(key, None)
+        return progress["count"]
+
+    async def _expand(self, cid: str) -> int:
+        """Open a thread in the list and load its replies (bounded); returns how many are on
+        the page."""
+        row = f'.comment[data-cid="{cid}"]'
+        if await self.page.locator(f"{row} > .body > .view-replies").is_visible():
+            await self._click(f"{row} > .body > .view-replies")
+        await self._more(f"{row} > .body > .more-replies")
+        return await self.page.locator(f"{row} > .body > .replies > .comment").count()
+
+    async def _continue_thread(self, work_id: str, cid: str, threads: dict[str, int]) -> None:
+        """Read a thread on from the replies already read, through the thread's own link."""
+        read = threads.get(cid, 0)
+        await self._open(f"/creator/comments?work={quote(work_id)}&thread={quote(cid)}&reply_cursor={read}")
+        row = f'.comment[data-cid="{cid}"]'
+        await self._more(f"{row} > .body > .more-replies")
+        threads[cid] = read + await self.page.locator(f"{row} > .body > .replies > .comment").count()
+
+    # ---- inbox ---------------------------------------------------------------------------
+    async def _inbox(self) -> None:
+        await self._open("/creator/inbox")
+        conversations = await self.page.eval_on_selector_all(
+            ".conversation", "rows => rows.map(r => [r.dataset.conversationId, r.dataset.lastMsgId])")
+        await self._flush()
+        seen: dict[str, str] = await self.state.get("conversations", {})
+        for conversation_id, last_msg_id in conversations:
+            if seen.get(conversation_id) == last_msg_id:
+                continue
+            await self._step()
+            await self.adapter._open_conversation(self.page, conversation_id)
+            await self.adapter._load_older(self.page, stop_at=seen.get(conversation_id))
+            await self._flush()
+            seen[conversation_id] = last_msg_id
+            await self.state.set("conversations", seen)

@@ -1,0 +1,108 @@
+"""The crawl streams and resumes: every page's records are handed on as they are read, the
+position is kept in the platform state (not in the page), bounds limit one cycle's work but
+never what is eventually stored, and listeners see the first page load."""
+from __future__ import annotations
+
+import pytest
+
+from app.engine.platform import SessionStatus
+from app.platforms.sandbox import crawl
+
+from .harness import ACCOUNT, CREATOR, CollectingSink, log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240), pytest.mark.asyncio(loop_scope="module")]
+
+
+def _comment_ids(sink: CollectingSink, since: int = 0) -> set[str]:
+    return {c["platform_comment_id"] for b in sink.batches[since:] if b.source == "crawl" for c in b.comments}
+
+
+async def _site_comment_ids(control, work_id: str) -> set[str]:
+    return {c["cid"] for c in await control.comments(CREATOR, work_id)}
+
+
+async def test_a_long_thread_is_stored_whole(platform, page, control):
+    """600 replies: more than the 50 "more replies" pages a list may take per cycle (510)."""
+    await log_in(platform, page, control)
+    work_id = (await control.works(CREATOR))[0]["work_id"]
+    [root] = await control.inject_bulk(CREATOR, work_id, threads=1, replies=600)
+    sink = CollectingSink()
+    await platform.poll(page, ACCOUNT, sink.io)
+    on_site = await _site_comment_ids(control, work_id)
+    assert len(on_site) > 601 and on_site <= _comment_ids(sink)
+    assert sink.state.values[f"threads:{work_id}"][root] == 600
+
+
+async def test_a_crawl_cut_short_by_its_budget_continues_on_another_page(platform, page, browser, control,
+                                                                          monkeypatch):
+    """A work too big for one cycle: each cycle stores what it read and the next, on a new
+    page (after a hibernation), continues from the saved position until everything is in."""
+    await log_in(platform, page, control)
+    work_id = (await control.works(CREATOR))[1]["work_id"]
+    await control.inject_bulk(CREATOR, work_id, threads=60, replies=2)
+    monkeypatch.setattr(crawl, "MAX_STEPS_PER_CYCLE", 25)
+    sink = CollectingSink()
+    await platform.poll(page, ACCOUNT, sink.io)
+    first = _comment_ids(sink)
+    on_site = await _site_comment_ids(control, work_id)
+    assert first and not on_site <= first  # the budget stopped it, and what it read is handed on
+    storage = await page.context.storage_state()
+    cycles = 1
+    while not on_site <= _comment_ids(sink):
+        context = await browser.new_context(storage_state=storage)  # a fresh page: the position is in the state
+        try:
+            fresh = await context.new_page()
+            before = len(sink.batches)
+            await platform.poll(fresh, ACCOUNT, sink.io)
+            assert _comment_ids(sink, before) - first, "a cycle that stored nothing new"
+            first |= _comment_ids(sink, before)
+        finally:
+            await context.close()
+        cycles += 1
+        assert cycles < 20
+    assert cycles >= 3
+    # Once the other works are read too, a cycle opens no work's comments at all.
+    for _ in range(5):
+        before = len(sink.batches)
+        await platform.poll(page, ACCOUNT, sink.io)
+        if not _comment_ids(sink, before):
+            break
+    else:
+        raise AssertionError("the crawl never settled")
+
+
+async def test_listeners_see_the_first_page_load_without_a_second_navigation(platform, page, control):
+    await log_in(platform, page, control)
+    sink = CollectingSink()
+    navigations = []
+    page.on("framenavigated", lambda frame: frame == page.main_frame and navigations.append(frame.url))
+    await platform.watch(page, ACCOUNT, sink.io)
+    assert navigations == []  # the hook comes before the first navigation and makes none
+    await page.goto(f"{platform.base_url}/creator/works")
+    await sink.wait_for("contents", lambda c: True)  # the first load's JSON
+    injected = await control.inject_dm("Lucas", "first load push", creator=CREATOR)
+    await sink.wait_for("messages", lambda m: m["platform_message_id"] == injected["message"]["msg_id"], timeout=5)
+    assert len(navigations) == 1
+
+
+async def test_check_session_tells_verification_and_blocking_apart(platform, page, control):
+    await log_in(platform, page, control)
+    try:
+        await control.set_standing(CREATOR, "verify")
+        assert await platform.check_session(page) is SessionStatus.NEEDS_VERIFICATION
+        await control.set_standing(CREATOR, "blocked")
+        assert await platform.check_session(page) is SessionStatus.BLOCKED
+    finally:
+        await control.set_standing(CREATOR, "ok")
+    assert await platform.check_session(page) is SessionStatus.LOGGED_IN
+
+
+async def test_a_pushed_session_expiry_is_reported_at_once(platform, page, control):
+    await log_in(platform, page, control)
+    sink = CollectingSink()
+    await platform.watch(page, ACCOUNT, sink.io)
+    await page.goto(platform.home_url())
+    await page.wait_for_function("() => document.body.dataset.state === 'ready'")
+    await control.expire_sessions(CREATOR)
+    await page.wait_for_selector('body[data-state="login"]')
+    assert sink.sessions and sink.sessions[0][0] is SessionStatus.EXPIRED
