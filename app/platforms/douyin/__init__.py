@@ -2,3 +2,8 @@
 (creator.douyin.com). parsers.py reads the JSON the pages receive and the state they hold,
 anatomy/ describes the pages as data, adapter.py drives them in Chromium. Registered under
 the "hiscrm.platforms" entry point as `PLATFORM`."""
+from .adapter import DouyinPlatform
+
+PLATFORM = DouyinPlatform()
+
+__all__ = ["PLATFORM", "DouyinPlatform"]
