@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "hiscrm.platforms"
 BUILTIN_PLATFORMS: dict[str, str] = {
+    "douyin": "app.platforms.douyin:DouyinPlatform",
     "sandbox": "app.platforms.sandbox:SandboxPlatform",
 }
 """The platforms shipped in this package, as entry-point values: the same list as the

@@ -32,6 +32,22 @@ class _Record(BaseModel):
         extra="ignore", str_strip_whitespace=False, frozen=True, coerce_numbers_to_str=True
     )
 
+    # The record's ids in the platform's other id systems, by system name (e.g. Douyin's
+    # {"item_id": "@j…"} beside a work's numeric id, or a comment's encrypted V1 id beside
+    # its numeric one). The DataStore keeps them, so a record that arrives under any of its
+    # ids updates the one stored row instead of adding a second.
+    aliases: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("aliases")
+    @classmethod
+    def _alias_ids(cls, value: dict[str, str]) -> dict[str, str]:
+        for system, alias in value.items():
+            if not 1 <= len(system) <= MAX_KIND_LEN:
+                raise ValueError(f"alias system {system[:40]!r} must be 1 to {MAX_KIND_LEN} characters")
+            if not 1 <= len(alias) <= MAX_ID_LEN:
+                raise ValueError(f"alias {system} must be 1 to {MAX_ID_LEN} characters")
+        return value
+
     @field_validator("*", mode="after")
     @classmethod
     def _clean_strings(cls, value: Any) -> Any:

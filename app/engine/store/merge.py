@@ -12,6 +12,8 @@ Merge rules (DESIGN.md §2), the same for the four kinds of record:
   topic's own record fills that row in whenever it arrives. Orphan replies are kept as they are.
 - A crawled comment/DM whose platform id is the platform_reply_id of one of our replies
   confirms that reply: its placeholder row becomes that message (never a duplicate).
+- A record given under another of its ids (records.aliases) updates the row stored for it
+  (aliases.py re-keys the batch first).
 
 `merge_batch` reads the existing rows of the batch's keys with one indexed query per kind,
 decides in Python which rows are new or changed (that is what the events report), and writes
@@ -31,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from ..im.types import TopicRef
 from ..records import CommentRecord, ContentRecord, ConversationRecord, MessageRecord
+from .aliases import resolve_aliases
 from .counters import CHUNK, refresh_accounts, refresh_topics
 from .models import (
     Comment,
@@ -110,6 +113,7 @@ def merge_batch(
     """Store validated records of one account; the caller's transaction commits them."""
     outcome = Outcome()
     now_ms = to_millis(now)
+    records = resolve_aliases(session, account_id, ALL_KINDS, records, TOPIC_OF, COMMENTS)
     for kind in TOPIC_KINDS:
         rows = _merge_kind(session, kind, account_id, records.get(kind, []), now_ms)
         outcome.changed_topics.update(TopicRef(account_id, kind.topic_kind, k) for k in rows)
@@ -205,7 +209,7 @@ def _differs(kind: Kind, before: dict[str, Any], after: dict[str, Any]) -> bool:
 
 def _columns(record: BaseModel) -> dict[str, Any]:
     """The record as column values (times as epoch milliseconds, as stored)."""
-    values = record.model_dump()
+    values = record.model_dump(exclude={"aliases"})  # kept apart (aliases.py)
     for name, value in values.items():
         if isinstance(value, datetime):
             values[name] = to_millis(value)

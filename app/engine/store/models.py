@@ -238,6 +238,20 @@ class DirectMessage(Base):
     )
 
 
+class RecordAlias(Base):
+    """Another platform id of a stored content, comment, conversation or message: the id it
+    has in another of the platform's id systems (Douyin: a work's encrypted `item_id`
+    beside its numeric id; a comment's V1 `@j…` id beside its V2 `cid`). A record that
+    arrives under an alias updates the row stored under `platform_id` (merge.py)."""
+
+    __tablename__ = "record_aliases"
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # the Batch field: contents, comments...
+    alias: Mapped[str] = mapped_column(String(128), primary_key=True)
+    platform_id: Mapped[str] = mapped_column(String(128))  # the key of the stored row
+    system: Mapped[str] = mapped_column(String(16))  # which id system the alias is from
+
+
 class Reply(Base):
     """The durable reply outbox (DESIGN.md §5): one row per operator reply.
 

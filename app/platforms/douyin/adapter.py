@@ -1,0 +1,661 @@
+"""The Douyin creator-centre adapter: drives creator.douyin.com in the account's Chromium page.
+
+- Data comes only from the JSON the pages fetch themselves (response interception) and from
+  the state they hold (React props of their nodes). The pages sign their requests; we never
+  build, sign or replay one.
+- Pages are described as data (anatomy/): when one no longer matches, a PageChanged error
+  names what is missing and a snapshot of the page is saved; nothing silently returns empty.
+- Crawls are paced like a person and open only the works whose comment count moved: accounts
+  polled continuously on one video have been blocked.
+- Replies are typed into the page's own boxes after the target is verified on screen
+  (comment text and author, the conversation's peer name in the header); the platform id
+  comes from the publish response (comments) or the new "from me" row (DMs).
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import random
+import re
+import time
+import weakref
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
+
+from playwright.async_api import Error as PlaywrightError
+
+from app.engine.platform import (
+    AccountInfo,
+    BatchSink,
+    LoginFailed,
+    LoginIO,
+    LoginOutcome,
+    PermanentError,
+    Platform,
+    PlatformError,
+    PlatformRuntime,
+    ReplyBlocked,
+    ReplyTarget,
+    SessionExpired,
+    TransientError,
+)
+
+from . import parsers
+from .anatomy import API, CHAT, COMMENTS, HOME, LOGIN, WORKS, Anatomy, snapshot_page_change
+from .errors import ApiRefused, BadResponse
+from .parsers import Parsed
+
+if TYPE_CHECKING:
+    from playwright.async_api import Locator, Page, Response
+
+log = logging.getLogger(__name__)
+
+STEP_TIMEOUT_MS = 20_000  # one navigation, or one fetch the page makes
+MAX_SCROLLS = 30  # "load more" scrolls per list and crawl: bounds a runaway crawl
+MAX_SMS_ATTEMPTS = 3
+LIST_ENDPOINTS = {"item_list", "janus_work_list", "web_comment_list", "web_comment_reply_list",
+                  "creator_comment_list", "creator_comment_reply_list"}
+WORK_ENDPOINTS = ("janus_work_list", "item_list")
+COMMENT_ENDPOINTS = ("web_comment_list", "creator_comment_list")
+
+
+class NeedsVerification(LoginFailed):
+    """After the scan Douyin wants a check we cannot relay (slider, face): the operator must
+    finish in a visible browser."""
+
+    code = "needs_verification"
+
+
+# The login card in one round trip: which of the anatomy's selectors and texts are showing.
+_LOGIN_SNAPSHOT_JS = """(a) => {
+  const shown = (sels) => sels.some(s => [...document.querySelectorAll(s)].some(e => {
+    const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; }));
+  const text = document.body ? document.body.innerText : '';
+  const has = (texts) => texts.some(t => text.includes(t));
+  let qr = null;
+  for (const sel of a.qr) {
+    const el = document.querySelector(sel);
+    if (!el) continue;
+    const r = el.getBoundingClientRect();
+    if (!r.width || !r.height) continue;
+    if (el.tagName === 'CANVAS') {
+      try { qr = {selector: sel, src: el.toDataURL('image/png'), data: true}; }
+      catch (e) { qr = {selector: sel, src: 'canvas', data: false}; }
+    } else {
+      const src = el.currentSrc || el.getAttribute('src') || '';
+      qr = {selector: sel, src, data: src.startsWith('data:image/png')};
+    }
+    break;
+  }
+  return {qr, scanned: has(a.scanned), expired: has(a.expired), verification: has(a.verification),
+          sms: shown(a.sms), phone: shown(a.phone), slider: shown(a.slider)};
+}"""
+
+# The creator home's identity block: 抖音号, nickname, avatar.
+_PROFILE_JS = """(a) => {
+  const first = (sels) => { for (const s of sels) { const e = document.querySelector(s); if (e) return e; } return null; };
+  const idNode = first(a.unique_id);
+  const idText = idNode ? idNode.innerText : '';
+  const at = idText.indexOf(a.prefix);
+  const uniqueId = at >= 0 ? idText.slice(at + a.prefix.length).trim().split(/\\s/)[0] : null;
+  let nickname = null;
+  for (const s of a.nickname) {
+    for (const e of document.querySelectorAll(s)) {
+      const t = (e.innerText || '').trim();
+      if (t && !a.skip.some(x => t.includes(x))) { nickname = t; break; }
+    }
+    if (nickname) break;
+  }
+  const img = first(a.avatar);
+  return {uniqueId, nickname, avatar: img ? img.getAttribute('src') : null};
+}"""
+
+# React keeps each node's component props on a "__reactFiber$…" (older: "__reactProps$…" /
+# "__reactInternalInstance$…") property; walk up from the node to the first props object
+# having every wanted key. This is where the original read message state on the chat page.
+_FIBER_PROPS_JS = """([nodes, wanted, levels]) => nodes.map(node => {
+  const key = Object.keys(node).find(k => k.startsWith('__reactFiber$') || k.startsWith('__reactInternalInstance$'));
+  let fiber = key ? node[key] : null;
+  const has = (p) => p && typeof p === 'object' && wanted.every(w => w in p);
+  for (let i = 0; fiber && i < levels; i++, fiber = fiber.return) {
+    const props = fiber.memoizedProps;
+    if (has(props)) return props;
+    if (props) for (const v of Object.values(props)) if (has(v)) return v;
+  }
+  return null;
+})"""
+
+
+@dataclass
+class _PageWatch:
+    """What the adapter knows about one account's page: where intercepted records go, and
+    what earlier crawls saw (so the next one opens only what changed)."""
+
+    account_id: str
+    sink: BatchSink | None = None
+    crawl: Parsed | None = None  # responses go here while a crawl runs, else straight to `sink`
+    pending: set[asyncio.Task[None]] = field(default_factory=set)
+    failures: list[PlatformError] = field(default_factory=list)  # bad list bodies this crawl
+    session_expired: str | None = None
+    self_uid: str | None = None
+    item_ids: dict[str, str] = field(default_factory=dict)  # encrypted item id → numeric id
+    work_counts: dict[str, int] = field(default_factory=dict)  # work id → comment count, stored
+    works: dict[str, dict[str, Any]] = field(default_factory=dict)  # work id → its record
+    comments: dict[str, dict[str, Any]] = field(default_factory=dict)  # cid → its record
+    peers: dict[str, parsers.Peer] = field(default_factory=dict)  # sec_uid → profile
+    conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seen: dict[str, int] = field(default_factory=dict)  # endpoint → responses seen (tests, self-check)
+
+    def spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self.pending.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("douyin: reading a page response failed", exc_info=task.exception())
+
+    async def settle(self) -> None:
+        while self.pending:
+            await asyncio.gather(*list(self.pending), return_exceptions=True)
+
+    def learn(self, parsed: Parsed) -> None:
+        self.self_uid = self.self_uid or parsed.self_uid
+        for work in parsed.contents:
+            self.works[work["platform_content_id"]] = work
+            if "item_id" in work.get("aliases", {}):
+                self.item_ids[work["aliases"]["item_id"]] = work["platform_content_id"]
+        for comment in parsed.comments:
+            self.comments[comment["platform_comment_id"]] = comment
+        for peer in parsed.peers:
+            if peer.sec_uid:
+                self.peers[peer.sec_uid] = peer
+        for conversation in parsed.conversations:
+            self.conversations[conversation["platform_conversation_id"]] = conversation
+
+
+class DouyinPlatform(Platform):
+    name = "douyin"
+    label = "抖音"
+    capabilities = frozenset({"comments", "direct_messages", "qr_login", "sms_verification"})
+
+    def __init__(self) -> None:
+        self.data_dir: Path | None = None
+        # Seconds between two navigations of one account, drawn at random: a person's pace.
+        self.pace_s: tuple[float, float] = (2.0, 6.0)
+        self.login_timeout_s = LOGIN.timing("give_up_s")
+        self._watches: weakref.WeakKeyDictionary[Page, _PageWatch] = weakref.WeakKeyDictionary()
+
+    async def startup(self, runtime: PlatformRuntime) -> None:
+        self.data_dir = Path(runtime.data_dir) if runtime.data_dir else None
+
+    def home_url(self) -> str:
+        return HOME.url
+
+    # ---- login -------------------------------------------------------------------------
+    async def login(self, page: Page, io: LoginIO) -> LoginOutcome:
+        async with self._guard(page):
+            await page.goto(LOGIN.url, timeout=STEP_TIMEOUT_MS)
+            if not self._logged_in_url(page.url):
+                await self._follow_qr_login(page, io)
+            if not await self._has_session_cookie(page):
+                raise LoginFailed("the creator centre opened but Douyin set no session cookie")
+            return await self._read_profile(page)
+
+    async def _follow_qr_login(self, page: Page, io: LoginIO) -> None:
+        """Report the QR (and each refresh), the scan, answer SMS checks; return once the
+        page is under /creator-micro/."""
+        spec = {"qr": LOGIN.selectors("qr"), "scanned": LOGIN.texts("scanned"), "expired": LOGIN.texts("expired"),
+                "verification": LOGIN.texts("verification"), "sms": LOGIN.selectors("sms_code_input"),
+                "phone": LOGIN.selectors("phone_input"), "slider": LOGIN.selectors("slider")}
+        shown: str | None = None
+        scanned = False
+        sms_attempts = 0
+        tab_clicked = False
+        no_qr_since = time.monotonic()
+        deadline = time.monotonic() + self.login_timeout_s
+        while time.monotonic() < deadline:
+            if self._logged_in_url(page.url):
+                if not scanned:
+                    await io.report("scanned", message="已扫码")
+                return
+            try:
+                snap = await page.evaluate(_LOGIN_SNAPSHOT_JS, spec)
+            except PlaywrightError as exc:
+                if "context was destroyed" in str(exc) or "navigat" in str(exc):
+                    continue  # the card is leaving for the creator centre
+                raise
+            if snap["slider"]:
+                raise NeedsVerification("Douyin asks for a slider or identity check: finish the login in a visible browser")
+            if snap["sms"] and (scanned or snap["verification"]):
+                if sms_attempts >= MAX_SMS_ATTEMPTS:
+                    raise LoginFailed("too many wrong verification codes")
+                sms_attempts += 1
+                await self._answer_sms(page, io, retry=sms_attempts > 1)
+                continue
+            qr = snap["qr"]
+            if qr and qr["src"] != shown:
+                await io.report("qr_ready" if shown is None else "qr_refreshed",
+                                qr_png=await self._qr_png(page, qr),
+                                expires_at=datetime.now(timezone.utc) + timedelta(seconds=LOGIN.timing("qr_lifetime_s")))
+                shown, scanned = qr["src"], False
+            if qr is None and shown is None:
+                if not tab_clicked:  # another login method's tab is open
+                    tab_clicked = await self._click_text(page, LOGIN.texts("qr_tab"))
+                elif time.monotonic() - no_qr_since > STEP_TIMEOUT_MS / 1000:
+                    raise await self._page_changed(page, LOGIN, "the QR code")
+            if snap["scanned"] and not scanned:
+                await io.report("scanned", message="已扫码，请在手机上确认")
+                scanned = True
+            if snap["expired"] and not snap["scanned"]:
+                await self._click_text(page, LOGIN.texts("expired"))  # "点击刷新" brings a new code
+            await asyncio.sleep(LOGIN.timing("poll_s"))
+        raise LoginFailed("the QR code was not scanned in time")
+
+    async def _qr_png(self, page: Page, qr: dict[str, Any]) -> bytes:
+        if qr["data"]:
+            return base64.b64decode(qr["src"].partition(",")[2])
+        return await page.locator(qr["selector"]).first.screenshot(type="png")
+
+    async def _answer_sms(self, page: Page, io: LoginIO, *, retry: bool) -> None:
+        """Ask the operator for the code Douyin sent and submit it."""
+        phone = page.locator(LOGIN.selector("phone_input")).first
+        if await phone.count() and await phone.is_visible() and not await phone.input_value():
+            await phone.fill((await io.ask("phone_number", "抖音要求验证手机号，请输入手机号")).strip())
+        await self._click_text(page, LOGIN.texts("send_code"))
+        prompt = "请输入抖音发送到手机的短信验证码"
+        if retry:
+            prompt = "验证码错误，请重新输入。" + prompt
+        code = (await io.ask("sms_code", prompt)).strip()
+        box = page.locator(LOGIN.selector("sms_code_input")).first
+        await box.fill(code)
+        previous = page.url
+        await self._click_text(page, LOGIN.texts("submit"), exact=True)
+        # Either the page moves on, or the box stays with an error (then we ask again).
+        with contextlib.suppress(PlaywrightError):
+            await page.wait_for_function(
+                "([sel, url, code]) => location.href !== url || !document.querySelector(sel)"
+                " || document.querySelector(sel).value !== code",
+                arg=[LOGIN.selector("sms_code_input"), previous, code], timeout=STEP_TIMEOUT_MS, polling=100)
+
+    async def _read_profile(self, page: Page) -> LoginOutcome:
+        if not page.url.startswith(HOME.url):
+            await self._open(page, HOME)
+        await self._wait_for(page, HOME, "logged_in")
+        profile = await page.evaluate(_PROFILE_JS, {
+            "unique_id": HOME.selectors("unique_id"), "prefix": HOME.text("unique_id_prefix"),
+            "nickname": HOME.selectors("nickname"), "skip": HOME.texts("not_a_nickname"),
+            "avatar": HOME.selectors("avatar")})
+        if not profile["uniqueId"]:
+            raise await self._page_changed(page, HOME, "the 抖音号")
+        return LoginOutcome(platform_user_id=profile["uniqueId"], username=profile["nickname"],
+                            avatar_url=profile["avatar"], user_info={"douyin_id": profile["uniqueId"]})
+
+    async def check_session(self, page: Page) -> bool:
+        """Logged in when the session cookie is there and the home page shows the account
+        (not the login card)."""
+        async with self._guard(page):
+            if not await self._has_session_cookie(page):
+                return False
+            try:
+                await self._open(page, HOME)
+            except SessionExpired:
+                return False
+            await self._wait_for(page, HOME, "logged_in")
+            return True
+
+    async def _has_session_cookie(self, page: Page) -> bool:
+        names = set(HOME.data["cookies"]["session"])
+        now = time.time()
+        for cookie in await page.context.cookies(["https://creator.douyin.com/"]):
+            if cookie["name"] in names and cookie.get("value") and (cookie.get("expires", -1) in (-1, None)
+                                                                    or cookie["expires"] > now):
+                return True
+        return False
+
+    # ---- monitoring --------------------------------------------------------------------
+    async def watch(self, page: Page, account: AccountInfo, sink: BatchSink) -> None:
+        """Read every JSON body the page fetches from now on (the creator pages have no push
+        channel we use yet: the www.douyin.com imStore is for a later version)."""
+        self._watch(page, account).sink = sink
+
+    def _watch(self, page: Page, account: AccountInfo) -> _PageWatch:
+        watch = self._watches.get(page)
+        if watch is None:
+            watch = self._watches[page] = _PageWatch(account.id)
+            page.on("response", lambda response: self._on_response(watch, response))
+        return watch
+
+    def _on_response(self, watch: _PageWatch, response: Response) -> None:
+        name = API.endpoint_of(response.url)
+        if name is None or name == "comment_reply_publish" or response.request.method == "OPTIONS":
+            return
+        watch.seen[name] = watch.seen.get(name, 0) + 1
+        watch.spawn(self._read_response(watch, name, response, watch.crawl))
+
+    async def _read_response(self, watch: _PageWatch, name: str, response: Response, crawl: Parsed | None) -> None:
+        try:
+            raw = await response.body()
+        except PlaywrightError:
+            return  # the page went away before the body was read; the next crawl sees it again
+        try:
+            body = parsers.decode_body(name, raw, response.headers.get("content-type"))
+            parsed = parsers.parse_endpoint(name, response.url, body, self_uid=watch.self_uid, item_ids=watch.item_ids)
+        except SessionExpired as exc:
+            watch.session_expired = str(exc)
+            return
+        except (BadResponse, ApiRefused) as exc:
+            log.warning("douyin: %s", exc)
+            if name in LIST_ENDPOINTS:
+                watch.failures.append(exc)
+            return
+        for problem in parsed.problems[:10]:
+            log.warning("douyin: skipped %s", problem)
+        if name in ("web_comment_list", "web_comment_reply_list") and watch.comments:
+            parsers.link_comment_aliases(list(watch.comments.values()), parsed.comments, "v1")
+        watch.learn(parsed)
+        if crawl is not None:
+            crawl.extend(parsed)
+        elif parsed and watch.sink is not None:
+            await watch.sink(parsed.to_batch(watch.account_id, "intercept"))
+
+    async def poll(self, page: Page, account: AccountInfo, sink: BatchSink) -> None:
+        """One crawl: the works list, then the comments of the works whose count moved;
+        everything seen goes to `sink` as one batch."""
+        async with self._guard(page):
+            watch = self._watch(page, account)
+            watch.sink = watch.sink or sink
+            crawl = watch.crawl = Parsed()
+            watch.failures.clear()
+            try:
+                counts = await self._crawl_works(page, watch)
+                for work_id, comment_count in counts.items():
+                    if watch.work_counts.get(work_id) != comment_count and comment_count > 0:
+                        await self._pace()
+                        await self._crawl_comments(page, watch, work_id)
+                await watch.settle()
+            finally:
+                watch.crawl = None
+            self._raise_for_crawl(watch)
+            if crawl:
+                await sink(crawl.to_batch(account.id, "crawl"))
+            watch.work_counts.update(counts)  # only once stored: a failed store redoes them
+
+    def _raise_for_crawl(self, watch: _PageWatch) -> None:
+        if watch.session_expired:
+            reason, watch.session_expired = watch.session_expired, None
+            raise SessionExpired(reason)
+        if watch.failures:
+            raise watch.failures[0]
+
+    async def _crawl_works(self, page: Page, watch: _PageWatch) -> dict[str, int]:
+        """Open the works page, scroll until its list ends; {work id: comment count}."""
+        async with self._expect_endpoint(page, WORK_ENDPOINTS):
+            await self._open(page, WORKS)
+        await watch.settle()
+        for _ in range(MAX_SCROLLS):
+            last = watch.crawl.has_more if watch.crawl is not None else None
+            if not last or await self._text_showing(page, WORKS.texts("end_of_list")):
+                break
+            try:
+                async with self._expect_endpoint(page, WORK_ENDPOINTS, timeout_ms=5_000):
+                    await page.mouse.wheel(0, 10_000)
+                    await page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+            except PlaywrightError:
+                break  # nothing more came
+            await watch.settle()
+        crawl = watch.crawl or Parsed()
+        return {w["platform_content_id"]: int(w.get("stats", {}).get("comment_count", 0)) for w in crawl.contents}
+
+    async def _crawl_comments(self, page: Page, watch: _PageWatch, work_id: str) -> None:
+        """Open one work's comments through the picker and every reply thread."""
+        await self._open_work_comments(page, watch, work_id)
+        await self._expand_replies(page, watch)
+
+    async def _open_work_comments(self, page: Page, watch: _PageWatch, work_id: str) -> None:
+        work = watch.works.get(work_id)
+        title = (work or {}).get("title")
+        if not title:
+            raise PermanentError(f"work {work_id} is not in the works list (deleted?)")
+        await self._open(page, COMMENTS)
+        if not await self._click_text(page, [COMMENTS.text("pick_work")]):
+            raise await self._page_changed(page, COMMENTS, f"the 「{COMMENTS.text('pick_work')}」 button")
+        card = await self._find_work_card(page, title)
+        async with self._expect_endpoint(page, COMMENT_ENDPOINTS):
+            await card.click()
+        await watch.settle()
+
+    async def _find_work_card(self, page: Page, title: str) -> Locator:
+        """The picker's card whose title is the work's title (scrolling the picker)."""
+        cards = page.locator(COMMENTS.selector("work_card")).filter(
+            has=page.locator(COMMENTS.selector("work_title"), has_text=_first_line(title)))
+        try:
+            await page.locator(COMMENTS.selector("work_title")).first.wait_for(timeout=STEP_TIMEOUT_MS)
+        except PlaywrightError:
+            raise await self._page_changed(page, COMMENTS, "the work picker's cards") from None
+        for _ in range(MAX_SCROLLS):
+            if await cards.count():
+                return cards.last  # the innermost container holding the title
+            before = await page.locator(COMMENTS.selector("work_title")).count()
+            await page.locator(COMMENTS.selector("work_title")).last.scroll_into_view_if_needed()
+            await page.mouse.wheel(0, 2_000)
+            await asyncio.sleep(0.3)
+            if await page.locator(COMMENTS.selector("work_title")).count() == before:
+                break
+        raise PermanentError(f"the work 「{_first_line(title)}」 is not in the comment page's picker")
+
+    async def _expand_replies(self, page: Page, watch: _PageWatch) -> None:
+        """Click every "查看N条回复" under the comments (each fetches one reply list)."""
+        pattern = re.compile(COMMENTS.text("view_replies"))
+        for _ in range(MAX_SCROLLS):
+            links = page.locator(COMMENTS.selector("load_more"), has_text=pattern)
+            if not await links.count():
+                return
+            async with self._expect_endpoint(page, ("web_comment_reply_list", "creator_comment_reply_list")):
+                await links.first.click()
+            await watch.settle()
+            await self._pace(short=True)
+
+    # ---- replies -----------------------------------------------------------------------
+    async def reply(self, page: Page, account: AccountInfo, target: ReplyTarget, text: str) -> str:
+        async with self._guard(page):
+            watch = self._watch(page, account)
+            if target.kind == "comment":
+                return await self._reply_to_comment(page, watch, target, text)
+            return await self._send_dm(page, watch, target, text)
+
+    async def _reply_to_comment(self, page: Page, watch: _PageWatch, target: ReplyTarget, text: str) -> str:
+        if target.target_platform_id is None:
+            raise PermanentError("a new top-level comment on a work is not supported on Douyin yet")
+        expected = self._comment_context(watch, target)
+        if watch.works.get(target.topic_platform_id) is None or getattr(target, "title", None):
+            title = getattr(target, "title", None)
+            if title:
+                watch.works.setdefault(target.topic_platform_id, {"title": title})
+            else:
+                await self._crawl_works(page, watch)
+        await self._open_work_comments(page, watch, target.topic_platform_id)
+        row = await self._find_comment_row(page, watch, expected)
+        await row.locator(COMMENTS.selector("operations")).get_by_text(COMMENTS.text("reply"), exact=True).first.click()
+        editor = page.locator(COMMENTS.selector("editor")).filter(visible=True).last
+        try:
+            await editor.wait_for(timeout=STEP_TIMEOUT_MS)
+        except PlaywrightError:
+            raise await self._page_changed(page, COMMENTS, "the reply box") from None
+        placeholder = COMMENTS.text("reply_placeholder").format(nickname=expected["author"])
+        shown = await editor.get_attribute("placeholder") or ""
+        if shown != placeholder:
+            raise PermanentError(f"the reply box says 「{shown}」, not 「{placeholder}」: refusing to send")
+        await editor.fill(text)
+        button = page.locator(COMMENTS.selector("send_button"), has_text=COMMENTS.text("send")).filter(visible=True).last
+        if not await button.count():
+            raise await self._page_changed(page, COMMENTS, f"the 「{COMMENTS.text('send')}」 button")
+        async with page.expect_response(lambda r: API.endpoint_of(r.url) == "comment_reply_publish",
+                                        timeout=COMMENTS.timing("publish_wait_s") * 1000) as answer:
+            await button.click()
+        response = await answer.value
+        body = parsers.decode_body("comment/reply", await response.body(), response.headers.get("content-type"))
+        record = parsers.published_comment(body, content_id=target.topic_platform_id,
+                                           parent_id=target.target_platform_id, text=text)
+        return record["platform_comment_id"]
+
+    def _comment_context(self, watch: _PageWatch, target: ReplyTarget) -> dict[str, str]:
+        """The comment's text and author as the page shows them: from the target (the engine's
+        context, when it gives one) or from what our crawls stored."""
+        known = watch.comments.get(target.target_platform_id or "") or {}
+        text = getattr(target, "target_text", None) or getattr(target, "text", None) or known.get("text")
+        author = getattr(target, "target_author", None) or getattr(target, "author", None) or known.get("author_name")
+        if not text or not author:
+            raise TransientError("the comment's text and author are not known yet: it cannot be found on the page "
+                                 "safely (the next crawl learns them)")
+        return {"text": text, "author": author}
+
+    async def _find_comment_row(self, page: Page, watch: _PageWatch, expected: dict[str, str]) -> Locator:
+        """The one comment row whose text and author are the expected ones; refuses when it
+        is not on the page or not unique."""
+        text_nodes = page.locator(COMMENTS.selector("comment_text"), has_text=expected["text"])
+        for attempt in range(2):
+            rows = []
+            for i in range(await text_nodes.count()):
+                node = text_nodes.nth(i)
+                if (await node.inner_text()).strip() != expected["text"].strip():
+                    continue
+                row = node.locator(f"xpath=ancestor::*[.//{_xpath_class('operations-')}][1]")
+                author = (await row.locator(COMMENTS.selector("comment_author")).first.inner_text()).strip()
+                if author == expected["author"]:
+                    rows.append(row)
+            if len(rows) == 1:
+                return rows[0]
+            if len(rows) > 1:
+                raise PermanentError("two comments on the page have this text and author: refusing to guess")
+            if attempt == 0:
+                await self._expand_replies(page, watch)  # it may be a reply in a closed thread
+        raise PermanentError(f"no comment by 「{expected['author']}」 saying 「{expected['text'][:40]}」 on the page "
+                             "(deleted, or the wrong comment): refusing to send")
+
+    async def _send_dm(self, page: Page, watch: _PageWatch, target: ReplyTarget, text: str) -> str:
+        raise PermanentError("sending DMs on Douyin is not implemented yet")
+
+    async def find_reply(self, page: Page, account: AccountInfo, target: ReplyTarget, text: str,
+                         since: datetime) -> str | None:
+        """Open the work's comments and threads and look for our reply with this text."""
+        async with self._guard(page):
+            watch = self._watch(page, account)
+            if target.kind != "comment":
+                raise TransientError("finding a sent DM on Douyin is not implemented yet: check again later")
+            if watch.works.get(target.topic_platform_id) is None:
+                await self._crawl_works(page, watch)
+            found = watch.crawl = Parsed()
+            watch.failures.clear()
+            try:
+                await self._crawl_comments(page, watch, target.topic_platform_id)
+                await watch.settle()
+            finally:
+                watch.crawl = None
+            self._raise_for_crawl(watch)  # an unreadable answer is "unknown", never "not sent"
+            cutoff = since.replace(microsecond=0) - timedelta(seconds=1)
+            ours = [(c["created_at"], c["platform_comment_id"]) for c in found.comments
+                    if c["direction"] == "out" and c["text"].strip() == text.strip()
+                    and c["parent_platform_comment_id"] in (target.target_platform_id, None)
+                    and c["created_at"] >= cutoff]
+            return max(ours)[1] if ours else None
+
+    # ---- page helpers ------------------------------------------------------------------
+    async def _open(self, page: Page, anatomy: Anatomy) -> None:
+        """Navigate to a creator page and wait until it shows its `ready` marker; the creator
+        centre is a single-page app that sends a logged-out visitor to the login from script,
+        after the load, so leaving /creator-micro/ meanwhile is a SessionExpired."""
+        await page.goto(anatomy.url, timeout=STEP_TIMEOUT_MS)
+        ready = anatomy.selectors("ready") if "ready" in anatomy.data.get("selectors", {}) else []
+        if ready:
+            with contextlib.suppress(PlaywrightError):  # decided below from what the page shows
+                await page.wait_for_function(
+                    "([sels, pattern]) => !new RegExp(pattern).test(location.href)"
+                    " || sels.some(s => document.querySelector(s))",
+                    arg=[ready, LOGIN.data["urls"]["logged_in"]], timeout=STEP_TIMEOUT_MS, polling=100)
+        if not self._logged_in_url(page.url):
+            raise SessionExpired(f"Douyin sent the {anatomy.name} page to the login ({page.url})")
+        if ready and not await page.locator(", ".join(ready)).count():
+            raise await self._page_changed(page, anatomy, f"the page itself ({', '.join(ready)})")
+
+    @staticmethod
+    def _logged_in_url(url: str) -> bool:
+        return bool(LOGIN.url_pattern("logged_in").search(url)) and not LOGIN.url_pattern("logged_out").search(
+            url.split("?")[0])
+
+    async def _wait_for(self, page: Page, anatomy: Anatomy, key: str) -> None:
+        try:
+            await page.locator(anatomy.selector(key)).first.wait_for(timeout=STEP_TIMEOUT_MS)
+        except PlaywrightError:
+            if not self._logged_in_url(page.url):
+                raise SessionExpired(f"Douyin shows the login instead of the {anatomy.name} page") from None
+            raise await self._page_changed(page, anatomy, f"{key} ({anatomy.selector(key)})") from None
+
+    @contextlib.asynccontextmanager
+    async def _expect_endpoint(self, page: Page, names: tuple[str, ...],
+                               timeout_ms: float = STEP_TIMEOUT_MS) -> AsyncIterator[None]:
+        """Run the block and wait for the page to receive one of these endpoints' responses;
+        PageChanged when it never comes (the page no longer calls that API)."""
+        try:
+            async with page.expect_response(lambda r: API.endpoint_of(r.url) in names, timeout=timeout_ms):
+                yield
+        except PlaywrightError as exc:
+            if "Timeout" not in str(exc) or timeout_ms < STEP_TIMEOUT_MS:
+                raise
+            if not self._logged_in_url(page.url):
+                raise SessionExpired("Douyin sent the page to the login") from None
+            raise await self._page_changed(page, _anatomy_of(page.url), f"the {' or '.join(names)} response") from None
+
+    async def _click_text(self, page: Page, texts: list[str], *, exact: bool = False) -> bool:
+        """Click the first visible element showing one of these texts; False if none shows."""
+        for text in texts:
+            target = page.get_by_text(text, exact=exact).filter(visible=True)
+            if await target.count():
+                await target.first.click()
+                return True
+        return False
+
+    async def _text_showing(self, page: Page, texts: list[str]) -> bool:
+        body = await page.evaluate("() => document.body ? document.body.innerText : ''")
+        return any(t in body for t in texts)
+
+    async def _page_changed(self, page: Page, anatomy: Anatomy, what: str) -> PlatformError:
+        return await snapshot_page_change(page, anatomy, what, self.data_dir)
+
+    async def _pace(self, *, short: bool = False) -> None:
+        low, high = self.pace_s
+        if high > 0:
+            await asyncio.sleep(random.uniform(low, high) / (4 if short else 1))
+
+    @contextlib.asynccontextmanager
+    async def _guard(self, page: Page) -> AsyncIterator[None]:
+        """Browser failures (timeouts, a crashed renderer, a closed page) become
+        TransientError: the pool restarts the page and the outbox retries."""
+        try:
+            yield
+        except PlatformError:
+            raise
+        except PlaywrightError as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise TransientError(f"browser page failed: {first_line}") from exc
+
+
+def _anatomy_of(url: str) -> Anatomy:
+    for anatomy in (WORKS, COMMENTS, CHAT, HOME):
+        if url.startswith(anatomy.url):
+            return anatomy
+    return LOGIN
+
+
+def _first_line(title: str) -> str:
+    """A title as a card shows it: its first line (titles carry \\r and #hashtags)."""
+    return re.split(r"[\r\n]", title.strip())[0].strip()
+
+
+def _xpath_class(prefix: str) -> str:
+    return f"*[contains(concat(' ', normalize-space(@class)), ' {prefix}')]"

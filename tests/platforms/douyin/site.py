@@ -1,0 +1,269 @@
+"""A stand-in for creator.douyin.com served through Playwright routing at the real URLs:
+small pages that reproduce the anatomy the fixtures' README describes (class names with
+hashes, the login card, the work picker, comment rows and their reply boxes) and the JSON
+fixtures as the APIs' bodies. Logged in = the `sessionid` cookie, as on the real site.
+
+The "phone" side of a QR login is played through `window.__phone` on the login page.
+"""
+from __future__ import annotations
+
+import base64
+import copy
+import html
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import segno
+
+from .fixtures_io import CREATOR, body
+
+CREATOR_HOST = "https://creator.douyin.com"
+DOUYIN_ID = "test_creator"
+SMS_CODE = "246810"
+PIXEL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+
+
+def qr_png(payload: str) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    segno.make(payload, error="m").save(out, kind="png", scale=4, border=2)
+    return out.getvalue()
+
+
+def data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+@dataclass
+class FakeDouyin:
+    """What the fake site serves; tests change these fields between steps."""
+
+    works: dict[str, Any] = field(default_factory=lambda: body("janus_work_list.json"))
+    comments: dict[str, Any] = field(default_factory=lambda: body("web_comment_list_select.json"))
+    replies: dict[str, Any] = field(default_factory=lambda: body("web_comment_list_reply.json"))
+    publish: dict[str, Any] = field(default_factory=lambda: body("comment_reply_publish.json"))
+    sessions: set[str] = field(default_factory=lambda: {"fake-session"})  # the server's live sessions
+    api_logged_out: bool = False  # the APIs answer "用户未登录" although the cookie is there
+    comment_page_html: str | None = None  # replaces the comment page (markup drift)
+    published: list[dict[str, Any]] = field(default_factory=list)  # what the reply box sent
+    requests: list[str] = field(default_factory=list)  # every routed URL, in order
+
+    async def install(self, context) -> None:
+        await context.route("https://example.invalid/**", self._image)
+        await context.route("https://creator.douyin.com/**", self._creator)
+
+    async def _image(self, route) -> None:
+        await route.fulfill(status=200, content_type="image/png", body=PIXEL)
+
+    async def _creator(self, route) -> None:
+        request = route.request
+        url = urlsplit(request.url)
+        self.requests.append(request.url)
+        cookies = dict(part.strip().partition("=")[::2] for part in request.headers.get("cookie", "").split(";"))
+        logged_in = cookies.get("sessionid") in self.sessions
+        path = url.path
+        if path == "/":
+            if logged_in:
+                return await _page(route, _redirect(f"{CREATOR_HOST}/creator-micro/home"))
+            return await _page(route, LOGIN_PAGE.replace("__QR__", data_url(qr_png("https://example.invalid/qr/1")))
+                               .replace("__QR2__", data_url(qr_png("https://example.invalid/qr/2")))
+                               .replace("__CODE__", SMS_CODE))
+        if path.startswith("/creator-micro/"):
+            if not logged_in:  # the single-page app sends a logged-out visitor to the login card
+                return await _page(route, _redirect(f"{CREATOR_HOST}/"))
+            pages = {"/creator-micro/home": HOME_PAGE, "/creator-micro/content/manage": WORKS_PAGE,
+                     "/creator-micro/interactive/comment": self.comment_page_html or COMMENT_PAGE}
+            if path not in pages:
+                return await route.fulfill(status=404, body="not found")
+            return await _page(route, pages[path])
+        if not logged_in or self.api_logged_out:
+            return await _json(route, {"status_code": 8, "status_msg": "用户未登录"})
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if path.startswith("/janus/douyin/creator/pc/work_list"):
+            return await _json(route, self.works)
+        if path.endswith("/aweme/v1/web/comment/list/select/"):
+            if query.get("aweme_id") != "7400000000000000001":
+                return await _json(route, {"status_code": 0, "comments": [], "cursor": 0, "has_more": 0, "total": 0})
+            return await _json(route, self.comments)
+        if path.endswith("/aweme/v1/web/comment/list/reply/"):
+            return await _json(route, self.replies)
+        if path == "/aweme/v1/creator/comment/reply/" and request.method == "POST":
+            self.published.append(json.loads(request.post_data or "{}"))
+            return await _json(route, self.publish)
+        return await route.fulfill(status=404, body="not found")
+
+    def comment_by(self, cid: str) -> dict[str, Any]:
+        return next(c for c in self.comments["comments"] if c["cid"] == cid)
+
+    def with_comment(self, cid: str, **changes: Any) -> None:
+        """Serve the comment `cid` changed (e.g. another author for the same text)."""
+        self.comments = copy.deepcopy(self.comments)
+        comment = self.comment_by(cid)
+        user = changes.pop("user", None)
+        comment.update(changes)
+        if user:
+            comment["user"].update(user)
+
+
+async def _page(route, markup: str) -> None:
+    await route.fulfill(status=200, content_type="text/html; charset=utf-8", body=markup)
+
+
+def _redirect(url: str) -> str:
+    return f'<!doctype html><html><body><script>location.replace({json.dumps(url)})</script></body></html>'
+
+
+async def _json(route, value: Any) -> None:
+    await route.fulfill(status=200, content_type="application/json; charset=utf-8",
+                        body=json.dumps(value, ensure_ascii=False))
+
+
+LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>抖音创作者中心</title></head><body>
+<div class="login-card-Tq81Lz">
+  <div class="login-card-double-header-item-aB12cD">我是创作者</div>
+  <div class="login-card-double-header-item-aB12cD">我是MCN机构</div>
+  <div class="douyin_login_comp_tab_item-Zx98Yw">扫码登录</div>
+  <div class="douyin_login_comp_tab_item-Zx98Yw">验证码登录</div>
+  <div id="animate_qrcode_container"><div class="qrcode-Qw12Er"><img class="qrcode_img-Ab34Cd" src="__QR__" width="160" height="160"></div></div>
+  <div id="status"></div>
+  <div id="sms" style="display:none">
+    <div class="verify-title-Hh21Ab">身份验证</div>
+    <input class="code-input-Kk01Az" placeholder="请输入验证码" maxlength="6">
+    <span class="send-code-Ll02Bz" id="send">获取验证码</span>
+    <div class="submit-Mm03Cz" id="submit">登录</div>
+    <div id="sms-error"></div>
+  </div>
+</div>
+<script>
+const img = document.querySelector('#animate_qrcode_container img');
+const status = document.getElementById('status');
+const sms = document.getElementById('sms');
+const input = sms.querySelector('input');
+window.__phone = {
+  codeSent: false,
+  refresh() { img.src = "__QR2__"; },
+  scan() { status.textContent = '扫码成功，请在手机上确认'; },
+  confirm(needSms) {
+    if (needSms) { document.getElementById('animate_qrcode_container').style.display = 'none'; sms.style.display = 'block'; }
+    else finish();
+  },
+  slider() {
+    const s = document.createElement('div');
+    s.className = 'captcha-verify-container-Pp09Xy'; s.style.cssText = 'width:300px;height:60px';
+    s.textContent = '请完成下列验证后继续'; document.body.appendChild(s);
+  },
+};
+function finish() {
+  document.cookie = 'sessionid=fake-session; path=/; domain=.douyin.com; secure; max-age=86400';
+  location.href = '/creator-micro/home';
+}
+document.getElementById('send').onclick = () => { window.__phone.codeSent = true; };
+document.getElementById('submit').onclick = () => {
+  if (input.value === "__CODE__") finish();
+  else { input.value = ''; document.getElementById('sms-error').textContent = '验证码错误'; }
+};
+</script></body></html>"""
+
+HOME_PAGE = f"""<!doctype html><html><head><meta charset="utf-8"></head><body>
+<div class="header-Bc12De"><div id="header-avatar"><img src="https://example.invalid/avatar/100.jpg"></div></div>
+<div class="container-Hx12Ab">
+  <div class="avatar-Op90Qr"><img src="https://example.invalid/avatar/100.jpg"></div>
+  <div class="name-Qp34Zx">{html.escape(CREATOR)}</div>
+  <div class="unique_id-Mn56Op">抖音号：{DOUYIN_ID}</div>
+  <div id="guide_home_fans"><span class="number-Aa11Bb">12</span></div>
+</div></body></html>"""
+
+_WORKS_JS = """
+async function loadWorks() {
+  const r = await fetch('/janus/douyin/creator/pc/work_list?status=0&count=12&max_cursor=0&scene=star_atlas&device_platform=android&aid=1128');
+  return await r.json();
+}
+function esc(s) { const d = document.createElement('div'); d.textContent = s; return d.innerHTML; }
+"""
+
+WORKS_PAGE = """<!doctype html><html><head><meta charset="utf-8"></head><body>
+<div class="content-manage-Zz12Yy" id="works"></div>
+<script>""" + _WORKS_JS + """
+loadWorks().then(body => {
+  const list = document.getElementById('works');
+  for (const w of body.aweme_list || []) {
+    const card = document.createElement('div');
+    card.className = 'video-card-Ab12Cd';
+    card.innerHTML = '<div class="info-title-Ef34Gh">' + esc(w.desc) + '</div>';
+    list.appendChild(card);
+  }
+  const end = document.createElement('div');
+  end.textContent = body.has_more ? '' : '没有更多了';
+  list.appendChild(end);
+});
+</script></body></html>"""
+
+COMMENT_PAGE = """<!doctype html><html><head><meta charset="utf-8"></head><body>
+<div class="container-Root01"><button class="semi-button" id="pick"><span class="semi-button-content">选择作品</span></button>
+<div class="semi-modal-content" role="dialog" id="picker" style="display:none"></div>
+<div role="tabpanel" id="list"></div></div>
+<script>""" + _WORKS_JS + """
+const BASE = '/web/api/third_party/aweme/api/comment/read/aweme/v1/web/comment/list/';
+const list = document.getElementById('list');
+let awemeId = null;
+document.getElementById('pick').onclick = async () => {
+  const body = await loadWorks();
+  const picker = document.getElementById('picker');
+  picker.innerHTML = '';
+  for (const w of body.aweme_list || []) {
+    const card = document.createElement('div');
+    card.className = 'container-Lkxos9';
+    card.innerHTML = '<div class="title-LUOP3b">' + esc(w.desc) + '</div><div class="right-os7ZB9"><span>评论</span><span>'
+      + w.statistics.comment_count + '</span></div>';
+    card.onclick = () => { picker.style.display = 'none'; openWork(w.aweme_id); };
+    picker.appendChild(card);
+  }
+  picker.style.display = 'block';
+};
+async function openWork(id) {
+  awemeId = id;
+  const r = await fetch(BASE + 'select/?aweme_id=' + id + '&cursor=0&count=10&comment_select_options=0&sort_options=0&channel_id=618&app_id=2906&aid=2906');
+  const body = await r.json();
+  list.innerHTML = '';
+  for (const c of body.comments || []) list.appendChild(row(c));
+  const end = document.createElement('div'); end.textContent = '没有更多评论'; list.appendChild(end);
+}
+function row(c) {
+  const item = document.createElement('div');
+  item.className = 'comment-item-Xy12Zw';
+  item.innerHTML = '<div class="username-Ab12Cd">' + esc(c.user.nickname) + '</div>'
+    + '<div class="comment-content-text-JvmAKq">' + esc(c.text) + '</div>'
+    + '<div class="operations-WFV7Am"><span class="item-Op01">回复</span><span class="item-Op01">删除</span></div>'
+    + (c.reply_comment_total ? '<div class="load-more-Qq11Rr">查看' + c.reply_comment_total + '条回复</div>' : '')
+    + '<div class="replies-Kk22Ll"></div>';
+  item.querySelector('.operations-WFV7Am span').onclick = () => openBox(item, c);
+  const more = item.querySelector('.load-more-Qq11Rr');
+  if (more) more.onclick = async () => {
+    const r = await fetch(BASE + 'reply/?comment_id=' + c.cid + '&item_id=' + awemeId + '&cursor=0&count=10');
+    const body = await r.json();
+    for (const reply of body.comments || []) item.querySelector('.replies-Kk22Ll').appendChild(row(reply));
+    more.textContent = '收起';
+  };
+  return item;
+}
+function openBox(item, c) {
+  for (const old of document.querySelectorAll('.reply-box-Ty55Ui')) old.remove();
+  const box = document.createElement('div');
+  box.className = 'reply-box-Ty55Ui';
+  box.innerHTML = '<div contenteditable="true" class="input-Gg66Hh" placeholder="回复 ' + esc(c.user.nickname) + '："></div>'
+    + '<button class="douyin-creator-interactive-button" disabled><span class="douyin-creator-interactive-button-content">发送</span></button>';
+  item.insertBefore(box, item.querySelector('.replies-Kk22Ll'));
+  const editor = box.querySelector('[contenteditable]');
+  const send = box.querySelector('button');
+  editor.addEventListener('input', () => { send.disabled = !editor.textContent.trim(); });
+  send.onclick = async () => {
+    await fetch('/aweme/v1/creator/comment/reply/?aid=2906', {method: 'POST', headers: {'content-type': 'application/json'},
+      body: JSON.stringify({aweme_id: awemeId, reply_to_comment_id: c.cid, text: editor.textContent})});
+    box.remove();
+  };
+}
+</script></body></html>"""

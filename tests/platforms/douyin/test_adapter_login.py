@@ -1,0 +1,63 @@
+"""QR login and the session check against the routed creator centre in real Chromium."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from app.platforms.douyin.adapter import NeedsVerification
+from sandbox.harness import RecordingLoginIO
+
+from .site import DOUYIN_ID, SMS_CODE, qr_png
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(90), pytest.mark.asyncio(loop_scope="module")]
+
+
+async def test_qr_login_reports_the_code_its_refresh_the_scan_and_asks_for_the_sms_code(platform, page, context):
+    codes = iter(["000000", SMS_CODE])  # the operator mistypes once
+
+    async def answer(kind, prompt):
+        return next(codes)
+
+    io = RecordingLoginIO(answer)
+    login = asyncio.create_task(platform.login(page, io))
+    first = await io.wait_for("qr_ready")
+    assert first["qr_png"] == qr_png("https://example.invalid/qr/1")  # the page's own image
+    assert first["expires_at"] is not None
+    await page.evaluate("window.__phone.refresh()")
+    refreshed = await io.wait_for("qr_refreshed")
+    assert refreshed["qr_png"] == qr_png("https://example.invalid/qr/2")
+    await page.evaluate("window.__phone.scan()")
+    await io.wait_for("scanned")
+    await page.evaluate("window.__phone.confirm(true)")  # Douyin wants an SMS code after the scan
+    outcome = await asyncio.wait_for(login, 30)
+
+    assert outcome.platform_user_id == DOUYIN_ID and outcome.username == "测试创作者"
+    assert outcome.avatar_url == "https://example.invalid/avatar/100.jpg"
+    assert [kind for kind, _ in io.questions] == ["sms_code", "sms_code"]
+    assert "错误" in io.questions[1][1]  # the second prompt says why it asks again
+    assert await page.evaluate("1") == 1 and page.url.endswith("/creator-micro/home")
+    assert io.states()[:3] == ["qr_ready", "qr_refreshed", "scanned"]
+    assert {c["name"] for c in await context.cookies()} >= {"sessionid"}
+    assert await platform.check_session(page) is True
+
+
+async def test_a_slider_after_the_scan_asks_for_the_visible_browser(platform, page):
+    io = RecordingLoginIO()
+    login = asyncio.create_task(platform.login(page, io))
+    await io.wait_for("qr_ready")
+    await page.evaluate("window.__phone.scan(); window.__phone.slider()")
+    with pytest.raises(NeedsVerification, match="visible browser") as caught:
+        await asyncio.wait_for(login, 30)
+    assert caught.value.code == "needs_verification"
+
+
+async def test_check_session_is_false_without_the_session_cookie(platform, page, site):
+    assert await platform.check_session(page) is False
+    assert site.requests == []  # decided from the cookies: no page was loaded
+
+
+async def test_check_session_is_false_when_the_home_page_redirects_to_the_login(platform, logged_in_page, site):
+    site.sessions.clear()  # Douyin ended the session: its pages redirect to the login card
+    assert await platform.check_session(logged_in_page) is False
+    assert logged_in_page.url == "https://creator.douyin.com/"

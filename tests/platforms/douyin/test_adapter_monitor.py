@@ -1,0 +1,114 @@
+"""A crawl of the routed creator centre stored through the real DataStore (SQLite), the
+session expiry it meets, bad bodies, and a page whose markup changed."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+
+from app.engine.bus import EventBus
+from app.engine.platform import SessionExpired
+from app.engine.store.datastore import DataStore
+from app.engine.store.db import Database
+from app.engine.store.models import Account, Comment, Content
+from app.platforms.douyin.errors import BadResponse, PageChanged
+
+from .conftest import ACCOUNT
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(90), pytest.mark.asyncio(loop_scope="module")]
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def store(tmp_path):
+    db = Database(f"sqlite:///{(tmp_path / 'hiscrm.db').as_posix()}")
+    await db.upgrade()
+    await db.write(lambda s: s.add(Account(id=ACCOUNT.id, platform="douyin", display_name=ACCOUNT.display_name)))
+    yield DataStore(db, EventBus())
+    await db.close()
+
+
+class StoringSink:
+    """The engine's sink: each batch goes through the DataStore before the call returns."""
+
+    def __init__(self, store: DataStore) -> None:
+        self.store = store
+        self.results = []
+
+    async def __call__(self, batch) -> None:
+        self.results.append(await self.store.ingest(batch))
+
+
+class KeptBatches:
+    """A sink that only keeps the batches (for crawls that must fail before storing)."""
+
+    def __init__(self) -> None:
+        self.batches = []
+
+    async def __call__(self, batch) -> None:
+        self.batches.append(batch)
+
+
+async def rows(store, model, key):
+    return await store.db.read(lambda s: {getattr(r, key): r for r in s.scalars(select(model))})
+
+
+async def test_a_poll_stores_the_works_and_the_comments_of_works_with_comments(platform, logged_in_page, store, site):
+    sink = StoringSink(store)
+    await platform.watch(logged_in_page, ACCOUNT, sink)
+    await platform.poll(logged_in_page, ACCOUNT, sink)
+    assert all(not r.rejected for r in sink.results)
+    works = await rows(store, Content, "platform_content_id")
+    assert set(works) == {"7400000000000000001", "7400000000000000002", "7400000000000000003"}
+    assert works["7400000000000000003"].publish_at == datetime(2025, 1, 12, 3, 0, tzinfo=timezone.utc)
+    assert works["7400000000000000003"].stats["play_count"] == 2045
+    comments = await rows(store, Comment, "platform_comment_id")
+    # work 0001's four comments and the thread of 0002 (opened with "查看2条回复")
+    assert {"7410000000000000001", "7410000000000000004", "7420000000000000002"} <= set(comments)
+    assert comments["7420000000000000002"].parent_platform_comment_id == "7420000000000000001"
+    assert comments["7410000000000000002"].text == "这个地方看起来很不错[比心]"
+    assert comments["7410000000000000003"].direction == "out"
+    # the picker was used for every work with comments, each opened once
+    opened = [u for u in site.requests if "/comment/list/select/" in u]
+    assert len(opened) == 3
+
+    # Nothing moved: the next crawl loads the works list only.
+    site.requests.clear()
+    await platform.poll(logged_in_page, ACCOUNT, sink)
+    assert not [u for u in site.requests if "/comment/list/" in u]
+
+
+async def test_a_login_redirect_during_a_poll_is_a_session_expiry(platform, logged_in_page, site, account):
+    site.sessions.clear()
+    with pytest.raises(SessionExpired, match="login"):
+        await platform.poll(logged_in_page, account, KeptBatches())
+
+
+async def test_an_api_saying_logged_out_is_a_session_expiry(platform, logged_in_page, site, account):
+    site.api_logged_out = True
+    with pytest.raises(SessionExpired, match="用户未登录"):
+        await platform.poll(logged_in_page, account, KeptBatches())
+
+
+async def test_a_truncated_works_body_fails_the_crawl_and_stores_nothing(platform, logged_in_page, site, account, context):
+    async def truncated(route):
+        await route.fulfill(status=200, content_type="application/json", body='{"status_code":0,"aweme_list":[{"aw')
+
+    await context.route("https://creator.douyin.com/janus/**", truncated)
+    sink = KeptBatches()
+    with pytest.raises(BadResponse, match="truncated JSON"):
+        await platform.poll(logged_in_page, account, sink)
+    assert sink.batches == []
+
+
+async def test_a_changed_comment_page_is_reported_with_a_snapshot(platform, logged_in_page, site, account, tmp_path):
+    site.comment_page_html = ('<!doctype html><html><body><div role="tabpanel">'
+                              '<button>挑选视频</button></div></body></html>')  # the button was renamed
+    with pytest.raises(PageChanged, match="page changed: the 「选择作品」 button not found on comments") as caught:
+        await platform.poll(logged_in_page, account, KeptBatches())
+    folder = Path(caught.value.snapshot)
+    assert folder.is_relative_to(tmp_path / "douyin" / "page-changes")
+    assert "挑选视频" in (folder / "page.html").read_text(encoding="utf-8")
+    assert (folder / "screenshot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

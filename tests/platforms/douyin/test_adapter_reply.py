@@ -1,0 +1,65 @@
+"""Replying to a comment through the routed comment page: the target is verified on screen
+before anything is typed, the id comes from the publish response, refusals are `blocked`,
+and find_reply finds our reply after a crash."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from app.engine.platform import PermanentError, ReplyBlocked, ReplyTarget
+
+from .fixtures_io import body
+from .test_adapter_monitor import KeptBatches
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(90), pytest.mark.asyncio(loop_scope="module")]
+
+WORK = "7400000000000000001"
+COMMENT = "7410000000000000002"  # 测试用户02: 这个地方看起来很不错[比心]
+TEXT = "感谢留言，已私信回复您"
+
+
+async def crawled(platform, page, account):
+    """The page after a crawl: the adapter knows the comments' texts and authors."""
+    await platform.poll(page, account, KeptBatches())
+    return page
+
+
+async def test_a_reply_is_typed_under_the_verified_comment_and_gets_the_published_id(
+        platform, logged_in_page, account, site):
+    page = await crawled(platform, logged_in_page, account)
+    reply_id = await platform.reply(page, account, ReplyTarget("comment", WORK, COMMENT), TEXT)
+    assert reply_id == "7420000000000000009"
+    assert site.published == [{"aweme_id": WORK, "reply_to_comment_id": COMMENT, "text": TEXT}]
+
+
+async def test_a_reply_to_a_reply_opens_its_thread_first(platform, logged_in_page, account, site):
+    page = await crawled(platform, logged_in_page, account)
+    await platform.reply(page, account, ReplyTarget("comment", WORK, "7420000000000000003"), "一起去吧")
+    assert site.published[-1]["reply_to_comment_id"] == "7420000000000000003"
+
+
+async def test_a_row_with_the_text_but_another_author_is_refused(platform, logged_in_page, account, site):
+    page = await crawled(platform, logged_in_page, account)
+    # Between the crawl and the reply the page shows that text under someone else's name.
+    site.with_comment(COMMENT, user={"nickname": "测试用户09"})
+    with pytest.raises(PermanentError, match="refusing to send"):
+        await platform.reply(page, account, ReplyTarget("comment", WORK, COMMENT), TEXT)
+    assert site.published == []
+
+
+async def test_a_refused_publish_is_blocked_with_douyins_message(platform, logged_in_page, account, site):
+    page = await crawled(platform, logged_in_page, account)
+    site.publish = body("comment_reply_publish_error.json")
+    with pytest.raises(ReplyBlocked, match="评论失败，请稍后重试"):
+        await platform.reply(page, account, ReplyTarget("comment", WORK, COMMENT), TEXT)
+    assert len(site.published) == 1
+
+
+async def test_find_reply_finds_our_reply_in_the_thread_and_only_since_the_send(platform, logged_in_page, account):
+    target = ReplyTarget("comment", WORK, COMMENT)
+    # the thread holds our "谢谢喜欢！", sent at 1736750000 (2025-01-13 06:33:20 UTC)
+    sent = datetime(2025, 1, 13, 6, 33, 20, tzinfo=timezone.utc)
+    assert await platform.find_reply(logged_in_page, account, target, "谢谢喜欢！", sent) == "7420000000000000001"
+    assert await platform.find_reply(logged_in_page, account, target, "谢谢喜欢！", datetime(2025, 1, 14, tzinfo=timezone.utc)) is None
+    assert await platform.find_reply(logged_in_page, account, target, "别的话", sent) is None
