@@ -50,6 +50,7 @@ from app.engine.store.models import Account  # noqa: E402
 GOAL_INGEST = 20_000  # messages/s, SQLite
 GOAL_QUERY_P99_MS = 2.0
 GOAL_STALL_MS = 50.0
+GOAL_SEARCH_P99_MS = 50.0  # across all accounts (issue 9)
 HEARTBEAT_S = 0.005
 BATCH = 500
 CONTENTS_PER_ACCOUNT = 100
@@ -285,12 +286,21 @@ async def query(db: Database, views: ImViews, account_ids: list[str], args: argp
         d50, d99 = in_thread(db, args.samples, direct)
         goal = f"goal p99 < {GOAL_QUERY_P99_MS:.0f} ms  {verdict(p99 < GOAL_QUERY_P99_MS)}" if has_goal else ""
         print(f"   {name:<22} p50 {p50:6.2f}  p99 {p99:6.2f} ms   p50 {d50:6.2f}  p99 {d99:6.2f} ms   {goal}")
-    for word in search_words:
-        p50, p99 = await timed(max(10, args.samples // 20), lambda i: views.search(word))
-        hits = len(await views.search(word))
-        print(f"   search {word!r:<14} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms   ({hits} hits, no goal)")
-    p50, p99 = await timed(max(10, args.samples // 20), lambda i: views.search("退款", account_id=some[i]))
-    print(f"   search in 1 account    p50 {p50:6.2f} ms  p99 {p99:6.2f} ms   (no goal)")
+    # Search, across all accounts, as the dialog asks: the first page of 50, newest first,
+    # and the page "Load more" fetches. 发票 occurs nowhere: a short word scanned in full.
+    searches = max(20, args.samples // 10)
+    for word in search_words + ["退", "发票", "#99999"]:
+        first = await views.search(word)
+        p50, p99 = await timed(searches, lambda i: views.search(word))
+        has_goal = word != "发票"
+        goal = f"goal p99 < {GOAL_SEARCH_P99_MS:.0f} ms  {verdict(p99 < GOAL_SEARCH_P99_MS)}"
+        print(f"   search {word!r:<14} p50 {p50:6.2f}  p99 {p99:6.2f} ms   ({len(first.items)} hits)"
+              f"{'':<16}{goal if has_goal else '(a rare word of under 3 characters: no goal)'}")
+        if first.after:
+            p50, p99 = await timed(searches, lambda i: views.search(word, cursor=first.after))
+            print(f"     next page        p50 {p50:6.2f}  p99 {p99:6.2f} ms{'':<30}{goal}")
+    p50, p99 = await timed(searches, lambda i: views.search("退款", account_id=some[i % n(some)]))
+    print(f"   search in 1 account    p50 {p50:6.2f}  p99 {p99:6.2f} ms{'':<30}(no goal)")
 
 
 def _stored_messages(session) -> int | None:
