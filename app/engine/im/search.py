@@ -14,7 +14,8 @@ the next page is the last key shown (keyset paging: no gaps or repeats while mes
   reads the key index newest first for a while (a common word is found at once), then, if
   the page is still not full, scans the rest of the table once (a rare word).
 - PostgreSQL: pg_trgm GIN indexes serve ILIKE '%term%' and a btree on the key serves the
-  order; the planner picks one per query from its estimates of how common the terms are.
+  order; the planner picks one per query from its estimates of how common the terms are
+  (planned for the actual terms, never a generic plan). Short terms only: as on SQLite.
 
 Every whitespace-separated term must occur (AND). Matching ignores ASCII case. The snippet is
 plain text around the first match: the views show platform text as text, never as markup.
