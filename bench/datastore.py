@@ -4,6 +4,8 @@
     .venv/bin/python bench/datastore.py --messages 100000    # a quick run
     .venv/bin/python bench/datastore.py --pg postgresql://user@host/db   # that server, not the test one
     .venv/bin/python bench/datastore.py --no-pg              # SQLite only
+    .venv/bin/python bench/datastore.py --keep /tmp/bench    # keep the databases; a later run with
+                                                             # the same --keep reuses them (no ingest)
 
 It fills a fresh SQLite file (and a fresh PostgreSQL database) through the real path,
 `DataStore.ingest` in crawl batches of 500, while a heartbeat task on the event loop measures
@@ -31,13 +33,13 @@ from typing import Any, Awaitable, Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from sqlalchemy import create_engine, make_url, select, text  # noqa: E402
+from sqlalchemy import create_engine, func, make_url, select, text  # noqa: E402
 
 from app.engine.bus import EventBus  # noqa: E402
 from app.bootstrap import freeze_long_lived_objects  # noqa: E402
 from app.engine.im import channels, messages, topics  # noqa: E402
 from app.engine.im.search_index import SearchIndexer  # noqa: E402
-from app.engine.im.tables import tables_for  # noqa: E402
+from app.engine.im.tables import BOTH, tables_for  # noqa: E402
 from app.engine.im.types import MessageCursor, TopicRef  # noqa: E402
 from app.engine.im.views import ImViews  # noqa: E402
 from app.engine.records import Batch  # noqa: E402
@@ -48,6 +50,7 @@ from app.engine.store.models import Account  # noqa: E402
 GOAL_INGEST = 20_000  # messages/s, SQLite
 GOAL_QUERY_P99_MS = 2.0
 GOAL_STALL_MS = 50.0
+GOAL_SEARCH_P99_MS = 50.0  # across all accounts (issue 9)
 HEARTBEAT_S = 0.005
 BATCH = 500
 CONTENTS_PER_ACCOUNT = 100
@@ -184,14 +187,34 @@ def verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
+def search_goal(p99: float) -> str:
+    return f"goal p99 < {GOAL_SEARCH_P99_MS:.0f} ms  {verdict(p99 < GOAL_SEARCH_P99_MS)}"
+
+
 # ---- One database --------------------------------------------------------------------------
 async def bench(label: str, url: str, args: argparse.Namespace) -> None:
     print(f"\n== {label}: {Database.redacted(url)}")
     db = Database(url)
     await db.upgrade()
     bus = EventBus()
-    store, views = DataStore(db, bus), ImViews(db, bus)
+    views = ImViews(db, bus)
     account_ids = [f"acc-{uuid.UUID(int=i + 1)}" for i in range(args.accounts)]
+    stored = await db.read(_stored_messages)
+    if stored is None:
+        await fill(db, bus, account_ids, args)
+    elif stored == args.messages:
+        print(f"   kept from an earlier run (--keep): {stored:,} messages, no ingest")
+        await SearchIndexer(db, EventBus()).catch_up()
+    else:
+        raise SystemExit(f"{Database.redacted(url)} holds {stored:,} messages, not {args.messages:,} "
+                         "(an interrupted run?): delete it")
+    await query(db, views, account_ids, args)
+    await db.close()
+
+
+async def fill(db: Database, bus: EventBus, account_ids: list[str], args: argparse.Namespace) -> None:
+    """Store the workload through DataStore.ingest and print the ingest figures."""
+    store = DataStore(db, bus)
 
     def add_accounts(session):
         session.add_all(Account(id=a, platform="sandbox", display_name=f"账号 {i}") for i, a in enumerate(account_ids))
@@ -231,7 +254,9 @@ async def bench(label: str, url: str, args: argparse.Namespace) -> None:
     print(f"   database size      {await db.read(_size_mb, db.dialect):>9,.0f} MB")
     print(f"   load average {_load()}")
 
-    # Queries, as the UI calls them.
+
+async def query(db: Database, views: ImViews, account_ids: list[str], args: argparse.Namespace) -> None:
+    """Time the IM views, as the UI calls them and in-thread, and print them beside the goals."""
     rnd = random.Random(11)
     some = [rnd.choice(account_ids) for _ in range(args.samples)]
     hot = [TopicRef(a, "content", f"{account_ids.index(a)}-v0") for a in account_ids]
@@ -265,13 +290,26 @@ async def bench(label: str, url: str, args: argparse.Namespace) -> None:
         d50, d99 = in_thread(db, args.samples, direct)
         goal = f"goal p99 < {GOAL_QUERY_P99_MS:.0f} ms  {verdict(p99 < GOAL_QUERY_P99_MS)}" if has_goal else ""
         print(f"   {name:<22} p50 {p50:6.2f}  p99 {p99:6.2f} ms   p50 {d50:6.2f}  p99 {d99:6.2f} ms   {goal}")
-    for word in search_words:
-        p50, p99 = await timed(max(10, args.samples // 20), lambda i: views.search(word))
-        hits = len(await views.search(word))
-        print(f"   search {word!r:<14} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms   ({hits} hits, no goal)")
-    p50, p99 = await timed(max(10, args.samples // 20), lambda i: views.search("退款", account_id=some[i]))
-    print(f"   search in 1 account    p50 {p50:6.2f} ms  p99 {p99:6.2f} ms   (no goal)")
-    await db.close()
+    # Search, across all accounts, as the dialog asks: the first page of 50, newest first,
+    # and the page "Load more" fetches. 发票 occurs nowhere: a short word scanned in full.
+    searches = max(20, args.samples // 10)
+    for word in search_words + ["退", "发票", "#99999"]:
+        first = await views.search(word)
+        p50, p99 = await timed(searches, lambda i: views.search(word))
+        goal = search_goal(p99) if word != "发票" else "(a rare word of under 3 characters: no goal)"
+        print(f"   search {word!r:<14} p50 {p50:6.2f}  p99 {p99:6.2f} ms   ({len(first.items)} hits){'':<16}{goal}")
+        if first.after:
+            p50, p99 = await timed(searches, lambda i: views.search(word, cursor=first.after))
+            print(f"     next page        p50 {p50:6.2f}  p99 {p99:6.2f} ms{'':<30}{search_goal(p99)}")
+    p50, p99 = await timed(searches, lambda i: views.search("退款", account_id=some[i % n(some)]))
+    print(f"   search in 1 account    p50 {p50:6.2f}  p99 {p99:6.2f} ms{'':<30}(no goal)")
+
+
+def _stored_messages(session) -> int | None:
+    """How many messages a kept database holds (None: a new one, without the accounts)."""
+    if session.execute(select(Account.id).limit(1)).first() is None:
+        return None
+    return sum(session.execute(select(func.count()).select_from(t.message)).scalar_one() for t in BOTH)
 
 
 def _deep_cursors(session, refs: list[TopicRef], depth: int) -> list[MessageCursor]:
@@ -313,35 +351,46 @@ def start_test_postgres() -> str | None:
 
 
 class ScratchDatabase:
-    """A fresh PostgreSQL database on the server of `base_url`, dropped afterwards."""
+    """A fresh PostgreSQL database on the server of `base_url`, dropped afterwards; or, with
+    `kept`, the database of that name, created when missing and left in place."""
 
-    def __init__(self, base_url: str) -> None:
-        self.name = f"hiscrm_bench_{uuid.uuid4().hex[:8]}"
+    def __init__(self, base_url: str, kept: str | None = None) -> None:
+        self.name = kept or f"hiscrm_bench_{uuid.uuid4().hex[:8]}"
+        self.kept = kept is not None
         self.admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
         self.url = make_url(base_url).set(database=self.name).render_as_string(hide_password=False)
 
     def __enter__(self) -> str:
         with self.admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{self.name}"'))
+            exists = c.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": self.name}).first()
+            if not exists:
+                c.execute(text(f'CREATE DATABASE "{self.name}"'))
         return self.url
 
     def __exit__(self, *exc: Any) -> None:
-        with self.admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        if not self.kept:
+            with self.admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
         self.admin.dispose()
 
 
 async def main(args: argparse.Namespace) -> None:
     print(f"{args.messages:,} messages over {args.accounts} accounts, batches of {BATCH}, "
           f"{args.samples} samples per query; load average {_load()}")
+    # Kept databases are named for the workload, so another size or seed never reuses them.
+    kept = f"hiscrm_bench_{args.messages}_{args.accounts}"
     if not args.pg_only:
-        with tempfile.TemporaryDirectory(prefix="hiscrm-bench-") as tmp:
-            await bench("SQLite", f"sqlite:///{Path(tmp, 'bench.db').as_posix()}", args)
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            await bench("SQLite", f"sqlite:///{(args.keep / f'{kept}.db').as_posix()}", args)
+        else:
+            with tempfile.TemporaryDirectory(prefix="hiscrm-bench-") as tmp:
+                await bench("SQLite", f"sqlite:///{Path(tmp, 'bench.db').as_posix()}", args)
     if args.no_pg:
         return
     base = args.pg or start_test_postgres()
     if base:
-        with ScratchDatabase(base) as url:
+        with ScratchDatabase(base, kept if args.keep else None) as url:
             await bench("PostgreSQL", url, args)
 
 
@@ -354,6 +403,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--pg", metavar="URL", help="a PostgreSQL server (default: scripts/pg-test-server.sh)")
     p.add_argument("--no-pg", action="store_true", help="SQLite only")
     p.add_argument("--pg-only", action="store_true", help="PostgreSQL only")
+    p.add_argument("--keep", metavar="DIR", type=Path,
+                   help="keep the databases (the SQLite file in DIR, a PostgreSQL database named for the "
+                        "workload) and reuse them when they are there: no ingest, only the queries")
     return p.parse_args()
 
 

@@ -178,49 +178,49 @@
         <translation>请在左侧选择一个会话或作品。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="289"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="304"/>
         <source>Reply</source>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="293"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="308"/>
         <source>Copy text</source>
         <translation>复制文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="297"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="312"/>
         <source>Mark unread</source>
         <translation>标为未读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="302"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="317"/>
         <source>Retry sending</source>
         <translation>重新发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="307"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="322"/>
         <source>Cancel reply</source>
         <translation>取消回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="316"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="331"/>
         <source>Direct messages</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="316"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="331"/>
         <source>Comments</source>
         <translation>评论</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/components/chat_pane.py" line="317"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="332"/>
         <source>%n message(s)</source>
         <translation>
             <numerusform>%n 条消息</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="321"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="336"/>
         <source>No topic open</source>
         <translation>未打开会话</translation>
     </message>
@@ -405,22 +405,22 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/app.py" line="73"/>
+        <location filename="../../app/ui/app.py" line="81"/>
         <source>Stopping…</source>
         <translation>正在停止…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="94"/>
+        <location filename="../../app/ui/app.py" line="117"/>
         <source>Starting browsers…</source>
         <translation>正在启动浏览器…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="102"/>
+        <location filename="../../app/ui/app.py" line="125"/>
         <source>Ready</source>
         <translation>就绪</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="129"/>
+        <location filename="../../app/ui/app.py" line="134"/>
         <source>HisCRM Console cannot start</source>
         <translation>HisCRM 控制台无法启动</translation>
     </message>
@@ -780,28 +780,38 @@
 <context>
     <name>SearchDialog</name>
     <message>
-        <location filename="../../app/ui/components/search.py" line="30"/>
+        <location filename="../../app/ui/components/search.py" line="112"/>
         <source>Search messages</source>
         <extracomment>SearchHit: the operator chose this hit</extracomment>
         <translation>搜索消息</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/search.py" line="34"/>
+        <location filename="../../app/ui/components/search.py" line="116"/>
         <source>Search all comments and direct messages…</source>
         <translation>搜索全部评论和私信…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/search.py" line="68"/>
+        <location filename="../../app/ui/components/search.py" line="126"/>
+        <source>Load more</source>
+        <translation>加载更多</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/components/search.py" line="172"/>
         <source>Searching…</source>
         <translation>正在搜索…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/search.py" line="88"/>
+        <location filename="../../app/ui/components/search.py" line="202"/>
         <source>Nothing found.</source>
         <translation>没有找到结果。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/search.py" line="90"/>
+        <location filename="../../app/ui/components/search.py" line="204"/>
+        <source>{0} shown, more are older</source>
+        <translation>已显示 {0} 条，更早的还有</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/components/search.py" line="206"/>
         <source>{0} found</source>
         <translation>找到 {0} 条</translation>
     </message>

@@ -163,7 +163,7 @@ def test_reply_placeholder_then_status_change_updates_only_its_row(engine, qloop
 def test_jump_deep_into_history_then_page_towards_the_newest(engine, qloop, account, bridge):
     ingest(qloop, engine, account, comments=comments("v1", 400))  # hit 37 is in no first page
     model = MessagesModel(engine.views, bridge, video_ref(account), bridge)
-    target = run(qloop, engine.views.search("comment 37", limit=50))
+    target = run(qloop, engine.views.search("comment 37", limit=50)).items
     hit = next(h for h in target if h.message.text == "comment 37")
     model.load_around(hit.message)
     wait_until(qloop, lambda: model.rowCount() > 0)

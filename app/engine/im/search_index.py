@@ -1,4 +1,10 @@
-"""Keeps SQLite's full-text index (FTS5, migration 0002) up with the stored messages.
+"""The search key, and SQLite's full-text index (FTS5, migrations 0002 and 0004) kept up with
+the stored messages.
+
+Search lists hits newest first by the *search key* (migration 0004): one integer per message
+that sorts like its time and says which row it is, so it serves as the FTS5 rowid and as the
+paging cursor, and both databases index it. `key_sql` is that expression; it must equal the
+indexed one to the letter (the databases match index expressions by their text).
 
 FTS5 flushes its pending terms at the end of every statement, so indexing each new message
 from an INSERT trigger (the DataStore writes a batch with one executemany, a statement per row)
@@ -22,7 +28,7 @@ from sqlalchemy.orm import Session
 from ..bus import EventBus
 from ..events import MessagesAdded
 from ..store.db import Database, DatabaseError
-from .tables import BOTH
+from .tables import BOTH, TopicTables
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +38,22 @@ PASS_ROWS = 20_000  # ids per table per pass: bounds how long one pass holds the
 # search never waits for it (it reads unindexed rows directly).
 GATHER_S = 0.5
 STATE = table("search_index_state", column("table_name"), column("indexed_upto"))
+EPOCH_S = 1577836800  # 2020-01-01T00:00:00Z: the key's seconds fit 31 bits until 2088
+KIND_BIT = {"comment": 0, "direct_message": 1}
+
+
+def key_sql(t: TopicTables, alias: str | None = None) -> str:
+    """SQL for the search key of a row of `t`'s message table (as migration 0004 indexes it):
+    seconds since EPOCH_S in the high 32 bits, then the row id and the kind bit."""
+    prefix = f"{alias}." if alias else ""
+    return (f"(({prefix}created_at / 1000 - {EPOCH_S}) * 4294967296 "
+            f"+ CAST({prefix}id AS BIGINT) * 2 + {KIND_BIT[t.message_kind]})")
+
+
+def split_key(key: int) -> tuple[str, int]:
+    """The message kind and row id a search key stands for."""
+    low = key & 0xFFFFFFFF
+    return ("direct_message" if low & 1 else "comment"), low >> 1
 
 
 def indexed_upto(session: Session, table_name: str) -> int:
@@ -52,7 +74,8 @@ def index_new_rows(session: Session) -> bool:
             continue
         stop = min(last, start + PASS_ROWS)
         session.execute(
-            text(f"INSERT INTO {name}_fts(rowid, text) SELECT id, text FROM {name} WHERE id > :a AND id <= :b"),
+            text(f"INSERT INTO message_search(rowid, text) SELECT {key_sql(t)}, text FROM {name} "
+                 "WHERE id > :a AND id <= :b"),
             {"a": start, "b": stop},
         )
         session.execute(update(STATE).where(STATE.c.table_name == name).values(indexed_upto=stop))

@@ -168,12 +168,15 @@ def _after_active(t: TopicTables, start_rank: int) -> Any:
     return tuple_(T.last_message_at, T.id) < tuple_(_AT, _ROW)
 
 
+def title_column(t: TopicTables) -> Any:
+    """A topic's title: the work's title, the peer's name or id (None: show the topic id)."""
+    return Content.title if t is CONTENTS else func.coalesce(Conversation.peer_name, Conversation.peer_id)
+
+
 def _columns(t: TopicTables) -> list[Any]:
     T = t.topic
-    if t is CONTENTS:
-        title, avatar = Content.title, Content.cover_url
-    else:
-        title, avatar = func.coalesce(Conversation.peer_name, Conversation.peer_id), Conversation.peer_avatar
+    title = title_column(t)
+    avatar = Content.cover_url if t is CONTENTS else Conversation.peer_avatar
     return [
         literal(t.kind, String).label("kind"),
         literal(t.rank, Integer).label("rank"),

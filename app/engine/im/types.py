@@ -112,4 +112,7 @@ class UnreadTotals:
 @dataclass(frozen=True, slots=True)
 class SearchHit:
     message: Message
-    snippet: str
+    snippet: str  # plain text around the first match, on one line
+    account_name: str  # where the message is: the account's display name...
+    topic_title: str  # ...and the topic's title (the work, or the peer of a conversation)
+    highlights: tuple[tuple[int, int], ...] = ()  # (start, length) of each match in `snippet`

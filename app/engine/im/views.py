@@ -62,10 +62,13 @@ class ImViews:
         """Unread comments and DMs of one account, or of all accounts."""
         return await self._db.read(channels.unread_totals, account_id)
 
-    async def search(self, query: str, *, account_id: str | None = None, limit: int = 50) -> list[SearchHit]:
+    async def search(
+        self, query: str, *, account_id: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> Page[SearchHit]:
         """Messages containing every word of `query` (substrings, also in Chinese), newest
-        first, optionally in one account only."""
-        return await self._db.read(search.search_messages, self._db.dialect, query, account_id, limit)
+        first, optionally in one account only. Pass `page.after` as `cursor` for the next
+        (older) page."""
+        return await self._db.read(search.search_messages, self._db.dialect, query, account_id, limit, cursor)
 
     # ---- Read marks: each returns how many messages changed and, if any did, publishes
     # UnreadChanged after its commit.

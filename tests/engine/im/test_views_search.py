@@ -3,6 +3,7 @@ import pytest
 from sqlalchemy import delete, text
 
 from app.engine.bus import EventBus
+from app.engine.im import search
 from app.engine.im.search import snippet
 from app.engine.im.search_index import SearchIndexer
 from app.engine.im.views import ImViews
@@ -11,6 +12,10 @@ from app.engine.store.datastore import DataStore
 from app.engine.store.models import Account
 
 from .helpers import comment, dm
+
+
+def ids(page) -> list[str]:
+    return [hit.message.id for hit in page.items]
 
 
 @pytest.fixture
@@ -30,32 +35,32 @@ async def shop(accounts, feed):
 
 
 async def test_finds_chinese_words_inside_sentences_newest_first(views, shop):
-    hits = await views.search("退款")
+    hits = (await views.search("退款")).items
 
     assert [(h.message.topic.account_id, h.message.id) for h in hits] == [
         ("acc-b", "m1"), ("acc-a", "m1"), ("acc-a", "c3"), ("acc-a", "c1")]
     assert [h.message.kind for h in hits] == ["direct_message", "direct_message", "comment", "comment"]
-    assert [h.message.id for h in await views.search("申请退款")] == ["m1"]  # long enough for the index
-    assert await views.search("退货") == []
+    assert ids(await views.search("申请退款")) == ["m1"]  # long enough for the index
+    assert ids(await views.search("退货")) == []
 
 
 async def test_finds_english_words_ignoring_case_and_needs_every_word(views, shop):
-    assert [h.message.id for h in await views.search("buy")] == ["m2", "c2"]
-    assert [h.message.id for h in await views.search("BUY video")] == ["c2"]
-    assert [h.message.id for h in await views.search("where 发货")] == []
+    assert ids(await views.search("buy")) == ["m2", "c2"]
+    assert ids(await views.search("BUY video")) == ["c2"]
+    assert ids(await views.search("where 发货")) == []
 
 
 async def test_search_within_one_account(views, shop):
-    hits = await views.search("退款", account_id="acc-b", limit=10)
+    hits = (await views.search("退款", account_id="acc-b", limit=10)).items
     assert [(h.message.topic.account_id, h.message.text) for h in hits] == [("acc-b", "退款到账了吗")]
 
 
 async def test_quotes_and_wildcards_are_searched_literally(views, shop):
-    assert [h.message.id for h in await views.search("100%")] == ["c4"]
-    assert [h.message.id for h in await views.search('"buy now"')] == ["m2"]
-    assert [h.message.id for h in await views.search("%")] == ["c4"]
-    assert await views.search("_") == []
-    assert await views.search("   ") == []
+    assert ids(await views.search("100%")) == ["c4"]
+    assert ids(await views.search('"buy now"')) == ["m2"]
+    assert ids(await views.search("%")) == ["c4"]
+    assert ids(await views.search("_")) == []
+    assert ids(await views.search("   ")) == []
 
 
 async def test_snippet_is_plain_text_around_the_match():
@@ -74,7 +79,7 @@ async def test_search_is_complete_before_and_after_indexing_edits_and_deletions(
     await accounts("acc-a", "acc-b")
 
     async def found(word):
-        return sorted((h.message.topic.account_id, h.message.id) for h in await views.search(word))
+        return sorted((h.message.topic.account_id, h.message.id) for h in (await views.search(word)).items)
 
     await store.ingest(Batch("acc-a", comments=[comment("c1", "v1", "物流太慢了", 1), comment("c2", "v1", "好评", 2)]))
     assert await found("物流太慢") == [("acc-a", "c1")]  # not indexed yet
@@ -95,4 +100,90 @@ async def test_search_is_complete_before_and_after_indexing_edits_and_deletions(
 
     if db.dialect == "sqlite":  # the index agrees with the messages, row for row
         await db.write(lambda s: s.execute(text(
-            "INSERT INTO comments_fts(comments_fts, rank) VALUES ('integrity-check', 1)")))
+            "INSERT INTO message_search(message_search, rank) VALUES ('integrity-check', 1)")))
+
+
+async def all_pages(views, query, limit, **kw):
+    """Every hit, page after page by cursor, and the number of pages."""
+    hits, cursor, pages = [], None, 0
+    while True:
+        page = await views.search(query, limit=limit, cursor=cursor, **kw)
+        hits += page.items
+        pages += 1
+        if page.after is None:
+            return hits, pages
+        cursor = page.after
+
+
+@pytest.fixture
+async def many(accounts, feed):
+    """131 matching messages in two accounts, comments and DMs interleaved in time, three at
+    the same instant, and the oldest stored last."""
+    await accounts("acc-a", "acc-b")
+    minutes = [i / 4 for i in range(130)]
+    minutes[7] = minutes[8] = minutes[9] = 2.0  # the same instant
+    await feed("acc-b", comments=[comment(f"c{i}", "v1", f"请问什么时候发货 {i}", minutes[i]) for i in range(0, 130, 2)])
+    await feed("acc-a", messages=[dm(f"m{i}", "p1", f"发货了吗？物流太慢 {i}", minutes[i]) for i in range(1, 130, 2)],
+               comments=[comment("old", "v1", "早就发货了", -100)])
+
+
+@pytest.mark.parametrize("query", ["发货", "什么时候发货", "发"])
+async def test_pages_are_newest_first_without_gaps_or_repeats(views, many, query):
+    expected = 131 if query != "什么时候发货" else 65
+    hits, pages = await all_pages(views, query, 20)
+    ids_ = [(h.message.topic.account_id, h.message.id) for h in hits]
+    assert len(ids_) == len(set(ids_)) == expected and pages == -(-expected // 20)
+    times = [h.message.created_at for h in hits]
+    assert times == sorted(times, reverse=True)
+    assert ids_[-1] == ("acc-a", "old") or query == "什么时候发货"
+    assert [h.message.id for h in hits] == [h.message.id for h in (await views.search(query, limit=500)).items]
+
+
+async def test_paging_holds_while_new_messages_arrive(views, many, feed):
+    first = await views.search("发货", limit=30)
+    await feed("acc-a", messages=[dm("new", "p1", "又发货了", 500)])  # newer than every page
+    rest, _ = [], first.after
+    cursor = first.after
+    while cursor:
+        page = await views.search("发货", limit=30, cursor=cursor)
+        rest += page.items
+        cursor = page.after
+    seen = [h.message.id for h in first.items + rest]
+    assert len(seen) == len(set(seen)) == 131 and "new" not in seen
+    assert (await views.search("发货", limit=1)).items[0].message.id == "new"
+
+
+async def test_hits_say_where_they_are_and_where_the_terms_are(views, accounts, feed):
+    await accounts("acc-a")
+    await feed("acc-a", contents=[dict(platform_content_id="v1", title="开箱视频")],
+               conversations=[dict(platform_conversation_id="p1", peer_id="u-9", peer_name="王五")],
+               comments=[comment("c1", "v1", "Refund? 我要退款，REFUND please", 1)],
+               messages=[dm("m1", "p1", "退款流程", 2), dm("m2", "p2", "退款", 3)])
+    hits = (await views.search("refund 退款")).items
+    assert [(h.account_name, h.topic_title) for h in hits] == [("账号 acc-a", "开箱视频")]
+    hit = hits[0]
+    assert [hit.snippet[s:s + n] for s, n in hit.highlights] == ["Refund", "退款", "REFUND"]
+    by_id = {h.message.id: h for h in (await views.search("退款")).items}
+    assert by_id["m1"].topic_title == "王五" and by_id["m2"].topic_title == "p2"  # no record: the id
+
+
+async def test_short_terms_scan_the_newest_rows_then_the_rest(views, accounts, feed, monkeypatch):
+    """A one- or two-character term has no trigram: the newest rows are read in order, then
+    (for a rare word) the older ones in one pass; both parts agree on the order."""
+    monkeypatch.setattr(search, "SCAN_NEWEST", 7)
+    await accounts("acc-a", "acc-b")
+    await feed("acc-a", comments=[comment(f"c{i}", "v1", "退款" if i % 10 == 3 else f"好评 {i}", i)
+                                  for i in range(60)])
+    await feed("acc-b", messages=[dm(f"m{i}", "p1", "要退款吗" if i % 25 == 0 else "你好", i + 0.5)
+                                  for i in range(60)])
+    hits, _ = await all_pages(views, "退款", 4)
+    assert [h.message.id for h in hits] == ["c53", "m50", "c43", "c33", "m25", "c23", "c13", "c3", "m0"]
+    assert [h.message.id for h in (await views.search("退款", account_id="acc-b")).items] == ["m50", "m25", "m0"]
+    assert [h.message.id for h in (await views.search("退", limit=2)).items] == ["c53", "m50"]
+    assert ids(await views.search("好评 5")) == [
+        "c59", "c58", "c57", "c56", "c55", "c54", "c52", "c51", "c50", "c45", "c35", "c25", "c15", "c5"]
+
+
+async def test_a_bad_cursor_is_refused(views, shop):
+    with pytest.raises(ValueError, match="invalid search cursor"):
+        await views.search("退款", cursor="yesterday")

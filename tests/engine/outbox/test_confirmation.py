@@ -109,5 +109,5 @@ async def test_failed_and_cancelled_replies_show_their_state_and_reason(outbox, 
 
 async def test_search_finds_a_queued_reply(outbox, views):
     await outbox.reply(CONTENT_REF, "包邮到北京")
-    hits = await views.search("北京")
+    hits = (await views.search("北京")).items
     assert [h.message.text for h in hits] == ["包邮到北京"]
