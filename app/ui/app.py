@@ -78,7 +78,7 @@ async def console(app: QApplication, paths: AppPaths, settings: Settings,
         window.save_state()
         window.detach_engine()
         if engine is not None:
-            window.set_engine_state(QCoreApplication.translate("MainWindow", "Stopping…"))
+            window.set_engine_state(lambda: QCoreApplication.translate("MainWindow", "Stopping…"))
             await engine.stop()
         window.close()
         for sig, handler in previous_handlers.items():
@@ -114,7 +114,7 @@ async def start_engine(window: MainWindow, paths: AppPaths, settings: Settings,
         await show_fatal_error(window, str(exc))
         return None
     window.attach_engine(engine)
-    window.set_engine_state(QCoreApplication.translate("MainWindow", "Starting browsers…"))
+    window.set_engine_state(lambda: QCoreApplication.translate("MainWindow", "Starting browsers…"))
     try:
         await engine.start()
     except (DatabaseError, SettingsError) as exc:
@@ -122,7 +122,7 @@ async def start_engine(window: MainWindow, paths: AppPaths, settings: Settings,
         await engine.stop()
         await show_fatal_error(window, str(exc))
         return None
-    window.set_engine_state(QCoreApplication.translate("MainWindow", "Ready"))
+    window.set_engine_state(lambda: QCoreApplication.translate("MainWindow", "Ready"))
     freeze_long_lived_objects()
     await set_up_first_run(engine)  # the sandbox demo workspace, once
     return engine

@@ -4,97 +4,97 @@
 <context>
     <name>AccountsDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="105"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="106"/>
         <source>Off</source>
         <translation>已关闭</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="109"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="110"/>
         <source>On</source>
         <translation>已开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="183"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="184"/>
         <source>Delete account</source>
         <translation>删除账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="184"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="185"/>
         <source>Delete “{name}” and all its stored messages and replies? This cannot be undone.</source>
         <translation>删除“{name}”及其保存的全部消息和回复？此操作无法撤销。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="186"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="187"/>
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="193"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="194"/>
         <source>Pause monitoring</source>
         <translation>暂停监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="193"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="194"/>
         <source>Resume monitoring</source>
         <translation>恢复监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="196"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="197"/>
         <source>Accounts</source>
         <translation>账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="198"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="199"/>
         <source>Name</source>
         <translation>名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="198"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="199"/>
         <source>Platform</source>
         <translation>平台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="198"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="199"/>
         <source>Login</source>
         <translation>登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="198"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="199"/>
         <source>Monitoring</source>
         <translation>监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="199"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="200"/>
         <source>Last error</source>
         <translation>最近错误</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="199"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="200"/>
         <source>Last crawl</source>
         <translation>最近抓取</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="201"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="202"/>
         <source>Add account…</source>
         <translation>添加账号…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="202"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="203"/>
         <source>Log in again</source>
         <translation>重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="203"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="204"/>
         <source>Log out</source>
         <translation>退出登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="204"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="205"/>
         <source>Delete…</source>
         <translation>删除…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="205"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="206"/>
         <source>Close</source>
         <translation>关闭</translation>
     </message>
@@ -102,42 +102,42 @@
 <context>
     <name>AddAccountDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="247"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="248"/>
         <source>No platform is available.</source>
         <translation>没有可用的平台。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="250"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="251"/>
         <source>Enter a name for the account.</source>
         <translation>请输入账号名称。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="271"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="272"/>
         <source>Add account</source>
         <translation>添加账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="272"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="273"/>
         <source>Platform</source>
         <translation>平台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="272"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="273"/>
         <source>Name</source>
         <translation>名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="272"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="273"/>
         <source>Proxy</source>
         <translation>代理</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="273"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="274"/>
         <source>How operators will see this account</source>
         <translation>客服看到的账号名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="274"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="275"/>
         <source>No proxy (direct)</source>
         <translation>不使用代理（直连）</translation>
     </message>
@@ -145,18 +145,18 @@
 <context>
     <name>BubbleDelegate</name>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="193"/>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="206"/>
         <source>You</source>
         <extracomment>str: the outbox reply id whose Retry link was clicked str: the outbox reply id whose Cancel link was clicked</extracomment>
         <translation>我</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="202"/>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="215"/>
         <source>Retry</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="204"/>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="217"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -165,6 +165,11 @@
     <name>ChannelDelegate</name>
     <message>
         <location filename="../../app/ui/views/channel_delegate.py" line="21"/>
+        <source>{state}: {problem}</source>
+        <translation>{state}：{problem}</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/views/channel_delegate.py" line="24"/>
         <source>No messages yet</source>
         <translation>暂无消息</translation>
     </message>
@@ -172,55 +177,55 @@
 <context>
     <name>ChatPane</name>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="111"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="329"/>
         <source>Choose a conversation or a work on the left.</source>
-        <extracomment>TopicRef: the topic shown changed (None: nothing shown)</extracomment>
         <translation>请在左侧选择一个会话或作品。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="289"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="304"/>
         <source>Reply</source>
+        <extracomment>TopicRef: the topic shown changed (None: nothing shown)</extracomment>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="293"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="308"/>
         <source>Copy text</source>
         <translation>复制文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="297"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="312"/>
         <source>Mark unread</source>
         <translation>标为未读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="302"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="317"/>
         <source>Retry sending</source>
         <translation>重新发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="307"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="322"/>
         <source>Cancel reply</source>
         <translation>取消回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="316"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="345"/>
         <source>Direct messages</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="316"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="345"/>
         <source>Comments</source>
         <translation>评论</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/components/chat_pane.py" line="317"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="346"/>
         <source>%n message(s)</source>
         <translation>
             <numerusform>%n 条消息</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="321"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="333"/>
         <source>No topic open</source>
         <translation>未打开会话</translation>
     </message>
@@ -241,130 +246,130 @@
 <context>
     <name>LoginDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="178"/>
+        <location filename="../../app/ui/dialogs/login.py" line="184"/>
         <source>Expires in {time}</source>
         <translation>{time} 后过期</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/dialogs/login.py" line="180"/>
+        <location filename="../../app/ui/dialogs/login.py" line="186"/>
         <source>refreshed %n time(s)</source>
         <translation>
             <numerusform>已刷新 %n 次</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="187"/>
+        <location filename="../../app/ui/dialogs/login.py" line="194"/>
         <source>Log in</source>
         <translation>登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="188"/>
+        <location filename="../../app/ui/dialogs/login.py" line="195"/>
         <source>Log in to {account}</source>
         <translation>登录 {account}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="190"/>
-        <location filename="../../app/ui/dialogs/login.py" line="191"/>
+        <location filename="../../app/ui/dialogs/login.py" line="197"/>
+        <location filename="../../app/ui/dialogs/login.py" line="198"/>
         <source>Opening the login page…</source>
         <translation>正在打开登录页…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="192"/>
+        <location filename="../../app/ui/dialogs/login.py" line="199"/>
         <source>Scan the QR code with the platform&apos;s mobile app</source>
         <translation>请用平台手机 App 扫描二维码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="193"/>
+        <location filename="../../app/ui/dialogs/login.py" line="200"/>
         <source>The QR code was renewed: scan the new one</source>
         <translation>二维码已更新，请扫描新的二维码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="194"/>
+        <location filename="../../app/ui/dialogs/login.py" line="201"/>
         <source>Scanned: confirm the login on the phone</source>
         <translation>已扫码，请在手机上确认登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="195"/>
+        <location filename="../../app/ui/dialogs/login.py" line="202"/>
         <source>The platform sent a verification code</source>
         <translation>平台已发送验证码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="196"/>
+        <location filename="../../app/ui/dialogs/login.py" line="203"/>
         <source>Verifying…</source>
         <translation>正在验证…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="197"/>
+        <location filename="../../app/ui/dialogs/login.py" line="204"/>
         <source>Logged in</source>
         <translation>已登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="198"/>
+        <location filename="../../app/ui/dialogs/login.py" line="205"/>
         <source>Login failed</source>
         <translation>登录失败</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="199"/>
+        <location filename="../../app/ui/dialogs/login.py" line="206"/>
         <source>The login timed out</source>
         <translation>登录超时</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="200"/>
+        <location filename="../../app/ui/dialogs/login.py" line="207"/>
         <source>The QR code expired</source>
         <translation>二维码已过期</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="201"/>
+        <location filename="../../app/ui/dialogs/login.py" line="208"/>
         <source>Login cancelled</source>
         <translation>登录已取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="207"/>
+        <location filename="../../app/ui/dialogs/login.py" line="216"/>
         <source>The QR code appears here</source>
         <translation>二维码将显示在这里</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="209"/>
+        <location filename="../../app/ui/dialogs/login.py" line="218"/>
         <source>Phone number</source>
         <translation>手机号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="211"/>
+        <location filename="../../app/ui/dialogs/login.py" line="220"/>
         <source>SMS code</source>
         <translation>短信验证码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="212"/>
+        <location filename="../../app/ui/dialogs/login.py" line="221"/>
         <source>Submit</source>
         <translation>提交</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="213"/>
+        <location filename="../../app/ui/dialogs/login.py" line="222"/>
         <source>Show browser</source>
         <translation>显示浏览器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="215"/>
+        <location filename="../../app/ui/dialogs/login.py" line="224"/>
         <source>Continue the login in a visible browser window</source>
         <translation>在可见的浏览器窗口中继续登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="216"/>
+        <location filename="../../app/ui/dialogs/login.py" line="225"/>
         <source>No display available for a browser window</source>
         <translation>没有可用于显示浏览器窗口的屏幕</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="218"/>
+        <location filename="../../app/ui/dialogs/login.py" line="227"/>
         <source>Try again</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="219"/>
+        <location filename="../../app/ui/dialogs/login.py" line="228"/>
         <source>Close</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="219"/>
+        <location filename="../../app/ui/dialogs/login.py" line="228"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -405,118 +410,123 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/app.py" line="73"/>
+        <location filename="../../app/ui/app.py" line="81"/>
         <source>Stopping…</source>
         <translation>正在停止…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="94"/>
+        <location filename="../../app/ui/app.py" line="117"/>
         <source>Starting browsers…</source>
         <translation>正在启动浏览器…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="102"/>
+        <location filename="../../app/ui/app.py" line="125"/>
         <source>Ready</source>
         <translation>就绪</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="129"/>
+        <location filename="../../app/ui/app.py" line="134"/>
         <source>HisCRM Console cannot start</source>
         <translation>HisCRM 控制台无法启动</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="72"/>
+        <location filename="../../app/ui/main_window.py" line="73"/>
         <source>Starting…</source>
         <extracomment>The operator asked to quit (menu, Ctrl+Q, closing the window).</extracomment>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="265"/>
+        <location filename="../../app/ui/main_window.py" line="274"/>
         <source>HisCRM Console</source>
         <translation>HisCRM 控制台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="266"/>
+        <location filename="../../app/ui/main_window.py" line="275"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="267"/>
+        <location filename="../../app/ui/main_window.py" line="276"/>
         <source>&amp;Accounts</source>
         <translation>账号(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="268"/>
+        <location filename="../../app/ui/main_window.py" line="277"/>
         <source>&amp;Messages</source>
         <translation>消息(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="269"/>
+        <location filename="../../app/ui/main_window.py" line="278"/>
         <source>Main toolbar</source>
         <translation>主工具栏</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="270"/>
+        <location filename="../../app/ui/main_window.py" line="279"/>
         <source>Accounts…</source>
         <translation>账号管理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="271"/>
+        <location filename="../../app/ui/main_window.py" line="280"/>
         <source>Add account…</source>
         <translation>添加账号…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="272"/>
+        <location filename="../../app/ui/main_window.py" line="281"/>
         <source>Workers…</source>
         <translation>工作进程…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="273"/>
+        <location filename="../../app/ui/main_window.py" line="282"/>
         <source>Proxies…</source>
         <translation>代理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="274"/>
+        <location filename="../../app/ui/main_window.py" line="283"/>
         <source>Settings…</source>
         <translation>设置…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="275"/>
+        <location filename="../../app/ui/main_window.py" line="284"/>
         <source>Mark all read</source>
         <translation>全部标为已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="276"/>
+        <location filename="../../app/ui/main_window.py" line="285"/>
         <source>Search…</source>
         <translation>搜索…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="277"/>
+        <location filename="../../app/ui/main_window.py" line="286"/>
         <source>Previous topic</source>
         <translation>上一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="278"/>
+        <location filename="../../app/ui/main_window.py" line="287"/>
         <source>Next topic</source>
         <translation>下一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="279"/>
+        <location filename="../../app/ui/main_window.py" line="288"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="294"/>
+        <location filename="../../app/ui/main_window.py" line="304"/>
         <source>Log in…</source>
         <translation>登录…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="295"/>
+        <location filename="../../app/ui/main_window.py" line="305"/>
         <source>Mark channel read</source>
         <translation>本账号全部已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="333"/>
+        <location filename="../../app/ui/main_window.py" line="344"/>
+        <source>{account}: {problem}</source>
+        <translation>{account}：{problem}</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="348"/>
         <source>Unread: {0}</source>
         <translation>未读：{0}</translation>
     </message>
@@ -711,30 +721,108 @@
     </message>
 </context>
 <context>
+    <name>Reasons</name>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="16"/>
+        <source>the account is not logged in: log in again, then retry</source>
+        <translation>账号未登录：请重新登录后重试</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="18"/>
+        <source>the platform refused the reply (rate limit or risk control)</source>
+        <translation>平台拒绝了这条回复（限流或风控）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="20"/>
+        <source>the platform cannot take this reply (deleted comment or rejected text)</source>
+        <translation>平台无法接收这条回复（评论已删除或内容被拒）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="22"/>
+        <source>the platform could not be reached</source>
+        <translation>无法连接平台</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="24"/>
+        <source>the platform did not answer in time</source>
+        <translation>平台未及时响应</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="26"/>
+        <source>the platform did not confirm the reply</source>
+        <translation>平台未确认这条回复</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="28"/>
+        <source>HisCRM stopped while sending; it checks the platform before resending</source>
+        <translation>发送时 HisCRM 已停止；重发前会先在平台上核对</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="31"/>
+        <source>the platform reported an error</source>
+        <translation>平台返回了错误</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="39"/>
+        <source>log in again to receive and send messages</source>
+        <translation>请重新登录以收发消息</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="42"/>
+        <source>the platform asks for a verification: log in again</source>
+        <translation>平台要求验证：请重新登录</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="45"/>
+        <source>the platform blocked this account</source>
+        <translation>平台已封禁此账号</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="48"/>
+        <source>monitoring failed; it retries by itself</source>
+        <translation>监控出错，将自动重试</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="56"/>
+        <source>Try again, or use “Show browser” to finish the login in a window.</source>
+        <translation>请重试，或点击“显示浏览器”在窗口中完成登录。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="58"/>
+        <source>Nobody scanned the code in time. Try again when the phone is at hand.</source>
+        <translation>未及时扫码。请在手机在手边时重试。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="60"/>
+        <source>Try again for a new QR code.</source>
+        <translation>重试以获取新的二维码。</translation>
+    </message>
+</context>
+<context>
     <name>ReplyBox</name>
     <message>
-        <location filename="../../app/ui/components/reply_box.py" line="59"/>
+        <location filename="../../app/ui/components/reply_box.py" line="131"/>
         <source>Stop replying to this comment (Esc)</source>
-        <extracomment>(text, target comment id or None): the operator pressed Enter or Send the reply target was dropped (Esc, the ✕ button, the reply was sent)</extracomment>
         <translation>不再回复这条评论（Esc）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/reply_box.py" line="73"/>
+        <location filename="../../app/ui/components/reply_box.py" line="132"/>
         <source>Write a reply… (Enter sends, Shift+Enter new line)</source>
         <translation>输入回复…（Enter 发送，Shift+Enter 换行）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/reply_box.py" line="79"/>
+        <location filename="../../app/ui/components/reply_box.py" line="133"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/reply_box.py" line="127"/>
+        <location filename="../../app/ui/components/reply_box.py" line="125"/>
         <source>The reply is too long ({0} characters; at most {1}).</source>
+        <extracomment>(text, target comment id or None): the operator pressed Enter or Send the reply target was dropped (Esc, the ✕ button, the reply was sent)</extracomment>
         <translation>回复太长（{0} 个字符，最多 {1} 个）。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/reply_box.py" line="141"/>
+        <location filename="../../app/ui/components/reply_box.py" line="150"/>
         <source>Replying to {0}: {1}</source>
         <translation>回复 {0}：{1}</translation>
     </message>
@@ -742,39 +830,44 @@
 <context>
     <name>ReplyStatus</name>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="53"/>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="64"/>
         <source>Queued</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="54"/>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="65"/>
         <source>Sending…</source>
         <translation>发送中…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="55"/>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="66"/>
         <source>Sent</source>
         <translation>已发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="56"/>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="67"/>
         <source>Confirmed</source>
         <translation>已确认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="57"/>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="68"/>
         <source>Failed</source>
         <translation>失败</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="58"/>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="69"/>
         <source>Blocked</source>
         <translation>已被限制</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="59"/>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="70"/>
         <source>Cancelled</source>
         <translation>已取消</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="81"/>
+        <source>{status}: {reason}</source>
+        <translation>{status}：{reason}</translation>
     </message>
 </context>
 <context>
@@ -952,23 +1045,23 @@
 <context>
     <name>TopicsPane</name>
     <message>
-        <location filename="../../app/ui/components/topics_pane.py" line="33"/>
+        <location filename="../../app/ui/components/topics_pane.py" line="90"/>
         <source>All</source>
         <extracomment>Topic: the operator selected a topic Topic: a listed topic&apos;s title or counters changed (the chat pane&apos;s header follows)</extracomment>
         <translation>全部</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/topics_pane.py" line="33"/>
+        <location filename="../../app/ui/components/topics_pane.py" line="90"/>
         <source>Comments</source>
         <translation>评论</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/topics_pane.py" line="34"/>
+        <location filename="../../app/ui/components/topics_pane.py" line="91"/>
         <source>Direct messages</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/topics_pane.py" line="35"/>
+        <location filename="../../app/ui/components/topics_pane.py" line="91"/>
         <source>Unread</source>
         <translation>未读</translation>
     </message>

@@ -68,7 +68,8 @@ class Message:
     reply_to_text: str | None = None
     reply_id: str | None = None  # outbox row, for our replies
     reply_status: str | None = None  # queued|sending|sent|confirmed|failed|blocked|cancelled
-    reply_error: str | None = None
+    reply_error: str | None = None  # the last failed attempt's reason (engine words, for the log)
+    reply_error_code: str | None = None  # its code (PlatformError.code): the UI says it in its language
 
 
 @dataclass(frozen=True, slots=True)

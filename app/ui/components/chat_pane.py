@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QListView, QMenu, QVBoxLayout, QWidget
 
@@ -108,7 +108,7 @@ class ChatPane(QWidget):
         self.reply_box.target_cleared.connect(self.list.clearSelection)
         self.list.clicked.connect(self._target_message)
 
-        self.placeholder = QLabel(self.tr("Choose a conversation or a work on the left."), self)
+        self.placeholder = QLabel(self)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         layout = QVBoxLayout(self)
@@ -325,6 +325,20 @@ class ChatPane(QWidget):
             menu.addAction(cancel)
         return menu
 
+    def retranslate(self) -> None:
+        self.placeholder.setText(self.tr("Choose a conversation or a work on the left."))
+        if self.topic is not None:
+            self._show_header(self.topic)
+        else:
+            self.title.setText(self.tr("No topic open"))
+        self.delegate.forget_all()  # the status footers' words change their widths
+        self.list.scheduleDelayedItemsLayout()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
     # ---- Internals ------------------------------------------------------------------------
     def _show_header(self, topic: Topic) -> None:
         self.title.setText(topic.title)
@@ -333,7 +347,7 @@ class ChatPane(QWidget):
         self.subtitle.setText(f"{kind} · {count}")
 
     def _show_empty(self) -> None:
-        self.title.setText(self.tr("No topic open"))
+        self.retranslate()
         self.subtitle.setText("")
         self.list.hide()
         self.reply_box.hide()

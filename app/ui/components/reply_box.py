@@ -7,7 +7,7 @@ stopped) keeps what the operator typed, with the reason shown above the input.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QFontMetrics, QKeyEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -56,7 +56,6 @@ class ReplyBox(QWidget):
         self.target_label.setTextFormat(Qt.TextFormat.PlainText)
         self.clear_target_button = QToolButton(self)
         self.clear_target_button.setText("✕")
-        self.clear_target_button.setToolTip(self.tr("Stop replying to this comment (Esc)"))
         self.clear_target_button.clicked.connect(self.clear_target)
         target_row = QHBoxLayout()
         target_row.setContentsMargins(0, 0, 0, 0)
@@ -70,13 +69,12 @@ class ReplyBox(QWidget):
         self.error_label.hide()
 
         self.input = ReplyInput(self)
-        self.input.setPlaceholderText(self.tr("Write a reply… (Enter sends, Shift+Enter new line)"))
         self.input.setTabChangesFocus(True)
         line = QFontMetrics(self.input.font()).lineSpacing()
         self.input.setFixedHeight(line * 3 + 16)
         self.input.submitted.connect(self.submit)
         self.input.escaped.connect(self.clear_target)
-        self.send_button = QPushButton(self.tr("Send"), self)
+        self.send_button = QPushButton(self)
         self.send_button.clicked.connect(self.submit)
         input_row = QHBoxLayout()
         input_row.setContentsMargins(0, 0, 0, 0)
@@ -88,7 +86,7 @@ class ReplyBox(QWidget):
         layout.addLayout(target_row)
         layout.addWidget(self.error_label)
         layout.addLayout(input_row)
-        self._show_target()
+        self.retranslate()
 
     # ---- Public API -----------------------------------------------------------------------
     @property
@@ -128,6 +126,17 @@ class ReplyBox(QWidget):
                             .replace("{0}", str(len(text))).replace("{1}", str(MAX_TEXT_LEN)))
             return
         self.send_requested.emit(text, self._target.id if self._target else None)
+
+    def retranslate(self) -> None:
+        self.clear_target_button.setToolTip(self.tr("Stop replying to this comment (Esc)"))
+        self.input.setPlaceholderText(self.tr("Write a reply… (Enter sends, Shift+Enter new line)"))
+        self.send_button.setText(self.tr("Send"))
+        self._show_target()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
 
     # ---- Internals ------------------------------------------------------------------------
     def _show_target(self) -> None:
