@@ -20,6 +20,7 @@ from .painting import bold_font, paint_avatar, paint_badge, paint_status_dot, sm
 ROW_HEIGHT = 60
 AVATAR = 40
 MARGIN = 10
+TAG_GAP = 6
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,22 @@ class RowDelegate(QStyledItemDelegate):
         raise NotImplementedError
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
-        return QSize(option.rect.width() or 240, ROW_HEIGHT)
+        # The narrowest a row may be, not the width it has now: QListView widens rows to its
+        # viewport, and a row hinting the width it had before a vertical scrollbar appeared
+        # would stay wider than the list (a horizontal scrollbar, the times cut off).
+        return QSize(AVATAR + 2 * MARGIN, ROW_HEIGHT)
+
+    @staticmethod
+    def fit_title(title: str, tag: str, room: int, title_fm: QFontMetrics,
+                  tag_fm: QFontMetrics) -> tuple[str, str]:
+        """The title (elided only when it cannot fit) and the tag (dropped before the title
+        is cut) for `room` pixels."""
+        tag_width = tag_fm.horizontalAdvance(tag) + TAG_GAP if tag else 0
+        if title_fm.horizontalAdvance(title) + tag_width <= room:
+            return title, tag
+        if title_fm.horizontalAdvance(title) <= room:
+            return title, ""
+        return title_fm.elidedText(title, Qt.TextElideMode.ElideRight, max(0, room)), ""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         item = index.data(ObjectRole)
@@ -81,18 +97,17 @@ class RowDelegate(QStyledItemDelegate):
                          Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                          content.time_text)
         title_room = right - time_width - MARGIN - left
-        tag_width = small_fm.horizontalAdvance(content.tag) + 6 if content.tag else 0
-        title = title_fm.elidedText(content.title, Qt.TextElideMode.ElideRight,
-                                    max(0, title_room - tag_width))
+        title, tag = self.fit_title(content.title, content.tag, title_room, title_fm, small_fm)
         painter.setFont(title_font)
         painter.setPen(text_color)
         title_rect = QRect(left, top, title_fm.horizontalAdvance(title), title_fm.height())
         painter.drawText(title_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, title)
-        if content.tag:
+        if tag:
             painter.setFont(small)
             painter.setPen(dim_color)
-            painter.drawText(QRect(title_rect.right() + 6, top, tag_width, title_fm.height()),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, content.tag)
+            painter.drawText(QRect(title_rect.right() + TAG_GAP, top, small_fm.horizontalAdvance(tag) + 1,
+                                   title_fm.height()),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, tag)
 
         # Second line: preview on the left, unread badge on the right.
         second = top + title_fm.height() + 6
