@@ -47,3 +47,33 @@ def test_a_name_is_cut_only_when_it_cannot_fit():
     assert RowDelegate.fit_title(name, "Comments", wide, title_fm, tag_fm) == (name, "Comments")
     cut, tag = RowDelegate.fit_title(name, "Comments", room // 2, title_fm, tag_fm)
     assert cut.endswith("…") and tag == ""
+
+
+def test_a_customer_has_one_avatar_colour_in_the_topic_list_and_the_chat(engine, bridge, qloop, qtbot, account):
+    from app.ui.components.chat_pane import ChatPane
+    from app.ui.views.rows import MARGIN
+
+    ingest(qloop, engine, account, conversations=[
+        {"platform_conversation_id": "d1", "peer_id": "u-lucy", "peer_name": "Lucy"}], messages=[
+        {"platform_message_id": "m1", "platform_conversation_id": "d1", "sender_id": "u-lucy",
+         "sender_name": "Lucy", "text": "Is the preset pack on sale?", "created_at": T0}])
+    pane = TopicsPane(engine, bridge)
+    chat = ChatPane(engine, bridge)
+    for widget in (pane, chat):
+        qtbot.addWidget(widget)
+        widget.resize(400, 400)
+        widget.show()
+    pane.show_channel(account)
+    wait_until(qloop, lambda: pane.model is not None and pane.model.rowCount() == 1)
+    chat.open_topic(pane.model.item(0))
+    wait_until(qloop, lambda: chat.model is not None and chat.model.rowCount() == 1)
+
+    row = pane.list.visualRect(pane.model.index(0, 0))
+    list_image = pane.list.viewport().grab().toImage()
+    # Left of the initials, inside the circle.
+    in_list = list_image.pixelColor(row.left() + MARGIN + 6, row.center().y())
+    bubble = chat.delegate.geometry(chat.list.visualRect(chat.model.index(0, 0)), chat.model.item(0),
+                                    chat.list.font()).avatar
+    in_chat = chat.list.viewport().grab().toImage().pixelColor(bubble.left() + 5, bubble.center().y())
+    assert in_list.name() == in_chat.name()
+    assert in_list.name() != list_image.pixelColor(row.right() - 2, row.center().y()).name()  # an avatar, not the row

@@ -246,7 +246,7 @@ class BubbleDelegate(QStyledItemDelegate):
 
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        paint_avatar(painter, g.avatar, self._header_text(message)[0], message.author_id or message.id)
+        paint_avatar(painter, g.avatar, self._header_text(message)[0])
 
         # Header: author (bold) and local time; a dot marks an unread audience message.
         author, when = self._header_text(message)

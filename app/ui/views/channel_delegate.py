@@ -27,7 +27,6 @@ class ChannelDelegate(RowDelegate):
             title=item.name,
             preview=preview,
             avatar_name=item.name,
-            avatar_key=item.account_id,
             time_text=format_time(item.last_message_at),
             unread=item.unread_count,
             dot=LOGIN_STATE_COLORS.get(item.login_status, LOGIN_STATE_COLORS["not_logged_in"]),

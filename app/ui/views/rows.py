@@ -28,7 +28,6 @@ class RowContent:
     title: str
     preview: str
     avatar_name: str
-    avatar_key: str
     time_text: str
     unread: int
     dot: QColor | None = None  # a state dot on the avatar (login state)
@@ -76,7 +75,7 @@ class RowDelegate(QStyledItemDelegate):
 
         r = option.rect
         avatar = QRect(r.left() + MARGIN, r.center().y() - AVATAR // 2, AVATAR, AVATAR)
-        paint_avatar(painter, avatar, content.avatar_name, content.avatar_key)
+        paint_avatar(painter, avatar, content.avatar_name)
         if content.dot is not None:
             paint_status_dot(painter, QPointF(avatar.right() - 4, avatar.bottom() - 4), 5,
                              content.dot, palette.color(QPalette.ColorRole.Base))

@@ -20,7 +20,6 @@ class TopicDelegate(RowDelegate):
             title=item.title,
             preview=preview,
             avatar_name=item.title,
-            avatar_key=f"{item.ref.kind}:{item.ref.platform_id}",
             time_text=format_time(item.last_message_at),
             unread=item.unread_count,
             tag=tag,
