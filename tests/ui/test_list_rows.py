@@ -77,3 +77,14 @@ def test_a_customer_has_one_avatar_colour_in_the_topic_list_and_the_chat(engine,
     in_chat = chat.list.viewport().grab().toImage().pixelColor(bubble.left() + 5, bubble.center().y())
     assert in_list.name() == in_chat.name()
     assert in_list.name() != list_image.pixelColor(row.right() - 2, row.center().y()).name()  # an avatar, not the row
+
+
+def test_a_platform_logo_keeps_its_colours_on_a_selected_row(qapp):
+    from PySide6.QtGui import QIcon
+
+    from app.ui.theme import platform_icon
+
+    icon = platform_icon("sandbox")
+    normal = icon.pixmap(16, 16, QIcon.Mode.Normal).toImage()
+    selected = icon.pixmap(16, 16, QIcon.Mode.Selected).toImage()
+    assert selected == normal

@@ -113,7 +113,7 @@ class AccountsDialog(EngineDialog):
             "platform": platform_label,
             "login": login_state_label(account.login_status),
             "monitoring": monitoring,
-            "error": account_problem(account.login_status, account.last_error) or "",
+            "error": (account_problem(account.login_status, account.last_error) or "") if account.last_error else "",
             "crawl": labels.local_time(account.last_crawl_at),
         }
         for column, key in enumerate(COLUMNS):
