@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self.topics_pane.topic_selected.connect(self._on_topic_selected)
         self.chat = ChatPane(engine, self.bridge, self)
         self.topics_pane.topic_updated.connect(self.chat.update_topic)
+        self.chat.login_requested.connect(lambda account_id: self.open_dialog("login", account_id))
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("panes")

@@ -4,7 +4,7 @@
 <context>
     <name>ChatPane</name>
     <message numerus="yes">
-        <location filename="../../app/ui/components/chat_pane.py" line="346"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="354"/>
         <source>%n message(s)</source>
         <translation>
             <numerusform>%n message</numerusform>

@@ -177,55 +177,55 @@
 <context>
     <name>ChatPane</name>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="329"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="337"/>
         <source>Choose a conversation or a work on the left.</source>
         <translation>请在左侧选择一个会话或作品。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="304"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="312"/>
         <source>Reply</source>
-        <extracomment>TopicRef: the topic shown changed (None: nothing shown)</extracomment>
+        <extracomment>TopicRef: the topic shown changed (None: nothing shown) str: the operator asked to log the shown topic&apos;s account in again</extracomment>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="308"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="316"/>
         <source>Copy text</source>
         <translation>复制文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="312"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="320"/>
         <source>Mark unread</source>
         <translation>标为未读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="317"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="325"/>
         <source>Retry sending</source>
         <translation>重新发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="322"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="330"/>
         <source>Cancel reply</source>
         <translation>取消回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="345"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="353"/>
         <source>Direct messages</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="345"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="353"/>
         <source>Comments</source>
         <translation>评论</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/components/chat_pane.py" line="346"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="354"/>
         <source>%n message(s)</source>
         <translation>
             <numerusform>%n 条消息</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="333"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="341"/>
         <source>No topic open</source>
         <translation>未打开会话</translation>
     </message>
@@ -377,32 +377,32 @@
 <context>
     <name>LoginState</name>
     <message>
-        <location filename="../../app/ui/views/painting.py" line="132"/>
+        <location filename="../../app/ui/views/painting.py" line="133"/>
         <source>Logged in</source>
         <translation>已登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/painting.py" line="133"/>
+        <location filename="../../app/ui/views/painting.py" line="134"/>
         <source>Logging in…</source>
         <translation>登录中…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/painting.py" line="134"/>
+        <location filename="../../app/ui/views/painting.py" line="135"/>
         <source>Session expired</source>
         <translation>登录已失效</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/painting.py" line="135"/>
+        <location filename="../../app/ui/views/painting.py" line="136"/>
         <source>Needs verification</source>
         <translation>需要验证</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/painting.py" line="136"/>
+        <location filename="../../app/ui/views/painting.py" line="137"/>
         <source>Blocked</source>
         <translation>已被限制</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/painting.py" line="137"/>
+        <location filename="../../app/ui/views/painting.py" line="138"/>
         <source>Not logged in</source>
         <translation>未登录</translation>
     </message>
@@ -436,97 +436,97 @@
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="274"/>
+        <location filename="../../app/ui/main_window.py" line="275"/>
         <source>HisCRM Console</source>
         <translation>HisCRM 控制台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="275"/>
+        <location filename="../../app/ui/main_window.py" line="276"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="276"/>
+        <location filename="../../app/ui/main_window.py" line="277"/>
         <source>&amp;Accounts</source>
         <translation>账号(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="277"/>
+        <location filename="../../app/ui/main_window.py" line="278"/>
         <source>&amp;Messages</source>
         <translation>消息(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="278"/>
+        <location filename="../../app/ui/main_window.py" line="279"/>
         <source>Main toolbar</source>
         <translation>主工具栏</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="279"/>
+        <location filename="../../app/ui/main_window.py" line="280"/>
         <source>Accounts…</source>
         <translation>账号管理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="280"/>
+        <location filename="../../app/ui/main_window.py" line="281"/>
         <source>Add account…</source>
         <translation>添加账号…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="281"/>
+        <location filename="../../app/ui/main_window.py" line="282"/>
         <source>Workers…</source>
         <translation>工作进程…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="282"/>
+        <location filename="../../app/ui/main_window.py" line="283"/>
         <source>Proxies…</source>
         <translation>代理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="283"/>
+        <location filename="../../app/ui/main_window.py" line="284"/>
         <source>Settings…</source>
         <translation>设置…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="284"/>
+        <location filename="../../app/ui/main_window.py" line="285"/>
         <source>Mark all read</source>
         <translation>全部标为已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="285"/>
+        <location filename="../../app/ui/main_window.py" line="286"/>
         <source>Search…</source>
         <translation>搜索…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="286"/>
+        <location filename="../../app/ui/main_window.py" line="287"/>
         <source>Previous topic</source>
         <translation>上一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="287"/>
+        <location filename="../../app/ui/main_window.py" line="288"/>
         <source>Next topic</source>
         <translation>下一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="288"/>
+        <location filename="../../app/ui/main_window.py" line="289"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="304"/>
+        <location filename="../../app/ui/main_window.py" line="305"/>
         <source>Log in…</source>
         <translation>登录…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="305"/>
+        <location filename="../../app/ui/main_window.py" line="306"/>
         <source>Mark channel read</source>
         <translation>本账号全部已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="344"/>
+        <location filename="../../app/ui/main_window.py" line="345"/>
         <source>{account}: {problem}</source>
         <translation>{account}：{problem}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="348"/>
+        <location filename="../../app/ui/main_window.py" line="349"/>
         <source>Unread: {0}</source>
         <translation>未读：{0}</translation>
     </message>
@@ -562,12 +562,12 @@
 <context>
     <name>Platform</name>
     <message>
-        <location filename="../../app/ui/views/painting.py" line="124"/>
+        <location filename="../../app/ui/views/painting.py" line="125"/>
         <source>Sandbox</source>
         <translation>沙盒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/painting.py" line="125"/>
+        <location filename="../../app/ui/views/painting.py" line="126"/>
         <source>Douyin</source>
         <translation>抖音</translation>
     </message>
@@ -801,28 +801,38 @@
 <context>
     <name>ReplyBox</name>
     <message>
-        <location filename="../../app/ui/components/reply_box.py" line="131"/>
+        <location filename="../../app/ui/components/reply_box.py" line="157"/>
         <source>Stop replying to this comment (Esc)</source>
         <translation>不再回复这条评论（Esc）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/reply_box.py" line="132"/>
+        <location filename="../../app/ui/components/reply_box.py" line="158"/>
         <source>Write a reply… (Enter sends, Shift+Enter new line)</source>
         <translation>输入回复…（Enter 发送，Shift+Enter 换行）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/reply_box.py" line="133"/>
+        <location filename="../../app/ui/components/reply_box.py" line="159"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/reply_box.py" line="125"/>
+        <location filename="../../app/ui/components/reply_box.py" line="151"/>
         <source>The reply is too long ({0} characters; at most {1}).</source>
-        <extracomment>(text, target comment id or None): the operator pressed Enter or Send the reply target was dropped (Esc, the ✕ button, the reply was sent)</extracomment>
+        <extracomment>(text, target comment id or None): the operator pressed Enter or Send the reply target was dropped (Esc, the ✕ button, the reply was sent) the operator pressed &quot;Log in again&quot; on the account banner</extracomment>
         <translation>回复太长（{0} 个字符，最多 {1} 个）。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/reply_box.py" line="150"/>
+        <location filename="../../app/ui/components/reply_box.py" line="160"/>
+        <source>Log in again</source>
+        <translation>重新登录</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/components/reply_box.py" line="176"/>
+        <source>This account: {state}. Replies cannot be sent until it is logged in again.</source>
+        <translation>此账号{state}。重新登录之前，回复无法发出。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/components/reply_box.py" line="188"/>
         <source>Replying to {0}: {1}</source>
         <translation>回复 {0}：{1}</translation>
     </message>
@@ -1040,6 +1050,11 @@
         <location filename="../../app/ui/views/topic_delegate.py" line="18"/>
         <source>Comments</source>
         <translation>评论</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/views/topic_delegate.py" line="23"/>
+        <source>✗ %n not sent</source>
+        <translation>✗ %n 条未发出</translation>
     </message>
 </context>
 <context>

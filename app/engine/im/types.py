@@ -46,6 +46,7 @@ class Topic:
     last_message_at: datetime | None
     last_message_preview: str | None
     last_message_from: str | None
+    failed_replies: int = 0  # our replies here that failed or were blocked (not sent)
 
     @property
     def is_private(self) -> bool:

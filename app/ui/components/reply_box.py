@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
 from app.engine.im.types import Message
 from app.engine.records import MAX_TEXT_LEN
 
+from ..views.painting import login_state_label
+
 
 class ReplyInput(QPlainTextEdit):
     """Plain-text input: Enter submits, Shift+Enter inserts a newline, Esc escapes."""
@@ -47,10 +49,28 @@ class ReplyBox(QWidget):
     send_requested = Signal(str, object)
     #: the reply target was dropped (Esc, the ✕ button, the reply was sent)
     target_cleared = Signal()
+    #: the operator pressed "Log in again" on the account banner
+    login_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._target: Message | None = None
+        self._login_status: str | None = None
+
+        # Shown while the replying account is not logged in: its replies would fail.
+        self.account_banner = QWidget(self)
+        self.account_banner.setObjectName("accountBanner")
+        self.account_label = QLabel(self.account_banner)
+        self.account_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.account_label.setWordWrap(True)
+        self.account_label.setStyleSheet("color: #b45309;")
+        self.login_button = QPushButton(self.account_banner)
+        self.login_button.clicked.connect(self.login_requested)
+        banner_row = QHBoxLayout(self.account_banner)
+        banner_row.setContentsMargins(0, 0, 0, 0)
+        banner_row.addWidget(self.account_label, 1)
+        banner_row.addWidget(self.login_button)
+        self.account_banner.hide()
 
         self.target_label = QLabel(self)
         self.target_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -83,6 +103,7 @@ class ReplyBox(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 8)
+        layout.addWidget(self.account_banner)
         layout.addLayout(target_row)
         layout.addWidget(self.error_label)
         layout.addLayout(input_row)
@@ -103,6 +124,11 @@ class ReplyBox(QWidget):
         self.set_target(None)
         if had_target:
             self.target_cleared.emit()
+
+    def show_account_state(self, login_status: str | None) -> None:
+        """Warn above the input while the replying account is not logged in (None: unknown)."""
+        self._login_status = login_status
+        self._show_account_state()
 
     def text(self) -> str:
         return self.input.toPlainText()
@@ -131,7 +157,9 @@ class ReplyBox(QWidget):
         self.clear_target_button.setToolTip(self.tr("Stop replying to this comment (Esc)"))
         self.input.setPlaceholderText(self.tr("Write a reply… (Enter sends, Shift+Enter new line)"))
         self.send_button.setText(self.tr("Send"))
+        self.login_button.setText(self.tr("Log in again"))
         self._show_target()
+        self._show_account_state()
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802
         if event.type() == QEvent.Type.LanguageChange:
@@ -139,6 +167,16 @@ class ReplyBox(QWidget):
         super().changeEvent(event)
 
     # ---- Internals ------------------------------------------------------------------------
+    def _show_account_state(self) -> None:
+        status = self._login_status
+        if status is None or status in ("logged_in", "logging_in"):
+            self.account_banner.hide()
+            return
+        self.account_label.setText(
+            self.tr("This account: {state}. Replies cannot be sent until it is logged in again.")
+            .replace("{state}", login_state_label(status)))
+        self.account_banner.show()
+
     def _show_target(self) -> None:
         target = self._target
         if target is None:

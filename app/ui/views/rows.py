@@ -21,6 +21,7 @@ ROW_HEIGHT = 60
 AVATAR = 40
 MARGIN = 10
 TAG_GAP = 6
+WARNING_COLOR = QColor("#d63939")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class RowContent:
     unread: int
     dot: QColor | None = None  # a state dot on the avatar (login state)
     tag: str = ""  # a short grey label after the title (platform, "DM")
+    warning: str = ""  # red words before the preview (a reply that was not sent)
 
 
 class RowDelegate(QStyledItemDelegate):
@@ -115,6 +117,13 @@ class RowDelegate(QStyledItemDelegate):
             badge = paint_badge(painter, right, second + small_fm.height() // 2, content.unread)
             preview_right = badge.left() - MARGIN
         painter.setFont(small)
+        if content.warning:
+            warning = small_fm.elidedText(content.warning, Qt.TextElideMode.ElideRight,
+                                          max(0, preview_right - left))
+            painter.setPen(palette.color(QPalette.ColorRole.HighlightedText) if selected else WARNING_COLOR)
+            painter.drawText(QRect(left, second, max(0, preview_right - left), small_fm.height()),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, warning)
+            left += small_fm.horizontalAdvance(warning) + TAG_GAP
         painter.setPen(dim_color)
         preview = small_fm.elidedText(content.preview.replace("\n", " "),
                                       Qt.TextElideMode.ElideRight, max(0, preview_right - left))
