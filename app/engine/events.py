@@ -51,6 +51,7 @@ class MessageStatusChanged(Event):
     status: str
     error: str | None = None
     attempts: int = 0
+    error_code: str | None = None  # PlatformError.code of `error`
 
 
 @dataclass(frozen=True)

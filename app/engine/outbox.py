@@ -366,7 +366,8 @@ class Outbox:
             self._publish_status(updated)
 
     def _publish_status(self, row: ReplyRow) -> None:
-        error = row.error_message if row.status != ReplyStatus.SENDING.value else None
+        sending = row.status == ReplyStatus.SENDING.value
+        error = None if sending else row.error_message
         self._bus.publish(
             MessageStatusChanged(
                 reply_id=row.id,
@@ -376,6 +377,7 @@ class Outbox:
                 status=row.status,
                 error=error,
                 attempts=row.attempts,
+                error_code=None if sending else row.error_code,
             )
         )
 

@@ -89,7 +89,7 @@ async def console(app: QApplication, paths: AppPaths, settings: Settings,
         window.save_state()
         window.detach_engine()
         if engine is not None:
-            window.set_engine_state(QCoreApplication.translate("MainWindow", "Stopping…"))
+            window.set_engine_state(lambda: QCoreApplication.translate("MainWindow", "Stopping…"))
             await engine.stop()
         window.close()
         for sig, handler in previous_handlers.items():
@@ -119,10 +119,10 @@ async def start_engine(window: MainWindow, paths: AppPaths, settings: Settings,
         await show_fatal_error(window, str(exc))
         return None
     window.attach_engine(engine)
-    window.set_engine_state(QCoreApplication.translate("MainWindow", "Starting browsers…"))
+    window.set_engine_state(lambda: QCoreApplication.translate("MainWindow", "Starting browsers…"))
     try:
         await start_engine_phase(
-            engine, started=lambda: window.set_engine_state(QCoreApplication.translate("MainWindow", "Ready")))
+            engine, started=lambda: window.set_engine_state(lambda: QCoreApplication.translate("MainWindow", "Ready")))
     except StartupError as exc:
         window.detach_engine()
         await show_fatal_error(window, str(exc))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -37,6 +38,7 @@ from .components.topics_pane import TopicsPane
 from .look import follow_settings
 from .models.channels import ChannelsModel
 from .models.keyed import ObjectRole
+from .reasons import account_problem
 from .views.channel_delegate import ChannelDelegate
 
 log = logging.getLogger(__name__)
@@ -69,8 +71,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.unread_label)
         self._create_actions()
         self._create_menus()
+        self._engine_state: Callable[[], str] = lambda: self.tr("Starting…")
         self.retranslate()
-        self.set_engine_state(self.tr("Starting…"))
         self._restore_state()
 
     # ---- Engine ---------------------------------------------------------------------------
@@ -95,6 +97,7 @@ class MainWindow(QMainWindow):
         self.topics_pane.topic_selected.connect(self._on_topic_selected)
         self.chat = ChatPane(engine, self.bridge, self)
         self.topics_pane.topic_updated.connect(self.chat.update_topic)
+        self.chat.login_requested.connect(lambda account_id: self.open_dialog("login", account_id))
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("panes")
@@ -118,7 +121,14 @@ class MainWindow(QMainWindow):
             action.setEnabled(True)
         self._create_tray()
 
-    def set_engine_state(self, text: str) -> None:
+    def set_engine_state(self, text: str | Callable[[], str]) -> None:
+        """Show the engine's state: a function giving the words in the current language (so
+        they follow a language switch), or a fixed text (an error from the engine)."""
+        self._engine_state = text if callable(text) else (lambda: text)
+        self._show_engine_state()
+
+    def _show_engine_state(self) -> None:
+        text = self._engine_state()
         self.engine_state.setText(text)
         if self.engine is None:
             self.starting_label.setText(text)
@@ -280,6 +290,7 @@ class MainWindow(QMainWindow):
         self.previous_topic_action.setText(self.tr("Previous topic"))
         self.next_topic_action.setText(self.tr("Next topic"))
         self.quit_action.setText(self.tr("Quit"))
+        self._show_engine_state()
         self._show_unread_total()
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802
@@ -328,8 +339,13 @@ class MainWindow(QMainWindow):
                                               else self.channels_model.index(0, 0))
 
     def _on_account_status(self, event: AccountStatusChanged) -> None:
-        if event.error:
-            self.statusBar().showMessage(f"{event.account_id}: {event.error}", 8000)
+        problem = account_problem(event.login_status, event.error) if event.error else None
+        if problem:
+            log.info("account %s: %s", event.account_id, event.error)
+            channel = self.channels_model.channel(event.account_id)
+            name = channel.name if channel is not None else event.account_id
+            self.statusBar().showMessage(
+                self.tr("{account}: {problem}").replace("{account}", name).replace("{problem}", problem), 8000)
 
     def _show_unread_total(self, *_args) -> None:
         total = self.channels_model.unread_total() if self.channels_model is not None else 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -112,4 +112,9 @@ def platform_icon(platform: str) -> QIcon:
     name = f"platform-{platform}.svg"
     if not resources.exists("icons", name):
         name = "platform-generic.svg"
-    return QIcon(str(resources.resource_path("icons", name)))
+    path = str(resources.resource_path("icons", name))
+    icon = QIcon(path)
+    # As it is on a selected row too: Qt's derived "selected" pixmap washes the logo out
+    # into a pale block on the highlight.
+    icon.addFile(path, QSize(), QIcon.Mode.Selected)
+    return icon

@@ -4,7 +4,7 @@
 <context>
     <name>ChatPane</name>
     <message numerus="yes">
-        <location filename="../../app/ui/components/chat_pane.py" line="317"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="354"/>
         <source>%n message(s)</source>
         <translation>
             <numerusform>%n message</numerusform>
@@ -15,7 +15,7 @@
 <context>
     <name>LoginDialog</name>
     <message numerus="yes">
-        <location filename="../../app/ui/dialogs/login.py" line="180"/>
+        <location filename="../../app/ui/dialogs/login.py" line="186"/>
         <source>refreshed %n time(s)</source>
         <translation>
             <numerusform>refreshed once</numerusform>

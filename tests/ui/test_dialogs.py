@@ -228,6 +228,7 @@ def test_login_dialog_shows_qr_scan_sms_and_success(browser_engine, qloop, qtbot
     run(qloop, control.scan(ticket["token"]))
     wait_until(qloop, lambda: dialog.state == "scanned", timeout=20)
     assert dialog.status.text() == "Scanned: confirm the login on the phone"
+    assert "scanned" not in dialog.detail.text().lower()  # not the platform's "已扫码 scanned"
 
     run(qloop, control.confirm(ticket["token"], "Desk creator"))
     wait_until(qloop, lambda: dialog.state == "verification_required", timeout=20)
@@ -251,7 +252,8 @@ def test_login_dialog_shows_why_a_login_failed(browser_engine, qloop, qtbot, sho
     run(qloop, control.confirm(ticket["token"], "Desk creator"))
     wait_until(qloop, lambda: dialog.state == "failed", timeout=30)
     assert dialog.status.text() == "Login failed"
-    assert "account banned by risk control" in dialog.detail.text()
+    assert "account banned by risk control" in dialog.status.toolTip()  # the engine's words
+    assert dialog.detail.text().startswith("Try again")
     assert dialog.retry_button.isVisible() and dialog.cancel_button.text() == "Close"
     account_id = dialog.account_id
     wait_for_login_status(engine, qloop, account_id, "not_logged_in")

@@ -45,6 +45,7 @@ def message_select(t: TopicTables) -> Select[Any]:
         m.reply_id,
         Reply.status.label("reply_status"),
         Reply.error_message.label("reply_error"),
+        Reply.error_code.label("reply_error_code"),
     ]
     if t is CONTENTS:
         parent = aliased(Comment)
@@ -79,6 +80,7 @@ def to_message(t: TopicTables, row: Any) -> Message:
         reply_id=row.reply_id,
         reply_status=row.reply_status,
         reply_error=row.reply_error,
+        reply_error_code=row.reply_error_code,
     )
 
 

@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from ..store.models import Content, Conversation
+from ..store.models import Content, Conversation, Reply, ReplyStatus
 from .messages import check_limit
 from .tables import BOTH, BY_KIND, CONTENTS, TopicTables, tables_for, utc_from_ms
 from .types import Page, Topic, TopicRef
@@ -189,7 +189,22 @@ def _columns(t: TopicTables) -> list[Any]:
         type_coerce(T.last_message_at, BigInteger).label("activity_ms"),
         T.last_message_preview,
         T.last_message_from,
+        _failed_replies(t).label("failed_replies"),
     ]
+
+
+_UNSENT = (ReplyStatus.FAILED.value, ReplyStatus.BLOCKED.value)
+
+
+def _failed_replies(t: TopicTables) -> Any:
+    """How many of our replies in the topic failed for good (the list marks such a topic).
+    Evaluated for the rows of a page only; the outbox's status index finds the few failed."""
+    return (
+        select(func.count())
+        .where(Reply.status.in_(_UNSENT), Reply.account_id == t.topic.account_id,
+               Reply.target_type == t.message_kind, Reply.topic_platform_id == t.topic_key)
+        .scalar_subquery()
+    )
 
 
 def _to_topic(account_id: str, row: Any) -> Topic:
@@ -203,4 +218,5 @@ def _to_topic(account_id: str, row: Any) -> Topic:
         last_message_at=utc_from_ms(row.activity_ms),
         last_message_preview=row.last_message_preview,
         last_message_from=row.last_message_from,
+        failed_replies=row.failed_replies or 0,
     )

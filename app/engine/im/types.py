@@ -46,6 +46,7 @@ class Topic:
     last_message_at: datetime | None
     last_message_preview: str | None
     last_message_from: str | None
+    failed_replies: int = 0  # our replies here that failed or were blocked (not sent)
 
     @property
     def is_private(self) -> bool:
@@ -68,7 +69,8 @@ class Message:
     reply_to_text: str | None = None
     reply_id: str | None = None  # outbox row, for our replies
     reply_status: str | None = None  # queued|sending|sent|confirmed|failed|blocked|cancelled
-    reply_error: str | None = None
+    reply_error: str | None = None  # the last failed attempt's reason (engine words, for the log)
+    reply_error_code: str | None = None  # its code (PlatformError.code): the UI says it in its language
 
 
 @dataclass(frozen=True, slots=True)

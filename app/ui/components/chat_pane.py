@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QListView, QMenu, QVBoxLayout, QWidget
 
+from app.engine.events import AccountStatusChanged
 from app.engine.im.types import Message, Topic
 
 from ..bridge import EngineBridge, spawn
@@ -75,6 +76,8 @@ class MessageList(QListView):
 class ChatPane(QWidget):
     #: TopicRef: the topic shown changed (None: nothing shown)
     topic_changed = Signal(object)
+    #: str: the operator asked to log the shown topic's account in again
+    login_requested = Signal(str)
 
     def __init__(self, engine, bridge: EngineBridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -106,9 +109,11 @@ class ChatPane(QWidget):
         self.reply_box = ReplyBox(self)
         self.reply_box.send_requested.connect(self.send)
         self.reply_box.target_cleared.connect(self.list.clearSelection)
+        self.reply_box.login_requested.connect(self._ask_login)
+        bridge.account_status_changed.connect(self._on_account_status)
         self.list.clicked.connect(self._target_message)
 
-        self.placeholder = QLabel(self.tr("Choose a conversation or a work on the left."), self)
+        self.placeholder = QLabel(self)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         layout = QVBoxLayout(self)
@@ -133,8 +138,11 @@ class ChatPane(QWidget):
     def open_topic(self, topic: Topic, *, around: Message | None = None) -> None:
         """Show `topic`: its newest messages, or the page ending at `around` (a search hit)."""
         same = self.topic is not None and self.topic.ref == topic.ref
+        same_account = self.topic is not None and self.topic.ref.account_id == topic.ref.account_id
         self.topic = topic
         self._show_header(topic)
+        if not same_account:
+            self._read_account_state(topic.ref.account_id)
         if same and around is None:
             return
         self._focus_message = around.id if around is not None else None
@@ -325,6 +333,20 @@ class ChatPane(QWidget):
             menu.addAction(cancel)
         return menu
 
+    def retranslate(self) -> None:
+        self.placeholder.setText(self.tr("Choose a conversation or a work on the left."))
+        if self.topic is not None:
+            self._show_header(self.topic)
+        else:
+            self.title.setText(self.tr("No topic open"))
+        self.delegate.forget_all()  # the status footers' words change their widths
+        self.list.scheduleDelayedItemsLayout()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
+
     # ---- Internals ------------------------------------------------------------------------
     def _show_header(self, topic: Topic) -> None:
         self.title.setText(topic.title)
@@ -333,11 +355,28 @@ class ChatPane(QWidget):
         self.subtitle.setText(f"{kind} · {count}")
 
     def _show_empty(self) -> None:
-        self.title.setText(self.tr("No topic open"))
+        self.retranslate()
         self.subtitle.setText("")
         self.list.hide()
         self.reply_box.hide()
         self.placeholder.show()
+
+    def _ask_login(self) -> None:
+        if self.topic is not None:
+            self.login_requested.emit(self.topic.ref.account_id)
+
+    def _read_account_state(self, account_id: str) -> None:
+        self.reply_box.show_account_state(None)
+
+        def show(account) -> None:
+            if account is not None and self.topic is not None and self.topic.ref.account_id == account_id:
+                self.reply_box.show_account_state(account.login_status)
+
+        spawn(self._engine.accounts.get(account_id), on_done=show)
+
+    def _on_account_status(self, event: AccountStatusChanged) -> None:
+        if self.topic is not None and event.account_id == self.topic.ref.account_id:
+            self.reply_box.show_account_state(event.login_status)
 
     @staticmethod
     def _has_unread(messages: list[Message]) -> bool:

@@ -5,7 +5,7 @@ filter changes; the selection is the topic open in the chat pane.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Signal
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, Signal
 from PySide6.QtWidgets import QAbstractItemView, QComboBox, QListView, QVBoxLayout, QWidget
 
 from app.engine.im.types import Topic, TopicRef
@@ -30,10 +30,8 @@ class TopicsPane(QWidget):
         self._wanted: TopicRef | None = None  # select this topic once its row arrives
 
         self.filter = QComboBox(self)
-        for key, label in (("all", self.tr("All")), ("content", self.tr("Comments")),
-                           ("conversation", self.tr("Direct messages")),
-                           ("unread", self.tr("Unread"))):
-            self.filter.addItem(label, key)
+        for key in ("all", "content", "conversation", "unread"):
+            self.filter.addItem("", key)
         self.filter.currentIndexChanged.connect(self._on_filter_changed)
 
         self.list = QListView(self)
@@ -47,6 +45,7 @@ class TopicsPane(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.filter)
         layout.addWidget(self.list, 1)
+        self.retranslate()
 
     # ---- Public API -----------------------------------------------------------------------
     @property
@@ -86,6 +85,18 @@ class TopicsPane(QWidget):
         if row == self.model.rowCount() - 1 and self.model.canFetchMore():
             self.model.fetchMore()
         self._select_row(row)
+
+    def retranslate(self) -> None:
+        labels = {"all": self.tr("All"), "content": self.tr("Comments"),
+                  "conversation": self.tr("Direct messages"), "unread": self.tr("Unread")}
+        for row in range(self.filter.count()):
+            self.filter.setItemText(row, labels[self.filter.itemData(row)])
+        self.list.viewport().update()  # the rows' words ("DM", times) are painted at paint time
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+        super().changeEvent(event)
 
     # ---- Internals ------------------------------------------------------------------------
     def _make_model(self, account_id: str | None) -> None:

@@ -25,6 +25,7 @@ from app.engine.engine import Engine
 from app.ui.dialogs import labels
 from app.ui.dialogs.base import EngineDialog, record_table, set_form_labels
 from app.ui.dialogs.login import LoginDialog
+from app.ui.reasons import account_problem
 from app.ui.theme import platform_icon
 from app.ui.views.painting import login_state_label
 
@@ -112,7 +113,7 @@ class AccountsDialog(EngineDialog):
             "platform": platform_label,
             "login": login_state_label(account.login_status),
             "monitoring": monitoring,
-            "error": account.last_error or "",
+            "error": (account_problem(account.login_status, account.last_error) or "") if account.last_error else "",
             "crawl": labels.local_time(account.last_crawl_at),
         }
         for column, key in enumerate(COLUMNS):

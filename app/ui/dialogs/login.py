@@ -7,6 +7,7 @@ visible browser window for the cases the QR flow can't handle (captcha, odd page
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 
 from PySide6.QtCore import Qt, QTimer
@@ -16,6 +17,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBox
 from app.engine.engine import Engine
 from app.engine.events import LoginProgress
 from app.ui.dialogs.base import EngineDialog, role_label
+from app.ui.reasons import login_failure
+
+log = logging.getLogger(__name__)
 
 QR_SIZE = 240
 CLOSE_AFTER_SUCCESS_MS = 1200
@@ -142,6 +146,8 @@ class LoginDialog(EngineDialog):
             self.input_kind = event.input_kind
         if event.state == "success" and self.state != "success":
             QTimer.singleShot(CLOSE_AFTER_SUCCESS_MS, self.accept)
+        if event.message and event.message != self.message:
+            log.info("login of %s: %s: %s", self.account_id, event.state, event.message)
         self._show_state(event.state, event.message)
 
     def _submit_code(self) -> None:
@@ -178,8 +184,9 @@ class LoginDialog(EngineDialog):
             parts.append(self.tr("Expires in {time}").format(time=f"{max(left, 0) // 60}:{max(left, 0) % 60:02d}"))
         if self.refresh_count and self.state not in TERMINAL_STATES:
             parts.append(self.tr("refreshed %n time(s)", "", self.refresh_count))
-        if self.message and self.state != "verification_required":
-            parts.append(self.message)
+        hint = login_failure(self.state)
+        if hint:
+            parts.append(hint)
         self.detail.setText(" · ".join(parts))
         self.detail.setVisible(bool(parts))
 
@@ -201,6 +208,8 @@ class LoginDialog(EngineDialog):
             "cancelled": self.tr("Login cancelled"),
         }
         self.status.setText(states.get(self.state, self.state))
+        # The engine's words (English, for the log) stay out of the text: the state says it.
+        self.status.setToolTip(self.message or "")
         if self.state == "verification_required" and self.message:
             self.status.setText(self.message)  # the platform's own prompt says which code
         if not self.qr.pixmap() or self.qr.pixmap().isNull():

@@ -157,7 +157,7 @@ class MessagesModel(KeyedListModel[Message]):
             self._refresh_newest()  # the confirmed message arrived before this event
             return
         self._replace(row, replace(message, id=event.message_id, reply_status=event.status,
-                                   reply_error=event.error))
+                                   reply_error=event.error, reply_error_code=event.error_code))
         self._reindex()
 
     def _refresh_newest(self, expected: int = 0) -> None:

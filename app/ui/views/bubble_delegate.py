@@ -20,12 +20,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QCoreApplication, QEvent, QModelIndex, QPointF, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPalette, QTextLayout, QTextOption
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QHelpEvent,
+    QMouseEvent,
+    QPainter,
+    QPalette,
+    QTextLayout,
+    QTextOption,
+)
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QToolTip, QWidget
 
 from app.engine.im.types import Message
 
 from ..models.keyed import ObjectRole
+from ..reasons import reason_detail, reply_failure
 from .painting import bold_font, format_time, is_dark, paint_avatar, small_font
 
 MARGIN = 10
@@ -62,11 +73,13 @@ def status_label(status: str) -> str:
 
 
 def status_text(message: Message) -> str:
-    """"✓✓ Confirmed", "✗ Failed: rate limited" — the footer under our reply."""
+    """"✓✓ Confirmed", "✗ Failed: the platform could not be reached" — the footer under our
+    reply, in the console's language (the engine's own words are in its tooltip)."""
     status = message.reply_status or ""
     text = f"{STATUS_GLYPHS.get(status, '')} {status_label(status)}".strip()
-    if message.reply_error and status in ("failed", "blocked"):
-        text = f"{text}: {message.reply_error}"
+    if status in ("failed", "blocked") and (message.reply_error or message.reply_error_code):
+        text = QCoreApplication.translate("ReplyStatus", "{status}: {reason}").replace(
+            "{status}", text).replace("{reason}", reply_failure(message.reply_error_code))
     return text
 
 
@@ -233,7 +246,7 @@ class BubbleDelegate(QStyledItemDelegate):
 
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        paint_avatar(painter, g.avatar, self._header_text(message)[0], message.author_id or message.id)
+        paint_avatar(painter, g.avatar, self._header_text(message)[0])
 
         # Header: author (bold) and local time; a dot marks an unread audience message.
         author, when = self._header_text(message)
@@ -313,6 +326,24 @@ class BubbleDelegate(QStyledItemDelegate):
             self.cancel_requested.emit(message.reply_id)
             return True
         return False
+
+    def helpEvent(self, event: QHelpEvent, view, option: QStyleOptionViewItem,  # noqa: N802
+                  index: QModelIndex) -> bool:
+        """Hovering a failed reply's status shows the engine's reason and its code."""
+        message: Message | None = index.data(ObjectRole)
+        tip = self.status_tooltip(option.rect, message, option.font, event.pos()) if message else ""
+        if not tip:
+            return super().helpEvent(event, view, option, index)
+        QToolTip.showText(event.globalPos(), tip, view)
+        return True
+
+    def status_tooltip(self, rect: QRect, message: Message, font: QFont, pos) -> str:
+        """The tooltip of this row's status footer at `pos` ("" elsewhere or when none)."""
+        rect = QRect(rect.left(), rect.top(), self.row_width(), rect.height())
+        g = self.geometry(rect, message, font)
+        if g.footer is None or not g.footer.contains(pos):
+            return ""
+        return reason_detail(message.reply_error, message.reply_error_code)
 
     def link_at(self, rect: QRect, message: Message, font: QFont, pos) -> str | None:
         """Which link ("retry", "cancel") of this row is at `pos`, if any."""

@@ -1,8 +1,9 @@
 """Drawing pieces the row delegates share: initials avatars, unread badges, times, colours.
 
-Avatars are drawn from the name (initials on a colour derived from a stable key) rather than
+Avatars are drawn from the name (initials on a colour derived from the name) rather than
 downloaded: platform avatar URLs point at the internet, which the console must not depend on
-to paint a row.
+to paint a row. The colour follows the name shown beside it, the one thing every list knows of
+a person, so a customer has the same colour in the topic list and in the chat.
 """
 from __future__ import annotations
 
@@ -33,16 +34,16 @@ def initials(name: str | None) -> str:
     return words[0][:1].upper()
 
 
-def avatar_color(key: str) -> QColor:
-    """A pleasant colour that is always the same for the same key."""
-    return QColor.fromHsl(zlib.crc32(key.encode("utf-8")) % 360, 140, 130)
+def avatar_color(name: str | None) -> QColor:
+    """A pleasant colour that is always the same for the same name."""
+    return QColor.fromHsl(zlib.crc32((name or "").encode("utf-8")) % 360, 140, 130)
 
 
-def paint_avatar(painter: QPainter, rect: QRect, name: str | None, key: str) -> None:
+def paint_avatar(painter: QPainter, rect: QRect, name: str | None) -> None:
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setPen(Qt.PenStyle.NoPen)
-    painter.setBrush(avatar_color(key))
+    painter.setBrush(avatar_color(name))
     painter.drawEllipse(rect)
     font = QFont(painter.font())
     font.setBold(True)

@@ -20,6 +20,8 @@ from .painting import bold_font, paint_avatar, paint_badge, paint_status_dot, sm
 ROW_HEIGHT = 60
 AVATAR = 40
 MARGIN = 10
+TAG_GAP = 6
+WARNING_COLOR = QColor("#d63939")
 
 
 @dataclass(frozen=True)
@@ -27,11 +29,11 @@ class RowContent:
     title: str
     preview: str
     avatar_name: str
-    avatar_key: str
     time_text: str
     unread: int
     dot: QColor | None = None  # a state dot on the avatar (login state)
     tag: str = ""  # a short grey label after the title (platform, "DM")
+    warning: str = ""  # red words before the preview (a reply that was not sent)
 
 
 class RowDelegate(QStyledItemDelegate):
@@ -39,7 +41,22 @@ class RowDelegate(QStyledItemDelegate):
         raise NotImplementedError
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
-        return QSize(option.rect.width() or 240, ROW_HEIGHT)
+        # The narrowest a row may be, not the width it has now: QListView widens rows to its
+        # viewport, and a row hinting the width it had before a vertical scrollbar appeared
+        # would stay wider than the list (a horizontal scrollbar, the times cut off).
+        return QSize(AVATAR + 2 * MARGIN, ROW_HEIGHT)
+
+    @staticmethod
+    def fit_title(title: str, tag: str, room: int, title_fm: QFontMetrics,
+                  tag_fm: QFontMetrics) -> tuple[str, str]:
+        """The title (elided only when it cannot fit) and the tag (dropped before the title
+        is cut) for `room` pixels."""
+        tag_width = tag_fm.horizontalAdvance(tag) + TAG_GAP if tag else 0
+        if title_fm.horizontalAdvance(title) + tag_width <= room:
+            return title, tag
+        if title_fm.horizontalAdvance(title) <= room:
+            return title, ""
+        return title_fm.elidedText(title, Qt.TextElideMode.ElideRight, max(0, room)), ""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         item = index.data(ObjectRole)
@@ -60,7 +77,7 @@ class RowDelegate(QStyledItemDelegate):
 
         r = option.rect
         avatar = QRect(r.left() + MARGIN, r.center().y() - AVATAR // 2, AVATAR, AVATAR)
-        paint_avatar(painter, avatar, content.avatar_name, content.avatar_key)
+        paint_avatar(painter, avatar, content.avatar_name)
         if content.dot is not None:
             paint_status_dot(painter, QPointF(avatar.right() - 4, avatar.bottom() - 4), 5,
                              content.dot, palette.color(QPalette.ColorRole.Base))
@@ -81,18 +98,17 @@ class RowDelegate(QStyledItemDelegate):
                          Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                          content.time_text)
         title_room = right - time_width - MARGIN - left
-        tag_width = small_fm.horizontalAdvance(content.tag) + 6 if content.tag else 0
-        title = title_fm.elidedText(content.title, Qt.TextElideMode.ElideRight,
-                                    max(0, title_room - tag_width))
+        title, tag = self.fit_title(content.title, content.tag, title_room, title_fm, small_fm)
         painter.setFont(title_font)
         painter.setPen(text_color)
         title_rect = QRect(left, top, title_fm.horizontalAdvance(title), title_fm.height())
         painter.drawText(title_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, title)
-        if content.tag:
+        if tag:
             painter.setFont(small)
             painter.setPen(dim_color)
-            painter.drawText(QRect(title_rect.right() + 6, top, tag_width, title_fm.height()),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, content.tag)
+            painter.drawText(QRect(title_rect.right() + TAG_GAP, top, small_fm.horizontalAdvance(tag) + 1,
+                                   title_fm.height()),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, tag)
 
         # Second line: preview on the left, unread badge on the right.
         second = top + title_fm.height() + 6
@@ -101,6 +117,13 @@ class RowDelegate(QStyledItemDelegate):
             badge = paint_badge(painter, right, second + small_fm.height() // 2, content.unread)
             preview_right = badge.left() - MARGIN
         painter.setFont(small)
+        if content.warning:
+            warning = small_fm.elidedText(content.warning, Qt.TextElideMode.ElideRight,
+                                          max(0, preview_right - left))
+            painter.setPen(palette.color(QPalette.ColorRole.HighlightedText) if selected else WARNING_COLOR)
+            painter.drawText(QRect(left, second, max(0, preview_right - left), small_fm.height()),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, warning)
+            left += small_fm.horizontalAdvance(warning) + TAG_GAP
         painter.setPen(dim_color)
         preview = small_fm.elidedText(content.preview.replace("\n", " "),
                                       Qt.TextElideMode.ElideRight, max(0, preview_right - left))

@@ -16,12 +16,17 @@ class TopicDelegate(RowDelegate):
             preview = f"{item.last_message_from}: {preview}"
         tag = (QCoreApplication.translate("TopicDelegate", "DM") if item.is_private
                else QCoreApplication.translate("TopicDelegate", "Comments"))
+        # A reply that did not go out must be seen without opening every conversation.
+        warning = ""
+        failed = item.failed_replies  # (a plain name: lupdate skips a call whose count is an attribute)
+        if failed:
+            warning = QCoreApplication.translate("TopicDelegate", "✗ %n not sent", "", failed)
         return RowContent(
             title=item.title,
             preview=preview,
             avatar_name=item.title,
-            avatar_key=f"{item.ref.kind}:{item.ref.platform_id}",
             time_text=format_time(item.last_message_at),
             unread=item.unread_count,
             tag=tag,
+            warning=warning,
         )

@@ -1,0 +1,70 @@
+"""Why something failed, in the operator's language.
+
+The engine's reasons are English sentences for the log, with a short code beside them
+(`PlatformError.code`, a login state, an account's login status). The console shows the words
+for the code from these tables, built at call time so a language switch applies at once; the
+engine's own sentence and the code go to a tooltip (`reason_detail`), where support can read them.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QCoreApplication
+
+
+def reply_failure(code: str | None) -> str:
+    """Why a reply was not sent, for the footer under it and the topic list."""
+    reasons = {
+        "session_expired": QCoreApplication.translate(
+            "Reasons", "the account is not logged in: log in again, then retry"),
+        "blocked": QCoreApplication.translate(
+            "Reasons", "the platform refused the reply (rate limit or risk control)"),
+        "permanent": QCoreApplication.translate(
+            "Reasons", "the platform cannot take this reply (deleted comment or rejected text)"),
+        "transient": QCoreApplication.translate(
+            "Reasons", "the platform could not be reached"),
+        "timeout": QCoreApplication.translate(
+            "Reasons", "the platform did not answer in time"),
+        "no_platform_id": QCoreApplication.translate(
+            "Reasons", "the platform did not confirm the reply"),
+        "interrupted": QCoreApplication.translate(
+            "Reasons", "HisCRM stopped while sending; it checks the platform before resending"),
+    }
+    unknown = QCoreApplication.translate("Reasons", "the platform reported an error")
+    return reasons.get(code or "", unknown)
+
+
+def account_problem(login_status: str, last_error: str | None) -> str | None:
+    """What is wrong with an account that an operator must act on or know about (None: nothing).
+    The login state words come from app.ui.views.painting.login_state_label."""
+    if login_status in ("not_logged_in", "expired"):
+        return QCoreApplication.translate(
+            "Reasons", "log in again to receive and send messages")
+    if login_status == "needs_verification":
+        return QCoreApplication.translate(
+            "Reasons", "the platform asks for a verification: log in again")
+    if login_status == "blocked":
+        return QCoreApplication.translate(
+            "Reasons", "the platform blocked this account")
+    if login_status == "logged_in" and last_error:
+        return QCoreApplication.translate(
+            "Reasons", "monitoring failed; it retries by itself")
+    return None
+
+
+def login_failure(state: str) -> str:
+    """The hint under a login that ended without success (the state's own words are above)."""
+    hints = {
+        "failed": QCoreApplication.translate(
+            "Reasons", "Try again, or use “Show browser” to finish the login in a window."),
+        "timeout": QCoreApplication.translate(
+            "Reasons", "Nobody scanned the code in time. Try again when the phone is at hand."),
+        "expired": QCoreApplication.translate(
+            "Reasons", "Try again for a new QR code."),
+    }
+    return hints.get(state, "")
+
+
+def reason_detail(text: str | None, code: str | None = None) -> str:
+    """The engine's own words with the code, for a tooltip ("" when there is neither)."""
+    if text and code:
+        return f"{text} ({code})"
+    return text or code or ""

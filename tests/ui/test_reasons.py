@@ -1,0 +1,75 @@
+"""Why something failed is said in the operator's language; the engine's English sentence and
+its internal code are kept for the tooltip and the log, never shown in the Chinese UI's text."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from app.ui.components.chat_pane import ChatPane
+from app.ui.views.bubble_delegate import status_text
+from app.ui.views.channel_delegate import ChannelDelegate
+
+from .conftest import comments, ingest, run, video_ref, wait_until
+
+LATIN_WORD = re.compile(r"[A-Za-z_]{3,}")
+
+
+@pytest.fixture
+def chat(engine, bridge, qtbot, qloop):
+    pane = ChatPane(engine, bridge)
+    qtbot.addWidget(pane)
+    pane.resize(800, 600)
+    pane.show()
+    return pane
+
+
+def test_a_failed_reply_says_why_in_chinese_with_the_code_in_its_tooltip(engine, qloop, chat, account, language):
+    language("zh_CN")
+    ingest(qloop, engine, account, comments=comments("v1", 2))
+    engine.outbox.max_attempts = 1
+    chat.open_topic(run(qloop, engine.views.topic(video_ref(account))))
+    wait_until(qloop, lambda: chat.model is not None and chat.model.rowCount() == 2)
+    chat.send("你好", None)  # no browsers in this test: the attempt fails
+    wait_until(qloop, lambda: chat.model.rowCount() == 3 and chat.model.item(2).reply_status == "failed")
+    failed = chat.model.item(2)
+    assert failed.reply_error_code == "transient" and failed.reply_error  # the engine's English
+
+    shown = status_text(failed)
+    assert shown.startswith("✗ 失败："), shown
+    assert not LATIN_WORD.search(shown), shown  # no English sentence, no internal code
+    assert shown == "✗ 失败：无法连接平台"
+
+    index = chat.model.index(2, 0)
+    rect = chat.list.visualRect(index)
+    geometry = chat.delegate.geometry(rect, failed, chat.list.font())
+    tip = chat.delegate.status_tooltip(rect, failed, chat.list.font(), geometry.footer.center())
+    assert failed.reply_error in tip and "(transient)" in tip
+
+
+def test_a_quiet_channel_says_why_in_the_operators_language(engine, qloop, account, language):
+    language("zh_CN")
+    run(qloop, engine.accounts.set_login_status(account, "expired", error="The login expired; log in again."))
+    channel = next(c for c in run(qloop, engine.views.channels()) if c.account_id == account)
+    preview = ChannelDelegate().row_content(channel).preview
+    assert preview.startswith("登录已失效"), preview
+    assert not LATIN_WORD.search(preview), preview
+    language("en")
+    assert ChannelDelegate().row_content(channel).preview == (
+        "Session expired: log in again to receive and send messages")
+
+
+def test_the_status_line_names_the_account_and_says_why_in_its_language(engine, qloop, qtbot, tmp_path, account, language):
+    from app.ui.main_window import MainWindow
+
+    language("zh_CN")
+    window = MainWindow(tmp_path)
+    qtbot.addWidget(window)
+    window.attach_engine(engine)
+    wait_until(qloop, lambda: window.channels_model.channel(account) is not None)
+    run(qloop, engine.accounts.set_login_status(account, "expired", error="The login expired; log in again."))
+    wait_until(qloop, lambda: window.statusBar().currentMessage() != "")
+    message = window.statusBar().currentMessage()
+    assert message.startswith("Shop A："), message
+    assert not LATIN_WORD.search(message.removeprefix("Shop A：")), message
+    assert account not in message
+    window.detach_engine()
