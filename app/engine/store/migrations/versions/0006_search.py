@@ -1,7 +1,7 @@
 """search newest first: a time-ordered search key, one SQLite index over both message kinds
 
-Revision ID: 0004_search
-Revises: 0003_topic_statistics
+Revision ID: 0006_search
+Revises: 0005_record_aliases
 
 Search lists hits newest first, a page at a time. At a million messages a common word matches
 tens of thousands of them; fetching every match and sorting it took 0.3–1 s. Both databases
@@ -31,8 +31,8 @@ from pathlib import Path
 
 from alembic import op
 
-revision = "0004_search"
-down_revision = "0003_topic_statistics"
+revision = "0006_search"
+down_revision = "0005_record_aliases"
 branch_labels = None
 depends_on = None
 
