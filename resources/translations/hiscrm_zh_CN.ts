@@ -433,7 +433,7 @@
         <location filename="../../app/ui/app.py" line="211" />
         <source>HisCRM Console is already running</source>
         <extracomment>A second console asked for the window.</extracomment>
-        <translation type="unfinished" />
+        <translation>HisCRM Console 已在运行</translation>
     </message>
     <message>
         <location filename="../../app/ui/main_window.py" line="74" />
