@@ -4,7 +4,7 @@
 <context>
     <name>ChatPane</name>
     <message numerus="yes">
-        <location filename="../../app/ui/components/chat_pane.py" line="317"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="332"/>
         <source>%n message(s)</source>
         <translation>
             <numerusform>%n message</numerusform>
@@ -26,7 +26,7 @@
 <context>
     <name>Tray</name>
     <message numerus="yes">
-        <location filename="../../app/ui/tray.py" line="149"/>
+        <location filename="../../app/ui/tray.py" line="145"/>
         <source>%n new message(s)</source>
         <translation>
             <numerusform>%n new message</numerusform>
@@ -34,7 +34,7 @@
         </translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/tray.py" line="152"/>
+        <location filename="../../app/ui/tray.py" line="148"/>
         <source>%n new message(s) on {accounts} accounts</source>
         <translation>
             <numerusform>%n new message on {accounts} accounts</numerusform>
@@ -42,7 +42,7 @@
         </translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/tray.py" line="169"/>
+        <location filename="../../app/ui/tray.py" line="165"/>
         <source>HisCRM Console: %n unread</source>
         <translation>
             <numerusform>HisCRM Console: %n unread</numerusform>

@@ -178,49 +178,49 @@
         <translation>请在左侧选择一个会话或作品。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="289"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="304"/>
         <source>Reply</source>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="293"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="308"/>
         <source>Copy text</source>
         <translation>复制文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="297"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="312"/>
         <source>Mark unread</source>
         <translation>标为未读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="302"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="317"/>
         <source>Retry sending</source>
         <translation>重新发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="307"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="322"/>
         <source>Cancel reply</source>
         <translation>取消回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="316"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="331"/>
         <source>Direct messages</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="316"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="331"/>
         <source>Comments</source>
         <translation>评论</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/components/chat_pane.py" line="317"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="332"/>
         <source>%n message(s)</source>
         <translation>
             <numerusform>%n 条消息</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="321"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="336"/>
         <source>No topic open</source>
         <translation>未打开会话</translation>
     </message>
@@ -405,118 +405,132 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/app.py" line="73"/>
+        <location filename="../../app/ui/app.py" line="92"/>
         <source>Stopping…</source>
         <translation>正在停止…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="94"/>
+        <location filename="../../app/ui/app.py" line="122"/>
         <source>Starting browsers…</source>
         <translation>正在启动浏览器…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="102"/>
+        <location filename="../../app/ui/app.py" line="125"/>
         <source>Ready</source>
         <translation>就绪</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="129"/>
+        <location filename="../../app/ui/app.py" line="136"/>
         <source>HisCRM Console cannot start</source>
         <translation>HisCRM 控制台无法启动</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="72"/>
+        <location filename="../../app/ui/app.py" line="210"/>
+        <source>HisCRM is already running on this data folder (process {pid}): use that window, or quit it before starting another.
+
+Data folder: {folder}</source>
+        <translation>HisCRM 已在此数据文件夹上运行（进程 {pid}）：请使用那个窗口，或先退出它再启动新的。
+
+数据文件夹：{folder}</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/app.py" line="215"/>
+        <source>HisCRM Console is already running</source>
+        <translation>HisCRM 控制台已在运行</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="73"/>
         <source>Starting…</source>
         <extracomment>The operator asked to quit (menu, Ctrl+Q, closing the window).</extracomment>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="265"/>
+        <location filename="../../app/ui/main_window.py" line="268"/>
         <source>HisCRM Console</source>
         <translation>HisCRM 控制台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="266"/>
+        <location filename="../../app/ui/main_window.py" line="269"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="267"/>
+        <location filename="../../app/ui/main_window.py" line="270"/>
         <source>&amp;Accounts</source>
         <translation>账号(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="268"/>
+        <location filename="../../app/ui/main_window.py" line="271"/>
         <source>&amp;Messages</source>
         <translation>消息(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="269"/>
+        <location filename="../../app/ui/main_window.py" line="272"/>
         <source>Main toolbar</source>
         <translation>主工具栏</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="270"/>
+        <location filename="../../app/ui/main_window.py" line="273"/>
         <source>Accounts…</source>
         <translation>账号管理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="271"/>
+        <location filename="../../app/ui/main_window.py" line="274"/>
         <source>Add account…</source>
         <translation>添加账号…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="272"/>
+        <location filename="../../app/ui/main_window.py" line="275"/>
         <source>Workers…</source>
         <translation>工作进程…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="273"/>
+        <location filename="../../app/ui/main_window.py" line="276"/>
         <source>Proxies…</source>
         <translation>代理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="274"/>
+        <location filename="../../app/ui/main_window.py" line="277"/>
         <source>Settings…</source>
         <translation>设置…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="275"/>
+        <location filename="../../app/ui/main_window.py" line="278"/>
         <source>Mark all read</source>
         <translation>全部标为已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="276"/>
+        <location filename="../../app/ui/main_window.py" line="279"/>
         <source>Search…</source>
         <translation>搜索…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="277"/>
+        <location filename="../../app/ui/main_window.py" line="280"/>
         <source>Previous topic</source>
         <translation>上一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="278"/>
+        <location filename="../../app/ui/main_window.py" line="281"/>
         <source>Next topic</source>
         <translation>下一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="279"/>
+        <location filename="../../app/ui/main_window.py" line="282"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="294"/>
+        <location filename="../../app/ui/main_window.py" line="297"/>
         <source>Log in…</source>
         <translation>登录…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="295"/>
+        <location filename="../../app/ui/main_window.py" line="298"/>
         <source>Mark channel read</source>
         <translation>本账号全部已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="333"/>
+        <location filename="../../app/ui/main_window.py" line="336"/>
         <source>Unread: {0}</source>
         <translation>未读：{0}</translation>
     </message>
@@ -809,129 +823,129 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="154"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="150"/>
         <source>The database URL is not valid. Use sqlite:///path/to/file.db or postgresql+psycopg://user:password@host/database, or leave it empty for the built-in database.</source>
         <extracomment>Settings: emitted after a successful save (the window re-reads what it shows).</extracomment>
         <translation>数据库 URL 无效。请使用 sqlite:///path/to/file.db 或 postgresql+psycopg://用户名:密码@主机/数据库，或留空以使用内置数据库。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="160"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="156"/>
         <source>The longest poll interval must not be shorter than the shortest.</source>
         <translation>最长轮询间隔不能短于最短轮询间隔。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="167"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="161"/>
         <source>Could not write {path}: {error}</source>
         <translation>无法写入 {path}：{error}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="183"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="172"/>
         <source>Settings</source>
         <translation>设置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="184"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="173"/>
         <source>Storage</source>
         <translation>存储</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="185"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="174"/>
         <source>Monitoring</source>
         <translation>监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="186"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="175"/>
         <source>Appearance and notifications</source>
         <translation>外观与通知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="187"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="176"/>
         <source>Data folder</source>
         <translation>数据文件夹</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="187"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="176"/>
         <source>Database URL</source>
         <translation>数据库 URL</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="188"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="177"/>
         <source>Shortest poll interval</source>
         <translation>最短轮询间隔</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="188"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="177"/>
         <source>Longest poll interval</source>
         <translation>最长轮询间隔</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="189"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="178"/>
         <source>Open pages at most</source>
         <translation>最多同时打开页面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="190"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="179"/>
         <source>Language</source>
         <translation>语言</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="190"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="179"/>
         <source>Theme</source>
         <translation>主题</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="191"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="180"/>
         <source>Empty: the built-in SQLite database in the data folder</source>
         <translation>留空：使用数据文件夹中的内置 SQLite 数据库</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="192"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="181"/>
         <source>A changed database URL takes effect when the console starts again.</source>
         <translation>修改数据库 URL 后，需重新启动控制台才会生效。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="194"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="183"/>
         <source> s</source>
         <translation> 秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="195"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="184"/>
         <source>How many accounts keep a live browser page at the same time; the others hibernate until their turn.</source>
         <translation>同时保持浏览器页面打开的账号数量；其余账号休眠，轮到时再唤醒。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="197"/>
-        <location filename="../../app/ui/dialogs/settings.py" line="198"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="186"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="187"/>
         <source>Same as the system</source>
         <translation>跟随系统</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="198"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="187"/>
         <source>Light</source>
         <translation>浅色</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="198"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="187"/>
         <source>Dark</source>
         <translation>深色</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="200"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="189"/>
         <source>Show desktop notifications for new messages</source>
         <translation>有新消息时显示桌面通知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="201"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="190"/>
         <source>Do not disturb (no notifications, counts still update)</source>
         <translation>免打扰（不弹通知，未读数照常更新）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="202"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="191"/>
         <source>Save</source>
         <translation>保存</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="203"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="192"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -976,55 +990,55 @@
 <context>
     <name>Tray</name>
     <message>
-        <location filename="../../app/ui/tray.py" line="145"/>
-        <location filename="../../app/ui/tray.py" line="151"/>
+        <location filename="../../app/ui/tray.py" line="141"/>
+        <location filename="../../app/ui/tray.py" line="147"/>
         <source>New messages</source>
         <extracomment>(title, body): a notification was shown (or would have been, where there is no tray). int: the unread total changed. The operator chose Quit in the tray menu (the window connects its shutdown to it).</extracomment>
         <translation>新消息</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/tray.py" line="149"/>
+        <location filename="../../app/ui/tray.py" line="145"/>
         <source>%n new message(s)</source>
         <translation>
             <numerusform>%n 条新消息</numerusform>
         </translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/tray.py" line="152"/>
+        <location filename="../../app/ui/tray.py" line="148"/>
         <source>%n new message(s) on {accounts} accounts</source>
         <translation>
             <numerusform>{accounts} 个账号共有 %n 条新消息</numerusform>
         </translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/tray.py" line="169"/>
+        <location filename="../../app/ui/tray.py" line="165"/>
         <source>HisCRM Console: %n unread</source>
         <translation>
             <numerusform>HisCRM 控制台：%n 条未读</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="171"/>
+        <location filename="../../app/ui/tray.py" line="167"/>
         <source>HisCRM Console: all read</source>
         <translation>HisCRM 控制台：全部已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="173"/>
+        <location filename="../../app/ui/tray.py" line="169"/>
         <source>Show window</source>
         <translation>显示窗口</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="173"/>
+        <location filename="../../app/ui/tray.py" line="169"/>
         <source>Hide window</source>
         <translation>隐藏窗口</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="174"/>
+        <location filename="../../app/ui/tray.py" line="170"/>
         <source>Do not disturb</source>
         <translation>免打扰</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="178"/>
+        <location filename="../../app/ui/tray.py" line="174"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
