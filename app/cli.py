@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             if command == "gui":
                 from .ui.app import refuse_second_console
 
-                refuse_second_console(paths, str(exc))
+                refuse_second_console(paths, exc.pid)
             return 1
     try:
         return _run(command, args, paths)

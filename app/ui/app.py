@@ -153,7 +153,7 @@ class WindowSummoner(QObject):
     """Listens, while the console runs, for a second console started on the same home: it
     connects to a local socket named after the home, and this window comes forward."""
 
-    #: A second console asked for the window.
+    # emitted when a second console asked for the window
     summoned = Signal()
 
     def __init__(self, paths: AppPaths, window: MainWindow | None = None) -> None:
@@ -198,7 +198,7 @@ def bring_forward(window: MainWindow) -> None:
     window.activateWindow()
 
 
-def refuse_second_console(paths: AppPaths, text: str) -> None:
+def refuse_second_console(paths: AppPaths, holder_pid: int | None) -> None:
     """This home has a running console (or `hiscrm serve`): bring its window forward and say
     so in a message box, then return (the caller exits)."""
     app = QApplication.instance() or QApplication(sys.argv)
@@ -207,6 +207,10 @@ def refuse_second_console(paths: AppPaths, text: str) -> None:
     except SettingsError:
         apply_look(app, Settings())
     summon_running_console(paths)
+    text = QCoreApplication.translate(
+        "MainWindow", "HisCRM is already running on this data folder (process {pid}): use that window, "
+        "or quit it before starting another.\n\nData folder: {folder}").format(
+        pid=holder_pid or "?", folder=str(paths.data_dir))
     box = QMessageBox(QMessageBox.Icon.Information,
                       QCoreApplication.translate("MainWindow", "HisCRM Console is already running"),
                       text, QMessageBox.StandardButton.Close)

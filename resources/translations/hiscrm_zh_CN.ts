@@ -430,9 +430,17 @@
         <translation>HisCRM 控制台无法启动</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="211" />
+        <location filename="../../app/ui/app.py" line="210" />
+        <source>HisCRM is already running on this data folder (process {pid}): use that window, or quit it before starting another.
+
+Data folder: {folder}</source>
+        <translation>HisCRM 已在此数据文件夹上运行（进程 {pid}）：请使用那个窗口，或先退出它再启动新的。
+
+数据文件夹：{folder}</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/app.py" line="215" />
         <source>HisCRM Console is already running</source>
-        <extracomment>A second console asked for the window.</extracomment>
         <translation>HisCRM Console 已在运行</translation>
     </message>
     <message>

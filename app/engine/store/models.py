@@ -323,13 +323,3 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(64))
     account_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-
-
-class QuickReply(Base):
-    """Reply templates the operators reuse."""
-
-    __tablename__ = "quick_replies"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    title: Mapped[str] = mapped_column(String(100))
-    text: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UtcMillis, default=utcnow)

@@ -101,3 +101,14 @@ async def test_the_browser_runs_below_the_console_s_priority(tmp_path):
         await rig.login("creator-n")
         processes = chromium_processes(None) + chromium_processes("renderer")
         assert processes and all(p.nice() >= 10 for p in processes)
+
+
+async def test_a_shorter_poll_interval_applies_to_the_next_poll_at_once(tmp_path):
+    """Saved in the settings, a shorter interval used to wait for the poll already scheduled
+    with the old one (up to its length)."""
+    async with make_rig(tmp_path, poll_interval_min_s=300, poll_interval_max_s=300) as rig:
+        account_id = await rig.login("creator-interval")
+        await rig.until(lambda: rig.stat(account_id, "cycles", 0) >= 1, what="the first poll")
+        assert rig.stat(account_id, "next_poll_in_s") > 200
+        rig.engine.settings_service.update(poll_interval_min_s=1, poll_interval_max_s=1.5)
+        await rig.until(lambda: rig.stat(account_id, "cycles", 0) >= 2, timeout=15, what="a poll on the new interval")

@@ -17,7 +17,8 @@ async def test_upgrade_creates_every_table_and_is_repeatable(db):
     await db.upgrade()  # a second run finds nothing to do
     tables = set(await db.read(lambda s: inspect(s.connection()).get_table_names()))
     assert {"accounts", "contents", "comments", "conversations", "direct_messages", "replies",
-            "workers", "proxies", "settings", "audit_log", "quick_replies"} <= tables
+            "workers", "proxies", "settings", "audit_log"} <= tables
+    assert "quick_replies" not in tables  # never used: dropped by 0004_drop_unused
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert current_revisions(db) == (head,)
 
@@ -130,3 +131,27 @@ async def test_closed_database_refuses_work(tmp_path):
     await db.close()
     with pytest.raises(DatabaseError, match="closed"):
         await db.read(lambda s: 1)
+
+
+@pytest.mark.parametrize("templates", [0, 1])
+def test_the_unused_templates_table_is_dropped_unless_someone_filled_it(tmp_path, templates):
+    """0004_drop_unused: the never-used quick_replies table goes; rows put in by hand are kept."""
+    from alembic import command
+
+    database = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    config = alembic_config()
+    try:
+        with database.engine.connect() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0003_topic_statistics")
+            if templates:
+                connection.execute(text("INSERT INTO quick_replies (title, text, created_at) VALUES ('hi', 'Hello!', 0)"))
+            command.upgrade(config, "head")
+            connection.commit()
+            has_table = inspect(connection).has_table("quick_replies")
+            assert has_table == bool(templates)
+            command.downgrade(config, "0003_topic_statistics")
+            connection.commit()
+            assert inspect(connection).has_table("quick_replies")
+    finally:
+        database.engine.dispose()
