@@ -18,7 +18,7 @@ async def test_upgrade_creates_every_table_and_is_repeatable(db):
     tables = set(await db.read(lambda s: inspect(s.connection()).get_table_names()))
     assert {"accounts", "contents", "comments", "conversations", "direct_messages", "replies",
             "workers", "proxies", "settings", "audit_log"} <= tables
-    assert "quick_replies" not in tables  # never used: dropped by 0004_drop_unused
+    assert "quick_replies" not in tables  # never used: dropped by 0007_drop_unused
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert current_revisions(db) == (head,)
 
@@ -135,7 +135,7 @@ async def test_closed_database_refuses_work(tmp_path):
 
 @pytest.mark.parametrize("templates", [0, 1])
 def test_the_unused_templates_table_is_dropped_unless_someone_filled_it(tmp_path, templates):
-    """0004_drop_unused: the never-used quick_replies table goes; rows put in by hand are kept."""
+    """0007_drop_unused: the never-used quick_replies table goes; rows put in by hand are kept."""
     from alembic import command
 
     database = Database(f"sqlite:///{tmp_path / 'old.db'}")
