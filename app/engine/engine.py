@@ -63,7 +63,10 @@ class Engine:
     async def start(self) -> None:
         """Bring the engine up: database first (so the UI can show data at once), then
         platforms, the browser pool and the outbox dispatcher."""
+        from .store.backup import take_daily_backup
+
         await self.db.upgrade()
+        await take_daily_backup(self.db)  # once a day, kept a week (SQLite)
         runtime = PlatformRuntime(data_dir=self.paths.data_dir, settings=self.settings)
         for platform in self.platforms.all():
             await platform.startup(runtime)
