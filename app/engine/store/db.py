@@ -93,9 +93,11 @@ class Database:
             parsed = make_url(url)
         except exc.ArgumentError:
             return "<invalid database URL>"
-        query = {key: (HIDDEN if key.lower() == "password" else value)
+        placeholder = "hiscrmhiddenpassword"  # "***" itself would be percent-encoded
+        query = {key: (placeholder if key.lower() == "password" else value)
                  for key, value in parsed.query.items()}
-        return parsed.set(query=query).render_as_string(hide_password=True)
+        shown = parsed.set(query=query).render_as_string(hide_password=True)
+        return shown.replace(placeholder, HIDDEN)
 
     async def upgrade(self) -> None:
         """Check a SQLite file for damage, then migrate the schema to the newest revision
@@ -151,9 +153,12 @@ class Database:
         for a big file, where integrity_check would take minutes)."""
         if self.dialect != "sqlite" or self._in_memory:
             return
-        with self.engine.connect() as connection:
-            rows = [row[0] for row in connection.exec_driver_sql(
-                f"PRAGMA quick_check({QUICK_CHECK_LINES})")]
+        with self.engine.connect() as connection:  # a file that is not a database fails here
+            try:
+                rows = [str(row[0]) for row in connection.exec_driver_sql(
+                    f"PRAGMA quick_check({QUICK_CHECK_LINES})")]
+            except exc.DatabaseError as e:  # damage the check itself trips over
+                rows = [_first_line(e)]
         if rows == ["ok"]:
             return
         from .backup import recovery_advice

@@ -123,25 +123,41 @@ def _reason(error: Exception) -> str:
 
 def _file_envelope(path: Path) -> tuple[str, str, dict[str, int]]:
     """Read the envelope (accountId, platform) and check the record lists in one streamed
-    pass, before anything is written: a file that is not a snapshot or not valid JSON to its
-    end imports nothing. Returns the account id, the platform and each list's length."""
+    pass, before anything is written: a file that is not a snapshot, not valid JSON to its
+    end, or nested deeper than any snapshot is (MAX_DEPTH) imports nothing. Returns the
+    account id, the platform and each list's length.
+
+    The pass tracks its own position (basic_parse): ijson's prefixed events cost time
+    proportional to the depth for every event, which a hostile file nested 100,000 deep
+    turns into hours."""
     top: dict[str, Any] = {}
     kinds: dict[str, str] = {}  # data field -> the JSON event that starts it
     counts = dict.fromkeys(DATA_FIELDS, 0)
-    item_prefixes = {f"snapshot.data.{name}": name for name in DATA_FIELDS}
+    stack: list[list[Any]] = []  # per open container: [prefix or None (too deep to matter), key]
     try:
         with path.open("rb") as f:
-            for prefix, event, value in ijson.parse(f):
-                if prefix in item_prefixes:
-                    kinds.setdefault(item_prefixes[prefix], event)
-                elif event in _ITEM_STARTS and prefix.endswith(".item") and prefix[:-5] in item_prefixes:
-                    counts[item_prefixes[prefix[:-5]]] += 1
-                elif prefix in _ENVELOPE_FIELDS and event in _SCALARS:
-                    top.setdefault(prefix, value)
-                elif prefix in ("", "snapshot", "snapshot.data") and event == "start_map":
-                    top.setdefault(prefix or "(document)", {})
+            for event, value in ijson.basic_parse(f):
+                if event == "map_key":
+                    stack[-1][1] = value
+                    continue
+                if event in ("end_map", "end_array"):
+                    stack.pop()
+                    continue
+                prefix = _prefix(stack)
+                if prefix is not None:
+                    _note(prefix, event, value, top, kinds, counts)
+                if event in ("start_map", "start_array"):
+                    if len(stack) >= MAX_DEPTH:
+                        where = top.get("(record)")
+                        raise SnapshotError(f"not a snapshot: JSON nested more than {MAX_DEPTH} levels "
+                                            f"deep{f' (in {where})' if where else ''}")
+                    stack.append([prefix if event == "start_map" else _array(prefix), None])
     except ijson.JSONError as exc:
         raise SnapshotError(f"not valid JSON ({exc})") from None
+    except UnicodeError:
+        where = top.get("(record)")
+        raise SnapshotError("contains text that is not valid Unicode (a lone \\u surrogate escape"
+                            f"{f' in {where}' if where else ''})") from None
     except OSError as exc:
         raise SnapshotError(f"cannot read the file ({exc.strerror or exc})") from None
     if "(document)" not in top:
@@ -160,20 +176,64 @@ def _file_envelope(path: Path) -> tuple[str, str, dict[str, int]]:
     return account_id, platform, counts
 
 
+_ARRAY = "\0array"  # marks an array's frame: its values' prefix is "<prefix>.item"
+
+
+def _array(prefix: str | None) -> str | None:
+    return None if prefix is None else prefix + _ARRAY
+
+
+def _prefix(stack: list[list[Any]]) -> str | None:
+    """ijson's prefix of the value being read ("snapshot.data.comments.item"), for the
+    first levels only (None below ENVELOPE_DEPTH: nothing there is part of the envelope)."""
+    if not stack:
+        return ""
+    if len(stack) > ENVELOPE_DEPTH:
+        return None
+    parent, key = stack[-1]
+    if parent is None:
+        return None
+    if parent.endswith(_ARRAY):
+        return parent[: -len(_ARRAY)] + ".item" if parent != _ARRAY else "item"
+    return f"{parent}.{key}" if parent else key
+
+
+def _note(prefix: str, event: str, value: Any, top: dict[str, Any], kinds: dict[str, str],
+          counts: dict[str, int]) -> None:
+    """Keep what the envelope check needs from one value at `prefix`."""
+    if prefix in ("", "snapshot", "snapshot.data"):
+        if event == "start_map":
+            top.setdefault(prefix or "(document)", {})
+    elif prefix in _ENVELOPE_FIELDS:
+        if event in _SCALARS:
+            top.setdefault(prefix, value)
+    elif prefix.startswith("snapshot.data."):
+        name = prefix[len("snapshot.data."):]
+        if name in counts:
+            kinds.setdefault(name, event)
+        elif name.endswith(".item") and name[:-5] in counts:
+            top["(record)"] = f"{name[:-5]}[{counts[name[:-5]]}]"
+            counts[name[:-5]] += 1
+
+
 def _exact_text(path: Path, prefix: str) -> Any:
     """The field as written, by the pure-Python parser (which keeps a lone surrogate the C
     parser turns into "?", so _envelope can refuse it); it stops at the field."""
-    with path.open("rb") as f:
-        for found, event, value in ijson_python.parse(f):
-            if found == prefix and event == "string":
-                return value
+    try:
+        with path.open("rb") as f:
+            for found, event, value in ijson_python.parse(f):
+                if found == prefix and event == "string":
+                    return value
+    except UnicodeError:  # a lone low surrogate: the parser cannot even build the text
+        raise SnapshotError(f"the snapshot's {prefix} is not valid Unicode text") from None
     return None
 
 
 DATA_FIELDS = ("comments", "contents", "conversations", "messages", "notifications")
 _ENVELOPE_FIELDS = {"accountId", "platform", "snapshot.platform"}
 _SCALARS = {"string", "number", "boolean", "null"}
-_ITEM_STARTS = {"start_map", "start_array", "string", "number", "boolean", "null"}
+MAX_DEPTH = 64  # levels of JSON nesting; a snapshot needs 6 (records' rawData a few more)
+ENVELOPE_DEPTH = 4  # snapshot.data.<list>.item
 
 
 def _envelope(data: Any) -> tuple[str, str, dict[str, list[Any]]]:
