@@ -14,87 +14,92 @@
         <translation>已开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="183"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="184"/>
         <source>Delete account</source>
         <translation>删除账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="184"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="185"/>
         <source>Delete “{name}” and all its stored messages and replies? This cannot be undone.</source>
         <translation>删除“{name}”及其保存的全部消息和回复？此操作无法撤销。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="186"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="187"/>
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="193"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="194"/>
         <source>Pause monitoring</source>
         <translation>暂停监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="193"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="194"/>
         <source>Resume monitoring</source>
         <translation>恢复监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="196"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="197"/>
         <source>Accounts</source>
         <translation>账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="198"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="199"/>
         <source>Name</source>
         <translation>名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="198"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="199"/>
         <source>Platform</source>
         <translation>平台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="198"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="199"/>
         <source>Login</source>
         <translation>登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="198"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="199"/>
         <source>Monitoring</source>
         <translation>监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="199"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="200"/>
         <source>Last error</source>
         <translation>最近错误</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="199"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="200"/>
         <source>Last crawl</source>
         <translation>最近抓取</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="201"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="200"/>
+        <source>ID</source>
+        <translation>ID</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/accounts.py" line="202"/>
         <source>Add account…</source>
         <translation>添加账号…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="202"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="203"/>
         <source>Log in again</source>
         <translation>重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="203"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="204"/>
         <source>Log out</source>
         <translation>退出登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="204"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="205"/>
         <source>Delete…</source>
         <translation>删除…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="205"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="206"/>
         <source>Close</source>
         <translation>关闭</translation>
     </message>
@@ -102,42 +107,42 @@
 <context>
     <name>AddAccountDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="247"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="248"/>
         <source>No platform is available.</source>
         <translation>没有可用的平台。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="250"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="251"/>
         <source>Enter a name for the account.</source>
         <translation>请输入账号名称。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="271"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="272"/>
         <source>Add account</source>
         <translation>添加账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="272"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="273"/>
         <source>Platform</source>
         <translation>平台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="272"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="273"/>
         <source>Name</source>
         <translation>名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="272"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="273"/>
         <source>Proxy</source>
         <translation>代理</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="273"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="274"/>
         <source>How operators will see this account</source>
         <translation>客服看到的账号名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="274"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="275"/>
         <source>No proxy (direct)</source>
         <translation>不使用代理（直连）</translation>
     </message>
@@ -178,49 +183,49 @@
         <translation>请在左侧选择一个会话或作品。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="289"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="304"/>
         <source>Reply</source>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="293"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="308"/>
         <source>Copy text</source>
         <translation>复制文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="297"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="312"/>
         <source>Mark unread</source>
         <translation>标为未读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="302"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="317"/>
         <source>Retry sending</source>
         <translation>重新发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="307"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="322"/>
         <source>Cancel reply</source>
         <translation>取消回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="316"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="331"/>
         <source>Direct messages</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="316"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="331"/>
         <source>Comments</source>
         <translation>评论</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/components/chat_pane.py" line="317"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="332"/>
         <source>%n message(s)</source>
         <translation>
             <numerusform>%n 条消息</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="321"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="336"/>
         <source>No topic open</source>
         <translation>未打开会话</translation>
     </message>
@@ -405,22 +410,22 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/app.py" line="73"/>
+        <location filename="../../app/ui/app.py" line="81"/>
         <source>Stopping…</source>
         <translation>正在停止…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="94"/>
+        <location filename="../../app/ui/app.py" line="117"/>
         <source>Starting browsers…</source>
         <translation>正在启动浏览器…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="102"/>
+        <location filename="../../app/ui/app.py" line="125"/>
         <source>Ready</source>
         <translation>就绪</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="129"/>
+        <location filename="../../app/ui/app.py" line="134"/>
         <source>HisCRM Console cannot start</source>
         <translation>HisCRM 控制台无法启动</translation>
     </message>
@@ -809,129 +814,134 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="154"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="158"/>
         <source>The database URL is not valid. Use sqlite:///path/to/file.db or postgresql+psycopg://user:password@host/database, or leave it empty for the built-in database.</source>
         <extracomment>Settings: emitted after a successful save (the window re-reads what it shows).</extracomment>
         <translation>数据库 URL 无效。请使用 sqlite:///path/to/file.db 或 postgresql+psycopg://用户名:密码@主机/数据库，或留空以使用内置数据库。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="160"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="164"/>
         <source>The longest poll interval must not be shorter than the shortest.</source>
         <translation>最长轮询间隔不能短于最短轮询间隔。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="167"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="171"/>
         <source>Could not write {path}: {error}</source>
         <translation>无法写入 {path}：{error}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="183"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="187"/>
         <source>Settings</source>
         <translation>设置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="184"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="188"/>
         <source>Storage</source>
         <translation>存储</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="185"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="189"/>
         <source>Monitoring</source>
         <translation>监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="186"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="190"/>
         <source>Appearance and notifications</source>
         <translation>外观与通知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="187"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="191"/>
         <source>Data folder</source>
         <translation>数据文件夹</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="187"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="191"/>
         <source>Database URL</source>
         <translation>数据库 URL</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="188"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="192"/>
         <source>Shortest poll interval</source>
         <translation>最短轮询间隔</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="188"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="192"/>
         <source>Longest poll interval</source>
         <translation>最长轮询间隔</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="189"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="193"/>
         <source>Open pages at most</source>
         <translation>最多同时打开页面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="190"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="194"/>
         <source>Language</source>
         <translation>语言</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="190"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="194"/>
         <source>Theme</source>
         <translation>主题</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="191"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="195"/>
         <source>Empty: the built-in SQLite database in the data folder</source>
         <translation>留空：使用数据文件夹中的内置 SQLite 数据库</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="192"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="196"/>
         <source>A changed database URL takes effect when the console starts again.</source>
         <translation>修改数据库 URL 后，需重新启动控制台才会生效。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="194"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="197"/>
+        <source>There is no system keyring: saved login sessions are protected by file permissions only (anyone who can read your files can use them).</source>
+        <translation>没有可用的系统密钥环：已保存的登录会话仅受文件权限保护（能读取你的文件的人都能使用它们）。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/settings.py" line="200"/>
         <source> s</source>
         <translation> 秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="195"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="201"/>
         <source>How many accounts keep a live browser page at the same time; the others hibernate until their turn.</source>
         <translation>同时保持浏览器页面打开的账号数量；其余账号休眠，轮到时再唤醒。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="197"/>
-        <location filename="../../app/ui/dialogs/settings.py" line="198"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="203"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="204"/>
         <source>Same as the system</source>
         <translation>跟随系统</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="198"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="204"/>
         <source>Light</source>
         <translation>浅色</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="198"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="204"/>
         <source>Dark</source>
         <translation>深色</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="200"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="206"/>
         <source>Show desktop notifications for new messages</source>
         <translation>有新消息时显示桌面通知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="201"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="207"/>
         <source>Do not disturb (no notifications, counts still update)</source>
         <translation>免打扰（不弹通知，未读数照常更新）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="202"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="208"/>
         <source>Save</source>
         <translation>保存</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="203"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="209"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
