@@ -133,25 +133,32 @@ def _file_envelope(path: Path) -> tuple[str, str, dict[str, int]]:
     top: dict[str, Any] = {}
     kinds: dict[str, str] = {}  # data field -> the JSON event that starts it
     counts = dict.fromkeys(DATA_FIELDS, 0)
-    stack: list[list[Any]] = []  # per open container: [prefix or None (too deep to matter), key]
+    stack: list[list[Any]] = []  # per open container above the records: [prefix, key]
+    inner = 0  # containers open inside a record (past the stack): only their depth matters
     try:
         with path.open("rb") as f:
             for event, value in ijson.basic_parse(f):
+                if inner:  # inside a record (most events): only the depth matters
+                    if event in _STARTS:
+                        inner += 1
+                        if len(stack) + inner > MAX_DEPTH:
+                            raise SnapshotError(_too_deep(top))
+                    elif event in _ENDS:
+                        inner -= 1
+                    continue
                 if event == "map_key":
                     stack[-1][1] = value
                     continue
-                if event in ("end_map", "end_array"):
+                if event in _ENDS:
                     stack.pop()
                     continue
                 prefix = _prefix(stack)
-                if prefix is not None:
-                    _note(prefix, event, value, top, kinds, counts)
-                if event in ("start_map", "start_array"):
-                    if len(stack) >= MAX_DEPTH:
-                        where = top.get("(record)")
-                        raise SnapshotError(f"not a snapshot: JSON nested more than {MAX_DEPTH} levels "
-                                            f"deep{f' (in {where})' if where else ''}")
-                    stack.append([prefix if event == "start_map" else _array(prefix), None])
+                _note(prefix, event, value, top, kinds, counts)
+                if event in _STARTS:
+                    if len(stack) >= ENVELOPE_DEPTH:
+                        inner = 1  # a record: counted, not tracked
+                    else:
+                        stack.append([prefix if event == "start_map" else _array(prefix), None])
     except ijson.JSONError as exc:
         raise SnapshotError(f"not valid JSON ({exc})") from None
     except UnicodeError:
@@ -176,23 +183,25 @@ def _file_envelope(path: Path) -> tuple[str, str, dict[str, int]]:
     return account_id, platform, counts
 
 
+def _too_deep(top: dict[str, Any]) -> str:
+    where = top.get("(record)")
+    return f"not a snapshot: JSON nested more than {MAX_DEPTH} levels deep{f' (in {where})' if where else ''}"
+
+
+_STARTS = frozenset({"start_map", "start_array"})
+_ENDS = frozenset({"end_map", "end_array"})
 _ARRAY = "\0array"  # marks an array's frame: its values' prefix is "<prefix>.item"
 
 
-def _array(prefix: str | None) -> str | None:
-    return None if prefix is None else prefix + _ARRAY
+def _array(prefix: str) -> str:
+    return prefix + _ARRAY
 
 
-def _prefix(stack: list[list[Any]]) -> str | None:
-    """ijson's prefix of the value being read ("snapshot.data.comments.item"), for the
-    first levels only (None below ENVELOPE_DEPTH: nothing there is part of the envelope)."""
+def _prefix(stack: list[list[Any]]) -> str:
+    """ijson's prefix of the value being read ("snapshot.data.comments.item")."""
     if not stack:
         return ""
-    if len(stack) > ENVELOPE_DEPTH:
-        return None
     parent, key = stack[-1]
-    if parent is None:
-        return None
     if parent.endswith(_ARRAY):
         return parent[: -len(_ARRAY)] + ".item" if parent != _ARRAY else "item"
     return f"{parent}.{key}" if parent else key
@@ -233,7 +242,7 @@ DATA_FIELDS = ("comments", "contents", "conversations", "messages", "notificatio
 _ENVELOPE_FIELDS = {"accountId", "platform", "snapshot.platform"}
 _SCALARS = {"string", "number", "boolean", "null"}
 MAX_DEPTH = 64  # levels of JSON nesting; a snapshot needs 6 (records' rawData a few more)
-ENVELOPE_DEPTH = 4  # snapshot.data.<list>.item
+ENVELOPE_DEPTH = 4  # snapshot.data.<list>.item: the records, below which nothing is envelope
 
 
 def _envelope(data: Any) -> tuple[str, str, dict[str, list[Any]]]:
