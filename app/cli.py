@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(args)
     except StartupError as exc:
-        log.error("%s", exc)  # in the log too, when the log could be opened
+        from .engine.logs import SHOWN
+
+        log.error("%s", exc, extra=SHOWN)  # in the log file too, when it could be opened
         print(f"hiscrm: {exc}", file=sys.stderr)
         return exc.exit_code
 
@@ -107,14 +109,16 @@ def _main(args: argparse.Namespace) -> int:
 async def _db(args: argparse.Namespace, url: str) -> int:
     """`hiscrm db upgrade | import FILE... | export ACCOUNT | backup [FILE]`; problems are
     told, not traced (a DatabaseError reaches main)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from .engine.store.backup import backup
-    from .engine.store.db import Database
+    from .engine.store.db import Database, DatabaseError
     from .engine.store.snapshot import export_snapshot, find_account
 
     db = Database(url)
     try:
         if args.action == "backup":  # a copy as it is: no migration, even of a damaged file
-            copy = await backup(db, args.file or _default_backup_dir(db))
+            copy = await backup(db, args.file)
             print(f"database copied to {copy}")
             return 0
         await db.upgrade()  # checks the file for damage first
@@ -134,16 +138,10 @@ async def _db(args: argparse.Namespace, url: str) -> int:
                 args.output.write_text(text, encoding="utf-8")
             return 0
         return await _import_files(db, args.files)
+    except SQLAlchemyError as exc:  # met after the checks at start (a disk that failed since)
+        raise DatabaseError(f"{Database.redacted(url)}: {str(getattr(exc, 'orig', None) or exc).splitlines()[0]}") from exc
     finally:
         await db.close()
-
-
-def _default_backup_dir(db) -> Path:
-    from .engine.store.backup import backup_dir_for
-
-    folder = backup_dir_for(db.sqlite_file) if db.sqlite_file else Path.cwd()
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return folder
 
 
 async def _import_files(db, files: list[Path]) -> int:

@@ -20,6 +20,9 @@ from .errors import FolderError, describe_os_error
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 REPEAT_WINDOW_S = 60.0
 DISK_FULL = "the disk is full: nothing more is stored until space is freed"
+#: `log.error(..., extra=SHOWN)`: the caller told the operator already (a line on stderr, a
+#: message box); the record goes to the log file only, so stderr says it once.
+SHOWN = {"shown_to_operator": True}
 
 
 class RepeatFilter(logging.Filter):
@@ -114,6 +117,7 @@ def setup_logging(log_dir: Path, *, verbose: bool = False) -> Path:
             handler.close()
     stderr_handler = logging.StreamHandler()
     stderr_handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    stderr_handler.addFilter(lambda record: not getattr(record, "shown_to_operator", False))
     repeats = RepeatFilter()  # one for both handlers: they hold back the same records
     for handler in (file_handler, stderr_handler):
         handler.setFormatter(logging.Formatter(_FORMAT))

@@ -43,10 +43,13 @@ def recovery_advice(db_file: Path) -> str:
             "and use that file")
 
 
-async def backup(db: Database, target: Path) -> Path:
-    """Copy the database into `target` (a file, or a folder for a dated name)."""
+async def backup(db: Database, target: Path | None = None) -> Path:
+    """Copy the database into `target` (a file, or a folder for a dated name; by default a
+    dated name in the backups folder beside the database)."""
     source = _sqlite_file(db)
-    if target.is_dir():
+    if target is None:
+        target = backup_dir_for(source) / _dated_name(datetime.now())
+    elif target.is_dir():
         target = target / _dated_name(datetime.now())
     await asyncio.to_thread(_copy, source, target)
     return target
