@@ -6,7 +6,7 @@
 It writes original-format snapshots (PROTOCOL.md §7) of the given sizes, streamed to a file in
 a temporary directory (the generator holds one record at a time), then runs the real command,
 `python -m app db import FILE`, in a fresh home for each, and prints its peak resident memory
-(the child's ru_maxrss) and its records per second. The goal is memory that does not grow with
+(that child's ru_maxrss) and its records per second. The goal is memory that does not grow with
 the file: the import streams it (ijson), so a 200 MB file peaks at the same RSS as a 50 MB one
 (before streaming, a 200 MB file peaked at 1.5 GB). Nothing is asserted. See bench/README.md.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -65,18 +64,19 @@ def write_snapshot(path: Path, megabytes: float) -> int:
 
 
 def run_import(snapshot: Path, home: Path) -> tuple[float, float, str]:
-    """(peak RSS in MB, seconds, last line printed) of one `hiscrm db import`."""
+    """(peak RSS in MB, seconds, last line printed) of one `hiscrm db import`; the peak is
+    that child's own ru_maxrss (os.wait4), not the largest of all children so far."""
     env = {**os.environ, "HISCRM_HOME": str(home)}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    output_file = home.parent / f"{home.name}.out"
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "app", "db", "import", str(snapshot)], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
+    with output_file.open("w") as output:
+        process = subprocess.Popen([sys.executable, "-m", "app", "db", "import", str(snapshot)],
+                                   cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        _pid, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak_kb <= before:
-        print("  (peak not measurable: an earlier run peaked higher; run one size per process)")
-    output = (result.stdout + result.stderr).strip().splitlines()
-    return peak_kb / 1024, elapsed, output[-1] if output else f"exit {result.returncode}"
+    lines = output_file.read_text().strip().splitlines()
+    return usage.ru_maxrss / 1024, elapsed, lines[-1] if lines else f"exit {process.returncode}"
 
 
 def main() -> None:

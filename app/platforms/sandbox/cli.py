@@ -41,13 +41,6 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_inject(args.url, args.comments_per_s, args.dms_per_s, args.duration, args.creator))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`hiscrm sandbox` on its own (python -m app.platforms.sandbox.cli)."""
-    parser = argparse.ArgumentParser(prog="hiscrm sandbox", description="the sandbox platform's site and audience")
-    add_commands(parser)
-    return run(parser.parse_args(argv))
-
-
 async def _serve(host: str, port: int, world: Path | None) -> int:
     from .site import SandboxSite
 
