@@ -139,7 +139,8 @@ async def _db(args: argparse.Namespace, url: str) -> int:
             return 0
         return await _import_files(db, args.files)
     except SQLAlchemyError as exc:  # met after the checks at start (a disk that failed since)
-        raise DatabaseError(f"{Database.redacted(url)}: {str(getattr(exc, 'orig', None) or exc).splitlines()[0]}") from exc
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
+        raise DatabaseError(f"{Database.redacted(url)}: {reason[0]}") from exc
     finally:
         await db.close()
 
