@@ -24,9 +24,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from .engine.errors import StartupError
 from .engine.home_lock import HomeInUse, HomeLock
 from .engine.paths import AppPaths
-from .engine.settings import Settings, SettingsError
+from .engine.settings import Settings
 
 if TYPE_CHECKING:
     from .engine.engine import Engine
@@ -36,10 +37,6 @@ log = logging.getLogger(__name__)
 _claimed: dict[Path, HomeLock] = {}  # the homes this process claimed, for the engine it builds
 
 __all__ = ["HomeInUse", "StartupError", "claim_home", "open_engine", "serve", "start_engine"]
-
-
-class StartupError(Exception):
-    """The engine cannot start (database, settings); the message is for the operator."""
 
 
 def claim_home(paths: AppPaths) -> HomeLock:
@@ -55,24 +52,20 @@ def claim_home(paths: AppPaths) -> HomeLock:
 async def open_engine(paths: AppPaths, settings: Settings, **options: Any) -> Engine:
     """Phase 1: build the engine (`options` go to Engine.create) and open its database,
     migrated. Building reads the keyring and imports the services and platforms: that runs on
-    a worker thread, so a window on this loop keeps painting."""
-    from .engine.store.db import DatabaseError
-
+    a worker thread, so a window on this loop keeps painting. A problem the operator can fix
+    (settings, folders, the key file, the database, the home in use) is a StartupError."""
     def build() -> Engine:
         from .engine.engine import Engine
 
         options.setdefault("home_lock", _claimed.get(paths.data_dir))
         return Engine.create(paths, settings, **options)
 
-    try:
-        engine = await asyncio.get_running_loop().run_in_executor(None, build)
-    except SettingsError as exc:
-        raise StartupError(str(exc)) from exc
+    engine = await asyncio.get_running_loop().run_in_executor(None, build)
     try:
         await engine.open()
-    except (DatabaseError, HomeInUse) as exc:
+    except StartupError:
         await engine.db.close()
-        raise StartupError(str(exc)) from exc
+        raise
     return engine
 
 
@@ -80,13 +73,11 @@ async def start_engine(engine: Engine, *, started: Callable[[], None] | None = N
     """Phase 2: the platforms, the browser pool and the outbox; then `started()` (the console
     says "Ready") and the first-run set-up. On failure the engine is stopped and StartupError
     raised."""
-    from .engine.store.db import DatabaseError
-
     try:
         await engine.start()
-    except (DatabaseError, SettingsError) as exc:
+    except StartupError:
         await engine.stop()
-        raise StartupError(str(exc)) from exc
+        raise
     freeze_long_lived_objects()
     if started is not None:
         started()
@@ -108,7 +99,7 @@ async def serve(paths: AppPaths, settings: Settings, *, start_browsers: bool = T
         await start_engine(engine)
     except StartupError as exc:
         print(f"hiscrm: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code
     log.info("engine running headless; data in %s (Ctrl+C stops)", paths.data_dir)
     print(f"hiscrm: engine running headless, data in {paths.data_dir} (Ctrl+C stops)", flush=True)
     await stop.wait()

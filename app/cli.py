@@ -5,8 +5,13 @@
     hiscrm --version       the installed version
     hiscrm db upgrade      create or migrate the database
     hiscrm db import F...  import account snapshots of the original system
-    hiscrm db export ID    write an account as a snapshot in the original format
+    hiscrm db export ACCOUNT  write an account (its name or id) as a snapshot in the original format
+    hiscrm db backup [FILE]   copy the SQLite database (online: the engine may be running)
     hiscrm sandbox ...     run the sandbox site / inject audience traffic
+
+A problem the operator can fix (settings, folders, the database, the key file) is a
+StartupError: one line on stderr and its exit code (2: fix the settings, 1: the rest), never a
+traceback.
 """
 from __future__ import annotations
 
@@ -18,8 +23,9 @@ import os
 import sys
 from pathlib import Path
 
+from .engine.errors import StartupError
 from .engine.paths import app_paths
-from .engine.settings import SettingsError, load_settings
+from .engine.settings import load_settings
 
 log = logging.getLogger("hiscrm")
 DISTRIBUTION = "hiscrm-console"
@@ -52,10 +58,16 @@ def _build_parser() -> argparse.ArgumentParser:
         "import", help="import account snapshots of the original system (JSON, PROTOCOL.md §7)")
     db_import.add_argument("files", nargs="+", type=Path, metavar="FILE")
     db_export = db_actions.add_parser("export", help="write one account as a snapshot in the original format")
-    db_export.add_argument("account_id")
+    db_export.add_argument("account", help="the account's name (as the console shows it) or its id")
     db_export.add_argument("-o", "--output", type=Path, help="the JSON file (default: standard output)")
-    sandbox = sub.add_parser("sandbox", help="the sandbox platform's site and audience simulator")
-    sandbox.add_argument("args", nargs=argparse.REMAINDER)
+    db_backup = db_actions.add_parser("backup", help="copy the SQLite database while it may be in use")
+    db_backup.add_argument("file", nargs="?", type=Path,
+                           help="the copy (default: a dated file in the backups folder beside the database)")
+    from .platforms.sandbox.cli import add_commands as add_sandbox_commands
+
+    add_sandbox_commands(sub.add_parser(
+        "sandbox", help="the sandbox platform's site and audience simulator",
+        description="the sandbox platform's site and audience simulator"))
     return parser
 
 
@@ -79,6 +91,17 @@ def package_version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
+    try:
+        return _main(args)
+    except StartupError as exc:
+        from .engine.logs import SHOWN
+
+        log.error("%s", exc, extra=SHOWN)  # in the log file too, when it could be opened
+        print(f"hiscrm: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _main(args: argparse.Namespace) -> int:
     paths = app_paths(args.home).ensure()
     command = args.command or "gui"
     if command == "gui" and not has_display():
@@ -109,14 +132,10 @@ def _run(command: str, args: argparse.Namespace, paths) -> int:
 
     setup_logging(paths.log_dir, verbose=args.verbose)
     if command == "sandbox":
-        from .platforms.sandbox.cli import main as sandbox_main
+        from .platforms.sandbox.cli import run as run_sandbox
 
-        return sandbox_main(args.args)
-    try:
-        settings = load_settings(paths.settings_file)
-    except SettingsError as exc:
-        print(f"hiscrm: {exc}", file=sys.stderr)
-        return 2
+        return run_sandbox(args)
+    settings = load_settings(paths.settings_file)
     if args.database_url:
         settings.database_url = args.database_url
     if command == "db":
@@ -131,45 +150,63 @@ def _run(command: str, args: argparse.Namespace, paths) -> int:
 
 
 async def _db(args: argparse.Namespace, url: str) -> int:
-    """`hiscrm db upgrade | import FILE... | export ACCOUNT`; problems are told, not traced."""
-    from .engine.bus import EventBus
-    from .engine.store.datastore import DataStore
-    from .engine.store.db import Database, DatabaseError
-    from .engine.store.snapshot import SnapshotError, export_snapshot, import_snapshot
+    """`hiscrm db upgrade | import FILE... | export ACCOUNT | backup [FILE]`; problems are
+    told, not traced (a DatabaseError reaches main)."""
+    from sqlalchemy.exc import SQLAlchemyError
 
+    from .engine.store.backup import backup
+    from .engine.store.db import Database, DatabaseError
+    from .engine.store.snapshot import export_snapshot, find_account
+
+    db = Database(url)
     try:
-        db = Database(url)
-        await db.upgrade()
-    except DatabaseError as exc:
-        print(f"hiscrm: {exc}", file=sys.stderr)
-        return 1
-    try:
+        if args.action == "backup":  # a copy as it is: no migration, even of a damaged file
+            copy = await backup(db, args.file)
+            print(f"database copied to {copy}")
+            return 0
+        await db.upgrade()  # checks the file for damage first
         if args.action == "upgrade":
             print(f"database is up to date: {Database.redacted(url)}")
             return 0
         if args.action == "export":
-            document = await export_snapshot(db, args.account_id)
-            text = json.dumps(document, ensure_ascii=False, indent=1)
+            try:
+                account_id = await find_account(db, args.account)
+            except LookupError as exc:
+                print(f"hiscrm: {exc.args[0]}", file=sys.stderr)
+                return 1
+            text = json.dumps(await export_snapshot(db, account_id), ensure_ascii=False, indent=1)
             if args.output is None:
                 print(text)
             else:
                 args.output.write_text(text, encoding="utf-8")
             return 0
-        status = 0
-        store = DataStore(db, EventBus())
-        for path in args.files:
-            try:
-                result = await import_snapshot(store, json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError, SnapshotError) as exc:
-                print(f"hiscrm: {path}: not imported: {exc}", file=sys.stderr)
-                status = 1
-                continue
-            print(f"{path}: {result.accepted} records imported, {len(result.rejected)} rejected")
-            for rejection in result.rejected[:10]:
-                print(f"  rejected {rejection.kind}[{rejection.index}] {rejection.key or ''}: {rejection.reason}")
-        return status
-    except (DatabaseError, LookupError) as exc:
-        print(f"hiscrm: {exc}", file=sys.stderr)
-        return 1
+        return await _import_files(db, args.files)
+    except SQLAlchemyError as exc:  # met after the checks at start (a disk that failed since)
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
+        raise DatabaseError(f"{Database.redacted(url)}: {reason[0]}") from exc
     finally:
         await db.close()
+
+
+async def _import_files(db, files: list[Path]) -> int:
+    """Each file on its own: one that cannot be imported is said and the next one still is."""
+    from .engine.bus import EventBus
+    from .engine.store.datastore import DataStore
+    from .engine.store.snapshot import ImportStopped, SnapshotError, import_snapshot_file
+
+    status = 0
+    store = DataStore(db, EventBus())
+    for path in files:
+        try:
+            result = await import_snapshot_file(store, path)
+        except SnapshotError as exc:
+            print(f"hiscrm: {path}: not imported: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        except ImportStopped as exc:
+            print(f"hiscrm: {path}: {exc}", file=sys.stderr)
+            return 1  # the database cannot take more: the next files would stop the same way
+        print(f"{path}: {result.accepted} records imported, {len(result.rejected)} rejected")
+        for rejection in result.rejected[:10]:
+            print(f"  rejected {rejection.kind}[{rejection.index}] {rejection.key or ''}: {rejection.reason}")
+    return status

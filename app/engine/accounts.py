@@ -83,6 +83,11 @@ class AccountService:
         self._bus = bus
         self._secrets = secrets
 
+    @property
+    def sessions_protected_by_file_permissions_only(self) -> bool:
+        """No OS keyring: the key of the saved sessions is a private file (secrets.py)."""
+        return self._secrets.protected_by_file_permissions_only
+
     # ---- Accounts
 
     async def list(self) -> list[AccountRow]:

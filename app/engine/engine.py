@@ -120,7 +120,10 @@ class Engine:
     async def start(self) -> None:
         """Phase 2 (after `open`, which it does first if nobody did): the platforms, the
         browser pool and the outbox dispatcher."""
+        from .store.backup import take_daily_backup
+
         await self.open()
+        await take_daily_backup(self.db)  # once a day, kept a week (SQLite)
         for platform in self.platforms.all():
             config = self.settings_service.platform_config(platform.name)
             await platform.startup(PlatformRuntime(data_dir=self.paths.data_dir, settings=self.settings, config=config))

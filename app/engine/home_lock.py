@@ -17,11 +17,13 @@ import os
 import sys
 from pathlib import Path
 
+from .errors import StartupError
+
 LOCK_FILE = "hiscrm.lock"
 _WINDOWS_LOCK_OFFSET = 1 << 20  # Windows locks are mandatory: lock a byte past the pid, not the pid
 
 
-class HomeInUse(Exception):
+class HomeInUse(StartupError):
     """Another process holds the home's lock."""
 
     def __init__(self, path: Path, pid: int | None) -> None:

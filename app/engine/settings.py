@@ -21,11 +21,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .errors import StartupError
+
 log = logging.getLogger(__name__)
 
 
-class SettingsError(Exception):
+class SettingsError(StartupError):
     """The settings file cannot be used; the message says where and why."""
+
+    exit_code = 2
 
 
 class ServerSettings(BaseModel):
@@ -83,8 +87,14 @@ def load_settings(path: Path) -> Settings:
         raw: Any = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SettingsError(f"{path}: not a readable JSON settings file ({exc})") from exc
+    except RecursionError:
+        raise SettingsError(f"{path}: not a settings file (JSON nested too deeply)") from None
     if not isinstance(raw, dict):
         raise SettingsError(f"{path}: expected a JSON object at the top level")
+    try:  # JSON can spell half a UTF-16 pair (\ud800); such text cannot be stored or shown
+        json.dumps(raw, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise SettingsError(f"{path}: contains text that is not valid Unicode (a lone \\u surrogate escape)") from None
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:

@@ -14,87 +14,92 @@
         <translation>已开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="184" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="185" />
         <source>Delete account</source>
         <translation>删除账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="185" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="186" />
         <source>Delete “{name}” and all its stored messages and replies? This cannot be undone.</source>
         <translation>删除“{name}”及其保存的全部消息和回复？此操作无法撤销。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="187" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="188" />
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="194" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="195" />
         <source>Pause monitoring</source>
         <translation>暂停监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="194" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="195" />
         <source>Resume monitoring</source>
         <translation>恢复监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="197" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="198" />
         <source>Accounts</source>
         <translation>账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="199" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="200" />
         <source>Name</source>
         <translation>名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="199" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="200" />
         <source>Platform</source>
         <translation>平台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="199" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="200" />
         <source>Login</source>
         <translation>登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="199" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="200" />
         <source>Monitoring</source>
         <translation>监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="200" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="201" />
         <source>Last error</source>
         <translation>最近错误</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="200" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="201" />
         <source>Last crawl</source>
         <translation>最近抓取</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="202" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="201" />
+        <source>ID</source>
+        <translation>ID</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/accounts.py" line="203" />
         <source>Add account…</source>
         <translation>添加账号…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="203" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="204" />
         <source>Log in again</source>
         <translation>重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="204" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="205" />
         <source>Log out</source>
         <translation>退出登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="205" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="206" />
         <source>Delete…</source>
         <translation>删除…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="206" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="207" />
         <source>Close</source>
         <translation>关闭</translation>
     </message>
@@ -102,42 +107,42 @@
 <context>
     <name>AddAccountDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="248" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="249" />
         <source>No platform is available.</source>
         <translation>没有可用的平台。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="251" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="252" />
         <source>Enter a name for the account.</source>
         <translation>请输入账号名称。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="272" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="273" />
         <source>Add account</source>
         <translation>添加账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="273" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="274" />
         <source>Platform</source>
         <translation>平台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="273" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="274" />
         <source>Name</source>
         <translation>名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="273" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="274" />
         <source>Proxy</source>
         <translation>代理</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="274" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="275" />
         <source>How operators will see this account</source>
         <translation>客服看到的账号名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="275" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="276" />
         <source>No proxy (direct)</source>
         <translation>不使用代理（直连）</translation>
     </message>
@@ -936,129 +941,134 @@ Data folder: {folder}</source>
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="150" />
+        <location filename="../../app/ui/dialogs/settings.py" line="154" />
         <source>The database URL is not valid. Use sqlite:///path/to/file.db or postgresql+psycopg://user:password@host/database, or leave it empty for the built-in database.</source>
         <extracomment>Settings: emitted after a successful save (the window re-reads what it shows).</extracomment>
         <translation>数据库 URL 无效。请使用 sqlite:///path/to/file.db 或 postgresql+psycopg://用户名:密码@主机/数据库，或留空以使用内置数据库。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="156" />
+        <location filename="../../app/ui/dialogs/settings.py" line="160" />
         <source>The longest poll interval must not be shorter than the shortest.</source>
         <translation>最长轮询间隔不能短于最短轮询间隔。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="161" />
+        <location filename="../../app/ui/dialogs/settings.py" line="165" />
         <source>Could not write {path}: {error}</source>
         <translation>无法写入 {path}：{error}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="172" />
+        <location filename="../../app/ui/dialogs/settings.py" line="176" />
         <source>Settings</source>
         <translation>设置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="173" />
+        <location filename="../../app/ui/dialogs/settings.py" line="177" />
         <source>Storage</source>
         <translation>存储</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="174" />
+        <location filename="../../app/ui/dialogs/settings.py" line="178" />
         <source>Monitoring</source>
         <translation>监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="175" />
+        <location filename="../../app/ui/dialogs/settings.py" line="179" />
         <source>Appearance and notifications</source>
         <translation>外观与通知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="176" />
+        <location filename="../../app/ui/dialogs/settings.py" line="180" />
         <source>Data folder</source>
         <translation>数据文件夹</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="176" />
+        <location filename="../../app/ui/dialogs/settings.py" line="180" />
         <source>Database URL</source>
         <translation>数据库 URL</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="177" />
+        <location filename="../../app/ui/dialogs/settings.py" line="181" />
         <source>Shortest poll interval</source>
         <translation>最短轮询间隔</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="177" />
+        <location filename="../../app/ui/dialogs/settings.py" line="181" />
         <source>Longest poll interval</source>
         <translation>最长轮询间隔</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="178" />
+        <location filename="../../app/ui/dialogs/settings.py" line="182" />
         <source>Open pages at most</source>
         <translation>最多同时打开页面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="179" />
+        <location filename="../../app/ui/dialogs/settings.py" line="183" />
         <source>Language</source>
         <translation>语言</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="179" />
+        <location filename="../../app/ui/dialogs/settings.py" line="183" />
         <source>Theme</source>
         <translation>主题</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="180" />
+        <location filename="../../app/ui/dialogs/settings.py" line="184" />
         <source>Empty: the built-in SQLite database in the data folder</source>
         <translation>留空：使用数据文件夹中的内置 SQLite 数据库</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="181" />
+        <location filename="../../app/ui/dialogs/settings.py" line="185" />
         <source>A changed database URL takes effect when the console starts again.</source>
         <translation>修改数据库 URL 后，需重新启动控制台才会生效。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="183" />
+        <location filename="../../app/ui/dialogs/settings.py" line="186" />
+        <source>There is no system keyring: saved login sessions are protected by file permissions only (anyone who can read your files can use them).</source>
+        <translation>没有可用的系统密钥环：已保存的登录会话仅受文件权限保护（能读取你的文件的人都能使用它们）。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/settings.py" line="189" />
         <source> s</source>
         <translation> 秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="184" />
+        <location filename="../../app/ui/dialogs/settings.py" line="190" />
         <source>How many accounts keep a live browser page at the same time; the others hibernate until their turn.</source>
         <translation>同时保持浏览器页面打开的账号数量；其余账号休眠，轮到时再唤醒。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="186" />
-        <location filename="../../app/ui/dialogs/settings.py" line="187" />
+        <location filename="../../app/ui/dialogs/settings.py" line="192" />
+        <location filename="../../app/ui/dialogs/settings.py" line="193" />
         <source>Same as the system</source>
         <translation>跟随系统</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="187" />
+        <location filename="../../app/ui/dialogs/settings.py" line="193" />
         <source>Light</source>
         <translation>浅色</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="187" />
+        <location filename="../../app/ui/dialogs/settings.py" line="193" />
         <source>Dark</source>
         <translation>深色</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="189" />
+        <location filename="../../app/ui/dialogs/settings.py" line="195" />
         <source>Show desktop notifications for new messages</source>
         <translation>有新消息时显示桌面通知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="190" />
+        <location filename="../../app/ui/dialogs/settings.py" line="196" />
         <source>Do not disturb (no notifications, counts still update)</source>
         <translation>免打扰（不弹通知，未读数照常更新）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="191" />
+        <location filename="../../app/ui/dialogs/settings.py" line="197" />
         <source>Save</source>
         <translation>保存</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="192" />
+        <location filename="../../app/ui/dialogs/settings.py" line="198" />
         <source>Cancel</source>
         <translation>取消</translation>
     </message>

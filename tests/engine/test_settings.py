@@ -4,6 +4,7 @@ import logging
 
 import pytest
 
+from app.engine.errors import StartupError
 from app.engine.paths import app_paths
 from app.engine.settings import Settings, SettingsError, load_settings, save_settings
 
@@ -74,3 +75,16 @@ def test_assignment_is_validated():
     settings = Settings()
     with pytest.raises(ValueError):
         settings.max_active_pages = 0
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"server": ' + "[" * 5000 + "]" * 5000 + "}", "nested too deeply"),
+    ('{"database_url": "sqlite:///\\ud800.db"}', "not valid Unicode"),
+])
+def test_a_hostile_settings_file_is_one_clear_error_not_a_traceback(tmp_path, text, message):
+    path = tmp_path / "settings.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SettingsError, match=message) as info:
+        load_settings(path)
+    assert isinstance(info.value, StartupError) and info.value.exit_code == 2
+    assert path.read_text(encoding="utf-8") == text  # left for the operator to fix

@@ -64,6 +64,9 @@ def test_accounts_dialog_adds_disables_and_deletes_with_confirmation(engine, qlo
     login.reject()
     wait_until(qloop, lambda: dialog.table.rowCount() == 1)
     assert rows(dialog)[0][0] == "Shop front desk" and rows(dialog)[0][3] != "Off"
+    # The id `hiscrm db export` also takes, in the last column.
+    assert dialog.table.horizontalHeaderItem(dialog.table.columnCount() - 1).text() == "ID"
+    assert rows(dialog)[0][-1] == account.id
 
     # Pause monitoring: the row and the engine agree.
     dialog.select_account(account.id)
@@ -88,6 +91,12 @@ def test_accounts_dialog_adds_disables_and_deletes_with_confirmation(engine, qlo
 
 
 # ---- Settings -------------------------------------------------------------------------------
+def test_settings_say_when_sessions_are_protected_by_file_permissions_only(engine, qloop, shown):
+    dialog = shown(SettingsDialog(engine))
+    assert engine.accounts.sessions_protected_by_file_permissions_only  # no OS keyring here
+    assert dialog.key_hint.isVisible() and "file permissions only" in dialog.key_hint.text()
+
+
 def test_settings_are_saved_reloaded_and_applied_live(engine, qloop, qtbot, shown, language):
     unfollow = follow_settings(engine.bus)  # as the main window does
     dialog = shown(SettingsDialog(engine))

@@ -11,6 +11,10 @@ the Qt UI thread, so a slow query must not freeze the window):
 `upgrade()` brings the schema to the newest Alembic revision and turns the ways a database can
 be unusable (not a database, damaged, made by a newer HisCRM, server unreachable) into a
 `DatabaseError` whose message tells the operator what is wrong; such a file is never touched.
+A SQLite file is checked first (`PRAGMA quick_check`): pages overwritten in the middle leave
+the header intact, so opening works and the damage shows only when a query reaches them, by
+then maybe after new rows were written into the damaged file. A damaged file refuses every
+write (DatabaseDamaged) and the message says how to recover (backup.py).
 """
 from __future__ import annotations
 
@@ -27,26 +31,45 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from ..errors import StartupError, describe_os_error
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 READER_THREADS = 4
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+HIDDEN = "***"
+QUICK_CHECK_LINES = 5  # problems quoted in the message; the rest are counted by SQLite's check
 
 
-class DatabaseError(Exception):
+class DatabaseError(StartupError):
     """The database cannot be used; the message says which one and why (password hidden)."""
+
+
+class DatabaseDamaged(DatabaseError):
+    """SQLite's integrity check found damage; nothing is written into such a file."""
 
 
 class Database:
     def __init__(self, url: str) -> None:
         self.url = _normalise_url(url)
-        parsed = make_url(self.url)
+        try:
+            parsed = make_url(self.url)
+        except exc.ArgumentError:
+            raise DatabaseError(
+                f"{Database.redacted(url)} is not a database URL: use sqlite:///FILE or "
+                "postgresql://USER@HOST/DATABASE") from None
         self.dialect = parsed.get_backend_name()
         if self.dialect not in ("sqlite", "postgresql"):
             raise DatabaseError(f"unsupported database {Database.redacted(url)}: use sqlite or postgresql")
         self._in_memory = self.dialect == "sqlite" and parsed.database in (None, "", ":memory:")
-        self.engine: Engine = self._create_engine(parsed)
+        self.damage: str | None = None  # what quick_check found, once it found something
+        try:
+            self.engine: Engine = self._create_engine(parsed)
+        except exc.NoSuchModuleError:
+            raise DatabaseError(
+                f"unsupported database driver in {Database.redacted(url)}: use sqlite:///FILE or "
+                "postgresql://… (the psycopg driver)") from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(
             self.engine.execution_options(hiscrm_writer=True), expire_on_commit=False
@@ -64,21 +87,31 @@ class Database:
 
     @staticmethod
     def redacted(url: str) -> str:
-        """The URL with its password hidden, for messages and logs."""
+        """The URL with its password hidden, for messages and logs: the user-info password
+        and a `password` query parameter (libpq accepts both)."""
         try:
-            return make_url(url).render_as_string(hide_password=True)
+            parsed = make_url(url)
         except exc.ArgumentError:
             return "<invalid database URL>"
+        placeholder = "hiscrmhiddenpassword"  # "***" itself would be percent-encoded
+        query = {key: (placeholder if key.lower() == "password" else value)
+                 for key, value in parsed.query.items()}
+        shown = parsed.set(query=query).render_as_string(hide_password=True)
+        return shown.replace(placeholder, HIDDEN)
 
     async def upgrade(self) -> None:
-        """Migrate the schema to the newest revision (creating it in a new database)."""
+        """Check a SQLite file for damage, then migrate the schema to the newest revision
+        (creating it in a new database)."""
         from .migrations import upgrade_to_head
 
+        await self._run(self._writer, self._guarded, self._check_integrity)
         await self._run(self._writer, self._guarded, upgrade_to_head, self)
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(session, *args)` in one transaction on the writer thread; commit on success,
-        roll back (and re-raise) on error."""
+        roll back (and re-raise) on error. A damaged file refuses (DatabaseDamaged)."""
+        if self.damage is not None:
+            raise DatabaseDamaged(self.damage)
         return await self._run(self._writer, self._in_transaction, fn, args)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
@@ -115,6 +148,27 @@ class Database:
         with self._sessions() as session:
             return fn(session, *args)
 
+    def _check_integrity(self) -> None:
+        """SQLite's quick check (every page and index entry, not the index contents: seconds
+        for a big file, where integrity_check would take minutes)."""
+        if self.dialect != "sqlite" or self._in_memory:
+            return
+        with self.engine.connect() as connection:  # a file that is not a database fails here
+            try:
+                rows = [str(row[0]) for row in connection.exec_driver_sql(
+                    f"PRAGMA quick_check({QUICK_CHECK_LINES})")]
+            except exc.DatabaseError as e:  # damage the check itself trips over
+                rows = [_first_line(e)]
+        if rows == ["ok"]:
+            return
+        from .backup import recovery_advice
+
+        where = self._describe()
+        self.damage = (f"the database {where} is damaged ({'; '.join(rows)}); nothing was written "
+                       f"to it. {recovery_advice(Path(where))}")
+        log.error("%s", self.damage)
+        raise DatabaseDamaged(self.damage)
+
     def _guarded(self, fn: Callable[..., T], *args: Any) -> T:
         """Translate driver errors met while opening/migrating into a clear DatabaseError."""
         where = self._describe()
@@ -129,10 +183,18 @@ class Database:
         except exc.DatabaseError as e:
             if self.dialect == "postgresql":
                 raise DatabaseError(f"cannot use the PostgreSQL database {where}: {_first_line(e)}") from e
-            raise DatabaseError(
-                f"{where} is not a HisCRM database or is damaged ({_first_line(e)}); "
-                "it was left untouched: restore a backup or choose another database file"
-            ) from e
+            from .backup import recovery_advice
+
+            self.damage = (f"{where} is not a HisCRM database or is damaged ({_first_line(e)}); "
+                           f"it was left untouched. {recovery_advice(Path(where))}")
+            raise DatabaseDamaged(self.damage) from e
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The database file (SQLite), else None."""
+        if self.dialect != "sqlite" or self._in_memory:
+            return None
+        return Path(str(make_url(self.url).database))
 
     def _describe(self) -> str:
         if self.dialect == "sqlite" and not self._in_memory:
@@ -149,7 +211,12 @@ class Database:
                 url, poolclass=StaticPool, connect_args={"check_same_thread": False}
             )
         else:
-            Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(str(url.database)).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise DatabaseError(f"cannot create the folder {folder} for the database: "
+                                    f"{describe_os_error(e)}") from e
             engine = create_engine(
                 url,
                 pool_size=READER_THREADS + 1,

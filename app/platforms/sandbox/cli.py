@@ -2,6 +2,10 @@
 
     hiscrm sandbox serve [--port P] [--world FILE]
     hiscrm sandbox inject --url URL --comments-per-s X --dms-per-s Y --duration S [--creator NAME]
+
+`add_commands` puts these subcommands on the `hiscrm sandbox` parser itself, so
+`hiscrm sandbox --help` lists them; the site and the client are imported only when a command
+runs, so building the parser costs `hiscrm` nothing.
 """
 from __future__ import annotations
 
@@ -11,13 +15,10 @@ import signal
 import sys
 from pathlib import Path
 
-from .control_client import SandboxControl, SandboxControlError
-from .simulator import Arrival, AudienceSimulator
 
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hiscrm sandbox", description="the sandbox platform's site and audience")
-    sub = parser.add_subparsers(dest="command", required=True)
+def add_commands(parser: argparse.ArgumentParser) -> None:
+    """The sandbox subcommands, on `parser` (the `hiscrm sandbox` parser)."""
+    sub = parser.add_subparsers(dest="sandbox_command", required=True, metavar="{serve,inject}")
     serve = sub.add_parser("serve", help="run the sandbox site until Ctrl+C")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
     serve.add_argument("--port", type=int, default=0, help="port (default: a free one)")
@@ -27,13 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     inject.add_argument("--comments-per-s", type=float, default=1.0)
     inject.add_argument("--dms-per-s", type=float, default=0.5)
     inject.add_argument("--duration", type=float, default=10.0, help="seconds")
-    inject.add_argument("--creator", help="only this creator (default: any creator of the site)")
-    return parser
+    inject.add_argument("--creator", help="only this creator of the site (default: any)")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "serve":
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed subcommand; returns the exit code."""
+    if args.sandbox_command == "serve":
         return asyncio.run(_serve(args.host, args.port, args.world))
     if args.comments_per_s < 0 or args.dms_per_s < 0 or args.duration <= 0:
         print("hiscrm sandbox: rates must be >= 0 and --duration > 0", file=sys.stderr)
@@ -68,16 +68,21 @@ async def _serve(host: str, port: int, world: Path | None) -> int:
 
 
 async def _inject(url: str, comments_per_s: float, dms_per_s: float, duration: float, creator: str | None) -> int:
+    from .control_client import SandboxControl, SandboxControlError
+    from .simulator import Arrival, AudienceSimulator
+
     async with SandboxControl(url) as control:
         try:
-            state = await control.state()
-            if creator:
-                await control.ensure_creator(creator)
-            elif not state["creators"]:
-                print("hiscrm sandbox: the site has no creators yet; log in once or pass --creator", file=sys.stderr)
-                return 1
+            names = await control.creator_names()
         except SandboxControlError as exc:
             print(f"hiscrm sandbox: {exc}", file=sys.stderr)
+            return 1
+        if not names:
+            print("hiscrm sandbox: the site has no creators yet; log in to it once first", file=sys.stderr)
+            return 1
+        if creator is not None and creator not in names:
+            print(f"hiscrm sandbox: the site has no creator {creator!r}; its creators: "
+                  f"{', '.join(names)}", file=sys.stderr)
             return 1
 
         async def inject(arrival: Arrival) -> None:

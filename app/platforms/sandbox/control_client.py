@@ -88,7 +88,12 @@ class SandboxControl:
     async def state(self) -> dict[str, Any]:
         return await self._call("GET", "state")
 
+    async def creator_names(self) -> list[str]:
+        """The names of the site's creators (the accounts one can log in as)."""
+        return [c["name"] for c in (await self.state())["creators"]]
+
     async def ensure_creator(self, name: str) -> dict[str, Any]:
+        """The creator of that name, created if the site has none (tests, the demo)."""
         return await self._call("POST", "creators", {"name": name})
 
     async def works(self, creator: str) -> list[dict[str, Any]]:

@@ -30,7 +30,7 @@ from app.ui.theme import platform_icon
 from app.ui.views.painting import login_state_label
 
 RELOAD_DELAY_MS = 100  # gathers the bursts of events one action causes into one reload
-COLUMNS = ("name", "platform", "login", "monitoring", "error", "crawl")
+COLUMNS = ("name", "platform", "login", "monitoring", "error", "crawl", "id")  # id: for `hiscrm db`
 
 
 class AccountsDialog(EngineDialog):
@@ -115,6 +115,7 @@ class AccountsDialog(EngineDialog):
             "monitoring": monitoring,
             "error": (account_problem(account.login_status, account.last_error) or "") if account.last_error else "",
             "crawl": labels.local_time(account.last_crawl_at),
+            "id": account.id,
         }
         for column, key in enumerate(COLUMNS):
             item = QTableWidgetItem(cells[key])
@@ -197,7 +198,7 @@ class AccountsDialog(EngineDialog):
         self.setWindowTitle(self.tr("Accounts"))
         self.table.setHorizontalHeaderLabels([
             self.tr("Name"), self.tr("Platform"), self.tr("Login"), self.tr("Monitoring"),
-            self.tr("Last error"), self.tr("Last crawl"),
+            self.tr("Last error"), self.tr("Last crawl"), self.tr("ID"),
         ])
         self.add_button.setText(self.tr("Add account…"))
         self.login_button.setText(self.tr("Log in again"))

@@ -72,11 +72,15 @@ class SettingsDialog(EngineDialog):
         self.database_url.textChanged.connect(lambda _t: self._mark_url(valid=True))
         self.database_hint = role_label("hint")
         self.database_hint.setWordWrap(True)
+        self.key_hint = role_label("hint")  # said only where there is no OS keyring
+        self.key_hint.setWordWrap(True)
+        self.key_hint.setVisible(self.engine.accounts.sessions_protected_by_file_permissions_only)
         self.storage = QGroupBox()
         storage_form = QFormLayout(self.storage)
         storage_form.addRow(QLabel(), self.data_dir)
         storage_form.addRow(QLabel(), self.database_url)
         storage_form.addRow(QLabel(), self.database_hint)
+        storage_form.addRow(QLabel(), self.key_hint)
 
         self.poll_min = QDoubleSpinBox()
         self.poll_max = QDoubleSpinBox()
@@ -179,6 +183,8 @@ class SettingsDialog(EngineDialog):
         set_form_labels(self.appearance.layout(), self.tr("Language"), self.tr("Theme"))
         self.database_url.setPlaceholderText(self.tr("Empty: the built-in SQLite database in the data folder"))
         self.database_hint.setText(self.tr("A changed database URL takes effect when the console starts again."))
+        self.key_hint.setText(self.tr("There is no system keyring: saved login sessions are protected by "
+                                      "file permissions only (anyone who can read your files can use them)."))
         for spin in (self.poll_min, self.poll_max):
             spin.setSuffix(self.tr(" s"))
         self.concurrency.setToolTip(self.tr("How many accounts keep a live browser page at the same time; "

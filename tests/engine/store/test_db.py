@@ -155,3 +155,30 @@ def test_the_unused_templates_table_is_dropped_unless_someone_filled_it(tmp_path
             assert inspect(connection).has_table("quick_replies")
     finally:
         database.engine.dispose()
+
+
+def test_redacted_hides_a_password_given_as_a_query_parameter():
+    url = "postgresql://hiscrm@db.example/crm?password=s3cret&sslmode=require"
+    shown = Database.redacted(url)
+    assert "s3cret" not in shown
+    assert "password=***" in shown and "sslmode=require" in shown
+
+
+async def test_unreachable_postgresql_with_a_query_password_is_reported_without_it(caplog):
+    db = Database("postgresql://hiscrm@127.0.0.1:9/nowhere?password=s3cret&connect_timeout=2")
+    with pytest.raises(DatabaseError, match="cannot reach the PostgreSQL database") as info:
+        await db.upgrade()
+    assert "s3cret" not in str(info.value) and "s3cret" not in caplog.text
+    await db.close()
+
+
+@pytest.mark.parametrize("url, message", [
+    ("mysql://u@h/crm", "unsupported database mysql://u@h/crm"),
+    ("not a url", "is not a database URL"),
+    ("sqlite+nodriver:///x.db", "unsupported database driver"),
+    ("postgresql+nodriver://u:s3cret@h/crm", "unsupported database driver"),
+])
+def test_an_unusable_database_url_is_a_clear_error(url, message):
+    with pytest.raises(DatabaseError, match=message) as info:
+        Database(url)
+    assert "s3cret" not in str(info.value)

@@ -3,10 +3,15 @@ import json
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import event, func, select, text
 
 from app.engine.records import Batch
 from app.engine.store.datastore import DataStore
-from app.engine.store.snapshot import SnapshotError, export_snapshot, import_snapshot
+from app.engine.store.db import Database
+from app.engine.store.models import Account, Comment
+from app.engine.store.snapshot import (
+    ImportStopped, SnapshotError, export_snapshot, find_account, import_snapshot, import_snapshot_file,
+)
 from store_helpers import ACCOUNT, T0, channel, comment, comments, contents, conversations, dm, messages
 
 ORIGINAL_ACCOUNT = "acc-5f0c2b1e-0d4e-4c55-9a8e-3f1d2c3b4a59"
@@ -159,3 +164,90 @@ def _without_envelope(exported, account_id):
     for item in data["data"]["conversations"]:
         item.pop("createdAt")  # first seen: the time of the import
     return data
+
+
+# ---- Snapshot files: streamed, and bad files told clearly -----------------------------------
+def write_json(path, document):
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def big_snapshot(account_id="acc-big", comments_count=30_000):
+    return {"accountId": account_id, "platform": "douyin", "timestamp": 1717000000000,
+            "snapshot": {"platform": "douyin", "data": {
+                "contents": [{"contentId": "v-1", "title": "video"}],
+                "comments": [{"commentId": f"c-{i}", "contentId": "v-1", "authorName": f"fan {i}",
+                              "content": f"comment {i} " * 8, "createdAt": 1716100000 + i}
+                             for i in range(comments_count)],
+                "conversations": [], "messages": [], "notifications": []}}}
+
+
+async def test_a_snapshot_file_is_imported_like_the_document_it_holds(store, db, tmp_path):
+    path = write_json(tmp_path / "snapshot.json", ORIGINAL_SNAPSHOT)
+    result = await import_snapshot_file(store, path)
+    assert result.accepted == 7
+    assert [(r.kind, r.index, r.key) for r in result.rejected] == [("comments", 3, "c-103")]
+    assert set(await comments(db, account_id=ORIGINAL_ACCOUNT)) == {"c-100", "c-101", "c-102"}
+    assert (await channel(db, ORIGINAL_ACCOUNT)).unread_count == 2
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"accountId": "a", "platform": "douyin", "snapshot": ' + DEEP + "}", "nested more than 64 levels deep"),
+    (DEEP, "nested more than 64 levels deep"),
+    ('{"accountId": "\\ud800", "platform": "douyin", "snapshot": {"data": {}}}', "accountId is not valid Unicode"),
+    ('{"accountId": "a?b", "platform": "\\udc00x", "snapshot": {"data": {}}}', "not valid Unicode"),
+    ('{"accountId": "a", "platform": "douyin", "snapshot": {"data": {"comments": [{"commentId": "c1"', "not valid JSON"),
+])
+async def test_a_hostile_file_is_refused_with_a_reason_and_nothing_written(store, db, tmp_path, text, message):
+    path = tmp_path / "bad.json"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    with pytest.raises(SnapshotError, match=message):
+        await import_snapshot_file(store, path)
+    assert await db.read(lambda s: s.scalar(select(func.count()).select_from(Account))) == 1  # only the fixture's
+
+
+async def test_a_deeply_nested_record_refuses_the_file_and_says_which_record(store, db, tmp_path):
+    path = tmp_path / "deep-record.json"
+    text = json.dumps(big_snapshot(comments_count=3)).replace('"content": "comment 1 ', '"x": ' + DEEP + ', "content": "')
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SnapshotError, match=r"nested more than 64 levels deep \(in comments\[1\]\)"):
+        await import_snapshot_file(store, path)
+
+
+async def test_a_full_disk_stops_the_import_and_says_what_was_committed(tmp_path):
+    """SQLite's max_page_count makes the file full exactly as a full disk does (SQLITE_FULL)."""
+    from app.engine.bus import EventBus
+
+    db = Database(f"sqlite:///{tmp_path / 'full.db'}")
+    await db.upgrade()
+    pages = await db.read(lambda s: s.execute(text("PRAGMA page_count")).scalar())
+    db.engine.dispose()
+    event.listen(db.engine, "connect",
+                 lambda connection, _record: connection.execute(f"PRAGMA max_page_count={pages + 400}"))
+    path = write_json(tmp_path / "big.json", big_snapshot())
+    with pytest.raises(ImportStopped) as info:
+        await import_snapshot_file(DataStore(db, EventBus()), path)
+    stopped = info.value
+    stored = await db.read(lambda s: s.scalar(select(func.count()).select_from(Comment)))
+    await db.close()
+    assert 0 < stored < 30_000
+    assert stopped.committed == {"contents": 1, "conversations": 0, "comments": stored, "messages": 0}
+    assert f"stopped after committing {stored + 1} records (1 contents, {stored} comments)" in str(stopped)
+    assert "database or disk is full" in str(stopped) and "import the file again" in str(stopped)
+
+
+async def test_an_account_is_found_by_its_name_and_an_ambiguous_name_lists_the_ids(db):
+    await db.write(lambda s: s.add_all([
+        Account(id="acc-1", platform="douyin", display_name="店铺 A"),
+        Account(id="acc-2", platform="douyin", display_name="Twin"),
+        Account(id="acc-3", platform="sandbox", display_name="Twin"),
+    ]))
+    assert await find_account(db, "acc-1") == "acc-1"
+    assert await find_account(db, "店铺 A") == "acc-1"
+    with pytest.raises(LookupError, match=r"2 accounts are named 'Twin'.*acc-2 \(douyin\); acc-3 \(sandbox\)"):
+        await find_account(db, "Twin")
+    with pytest.raises(LookupError, match="unknown account 'nobody'"):
+        await find_account(db, "nobody")

@@ -50,3 +50,26 @@ async def test_inject_says_clearly_when_the_site_is_not_there(tmp_path):
     out, err = await asyncio.wait_for(inject.communicate(), 30)
     assert inject.returncode == 1
     assert "not reachable" in err.decode()
+
+
+async def test_sandbox_help_lists_its_subcommands(tmp_path):
+    process = await _hiscrm(tmp_path, "--help")
+    out, _err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0
+    assert "serve" in out.decode() and "inject" in out.decode()
+
+
+async def test_inject_for_a_creator_the_site_does_not_have_fails_and_names_the_ones_it_has(tmp_path):
+    server = await _hiscrm(tmp_path, "serve", "--port", "0")
+    try:
+        url = (await asyncio.wait_for(server.stdout.readline(), 30)).decode().split()[2]
+        async with SandboxControl(url) as control:
+            await control.ensure_creator("Real Creator")
+            inject = await _hiscrm(tmp_path, "inject", "--url", url, "--duration", "1", "--creator", "nobody")
+            _out, err = await asyncio.wait_for(inject.communicate(), 30)
+            assert inject.returncode == 1
+            assert "the site has no creator 'nobody'; its creators: Real Creator" in err.decode()
+            assert await control.creator_names() == ["Real Creator"]  # not created by the attempt
+    finally:
+        server.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(server.wait(), 15)
