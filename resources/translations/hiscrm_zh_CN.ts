@@ -145,18 +145,18 @@
 <context>
     <name>BubbleDelegate</name>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="193"/>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="197"/>
         <source>You</source>
         <extracomment>str: the outbox reply id whose Retry link was clicked str: the outbox reply id whose Cancel link was clicked</extracomment>
         <translation>我</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="202"/>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="206"/>
         <source>Retry</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="204"/>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="208"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -178,49 +178,59 @@
         <translation>请在左侧选择一个会话或作品。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="289"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="310"/>
         <source>Reply</source>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="293"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="314"/>
         <source>Copy text</source>
         <translation>复制文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="297"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="318"/>
         <source>Mark unread</source>
         <translation>标为未读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="302"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="323"/>
         <source>Retry sending</source>
         <translation>重新发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="307"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="328"/>
+        <source>It is on the platform: mark sent</source>
+        <translation>平台上已有：标为已发送</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/components/chat_pane.py" line="332"/>
+        <source>It is not on the platform: send again</source>
+        <translation>平台上没有：重新发送</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/components/chat_pane.py" line="337"/>
         <source>Cancel reply</source>
         <translation>取消回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="316"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="346"/>
         <source>Direct messages</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="316"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="346"/>
         <source>Comments</source>
         <translation>评论</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/components/chat_pane.py" line="317"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="347"/>
         <source>%n message(s)</source>
         <translation>
             <numerusform>%n 条消息</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="321"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="351"/>
         <source>No topic open</source>
         <translation>未打开会话</translation>
     </message>
@@ -405,22 +415,22 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/app.py" line="73"/>
+        <location filename="../../app/ui/app.py" line="81"/>
         <source>Stopping…</source>
         <translation>正在停止…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="94"/>
+        <location filename="../../app/ui/app.py" line="117"/>
         <source>Starting browsers…</source>
         <translation>正在启动浏览器…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="102"/>
+        <location filename="../../app/ui/app.py" line="125"/>
         <source>Ready</source>
         <translation>就绪</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="129"/>
+        <location filename="../../app/ui/app.py" line="134"/>
         <source>HisCRM Console cannot start</source>
         <translation>HisCRM 控制台无法启动</translation>
     </message>
@@ -742,39 +752,44 @@
 <context>
     <name>ReplyStatus</name>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="53"/>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="56"/>
         <source>Queued</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="54"/>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="57"/>
         <source>Sending…</source>
         <translation>发送中…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="55"/>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="58"/>
         <source>Sent</source>
         <translation>已发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="56"/>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="59"/>
         <source>Confirmed</source>
         <translation>已确认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="57"/>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="60"/>
         <source>Failed</source>
         <translation>失败</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="58"/>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="61"/>
         <source>Blocked</source>
         <translation>已被限制</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="59"/>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="62"/>
         <source>Cancelled</source>
         <translation>已取消</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="63"/>
+        <source>Uncertain: check and confirm</source>
+        <translation>不确定：请到平台核实并确认</translation>
     </message>
 </context>
 <context>

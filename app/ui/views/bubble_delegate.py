@@ -43,9 +43,12 @@ STATUS_GLYPHS = {
     "failed": "✗",
     "blocked": "⛔",
     "cancelled": "⊘",
+    "uncertain": "?",
 }
 RETRYABLE = ("failed", "blocked")
-CANCELLABLE = ("queued", "failed", "blocked")
+CANCELLABLE = ("queued", "failed", "blocked", "uncertain")
+UNCERTAIN = "uncertain"  # may be on the platform: the operator confirms it or sends it again
+NEEDS_ATTENTION = ("failed", "blocked", UNCERTAIN)
 
 
 def status_label(status: str) -> str:
@@ -57,6 +60,7 @@ def status_label(status: str) -> str:
         "failed": QCoreApplication.translate("ReplyStatus", "Failed"),
         "blocked": QCoreApplication.translate("ReplyStatus", "Blocked"),
         "cancelled": QCoreApplication.translate("ReplyStatus", "Cancelled"),
+        "uncertain": QCoreApplication.translate("ReplyStatus", "Uncertain: check and confirm"),
     }
     return labels.get(status, status)
 
@@ -65,7 +69,7 @@ def status_text(message: Message) -> str:
     """"✓✓ Confirmed", "✗ Failed: rate limited" — the footer under our reply."""
     status = message.reply_status or ""
     text = f"{STATUS_GLYPHS.get(status, '')} {status_label(status)}".strip()
-    if message.reply_error and status in ("failed", "blocked"):
+    if message.reply_error and status in NEEDS_ATTENTION:
         text = f"{text}: {message.reply_error}"
     return text
 
@@ -278,7 +282,7 @@ class BubbleDelegate(QStyledItemDelegate):
 
         # Footer: our reply's status, then the Retry / Cancel links.
         if g.footer is not None:
-            failed = message.reply_status in ("failed", "blocked")
+            failed = message.reply_status in NEEDS_ATTENTION
             painter.setFont(small)
             painter.setPen(QColor("#d63939") if failed else dim)
             footer_fm = QFontMetrics(small)
