@@ -15,7 +15,7 @@ from app.engine.outbox_store import claim_next
 from app.engine.platform import ReplyUncertain, TransientError
 from app.engine.records import Batch
 from app.engine.store.datastore import DataStore
-from app.engine.store.models import Comment, utcnow
+from app.engine.store.models import Comment, Reply, utcnow
 
 from .conftest import ACCOUNT, COMMENT, CONTENT_REF, CONVERSATION, CONVERSATION_REF, WORK, wait_for_status
 
@@ -108,7 +108,6 @@ async def test_the_target_carries_what_the_engine_stored_about_it(outbox, seeded
 
 def _settle(session, reply_id) -> None:
     """Mark a claimed reply sent so the next claim takes the next one (the test's dispatcher)."""
-    from app.engine.store.models import Reply
     session.get(Reply, reply_id).status = "sent"
 
 
