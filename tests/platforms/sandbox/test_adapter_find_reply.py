@@ -40,7 +40,9 @@ async def test_a_reply_the_site_stores_with_another_line_break_is_found(platform
     sent = await platform.reply(page, ACCOUNT, target, "a\n\nb")
     on_site = {c["cid"]: c["text"] for c in await control.comments(CREATOR)}[sent.platform_id]
     assert on_site != "a\n\nb"  # the contenteditable box added a line break
-    assert await platform.find_reply(page, ACCOUNT, target, "a\n\nb", since) == sent.platform_id
+    found = await platform.find_reply(page, ACCOUNT, target, "a\n\nb", since)
+    assert found.platform_id == sent.platform_id
+    assert [c["text"] for c in found.created.comments] == [on_site]  # the record as the page showed it
 
 
 async def test_a_send_answer_slower_than_the_step_timeout_is_found_by_its_created_id(
@@ -58,7 +60,7 @@ async def test_a_send_answer_slower_than_the_step_timeout_is_found_by_its_create
     await answered  # the answer came after the adapter gave up on it
     [stored] = [c for c in await control.comments(CREATOR) if c["text"] == "slow 🐢 answer"]
     loads = _loads(page)
-    assert await platform.find_reply(page, ACCOUNT, target, "slow 🐢 answer", since) == stored["cid"]
+    assert (await platform.find_reply(page, ACCOUNT, target, "slow 🐢 answer", since)).platform_id == stored["cid"]
     assert loads == []  # the late answer said it: no page had to be searched
 
 
@@ -71,7 +73,8 @@ async def test_a_reply_at_the_end_of_a_thread_longer_than_the_page_bound_is_foun
     target = _target(comment)
     since = datetime.now(timezone.utc)
     sent = await platform.reply(page, ACCOUNT, target, "Thanks, all 600 of you!")
-    assert await platform.find_reply(page, ACCOUNT, target, "Thanks, all 600 of you!", since) == sent.platform_id
+    found = await platform.find_reply(page, ACCOUNT, target, "Thanks, all 600 of you!", since)
+    assert found.platform_id == sent.platform_id
     assert await platform.find_reply(page, ACCOUNT, target, "never sent", since) is None
 
 
