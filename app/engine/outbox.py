@@ -1,6 +1,6 @@
 """The durable reply outbox (DESIGN.md §5): what the operator sends, sent exactly once.
 
-    reply() ──► queued ──► sending ──► sent ──(its record stored: the send's answer or a crawl)──► confirmed
+    reply() ──► queued ──► sending ──► sent ──(its record stored: send answer or crawl)──► confirmed
                   ▲   │        │
                   │   │        ├─ TransientError / timeout ─► queued again after a backoff,
                   │   │        │                              `failed` after max_attempts
@@ -210,9 +210,9 @@ class Outbox:
     async def cancel(self, reply_id: str) -> None:
         """Give up a reply that is not on its way (queued, failed or blocked); its message
         stays in the topic, marked cancelled."""
-        allowed = frozenset({
-            ReplyStatus.QUEUED.value, ReplyStatus.FAILED.value, ReplyStatus.BLOCKED.value, ReplyStatus.UNCERTAIN.value,
-        })
+        allowed = frozenset(
+            s.value for s in (ReplyStatus.QUEUED, ReplyStatus.FAILED, ReplyStatus.BLOCKED, ReplyStatus.UNCERTAIN)
+        )
         row = await self._db.write(change_status, reply_id, ReplyStatus.CANCELLED, allowed, utcnow())
         self._publish_status(row)
 
