@@ -1,6 +1,6 @@
 """The durable reply outbox (DESIGN.md §5): what the operator sends, sent exactly once.
 
-    reply() ──► queued ──► sending ──► sent ──(its record stored: the send's answer or a crawl)──► confirmed
+    reply() ──► queued ──► sending ──► sent ──(its record stored: send answer or crawl)──► confirmed
                   ▲   │        │
                   │   │        ├─ TransientError / timeout ─► queued again after a backoff,
                   │   │        │                              `failed` after max_attempts
@@ -80,7 +80,7 @@ class ReplySender(Protocol):
 
     async def find_reply(
         self, account_id: str, target: ReplyTarget, text: str, since: datetime
-    ) -> str | None: ...
+    ) -> SentReply | None: ...
 
     async def store_created(self, account_id: str, batch: Batch) -> None:
         """Store the record a send's answer carried, as the account's crawl would."""
@@ -210,9 +210,9 @@ class Outbox:
     async def cancel(self, reply_id: str) -> None:
         """Give up a reply that is not on its way (queued, failed or blocked); its message
         stays in the topic, marked cancelled."""
-        allowed = frozenset({
-            ReplyStatus.QUEUED.value, ReplyStatus.FAILED.value, ReplyStatus.BLOCKED.value, ReplyStatus.UNCERTAIN.value,
-        })
+        allowed = frozenset(
+            s.value for s in (ReplyStatus.QUEUED, ReplyStatus.FAILED, ReplyStatus.BLOCKED, ReplyStatus.UNCERTAIN)
+        )
         row = await self._db.write(change_status, reply_id, ReplyStatus.CANCELLED, allowed, utcnow())
         self._publish_status(row)
 
@@ -284,13 +284,12 @@ class Outbox:
 
     async def _attempt(self, row: ReplyRow, target: ReplyTarget) -> None:
         """One attempt at a `sending` row; records its outcome."""
-        created: Batch | None = None
         try:
-            platform_id = await self._find_earlier_copy(row, target) if row.attempted_before else None
-            if platform_id is None:
+            sent = await self._find_earlier_copy(row, target) if row.attempted_before else None
+            if sent is None:
                 async with asyncio.timeout(self.send_timeout_s):
                     sent = await self._pool.send_reply(row.account_id, target, row.text)
-                platform_id, created = sent.platform_id, sent.created
+            platform_id, created = sent.platform_id, sent.created
             if not isinstance(platform_id, str) or not platform_id:
                 # It may well be on the platform: the next attempt looks before it sends.
                 raise _NoPlatformId(f"the platform returned no id for the reply ({platform_id!r})")
@@ -308,19 +307,19 @@ class Outbox:
             if await self._record_sent(row, platform_id) and created is not None:
                 await self._store_created(row, created)
 
-    async def _find_earlier_copy(self, row: ReplyRow, target: ReplyTarget) -> str | None:
-        """The platform id of an earlier attempt's copy, unless another reply owns it."""
+    async def _find_earlier_copy(self, row: ReplyRow, target: ReplyTarget) -> SentReply | None:
+        """An earlier attempt's copy on the platform, unless another reply owns it."""
         # The reply cannot be on the platform from before it was queued; the margin absorbs
         # platforms that round their times down to whole seconds.
         since = row.created_at - _FIND_MARGIN
         async with asyncio.timeout(self.send_timeout_s):
             found = await self._pool.find_reply(row.account_id, target, row.text, since)
-        if not found:
+        if found is None:
             return None
-        owner = await self._db.read(platform_id_owner, row.account_id, found)
+        owner = await self._db.read(platform_id_owner, row.account_id, found.platform_id)
         if owner is not None and owner != row.id:
             return None  # the same text sent by another reply of ours
-        log.info("reply %s was already on the platform as %s; not sending it again", row.id, found)
+        log.info("reply %s was already on the platform as %s; not sending it again", row.id, found.platform_id)
         return found
 
     async def _record_sent(self, row: ReplyRow, platform_id: str) -> bool:
@@ -333,8 +332,9 @@ class Outbox:
         return sent.status == ReplyStatus.SENT.value
 
     async def _store_created(self, row: ReplyRow, created: Batch) -> None:
-        """Store the record the send's answer carried: it confirms the reply now, instead of
-        at the account's next poll. A failure here loses nothing: the crawl stores it later."""
+        """Store the record the send's answer (or the look that found it) carried: it confirms
+        the reply now, instead of at the account's next poll, which may never see it (a
+        thread longer than a crawl reads). A failure here loses nothing: the crawl may."""
         try:
             await self._pool.store_created(row.account_id, created)
         except Exception:

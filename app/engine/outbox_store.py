@@ -323,7 +323,9 @@ def _target(session: Session, reply: Reply) -> ReplyTarget:
             peer_name=peer.peer_name if peer else None, peer_platform_id=peer.peer_id if peer else None,
         )
     title = session.scalar(
-        select(Content.title).where(Content.account_id == account, Content.platform_content_id == reply.topic_platform_id)
+        select(Content.title).where(
+            Content.account_id == account, Content.platform_content_id == reply.topic_platform_id
+        )
     )
     if reply.target_platform_id is None:
         return ReplyTarget("comment", reply.topic_platform_id, topic_title=title)
@@ -333,7 +335,9 @@ def _target(session: Session, reply: Reply) -> ReplyTarget:
     return ReplyTarget(
         "comment", reply.topic_platform_id, reply.target_platform_id, topic_title=title,
         target_text=parent.text, target_author=parent.author_name, target_author_id=parent.author_id,
-        thread_platform_id=_thread_root(session, account, reply.target_platform_id, parent.parent_platform_comment_id),
+        thread_platform_id=_thread_root(
+            session, account, reply.target_platform_id, parent.parent_platform_comment_id
+        ),
     )
 
 

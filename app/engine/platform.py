@@ -147,9 +147,9 @@ class ReplyTarget:
 
 @dataclass(frozen=True)
 class SentReply:
-    """What a send returned: the platform's id for the reply and, when the platform's answer
-    carries the created record, that record (stored at once, so the reply is confirmed without
-    waiting for the next crawl)."""
+    """A reply the platform has: its id and, when the send's answer (or the look that found
+    it) carried it, its record (stored at once, so the reply is confirmed without waiting for
+    the next crawl)."""
 
     platform_id: str
     created: Batch | None = None
@@ -301,9 +301,9 @@ class Platform(abc.ABC):
     @abc.abstractmethod
     async def find_reply(
         self, page: "Page", account: AccountInfo, target: ReplyTarget, text: str, since: datetime
-    ) -> str | None:
-        """After a crash or a lost answer: the platform id of our reply with this text sent
-        since `since`, so the outbox never sends twice.
+    ) -> SentReply | None:
+        """After a crash or a lost answer: our reply with this text sent since `since` (its
+        platform id, and its record when the look saw it), so the outbox never sends twice.
 
         Look where a new reply lands (the newest end of the thread or conversation), prefer an
         unambiguous marker (the created id of a send whose answer came late) and compare texts

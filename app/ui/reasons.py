@@ -27,6 +27,8 @@ def reply_failure(code: str | None) -> str:
             "Reasons", "the platform did not confirm the reply"),
         "interrupted": QCoreApplication.translate(
             "Reasons", "HisCRM stopped while sending; it checks the platform before resending"),
+        "uncertain": QCoreApplication.translate(
+            "Reasons", "it may be on the platform already: check there, then confirm it or send it again"),
     }
     unknown = QCoreApplication.translate("Reasons", "the platform reported an error")
     return reasons.get(code or "", unknown)

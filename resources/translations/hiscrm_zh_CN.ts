@@ -150,18 +150,18 @@
 <context>
     <name>BubbleDelegate</name>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="206" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="210" />
         <source>You</source>
         <extracomment>str: the outbox reply id whose Retry link was clicked str: the outbox reply id whose Cancel link was clicked</extracomment>
         <translation>我</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="215" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="219" />
         <source>Retry</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="217" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="221" />
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -182,55 +182,65 @@
 <context>
     <name>ChatPane</name>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="337" />
+        <location filename="../../app/ui/components/chat_pane.py" line="352" />
         <source>Choose a conversation or a work on the left.</source>
         <translation>请在左侧选择一个会话或作品。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="312" />
+        <location filename="../../app/ui/components/chat_pane.py" line="318" />
         <source>Reply</source>
         <extracomment>TopicRef: the topic shown changed (None: nothing shown) str: the operator asked to log the shown topic's account in again</extracomment>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="316" />
+        <location filename="../../app/ui/components/chat_pane.py" line="322" />
         <source>Copy text</source>
         <translation>复制文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="320" />
+        <location filename="../../app/ui/components/chat_pane.py" line="326" />
         <source>Mark unread</source>
         <translation>标为未读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="325" />
+        <location filename="../../app/ui/components/chat_pane.py" line="331" />
         <source>Retry sending</source>
         <translation>重新发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="330" />
+        <location filename="../../app/ui/components/chat_pane.py" line="336" />
+        <source>It is on the platform: mark sent</source>
+        <translation>平台上已有：标为已发送</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/components/chat_pane.py" line="340" />
+        <source>It is not on the platform: send again</source>
+        <translation>平台上没有：重新发送</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/components/chat_pane.py" line="345" />
         <source>Cancel reply</source>
         <translation>取消回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="353" />
+        <location filename="../../app/ui/components/chat_pane.py" line="368" />
         <source>Direct messages</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="353" />
+        <location filename="../../app/ui/components/chat_pane.py" line="368" />
         <source>Comments</source>
         <translation>评论</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/components/chat_pane.py" line="354" />
+        <location filename="../../app/ui/components/chat_pane.py" line="369" />
         <source>%n message(s)</source>
         <translation>
             <numerusform>%n 条消息</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="341" />
+        <location filename="../../app/ui/components/chat_pane.py" line="356" />
         <source>No topic open</source>
         <translation>未打开会话</translation>
     </message>
@@ -777,42 +787,47 @@ Data folder: {folder}</source>
         <translation>发送时 HisCRM 已停止；重发前会先在平台上核对</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="31" />
+        <location filename="../../app/ui/reasons.py" line="30" />
+        <source>it may be on the platform already: check there, then confirm it or send it again</source>
+        <translation>可能已发到平台上：请到平台上查看，然后确认已发送或再次发送</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="33" />
         <source>the platform reported an error</source>
         <translation>平台返回了错误</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="39" />
+        <location filename="../../app/ui/reasons.py" line="41" />
         <source>log in again to receive and send messages</source>
         <translation>请重新登录以收发消息</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="42" />
+        <location filename="../../app/ui/reasons.py" line="44" />
         <source>the platform asks for a verification: log in again</source>
         <translation>平台要求验证：请重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="45" />
+        <location filename="../../app/ui/reasons.py" line="47" />
         <source>the platform blocked this account</source>
         <translation>平台已封禁此账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="48" />
+        <location filename="../../app/ui/reasons.py" line="50" />
         <source>monitoring failed; it retries by itself</source>
         <translation>监控出错，将自动重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="56" />
+        <location filename="../../app/ui/reasons.py" line="58" />
         <source>Try again, or use “Show browser” to finish the login in a window.</source>
         <translation>请重试，或点击“显示浏览器”在窗口中完成登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="58" />
+        <location filename="../../app/ui/reasons.py" line="60" />
         <source>Nobody scanned the code in time. Try again when the phone is at hand.</source>
         <translation>未及时扫码。请在手机在手边时重试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="60" />
+        <location filename="../../app/ui/reasons.py" line="62" />
         <source>Try again for a new QR code.</source>
         <translation>重试以获取新的二维码。</translation>
     </message>
@@ -859,42 +874,47 @@ Data folder: {folder}</source>
 <context>
     <name>ReplyStatus</name>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="64" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="67" />
         <source>Queued</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="65" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="68" />
         <source>Sending…</source>
         <translation>发送中…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="66" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="69" />
         <source>Sent</source>
         <translation>已发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="67" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="70" />
         <source>Confirmed</source>
         <translation>已确认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="68" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="71" />
         <source>Failed</source>
         <translation>失败</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="69" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="72" />
         <source>Blocked</source>
         <translation>已被限制</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="70" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="73" />
         <source>Cancelled</source>
         <translation>已取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="81" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="74" />
+        <source>Uncertain: check and confirm</source>
+        <translation>不确定：请到平台核实并确认</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/views/bubble_delegate.py" line="85" />
         <source>{status}: {reason}</source>
         <translation>{status}：{reason}</translation>
     </message>

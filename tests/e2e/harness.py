@@ -22,6 +22,7 @@ from app.engine.engine import Engine
 from app.engine.events import Event, LoginProgress
 from app.engine.im.types import TopicRef
 from app.engine.paths import app_paths
+from app.engine.reply_text import text_key
 from app.engine.settings import Settings
 from app.engine.store.models import Comment, DirectMessage
 from app.platforms.sandbox.control_client import SandboxControl
@@ -163,10 +164,11 @@ async def stored_texts(db: Any, account_id: str) -> list[str]:
 
 
 async def site_copies(control: SandboxControl, creator: str, text: str) -> int:
-    """How many times the site holds `text` written by the creator (comments and DMs)."""
+    """How many times the site holds `text` written by the creator (comments and DMs), as
+    the site stores it (its reply boxes change line breaks: compared by the engine's key)."""
     comments = await control.comments(creator)
     conversations = await control.conversations(creator)
     me = next(c["uid"] for c in (await control.state())["creators"] if c["name"] == creator)
     ours = [c["text"] for c in comments if c["user"]["uid"] == me]
     ours += [m["content"]["text"] for conv in conversations for m in conv["messages"] if m["is_from_me"]]
-    return ours.count(text)
+    return [text_key(t) for t in ours].count(text_key(text))

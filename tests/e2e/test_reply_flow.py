@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.engine.events import AccountStatusChanged
+from app.engine.events import AccountStatusChanged, MessageStatusChanged
 
 from .harness import Console, running_engine, site_copies, until
 
@@ -51,6 +51,32 @@ async def test_replies_to_a_comment_and_a_dm_are_confirmed_once(console):
     assert answer.id == (await console.engine.outbox.get(comment_reply)).platform_reply_id
     texts = await console.stored_texts(account_id)
     assert texts.count("99 元包邮 😊") == 1 and texts.count("Yes, 2 days to Shanghai") == 1
+
+
+async def test_a_reply_is_confirmed_by_the_send_s_answer_not_by_the_next_poll(console, monkeypatch):
+    from app.platforms.sandbox import PLATFORM
+
+    account_id = await console.login("e2e-quick")
+    work_ref, comment_id, _ = await console.receive("e2e-quick", account_id)
+    timeline: list[tuple[str, str | None]] = []
+    real_poll = PLATFORM.poll
+
+    async def poll(page, account, sink):
+        """While the reply goes out, a poll looks at nothing: only the send can confirm it."""
+        timeline.append(("poll skipped", None))
+
+    monkeypatch.setattr(PLATFORM, "poll", poll)
+    console.engine.bus.subscribe(MessageStatusChanged, lambda e: timeline.append((e.status, e.reply_id)))
+    reply_id = await console.engine.outbox.reply(work_ref, "Confirmed at once ⚡", reply_to=comment_id)
+    row = await _status(console, reply_id, "confirmed", timeout=15)
+    monkeypatch.setattr(PLATFORM, "poll", real_poll)
+
+    statuses = [status for status, rid in timeline if rid == reply_id]
+    assert statuses == ["queued", "sending", "sent", "confirmed"]
+    print(f"confirmed {(row.confirmed_at - row.sent_at).total_seconds() * 1000:.0f} ms after sent (goal: < 1 s)")
+    [shown] = [m for m in (await console.engine.views.messages(work_ref)).items if m.reply_id == reply_id]
+    assert (shown.id, shown.reply_status) == (row.platform_reply_id, "confirmed")
+    assert (await console.stored_texts(account_id)).count("Confirmed at once ⚡") == 1
 
 
 async def test_a_blocked_reply_says_why_and_goes_out_on_retry(console):

@@ -265,3 +265,33 @@ def test_paging_down_after_a_jump_lets_the_oldest_rows_go_and_keeps_the_view_sti
         assert abs(chat.list.visualRect(model.index_of(shown_id)).top() - shown_y) <= 2
     assert model.at_newest and model.has_older
     assert model.item(model.rowCount() - 1).text == f"comment {total - 1}"
+
+
+def test_an_uncertain_reply_says_so_and_its_menu_confirms_it_or_sends_it_again(engine, qloop, chat, account):
+    from app.engine.events import MessageStatusChanged
+    from app.engine.outbox_store import mark_unsent
+    from app.engine.store.models import ReplyStatus, utcnow
+
+    ingest(qloop, engine, account, comments=comments("v1", 3))
+    run(qloop, engine.outbox.stop())  # hold the queue: "send again" leaves it queued
+    open_video(qloop, engine, chat, account)
+    ref = video_ref(account, "v1")
+    replies = [run(qloop, engine.outbox.reply(ref, text)) for text in ("maybe sent", "maybe sent too")]
+    for reply_id in replies:  # what the outbox does when the look on the platform cannot tell
+        row = run(qloop, engine.db.write(mark_unsent, reply_id, ReplyStatus.UNCERTAIN, "uncertain",
+                                         "the reply may be older; check there", None, utcnow()))
+        engine.bus.publish(MessageStatusChanged(row.id, row.account_id, row.topic, row.message_id, row.status,
+                                                error=row.error_message, attempts=row.attempts))
+    wait_until(qloop, lambda: all(reply_message(chat, r).reply_status == "uncertain" for r in replies))
+    shown = reply_message(chat, replies[0])
+    assert status_text(shown).startswith("? Uncertain") and "check there" in status_text(shown)
+    menu = chat.build_menu(shown)
+    names = {a.objectName() for a in menu.actions()}
+    assert {"confirmSent", "sendAgain", "cancel"} <= names and "retry" not in names
+
+    next(a for a in menu.actions() if a.objectName() == "confirmSent").trigger()
+    wait_until(qloop, lambda: reply_message(chat, replies[0]).reply_status == "confirmed")
+    menu = chat.build_menu(reply_message(chat, replies[1]))
+    next(a for a in menu.actions() if a.objectName() == "sendAgain").trigger()
+    wait_until(qloop, lambda: reply_message(chat, replies[1]).reply_status == "queued")
+    assert run(qloop, engine.outbox.get(replies[1])).error_code is None  # sent without another look

@@ -153,8 +153,8 @@ class WorkerPool:
 
     async def find_reply(
         self, account_id: str, target: ReplyTarget, text: str, since: "datetime"
-    ) -> str | None:
-        """The platform id of our reply with this text sent since `since`, if it exists."""
+    ) -> SentReply | None:
+        """Our reply with this text sent since `since`, if the platform has it."""
         monitor = await self._monitor_for(account_id)
         return await self._platform_action(
             monitor,

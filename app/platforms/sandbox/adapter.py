@@ -89,6 +89,10 @@ _LOGIN_SNAPSHOT_JS = """() => {
 }"""
 
 
+_SendKey = tuple[str, str, "str | None", str]  # target kind, topic, comment, text key
+_Found = Callable[[], "dict[str, Any] | None"]  # the matching record a look has seen so far
+
+
 @dataclass
 class _PageWatch:
     """What the adapter knows about one account's live page: its listeners' sink, the crawl in
@@ -104,7 +108,7 @@ class _PageWatch:
     push_open: bool = False  # an IM websocket we listen to is open
     comment_roots: dict[str, str] = field(default_factory=dict)  # reply cid → thread root cid
     # Sends whose answer did not come in time, by (target, text key): the answer, when it comes.
-    late_sends: dict[tuple[str, str, str | None, str], asyncio.Future[tuple[int, Any]]] = field(default_factory=dict)
+    late_sends: dict[_SendKey, asyncio.Future[tuple[int, Any]]] = field(default_factory=dict)
 
     def session_lost(self, status: SessionStatus, message: str) -> None:
         """A push or a fetch saw the session end: tell the pool now."""
@@ -457,19 +461,22 @@ class SandboxPlatform(Platform):
     async def _check_comment(self, page: Page, target: ReplyTarget) -> None:
         """The comment row on the page is the one the operator answers (its author and text)."""
         row = page.locator(f'.comment[data-cid="{target.target_platform_id}"]')
-        shown = await row.evaluate("r => ({author: r.dataset.author, text: r.querySelector(':scope > .body > .text').textContent})")
+        shown = await row.evaluate(
+            "r => ({author: r.dataset.author, text: r.querySelector(':scope > .body > .text').textContent})")
         if target.target_author is not None and shown["author"] != target.target_author:
             raise PermanentError(
                 f"the comment on the page is by {shown['author']!r}, not {target.target_author!r}; nothing was sent")
         if target.target_text is not None and not self.same_text(target.target_text, shown["text"]):
             raise PermanentError(
-                f"the comment on the page says {shown['text'][:40]!r}, not {target.target_text[:40]!r}; nothing was sent")
+                f"the comment on the page says {shown['text'][:40]!r}, not {target.target_text[:40]!r}; "
+                "nothing was sent")
 
     async def _check_peer(self, page: Page, target: ReplyTarget) -> None:
         """The open conversation is with the person the operator answers."""
         shown = (await page.text_content("#chat-header") or "").strip()
         if target.peer_name is not None and shown != target.peer_name.strip():
-            raise PermanentError(f"the conversation on the page is with {shown!r}, not {target.peer_name!r}; nothing was sent")
+            raise PermanentError(
+                f"the conversation on the page is with {shown!r}, not {target.peer_name!r}; nothing was sent")
 
     async def _find_comment(self, page: Page, watch: _PageWatch, cid: str, thread: str | None) -> None:
         """Bring the comment's row onto the page: page through first-level comments to it or
@@ -497,7 +504,7 @@ class SandboxPlatform(Platform):
             raise PermanentError("评论已删除 the comment to reply to is gone")
 
     async def find_reply(self, page: Page, account: AccountInfo, target: ReplyTarget, text: str,
-                         since: datetime) -> str | None:
+                         since: datetime) -> SentReply | None:
         """Our reply with this text, looked for where it lands: the late answer to our own
         send if one came, else the newest end of the work, thread or conversation, back to
         `since` (see Platform.find_reply for what None and the errors mean)."""
@@ -520,16 +527,17 @@ class SandboxPlatform(Platform):
                 await watch.settle()
             finally:
                 watch.crawl = None
-            if (platform_id := found()) is not None:
-                return platform_id
+            if (record := found()) is not None:
+                return _found_reply(account.id, target, record)
             if seen.unreadable:
-                raise TransientError(f"{seen.unreadable} answer(s) of the page could not be read; looking again later")
+                raise TransientError(
+                    f"{seen.unreadable} answer(s) of the page could not be read; looking again later")
             if not covered:
                 raise ReplyUncertain(
                     f"the page shows only the newest {MAX_PAGES_PER_LIST} pages there, and the reply may be older")
             return None
 
-    async def _late_answer(self, watch: _PageWatch, target: ReplyTarget, text: str) -> str | None:
+    async def _late_answer(self, watch: _PageWatch, target: ReplyTarget, text: str) -> SentReply | None:
         """The created id from the answer to our earlier send of this text, if it came late:
         an unambiguous marker, better than any look at the page."""
         key = _send_key(self, target, text)
@@ -544,12 +552,12 @@ class SandboxPlatform(Platform):
         except PlaywrightError:
             return None  # the answer could not be read: look at the page instead
         try:
-            return _sent_reply(watch.account_id, http_status, body).platform_id
+            return _sent_reply(watch.account_id, http_status, body)
         except PlatformError:
             return None  # the site refused that send: nothing was created by it
 
     async def _look_in_work(self, page: Page, watch: _PageWatch, target: ReplyTarget, seen: Parsed,
-                            floor: datetime, found: Callable[[], str | None]) -> bool:
+                            floor: datetime, found: _Found) -> bool:
         """A new comment on the work is on the first page of its (newest first) comments;
         returns whether every comment since `floor` was seen."""
         await self._open(page, f"{self.base_url}/creator/comments?work={quote(target.topic_platform_id)}")
@@ -557,7 +565,7 @@ class SandboxPlatform(Platform):
         return await self._page_back(page, watch, top, floor, "#load-more", found)
 
     async def _look_in_thread(self, page: Page, watch: _PageWatch, target: ReplyTarget, seen: Parsed,
-                              floor: datetime, found: Callable[[], str | None]) -> bool:
+                              floor: datetime, found: _Found) -> bool:
         """A reply in a thread is at the thread's newest end: open the thread newest first."""
         cid = target.target_platform_id
         assert cid is not None
@@ -584,7 +592,7 @@ class SandboxPlatform(Platform):
             page, watch, thread, floor, f'.comment[data-cid="{root}"] > .body > .more-replies', found)
 
     async def _look_in_conversation(self, page: Page, watch: _PageWatch, target: ReplyTarget, seen: Parsed,
-                                    floor: datetime, found: Callable[[], str | None]) -> bool:
+                                    floor: datetime, found: _Found) -> bool:
         """A DM is at the conversation's newest end, which opens first."""
         await self._open(page, f"{self.base_url}/creator/inbox")
         await self._open_conversation(page, target.topic_platform_id)
@@ -593,7 +601,7 @@ class SandboxPlatform(Platform):
         return await self._page_back(page, watch, mine, floor, "#load-older", found)
 
     async def _page_back(self, page: Page, watch: _PageWatch, items: Callable[[], list[dict[str, Any]]],
-                         floor: datetime, more_selector: str, found: Callable[[], str | None]) -> bool:
+                         floor: datetime, more_selector: str, found: _Found) -> bool:
         """Load older pages of a newest-first list until the reply is found, an item older
         than `floor` shows (so all newer ones were seen) or the list ends: True; False when
         the page bound came first."""
@@ -609,22 +617,24 @@ class SandboxPlatform(Platform):
         await watch.settle()
         return any(item["created_at"] < floor for item in items())
 
-    def _matching_reply(self, found: Parsed, target: ReplyTarget, text: str, floor: datetime) -> str | None:
-        """Our newest item with this text (as the platform stores it) and parent, since `floor`."""
+    def _matching_reply(self, found: Parsed, target: ReplyTarget, text: str,
+                        floor: datetime) -> dict[str, Any] | None:
+        """Our newest record with this text (as the platform stores it) and parent, since `floor`."""
         if target.kind == "comment":
             candidates = [
-                (c["created_at"], c["platform_comment_id"]) for c in found.comments
+                c for c in found.comments
                 if c["direction"] == "out" and c["platform_content_id"] == target.topic_platform_id
-                and c["parent_platform_comment_id"] == target.target_platform_id and self.same_text(text, c["text"])
+                and c["parent_platform_comment_id"] == target.target_platform_id
+                and self.same_text(text, c["text"])
             ]
         else:
             candidates = [
-                (m["created_at"], m["platform_message_id"]) for m in found.messages
+                m for m in found.messages
                 if m["direction"] == "out" and m["platform_conversation_id"] == target.topic_platform_id
                 and self.same_text(text, m["text"])
             ]
-        recent = [c for c in candidates if c[0] >= floor]
-        return max(recent)[1] if recent else None
+        recent = [c for c in candidates if c["created_at"] >= floor]
+        return max(recent, key=lambda c: c["created_at"]) if recent else None
 
     # ---- page helpers ------------------------------------------------------------------
     async def _open(self, page: Page, url: str) -> None:
@@ -716,8 +726,16 @@ def _send_answer(page: Page, path: str) -> asyncio.Future[tuple[int, Any]]:
     return answer
 
 
-def _send_key(platform: Platform, target: ReplyTarget, text: str) -> tuple[str, str, str | None, str]:
-    return target.kind, target.topic_platform_id, target.target_platform_id, text_key(platform.normalize_text(text))
+def _found_reply(account_id: str, target: ReplyTarget, record: dict[str, Any]) -> SentReply:
+    """A reply the look found: its id and the record the page showed."""
+    if target.kind == "comment":
+        return SentReply(record["platform_comment_id"], Parsed(comments=[record]).to_batch(account_id, "reply"))
+    return SentReply(record["platform_message_id"], Parsed(messages=[record]).to_batch(account_id, "reply"))
+
+
+def _send_key(platform: Platform, target: ReplyTarget, text: str) -> _SendKey:
+    key = text_key(platform.normalize_text(text))
+    return target.kind, target.topic_platform_id, target.target_platform_id, key
 
 
 def _sent_reply(account_id: str, http_status: int, body: Any) -> SentReply:

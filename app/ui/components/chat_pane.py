@@ -22,7 +22,7 @@ from app.engine.im.types import Message, Topic
 from ..bridge import EngineBridge, spawn
 from ..models.keyed import ObjectRole
 from ..models.messages import MessagesModel
-from ..views.bubble_delegate import CANCELLABLE, RETRYABLE, BubbleDelegate
+from ..views.bubble_delegate import CANCELLABLE, RETRYABLE, UNCERTAIN, BubbleDelegate
 from .reply_box import ReplyBox
 
 log = logging.getLogger(__name__)
@@ -205,6 +205,12 @@ class ChatPane(QWidget):
     def cancel(self, reply_id: str) -> None:
         spawn(self._engine.outbox.cancel(reply_id), on_error=self._report)
 
+    def confirm_sent(self, reply_id: str) -> None:
+        spawn(self._engine.outbox.confirm_sent(reply_id), on_error=self._report)
+
+    def send_again(self, reply_id: str) -> None:
+        spawn(self._engine.outbox.send_again(reply_id), on_error=self._report)
+
     def mark_read(self) -> None:
         if self.topic is not None:
             spawn(self._engine.views.mark_read(self.topic.ref), on_error=self._report)
@@ -326,6 +332,15 @@ class ChatPane(QWidget):
             retry.setObjectName("retry")
             retry.triggered.connect(lambda: self.retry(message.reply_id))
             menu.addAction(retry)
+        if message.reply_id and message.reply_status == UNCERTAIN:
+            confirm = QAction(self.tr("It is on the platform: mark sent"), menu)
+            confirm.setObjectName("confirmSent")
+            confirm.triggered.connect(lambda: self.confirm_sent(message.reply_id))
+            menu.addAction(confirm)
+            again = QAction(self.tr("It is not on the platform: send again"), menu)
+            again.setObjectName("sendAgain")
+            again.triggered.connect(lambda: self.send_again(message.reply_id))
+            menu.addAction(again)
         if message.reply_id and message.reply_status in CANCELLABLE:
             cancel = QAction(self.tr("Cancel reply"), menu)
             cancel.setObjectName("cancel")

@@ -54,9 +54,12 @@ STATUS_GLYPHS = {
     "failed": "✗",
     "blocked": "⛔",
     "cancelled": "⊘",
+    "uncertain": "?",
 }
 RETRYABLE = ("failed", "blocked")
-CANCELLABLE = ("queued", "failed", "blocked")
+CANCELLABLE = ("queued", "failed", "blocked", "uncertain")
+UNCERTAIN = "uncertain"  # may be on the platform: the operator confirms it or sends it again
+NEEDS_ATTENTION = ("failed", "blocked", UNCERTAIN)
 
 
 def status_label(status: str) -> str:
@@ -68,6 +71,7 @@ def status_label(status: str) -> str:
         "failed": QCoreApplication.translate("ReplyStatus", "Failed"),
         "blocked": QCoreApplication.translate("ReplyStatus", "Blocked"),
         "cancelled": QCoreApplication.translate("ReplyStatus", "Cancelled"),
+        "uncertain": QCoreApplication.translate("ReplyStatus", "Uncertain: check and confirm"),
     }
     return labels.get(status, status)
 
@@ -77,7 +81,7 @@ def status_text(message: Message) -> str:
     reply, in the console's language (the engine's own words are in its tooltip)."""
     status = message.reply_status or ""
     text = f"{STATUS_GLYPHS.get(status, '')} {status_label(status)}".strip()
-    if status in ("failed", "blocked") and (message.reply_error or message.reply_error_code):
+    if status in NEEDS_ATTENTION and (message.reply_error or message.reply_error_code):
         text = QCoreApplication.translate("ReplyStatus", "{status}: {reason}").replace(
             "{status}", text).replace("{reason}", reply_failure(message.reply_error_code))
     return text
@@ -291,7 +295,7 @@ class BubbleDelegate(QStyledItemDelegate):
 
         # Footer: our reply's status, then the Retry / Cancel links.
         if g.footer is not None:
-            failed = message.reply_status in ("failed", "blocked")
+            failed = message.reply_status in NEEDS_ATTENTION
             painter.setFont(small)
             painter.setPen(QColor("#d63939") if failed else dim)
             footer_fm = QFontMetrics(small)

@@ -60,7 +60,7 @@ class FakePlatform:
     max_in_flight: dict[str, int] = field(default_factory=dict)
     on_posted: Callable[[Posted], Any] | None = None
     capable: frozenset[str] = frozenset({"comments", "direct_messages"})
-    created: Callable[[Posted], Batch] | None = None  # the record a send's answer carries
+    created: Callable[[Posted], Batch] | None = None  # the record a send's answer (or a look) carries
     store: Any = None  # where store_created puts it (a DataStore)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -98,14 +98,14 @@ class FakePlatform:
                 await result
         return item.platform_id
 
-    async def find_reply(self, account_id: str, target: ReplyTarget, text: str, since: datetime) -> str | None:
+    async def find_reply(self, account_id: str, target: ReplyTarget, text: str, since: datetime) -> SentReply | None:
         self.finds += 1
         if self.find_errors:
             raise self.find_errors.pop(0)
         for item in self.posted:
             if (item.account_id, _where(item.target), item.text) == (account_id, _where(target), text) \
                     and item.at >= since:
-                return item.platform_id
+                return SentReply(item.platform_id, self.created(item) if self.created is not None else None)
         return None
 
     def copies(self, text: str) -> int:

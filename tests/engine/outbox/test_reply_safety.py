@@ -12,10 +12,10 @@ from app.engine.events import MessageStatusChanged
 from app.engine.im.views import ImViews
 from app.engine.outbox import ReplyRejected, ReplyStateError
 from app.engine.outbox_store import claim_next
-from app.engine.platform import ReplyUncertain, TransientError
+from app.engine.platform import ReplyTarget, ReplyUncertain, TransientError
 from app.engine.records import Batch
 from app.engine.store.datastore import DataStore
-from app.engine.store.models import Comment, utcnow
+from app.engine.store.models import Comment, Reply, utcnow
 
 from .conftest import ACCOUNT, COMMENT, CONTENT_REF, CONVERSATION, CONVERSATION_REF, WORK, wait_for_status
 
@@ -108,7 +108,6 @@ async def test_the_target_carries_what_the_engine_stored_about_it(outbox, seeded
 
 def _settle(session, reply_id) -> None:
     """Mark a claimed reply sent so the next claim takes the next one (the test's dispatcher)."""
-    from app.engine.store.models import Reply
     session.get(Reply, reply_id).status = "sent"
 
 
@@ -124,14 +123,28 @@ async def test_a_dm_on_a_platform_without_direct_messages_is_refused(outbox, see
 
 
 # ---- The created record ----------------------------------------------------------------------
-async def test_the_send_answer_s_record_confirms_the_reply_right_after_sent(outbox, seeded_db, bus, platform, events):
-    store = DataStore(seeded_db, bus)
-    platform.store = store
-    platform.created = lambda item: Batch(ACCOUNT, comments=[{
+def _record_of(item) -> Batch:
+    """The platform's record of a posted reply (with the line break its reply box adds)."""
+    return Batch(ACCOUNT, comments=[{
         "platform_comment_id": item.platform_id, "platform_content_id": WORK,
         "parent_platform_comment_id": COMMENT, "author_id": "u-" + ACCOUNT, "author_name": "Shop",
         "text": item.text + "\n", "created_at": item.at, "direction": "out",
     }])
+
+
+async def test_a_reply_found_by_the_look_is_confirmed_by_the_record_it_saw(outbox, seeded_db, bus, platform):
+    """A copy in a thread longer than the crawl reads would otherwise stay `sent` for ever."""
+    platform.store, platform.created = DataStore(seeded_db, bus), _record_of
+    reply_id = await _leave_sending(outbox, seeded_db, CONTENT_REF, "Found in a long thread", COMMENT)
+    await platform.post(ACCOUNT, ReplyTarget("comment", WORK, COMMENT), "Found in a long thread")
+    await outbox.start()
+    row = await wait_for_status(outbox, reply_id, "confirmed")
+    assert platform.sends == [] and row.platform_reply_id == platform.posted[0].platform_id
+
+
+async def test_the_send_answer_s_record_confirms_the_reply_right_after_sent(outbox, seeded_db, bus, platform, events):
+    store = DataStore(seeded_db, bus)
+    platform.store, platform.created = store, _record_of
     ingested = []
     real_ingest = store.ingest
 

@@ -45,7 +45,7 @@ async def test_a_reply_goes_out_through_the_page(tmp_path):
                           if c["conversation_id"] == injected["conversation_id"]]
         assert "Yes, shipping is free 🚚" in [m["content"]["text"] for m in conversation["messages"]]
         found = await rig.pool.find_reply(account_id, target, "Yes, shipping is free 🚚", since=_an_hour_ago())
-        assert found == reply_id
+        assert found.platform_id == reply_id
         # The next crawl stores our reply in the conversation.
         await rig.until(lambda: _has(rig.texts(account_id), {"Yes, shipping is free 🚚"}), what="the reply stored")
 

@@ -133,7 +133,7 @@ async def test_find_reply_sees_our_reply_and_only_ours(platform, page, control):
     target = ReplyTarget("comment", comment["work_id"], comment["cid"])
     since = datetime.now(timezone.utc)
     platform_id = (await platform.reply(page, ACCOUNT, target, TEXT)).platform_id
-    assert await platform.find_reply(page, ACCOUNT, target, TEXT, since) == platform_id
+    assert (await platform.find_reply(page, ACCOUNT, target, TEXT, since)).platform_id == platform_id
     assert await platform.find_reply(page, ACCOUNT, target, "another text", since) is None
     assert await platform.find_reply(page, ACCOUNT, target, TEXT, since + timedelta(minutes=5)) is None
 
@@ -141,4 +141,4 @@ async def test_find_reply_sees_our_reply_and_only_ours(platform, page, control):
     dm_target = ReplyTarget("direct_message", injected["conversation_id"])
     assert await platform.find_reply(page, ACCOUNT, dm_target, "pong 🏓", since) is None
     dm_id = (await platform.reply(page, ACCOUNT, dm_target, "pong 🏓")).platform_id
-    assert await platform.find_reply(page, ACCOUNT, dm_target, "pong 🏓", since) == dm_id
+    assert (await platform.find_reply(page, ACCOUNT, dm_target, "pong 🏓", since)).platform_id == dm_id
