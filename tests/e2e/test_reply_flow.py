@@ -54,22 +54,21 @@ async def test_replies_to_a_comment_and_a_dm_are_confirmed_once(console):
 
 
 async def test_a_reply_is_confirmed_by_the_send_s_answer_not_by_the_next_poll(console, monkeypatch):
-    from app.platforms.sandbox import PLATFORM
-
     account_id = await console.login("e2e-quick")
     work_ref, comment_id, _ = await console.receive("e2e-quick", account_id)
     timeline: list[tuple[str, str | None]] = []
-    real_poll = PLATFORM.poll
+    sandbox = console.engine.platforms.get("sandbox")
+    real_poll = sandbox.poll
 
-    async def poll(page, account, sink):
+    async def poll(page, account, io):
         """While the reply goes out, a poll looks at nothing: only the send can confirm it."""
         timeline.append(("poll skipped", None))
 
-    monkeypatch.setattr(PLATFORM, "poll", poll)
+    monkeypatch.setattr(sandbox, "poll", poll)
     console.engine.bus.subscribe(MessageStatusChanged, lambda e: timeline.append((e.status, e.reply_id)))
     reply_id = await console.engine.outbox.reply(work_ref, "Confirmed at once ⚡", reply_to=comment_id)
     row = await _status(console, reply_id, "confirmed", timeout=15)
-    monkeypatch.setattr(PLATFORM, "poll", real_poll)
+    monkeypatch.setattr(sandbox, "poll", real_poll)
 
     statuses = [status for status, rid in timeline if rid == reply_id]
     assert statuses == ["queued", "sending", "sent", "confirmed"]
