@@ -40,6 +40,10 @@ GATHER_S = 0.5
 STATE = table("search_index_state", column("table_name"), column("indexed_upto"))
 EPOCH_S = 1577836800  # 2020-01-01T00:00:00Z: the key's seconds fit 31 bits until 2088
 KIND_BIT = {"comment": 0, "direct_message": 1}
+# Appended to every text in the index (migration 0004): with it every occurrence of a word
+# of one or two characters begins a trigram, so search can find such words in the index.
+PAD = "\x01\x01"
+PAD_SQL = "char(1, 1)"
 
 
 def key_sql(t: TopicTables, alias: str | None = None) -> str:
@@ -74,7 +78,7 @@ def index_new_rows(session: Session) -> bool:
             continue
         stop = min(last, start + PASS_ROWS)
         session.execute(
-            text(f"INSERT INTO message_search(rowid, text) SELECT {key_sql(t)}, text FROM {name} "
+            text(f"INSERT INTO message_search(rowid, text) SELECT {key_sql(t)}, text || {PAD_SQL} FROM {name} "
                  "WHERE id > :a AND id <= :b"),
             {"a": start, "b": stop},
         )
