@@ -68,23 +68,31 @@ def indexed_upto(session: Session, table_name: str) -> int:
 
 def index_new_rows(session: Session) -> bool:
     """Index the next rows of each message table (at most PASS_ROWS ids' worth); True when
-    more remain for another pass."""
-    more = False
-    for t in BOTH:
+    more remain for another pass.
+
+    One statement for both tables, in key order: FTS5 appends each term's rowids in
+    ascending order and writes out what it holds whenever a lower rowid arrives, so rows in
+    storage order (which is not time order once history is crawled late, and never across
+    the two tables) would leave a pile of tiny segments to merge."""
+    parts, params, marks = [], {}, {}
+    for i, t in enumerate(BOTH):
         name = t.message.__tablename__
         start = indexed_upto(session, name)
         last = session.execute(select(func.max(t.message.id))).scalar() or 0
         if last <= start:
             continue
         stop = min(last, start + PASS_ROWS)
-        session.execute(
-            text(f"INSERT INTO message_search(rowid, text) SELECT {key_sql(t)}, text || {PAD_SQL} FROM {name} "
-                 "WHERE id > :a AND id <= :b"),
-            {"a": start, "b": stop},
-        )
+        parts.append(f"SELECT {key_sql(t)} AS key, text || {PAD_SQL} AS text FROM {name} "
+                     f"WHERE id > :a{i} AND id <= :b{i}")
+        params.update({f"a{i}": start, f"b{i}": stop})
+        marks[name] = (stop, stop < last)
+    if not parts:
+        return False
+    session.execute(text("INSERT INTO message_search(rowid, text) SELECT key, text FROM ("
+                         + " UNION ALL ".join(parts) + ") ORDER BY key"), params)
+    for name, (stop, _) in marks.items():
         session.execute(update(STATE).where(STATE.c.table_name == name).values(indexed_upto=stop))
-        more = more or stop < last
-    return more
+    return any(more for _, more in marks.values())
 
 
 class SearchIndexer:
