@@ -47,6 +47,7 @@ SCAN_NEWEST = 20_000
 # A short term is found through the trigrams that begin with it when they are at most this
 # many (an OR of that many index terms still reads quickly); more make it a common word.
 MAX_PREFIX_TRIGRAMS = 300
+_CONTROL = re.compile("[\x00-\x1f\x7f]")  # includes search_index.PAD: it must not match the padding
 _BY_KIND = {t.message_kind: t for t in BOTH}
 
 
@@ -57,8 +58,8 @@ def search_messages(
     check_limit(limit)
     below = parse_search_cursor(cursor)
     terms = parse_terms(query)
-    if not terms:
-        return Page([], None, None)
+    if not terms or any(_CONTROL.search(term) for term in terms):
+        return Page([], None, None)  # stored text holds no control characters (validation)
     find = _postgres_keys if dialect == "postgresql" else _sqlite_keys
     keys = find(session, _Query(dialect, terms, account_id, below), limit + 1)
     page = keys[:limit]
@@ -70,9 +71,12 @@ def parse_search_cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
     try:
-        return int(cursor)
+        key = int(cursor)
     except (TypeError, ValueError):
-        raise ValueError(f"invalid search cursor {cursor!r}") from None
+        key = None
+    if key is None or not -(2**63) <= key < 2**63:
+        raise ValueError(f"invalid search cursor {cursor!r}")
+    return key
 
 
 def parse_terms(query: str) -> list[str]:

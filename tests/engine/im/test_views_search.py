@@ -205,8 +205,13 @@ async def test_short_terms_are_found_newest_first(views, accounts, feed, settled
 
 
 async def test_a_bad_cursor_is_refused(views, shop):
-    with pytest.raises(ValueError, match="invalid search cursor"):
-        await views.search("退款", cursor="yesterday")
+    for cursor in ("yesterday", str(2**64)):
+        with pytest.raises(ValueError, match="invalid search cursor"):
+            await views.search("退款", cursor=cursor)
+
+
+async def test_control_characters_match_nothing_not_the_index_padding(views, shop):
+    assert ids(await views.search("款\x01")) == [] and ids(await views.search("吗\x01\x01")) == []
 
 
 async def test_short_terms_at_the_very_end_of_a_text_and_whole_short_texts(views, accounts, feed, settled):
