@@ -9,7 +9,7 @@ indexed one to the letter (the databases match index expressions by their text).
 FTS5 flushes its pending terms at the end of every statement, so indexing each new message
 from an INSERT trigger (the DataStore writes a batch with one executemany, a statement per row)
 would cost more than storing the message itself. Instead new rows are indexed in bulk, one
-INSERT ... SELECT per table, shortly after each batch: `SearchIndexer` listens for
+INSERT ... SELECT per pass, shortly after each batch: `SearchIndexer` listens for
 `MessagesAdded` and queues one catch-up pass on the database's writer thread, half a second
 later (never more than one waiting). `search_index_state.indexed_upto` marks how far each
 table is indexed; search reads the few rows above the mark directly, so it never misses a
@@ -61,7 +61,7 @@ def split_key(key: int) -> tuple[str, int]:
 
 
 def indexed_upto(session: Session, table_name: str) -> int:
-    """The highest row id of `table_name` already in its FTS index."""
+    """The highest row id of `table_name` already in the search index."""
     stmt = select(STATE.c.indexed_upto).where(STATE.c.table_name == table_name)
     return int(session.execute(stmt).scalar_one())
 
