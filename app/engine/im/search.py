@@ -9,10 +9,12 @@ the next page is the last key shown (keyset paging: no gaps or repeats while mes
 
 - SQLite: one FTS5 table (trigram tokenizer) whose rowid is the search key, filled in bulk
   shortly after each batch (search_index.py); rows stored since are read directly. Terms of
-  3+ characters are FTS phrases; shorter ones (many Chinese words have two characters) have no
-  trigram to look up and are checked with LIKE on the candidates. A query of short terms only
-  reads the key index newest first for a while (a common word is found at once), then, if
-  the page is still not full, scans the rest of the table once (a rare word).
+  3+ characters are FTS phrases. A shorter one (many Chinese words have two characters) has
+  no trigram of its own; the index pads every text, so each of its occurrences begins a
+  trigram, and it becomes an OR of the indexed trigrams that begin with it. When those are
+  too many the word is common: it is checked with LIKE on the candidates, or, without longer
+  terms, the rows are read newest first for a while (a common word fills a page at once),
+  then, if the page is still not full, the rest of the table is scanned once.
 - PostgreSQL: pg_trgm GIN indexes serve ILIKE '%term%' and a btree on the key serves the
   order; the planner picks one per query from its estimates of how common the terms are
   (planned for the actual terms, never a generic plan). Short terms only: as on SQLite.
@@ -42,6 +44,10 @@ SNIPPET_CHARS = 80
 # A word in one message of a hundred fills a page within this; rarer words are found faster
 # by the scan than by an index walk.
 SCAN_NEWEST = 20_000
+# A short term is found through the trigrams that begin with it when they are at most this
+# many (an OR of that many index terms still reads quickly); more make it a common word.
+MAX_PREFIX_TRIGRAMS = 300
+_CONTROL = re.compile("[\x00-\x1f\x7f]")  # includes search_index.PAD: it must not match the padding
 _BY_KIND = {t.message_kind: t for t in BOTH}
 
 
@@ -52,8 +58,8 @@ def search_messages(
     check_limit(limit)
     below = parse_search_cursor(cursor)
     terms = parse_terms(query)
-    if not terms:
-        return Page([], None, None)
+    if not terms or any(_CONTROL.search(term) for term in terms):
+        return Page([], None, None)  # stored text holds no control characters (validation)
     find = _postgres_keys if dialect == "postgresql" else _sqlite_keys
     keys = find(session, _Query(dialect, terms, account_id, below), limit + 1)
     page = keys[:limit]
@@ -65,9 +71,12 @@ def parse_search_cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
     try:
-        return int(cursor)
+        key = int(cursor)
     except (TypeError, ValueError):
-        raise ValueError(f"invalid search cursor {cursor!r}") from None
+        key = None
+    if key is None or not -(2**63) <= key < 2**63:
+        raise ValueError(f"invalid search cursor {cursor!r}")
+    return key
 
 
 def parse_terms(query: str) -> list[str]:
@@ -130,8 +139,16 @@ class _Query:
 
 
 def _sqlite_keys(session: Session, q: _Query, n: int) -> list[int]:
-    if q.indexed:
-        keys = _fts_keys(session, q, n)
+    # A short term is looked up through the trigrams that begin with it, unless there are so
+    # many that it is common: then the rows are read newest first and soon fill a page.
+    groups: dict[str, list[str]] = {}
+    for term in q.short:
+        trigrams = _trigrams_beginning(session, term)
+        if trigrams is not None:
+            groups[term] = trigrams
+    if q.indexed or groups:
+        absent = any(not trigrams for trigrams in groups.values())  # in no indexed message
+        keys = [] if absent else _fts_keys(session, q, groups, n)
         for t in BOTH:  # stored since the last indexing pass (a few rows)
             name = t.message.__tablename__
             where = ["id > :upto", *q.filters(t)]
@@ -142,22 +159,40 @@ def _sqlite_keys(session: Session, q: _Query, n: int) -> list[int]:
     return sorted(set(keys), reverse=True)[:n]
 
 
-def _fts_keys(session: Session, q: _Query, n: int) -> list[int]:
+def _trigrams_beginning(session: Session, term: str) -> list[str] | None:
+    """The indexed trigrams that begin with `term` (shorter than a trigram; the index pads
+    every text, so each occurrence begins one), or None when there are too many to OR."""
+    folded = term.lower()  # as the trigram tokenizer folds case
+    found = session.execute(
+        text("SELECT term FROM message_search_vocab WHERE term >= :start AND term < :stop LIMIT :most"),
+        {"start": folded, "stop": folded + "\U0010ffff", "most": MAX_PREFIX_TRIGRAMS + 1},
+    ).scalars().all()
+    return None if len(found) > MAX_PREFIX_TRIGRAMS else list(found)
+
+
+def _fts_keys(session: Session, q: _Query, groups: dict[str, list[str]], n: int) -> list[int]:
     """Keys of indexed matches, newest first: FTS5 reads its rowids (the keys) in order, and
-    the rows are only looked up for what the index cannot check (short terms, the account)."""
-    phrases = " ".join('"' + term.replace('"', '""') + '"' for term in q.indexed)
+    the rows are only looked up for what the index cannot check (common short terms, the
+    account)."""
+    parts = [_phrase(term) for term in q.indexed]
+    parts += ["(" + " OR ".join(_phrase(trigram) for trigram in trigrams) + ")" for trigrams in groups.values()]
+    unchecked = [term for term in q.short if term not in groups]
     where = ["message_search MATCH :match"] + (["f.rowid < :below"] if q.below is not None else [])
     joins = ""
-    if q.short or q.account_id is not None:
+    if unchecked or q.account_id is not None:
         row = "((f.rowid & 4294967295) >> 1)"
         joins = (f" LEFT JOIN comments c ON (f.rowid & 1) = 0 AND c.id = {row}"
                  f" LEFT JOIN direct_messages d ON (f.rowid & 1) = 1 AND d.id = {row}")
-        where += q.like("coalesce(c.text, d.text)", q.short)
+        where += q.like("coalesce(c.text, d.text)", unchecked)
         if q.account_id is not None:
             where.append("coalesce(c.account_id, d.account_id) = :account")
     sql = (f"SELECT f.rowid FROM message_search f{joins} WHERE {' AND '.join(where)} "
            "ORDER BY f.rowid DESC LIMIT :n")
-    return _keys(session, sql, dict(q.params, match=phrases, n=n))
+    return _keys(session, sql, dict(q.params, match=" AND ".join(parts), n=n))
+
+
+def _phrase(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
 
 
 def _scan_keys(session: Session, q: _Query, t: TopicTables, n: int) -> list[int]:

@@ -9,7 +9,7 @@ indexed one to the letter (the databases match index expressions by their text).
 FTS5 flushes its pending terms at the end of every statement, so indexing each new message
 from an INSERT trigger (the DataStore writes a batch with one executemany, a statement per row)
 would cost more than storing the message itself. Instead new rows are indexed in bulk, one
-INSERT ... SELECT per table, shortly after each batch: `SearchIndexer` listens for
+INSERT ... SELECT per pass, shortly after each batch: `SearchIndexer` listens for
 `MessagesAdded` and queues one catch-up pass on the database's writer thread, half a second
 later (never more than one waiting). `search_index_state.indexed_upto` marks how far each
 table is indexed; search reads the few rows above the mark directly, so it never misses a
@@ -40,6 +40,10 @@ GATHER_S = 0.5
 STATE = table("search_index_state", column("table_name"), column("indexed_upto"))
 EPOCH_S = 1577836800  # 2020-01-01T00:00:00Z: the key's seconds fit 31 bits until 2088
 KIND_BIT = {"comment": 0, "direct_message": 1}
+# Appended to every text in the index (migration 0004): with it every occurrence of a word
+# of one or two characters begins a trigram, so search can find such words in the index.
+PAD = "\x01\x01"
+PAD_SQL = "char(1, 1)"
 
 
 def key_sql(t: TopicTables, alias: str | None = None) -> str:
@@ -57,30 +61,38 @@ def split_key(key: int) -> tuple[str, int]:
 
 
 def indexed_upto(session: Session, table_name: str) -> int:
-    """The highest row id of `table_name` already in its FTS index."""
+    """The highest row id of `table_name` already in the search index."""
     stmt = select(STATE.c.indexed_upto).where(STATE.c.table_name == table_name)
     return int(session.execute(stmt).scalar_one())
 
 
 def index_new_rows(session: Session) -> bool:
     """Index the next rows of each message table (at most PASS_ROWS ids' worth); True when
-    more remain for another pass."""
-    more = False
-    for t in BOTH:
+    more remain for another pass.
+
+    One statement for both tables, in key order: FTS5 appends each term's rowids in
+    ascending order and writes out what it holds whenever a lower rowid arrives, so rows in
+    storage order (which is not time order once history is crawled late, and never across
+    the two tables) would leave a pile of tiny segments to merge."""
+    parts, params, marks = [], {}, {}
+    for i, t in enumerate(BOTH):
         name = t.message.__tablename__
         start = indexed_upto(session, name)
         last = session.execute(select(func.max(t.message.id))).scalar() or 0
         if last <= start:
             continue
         stop = min(last, start + PASS_ROWS)
-        session.execute(
-            text(f"INSERT INTO message_search(rowid, text) SELECT {key_sql(t)}, text FROM {name} "
-                 "WHERE id > :a AND id <= :b"),
-            {"a": start, "b": stop},
-        )
+        parts.append(f"SELECT {key_sql(t)} AS key, text || {PAD_SQL} AS text FROM {name} "
+                     f"WHERE id > :a{i} AND id <= :b{i}")
+        params.update({f"a{i}": start, f"b{i}": stop})
+        marks[name] = (stop, stop < last)
+    if not parts:
+        return False
+    session.execute(text("INSERT INTO message_search(rowid, text) SELECT key, text FROM ("
+                         + " UNION ALL ".join(parts) + ") ORDER BY key"), params)
+    for name, (stop, _) in marks.items():
         session.execute(update(STATE).where(STATE.c.table_name == name).values(indexed_upto=stop))
-        more = more or stop < last
-    return more
+    return any(more for _, more in marks.values())
 
 
 class SearchIndexer:

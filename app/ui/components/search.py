@@ -12,7 +12,7 @@ the characters the engine found, so nothing in a message can turn into markup.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QPointF, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QFontMetrics, QKeyEvent, QPainter, QPalette, QTextCharFormat, QTextLayout, QTextOption
+from PySide6.QtGui import QColor, QFontMetrics, QKeyEvent, QPainter, QPalette, QTextCharFormat, QTextLayout, QTextOption
 from PySide6.QtWidgets import (
     QDialog, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton, QStyle,
     QStyledItemDelegate, QStyleOptionViewItem, QVBoxLayout, QWidget,
@@ -27,6 +27,7 @@ SEARCH_DEBOUNCE_MS = 200
 PAGE_HITS = 50
 HitRole = Qt.ItemDataRole.UserRole
 PADDING = 6
+MATCH_BACKGROUND = QColor("#ffd54f")
 
 
 def where_line(hit: SearchHit) -> str:
@@ -82,8 +83,8 @@ class SearchHitDelegate(QStyledItemDelegate):
         layout.setTextOption(text_option)
         fmt = QTextCharFormat()
         fmt.setFont(bold_font(option.font))
-        fmt.setBackground(option.palette.color(QPalette.ColorRole.Highlight).lighter(160))
-        fmt.setForeground(option.palette.color(QPalette.ColorRole.Text))
+        fmt.setBackground(MATCH_BACKGROUND)  # as a browser's find: readable on any theme and on the selection
+        fmt.setForeground(QColor("black"))
         visible = len(text) if text == hit.snippet else len(text) - 1  # up to the ellipsis
         ranges = []
         for start, length in hit.highlights:
