@@ -148,6 +148,7 @@ class _PageWatch:
     comments: dict[str, dict[str, Any]] = field(default_factory=dict)  # cid → its record
     peers: dict[str, parsers.Peer] = field(default_factory=dict)  # sec_uid → profile
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dm_rows: dict[str, str] = field(default_factory=dict)  # peer name → list row text, stored
     seen: dict[str, int] = field(default_factory=dict)  # endpoint → responses seen (tests, self-check)
 
     def spawn(self, coro: Awaitable[None]) -> None:
@@ -365,8 +366,8 @@ class DouyinPlatform(Platform):
             await watch.sink(parsed.to_batch(watch.account_id, "intercept"))
 
     async def poll(self, page: Page, account: AccountInfo, sink: BatchSink) -> None:
-        """One crawl: the works list, then the comments of the works whose count moved;
-        everything seen goes to `sink` as one batch."""
+        """One crawl: the works list, the comments of the works whose count moved, the
+        conversations whose list row changed; everything seen goes to `sink` as one batch."""
         async with self._guard(page):
             watch = self._watch(page, account)
             watch.sink = watch.sink or sink
@@ -378,6 +379,8 @@ class DouyinPlatform(Platform):
                     if watch.work_counts.get(work_id) != comment_count and comment_count > 0:
                         await self._pace()
                         await self._crawl_comments(page, watch, work_id)
+                await self._pace()
+                dm_rows = await self._crawl_dms(page, watch)
                 await watch.settle()
             finally:
                 watch.crawl = None
@@ -385,6 +388,7 @@ class DouyinPlatform(Platform):
             if crawl:
                 await sink(crawl.to_batch(account.id, "crawl"))
             watch.work_counts.update(counts)  # only once stored: a failed store redoes them
+            watch.dm_rows.update(dm_rows)
 
     def _raise_for_crawl(self, watch: _PageWatch) -> None:
         if watch.session_expired:
@@ -539,15 +543,162 @@ class DouyinPlatform(Platform):
                              "(deleted, or the wrong comment): refusing to send")
 
     async def _send_dm(self, page: Page, watch: _PageWatch, target: ReplyTarget, text: str) -> str:
-        raise PermanentError("sending DMs on Douyin is not implemented yet")
+        """Open the conversation by its peer's name, check the header and the rows' own
+        conversation id, type and send; the id is that of the new "from me" row."""
+        await self._open_conversation(page, watch, target)
+        before = {m["platform_message_id"] for m in (await self._shown_messages(page, watch)).messages}
+        editor = page.locator(CHAT.selector("editor")).filter(visible=True).first
+        if not await editor.count():
+            raise await self._page_changed(page, CHAT, "the message box")
+        await editor.fill(text)
+        await editor.dispatch_event("input")
+        if not await self._click_text(page, [CHAT.text("send")], exact=True):
+            await editor.press("Enter")
+        deadline = time.monotonic() + CHAT.timing("sent_wait_s")
+        while time.monotonic() < deadline:
+            refusal = await self._refusal_note(page)
+            if refusal:
+                raise ReplyBlocked(refusal)
+            for message in (await self._shown_messages(page, watch)).messages:
+                if (message["direction"] == "out" and message["platform_message_id"] not in before
+                        and message["text"].strip() == text.strip()):
+                    return message["platform_message_id"]
+            await asyncio.sleep(0.2)
+        # It may have gone out: the outbox looks for it (find_reply) before sending again.
+        raise TransientError("the message was sent but did not appear in the conversation")
+
+    def _peer_name(self, watch: _PageWatch, target: ReplyTarget) -> str:
+        name = getattr(target, "peer_name", None) or watch.conversations.get(target.topic_platform_id, {}).get("peer_name")
+        if not name:
+            raise TransientError("the conversation's peer name is not known yet: it cannot be opened safely "
+                                 "(the next crawl learns it)")
+        return name
+
+    async def _open_conversation(self, page: Page, watch: _PageWatch, target: ReplyTarget) -> None:
+        """The chat page showing the target's conversation, verified twice: the header names
+        the peer, and the message rows' own conversation id is the target's."""
+        name = self._peer_name(watch, target)
+        await self._open(page, CHAT)
+        if not await self._click_conversation(page, name):
+            header = page.locator(CHAT.selector("header_name")).first
+            shown = (await header.inner_text()).strip() if await header.count() else "nothing"
+            raise PermanentError(f"the chat opened 「{shown}」, not 「{name}」: refusing to send")
+        shown = await self._shown_messages(page, watch)
+        others = {m["platform_conversation_id"] for m in shown.messages} - {target.topic_platform_id}
+        if others:
+            raise PermanentError(f"the chat with 「{name}」 is conversation {others.pop()}, not "
+                                 f"{target.topic_platform_id}: refusing to send")
+
+    async def _click_conversation(self, page: Page, name: str, attempts: int = 3) -> bool:
+        """Click the peer's row and wait for the header to name them. A virtualised list
+        re-renders while it scrolls, so a click can land on a neighbour: the header tells,
+        and the click is tried again. False when the header never named the peer."""
+        for _ in range(attempts):
+            row = await self._find_conversation_row(page, name)
+            await row.scroll_into_view_if_needed()
+            await asyncio.sleep(0.15)  # the rows now in view are rendered
+            await row.click()
+            try:
+                await page.wait_for_function(
+                    "([sel, name]) => { const h = document.querySelector(sel); return h && h.innerText.trim() === name; }",
+                    arg=[CHAT.selector("header_name"), name], timeout=3_000, polling=100)
+                return True
+            except PlaywrightError:
+                continue
+        return False
+
+    async def _find_conversation_row(self, page: Page, name: str) -> Locator:
+        """Scroll the virtualised conversation list until the peer's row is rendered."""
+        scroller = page.locator(CHAT.selector("list_scroller")).first
+        if not await scroller.count():
+            raise await self._page_changed(page, CHAT, "the conversation list")
+        await scroller.evaluate("node => { node.scrollTop = 0; }")
+        for _ in range(MAX_SCROLLS * 4):
+            rows = page.locator(CHAT.selector("list_rows")).filter(
+                has=page.locator(CHAT.selector("row_name"), has_text=re.compile(f"^{re.escape(name)}$")))
+            if await rows.count() == 1:
+                return rows.first
+            if await rows.count() > 1:
+                raise PermanentError(f"two conversations are with someone named 「{name}」: refusing to guess")
+            moved = await scroller.evaluate(
+                "node => { const top = node.scrollTop; node.scrollTop = top + node.clientHeight / 2;"
+                " return node.scrollTop !== top; }")
+            if not moved:
+                break
+            await asyncio.sleep(0.1)  # let the list render the rows now in view
+        raise PermanentError(f"no conversation with 「{name}」 in the chat list")
+
+    async def _shown_messages(self, page: Page, watch: _PageWatch) -> Parsed:
+        """The open conversation's messages, read from the rows' React props."""
+        nodes = page.locator(f"{CHAT.selector('message_pane')} > :first-child > *")
+        handles = await nodes.element_handles()
+        if not handles:
+            return Parsed()
+        props = await page.evaluate(_FIBER_PROPS_JS, [handles, ["serverId", "content", "sender", "conversationId"], 25])
+        found = [p for p in props if p]
+        if not found:
+            raise await self._page_changed(page, CHAT, "the messages' React props (serverId, content, sender)")
+        parsed = parsers.parse_chat_messages(found, self_uid=watch.self_uid, peers=list(watch.peers.values()))
+        watch.self_uid = watch.self_uid or parsed.self_uid
+        return parsed
+
+    async def _refusal_note(self, page: Page) -> str | None:
+        notes = await page.evaluate(
+            "(sels) => sels.flatMap(s => [...document.querySelectorAll(s)]).map(n => n.innerText || '')",
+            CHAT.selectors("error_notes"))
+        return next((n.strip() for n in notes if any(t in n for t in CHAT.texts("refused"))), None)
+
+    async def _crawl_dms(self, page: Page, watch: _PageWatch) -> dict[str, str]:
+        """Open each conversation whose list row changed since the last stored crawl and read
+        its messages; returns {peer name: row text} seen."""
+        await self._open(page, CHAT)
+        await watch.settle()
+        scroller = page.locator(CHAT.selector("list_scroller")).first
+        seen: dict[str, str] = {}
+        for _ in range(MAX_SCROLLS):
+            rows = await page.eval_on_selector_all(
+                CHAT.selector("list_rows"),
+                "(rows, sel) => rows.map(r => [(r.querySelector(sel) || {}).innerText || '', r.innerText])",
+                CHAT.selector("row_name"))
+            for name, preview in rows:
+                name = name.strip()
+                if not name or name in seen:
+                    continue
+                seen[name] = preview
+                if watch.dm_rows.get(name) == preview:
+                    continue
+                top = await scroller.evaluate("node => node.scrollTop")
+                if not await self._click_conversation(page, name):
+                    raise TransientError(f"the chat list did not open the conversation with 「{name}」")
+                await scroller.evaluate("(node, top) => { node.scrollTop = top; }", top)
+                parsed = await self._shown_messages(page, watch)
+                for conversation in parsed.conversations:
+                    conversation["peer_name"] = conversation.get("peer_name") or name
+                watch.learn(parsed)
+                if watch.crawl is not None:
+                    watch.crawl.extend(parsed)
+                await self._pace(short=True)
+            if not await scroller.count() or not await scroller.evaluate(
+                    "node => { const top = node.scrollTop; node.scrollTop = top + node.clientHeight / 2;"
+                    " return node.scrollTop !== top; }"):
+                break
+            await asyncio.sleep(0.1)
+        return seen
 
     async def find_reply(self, page: Page, account: AccountInfo, target: ReplyTarget, text: str,
                          since: datetime) -> str | None:
-        """Open the work's comments and threads and look for our reply with this text."""
+        """Look for our reply with this text where the page shows it: the work's comments and
+        threads, or the conversation's rows. An unreadable page raises (the outbox then asks
+        again later): it never counts as "not sent"."""
         async with self._guard(page):
             watch = self._watch(page, account)
             if target.kind != "comment":
-                raise TransientError("finding a sent DM on Douyin is not implemented yet: check again later")
+                await self._open_conversation(page, watch, target)
+                messages = (await self._shown_messages(page, watch)).messages
+                cutoff = since - timedelta(seconds=1)
+                ours = [(m["created_at"], m["platform_message_id"]) for m in messages
+                        if m["direction"] == "out" and m["text"].strip() == text.strip() and m["created_at"] >= cutoff]
+                return max(ours)[1] if ours else None
             if watch.works.get(target.topic_platform_id) is None:
                 await self._crawl_works(page, watch)
             found = watch.crawl = Parsed()

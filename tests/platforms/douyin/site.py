@@ -12,6 +12,7 @@ import copy
 import html
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -49,6 +50,9 @@ class FakeDouyin:
     sessions: set[str] = field(default_factory=lambda: {"fake-session"})  # the server's live sessions
     api_logged_out: bool = False  # the APIs answer "用户未登录" although the cookie is there
     comment_page_html: str | None = None  # replaces the comment page (markup drift)
+    chat: dict[str, Any] = field(default_factory=lambda: chat_state())  # the chat page's React state
+    dms_sent: int = 0
+    dm_refusal: str | None = None  # the chat page refuses to send with this note
     published: list[dict[str, Any]] = field(default_factory=list)  # what the reply box sent
     requests: list[str] = field(default_factory=list)  # every routed URL, in order
 
@@ -76,7 +80,10 @@ class FakeDouyin:
             if not logged_in:  # the single-page app sends a logged-out visitor to the login card
                 return await _page(route, _redirect(f"{CREATOR_HOST}/"))
             pages = {"/creator-micro/home": HOME_PAGE, "/creator-micro/content/manage": WORKS_PAGE,
-                     "/creator-micro/interactive/comment": self.comment_page_html or COMMENT_PAGE}
+                     "/creator-micro/interactive/comment": self.comment_page_html or COMMENT_PAGE,
+                     "/creator-micro/data/following/chat": CHAT_PAGE.replace(
+                         "__STATE__", json.dumps(self.chat, ensure_ascii=False)).replace(
+                         "__REFUSAL__", json.dumps(self.dm_refusal, ensure_ascii=False))}
             if path not in pages:
                 return await route.fulfill(status=404, body="not found")
             return await _page(route, pages[path])
@@ -91,10 +98,24 @@ class FakeDouyin:
             return await _json(route, self.comments)
         if path.endswith("/aweme/v1/web/comment/list/reply/"):
             return await _json(route, self.replies)
+        if path == "/__fake/im/send" and request.method == "POST":
+            return await _json(route, self._store_dm(json.loads(request.post_data or "{}")))
+        if path == "/aweme/v1/creator/im/user_detail/":
+            return await _json(route, body("creator_im_user_detail.json"))
         if path == "/aweme/v1/creator/comment/reply/" and request.method == "POST":
             self.published.append(json.loads(request.post_data or "{}"))
             return await _json(route, self.publish)
         return await route.fulfill(status=404, body="not found")
+
+    def _store_dm(self, sent: dict[str, Any]) -> dict[str, Any]:
+        conversation = next(c for c in self.chat["conversations"] if c["id"] == sent["conversationId"])
+        self.dms_sent += 1
+        message = {"serverId": str(7440000000000009000 + self.dms_sent), "conversationId": conversation["id"],
+                   "sender": self.chat["self"], "isFromMe": True, "type": 7,
+                   "content": {"text": sent["text"], "aweType": 700},
+                   "createdAt": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+        conversation["messages"].append(message)
+        return message
 
     def comment_by(self, cid: str) -> dict[str, Any]:
         return next(c for c in self.comments["comments"] if c["cid"] == cid)
@@ -107,6 +128,27 @@ class FakeDouyin:
         comment.update(changes)
         if user:
             comment["user"].update(user)
+
+
+def chat_state() -> dict[str, Any]:
+    """The conversations the chat page lists, newest first, each with its message rows'
+    props: 测试用户01's from the chat fixture, the others' last message from imStore."""
+    store = body("page_state/im_store.json")
+    profiles = store["userInfoFromServerMap"]
+    conversations = []
+    for conv in store["converSationListOrigin"]:
+        peer = profiles[conv["toParticipantUserId"]] if conv.get("toParticipantUserId") in profiles else next(
+            p for uid, p in profiles.items() if uid in conv["id"].split(":")[2:])
+        if "100000000001" in conv["id"].split(":"):
+            messages = body("page_state/creator_chat_messages.json")
+        else:
+            last = dict(conv["lastMessage"], content=json.loads(conv["lastMessage"]["content"]))
+            last["isFromMe"] = last["sender"] == "1000000000000001"
+            if not last["isFromMe"]:
+                last.update(nickname=peer["nickname"], avatar=peer["avatar_thumb"]["url_list"][0])
+            messages = [last]
+        conversations.append({"id": conv["id"], "nickname": peer["nickname"], "messages": messages})
+    return {"self": "1000000000000001", "conversations": conversations}
 
 
 async def _page(route, markup: str) -> None:
@@ -161,7 +203,7 @@ function finish() {
   document.cookie = 'sessionid=fake-session; path=/; domain=.douyin.com; secure; max-age=86400';
   location.href = '/creator-micro/home';
 }
-document.getElementById('send').onclick = () => { window.__phone.codeSent = true; };
+document.getElementById('send').onclick = async () => { window.__phone.codeSent = true; };
 document.getElementById('submit').onclick = () => {
   if (input.value === "__CODE__") finish();
   else { input.value = ''; document.getElementById('sms-error').textContent = '验证码错误'; }
@@ -266,4 +308,74 @@ function openBox(item, c) {
     box.remove();
   };
 }
+</script></body></html>"""
+
+CHAT_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
+.ReactVirtualized__Grid { height: 220px; width: 360px; overflow-y: auto; position: relative; }
+.ReactVirtualized__Grid__innerScrollContainer { position: relative; }
+.ReactVirtualized__Grid__innerScrollContainer > div { position: absolute; left: 0; height: 100px; width: 340px; }
+.box-Rt45Yu { position: absolute; left: 420px; top: 0; width: 500px; }
+</style></head><body>
+<div role="tablist"><div role="tab">全部</div><div role="tab">未读</div></div>
+<div class="ReactVirtualized__Grid" id="grid"><div class="ReactVirtualized__Grid__innerScrollContainer" id="inner"></div></div>
+<div class="box-Rt45Yu"><div class="box-header-name-Hq12Wx" id="header"></div>
+  <div class="box-content-jSgLQF" id="pane"><div></div></div>
+  <div contenteditable="true" class="editor-Pp34Qq" id="editor"></div>
+  <button class="semi-button" id="send"><span class="semi-button-content">发送</span></button>
+  <div id="notes"></div></div>
+<script>
+const STATE = __STATE__;
+const REFUSAL = __REFUSAL__;
+const ROW = 105, SHOWN = 2;  // react-virtualized renders only the rows in view
+const grid = document.getElementById('grid'), inner = document.getElementById('inner');
+inner.style.height = (STATE.conversations.length * ROW) + 'px';
+let open = null;
+fetch('/aweme/v1/creator/im/user_detail/?aid=2906&app_name=aweme_creator_platform&device_platform=web', {method: 'POST', body: '{}'});
+function fiber(node, props) {  // what React leaves on a rendered node
+  node['__reactFiber$fake01'] = {memoizedProps: {className: node.className}, return: {memoizedProps: props, return: null}};
+}
+function renderRows() {
+  const first = Math.floor(grid.scrollTop / ROW);
+  inner.innerHTML = '';
+  STATE.conversations.slice(first, first + SHOWN + 1).forEach((c, i) => {
+    const row = document.createElement('div');
+    row.style.top = ((first + i) * ROW) + 'px';
+    const last = c.messages[c.messages.length - 1];
+    row.innerHTML = '<div class="item-header-name-Zx90Cv"></div><div class="item-content-Lm12Nb"></div>';
+    row.firstChild.textContent = c.nickname;
+    row.lastChild.textContent = (last.content && last.content.text) || '';
+    row.onclick = () => openConversation(c);
+    inner.appendChild(row);
+  });
+}
+grid.addEventListener('scroll', renderRows);
+function openConversation(c) {
+  open = c;
+  document.getElementById('header').textContent = c.nickname;
+  const list = document.getElementById('pane').firstChild;
+  list.innerHTML = '';
+  for (const m of c.messages) {
+    const row = document.createElement('div');
+    row.className = 'msg-item-Ws56Ed';
+    row.textContent = (m.content && (m.content.text || m.content.tips)) || '';
+    fiber(row, {message: m, isSelf: m.isFromMe});
+    list.appendChild(row);
+  }
+}
+document.getElementById('send').onclick = async () => {
+  const editor = document.getElementById('editor');
+  const text = editor.textContent.trim();
+  if (!open || !text) return;
+  if (REFUSAL) {
+    document.getElementById('notes').innerHTML = '<div class="error-tip-Gh78Jk" role="alert"></div>';
+    document.getElementById('notes').firstChild.textContent = REFUSAL;
+    return;
+  }
+  // the IM server (over its socket on the real site) stores it and assigns the id
+  const r = await fetch('/__fake/im/send', {method: 'POST', body: JSON.stringify({conversationId: open.id, text})});
+  open.messages.push(await r.json());
+  editor.textContent = '';
+  setTimeout(() => openConversation(open), 200);  // the IM socket echoes the message a moment later
+};
+renderRows();
 </script></body></html>"""

@@ -13,7 +13,7 @@ from app.engine.bus import EventBus
 from app.engine.platform import SessionExpired
 from app.engine.store.datastore import DataStore
 from app.engine.store.db import Database
-from app.engine.store.models import Account, Comment, Content
+from app.engine.store.models import Account, Comment, Content, Conversation, DirectMessage
 from app.platforms.douyin.errors import BadResponse, PageChanged
 
 from .conftest import ACCOUNT
@@ -70,6 +70,15 @@ async def test_a_poll_stores_the_works_and_the_comments_of_works_with_comments(p
     assert comments["7420000000000000002"].parent_platform_comment_id == "7420000000000000001"
     assert comments["7410000000000000002"].text == "这个地方看起来很不错[比心]"
     assert comments["7410000000000000003"].direction == "out"
+    # DMs: every conversation in the virtualised list (测试用户01 only after scrolling),
+    # named from the chat header and the peers' profiles
+    messages = await rows(store, DirectMessage, "platform_message_id")
+    assert {"7440000000000001000", "7440000000000001100", "7440000000000003000", "7440000000000004000"} <= set(messages)
+    assert "7440000000000000200" not in messages  # the "我们已互相关注" system line
+    assert messages["7440000000000001100"].direction == "out"
+    conversations = await rows(store, Conversation, "platform_conversation_id")
+    assert conversations["0:1:100000000001:1000000000000001"].peer_name == "测试用户01"
+    assert conversations["0:1:100000000003:1000000000000001"].peer_id == "100000000003"
     # the picker was used for every work with comments, each opened once
     opened = [u for u in site.requests if "/comment/list/select/" in u]
     assert len(opened) == 3
@@ -78,6 +87,7 @@ async def test_a_poll_stores_the_works_and_the_comments_of_works_with_comments(p
     site.requests.clear()
     await platform.poll(logged_in_page, ACCOUNT, sink)
     assert not [u for u in site.requests if "/comment/list/" in u]
+    assert len(sink.results[-1:]) == 1 and sink.results[-1].added_message_ids == []
 
 
 async def test_a_login_redirect_during_a_poll_is_a_session_expiry(platform, logged_in_page, site, account):

@@ -3,7 +3,7 @@ before anything is typed, the id comes from the publish response, refusals are `
 and find_reply finds our reply after a crash."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -63,3 +63,42 @@ async def test_find_reply_finds_our_reply_in_the_thread_and_only_since_the_send(
     assert await platform.find_reply(logged_in_page, account, target, "谢谢喜欢！", sent) == "7420000000000000001"
     assert await platform.find_reply(logged_in_page, account, target, "谢谢喜欢！", datetime(2025, 1, 14, tzinfo=timezone.utc)) is None
     assert await platform.find_reply(logged_in_page, account, target, "别的话", sent) is None
+
+
+# ---- DMs -----------------------------------------------------------------------------------
+FIRST = "0:1:100000000001:1000000000000001"  # with 测试用户01, third in the virtualised list
+
+
+async def test_a_dm_is_sent_in_the_verified_conversation_and_gets_the_new_rows_id(platform, logged_in_page, account):
+    page = await crawled(platform, logged_in_page, account)
+    since = datetime.now(timezone.utc)
+    message_id = await platform.reply(page, account, ReplyTarget("direct_message", FIRST), "您好，周末正常营业")
+    assert message_id == "7440000000000009001"
+    header = await page.locator('[class*="box-header-name"]').inner_text()
+    assert header == "测试用户01"
+    # after a crash the outbox asks first: the message is found, so it is not sent again
+    target = ReplyTarget("direct_message", FIRST)
+    assert await platform.find_reply(page, account, target, "您好，周末正常营业", since) == message_id
+    assert await platform.find_reply(page, account, target, "您好，周末正常营业",
+                                     datetime.now(timezone.utc) + timedelta(minutes=1)) is None
+    assert await platform.find_reply(page, account, ReplyTarget("direct_message", FIRST), "您好，请问有什么可以帮您？",
+                                     datetime(2025, 1, 15, 2, 4, tzinfo=timezone.utc)) == "7440000000000001100"
+
+
+async def test_a_conversation_row_with_the_name_but_another_conversation_is_refused(
+        platform, logged_in_page, account, site):
+    page = await crawled(platform, logged_in_page, account)
+    # 测试用户01's conversation left the list and 测试用户02 renamed themselves 测试用户01
+    conversations = site.chat["conversations"]
+    site.chat["conversations"] = [c for c in conversations if c["id"] != FIRST]
+    next(c for c in site.chat["conversations"] if c["nickname"] == "测试用户02")["nickname"] = "测试用户01"
+    with pytest.raises(PermanentError, match="refusing to send"):
+        await platform.reply(page, account, ReplyTarget("direct_message", FIRST), "您好")
+    assert await page.locator('[id="editor"]').inner_text() == ""  # nothing was typed
+
+
+async def test_a_dm_the_page_refuses_is_blocked_with_its_note(platform, logged_in_page, account, site):
+    page = await crawled(platform, logged_in_page, account)
+    site.dm_refusal = "发送失败，消息发送频繁受限"
+    with pytest.raises(ReplyBlocked, match="频繁受限"):
+        await platform.reply(page, account, ReplyTarget("direct_message", FIRST), "您好")
