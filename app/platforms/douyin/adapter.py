@@ -149,7 +149,6 @@ class _PageWatch:
     peers: dict[str, parsers.Peer] = field(default_factory=dict)  # sec_uid → profile
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
     dm_rows: dict[str, str] = field(default_factory=dict)  # peer name → list row text, stored
-    seen: dict[str, int] = field(default_factory=dict)  # endpoint → responses seen (tests, self-check)
 
     def spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -336,7 +335,6 @@ class DouyinPlatform(Platform):
         name = API.endpoint_of(response.url)
         if name is None or name == "comment_reply_publish" or response.request.method == "OPTIONS":
             return
-        watch.seen[name] = watch.seen.get(name, 0) + 1
         watch.spawn(self._read_response(watch, name, response, watch.crawl))
 
     async def _read_response(self, watch: _PageWatch, name: str, response: Response, crawl: Parsed | None) -> None:
@@ -357,8 +355,11 @@ class DouyinPlatform(Platform):
             return
         for problem in parsed.problems[:10]:
             log.warning("douyin: skipped %s", problem)
-        if name in ("web_comment_list", "web_comment_reply_list") and watch.comments:
-            parsers.link_comment_aliases(list(watch.comments.values()), parsed.comments, "v1")
+        if name in ("web_comment_list", "web_comment_reply_list"):
+            # A comment seen before through the V1 API (encrypted id) gets linked to its cid.
+            v1 = [c for c in watch.comments.values() if c["platform_comment_id"].startswith("@")]
+            if v1:
+                parsers.link_comment_aliases(v1, parsed.comments, "v1")
         watch.learn(parsed)
         if crawl is not None:
             crawl.extend(parsed)
@@ -477,12 +478,11 @@ class DouyinPlatform(Platform):
         if target.target_platform_id is None:
             raise PermanentError("a new top-level comment on a work is not supported on Douyin yet")
         expected = self._comment_context(watch, target)
-        if watch.works.get(target.topic_platform_id) is None or getattr(target, "title", None):
-            title = getattr(target, "title", None)
-            if title:
-                watch.works.setdefault(target.topic_platform_id, {"title": title})
-            else:
-                await self._crawl_works(page, watch)
+        title = getattr(target, "topic_title", None)
+        if title:
+            watch.works.setdefault(target.topic_platform_id, {"title": title})
+        elif target.topic_platform_id not in watch.works:
+            await self._crawl_works(page, watch)  # the picker is searched by the work's title
         await self._open_work_comments(page, watch, target.topic_platform_id)
         row = await self._find_comment_row(page, watch, expected)
         await row.locator(COMMENTS.selector("operations")).get_by_text(COMMENTS.text("reply"), exact=True).first.click()
@@ -509,11 +509,12 @@ class DouyinPlatform(Platform):
         return record["platform_comment_id"]
 
     def _comment_context(self, watch: _PageWatch, target: ReplyTarget) -> dict[str, str]:
-        """The comment's text and author as the page shows them: from the target (the engine's
-        context, when it gives one) or from what our crawls stored."""
+        """The comment's text and author as the page shows them: from the target's context
+        (`target_text`, `target_author`: fields the engine's ReplyTarget gains with the
+        reply-context work; read with getattr until then) or from what our crawls saw."""
         known = watch.comments.get(target.target_platform_id or "") or {}
-        text = getattr(target, "target_text", None) or getattr(target, "text", None) or known.get("text")
-        author = getattr(target, "target_author", None) or getattr(target, "author", None) or known.get("author_name")
+        text = getattr(target, "target_text", None) or known.get("text")
+        author = getattr(target, "target_author", None) or known.get("author_name")
         if not text or not author:
             raise TransientError("the comment's text and author are not known yet: it cannot be found on the page "
                                  "safely (the next crawl learns them)")

@@ -3,11 +3,12 @@ before anything is typed, the id comes from the publish response, refusals are `
 and find_reply finds our reply after a crash."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from app.engine.platform import PermanentError, ReplyBlocked, ReplyTarget
+from app.engine.platform import PermanentError, ReplyBlocked, ReplyTarget, TransientError
 
 from .fixtures_io import body
 from .test_adapter_monitor import KeptBatches
@@ -31,6 +32,28 @@ async def test_a_reply_is_typed_under_the_verified_comment_and_gets_the_publishe
     reply_id = await platform.reply(page, account, ReplyTarget("comment", WORK, COMMENT), TEXT)
     assert reply_id == "7420000000000000009"
     assert site.published == [{"aweme_id": WORK, "reply_to_comment_id": COMMENT, "text": TEXT}]
+
+
+@dataclass(frozen=True)
+class TargetWithContext(ReplyTarget):
+    """A ReplyTarget with the context the engine adds (topic title, comment text, author)."""
+
+    topic_title: str | None = None
+    target_text: str | None = None
+    target_author: str | None = None
+
+
+async def test_the_engines_context_lets_a_fresh_page_reply_without_a_crawl(platform, logged_in_page, account, site):
+    target = TargetWithContext("comment", WORK, COMMENT, topic_title="测试作品标题一 #测试话题 #示例",
+                               target_text="这个地方看起来很不错[比心]", target_author="测试用户02")
+    assert await platform.reply(logged_in_page, account, target, TEXT) == "7420000000000000009"
+    assert not [u for u in site.requests if "/creator-micro/content/manage" in u]  # no works crawl needed
+
+
+async def test_a_fresh_page_without_context_does_not_guess(platform, logged_in_page, account, site):
+    with pytest.raises(TransientError, match="not known yet"):
+        await platform.reply(logged_in_page, account, ReplyTarget("comment", WORK, COMMENT), TEXT)
+    assert site.published == [] and site.requests == []
 
 
 async def test_a_reply_to_a_reply_opens_its_thread_first(platform, logged_in_page, account, site):
