@@ -23,6 +23,7 @@ from .fixtures_io import CREATOR, body
 CREATOR_HOST = "https://creator.douyin.com"
 DOUYIN_ID = "test_creator"
 SMS_CODE = "246810"
+QR_PAYLOADS = ("https://example.invalid/qr/1", "https://example.invalid/qr/2")  # first code, refreshed one
 PIXEL = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
 
@@ -47,6 +48,7 @@ class FakeDouyin:
     comments: dict[str, Any] = field(default_factory=lambda: body("web_comment_list_select.json"))
     replies: dict[str, Any] = field(default_factory=lambda: body("web_comment_list_reply.json"))
     publish: dict[str, Any] = field(default_factory=lambda: body("comment_reply_publish.json"))
+    qr_kind: str = "data"  # how the login card shows its QR: data (URL img), canvas, url (img)
     sessions: set[str] = field(default_factory=lambda: {"fake-session"})  # the server's live sessions
     api_logged_out: bool = False  # the APIs answer "用户未登录" although the cookie is there
     comment_page_html: str | None = None  # replaces the comment page (markup drift)
@@ -73,9 +75,14 @@ class FakeDouyin:
         if path == "/":
             if logged_in:
                 return await _page(route, _redirect(f"{CREATOR_HOST}/creator-micro/home"))
-            return await _page(route, LOGIN_PAGE.replace("__QR__", data_url(qr_png("https://example.invalid/qr/1")))
-                               .replace("__QR2__", data_url(qr_png("https://example.invalid/qr/2")))
+            codes = [{"src": data_url(qr_png(p)), "url": f"{CREATOR_HOST}/passport/web/qrcode/{i}.png",
+                      "matrix": [list(row) for row in segno.make(p, error="m").matrix]}
+                     for i, p in enumerate(QR_PAYLOADS)]
+            return await _page(route, LOGIN_PAGE.replace("__QR__", json.dumps({"kind": self.qr_kind, "codes": codes}))
                                .replace("__CODE__", SMS_CODE))
+        if path.startswith("/passport/web/qrcode/"):
+            index = int(path.rsplit("/", 1)[1].split(".")[0])
+            return await route.fulfill(status=200, content_type="image/png", body=qr_png(QR_PAYLOADS[index]))
         if path.startswith("/creator-micro/"):
             if not logged_in:  # the single-page app sends a logged-out visitor to the login card
                 return await _page(route, _redirect(f"{CREATOR_HOST}/"))
@@ -170,7 +177,7 @@ LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>抖音�
   <div class="login-card-double-header-item-aB12cD">我是MCN机构</div>
   <div class="douyin_login_comp_tab_item-Zx98Yw">扫码登录</div>
   <div class="douyin_login_comp_tab_item-Zx98Yw">验证码登录</div>
-  <div id="animate_qrcode_container"><div class="qrcode-Qw12Er"><img class="qrcode_img-Ab34Cd" src="__QR__" width="160" height="160"></div></div>
+  <div id="animate_qrcode_container"><div class="qrcode-Qw12Er" id="qrbox"></div></div>
   <div id="status"></div>
   <div id="sms" style="display:none">
     <div class="verify-title-Hh21Ab">身份验证</div>
@@ -181,13 +188,28 @@ LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>抖音�
   </div>
 </div>
 <script>
-const img = document.querySelector('#animate_qrcode_container img');
+const QR = __QR__;
+function showQr(i) {  // as an <img> with a data: URL, a <canvas>, or an <img> loaded from a URL
+  const box = document.getElementById('qrbox'), code = QR.codes[i];
+  if (QR.kind === 'canvas') {
+    const c = document.createElement('canvas'), n = code.matrix.length, s = 4, b = 2, g = c.getContext('2d');
+    c.className = 'qrcode-canvas-Ab34Cd'; c.width = c.height = (n + 2 * b) * s;
+    g.fillStyle = '#fff'; g.fillRect(0, 0, c.width, c.height); g.fillStyle = '#000';
+    code.matrix.forEach((row, y) => row.forEach((v, x) => { if (v) g.fillRect((x + b) * s, (y + b) * s, s, s); }));
+    box.replaceChildren(c);
+  } else {
+    const im = document.createElement('img');
+    im.className = 'qrcode_img-Ab34Cd'; im.src = QR.kind === 'url' ? code.url : code.src;
+    box.replaceChildren(im);
+  }
+}
+showQr(0);
 const status = document.getElementById('status');
 const sms = document.getElementById('sms');
 const input = sms.querySelector('input');
 window.__phone = {
   codeSent: false,
-  refresh() { img.src = "__QR2__"; },
+  refresh() { showQr(1); },
   scan() { status.textContent = '扫码成功，请在手机上确认'; },
   confirm(needSms) {
     if (needSms) { document.getElementById('animate_qrcode_container').style.display = 'none'; sms.style.display = 'block'; }
