@@ -149,6 +149,7 @@ class _PageWatch:
     peers: dict[str, parsers.Peer] = field(default_factory=dict)  # sec_uid → profile
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
     dm_rows: dict[str, str] = field(default_factory=dict)  # peer name → list row text, stored
+    works_more: bool | None = None  # the works list's last page said has_more
 
     def spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -189,6 +190,7 @@ class DouyinPlatform(Platform):
         # Seconds between two navigations of one account, drawn at random: a person's pace.
         self.pace_s: tuple[float, float] = (2.0, 6.0)
         self.login_timeout_s = LOGIN.timing("give_up_s")
+        self.max_works = int(WORKS.timing("max_works"))  # newest first; older ones are not crawled
         self._watches: weakref.WeakKeyDictionary[Page, _PageWatch] = weakref.WeakKeyDictionary()
 
     async def startup(self, runtime: PlatformRuntime) -> None:
@@ -361,6 +363,8 @@ class DouyinPlatform(Platform):
             if v1:
                 parsers.link_comment_aliases(v1, parsed.comments, "v1")
         watch.learn(parsed)
+        if name in WORK_ENDPOINTS:
+            watch.works_more = parsed.has_more
         if crawl is not None:
             crawl.extend(parsed)
         elif parsed and watch.sink is not None:
@@ -399,20 +403,24 @@ class DouyinPlatform(Platform):
             raise watch.failures[0]
 
     async def _crawl_works(self, page: Page, watch: _PageWatch) -> dict[str, int]:
-        """Open the works page, scroll until its list ends; {work id: comment count}."""
+        """Open the works page and scroll while it says there are more (newest first, up to
+        `max_works`); {work id: comment count} of the works seen in a crawl."""
+        watch.works_more = None
         async with self._expect_endpoint(page, WORK_ENDPOINTS):
             await self._open(page, WORKS)
         await watch.settle()
+        seen = lambda: len(watch.crawl.contents) if watch.crawl is not None else len(watch.works)  # noqa: E731
         for _ in range(MAX_SCROLLS):
-            last = watch.crawl.has_more if watch.crawl is not None else None
-            if not last or await self._text_showing(page, WORKS.texts("end_of_list")):
+            if not watch.works_more or seen() >= self.max_works:
+                break
+            if await self._text_showing(page, WORKS.texts("end_of_list")):
                 break
             try:
                 async with self._expect_endpoint(page, WORK_ENDPOINTS, timeout_ms=5_000):
                     await page.mouse.wheel(0, 10_000)
                     await page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
             except PlaywrightError:
-                break  # nothing more came
+                break  # scrolling brought nothing more
             await watch.settle()
         crawl = watch.crawl or Parsed()
         return {w["platform_content_id"]: int(w.get("stats", {}).get("comment_count", 0)) for w in crawl.contents}

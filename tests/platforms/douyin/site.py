@@ -48,6 +48,7 @@ class FakeDouyin:
     comments: dict[str, Any] = field(default_factory=lambda: body("web_comment_list_select.json"))
     replies: dict[str, Any] = field(default_factory=lambda: body("web_comment_list_reply.json"))
     publish: dict[str, Any] = field(default_factory=lambda: body("comment_reply_publish.json"))
+    works_page_size: int | None = None  # the works list in pages of this size
     qr_kind: str = "data"  # how the login card shows its QR: data (URL img), canvas, url (img)
     sessions: set[str] = field(default_factory=lambda: {"fake-session"})  # the server's live sessions
     api_logged_out: bool = False  # the APIs answer "用户未登录" although the cookie is there
@@ -98,7 +99,7 @@ class FakeDouyin:
             return await _json(route, {"status_code": 8, "status_msg": "用户未登录"})
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         if path.startswith("/janus/douyin/creator/pc/work_list"):
-            return await _json(route, self.works)
+            return await _json(route, self._works_page(int(query.get("max_cursor") or 0)))
         if path.endswith("/aweme/v1/web/comment/list/select/"):
             if query.get("aweme_id") != "7400000000000000001":
                 return await _json(route, {"status_code": 0, "comments": [], "cursor": 0, "has_more": 0, "total": 0})
@@ -113,6 +114,14 @@ class FakeDouyin:
             self.published.append(json.loads(request.post_data or "{}"))
             return await _json(route, self.publish)
         return await route.fulfill(status=404, body="not found")
+
+    def _works_page(self, offset: int) -> dict[str, Any]:
+        """The works from `offset`, `works_page_size` at a time (all when it is None)."""
+        if self.works_page_size is None:
+            return self.works
+        end = offset + self.works_page_size
+        page = dict(self.works, aweme_list=self.works["aweme_list"][offset:end], items=self.works["items"][offset:end])
+        return dict(page, has_more=end < len(self.works["aweme_list"]), max_cursor=end)
 
     def _store_dm(self, sent: dict[str, Any]) -> dict[str, Any]:
         conversation = next(c for c in self.chat["conversations"] if c["id"] == sent["conversationId"])
@@ -242,17 +251,24 @@ HOME_PAGE = f"""<!doctype html><html><head><meta charset="utf-8"></head><body>
 </div></body></html>"""
 
 _WORKS_JS = """
-async function loadWorks() {
-  const r = await fetch('/janus/douyin/creator/pc/work_list?status=0&count=12&max_cursor=0&scene=star_atlas&device_platform=android&aid=1128');
+async function loadWorks(cursor) {
+  const r = await fetch('/janus/douyin/creator/pc/work_list?status=0&count=12&max_cursor=' + (cursor || 0)
+    + '&scene=star_atlas&device_platform=android&aid=1128');
   return await r.json();
 }
 function esc(s) { const d = document.createElement('div'); d.textContent = s; return d.innerHTML; }
 """
 
-WORKS_PAGE = """<!doctype html><html><head><meta charset="utf-8"></head><body>
-<div class="content-manage-Zz12Yy" id="works"></div>
+WORKS_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
+.video-card-Ab12Cd { height: 1000px; border-bottom: 1px solid #ccc; }
+</style></head><body>
+<div class="content-manage-Zz12Yy" id="works"></div><div id="end"></div>
 <script>""" + _WORKS_JS + """
-loadWorks().then(body => {
+let cursor = 0, more = true, loading = false;
+async function next() {  // one page per scroll to the bottom, as the creator centre does
+  if (!more || loading) return;
+  loading = true;
+  const body = await loadWorks(cursor);
   const list = document.getElementById('works');
   for (const w of body.aweme_list || []) {
     const card = document.createElement('div');
@@ -260,10 +276,13 @@ loadWorks().then(body => {
     card.innerHTML = '<div class="info-title-Ef34Gh">' + esc(w.desc) + '</div>';
     list.appendChild(card);
   }
-  const end = document.createElement('div');
-  end.textContent = body.has_more ? '' : '没有更多了';
-  list.appendChild(end);
+  cursor = body.max_cursor; more = body.has_more; loading = false;
+  if (!more) document.getElementById('end').textContent = '没有更多了';
+}
+window.addEventListener('scroll', () => {
+  if (window.innerHeight + window.scrollY >= document.body.scrollHeight - 50) next();
 });
+next();
 </script></body></html>"""
 
 COMMENT_PAGE = """<!doctype html><html><head><meta charset="utf-8"></head><body>
@@ -275,7 +294,11 @@ const BASE = '/web/api/third_party/aweme/api/comment/read/aweme/v1/web/comment/l
 const list = document.getElementById('list');
 let awemeId = null;
 document.getElementById('pick').onclick = async () => {
-  const body = await loadWorks();
+  const body = await loadWorks(0);
+  for (let page = body; page.has_more; ) {  // the picker lists every work
+    page = await loadWorks(page.max_cursor);
+    body.aweme_list = body.aweme_list.concat(page.aweme_list);
+  }
   const picker = document.getElementById('picker');
   picker.innerHTML = '';
   for (const w of body.aweme_list || []) {

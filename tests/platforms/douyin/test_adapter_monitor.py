@@ -90,6 +90,26 @@ async def test_a_poll_stores_the_works_and_the_comments_of_works_with_comments(p
     assert len(sink.results[-1:]) == 1 and sink.results[-1].added_message_ids == []
 
 
+async def test_the_works_list_is_read_page_by_page_while_it_has_more(platform, logged_in_page, store, site):
+    site.works_page_size = 1
+    sink = StoringSink(store)
+    await platform.poll(logged_in_page, ACCOUNT, sink)
+    assert len(await rows(store, Content, "platform_content_id")) == 3
+    pages = [u for u in site.requests if "/janus/" in u and "content/manage" not in u]
+    assert [u.split("max_cursor=")[1].split("&")[0] for u in pages][:3] == ["0", "1", "2"]
+
+
+async def test_a_crawl_reads_at_most_max_works_newest_first(platform, logged_in_page, store, site):
+    site.works_page_size = 1
+    platform.max_works = 2
+    await platform.poll(logged_in_page, ACCOUNT, StoringSink(store))
+    works_page = site.requests[:next(i for i, u in enumerate(site.requests) if "/interactive/comment" in u)]
+    assert [u.split("max_cursor=")[1].split("&")[0] for u in works_page if "/janus/" in u] == ["0", "1"]
+    # only the two newest works' comments were opened
+    opened = {u.split("aweme_id=")[1].split("&")[0] for u in site.requests if "/comment/list/select/" in u}
+    assert opened == {"7400000000000000003", "7400000000000000002"}
+
+
 async def test_a_login_redirect_during_a_poll_is_a_session_expiry(platform, logged_in_page, site, account):
     site.sessions.clear()
     with pytest.raises(SessionExpired, match="login"):
