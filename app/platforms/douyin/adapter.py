@@ -150,6 +150,7 @@ class _PageWatch:
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
     dm_rows: dict[str, str] = field(default_factory=dict)  # peer name → list row text, stored
     works_more: bool | None = None  # the works list's last page said has_more
+    comments_more: bool | None = None  # the open work's last comment page said has_more
 
     def spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -255,7 +256,7 @@ class DouyinPlatform(Platform):
                 await io.report("scanned", message="已扫码，请在手机上确认")
                 scanned = True
             if snap["expired"] and not snap["scanned"]:
-                await self._click_text(page, LOGIN.texts("expired"))  # "点击刷新" brings a new code
+                await self._click_text(page, LOGIN.texts("refresh"))  # brings a new code
             await asyncio.sleep(LOGIN.timing("poll_s"))
         raise LoginFailed("the QR code was not scanned in time")
 
@@ -365,6 +366,8 @@ class DouyinPlatform(Platform):
         watch.learn(parsed)
         if name in WORK_ENDPOINTS:
             watch.works_more = parsed.has_more
+        elif name in COMMENT_ENDPOINTS:
+            watch.comments_more = parsed.has_more
         if crawl is not None:
             crawl.extend(parsed)
         elif parsed and watch.sink is not None:
@@ -442,25 +445,53 @@ class DouyinPlatform(Platform):
         async with self._expect_endpoint(page, COMMENT_ENDPOINTS):
             await card.click()
         await watch.settle()
+        await self._load_all_comments(page, watch)
 
     async def _find_work_card(self, page: Page, title: str) -> Locator:
-        """The picker's card whose title is the work's title (scrolling the picker)."""
-        cards = page.locator(COMMENTS.selector("work_card")).filter(
-            has=page.locator(COMMENTS.selector("work_title"), has_text=_first_line(title)))
+        """The picker's title node showing exactly the work's title (scrolling the picker);
+        refuses when two works have that title."""
+        first = _first_line(title)
+        titles = page.locator(COMMENTS.selector("work_title"), has_text=re.compile(rf"^\s*{re.escape(first)}\s*$"))
         try:
             await page.locator(COMMENTS.selector("work_title")).first.wait_for(timeout=STEP_TIMEOUT_MS)
         except PlaywrightError:
             raise await self._page_changed(page, COMMENTS, "the work picker's cards") from None
         for _ in range(MAX_SCROLLS):
-            if await cards.count():
-                return cards.last  # the innermost container holding the title
-            before = await page.locator(COMMENTS.selector("work_title")).count()
-            await page.locator(COMMENTS.selector("work_title")).last.scroll_into_view_if_needed()
-            await page.mouse.wheel(0, 2_000)
-            await asyncio.sleep(0.3)
-            if await page.locator(COMMENTS.selector("work_title")).count() == before:
+            found = await titles.count()
+            if found > 1:
+                raise PermanentError(f"two works are titled 「{first}」 in the picker: refusing to guess")
+            if found == 1:
+                return titles.first
+            if not await self._scroll_down(page, COMMENTS.selectors("picker_scroller")):
                 break
-        raise PermanentError(f"the work 「{_first_line(title)}」 is not in the comment page's picker")
+            await asyncio.sleep(0.3)  # the picker loads the next works
+        raise PermanentError(f"the work 「{first}」 is not in the comment page's picker")
+
+    async def _scroll_down(self, page: Page, scrollers: list[str]) -> bool:
+        """Scroll the first scrollable of these elements to its end (where lists load their
+        next page); False when it was there already."""
+        return await page.evaluate("""(sels) => {
+          for (const sel of sels) for (const node of document.querySelectorAll(sel)) {
+            if (node.scrollHeight <= node.clientHeight) continue;
+            const top = node.scrollTop;
+            node.scrollTop = node.scrollHeight;
+            return node.scrollTop !== top;
+          }
+          return false; }""", scrollers)
+
+    async def _load_all_comments(self, page: Page, watch: _PageWatch) -> None:
+        """Scroll the comment list while the last page said has_more (each scroll to the
+        bottom fetches the next page), up to 没有更多评论."""
+        for _ in range(MAX_SCROLLS):
+            if not watch.comments_more or await self._text_showing(page, [COMMENTS.text("end_of_comments")]):
+                return
+            try:
+                async with self._expect_endpoint(page, COMMENT_ENDPOINTS, timeout_ms=5_000):
+                    if not await self._scroll_down(page, [COMMENTS.selector("comment_list")]):
+                        await page.mouse.wheel(0, 5_000)
+            except PlaywrightError:
+                return  # scrolling brought nothing more
+            await watch.settle()
 
     async def _expand_replies(self, page: Page, watch: _PageWatch) -> None:
         """Click every "查看N条回复" under the comments (each fetches one reply list)."""

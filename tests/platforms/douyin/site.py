@@ -48,7 +48,8 @@ class FakeDouyin:
     comments: dict[str, Any] = field(default_factory=lambda: body("web_comment_list_select.json"))
     replies: dict[str, Any] = field(default_factory=lambda: body("web_comment_list_reply.json"))
     publish: dict[str, Any] = field(default_factory=lambda: body("comment_reply_publish.json"))
-    works_page_size: int | None = None  # the works list in pages of this size
+    works_page_size: int | None = None
+    comments_page_size: int | None = None  # the comment list in pages of this size  # the works list in pages of this size
     qr_kind: str = "data"  # how the login card shows its QR: data (URL img), canvas, url (img)
     sessions: set[str] = field(default_factory=lambda: {"fake-session"})  # the server's live sessions
     api_logged_out: bool = False  # the APIs answer "用户未登录" although the cookie is there
@@ -103,7 +104,7 @@ class FakeDouyin:
         if path.endswith("/aweme/v1/web/comment/list/select/"):
             if query.get("aweme_id") != "7400000000000000001":
                 return await _json(route, {"status_code": 0, "comments": [], "cursor": 0, "has_more": 0, "total": 0})
-            return await _json(route, self.comments)
+            return await _json(route, self._comments_page(int(query.get("cursor") or 0)))
         if path.endswith("/aweme/v1/web/comment/list/reply/"):
             return await _json(route, self.replies)
         if path == "/__fake/im/send" and request.method == "POST":
@@ -122,6 +123,14 @@ class FakeDouyin:
         end = offset + self.works_page_size
         page = dict(self.works, aweme_list=self.works["aweme_list"][offset:end], items=self.works["items"][offset:end])
         return dict(page, has_more=end < len(self.works["aweme_list"]), max_cursor=end)
+
+    def _comments_page(self, offset: int) -> dict[str, Any]:
+        """Work 0001's comments from `offset`, `comments_page_size` at a time (has_more 0/1)."""
+        if self.comments_page_size is None:
+            return self.comments
+        end = offset + self.comments_page_size
+        return dict(self.comments, comments=self.comments["comments"][offset:end], cursor=end,
+                    has_more=int(end < len(self.comments["comments"])))
 
     def _store_dm(self, sent: dict[str, Any]) -> dict[str, Any]:
         conversation = next(c for c in self.chat["conversations"] if c["id"] == sent["conversationId"])
@@ -219,6 +228,13 @@ const input = sms.querySelector('input');
 window.__phone = {
   codeSent: false,
   refresh() { showQr(1); },
+  expire() {  // the code timed out: an overlay asks to refresh it
+    const o = document.createElement('div');
+    o.className = 'qrcode-expired-Vv77Ww';
+    o.innerHTML = '<p>二维码已失效</p><span class="refresh-Uu66Tt">点击刷新</span>';
+    o.querySelector('span').onclick = () => { o.remove(); showQr(1); };
+    document.getElementById('animate_qrcode_container').appendChild(o);
+  },
   scan() { status.textContent = '扫码成功，请在手机上确认'; },
   confirm(needSms) {
     if (needSms) { document.getElementById('animate_qrcode_container').style.display = 'none'; sms.style.display = 'block'; }
@@ -288,7 +304,7 @@ next();
 COMMENT_PAGE = """<!doctype html><html><head><meta charset="utf-8"></head><body>
 <div class="container-Root01"><button class="semi-button" id="pick"><span class="semi-button-content">选择作品</span></button>
 <div class="semi-modal-content" role="dialog" id="picker" style="display:none"></div>
-<div role="tabpanel" id="list"></div></div>
+<div role="tabpanel" id="list" style="height:400px;overflow-y:auto"></div></div>
 <script>""" + _WORKS_JS + """
 const BASE = '/web/api/third_party/aweme/api/comment/read/aweme/v1/web/comment/list/';
 const list = document.getElementById('list');
@@ -311,17 +327,28 @@ document.getElementById('pick').onclick = async () => {
   }
   picker.style.display = 'block';
 };
+let cursor = 0, more = false, loading = false;
 async function openWork(id) {
-  awemeId = id;
-  const r = await fetch(BASE + 'select/?aweme_id=' + id + '&cursor=0&count=10&comment_select_options=0&sort_options=0&channel_id=618&app_id=2906&aid=2906');
-  const body = await r.json();
+  awemeId = id; cursor = 0; more = true;
   list.innerHTML = '';
-  for (const c of body.comments || []) list.appendChild(row(c));
-  const end = document.createElement('div'); end.textContent = '没有更多评论'; list.appendChild(end);
+  await nextComments();
 }
+async function nextComments() {  // one page per scroll to the bottom of the list
+  if (!more || loading) return;
+  loading = true;
+  const r = await fetch(BASE + 'select/?aweme_id=' + awemeId + '&cursor=' + cursor + '&count=10&comment_select_options=0&sort_options=0&channel_id=618&app_id=2906&aid=2906');
+  const body = await r.json();
+  for (const c of body.comments || []) list.appendChild(row(c));
+  cursor = body.cursor; more = !!body.has_more; loading = false;
+  if (!more) { const end = document.createElement('div'); end.textContent = '没有更多评论'; list.appendChild(end); }
+}
+list.addEventListener('scroll', () => {
+  if (list.scrollTop + list.clientHeight >= list.scrollHeight - 20) nextComments();
+});
 function row(c) {
   const item = document.createElement('div');
   item.className = 'comment-item-Xy12Zw';
+  item.style.minHeight = '500px';  // a page of comments fills the list: it scrolls
   item.innerHTML = '<div class="username-Ab12Cd">' + esc(c.user.nickname) + '</div>'
     + '<div class="comment-content-text-JvmAKq">' + esc(c.text) + '</div>'
     + '<div class="operations-WFV7Am"><span class="item-Op01">回复</span><span class="item-Op01">删除</span></div>'

@@ -97,3 +97,14 @@ async def test_the_qr_is_read_from_a_data_url_a_canvas_or_an_element_screenshot(
     await page.evaluate("window.__phone.scan(); window.__phone.confirm(false)")
     assert (await asyncio.wait_for(login, 30)).platform_user_id == DOUYIN_ID
     assert io.states().count("qr_refreshed") == 1  # one refresh, one report
+
+
+async def test_an_expired_qr_is_refreshed_by_clicking_and_reported(platform, page):
+    io = RecordingLoginIO()
+    login = asyncio.create_task(platform.login(page, io))
+    await io.wait_for("qr_ready")
+    await page.evaluate("window.__phone.expire()")
+    refreshed = await io.wait_for("qr_refreshed")  # the adapter clicked 点击刷新
+    assert refreshed["qr_png"] == qr_png(QR_PAYLOADS[1])
+    await page.evaluate("window.__phone.scan(); window.__phone.confirm(false)")
+    assert (await asyncio.wait_for(login, 30)).username == "测试创作者"

@@ -110,6 +110,15 @@ async def test_a_crawl_reads_at_most_max_works_newest_first(platform, logged_in_
     assert opened == {"7400000000000000003", "7400000000000000002"}
 
 
+async def test_a_works_comments_are_read_page_by_page_as_the_list_scrolls(platform, logged_in_page, store, site):
+    site.comments_page_size = 1
+    await platform.poll(logged_in_page, ACCOUNT, StoringSink(store))
+    stored = await rows(store, Comment, "platform_comment_id")
+    assert {f"741000000000000000{i}" for i in range(1, 5)} <= set(stored)
+    cursors = [u.split("cursor=")[1].split("&")[0] for u in site.requests if "/comment/list/select/?aweme_id=7400000000000000001" in u]
+    assert cursors == ["0", "1", "2", "3"]
+
+
 async def test_a_login_redirect_during_a_poll_is_a_session_expiry(platform, logged_in_page, site, account):
     site.sessions.clear()
     with pytest.raises(SessionExpired, match="login"):
