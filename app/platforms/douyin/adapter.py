@@ -347,7 +347,8 @@ class DouyinPlatform(Platform):
             return  # the page went away before the body was read; the next crawl sees it again
         try:
             body = parsers.decode_body(name, raw, response.headers.get("content-type"))
-            parsed = parsers.parse_endpoint(name, response.url, body, self_uid=watch.self_uid, item_ids=watch.item_ids)
+            parsed = parsers.parse_endpoint(name, response.url, body, self_uid=watch.self_uid,
+                                            item_ids=watch.item_ids, known_comments=watch.comments)
         except SessionExpired as exc:
             watch.session_expired = str(exc)
             return
@@ -450,8 +451,8 @@ class DouyinPlatform(Platform):
     async def _find_work_card(self, page: Page, title: str) -> Locator:
         """The picker's title node showing exactly the work's title (scrolling the picker);
         refuses when two works have that title."""
-        first = _first_line(title)
-        titles = page.locator(COMMENTS.selector("work_title"), has_text=re.compile(rf"^\s*{re.escape(first)}\s*$"))
+        first = " ".join(title.split())
+        titles = page.locator(COMMENTS.selector("work_title"), has_text=_whole_text(title))
         try:
             await page.locator(COMMENTS.selector("work_title")).first.wait_for(timeout=STEP_TIMEOUT_MS)
         except PlaywrightError:
@@ -567,7 +568,7 @@ class DouyinPlatform(Platform):
             rows = []
             for i in range(await text_nodes.count()):
                 node = text_nodes.nth(i)
-                if (await node.inner_text()).strip() != expected["text"].strip():
+                if not _same_text(await node.inner_text(), expected["text"]):
                     continue
                 row = node.locator(f"xpath=ancestor::*[.//{_xpath_class('operations-')}][1]")
                 author = (await row.locator(COMMENTS.selector("comment_author")).first.inner_text()).strip()
@@ -601,7 +602,7 @@ class DouyinPlatform(Platform):
                 raise ReplyBlocked(refusal)
             for message in (await self._shown_messages(page, watch)).messages:
                 if (message["direction"] == "out" and message["platform_message_id"] not in before
-                        and message["text"].strip() == text.strip()):
+                        and _same_text(message["text"], text)):
                     return message["platform_message_id"]
             await asyncio.sleep(0.2)
         # It may have gone out: the outbox looks for it (find_reply) before sending again.
@@ -655,7 +656,7 @@ class DouyinPlatform(Platform):
         await scroller.evaluate("node => { node.scrollTop = 0; }")
         for _ in range(MAX_SCROLLS * 4):
             rows = page.locator(CHAT.selector("list_rows")).filter(
-                has=page.locator(CHAT.selector("row_name"), has_text=re.compile(f"^{re.escape(name)}$")))
+                has=page.locator(CHAT.selector("row_name"), has_text=_whole_text(name)))
             if await rows.count() == 1:
                 return rows.first
             if await rows.count() > 1:
@@ -737,7 +738,7 @@ class DouyinPlatform(Platform):
                 messages = (await self._shown_messages(page, watch)).messages
                 cutoff = since - timedelta(seconds=1)
                 ours = [(m["created_at"], m["platform_message_id"]) for m in messages
-                        if m["direction"] == "out" and m["text"].strip() == text.strip() and m["created_at"] >= cutoff]
+                        if m["direction"] == "out" and _same_text(m["text"], text) and m["created_at"] >= cutoff]
                 return max(ours)[1] if ours else None
             if watch.works.get(target.topic_platform_id) is None:
                 await self._crawl_works(page, watch)
@@ -751,7 +752,7 @@ class DouyinPlatform(Platform):
             self._raise_for_crawl(watch)  # an unreadable answer is "unknown", never "not sent"
             cutoff = since.replace(microsecond=0) - timedelta(seconds=1)
             ours = [(c["created_at"], c["platform_comment_id"]) for c in found.comments
-                    if c["direction"] == "out" and c["text"].strip() == text.strip()
+                    if c["direction"] == "out" and _same_text(c["text"], text)
                     and c["parent_platform_comment_id"] in (target.target_platform_id, None)
                     and c["created_at"] >= cutoff]
             return max(ours)[1] if ours else None
@@ -843,9 +844,15 @@ def _anatomy_of(url: str) -> Anatomy:
     return LOGIN
 
 
-def _first_line(title: str) -> str:
-    """A title as a card shows it: its first line (titles carry \\r and #hashtags)."""
-    return re.split(r"[\r\n]", title.strip())[0].strip()
+def _same_text(shown: str, expected: str) -> bool:
+    """The same text, however the page rendered its whitespace."""
+    return shown.split() == expected.split()
+
+
+def _whole_text(text: str) -> re.Pattern[str]:
+    """Matches a node showing exactly `text`, however its whitespace (titles carry \\r and
+    line breaks) is rendered."""
+    return re.compile(r"^\s*" + r"\s+".join(re.escape(word) for word in text.split()) + r"\s*$")
 
 
 def _xpath_class(prefix: str) -> str:

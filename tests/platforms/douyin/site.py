@@ -48,6 +48,7 @@ class FakeDouyin:
     comments: dict[str, Any] = field(default_factory=lambda: body("web_comment_list_select.json"))
     replies: dict[str, Any] = field(default_factory=lambda: body("web_comment_list_reply.json"))
     publish: dict[str, Any] = field(default_factory=lambda: body("comment_reply_publish.json"))
+    api_v1: bool = False  # the pages call the V1 creator APIs (item/list, comment/list) instead
     works_page_size: int | None = None
     comments_page_size: int | None = None  # the comment list in pages of this size  # the works list in pages of this size
     qr_kind: str = "data"  # how the login card shows its QR: data (URL img), canvas, url (img)
@@ -88,8 +89,9 @@ class FakeDouyin:
         if path.startswith("/creator-micro/"):
             if not logged_in:  # the single-page app sends a logged-out visitor to the login card
                 return await _page(route, _redirect(f"{CREATOR_HOST}/"))
-            pages = {"/creator-micro/home": HOME_PAGE, "/creator-micro/content/manage": WORKS_PAGE,
-                     "/creator-micro/interactive/comment": self.comment_page_html or COMMENT_PAGE,
+            v1 = json.dumps(self.api_v1)
+            pages = {"/creator-micro/home": HOME_PAGE, "/creator-micro/content/manage": WORKS_PAGE.replace("__V1__", v1),
+                     "/creator-micro/interactive/comment": self.comment_page_html or COMMENT_PAGE.replace("__V1__", v1),
                      "/creator-micro/data/following/chat": CHAT_PAGE.replace(
                          "__STATE__", json.dumps(self.chat, ensure_ascii=False)).replace(
                          "__REFUSAL__", json.dumps(self.dm_refusal, ensure_ascii=False))}
@@ -99,6 +101,16 @@ class FakeDouyin:
         if not logged_in or self.api_logged_out:
             return await _json(route, {"status_code": 8, "status_msg": "用户未登录"})
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if path == "/aweme/v1/creator/item/list/":
+            return await _json(route, body("creator_item_list.json"))
+        if path == "/aweme/v1/creator/comment/list/":
+            if query.get("item_id", "").startswith("@jFAKEitem0001/"):
+                return await _json(route, body("creator_comment_list.json"))
+            return await _json(route, {"status_code": 0, "comment_info_list": [], "cursor": 0, "has_more": False})
+        if path == "/aweme/v1/creator/comment/reply/list/":
+            if query.get("comment_id", "").startswith("@jFAKEcmt0003/"):
+                return await _json(route, body("creator_comment_reply_list.json"))
+            return await _json(route, {"status_code": 0, "comment_info_list": [], "cursor": 0, "has_more": False})
         if path.startswith("/janus/douyin/creator/pc/work_list"):
             return await _json(route, self._works_page(int(query.get("max_cursor") or 0)))
         if path.endswith("/aweme/v1/web/comment/list/select/"):
@@ -267,10 +279,33 @@ HOME_PAGE = f"""<!doctype html><html><head><meta charset="utf-8"></head><body>
 </div></body></html>"""
 
 _WORKS_JS = """
+// The APIs as the creator centre calls them: janus + V2 web comments, or (older versions,
+// API_V1) the V1 creator item and comment lists, whose comments are keyed by @j… ids.
+const API_V1 = __V1__;
+const BASE = '/web/api/third_party/aweme/api/comment/read/aweme/v1/web/comment/list/';
+async function getJson(url) { const r = await fetch(url); return await r.json(); }
 async function loadWorks(cursor) {
-  const r = await fetch('/janus/douyin/creator/pc/work_list?status=0&count=12&max_cursor=' + (cursor || 0)
+  if (!API_V1) return await getJson('/janus/douyin/creator/pc/work_list?status=0&count=12&max_cursor=' + (cursor || 0)
     + '&scene=star_atlas&device_platform=android&aid=1128');
-  return await r.json();
+  const b = await getJson('/aweme/v1/creator/item/list/?cursor=' + (cursor || '') + '&aid=2906');
+  return {has_more: b.has_more, max_cursor: b.cursor, aweme_list: (b.item_info_list || []).map(i => (
+    {aweme_id: i.item_id_plain, item_id: i.item_id, desc: i.title, statistics: {comment_count: i.comment_count}}))};
+}
+function v1Comment(c) {
+  return {cid: c.comment_id, text: c.text, user: {nickname: c.user_info.screen_name}, reply_comment_total: Number(c.reply_count)};
+}
+async function loadComments(work, cursor) {
+  if (!API_V1) return await getJson(BASE + 'select/?aweme_id=' + work.aweme_id + '&cursor=' + cursor
+    + '&count=10&comment_select_options=0&sort_options=0&channel_id=618&app_id=2906&aid=2906');
+  const b = await getJson('/aweme/v1/creator/comment/list/?cursor=' + cursor + '&count=10&item_id='
+    + encodeURIComponent(work.item_id) + '&sort=TIME&aid=2906');
+  return {comments: (b.comment_info_list || []).map(v1Comment), cursor: b.cursor, has_more: b.has_more};
+}
+async function loadReplies(work, c) {
+  if (!API_V1) return await getJson(BASE + 'reply/?comment_id=' + c.cid + '&item_id=' + work.aweme_id + '&cursor=0&count=10');
+  const b = await getJson('/aweme/v1/creator/comment/reply/list/?cursor=0&count=10&comment_id='
+    + encodeURIComponent(c.cid) + '&aid=2906');
+  return {comments: (b.comment_info_list || []).map(v1Comment)};
 }
 function esc(s) { const d = document.createElement('div'); d.textContent = s; return d.innerHTML; }
 """
@@ -306,9 +341,8 @@ COMMENT_PAGE = """<!doctype html><html><head><meta charset="utf-8"></head><body>
 <div class="semi-modal-content" role="dialog" id="picker" style="display:none"></div>
 <div role="tabpanel" id="list" style="height:400px;overflow-y:auto"></div></div>
 <script>""" + _WORKS_JS + """
-const BASE = '/web/api/third_party/aweme/api/comment/read/aweme/v1/web/comment/list/';
 const list = document.getElementById('list');
-let awemeId = null;
+let work = null;
 document.getElementById('pick').onclick = async () => {
   const body = await loadWorks(0);
   for (let page = body; page.has_more; ) {  // the picker lists every work
@@ -322,22 +356,21 @@ document.getElementById('pick').onclick = async () => {
     card.className = 'container-Lkxos9';
     card.innerHTML = '<div class="title-LUOP3b">' + esc(w.desc) + '</div><div class="right-os7ZB9"><span>评论</span><span>'
       + w.statistics.comment_count + '</span></div>';
-    card.onclick = () => { picker.style.display = 'none'; openWork(w.aweme_id); };
+    card.onclick = () => { picker.style.display = 'none'; openWork(w); };
     picker.appendChild(card);
   }
   picker.style.display = 'block';
 };
 let cursor = 0, more = false, loading = false;
-async function openWork(id) {
-  awemeId = id; cursor = 0; more = true;
+async function openWork(w) {
+  work = w; cursor = 0; more = true;
   list.innerHTML = '';
   await nextComments();
 }
 async function nextComments() {  // one page per scroll to the bottom of the list
   if (!more || loading) return;
   loading = true;
-  const r = await fetch(BASE + 'select/?aweme_id=' + awemeId + '&cursor=' + cursor + '&count=10&comment_select_options=0&sort_options=0&channel_id=618&app_id=2906&aid=2906');
-  const body = await r.json();
+  const body = await loadComments(work, cursor);
   for (const c of body.comments || []) list.appendChild(row(c));
   cursor = body.cursor; more = !!body.has_more; loading = false;
   if (!more) { const end = document.createElement('div'); end.textContent = '没有更多评论'; list.appendChild(end); }
@@ -357,8 +390,7 @@ function row(c) {
   item.querySelector('.operations-WFV7Am span').onclick = () => openBox(item, c);
   const more = item.querySelector('.load-more-Qq11Rr');
   if (more) more.onclick = async () => {
-    const r = await fetch(BASE + 'reply/?comment_id=' + c.cid + '&item_id=' + awemeId + '&cursor=0&count=10');
-    const body = await r.json();
+    const body = await loadReplies(work, c);
     for (const reply of body.comments || []) item.querySelector('.replies-Kk22Ll').appendChild(row(reply));
     more.textContent = '收起';
   };
@@ -376,7 +408,7 @@ function openBox(item, c) {
   editor.addEventListener('input', () => { send.disabled = !editor.textContent.trim(); });
   send.onclick = async () => {
     await fetch('/aweme/v1/creator/comment/reply/?aid=2906', {method: 'POST', headers: {'content-type': 'application/json'},
-      body: JSON.stringify({aweme_id: awemeId, reply_to_comment_id: c.cid, text: editor.textContent})});
+      body: JSON.stringify({aweme_id: work.aweme_id, reply_to_comment_id: c.cid, text: editor.textContent})});
     box.remove();
   };
 }

@@ -90,6 +90,23 @@ async def test_a_poll_stores_the_works_and_the_comments_of_works_with_comments(p
     assert len(sink.results[-1:]) == 1 and sink.results[-1].added_message_ids == []
 
 
+async def test_pages_on_the_v1_apis_store_comments_under_the_numeric_work_id(platform, logged_in_page, store, site):
+    """The V1 comment list names its work only by the encrypted item_id of the request."""
+    site.api_v1 = True
+    await platform.poll(logged_in_page, ACCOUNT, StoringSink(store))
+    works = await rows(store, Content, "platform_content_id")
+    assert set(works) == {f"740000000000000000{i}" for i in range(1, 5)}
+    assert works["7400000000000000001"].publish_at == datetime(2025, 1, 10, 2, 0, tzinfo=timezone.utc)
+    comments = await rows(store, Comment, "platform_comment_id")
+    v1_ids = [c for c in comments if c.startswith("@jFAKE")]
+    assert len(v1_ids) == 7  # four comments and the third one's three replies
+    assert {comments[c].platform_content_id for c in v1_ids} == {"7400000000000000001"}
+    parent = next(c for c in v1_ids if c.startswith("@jFAKEcmt0003/"))
+    replies = [c for c in v1_ids if c.startswith("@jFAKErpl")]
+    assert {comments[c].parent_platform_comment_id for c in replies} == {parent}
+    assert comments[next(c for c in v1_ids if c.startswith("@jFAKEcmt0001/"))].text == "[赞][赞]拍得真好[鼓掌]"
+
+
 async def test_the_works_list_is_read_page_by_page_while_it_has_more(platform, logged_in_page, store, site):
     site.works_page_size = 1
     sink = StoringSink(store)

@@ -98,8 +98,19 @@ def test_v1_replies_take_their_parent_from_the_request_and_is_author_marks_ours(
     assert parsed.comments[2]["text"] == "[比心][比心]"
 
 
+def test_a_v1_reply_list_names_only_its_parent_whose_work_is_known():
+    parent = "@jFAKEcmt0003/x=="
+    url = f"https://creator.douyin.com/aweme/v1/creator/comment/reply/list/?cursor=0&count=10&comment_id={parent}"
+    known = {parent: {"platform_content_id": "7400000000000000001"}}
+    parsed = parsers.parse_endpoint("creator_comment_reply_list", url, body("creator_comment_reply_list.json"),
+                                    known_comments=known)
+    assert {c["platform_content_id"] for c in parsed.comments} == {"7400000000000000001"}
+    with pytest.raises(BadResponse, match="parent comment is not known"):
+        parsers.parse_endpoint("creator_comment_reply_list", url, body("creator_comment_reply_list.json"))
+
+
 def test_v1_comment_list_without_item_id_in_the_request_is_refused():
-    with pytest.raises(BadResponse, match="no item_id"):
+    with pytest.raises(BadResponse, match="names no item_id"):
         parsers.parse_endpoint("creator_comment_list", "https://creator.douyin.com/aweme/v1/creator/comment/list/?cursor=0",
                                body("creator_comment_list.json"))
 
