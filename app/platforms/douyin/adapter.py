@@ -24,7 +24,7 @@ import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable
 
 from playwright.async_api import Error as PlaywrightError
 
@@ -47,7 +47,7 @@ from app.engine.platform import (
 from . import parsers
 from .anatomy import API, CHAT, COMMENTS, HOME, LOGIN, WORKS, Anatomy, snapshot_page_change
 from .errors import ApiRefused, BadResponse
-from .parsers import Parsed
+from .parsers import Parsed, Raw
 
 if TYPE_CHECKING:
     from playwright.async_api import Locator, Page, Response
@@ -430,9 +430,25 @@ class DouyinPlatform(Platform):
         return {w["platform_content_id"]: int(w.get("stats", {}).get("comment_count", 0)) for w in crawl.contents}
 
     async def _crawl_comments(self, page: Page, watch: _PageWatch, work_id: str) -> None:
-        """Open one work's comments through the picker and every reply thread."""
+        """Open one work's comments through the picker and every reply thread; note each
+        comment's page id (the rows' own `@i/…` cid) as its "page" alias."""
         await self._open_work_comments(page, watch, work_id)
         await self._expand_replies(page, watch)
+        await watch.settle()
+        if watch.crawl is not None:
+            shown = [parsers.page_comment(props, work_id) for _, props in await self._comment_rows_props(page)]
+            crawled = [c for c in watch.crawl.comments if c["platform_content_id"] == work_id]
+            parsers.link_comment_aliases(shown, crawled, "page", by_time=False)
+
+    async def _comment_rows_props(self, page: Page, nodes: Locator | None = None) -> list[tuple[int, Raw]]:
+        """(index, React props) of the comment text nodes that carry them (cid, text, user)."""
+        nodes = nodes or page.locator(COMMENTS.selector("comment_text"))
+        handles = await nodes.element_handles()
+        if not handles:
+            return []
+        props = await page.evaluate(_FIBER_PROPS_JS, [handles, COMMENTS.get("react", "comment_keys"),
+                                                      COMMENTS.get("react", "levels")])
+        return [(i, p) for i, p in enumerate(props) if isinstance(p, dict) and p.get("cid")]
 
     async def _open_work_comments(self, page: Page, watch: _PageWatch, work_id: str) -> None:
         work = watch.works.get(work_id)
@@ -525,7 +541,7 @@ class DouyinPlatform(Platform):
             await self._crawl_works(page, watch)  # the picker is searched by the work's title
         await self._open_work_comments(page, watch, target.topic_platform_id)
         row = await self._find_comment_row(page, watch, expected)
-        await row.locator(COMMENTS.selector("operations")).get_by_text(COMMENTS.text("reply"), exact=True).first.click()
+        await row.locator(COMMENTS.prefix_selector("operations")).get_by_text(COMMENTS.text("reply"), exact=True).first.click()
         editor = page.locator(COMMENTS.selector("editor")).filter(visible=True).last
         try:
             await editor.wait_for(timeout=STEP_TIMEOUT_MS)
@@ -558,24 +574,28 @@ class DouyinPlatform(Platform):
         if not text or not author:
             raise TransientError("the comment's text and author are not known yet: it cannot be found on the page "
                                  "safely (the next crawl learns them)")
-        return {"text": text, "author": author}
+        return {"text": text, "author": author, "page_id": known.get("aliases", {}).get("page", "")}
 
     async def _find_comment_row(self, page: Page, watch: _PageWatch, expected: dict[str, str]) -> Locator:
-        """The one comment row whose text and author are the expected ones; refuses when it
-        is not on the page or not unique."""
+        """The one comment row whose text and author are the expected ones. When two rows
+        match, the comment's page id (its "page" alias, from a crawl) tells which; refuses
+        when the comment is not on the page or cannot be told apart."""
         text_nodes = page.locator(COMMENTS.selector("comment_text"), has_text=expected["text"])
         for attempt in range(2):
-            rows = []
+            rows: list[tuple[int, Locator]] = []
             for i in range(await text_nodes.count()):
                 node = text_nodes.nth(i)
                 if not _same_text(await node.inner_text(), expected["text"]):
                     continue
-                row = node.locator(f"xpath=ancestor::*[.//{_xpath_class('operations-')}][1]")
+                row = node.locator(f"xpath=ancestor::*[.//{COMMENTS.prefix_xpath('operations')}][1]")
                 author = (await row.locator(COMMENTS.selector("comment_author")).first.inner_text()).strip()
                 if author == expected["author"]:
-                    rows.append(row)
+                    rows.append((i, row))
+            if len(rows) > 1 and expected.get("page_id"):
+                ids = dict(await self._comment_rows_props(page, text_nodes))
+                rows = [(i, row) for i, row in rows if (ids.get(i) or {}).get("cid") == expected["page_id"]]
             if len(rows) == 1:
-                return rows[0]
+                return rows[0][1]
             if len(rows) > 1:
                 raise PermanentError("two comments on the page have this text and author: refusing to guess")
             if attempt == 0:
@@ -853,7 +873,3 @@ def _whole_text(text: str) -> re.Pattern[str]:
     """Matches a node showing exactly `text`, however its whitespace (titles carry \\r and
     line breaks) is rendered."""
     return re.compile(r"^\s*" + r"\s+".join(re.escape(word) for word in text.split()) + r"\s*$")
-
-
-def _xpath_class(prefix: str) -> str:
-    return f"*[contains(concat(' ', normalize-space(@class)), ' {prefix}')]"

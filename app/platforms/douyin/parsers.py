@@ -449,14 +449,15 @@ def notice_id(notice: Raw) -> str:
     return platform_id(notice.get("nid"), "nid")
 
 
-def link_comment_aliases(known: list[Raw], seen: list[Raw], system: str) -> int:
+def link_comment_aliases(known: list[Raw], seen: list[Raw], system: str, *, by_time: bool = True) -> int:
     """Mark comments of one work seen under two id systems as one: a comment in `seen` with
-    the same work, text, author name and time (to the second; V1 and V2 give both) as
-    exactly one comment in `known`, and vice versa, gets that comment's id as an alias under
-    `system`. Ambiguous pairs are left unlinked: a wrong link would merge two people's
-    comments. Returns how many were linked."""
+    the same work, text, author name and (`by_time`) time to the second as exactly one
+    comment in `known`, and vice versa, gets that comment's id as an alias under `system`.
+    Ambiguous pairs are left unlinked: a wrong link would merge two people's comments.
+    Returns how many were linked."""
     def key(c: Raw) -> tuple[Any, ...]:
-        return (c["platform_content_id"], c["text"].strip(), c.get("author_name"), c["created_at"])
+        return (c["platform_content_id"], tuple(c["text"].split()), c.get("author_name"),
+                c.get("created_at") if by_time else None)
 
     known_by: dict[tuple[Any, ...], list[Raw]] = {}
     for comment in known:
@@ -471,6 +472,14 @@ def link_comment_aliases(known: list[Raw], seen: list[Raw], system: str) -> int:
             comments[0]["aliases"] = {**comments[0].get("aliases", {}), system: matches[0]["platform_comment_id"]}
             linked += 1
     return linked
+
+
+def page_comment(props: Raw, content_id: str) -> Raw:
+    """A comment row's React props on the comment page (`cid` is an `@i/…` id of its own,
+    neither API's) in the shape `link_comment_aliases` compares."""
+    user = props.get("user") if isinstance(props.get("user"), dict) else {}
+    return {"platform_comment_id": platform_id(props.get("cid"), "cid"), "platform_content_id": content_id,
+            "text": _text(props.get("text")), "author_name": _name(user.get("nickname"))}
 
 
 # ---- publishing ----------------------------------------------------------------------------

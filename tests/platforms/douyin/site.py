@@ -157,6 +157,12 @@ class FakeDouyin:
     def comment_by(self, cid: str) -> dict[str, Any]:
         return next(c for c in self.comments["comments"] if c["cid"] == cid)
 
+    def add_comment(self, like: str, cid: str) -> None:
+        """Serve a copy of comment `like` (same author, same text) as a new comment `cid`."""
+        self.comments = copy.deepcopy(self.comments)
+        twin = dict(copy.deepcopy(self.comment_by(like)), cid=cid)
+        self.comments["comments"].insert(0, twin)
+
     def with_comment(self, cid: str, **changes: Any) -> None:
         """Serve the comment `cid` changed (e.g. another author for the same text)."""
         self.comments = copy.deepcopy(self.comments)
@@ -308,6 +314,9 @@ async function loadReplies(work, c) {
   return {comments: (b.comment_info_list || []).map(v1Comment)};
 }
 function esc(s) { const d = document.createElement('div'); d.textContent = s; return d.innerHTML; }
+function fiber(node, props) {  // what React leaves on a rendered node: its fiber, whose parent has the props
+  node['__reactFiber$fake01'] = {memoizedProps: {className: node.className}, return: {memoizedProps: props, return: null}};
+}
 """
 
 WORKS_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
@@ -387,6 +396,9 @@ function row(c) {
     + '<div class="operations-WFV7Am"><span class="item-Op01">回复</span><span class="item-Op01">删除</span></div>'
     + (c.reply_comment_total ? '<div class="load-more-Qq11Rr">查看' + c.reply_comment_total + '条回复</div>' : '')
     + '<div class="replies-Kk22Ll"></div>';
+  // the row's own id: an @i/… id unlike either API's (stable for the comment)
+  fiber(item.querySelector('.comment-content-text-JvmAKq'),
+        {comment: {cid: '@i/' + btoa(c.cid), text: c.text, user: {nickname: c.user.nickname}}, level: 1});
   item.querySelector('.operations-WFV7Am span').onclick = () => openBox(item, c);
   const more = item.querySelector('.load-more-Qq11Rr');
   if (more) more.onclick = async () => {

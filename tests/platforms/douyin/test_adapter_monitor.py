@@ -2,6 +2,7 @@
 session expiry it meets, bad bodies, and a page whose markup changed."""
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from app.engine.bus import EventBus
 from app.engine.platform import SessionExpired
 from app.engine.store.datastore import DataStore
 from app.engine.store.db import Database
-from app.engine.store.models import Account, Comment, Content, Conversation, DirectMessage
+from app.engine.store.models import Account, Comment, Content, Conversation, DirectMessage, RecordAlias
 from app.platforms.douyin.errors import BadResponse, PageChanged
 
 from .conftest import ACCOUNT
@@ -79,6 +80,10 @@ async def test_a_poll_stores_the_works_and_the_comments_of_works_with_comments(p
     conversations = await rows(store, Conversation, "platform_conversation_id")
     assert conversations["0:1:100000000001:1000000000000001"].peer_name == "测试用户01"
     assert conversations["0:1:100000000003:1000000000000001"].peer_id == "100000000003"
+    # each comment row's own page id (React props) is kept as the comment's "page" alias
+    aliases = await store.db.read(lambda s: {a.platform_id: a.alias for a in s.scalars(select(RecordAlias))
+                                             if a.system == "page"})
+    assert aliases["7410000000000000002"] == "@i/" + base64.b64encode(b"7410000000000000002").decode()
     # the picker was used for every work with comments, each opened once
     opened = [u for u in site.requests if "/comment/list/select/" in u]
     assert len(opened) == 3

@@ -71,6 +71,21 @@ async def test_a_row_with_the_text_but_another_author_is_refused(platform, logge
     assert site.published == []
 
 
+async def test_two_identical_comments_are_told_apart_by_the_rows_page_id(platform, logged_in_page, account, site):
+    page = await crawled(platform, logged_in_page, account)  # links 0002 to its row's page id
+    site.add_comment(COMMENT, "7410000000000000009")  # the same person posts the same text again
+    await platform.reply(page, account, ReplyTarget("comment", WORK, COMMENT), TEXT)
+    assert site.published[-1]["reply_to_comment_id"] == COMMENT
+
+
+async def test_two_identical_comments_without_a_page_id_are_refused(platform, logged_in_page, account, site):
+    site.add_comment(COMMENT, "7410000000000000009")  # both there at the crawl: not linkable
+    page = await crawled(platform, logged_in_page, account)
+    with pytest.raises(PermanentError, match="refusing to guess"):
+        await platform.reply(page, account, ReplyTarget("comment", WORK, COMMENT), TEXT)
+    assert site.published == []
+
+
 async def test_a_refused_publish_is_blocked_with_douyins_message(platform, logged_in_page, account, site):
     page = await crawled(platform, logged_in_page, account)
     site.publish = body("comment_reply_publish_error.json")

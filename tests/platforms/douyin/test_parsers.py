@@ -380,3 +380,13 @@ def test_json_decoding_keeps_big_integers_exact():
 ])
 def test_response_urls_map_to_their_endpoint(url, name):
     assert API.endpoint_of(url) == name
+
+
+def test_comment_rows_page_ids_link_by_text_and_author_only():
+    v2 = parsers.parse_web_comments(body("web_comment_list_select.json")).comments
+    rows = [parsers.page_comment({"cid": "@i/row2", "text": "这个地方看起来很不错[比心]",
+                                  "user": {"nickname": "测试用户02"}}, "7400000000000000001"),
+            parsers.page_comment({"cid": "@i/other", "text": "这个地方看起来很不错[比心]",
+                                  "user": {"nickname": "测试用户09"}}, "7400000000000000001")]
+    assert parsers.link_comment_aliases(rows, v2, "page", by_time=False) == 1
+    assert next(c for c in v2 if c["platform_comment_id"] == "7410000000000000002")["aliases"] == {"page": "@i/row2"}
