@@ -376,12 +376,17 @@ class DouyinPlatform(Platform):
 
     async def poll(self, page: Page, account: AccountInfo, sink: BatchSink) -> None:
         """One crawl: the works list, the comments of the works whose count moved, the
-        conversations whose list row changed; everything seen goes to `sink` as one batch."""
+        conversations whose list row changed; everything seen goes to `sink` as one batch.
+        When a step fails (a changed page, an expired session, a bad body), what was read
+        before it is still stored, then the failure is raised; the next crawl redoes it all."""
         async with self._guard(page):
             watch = self._watch(page, account)
             watch.sink = watch.sink or sink
             crawl = watch.crawl = Parsed()
             watch.failures.clear()
+            failed: Exception | None = None
+            counts: dict[str, int] = {}
+            dm_rows: dict[str, str] = {}
             try:
                 counts = await self._crawl_works(page, watch)
                 for work_id, comment_count in counts.items():
@@ -390,13 +395,17 @@ class DouyinPlatform(Platform):
                         await self._crawl_comments(page, watch, work_id)
                 await self._pace()
                 dm_rows = await self._crawl_dms(page, watch)
-                await watch.settle()
+            except (PlatformError, PlaywrightError) as exc:
+                failed = exc
             finally:
+                await watch.settle()
                 watch.crawl = None
-            self._raise_for_crawl(watch)
             if crawl:
                 await sink(crawl.to_batch(account.id, "crawl"))
-            watch.work_counts.update(counts)  # only once stored: a failed store redoes them
+            if failed is not None:
+                raise failed
+            self._raise_for_crawl(watch)
+            watch.work_counts.update(counts)  # only after a whole stored crawl
             watch.dm_rows.update(dm_rows)
 
     def _raise_for_crawl(self, watch: _PageWatch) -> None:
@@ -413,7 +422,9 @@ class DouyinPlatform(Platform):
         async with self._expect_endpoint(page, WORK_ENDPOINTS):
             await self._open(page, WORKS)
         await watch.settle()
-        seen = lambda: len(watch.crawl.contents) if watch.crawl is not None else len(watch.works)  # noqa: E731
+        def seen() -> int:
+            return len(watch.crawl.contents) if watch.crawl is not None else len(watch.works)
+
         for _ in range(MAX_SCROLLS):
             if not watch.works_more or seen() >= self.max_works:
                 break

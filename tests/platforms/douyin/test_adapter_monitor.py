@@ -153,7 +153,7 @@ async def test_an_api_saying_logged_out_is_a_session_expiry(platform, logged_in_
         await platform.poll(logged_in_page, account, KeptBatches())
 
 
-async def test_a_truncated_works_body_fails_the_crawl_and_stores_nothing(platform, logged_in_page, site, account, context):
+async def test_a_truncated_works_body_fails_the_crawl_and_stores_no_work(platform, logged_in_page, account, context):
     async def truncated(route):
         await route.fulfill(status=200, content_type="application/json", body='{"status_code":0,"aweme_list":[{"aw')
 
@@ -161,7 +161,20 @@ async def test_a_truncated_works_body_fails_the_crawl_and_stores_nothing(platfor
     sink = KeptBatches()
     with pytest.raises(BadResponse, match="truncated JSON"):
         await platform.poll(logged_in_page, account, sink)
-    assert sink.batches == []
+    assert not [c for b in sink.batches for c in b.contents]  # the DMs read meanwhile are kept
+    assert {m["platform_message_id"] for b in sink.batches for m in b.messages} >= {"7440000000000001000"}
+
+
+async def test_what_was_read_before_a_changed_page_is_kept(platform, logged_in_page, account, site):
+    site.comment_page_html = '<!doctype html><html><body><div role="tabpanel"></div></body></html>'
+    sink = KeptBatches()
+    with pytest.raises(PageChanged):
+        await platform.poll(logged_in_page, account, sink)
+    assert len([c for b in sink.batches for c in b.contents]) == 3  # the works list was fine
+    # and the next crawl tries the comments again
+    site.comment_page_html = None
+    await platform.poll(logged_in_page, account, sink)
+    assert [c for c in sink.batches[-1].comments if c["platform_comment_id"] == "7410000000000000002"]
 
 
 async def test_a_changed_comment_page_is_reported_with_a_snapshot(platform, logged_in_page, site, account, tmp_path):
