@@ -191,6 +191,7 @@ class DouyinPlatform(Platform):
         # Seconds between two navigations of one account, drawn at random: a person's pace.
         self.pace_s: tuple[float, float] = (2.0, 6.0)
         self.login_timeout_s = LOGIN.timing("give_up_s")
+        self.qr_wait_s = LOGIN.timing("qr_wait_s")  # no QR on the card this long: the page changed
         self.max_works = int(WORKS.timing("max_works"))  # newest first; older ones are not crawled
         self._watches: weakref.WeakKeyDictionary[Page, _PageWatch] = weakref.WeakKeyDictionary()
 
@@ -250,7 +251,7 @@ class DouyinPlatform(Platform):
             if qr is None and shown is None:
                 if not tab_clicked:  # another login method's tab is open
                     tab_clicked = await self._click_text(page, LOGIN.texts("qr_tab"))
-                elif time.monotonic() - no_qr_since > STEP_TIMEOUT_MS / 1000:
+                elif time.monotonic() - no_qr_since > self.qr_wait_s:
                     raise await self._page_changed(page, LOGIN, "the QR code")
             if snap["scanned"] and not scanned:
                 await io.report("scanned", message="已扫码，请在手机上确认")

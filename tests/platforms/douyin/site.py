@@ -51,7 +51,7 @@ class FakeDouyin:
     api_v1: bool = False  # the pages call the V1 creator APIs (item/list, comment/list) instead
     works_page_size: int | None = None
     comments_page_size: int | None = None  # the comment list in pages of this size  # the works list in pages of this size
-    qr_kind: str = "data"  # how the login card shows its QR: data (URL img), canvas, url (img)
+    qr_kind: str = "data"  # how the login card shows its QR: data (URL img), canvas, url (img), none
     sessions: set[str] = field(default_factory=lambda: {"fake-session"})  # the server's live sessions
     api_logged_out: bool = False  # the APIs answer "用户未登录" although the cookie is there
     comment_page_html: str | None = None  # replaces the comment page (markup drift)
@@ -227,6 +227,7 @@ LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>抖音�
 const QR = __QR__;
 function showQr(i) {  // as an <img> with a data: URL, a <canvas>, or an <img> loaded from a URL
   const box = document.getElementById('qrbox'), code = QR.codes[i];
+  if (QR.kind === 'none') return;  // a redesigned card: the QR is somewhere we do not look
   if (QR.kind === 'canvas') {
     const c = document.createElement('canvas'), n = code.matrix.length, s = 4, b = 2, g = c.getContext('2d');
     c.className = 'qrcode-canvas-Ab34Cd'; c.width = c.height = (n + 2 * b) * s;

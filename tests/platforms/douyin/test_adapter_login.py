@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 import segno
 
 from app.platforms.douyin.adapter import NeedsVerification
+from app.platforms.douyin.errors import PageChanged
 from sandbox.harness import RecordingLoginIO
 
 from .site import DOUYIN_ID, QR_PAYLOADS, SMS_CODE, data_url, qr_png
@@ -108,3 +110,11 @@ async def test_an_expired_qr_is_refreshed_by_clicking_and_reported(platform, pag
     assert refreshed["qr_png"] == qr_png(QR_PAYLOADS[1])
     await page.evaluate("window.__phone.scan(); window.__phone.confirm(false)")
     assert (await asyncio.wait_for(login, 30)).username == "测试创作者"
+
+
+async def test_a_login_card_without_a_qr_is_a_page_change_with_a_snapshot(platform, page, site, tmp_path):
+    site.qr_kind = "none"
+    platform.qr_wait_s = 1
+    with pytest.raises(PageChanged, match="page changed: the QR code not found on login") as caught:
+        await platform.login(page, RecordingLoginIO())
+    assert "扫码登录" in (Path(caught.value.snapshot) / "page.html").read_text(encoding="utf-8")
