@@ -45,7 +45,16 @@ from app.engine.platform import (
 )
 
 from . import parsers
-from .anatomy import API, CHAT, COMMENTS, HOME, LOGIN, WORKS, Anatomy, snapshot_page_change
+from .anatomy import (
+    API,
+    CHAT,
+    COMMENTS,
+    HOME,
+    LOGIN,
+    WORKS,
+    Anatomy,
+    snapshot_page_change,
+)
 from .errors import ApiRefused, BadResponse
 from .parsers import Parsed, Raw
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import segno
+from sandbox.harness import RecordingLoginIO
 
 from app.platforms.douyin.adapter import NeedsVerification
 from app.platforms.douyin.errors import PageChanged
-from sandbox.harness import RecordingLoginIO
 
 from .site import DOUYIN_ID, QR_PAYLOADS, SMS_CODE, data_url, qr_png
 

@@ -14,7 +14,14 @@ from app.engine.bus import EventBus
 from app.engine.platform import SessionExpired
 from app.engine.store.datastore import DataStore
 from app.engine.store.db import Database
-from app.engine.store.models import Account, Comment, Content, Conversation, DirectMessage, RecordAlias
+from app.engine.store.models import (
+    Account,
+    Comment,
+    Content,
+    Conversation,
+    DirectMessage,
+    RecordAlias,
+)
 from app.platforms.douyin.errors import BadResponse, PageChanged
 
 from .conftest import ACCOUNT

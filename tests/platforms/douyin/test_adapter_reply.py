@@ -8,7 +8,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from app.engine.platform import PermanentError, ReplyBlocked, ReplyTarget, TransientError
+from app.engine.platform import (
+    PermanentError,
+    ReplyBlocked,
+    ReplyTarget,
+    TransientError,
+)
 
 from .fixtures_io import body
 from .test_adapter_monitor import KeptBatches

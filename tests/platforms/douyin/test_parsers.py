@@ -9,7 +9,12 @@ from datetime import datetime, timezone
 import pytest
 
 from app.engine.platform import ReplyBlocked, SessionExpired
-from app.engine.records import CommentRecord, ContentRecord, ConversationRecord, MessageRecord
+from app.engine.records import (
+    CommentRecord,
+    ContentRecord,
+    ConversationRecord,
+    MessageRecord,
+)
 from app.platforms.douyin import parsers
 from app.platforms.douyin.anatomy import API
 from app.platforms.douyin.errors import ApiRefused, BadResponse
