@@ -563,17 +563,22 @@ class DouyinPlatform(Platform):
         await self._open_work_comments(page, watch, target.topic_platform_id)
         row = await self._find_comment_row(page, watch, expected)
         await row.locator(COMMENTS.prefix_selector("operations")).get_by_text(COMMENTS.text("reply"), exact=True).first.click()
-        editor = page.locator(COMMENTS.selector("editor")).filter(visible=True).last
+        editors = page.locator(COMMENTS.selector("editor")).filter(visible=True)
         try:
-            await editor.wait_for(timeout=STEP_TIMEOUT_MS)
+            await editors.first.wait_for(timeout=STEP_TIMEOUT_MS)
         except PlaywrightError:
             raise await self._page_changed(page, COMMENTS, "the reply box") from None
+        # The box must be the one answering that person (the work's own box may show too).
         placeholder = COMMENTS.text("reply_placeholder").format(nickname=expected["author"])
-        shown = await editor.get_attribute("placeholder") or ""
-        if shown != placeholder:
-            raise PermanentError(f"the reply box says 「{shown}」, not 「{placeholder}」: refusing to send")
+        shown = [await editors.nth(i).get_attribute("placeholder") or "" for i in range(await editors.count())]
+        if shown.count(placeholder) != 1:
+            boxes = "、".join(f"「{p}」" for p in shown)
+            raise PermanentError(f"the reply boxes say {boxes}, not 「{placeholder}」 once: refusing to send")
+        editor = editors.nth(shown.index(placeholder))
         await editor.fill(text)
-        button = page.locator(COMMENTS.selector("send_button"), has_text=COMMENTS.text("send")).filter(visible=True).last
+        # Its own send button: in the nearest block around the box that has a button.
+        button = editor.locator("xpath=ancestor::*[.//button][1]").locator(
+            COMMENTS.selector("send_button"), has_text=COMMENTS.text("send")).first
         if not await button.count():
             raise await self._page_changed(page, COMMENTS, f"the 「{COMMENTS.text('send')}」 button")
         async with page.expect_response(lambda r: API.endpoint_of(r.url) == "comment_reply_publish",

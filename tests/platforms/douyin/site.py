@@ -349,7 +349,10 @@ next();
 COMMENT_PAGE = """<!doctype html><html><head><meta charset="utf-8"></head><body>
 <div class="container-Root01"><button class="semi-button" id="pick"><span class="semi-button-content">选择作品</span></button>
 <div class="semi-modal-content" role="dialog" id="picker" style="display:none"></div>
-<div role="tabpanel" id="list" style="height:400px;overflow-y:auto"></div></div>
+<div role="tabpanel" id="list" style="height:400px;overflow-y:auto"></div>
+<div class="comment-input-Bb88Cc"><div contenteditable="true" class="input-Gg66Hh" placeholder="有爱评论，说点好听的~"></div>
+  <button class="douyin-creator-interactive-button" id="top-send"><span class="douyin-creator-interactive-button-content">发送</span></button></div>
+</div>
 <script>""" + _WORKS_JS + """
 const list = document.getElementById('list');
 let work = null;
@@ -371,6 +374,7 @@ document.getElementById('pick').onclick = async () => {
   }
   picker.style.display = 'block';
 };
+document.getElementById('top-send').onclick = () => { window.__topLevelSent = true; };  // must never be used
 let cursor = 0, more = false, loading = false;
 async function openWork(w) {
   work = w; cursor = 0; more = true;

@@ -37,6 +37,9 @@ async def test_a_reply_is_typed_under_the_verified_comment_and_gets_the_publishe
     reply_id = await platform.reply(page, account, ReplyTarget("comment", WORK, COMMENT), TEXT)
     assert reply_id == "7420000000000000009"
     assert site.published == [{"aweme_id": WORK, "reply_to_comment_id": COMMENT, "text": TEXT}]
+    # typed into the box answering 测试用户02, not the work's own comment box below the list
+    assert await page.evaluate("window.__topLevelSent") is None
+    assert await page.locator('[placeholder="有爱评论，说点好听的~"]').inner_text() == ""
 
 
 @dataclass(frozen=True)
