@@ -36,6 +36,8 @@ def resolve_aliases(
     """`records` re-keyed to their stored rows (see the module doc); new aliases are added
     to the session. Kinds are handled in `kinds` order, topics before their messages."""
     kinds = [k for k in kinds if records.get(k)]
+    if not any(r.aliases for k in kinds for r in records[k]) and not _has_aliases(session, account_id):
+        return records  # the common case (platforms with one id system): one indexed probe
     wanted: set[str] = set()
     for kind in kinds:
         for record in records[kind]:
@@ -87,6 +89,11 @@ def resolve_aliases(
     if new_rows:
         session.execute(_insert_aliases(session), new_rows)
     return resolved
+
+
+def _has_aliases(session: Session, account_id: str) -> bool:
+    return session.execute(
+        select(RecordAlias.alias).where(RecordAlias.account_id == account_id).limit(1)).first() is not None
 
 
 def _known_aliases(session: Session, account_id: str, ids: set[str]) -> dict[tuple[str, str], str]:

@@ -24,7 +24,7 @@ import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable
 
 from playwright.async_api import Error as PlaywrightError
 
@@ -45,9 +45,18 @@ from app.engine.platform import (
 )
 
 from . import parsers
-from .anatomy import API, CHAT, COMMENTS, HOME, LOGIN, WORKS, Anatomy, snapshot_page_change
+from .anatomy import (
+    API,
+    CHAT,
+    COMMENTS,
+    HOME,
+    LOGIN,
+    WORKS,
+    Anatomy,
+    snapshot_page_change,
+)
 from .errors import ApiRefused, BadResponse
-from .parsers import Parsed
+from .parsers import Parsed, Raw
 
 if TYPE_CHECKING:
     from playwright.async_api import Locator, Page, Response
@@ -148,7 +157,9 @@ class _PageWatch:
     comments: dict[str, dict[str, Any]] = field(default_factory=dict)  # cid → its record
     peers: dict[str, parsers.Peer] = field(default_factory=dict)  # sec_uid → profile
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
-    seen: dict[str, int] = field(default_factory=dict)  # endpoint → responses seen (tests, self-check)
+    dm_rows: dict[str, str] = field(default_factory=dict)  # peer name → list row text, stored
+    works_more: bool | None = None  # the works list's last page said has_more
+    comments_more: bool | None = None  # the open work's last comment page said has_more
 
     def spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -189,6 +200,8 @@ class DouyinPlatform(Platform):
         # Seconds between two navigations of one account, drawn at random: a person's pace.
         self.pace_s: tuple[float, float] = (2.0, 6.0)
         self.login_timeout_s = LOGIN.timing("give_up_s")
+        self.qr_wait_s = LOGIN.timing("qr_wait_s")  # no QR on the card this long: the page changed
+        self.max_works = int(WORKS.timing("max_works"))  # newest first; older ones are not crawled
         self._watches: weakref.WeakKeyDictionary[Page, _PageWatch] = weakref.WeakKeyDictionary()
 
     async def startup(self, runtime: PlatformRuntime) -> None:
@@ -247,13 +260,13 @@ class DouyinPlatform(Platform):
             if qr is None and shown is None:
                 if not tab_clicked:  # another login method's tab is open
                     tab_clicked = await self._click_text(page, LOGIN.texts("qr_tab"))
-                elif time.monotonic() - no_qr_since > STEP_TIMEOUT_MS / 1000:
+                elif time.monotonic() - no_qr_since > self.qr_wait_s:
                     raise await self._page_changed(page, LOGIN, "the QR code")
             if snap["scanned"] and not scanned:
                 await io.report("scanned", message="已扫码，请在手机上确认")
                 scanned = True
             if snap["expired"] and not snap["scanned"]:
-                await self._click_text(page, LOGIN.texts("expired"))  # "点击刷新" brings a new code
+                await self._click_text(page, LOGIN.texts("refresh"))  # brings a new code
             await asyncio.sleep(LOGIN.timing("poll_s"))
         raise LoginFailed("the QR code was not scanned in time")
 
@@ -335,7 +348,6 @@ class DouyinPlatform(Platform):
         name = API.endpoint_of(response.url)
         if name is None or name == "comment_reply_publish" or response.request.method == "OPTIONS":
             return
-        watch.seen[name] = watch.seen.get(name, 0) + 1
         watch.spawn(self._read_response(watch, name, response, watch.crawl))
 
     async def _read_response(self, watch: _PageWatch, name: str, response: Response, crawl: Parsed | None) -> None:
@@ -345,7 +357,8 @@ class DouyinPlatform(Platform):
             return  # the page went away before the body was read; the next crawl sees it again
         try:
             body = parsers.decode_body(name, raw, response.headers.get("content-type"))
-            parsed = parsers.parse_endpoint(name, response.url, body, self_uid=watch.self_uid, item_ids=watch.item_ids)
+            parsed = parsers.parse_endpoint(name, response.url, body, self_uid=watch.self_uid,
+                                            item_ids=watch.item_ids, known_comments=watch.comments)
         except SessionExpired as exc:
             watch.session_expired = str(exc)
             return
@@ -356,35 +369,54 @@ class DouyinPlatform(Platform):
             return
         for problem in parsed.problems[:10]:
             log.warning("douyin: skipped %s", problem)
-        if name in ("web_comment_list", "web_comment_reply_list") and watch.comments:
-            parsers.link_comment_aliases(list(watch.comments.values()), parsed.comments, "v1")
+        if name in ("web_comment_list", "web_comment_reply_list"):
+            # A comment seen before through the V1 API (encrypted id) gets linked to its cid.
+            v1 = [c for c in watch.comments.values() if c["platform_comment_id"].startswith("@")]
+            if v1:
+                parsers.link_comment_aliases(v1, parsed.comments, "v1")
         watch.learn(parsed)
+        if name in WORK_ENDPOINTS:
+            watch.works_more = parsed.has_more
+        elif name in COMMENT_ENDPOINTS:
+            watch.comments_more = parsed.has_more
         if crawl is not None:
             crawl.extend(parsed)
         elif parsed and watch.sink is not None:
             await watch.sink(parsed.to_batch(watch.account_id, "intercept"))
 
     async def poll(self, page: Page, account: AccountInfo, sink: BatchSink) -> None:
-        """One crawl: the works list, then the comments of the works whose count moved;
-        everything seen goes to `sink` as one batch."""
+        """One crawl: the works list, the comments of the works whose count moved, the
+        conversations whose list row changed; everything seen goes to `sink` as one batch.
+        When a step fails (a changed page, an expired session, a bad body), what was read
+        before it is still stored, then the failure is raised; the next crawl redoes it all."""
         async with self._guard(page):
             watch = self._watch(page, account)
             watch.sink = watch.sink or sink
             crawl = watch.crawl = Parsed()
             watch.failures.clear()
+            failed: Exception | None = None
+            counts: dict[str, int] = {}
+            dm_rows: dict[str, str] = {}
             try:
                 counts = await self._crawl_works(page, watch)
                 for work_id, comment_count in counts.items():
                     if watch.work_counts.get(work_id) != comment_count and comment_count > 0:
                         await self._pace()
                         await self._crawl_comments(page, watch, work_id)
-                await watch.settle()
+                await self._pace()
+                dm_rows = await self._crawl_dms(page, watch)
+            except (PlatformError, PlaywrightError) as exc:
+                failed = exc
             finally:
+                await watch.settle()
                 watch.crawl = None
-            self._raise_for_crawl(watch)
             if crawl:
                 await sink(crawl.to_batch(account.id, "crawl"))
-            watch.work_counts.update(counts)  # only once stored: a failed store redoes them
+            if failed is not None:
+                raise failed
+            self._raise_for_crawl(watch)
+            watch.work_counts.update(counts)  # only after a whole stored crawl
+            watch.dm_rows.update(dm_rows)
 
     def _raise_for_crawl(self, watch: _PageWatch) -> None:
         if watch.session_expired:
@@ -394,28 +426,50 @@ class DouyinPlatform(Platform):
             raise watch.failures[0]
 
     async def _crawl_works(self, page: Page, watch: _PageWatch) -> dict[str, int]:
-        """Open the works page, scroll until its list ends; {work id: comment count}."""
+        """Open the works page and scroll while it says there are more (newest first, up to
+        `max_works`); {work id: comment count} of the works seen in a crawl."""
+        watch.works_more = None
         async with self._expect_endpoint(page, WORK_ENDPOINTS):
             await self._open(page, WORKS)
         await watch.settle()
+        def seen() -> int:
+            return len(watch.crawl.contents) if watch.crawl is not None else len(watch.works)
+
         for _ in range(MAX_SCROLLS):
-            last = watch.crawl.has_more if watch.crawl is not None else None
-            if not last or await self._text_showing(page, WORKS.texts("end_of_list")):
+            if not watch.works_more or seen() >= self.max_works:
+                break
+            if await self._text_showing(page, WORKS.texts("end_of_list")):
                 break
             try:
                 async with self._expect_endpoint(page, WORK_ENDPOINTS, timeout_ms=5_000):
                     await page.mouse.wheel(0, 10_000)
                     await page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
             except PlaywrightError:
-                break  # nothing more came
+                break  # scrolling brought nothing more
             await watch.settle()
         crawl = watch.crawl or Parsed()
         return {w["platform_content_id"]: int(w.get("stats", {}).get("comment_count", 0)) for w in crawl.contents}
 
     async def _crawl_comments(self, page: Page, watch: _PageWatch, work_id: str) -> None:
-        """Open one work's comments through the picker and every reply thread."""
+        """Open one work's comments through the picker and every reply thread; note each
+        comment's page id (the rows' own `@i/…` cid) as its "page" alias."""
         await self._open_work_comments(page, watch, work_id)
         await self._expand_replies(page, watch)
+        await watch.settle()
+        if watch.crawl is not None:
+            shown = [parsers.page_comment(props, work_id) for _, props in await self._comment_rows_props(page)]
+            crawled = [c for c in watch.crawl.comments if c["platform_content_id"] == work_id]
+            parsers.link_comment_aliases(shown, crawled, "page", by_time=False)
+
+    async def _comment_rows_props(self, page: Page, nodes: Locator | None = None) -> list[tuple[int, Raw]]:
+        """(index, React props) of the comment text nodes that carry them (cid, text, user)."""
+        nodes = nodes or page.locator(COMMENTS.selector("comment_text"))
+        handles = await nodes.element_handles()
+        if not handles:
+            return []
+        props = await page.evaluate(_FIBER_PROPS_JS, [handles, COMMENTS.get("react", "comment_keys"),
+                                                      COMMENTS.get("react", "levels")])
+        return [(i, p) for i, p in enumerate(props) if isinstance(p, dict) and p.get("cid")]
 
     async def _open_work_comments(self, page: Page, watch: _PageWatch, work_id: str) -> None:
         work = watch.works.get(work_id)
@@ -429,25 +483,53 @@ class DouyinPlatform(Platform):
         async with self._expect_endpoint(page, COMMENT_ENDPOINTS):
             await card.click()
         await watch.settle()
+        await self._load_all_comments(page, watch)
 
     async def _find_work_card(self, page: Page, title: str) -> Locator:
-        """The picker's card whose title is the work's title (scrolling the picker)."""
-        cards = page.locator(COMMENTS.selector("work_card")).filter(
-            has=page.locator(COMMENTS.selector("work_title"), has_text=_first_line(title)))
+        """The picker's title node showing exactly the work's title (scrolling the picker);
+        refuses when two works have that title."""
+        first = " ".join(title.split())
+        titles = page.locator(COMMENTS.selector("work_title"), has_text=_whole_text(title))
         try:
             await page.locator(COMMENTS.selector("work_title")).first.wait_for(timeout=STEP_TIMEOUT_MS)
         except PlaywrightError:
             raise await self._page_changed(page, COMMENTS, "the work picker's cards") from None
         for _ in range(MAX_SCROLLS):
-            if await cards.count():
-                return cards.last  # the innermost container holding the title
-            before = await page.locator(COMMENTS.selector("work_title")).count()
-            await page.locator(COMMENTS.selector("work_title")).last.scroll_into_view_if_needed()
-            await page.mouse.wheel(0, 2_000)
-            await asyncio.sleep(0.3)
-            if await page.locator(COMMENTS.selector("work_title")).count() == before:
+            found = await titles.count()
+            if found > 1:
+                raise PermanentError(f"two works are titled 「{first}」 in the picker: refusing to guess")
+            if found == 1:
+                return titles.first
+            if not await self._scroll_down(page, COMMENTS.selectors("picker_scroller")):
                 break
-        raise PermanentError(f"the work 「{_first_line(title)}」 is not in the comment page's picker")
+            await asyncio.sleep(0.3)  # the picker loads the next works
+        raise PermanentError(f"the work 「{first}」 is not in the comment page's picker")
+
+    async def _scroll_down(self, page: Page, scrollers: list[str]) -> bool:
+        """Scroll the first scrollable of these elements to its end (where lists load their
+        next page); False when it was there already."""
+        return await page.evaluate("""(sels) => {
+          for (const sel of sels) for (const node of document.querySelectorAll(sel)) {
+            if (node.scrollHeight <= node.clientHeight) continue;
+            const top = node.scrollTop;
+            node.scrollTop = node.scrollHeight;
+            return node.scrollTop !== top;
+          }
+          return false; }""", scrollers)
+
+    async def _load_all_comments(self, page: Page, watch: _PageWatch) -> None:
+        """Scroll the comment list while the last page said has_more (each scroll to the
+        bottom fetches the next page), up to 没有更多评论."""
+        for _ in range(MAX_SCROLLS):
+            if not watch.comments_more or await self._text_showing(page, [COMMENTS.text("end_of_comments")]):
+                return
+            try:
+                async with self._expect_endpoint(page, COMMENT_ENDPOINTS, timeout_ms=5_000):
+                    if not await self._scroll_down(page, [COMMENTS.selector("comment_list")]):
+                        await page.mouse.wheel(0, 5_000)
+            except PlaywrightError:
+                return  # scrolling brought nothing more
+            await watch.settle()
 
     async def _expand_replies(self, page: Page, watch: _PageWatch) -> None:
         """Click every "查看N条回复" under the comments (each fetches one reply list)."""
@@ -473,26 +555,30 @@ class DouyinPlatform(Platform):
         if target.target_platform_id is None:
             raise PermanentError("a new top-level comment on a work is not supported on Douyin yet")
         expected = self._comment_context(watch, target)
-        if watch.works.get(target.topic_platform_id) is None or getattr(target, "title", None):
-            title = getattr(target, "title", None)
-            if title:
-                watch.works.setdefault(target.topic_platform_id, {"title": title})
-            else:
-                await self._crawl_works(page, watch)
+        title = getattr(target, "topic_title", None)
+        if title:
+            watch.works.setdefault(target.topic_platform_id, {"title": title})
+        elif target.topic_platform_id not in watch.works:
+            await self._crawl_works(page, watch)  # the picker is searched by the work's title
         await self._open_work_comments(page, watch, target.topic_platform_id)
         row = await self._find_comment_row(page, watch, expected)
-        await row.locator(COMMENTS.selector("operations")).get_by_text(COMMENTS.text("reply"), exact=True).first.click()
-        editor = page.locator(COMMENTS.selector("editor")).filter(visible=True).last
+        await row.locator(COMMENTS.prefix_selector("operations")).get_by_text(COMMENTS.text("reply"), exact=True).first.click()
+        editors = page.locator(COMMENTS.selector("editor")).filter(visible=True)
         try:
-            await editor.wait_for(timeout=STEP_TIMEOUT_MS)
+            await editors.first.wait_for(timeout=STEP_TIMEOUT_MS)
         except PlaywrightError:
             raise await self._page_changed(page, COMMENTS, "the reply box") from None
+        # The box must be the one answering that person (the work's own box may show too).
         placeholder = COMMENTS.text("reply_placeholder").format(nickname=expected["author"])
-        shown = await editor.get_attribute("placeholder") or ""
-        if shown != placeholder:
-            raise PermanentError(f"the reply box says 「{shown}」, not 「{placeholder}」: refusing to send")
+        shown = [await editors.nth(i).get_attribute("placeholder") or "" for i in range(await editors.count())]
+        if shown.count(placeholder) != 1:
+            boxes = "、".join(f"「{p}」" for p in shown)
+            raise PermanentError(f"the reply boxes say {boxes}, not 「{placeholder}」 once: refusing to send")
+        editor = editors.nth(shown.index(placeholder))
         await editor.fill(text)
-        button = page.locator(COMMENTS.selector("send_button"), has_text=COMMENTS.text("send")).filter(visible=True).last
+        # Its own send button: in the nearest block around the box that has a button.
+        button = editor.locator("xpath=ancestor::*[.//button][1]").locator(
+            COMMENTS.selector("send_button"), has_text=COMMENTS.text("send")).first
         if not await button.count():
             raise await self._page_changed(page, COMMENTS, f"the 「{COMMENTS.text('send')}」 button")
         async with page.expect_response(lambda r: API.endpoint_of(r.url) == "comment_reply_publish",
@@ -505,32 +591,37 @@ class DouyinPlatform(Platform):
         return record["platform_comment_id"]
 
     def _comment_context(self, watch: _PageWatch, target: ReplyTarget) -> dict[str, str]:
-        """The comment's text and author as the page shows them: from the target (the engine's
-        context, when it gives one) or from what our crawls stored."""
+        """The comment's text and author as the page shows them: from the target's context
+        (`target_text`, `target_author`: fields the engine's ReplyTarget gains with the
+        reply-context work; read with getattr until then) or from what our crawls saw."""
         known = watch.comments.get(target.target_platform_id or "") or {}
-        text = getattr(target, "target_text", None) or getattr(target, "text", None) or known.get("text")
-        author = getattr(target, "target_author", None) or getattr(target, "author", None) or known.get("author_name")
+        text = getattr(target, "target_text", None) or known.get("text")
+        author = getattr(target, "target_author", None) or known.get("author_name")
         if not text or not author:
             raise TransientError("the comment's text and author are not known yet: it cannot be found on the page "
                                  "safely (the next crawl learns them)")
-        return {"text": text, "author": author}
+        return {"text": text, "author": author, "page_id": known.get("aliases", {}).get("page", "")}
 
     async def _find_comment_row(self, page: Page, watch: _PageWatch, expected: dict[str, str]) -> Locator:
-        """The one comment row whose text and author are the expected ones; refuses when it
-        is not on the page or not unique."""
+        """The one comment row whose text and author are the expected ones. When two rows
+        match, the comment's page id (its "page" alias, from a crawl) tells which; refuses
+        when the comment is not on the page or cannot be told apart."""
         text_nodes = page.locator(COMMENTS.selector("comment_text"), has_text=expected["text"])
         for attempt in range(2):
-            rows = []
+            rows: list[tuple[int, Locator]] = []
             for i in range(await text_nodes.count()):
                 node = text_nodes.nth(i)
-                if (await node.inner_text()).strip() != expected["text"].strip():
+                if not _same_text(await node.inner_text(), expected["text"]):
                     continue
-                row = node.locator(f"xpath=ancestor::*[.//{_xpath_class('operations-')}][1]")
+                row = node.locator(f"xpath=ancestor::*[.//{COMMENTS.prefix_xpath('operations')}][1]")
                 author = (await row.locator(COMMENTS.selector("comment_author")).first.inner_text()).strip()
                 if author == expected["author"]:
-                    rows.append(row)
+                    rows.append((i, row))
+            if len(rows) > 1 and expected.get("page_id"):
+                ids = dict(await self._comment_rows_props(page, text_nodes))
+                rows = [(i, row) for i, row in rows if (ids.get(i) or {}).get("cid") == expected["page_id"]]
             if len(rows) == 1:
-                return rows[0]
+                return rows[0][1]
             if len(rows) > 1:
                 raise PermanentError("two comments on the page have this text and author: refusing to guess")
             if attempt == 0:
@@ -539,15 +630,162 @@ class DouyinPlatform(Platform):
                              "(deleted, or the wrong comment): refusing to send")
 
     async def _send_dm(self, page: Page, watch: _PageWatch, target: ReplyTarget, text: str) -> str:
-        raise PermanentError("sending DMs on Douyin is not implemented yet")
+        """Open the conversation by its peer's name, check the header and the rows' own
+        conversation id, type and send; the id is that of the new "from me" row."""
+        await self._open_conversation(page, watch, target)
+        before = {m["platform_message_id"] for m in (await self._shown_messages(page, watch)).messages}
+        editor = page.locator(CHAT.selector("editor")).filter(visible=True).first
+        if not await editor.count():
+            raise await self._page_changed(page, CHAT, "the message box")
+        await editor.fill(text)
+        await editor.dispatch_event("input")
+        if not await self._click_text(page, [CHAT.text("send")], exact=True):
+            await editor.press("Enter")
+        deadline = time.monotonic() + CHAT.timing("sent_wait_s")
+        while time.monotonic() < deadline:
+            refusal = await self._refusal_note(page)
+            if refusal:
+                raise ReplyBlocked(refusal)
+            for message in (await self._shown_messages(page, watch)).messages:
+                if (message["direction"] == "out" and message["platform_message_id"] not in before
+                        and _same_text(message["text"], text)):
+                    return message["platform_message_id"]
+            await asyncio.sleep(0.2)
+        # It may have gone out: the outbox looks for it (find_reply) before sending again.
+        raise TransientError("the message was sent but did not appear in the conversation")
+
+    def _peer_name(self, watch: _PageWatch, target: ReplyTarget) -> str:
+        name = getattr(target, "peer_name", None) or watch.conversations.get(target.topic_platform_id, {}).get("peer_name")
+        if not name:
+            raise TransientError("the conversation's peer name is not known yet: it cannot be opened safely "
+                                 "(the next crawl learns it)")
+        return name
+
+    async def _open_conversation(self, page: Page, watch: _PageWatch, target: ReplyTarget) -> None:
+        """The chat page showing the target's conversation, verified twice: the header names
+        the peer, and the message rows' own conversation id is the target's."""
+        name = self._peer_name(watch, target)
+        await self._open(page, CHAT)
+        if not await self._click_conversation(page, name):
+            header = page.locator(CHAT.selector("header_name")).first
+            shown = (await header.inner_text()).strip() if await header.count() else "nothing"
+            raise PermanentError(f"the chat opened 「{shown}」, not 「{name}」: refusing to send")
+        shown = await self._shown_messages(page, watch)
+        others = {m["platform_conversation_id"] for m in shown.messages} - {target.topic_platform_id}
+        if others:
+            raise PermanentError(f"the chat with 「{name}」 is conversation {others.pop()}, not "
+                                 f"{target.topic_platform_id}: refusing to send")
+
+    async def _click_conversation(self, page: Page, name: str, attempts: int = 3) -> bool:
+        """Click the peer's row and wait for the header to name them. A virtualised list
+        re-renders while it scrolls, so a click can land on a neighbour: the header tells,
+        and the click is tried again. False when the header never named the peer."""
+        for _ in range(attempts):
+            row = await self._find_conversation_row(page, name)
+            await row.scroll_into_view_if_needed()
+            await asyncio.sleep(0.15)  # the rows now in view are rendered
+            await row.click()
+            try:
+                await page.wait_for_function(
+                    "([sel, name]) => { const h = document.querySelector(sel); return h && h.innerText.trim() === name; }",
+                    arg=[CHAT.selector("header_name"), name], timeout=3_000, polling=100)
+                return True
+            except PlaywrightError:
+                continue
+        return False
+
+    async def _find_conversation_row(self, page: Page, name: str) -> Locator:
+        """Scroll the virtualised conversation list until the peer's row is rendered."""
+        scroller = page.locator(CHAT.selector("list_scroller")).first
+        if not await scroller.count():
+            raise await self._page_changed(page, CHAT, "the conversation list")
+        await scroller.evaluate("node => { node.scrollTop = 0; }")
+        for _ in range(MAX_SCROLLS * 4):
+            rows = page.locator(CHAT.selector("list_rows")).filter(
+                has=page.locator(CHAT.selector("row_name"), has_text=_whole_text(name)))
+            if await rows.count() == 1:
+                return rows.first
+            if await rows.count() > 1:
+                raise PermanentError(f"two conversations are with someone named 「{name}」: refusing to guess")
+            moved = await scroller.evaluate(
+                "node => { const top = node.scrollTop; node.scrollTop = top + node.clientHeight / 2;"
+                " return node.scrollTop !== top; }")
+            if not moved:
+                break
+            await asyncio.sleep(0.1)  # let the list render the rows now in view
+        raise PermanentError(f"no conversation with 「{name}」 in the chat list")
+
+    async def _shown_messages(self, page: Page, watch: _PageWatch) -> Parsed:
+        """The open conversation's messages, read from the rows' React props."""
+        nodes = page.locator(f"{CHAT.selector('message_pane')} > :first-child > *")
+        handles = await nodes.element_handles()
+        if not handles:
+            return Parsed()
+        props = await page.evaluate(_FIBER_PROPS_JS, [handles, ["serverId", "content", "sender", "conversationId"], 25])
+        found = [p for p in props if p]
+        if not found:
+            raise await self._page_changed(page, CHAT, "the messages' React props (serverId, content, sender)")
+        parsed = parsers.parse_chat_messages(found, self_uid=watch.self_uid, peers=list(watch.peers.values()))
+        watch.self_uid = watch.self_uid or parsed.self_uid
+        return parsed
+
+    async def _refusal_note(self, page: Page) -> str | None:
+        notes = await page.evaluate(
+            "(sels) => sels.flatMap(s => [...document.querySelectorAll(s)]).map(n => n.innerText || '')",
+            CHAT.selectors("error_notes"))
+        return next((n.strip() for n in notes if any(t in n for t in CHAT.texts("refused"))), None)
+
+    async def _crawl_dms(self, page: Page, watch: _PageWatch) -> dict[str, str]:
+        """Open each conversation whose list row changed since the last stored crawl and read
+        its messages; returns {peer name: row text} seen."""
+        await self._open(page, CHAT)
+        await watch.settle()
+        scroller = page.locator(CHAT.selector("list_scroller")).first
+        seen: dict[str, str] = {}
+        for _ in range(MAX_SCROLLS):
+            rows = await page.eval_on_selector_all(
+                CHAT.selector("list_rows"),
+                "(rows, sel) => rows.map(r => [(r.querySelector(sel) || {}).innerText || '', r.innerText])",
+                CHAT.selector("row_name"))
+            for name, preview in rows:
+                name = name.strip()
+                if not name or name in seen:
+                    continue
+                seen[name] = preview
+                if watch.dm_rows.get(name) == preview:
+                    continue
+                top = await scroller.evaluate("node => node.scrollTop")
+                if not await self._click_conversation(page, name):
+                    raise TransientError(f"the chat list did not open the conversation with 「{name}」")
+                await scroller.evaluate("(node, top) => { node.scrollTop = top; }", top)
+                parsed = await self._shown_messages(page, watch)
+                for conversation in parsed.conversations:
+                    conversation["peer_name"] = conversation.get("peer_name") or name
+                watch.learn(parsed)
+                if watch.crawl is not None:
+                    watch.crawl.extend(parsed)
+                await self._pace(short=True)
+            if not await scroller.count() or not await scroller.evaluate(
+                    "node => { const top = node.scrollTop; node.scrollTop = top + node.clientHeight / 2;"
+                    " return node.scrollTop !== top; }"):
+                break
+            await asyncio.sleep(0.1)
+        return seen
 
     async def find_reply(self, page: Page, account: AccountInfo, target: ReplyTarget, text: str,
                          since: datetime) -> str | None:
-        """Open the work's comments and threads and look for our reply with this text."""
+        """Look for our reply with this text where the page shows it: the work's comments and
+        threads, or the conversation's rows. An unreadable page raises (the outbox then asks
+        again later): it never counts as "not sent"."""
         async with self._guard(page):
             watch = self._watch(page, account)
             if target.kind != "comment":
-                raise TransientError("finding a sent DM on Douyin is not implemented yet: check again later")
+                await self._open_conversation(page, watch, target)
+                messages = (await self._shown_messages(page, watch)).messages
+                cutoff = since - timedelta(seconds=1)
+                ours = [(m["created_at"], m["platform_message_id"]) for m in messages
+                        if m["direction"] == "out" and _same_text(m["text"], text) and m["created_at"] >= cutoff]
+                return max(ours)[1] if ours else None
             if watch.works.get(target.topic_platform_id) is None:
                 await self._crawl_works(page, watch)
             found = watch.crawl = Parsed()
@@ -560,7 +798,7 @@ class DouyinPlatform(Platform):
             self._raise_for_crawl(watch)  # an unreadable answer is "unknown", never "not sent"
             cutoff = since.replace(microsecond=0) - timedelta(seconds=1)
             ours = [(c["created_at"], c["platform_comment_id"]) for c in found.comments
-                    if c["direction"] == "out" and c["text"].strip() == text.strip()
+                    if c["direction"] == "out" and _same_text(c["text"], text)
                     and c["parent_platform_comment_id"] in (target.target_platform_id, None)
                     and c["created_at"] >= cutoff]
             return max(ours)[1] if ours else None
@@ -652,10 +890,12 @@ def _anatomy_of(url: str) -> Anatomy:
     return LOGIN
 
 
-def _first_line(title: str) -> str:
-    """A title as a card shows it: its first line (titles carry \\r and #hashtags)."""
-    return re.split(r"[\r\n]", title.strip())[0].strip()
+def _same_text(shown: str, expected: str) -> bool:
+    """The same text, however the page rendered its whitespace."""
+    return shown.split() == expected.split()
 
 
-def _xpath_class(prefix: str) -> str:
-    return f"*[contains(concat(' ', normalize-space(@class)), ' {prefix}')]"
+def _whole_text(text: str) -> re.Pattern[str]:
+    """Matches a node showing exactly `text`, however its whitespace (titles carry \\r and
+    line breaks) is rendered."""
+    return re.compile(r"^\s*" + r"\s+".join(re.escape(word) for word in text.split()) + r"\s*$")

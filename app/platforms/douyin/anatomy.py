@@ -47,6 +47,17 @@ class Anatomy:
         """All of a key's selectors as one CSS selector list (the first that exists wins)."""
         return ", ".join(self.selectors(key))
 
+    def class_prefix(self, key: str) -> str:
+        return self.data["class_prefixes"][key]
+
+    def prefix_selector(self, key: str) -> str:
+        """CSS for elements whose class starts a word with the prefix (the hash varies)."""
+        return f'[class*="{self.class_prefix(key)}"]'
+
+    def prefix_xpath(self, key: str) -> str:
+        """The same as an XPath node test, for `ancestor::` steps CSS cannot express."""
+        return f"*[contains(concat(' ', normalize-space(@class)), ' {self.class_prefix(key)}')]"
+
     def texts(self, key: str) -> list[str]:
         value = self.data["texts"][key]
         return [value] if isinstance(value, str) else list(value)

@@ -24,7 +24,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
 from app.engine.platform import ReplyBlocked, SessionExpired
@@ -449,14 +449,15 @@ def notice_id(notice: Raw) -> str:
     return platform_id(notice.get("nid"), "nid")
 
 
-def link_comment_aliases(known: list[Raw], seen: list[Raw], system: str) -> int:
+def link_comment_aliases(known: list[Raw], seen: list[Raw], system: str, *, by_time: bool = True) -> int:
     """Mark comments of one work seen under two id systems as one: a comment in `seen` with
-    the same work, text, author name and time (to the second; V1 and V2 give both) as
-    exactly one comment in `known`, and vice versa, gets that comment's id as an alias under
-    `system`. Ambiguous pairs are left unlinked: a wrong link would merge two people's
-    comments. Returns how many were linked."""
+    the same work, text, author name and (`by_time`) time to the second as exactly one
+    comment in `known`, and vice versa, gets that comment's id as an alias under `system`.
+    Ambiguous pairs are left unlinked: a wrong link would merge two people's comments.
+    Returns how many were linked."""
     def key(c: Raw) -> tuple[Any, ...]:
-        return (c["platform_content_id"], c["text"].strip(), c.get("author_name"), c["created_at"])
+        return (c["platform_content_id"], tuple(c["text"].split()), c.get("author_name"),
+                c.get("created_at") if by_time else None)
 
     known_by: dict[tuple[Any, ...], list[Raw]] = {}
     for comment in known:
@@ -471,6 +472,14 @@ def link_comment_aliases(known: list[Raw], seen: list[Raw], system: str) -> int:
             comments[0]["aliases"] = {**comments[0].get("aliases", {}), system: matches[0]["platform_comment_id"]}
             linked += 1
     return linked
+
+
+def page_comment(props: Raw, content_id: str) -> Raw:
+    """A comment row's React props on the comment page (`cid` is an `@i/…` id of its own,
+    neither API's) in the shape `link_comment_aliases` compares."""
+    user = props.get("user") if isinstance(props.get("user"), dict) else {}
+    return {"platform_comment_id": platform_id(props.get("cid"), "cid"), "platform_content_id": content_id,
+            "text": _text(props.get("text")), "author_name": _name(user.get("nickname"))}
 
 
 # ---- publishing ----------------------------------------------------------------------------
@@ -661,24 +670,28 @@ def _self_from_conversations(conversations: Any, peers: dict[str | None, Peer]) 
 
 # ---- by endpoint ---------------------------------------------------------------------------
 def parse_endpoint(name: str, url: str, body: Raw, *, self_uid: str | None = None,
-                   item_ids: dict[str, str] | None = None) -> Parsed:
+                   item_ids: Mapping[str, str] | None = None, known_comments: Mapping[str, Raw] | None = None) -> Parsed:
     """Records in the body of endpoint `name` (see anatomy/api.toml) fetched from `url`.
     The query supplies what the body lacks: the V1 comment list's work (`item_id`, the
     encrypted id, mapped to the numeric one through `item_ids` when the works list showed
-    it) and the reply lists' parent (`comment_id`)."""
+    it) and the reply lists' parent (`comment_id`). The V1 reply list's request names only
+    the parent, so its work is the parent's, from `known_comments` (comments seen before)."""
     query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
     if name == "item_list":
         return parse_item_list(body, self_uid=self_uid)
     if name == "janus_work_list":
         return parse_janus_work_list(body, self_uid=self_uid)
     if name in ("creator_comment_list", "creator_comment_reply_list"):
-        item_id = query.get("item_id")
         parent = query.get("comment_id") if name == "creator_comment_reply_list" else None
         if name == "creator_comment_reply_list" and not parent:
             raise BadResponse(name, "the request names no comment_id: the replies' parent is unknown")
-        content = (item_ids or {}).get(item_id or "", item_id or query.get("aweme_id"))
+        item_id = query.get("item_id") or query.get("aweme_id")
+        content = (item_ids or {}).get(item_id, item_id) if item_id else None
+        if content is None and parent:
+            content = ((known_comments or {}).get(parent) or {}).get("platform_content_id")
         if not content:
-            raise BadResponse(name, "the request names no item_id: the comments' work is unknown")
+            raise BadResponse(name, "the request names no item_id and its parent comment is not known: "
+                                    "the comments' work is unknown")
         return parse_creator_comments(body, content_id=content, parent_id=parent)
     if name == "web_comment_list":
         return parse_web_comments(body, self_uid=self_uid)

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
-
-from app.platforms.douyin.adapter import NeedsVerification
+import segno
 from sandbox.harness import RecordingLoginIO
 
-from .site import DOUYIN_ID, SMS_CODE, qr_png
+from app.platforms.douyin.adapter import NeedsVerification
+from app.platforms.douyin.errors import PageChanged
+
+from .site import DOUYIN_ID, QR_PAYLOADS, SMS_CODE, data_url, qr_png
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90), pytest.mark.asyncio(loop_scope="module")]
 
@@ -61,3 +64,57 @@ async def test_check_session_is_false_when_the_home_page_redirects_to_the_login(
     site.sessions.clear()  # Douyin ended the session: its pages redirect to the login card
     assert await platform.check_session(logged_in_page) is False
     assert logged_in_page.url == "https://creator.douyin.com/"
+
+
+async def qr_modules(page, png: bytes, modules: int, scale: int = 4, border: int = 2) -> list[list[int]]:
+    """The QR's modules as a phone camera would read them from the PNG (decoded by Chromium)."""
+    return await page.evaluate("""async ([src, n, s, b]) => {
+      const im = new Image(); im.src = src; await im.decode();
+      const c = document.createElement('canvas'); c.width = im.width; c.height = im.height;
+      const g = c.getContext('2d'); g.drawImage(im, 0, 0);
+      const d = g.getImageData(0, 0, c.width, c.height).data, out = [];
+      for (let y = 0; y < n; y++) {
+        const row = [];
+        for (let x = 0; x < n; x++) {
+          const px = Math.floor((y + b) * s + s / 2) * c.width + Math.floor((x + b) * s + s / 2);
+          row.push(d[px * 4] < 128 ? 1 : 0);
+        }
+        out.push(row);
+      }
+      return out; }""", [data_url(png), modules, scale, border])
+
+
+@pytest.mark.parametrize("kind", ["data", "canvas", "url"])
+async def test_the_qr_is_read_from_a_data_url_a_canvas_or_an_element_screenshot(platform, page, context, site, kind):
+    site.qr_kind = kind
+    io = RecordingLoginIO()
+    login = asyncio.create_task(platform.login(page, io))
+    reader = await context.new_page()
+    expected = [[[int(v) for v in row] for row in segno.make(p, error="m").matrix] for p in QR_PAYLOADS]
+    first = await io.wait_for("qr_ready")
+    assert await qr_modules(reader, first["qr_png"], len(expected[0])) == expected[0]
+    await page.evaluate("window.__phone.refresh()")
+    refreshed = await io.wait_for("qr_refreshed")
+    assert await qr_modules(reader, refreshed["qr_png"], len(expected[1])) == expected[1]
+    await page.evaluate("window.__phone.scan(); window.__phone.confirm(false)")
+    assert (await asyncio.wait_for(login, 30)).platform_user_id == DOUYIN_ID
+    assert io.states().count("qr_refreshed") == 1  # one refresh, one report
+
+
+async def test_an_expired_qr_is_refreshed_by_clicking_and_reported(platform, page):
+    io = RecordingLoginIO()
+    login = asyncio.create_task(platform.login(page, io))
+    await io.wait_for("qr_ready")
+    await page.evaluate("window.__phone.expire()")
+    refreshed = await io.wait_for("qr_refreshed")  # the adapter clicked 点击刷新
+    assert refreshed["qr_png"] == qr_png(QR_PAYLOADS[1])
+    await page.evaluate("window.__phone.scan(); window.__phone.confirm(false)")
+    assert (await asyncio.wait_for(login, 30)).username == "测试创作者"
+
+
+async def test_a_login_card_without_a_qr_is_a_page_change_with_a_snapshot(platform, page, site, tmp_path):
+    site.qr_kind = "none"
+    platform.qr_wait_s = 1
+    with pytest.raises(PageChanged, match="page changed: the QR code not found on login") as caught:
+        await platform.login(page, RecordingLoginIO())
+    assert "扫码登录" in (Path(caught.value.snapshot) / "page.html").read_text(encoding="utf-8")

@@ -2,6 +2,7 @@
 session expiry it meets, bad bodies, and a page whose markup changed."""
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,7 +14,14 @@ from app.engine.bus import EventBus
 from app.engine.platform import SessionExpired
 from app.engine.store.datastore import DataStore
 from app.engine.store.db import Database
-from app.engine.store.models import Account, Comment, Content
+from app.engine.store.models import (
+    Account,
+    Comment,
+    Content,
+    Conversation,
+    DirectMessage,
+    RecordAlias,
+)
 from app.platforms.douyin.errors import BadResponse, PageChanged
 
 from .conftest import ACCOUNT
@@ -70,6 +78,19 @@ async def test_a_poll_stores_the_works_and_the_comments_of_works_with_comments(p
     assert comments["7420000000000000002"].parent_platform_comment_id == "7420000000000000001"
     assert comments["7410000000000000002"].text == "这个地方看起来很不错[比心]"
     assert comments["7410000000000000003"].direction == "out"
+    # DMs: every conversation in the virtualised list (测试用户01 only after scrolling),
+    # named from the chat header and the peers' profiles
+    messages = await rows(store, DirectMessage, "platform_message_id")
+    assert {"7440000000000001000", "7440000000000001100", "7440000000000003000", "7440000000000004000"} <= set(messages)
+    assert "7440000000000000200" not in messages  # the "我们已互相关注" system line
+    assert messages["7440000000000001100"].direction == "out"
+    conversations = await rows(store, Conversation, "platform_conversation_id")
+    assert conversations["0:1:100000000001:1000000000000001"].peer_name == "测试用户01"
+    assert conversations["0:1:100000000003:1000000000000001"].peer_id == "100000000003"
+    # each comment row's own page id (React props) is kept as the comment's "page" alias
+    aliases = await store.db.read(lambda s: {a.platform_id: a.alias for a in s.scalars(select(RecordAlias))
+                                             if a.system == "page"})
+    assert aliases["7410000000000000002"] == "@i/" + base64.b64encode(b"7410000000000000002").decode()
     # the picker was used for every work with comments, each opened once
     opened = [u for u in site.requests if "/comment/list/select/" in u]
     assert len(opened) == 3
@@ -78,6 +99,53 @@ async def test_a_poll_stores_the_works_and_the_comments_of_works_with_comments(p
     site.requests.clear()
     await platform.poll(logged_in_page, ACCOUNT, sink)
     assert not [u for u in site.requests if "/comment/list/" in u]
+    assert len(sink.results[-1:]) == 1 and sink.results[-1].added_message_ids == []
+
+
+async def test_pages_on_the_v1_apis_store_comments_under_the_numeric_work_id(platform, logged_in_page, store, site):
+    """The V1 comment list names its work only by the encrypted item_id of the request."""
+    site.api_v1 = True
+    await platform.poll(logged_in_page, ACCOUNT, StoringSink(store))
+    works = await rows(store, Content, "platform_content_id")
+    assert set(works) == {f"740000000000000000{i}" for i in range(1, 5)}
+    assert works["7400000000000000001"].publish_at == datetime(2025, 1, 10, 2, 0, tzinfo=timezone.utc)
+    comments = await rows(store, Comment, "platform_comment_id")
+    v1_ids = [c for c in comments if c.startswith("@jFAKE")]
+    assert len(v1_ids) == 7  # four comments and the third one's three replies
+    assert {comments[c].platform_content_id for c in v1_ids} == {"7400000000000000001"}
+    parent = next(c for c in v1_ids if c.startswith("@jFAKEcmt0003/"))
+    replies = [c for c in v1_ids if c.startswith("@jFAKErpl")]
+    assert {comments[c].parent_platform_comment_id for c in replies} == {parent}
+    assert comments[next(c for c in v1_ids if c.startswith("@jFAKEcmt0001/"))].text == "[赞][赞]拍得真好[鼓掌]"
+
+
+async def test_the_works_list_is_read_page_by_page_while_it_has_more(platform, logged_in_page, store, site):
+    site.works_page_size = 1
+    sink = StoringSink(store)
+    await platform.poll(logged_in_page, ACCOUNT, sink)
+    assert len(await rows(store, Content, "platform_content_id")) == 3
+    pages = [u for u in site.requests if "/janus/" in u and "content/manage" not in u]
+    assert [u.split("max_cursor=")[1].split("&")[0] for u in pages][:3] == ["0", "1", "2"]
+
+
+async def test_a_crawl_reads_at_most_max_works_newest_first(platform, logged_in_page, store, site):
+    site.works_page_size = 1
+    platform.max_works = 2
+    await platform.poll(logged_in_page, ACCOUNT, StoringSink(store))
+    works_page = site.requests[:next(i for i, u in enumerate(site.requests) if "/interactive/comment" in u)]
+    assert [u.split("max_cursor=")[1].split("&")[0] for u in works_page if "/janus/" in u] == ["0", "1"]
+    # only the two newest works' comments were opened
+    opened = {u.split("aweme_id=")[1].split("&")[0] for u in site.requests if "/comment/list/select/" in u}
+    assert opened == {"7400000000000000003", "7400000000000000002"}
+
+
+async def test_a_works_comments_are_read_page_by_page_as_the_list_scrolls(platform, logged_in_page, store, site):
+    site.comments_page_size = 1
+    await platform.poll(logged_in_page, ACCOUNT, StoringSink(store))
+    stored = await rows(store, Comment, "platform_comment_id")
+    assert {f"741000000000000000{i}" for i in range(1, 5)} <= set(stored)
+    cursors = [u.split("cursor=")[1].split("&")[0] for u in site.requests if "/comment/list/select/?aweme_id=7400000000000000001" in u]
+    assert cursors == ["0", "1", "2", "3"]
 
 
 async def test_a_login_redirect_during_a_poll_is_a_session_expiry(platform, logged_in_page, site, account):
@@ -92,7 +160,7 @@ async def test_an_api_saying_logged_out_is_a_session_expiry(platform, logged_in_
         await platform.poll(logged_in_page, account, KeptBatches())
 
 
-async def test_a_truncated_works_body_fails_the_crawl_and_stores_nothing(platform, logged_in_page, site, account, context):
+async def test_a_truncated_works_body_fails_the_crawl_and_stores_no_work(platform, logged_in_page, account, context):
     async def truncated(route):
         await route.fulfill(status=200, content_type="application/json", body='{"status_code":0,"aweme_list":[{"aw')
 
@@ -100,7 +168,20 @@ async def test_a_truncated_works_body_fails_the_crawl_and_stores_nothing(platfor
     sink = KeptBatches()
     with pytest.raises(BadResponse, match="truncated JSON"):
         await platform.poll(logged_in_page, account, sink)
-    assert sink.batches == []
+    assert not [c for b in sink.batches for c in b.contents]  # the DMs read meanwhile are kept
+    assert {m["platform_message_id"] for b in sink.batches for m in b.messages} >= {"7440000000000001000"}
+
+
+async def test_what_was_read_before_a_changed_page_is_kept(platform, logged_in_page, account, site):
+    site.comment_page_html = '<!doctype html><html><body><div role="tabpanel"></div></body></html>'
+    sink = KeptBatches()
+    with pytest.raises(PageChanged):
+        await platform.poll(logged_in_page, account, sink)
+    assert len([c for b in sink.batches for c in b.contents]) == 3  # the works list was fine
+    # and the next crawl tries the comments again
+    site.comment_page_html = None
+    await platform.poll(logged_in_page, account, sink)
+    assert [c for c in sink.batches[-1].comments if c["platform_comment_id"] == "7410000000000000002"]
 
 
 async def test_a_changed_comment_page_is_reported_with_a_snapshot(platform, logged_in_page, site, account, tmp_path):

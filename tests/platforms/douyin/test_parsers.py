@@ -9,7 +9,12 @@ from datetime import datetime, timezone
 import pytest
 
 from app.engine.platform import ReplyBlocked, SessionExpired
-from app.engine.records import CommentRecord, ContentRecord, ConversationRecord, MessageRecord
+from app.engine.records import (
+    CommentRecord,
+    ContentRecord,
+    ConversationRecord,
+    MessageRecord,
+)
 from app.platforms.douyin import parsers
 from app.platforms.douyin.anatomy import API
 from app.platforms.douyin.errors import ApiRefused, BadResponse
@@ -98,8 +103,19 @@ def test_v1_replies_take_their_parent_from_the_request_and_is_author_marks_ours(
     assert parsed.comments[2]["text"] == "[比心][比心]"
 
 
+def test_a_v1_reply_list_names_only_its_parent_whose_work_is_known():
+    parent = "@jFAKEcmt0003/x=="
+    url = f"https://creator.douyin.com/aweme/v1/creator/comment/reply/list/?cursor=0&count=10&comment_id={parent}"
+    known = {parent: {"platform_content_id": "7400000000000000001"}}
+    parsed = parsers.parse_endpoint("creator_comment_reply_list", url, body("creator_comment_reply_list.json"),
+                                    known_comments=known)
+    assert {c["platform_content_id"] for c in parsed.comments} == {"7400000000000000001"}
+    with pytest.raises(BadResponse, match="parent comment is not known"):
+        parsers.parse_endpoint("creator_comment_reply_list", url, body("creator_comment_reply_list.json"))
+
+
 def test_v1_comment_list_without_item_id_in_the_request_is_refused():
-    with pytest.raises(BadResponse, match="no item_id"):
+    with pytest.raises(BadResponse, match="names no item_id"):
         parsers.parse_endpoint("creator_comment_list", "https://creator.douyin.com/aweme/v1/creator/comment/list/?cursor=0",
                                body("creator_comment_list.json"))
 
@@ -369,3 +385,13 @@ def test_json_decoding_keeps_big_integers_exact():
 ])
 def test_response_urls_map_to_their_endpoint(url, name):
     assert API.endpoint_of(url) == name
+
+
+def test_comment_rows_page_ids_link_by_text_and_author_only():
+    v2 = parsers.parse_web_comments(body("web_comment_list_select.json")).comments
+    rows = [parsers.page_comment({"cid": "@i/row2", "text": "这个地方看起来很不错[比心]",
+                                  "user": {"nickname": "测试用户02"}}, "7400000000000000001"),
+            parsers.page_comment({"cid": "@i/other", "text": "这个地方看起来很不错[比心]",
+                                  "user": {"nickname": "测试用户09"}}, "7400000000000000001")]
+    assert parsers.link_comment_aliases(rows, v2, "page", by_time=False) == 1
+    assert next(c for c in v2 if c["platform_comment_id"] == "7410000000000000002")["aliases"] == {"page": "@i/row2"}
