@@ -180,8 +180,10 @@ class MainWindow(QMainWindow):
         spawn(self.engine.views.mark_channel_read(account_id))
 
     # ---- Dialogs (owned by app.ui.dialogs) ------------------------------------------------
-    def open_dialog(self, name: str, account_id: str | None = None) -> QWidget | None:
-        """Open one of the admin dialogs by name; one of each at a time."""
+    def open_dialog(self, name: str, account_id: str | None = None, *,
+                    new_account: bool = False) -> QWidget | None:
+        """Open one of the admin dialogs by name; one of each at a time. (`new_account`: the
+        login of an account just added, removed again if the operator gives up.)"""
         if self.engine is None:
             return None
         existing = self.dialogs.get(name)
@@ -189,13 +191,13 @@ class MainWindow(QMainWindow):
             existing.raise_()
             existing.activateWindow()
             return existing
-        dialog = self._build_dialog(name, account_id)
+        dialog = self._build_dialog(name, account_id, new_account)
         self.dialogs[name] = dialog
         dialog.finished.connect(lambda _result, n=name: self.dialogs.pop(n, None))
         dialog.open()
         return dialog
 
-    def _build_dialog(self, name: str, account_id: str | None) -> QWidget:
+    def _build_dialog(self, name: str, account_id: str | None, new_account: bool = False) -> QWidget:
         if name == "accounts":
             from .dialogs.accounts import AccountsDialog
 
@@ -204,12 +206,12 @@ class MainWindow(QMainWindow):
             from .dialogs.accounts import AddAccountDialog
 
             dialog = AddAccountDialog(self.engine, self)
-            dialog.created.connect(lambda new_id: self.open_dialog("login", new_id))
+            dialog.created.connect(lambda new_id: self.open_dialog("login", new_id, new_account=True))
             return dialog
         if name == "login":
             from .dialogs.login import LoginDialog
 
-            return LoginDialog(self.engine, account_id, self)
+            return LoginDialog(self.engine, account_id, self, new_account=new_account)
         if name == "workers":
             from .dialogs.workers import WorkersDialog
 

@@ -246,132 +246,167 @@
 <context>
     <name>LoginDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="184"/>
+        <location filename="../../app/ui/dialogs/login.py" line="221"/>
         <source>Expires in {time}</source>
         <translation>{time} 后过期</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/dialogs/login.py" line="186"/>
+        <location filename="../../app/ui/dialogs/login.py" line="223"/>
         <source>refreshed %n time(s)</source>
         <translation>
             <numerusform>已刷新 %n 次</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="194"/>
+        <location filename="../../app/ui/dialogs/login.py" line="225"/>
+        <source>Sandbox: “Simulate scan” plays the phone</source>
+        <translation>沙盒：“模拟扫码”代替手机扫码</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/login.py" line="233"/>
         <source>Log in</source>
         <translation>登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="195"/>
+        <location filename="../../app/ui/dialogs/login.py" line="234"/>
         <source>Log in to {account}</source>
         <translation>登录 {account}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="197"/>
-        <location filename="../../app/ui/dialogs/login.py" line="198"/>
+        <location filename="../../app/ui/dialogs/login.py" line="236"/>
+        <location filename="../../app/ui/dialogs/login.py" line="237"/>
         <source>Opening the login page…</source>
         <translation>正在打开登录页…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="199"/>
+        <location filename="../../app/ui/dialogs/login.py" line="238"/>
         <source>Scan the QR code with the platform&apos;s mobile app</source>
         <translation>请用平台手机 App 扫描二维码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="200"/>
+        <location filename="../../app/ui/dialogs/login.py" line="239"/>
         <source>The QR code was renewed: scan the new one</source>
         <translation>二维码已更新，请扫描新的二维码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="201"/>
+        <location filename="../../app/ui/dialogs/login.py" line="240"/>
         <source>Scanned: confirm the login on the phone</source>
         <translation>已扫码，请在手机上确认登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="202"/>
+        <location filename="../../app/ui/dialogs/login.py" line="241"/>
         <source>The platform sent a verification code</source>
         <translation>平台已发送验证码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="203"/>
+        <location filename="../../app/ui/dialogs/login.py" line="242"/>
         <source>Verifying…</source>
         <translation>正在验证…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="204"/>
+        <location filename="../../app/ui/dialogs/login.py" line="243"/>
         <source>Logged in</source>
         <translation>已登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="205"/>
+        <location filename="../../app/ui/dialogs/login.py" line="244"/>
         <source>Login failed</source>
         <translation>登录失败</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="206"/>
+        <location filename="../../app/ui/dialogs/login.py" line="245"/>
         <source>The login timed out</source>
         <translation>登录超时</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="207"/>
+        <location filename="../../app/ui/dialogs/login.py" line="246"/>
         <source>The QR code expired</source>
         <translation>二维码已过期</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="208"/>
+        <location filename="../../app/ui/dialogs/login.py" line="247"/>
         <source>Login cancelled</source>
         <translation>登录已取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="216"/>
+        <location filename="../../app/ui/dialogs/login.py" line="258"/>
         <source>The QR code appears here</source>
         <translation>二维码将显示在这里</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="218"/>
+        <location filename="../../app/ui/dialogs/login.py" line="262"/>
         <source>Phone number</source>
         <translation>手机号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="220"/>
+        <location filename="../../app/ui/dialogs/login.py" line="264"/>
         <source>SMS code</source>
         <translation>短信验证码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="221"/>
+        <location filename="../../app/ui/dialogs/login.py" line="265"/>
         <source>Submit</source>
         <translation>提交</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="222"/>
+        <location filename="../../app/ui/dialogs/login.py" line="266"/>
+        <source>Simulate scan</source>
+        <translation>模拟扫码</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/login.py" line="268"/>
+        <source>The sandbox has no phone app: this opens the page a phone would show after scanning</source>
+        <translation>沙盒没有手机 App：这会打开手机扫码后显示的页面</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/login.py" line="269"/>
         <source>Show browser</source>
         <translation>显示浏览器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="224"/>
+        <location filename="../../app/ui/dialogs/login.py" line="271"/>
         <source>Continue the login in a visible browser window</source>
         <translation>在可见的浏览器窗口中继续登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="225"/>
+        <location filename="../../app/ui/dialogs/login.py" line="272"/>
         <source>No display available for a browser window</source>
         <translation>没有可用于显示浏览器窗口的屏幕</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="227"/>
+        <location filename="../../app/ui/dialogs/login.py" line="274"/>
         <source>Try again</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="228"/>
+        <location filename="../../app/ui/dialogs/login.py" line="275"/>
         <source>Close</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="228"/>
+        <location filename="../../app/ui/dialogs/login.py" line="275"/>
         <source>Cancel</source>
         <translation>取消</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/login.py" line="294"/>
+        <source>Keep the new account?</source>
+        <translation>保留新账号？</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/login.py" line="295"/>
+        <source>“{account}” has not logged in. Keep it to log in later, or remove it?</source>
+        <translation>“{account}”尚未登录。保留它以后再登录，还是删除它？</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/login.py" line="298"/>
+        <source>Remove account</source>
+        <translation>删除账号</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/login.py" line="299"/>
+        <source>Keep account</source>
+        <translation>保留账号</translation>
     </message>
 </context>
 <context>
@@ -436,97 +471,97 @@
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="275"/>
+        <location filename="../../app/ui/main_window.py" line="277"/>
         <source>HisCRM Console</source>
         <translation>HisCRM 控制台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="276"/>
+        <location filename="../../app/ui/main_window.py" line="278"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="277"/>
+        <location filename="../../app/ui/main_window.py" line="279"/>
         <source>&amp;Accounts</source>
         <translation>账号(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="278"/>
+        <location filename="../../app/ui/main_window.py" line="280"/>
         <source>&amp;Messages</source>
         <translation>消息(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="279"/>
+        <location filename="../../app/ui/main_window.py" line="281"/>
         <source>Main toolbar</source>
         <translation>主工具栏</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="280"/>
+        <location filename="../../app/ui/main_window.py" line="282"/>
         <source>Accounts…</source>
         <translation>账号管理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="281"/>
+        <location filename="../../app/ui/main_window.py" line="283"/>
         <source>Add account…</source>
         <translation>添加账号…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="282"/>
+        <location filename="../../app/ui/main_window.py" line="284"/>
         <source>Workers…</source>
         <translation>工作进程…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="283"/>
+        <location filename="../../app/ui/main_window.py" line="285"/>
         <source>Proxies…</source>
         <translation>代理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="284"/>
+        <location filename="../../app/ui/main_window.py" line="286"/>
         <source>Settings…</source>
         <translation>设置…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="285"/>
+        <location filename="../../app/ui/main_window.py" line="287"/>
         <source>Mark all read</source>
         <translation>全部标为已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="286"/>
+        <location filename="../../app/ui/main_window.py" line="288"/>
         <source>Search…</source>
         <translation>搜索…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="287"/>
+        <location filename="../../app/ui/main_window.py" line="289"/>
         <source>Previous topic</source>
         <translation>上一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="288"/>
+        <location filename="../../app/ui/main_window.py" line="290"/>
         <source>Next topic</source>
         <translation>下一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="289"/>
+        <location filename="../../app/ui/main_window.py" line="291"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="305"/>
+        <location filename="../../app/ui/main_window.py" line="307"/>
         <source>Log in…</source>
         <translation>登录…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="306"/>
+        <location filename="../../app/ui/main_window.py" line="308"/>
         <source>Mark channel read</source>
         <translation>本账号全部已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="345"/>
+        <location filename="../../app/ui/main_window.py" line="347"/>
         <source>{account}: {problem}</source>
         <translation>{account}：{problem}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="349"/>
+        <location filename="../../app/ui/main_window.py" line="351"/>
         <source>Unread: {0}</source>
         <translation>未读：{0}</translation>
     </message>
