@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLabel,
@@ -39,6 +39,7 @@ from .models.channels import ChannelsModel
 from .models.keyed import ObjectRole
 from .reasons import account_problem
 from .views.channel_delegate import ChannelDelegate
+from .views.painting import badge_text
 
 log = logging.getLogger(__name__)
 
@@ -349,6 +350,11 @@ class MainWindow(QMainWindow):
     def _show_unread_total(self, *_args) -> None:
         total = self.channels_model.unread_total() if self.channels_model is not None else 0
         self.unread_label.setText(self.tr("Unread: {0}").replace("{0}", str(total)))
+        # The count where the operator looks when the window is behind others (the taskbar
+        # shows the title) and where the desktop keeps a badge (macOS dock, Windows taskbar).
+        title = self.tr("HisCRM Console")
+        self.setWindowTitle(f"({badge_text(total)}) {title}" if total else title)
+        QGuiApplication.instance().setBadgeNumber(total)
 
     def _create_tray(self) -> None:
         try:
