@@ -12,6 +12,7 @@ when first opened, and are shown with open()/show(), never exec().
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -354,7 +355,9 @@ class MainWindow(QMainWindow):
         # shows the title) and where the desktop keeps a badge (macOS dock, Windows taskbar).
         title = self.tr("HisCRM Console")
         self.setWindowTitle(f"({badge_text(total)}) {title}" if total else title)
-        QGuiApplication.instance().setBadgeNumber(total)
+        app = QGuiApplication.instance()
+        if app.desktopFileName() or sys.platform in ("darwin", "win32"):  # Linux needs the .desktop
+            app.setBadgeNumber(total)
 
     def _create_tray(self) -> None:
         try:

@@ -39,8 +39,12 @@ class DesktopNotices:
         if self._notifier is None:
             icon = Icon(path=Path(self._icon_path)) if self._icon_path else None
             self._notifier = DesktopNotifier(app_name=self._app_name, app_icon=icon)
-        if sys.platform.startswith("linux") and await self._body_is_markup():
-            body = html.escape(body, quote=False)
+        if sys.platform.startswith("linux"):
+            markup = await self._body_is_markup()
+            if markup is None:
+                return False  # no session bus or no notification server: nobody to tell
+            if markup:
+                body = html.escape(body, quote=False)
         delivered: list[bool] = []
         # desktop-notifier logs and swallows a failure (no D-Bus, no server); on_dispatched
         # is how it says the service took the notification.
@@ -50,10 +54,10 @@ class DesktopNotices:
         )
         return bool(delivered)
 
-    async def _body_is_markup(self) -> bool:
+    async def _body_is_markup(self) -> bool | None:
         if self._markup is None:
             self._markup = await _server_has_body_markup()  # None (no server yet): ask again
-        return bool(self._markup)
+        return self._markup
 
 
 async def _server_has_body_markup() -> bool | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from datetime import timedelta
 import subprocess
 
 import pytest
@@ -13,7 +14,7 @@ from PySide6.QtWidgets import QSystemTrayIcon, QWidget
 from app.ui.main_window import MainWindow
 from app.ui.tray import Tray
 
-from .conftest import comments, ingest, run, wait_until
+from .conftest import T0, comments, ingest, run, wait_until
 
 
 def test_the_window_title_carries_the_unread_count(engine, qloop, qtbot, tmp_path, account, language):
@@ -21,12 +22,16 @@ def test_the_window_title_carries_the_unread_count(engine, qloop, qtbot, tmp_pat
     window = MainWindow(tmp_path)
     qtbot.addWidget(window)
     window.attach_engine(engine)
-    ingest(qloop, engine, account, comments=comments("v1", 3))
+    # The unread messages are in a second, quieter account, whose topics nobody opens.
+    ingest(qloop, engine, account, comments=comments("v1", 1, at=T0 + timedelta(days=1)))
+    run(qloop, engine.views.mark_all_read())
+    other = run(qloop, engine.accounts.create("sandbox", "Shop B"))
+    ingest(qloop, engine, other, comments=comments("w1", 3))
     wait_until(qloop, lambda: window.windowTitle() == "(3) HisCRM Console")
     run(qloop, engine.views.mark_all_read())
     wait_until(qloop, lambda: window.windowTitle() == "HisCRM Console")
     language("zh_CN")
-    ingest(qloop, engine, account, comments=comments("v1", 1, start=3))
+    ingest(qloop, engine, other, comments=comments("w1", 1, start=3))
     wait_until(qloop, lambda: window.windowTitle() == "(1) HisCRM 控制台")
     window.detach_engine()
 
