@@ -760,7 +760,7 @@
     <message>
         <location filename="../../app/ui/reasons.py" line="16"/>
         <source>the account is not logged in: log in again, then retry</source>
-        <translation>账号未登录：请重新登录后重试</translation>
+        <translation>账号未登录，登录后重试</translation>
     </message>
     <message>
         <location filename="../../app/ui/reasons.py" line="18"/>
