@@ -11,7 +11,9 @@ one comment from the chat pane and waits for the reply to be confirmed, then sav
 - `main-<lang>.png`      the three panes with live traffic and a confirmed reply;
 - `dark-<lang>.png`      the same window in the dark theme;
 - `login-<lang>.png`     the QR login dialog of a newly added account;
-- `settings-<lang>.png`  the settings dialog.
+- `settings-<lang>.png`  the settings dialog;
+- `attention-<lang>.png` a logged-out account: the warning above the composer, and a reply that
+  failed, marked in the topic list.
 
 Without a display it starts itself again under `xvfb-run`, so the pictures come from a real X
 server with the fonts an operator has (CJK and colour emoji from the Debian packages that
@@ -155,6 +157,18 @@ async def _direct(window: Any, settings: Any, out: Path, language: str, console:
     await _settle()
     _save(dialog, out / f"settings-{language}.png")
     dialog.reject()
+
+    # The second account logs out; a reply sent from it fails, and both show.
+    other = accounts[1]
+    await engine.accounts.logout(other.id)
+    window.open_channel(other.id)
+    await _until(lambda: chat.topic is not None and chat.topic.ref.account_id == other.id
+                 and chat.reply_box.account_banner.isVisible(), "the logged-out account's topic", console=console)
+    failing = "好的，马上安排 👍 On it!"
+    chat.send(failing, None)
+    await _until(lambda: _reply_status(chat, failing) == "failed", "the failed reply", timeout=60, console=console)
+    await _settle()
+    _save(window, out / f"attention-{language}.png")
 
 
 # ---- Helpers ---------------------------------------------------------------------------------

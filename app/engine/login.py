@@ -51,6 +51,7 @@ class LoginSession:
     account_id: str
     state: str
     visible: bool = False
+    screen: tuple[int, int] | None = None  # room for the visible window (width, height)
     qr_png: bytes | None = None
     qr_url: str | None = None
     expires_at: datetime | None = None
@@ -108,9 +109,11 @@ class LoginManager:
         self.timeout_s = timeout_s
         self._runs: dict[str, _Run] = {}
 
-    async def start(self, account_id: str, *, visible: bool = False) -> str:
+    async def start(self, account_id: str, *, visible: bool = False,
+                    screen: tuple[int, int] | None = None) -> str:
         """Begin logging the account in; returns the session id (the running one, if this
-        account already has a session in progress)."""
+        account already has a session in progress). A visible browser window fits in
+        `screen` (the available width and height of the operator's screen)."""
         for run in self._runs.values():
             if run.session.account_id == account_id and not run.session.finished:
                 return run.session.id
@@ -119,7 +122,8 @@ class LoginManager:
             raise LookupError(f"no account {account_id!r}")
         if account.login_status == LoginStatus.LOGGING_IN.value:  # left over from a crash
             account = replace(account, login_status=LoginStatus.NOT_LOGGED_IN.value)
-        session = LoginSession(f"login-{uuid.uuid4()}", account_id, "started", visible=visible)
+        session = LoginSession(f"login-{uuid.uuid4()}", account_id, "started", visible=visible,
+                               screen=screen)
         run = _Run(self, session)
         self._runs[session.id] = run
         await self._accounts.set_login_status(account_id, LoginStatus.LOGGING_IN.value)
@@ -166,7 +170,9 @@ class LoginManager:
         account_id = run.session.account_id
         try:
             async with asyncio.timeout(self.timeout_s):
-                async with self._pool.login_page(account_id, visible=run.session.visible) as (page, platform):
+                async with self._pool.login_page(
+                    account_id, visible=run.session.visible, screen=run.session.screen
+                ) as (page, platform):
                     outcome = await platform.login(page, run)
                     state = await page.context.storage_state()
                 await self._accounts.save_storage_state(account_id, state)

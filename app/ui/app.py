@@ -47,6 +47,7 @@ def run_gui(paths: AppPaths, settings: Settings) -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("HisCRM Console")
     app.setOrganizationName("HisCRM")
+    app.setDesktopFileName("hiscrm")  # packaging/linux/hiscrm.desktop: the launcher's badge and icon
     # Closing the window ends `console()`, which stops the engine, which ends the loop.
     app.setQuitOnLastWindowClosed(False)
     apply_look(app, settings)

@@ -12,11 +12,12 @@ when first opened, and are shown with open()/show(), never exec().
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLabel,
@@ -40,6 +41,7 @@ from .models.channels import ChannelsModel
 from .models.keyed import ObjectRole
 from .reasons import account_problem
 from .views.channel_delegate import ChannelDelegate
+from .views.painting import badge_text
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +185,10 @@ class MainWindow(QMainWindow):
         spawn(self.engine.views.mark_channel_read(account_id))
 
     # ---- Dialogs (owned by app.ui.dialogs) ------------------------------------------------
-    def open_dialog(self, name: str, account_id: str | None = None) -> QWidget | None:
-        """Open one of the admin dialogs by name; one of each at a time."""
+    def open_dialog(self, name: str, account_id: str | None = None, *,
+                    new_account: bool = False) -> QWidget | None:
+        """Open one of the admin dialogs by name; one of each at a time. (`new_account`: the
+        login of an account just added, removed again if the operator gives up.)"""
         if self.engine is None:
             return None
         existing = self.dialogs.get(name)
@@ -192,13 +196,13 @@ class MainWindow(QMainWindow):
             existing.raise_()
             existing.activateWindow()
             return existing
-        dialog = self._build_dialog(name, account_id)
+        dialog = self._build_dialog(name, account_id, new_account)
         self.dialogs[name] = dialog
         dialog.finished.connect(lambda _result, n=name: self.dialogs.pop(n, None))
         dialog.open()
         return dialog
 
-    def _build_dialog(self, name: str, account_id: str | None) -> QWidget:
+    def _build_dialog(self, name: str, account_id: str | None, new_account: bool = False) -> QWidget:
         if name == "accounts":
             from .dialogs.accounts import AccountsDialog
 
@@ -207,12 +211,12 @@ class MainWindow(QMainWindow):
             from .dialogs.accounts import AddAccountDialog
 
             dialog = AddAccountDialog(self.engine, self)
-            dialog.created.connect(lambda new_id: self.open_dialog("login", new_id))
+            dialog.created.connect(lambda new_id: self.open_dialog("login", new_id, new_account=True))
             return dialog
         if name == "login":
             from .dialogs.login import LoginDialog
 
-            return LoginDialog(self.engine, account_id, self)
+            return LoginDialog(self.engine, account_id, self, new_account=new_account)
         if name == "workers":
             from .dialogs.workers import WorkersDialog
 
@@ -350,6 +354,13 @@ class MainWindow(QMainWindow):
     def _show_unread_total(self, *_args) -> None:
         total = self.channels_model.unread_total() if self.channels_model is not None else 0
         self.unread_label.setText(self.tr("Unread: {0}").replace("{0}", str(total)))
+        # The count where the operator looks when the window is behind others (the taskbar
+        # shows the title) and where the desktop keeps a badge (macOS dock, Windows taskbar).
+        title = self.tr("HisCRM Console")
+        self.setWindowTitle(f"({badge_text(total)}) {title}" if total else title)
+        app = QGuiApplication.instance()
+        if app.desktopFileName() or sys.platform in ("darwin", "win32"):  # Linux needs the .desktop
+            app.setBadgeNumber(total)
 
     def _create_tray(self) -> None:
         try:

@@ -103,8 +103,12 @@ def _on_color_scheme_changed(_scheme: Qt.ColorScheme) -> None:
 
 
 # ---- Icons ----------------------------------------------------------------------------------
+def app_icon_path() -> str:
+    return str(resources.resource_path("icons", "app.svg"))
+
+
 def app_icon() -> QIcon:
-    return QIcon(str(resources.resource_path("icons", "app.svg")))
+    return QIcon(app_icon_path())
 
 
 def platform_icon(platform: str) -> QIcon:

@@ -4,9 +4,11 @@ window.
 The count (tooltip and a badge on the icon) follows the engine's unread totals, re-read after
 bursts of new messages and read marks. New inbound messages raise one notification per burst
 unless notifications are off or do-not-disturb is on; engine warnings (an expired session, a
-blocked reply) are shown even then, since they need someone to act. Where the desktop has no
-tray, nothing is shown there: the count is still kept and notifications fall back to
-`QApplication.alert` (a blinking taskbar entry) and the `notified` signal.
+blocked reply) are shown even then, since they need someone to act. Notifications go to the
+desktop's notification service (app.ui.notices), which needs no tray; where that service is
+missing, the tray's balloon shows them, and a window in the background also gets
+`QApplication.alert` (a blinking taskbar entry). Where the desktop has no tray, the icon is
+not shown, and the count shows in the window's title and status bar.
 """
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ from app.engine.engine import Engine
 from app.engine.events import MessagesAdded, Notification
 from app.engine.im.types import Channel, UnreadTotals
 from app.ui.bridge import EngineBridge, spawn
-from app.ui.theme import app_icon
+from app.ui.notices import DesktopNotices
+from app.ui.theme import app_icon, app_icon_path
 from app.ui.widgets.badge import badge_icon
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,9 @@ class Tray(QObject):
         self.events.messages_updated.connect(lambda _e: self._count_timer.start())
         self.events.accounts_changed.connect(lambda _e: self._count_timer.start())
         self.events.notification.connect(self._on_notification)
+        self.notices = DesktopNotices(QApplication.applicationDisplayName() or "HisCRM Console",
+                                      app_icon_path())
+        self.delivered: list[str] = []  # how each notification went out ("desktop", "tray", "none")
         self.menu.installEventFilter(self)  # the menu hears of language changes; we don't
         self.retranslate()
         if self.available:
@@ -86,9 +92,12 @@ class Tray(QObject):
         if self.window.isVisible() and not self.window.isMinimized():
             self.window.hide()
         else:
-            self.window.showNormal()
-            self.window.raise_()
-            self.window.activateWindow()
+            self.show_window()
+
+    def show_window(self) -> None:
+        self.window.showNormal()
+        self.window.raise_()
+        self.window.activateWindow()
 
     def set_do_not_disturb(self, on: bool) -> None:
         """Switch do-not-disturb (the settings service saves the choice)."""
@@ -103,13 +112,21 @@ class Tray(QObject):
         settings = self.engine.settings
         if not urgent and (not settings.notifications or settings.do_not_disturb):
             return False
-        if self.available and QSystemTrayIcon.supportsMessages():
-            icon = QSystemTrayIcon.MessageIcon.Warning if urgent else QSystemTrayIcon.MessageIcon.Information
-            self.icon.showMessage(title, body, icon, NOTIFICATION_MS)
-        else:
-            QApplication.alert(self.window)
+        spawn(self._deliver(title, body, urgent))
         self.notified.emit(title, body)
         return True
+
+    async def _deliver(self, title: str, body: str, urgent: bool) -> None:
+        if await self.notices.send(title, body, urgent=urgent, on_clicked=self.show_window):
+            self.delivered.append("desktop")
+        elif self.available and QSystemTrayIcon.supportsMessages():
+            icon = QSystemTrayIcon.MessageIcon.Warning if urgent else QSystemTrayIcon.MessageIcon.Information
+            self.icon.showMessage(title, body, icon, NOTIFICATION_MS)
+            self.delivered.append("tray")
+        else:
+            self.delivered.append("none")
+        if not self.window.isActiveWindow():
+            QApplication.alert(self.window)
 
     def close(self) -> None:
         """Stop following the engine and take the icon off the tray (the window is closing)."""

@@ -15,7 +15,7 @@
 <context>
     <name>LoginDialog</name>
     <message numerus="yes">
-        <location filename="../../app/ui/dialogs/login.py" line="186"/>
+        <location filename="../../app/ui/dialogs/login.py" line="223"/>
         <source>refreshed %n time(s)</source>
         <translation>
             <numerusform>refreshed once</numerusform>

@@ -150,18 +150,18 @@
 <context>
     <name>BubbleDelegate</name>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="210" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="212" />
         <source>You</source>
         <extracomment>str: the outbox reply id whose Retry link was clicked str: the outbox reply id whose Cancel link was clicked</extracomment>
         <translation>我</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="219" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="221" />
         <source>Retry</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="221" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="223" />
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -182,65 +182,65 @@
 <context>
     <name>ChatPane</name>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="352" />
+        <location filename="../../app/ui/components/chat_pane.py" line="353" />
         <source>Choose a conversation or a work on the left.</source>
         <translation>请在左侧选择一个会话或作品。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="318" />
+        <location filename="../../app/ui/components/chat_pane.py" line="319" />
         <source>Reply</source>
         <extracomment>TopicRef: the topic shown changed (None: nothing shown) str: the operator asked to log the shown topic's account in again</extracomment>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="322" />
+        <location filename="../../app/ui/components/chat_pane.py" line="323" />
         <source>Copy text</source>
         <translation>复制文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="326" />
+        <location filename="../../app/ui/components/chat_pane.py" line="327" />
         <source>Mark unread</source>
         <translation>标为未读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="331" />
+        <location filename="../../app/ui/components/chat_pane.py" line="332" />
         <source>Retry sending</source>
         <translation>重新发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="336" />
+        <location filename="../../app/ui/components/chat_pane.py" line="337" />
         <source>It is on the platform: mark sent</source>
         <translation>平台上已有：标为已发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="340" />
+        <location filename="../../app/ui/components/chat_pane.py" line="341" />
         <source>It is not on the platform: send again</source>
         <translation>平台上没有：重新发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="345" />
+        <location filename="../../app/ui/components/chat_pane.py" line="346" />
         <source>Cancel reply</source>
         <translation>取消回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="368" />
+        <location filename="../../app/ui/components/chat_pane.py" line="369" />
         <source>Direct messages</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="368" />
+        <location filename="../../app/ui/components/chat_pane.py" line="369" />
         <source>Comments</source>
         <translation>评论</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/components/chat_pane.py" line="369" />
+        <location filename="../../app/ui/components/chat_pane.py" line="370" />
         <source>%n message(s)</source>
         <translation>
             <numerusform>%n 条消息</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="356" />
+        <location filename="../../app/ui/components/chat_pane.py" line="357" />
         <source>No topic open</source>
         <translation>未打开会话</translation>
     </message>
@@ -261,132 +261,167 @@
 <context>
     <name>LoginDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="184" />
+        <location filename="../../app/ui/dialogs/login.py" line="221" />
         <source>Expires in {time}</source>
         <translation>{time} 后过期</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/dialogs/login.py" line="186" />
+        <location filename="../../app/ui/dialogs/login.py" line="223" />
         <source>refreshed %n time(s)</source>
         <translation>
             <numerusform>已刷新 %n 次</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="194" />
+        <location filename="../../app/ui/dialogs/login.py" line="225" />
+        <source>Sandbox: “Simulate scan” plays the phone</source>
+        <translation>沙盒：“模拟扫码”代替手机扫码</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/login.py" line="233" />
         <source>Log in</source>
         <translation>登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="195" />
+        <location filename="../../app/ui/dialogs/login.py" line="234" />
         <source>Log in to {account}</source>
         <translation>登录 {account}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="197" />
-        <location filename="../../app/ui/dialogs/login.py" line="198" />
+        <location filename="../../app/ui/dialogs/login.py" line="236" />
+        <location filename="../../app/ui/dialogs/login.py" line="237" />
         <source>Opening the login page…</source>
         <translation>正在打开登录页…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="199" />
+        <location filename="../../app/ui/dialogs/login.py" line="238" />
         <source>Scan the QR code with the platform's mobile app</source>
         <translation>请用平台手机 App 扫描二维码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="200" />
+        <location filename="../../app/ui/dialogs/login.py" line="239" />
         <source>The QR code was renewed: scan the new one</source>
         <translation>二维码已更新，请扫描新的二维码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="201" />
+        <location filename="../../app/ui/dialogs/login.py" line="240" />
         <source>Scanned: confirm the login on the phone</source>
         <translation>已扫码，请在手机上确认登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="202" />
+        <location filename="../../app/ui/dialogs/login.py" line="241" />
         <source>The platform sent a verification code</source>
         <translation>平台已发送验证码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="203" />
+        <location filename="../../app/ui/dialogs/login.py" line="242" />
         <source>Verifying…</source>
         <translation>正在验证…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="204" />
+        <location filename="../../app/ui/dialogs/login.py" line="243" />
         <source>Logged in</source>
         <translation>已登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="205" />
+        <location filename="../../app/ui/dialogs/login.py" line="244" />
         <source>Login failed</source>
         <translation>登录失败</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="206" />
+        <location filename="../../app/ui/dialogs/login.py" line="245" />
         <source>The login timed out</source>
         <translation>登录超时</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="207" />
+        <location filename="../../app/ui/dialogs/login.py" line="246" />
         <source>The QR code expired</source>
         <translation>二维码已过期</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="208" />
+        <location filename="../../app/ui/dialogs/login.py" line="247" />
         <source>Login cancelled</source>
         <translation>登录已取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="216" />
+        <location filename="../../app/ui/dialogs/login.py" line="258" />
         <source>The QR code appears here</source>
         <translation>二维码将显示在这里</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="218" />
+        <location filename="../../app/ui/dialogs/login.py" line="262" />
         <source>Phone number</source>
         <translation>手机号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="220" />
+        <location filename="../../app/ui/dialogs/login.py" line="264" />
         <source>SMS code</source>
         <translation>短信验证码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="221" />
+        <location filename="../../app/ui/dialogs/login.py" line="265" />
         <source>Submit</source>
         <translation>提交</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="222" />
+        <location filename="../../app/ui/dialogs/login.py" line="266" />
+        <source>Simulate scan</source>
+        <translation>模拟扫码</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/login.py" line="268" />
+        <source>The sandbox has no phone app: this opens the page a phone would show after scanning</source>
+        <translation>沙盒没有手机 App：这会打开手机扫码后显示的页面</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/login.py" line="269" />
         <source>Show browser</source>
         <translation>显示浏览器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="224" />
+        <location filename="../../app/ui/dialogs/login.py" line="271" />
         <source>Continue the login in a visible browser window</source>
         <translation>在可见的浏览器窗口中继续登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="225" />
+        <location filename="../../app/ui/dialogs/login.py" line="272" />
         <source>No display available for a browser window</source>
         <translation>没有可用于显示浏览器窗口的屏幕</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="227" />
+        <location filename="../../app/ui/dialogs/login.py" line="274" />
         <source>Try again</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="228" />
+        <location filename="../../app/ui/dialogs/login.py" line="275" />
         <source>Close</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="228" />
+        <location filename="../../app/ui/dialogs/login.py" line="275" />
         <source>Cancel</source>
         <translation>取消</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/login.py" line="294" />
+        <source>Keep the new account?</source>
+        <translation>保留新账号？</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/login.py" line="295" />
+        <source>“{account}” has not logged in. Keep it to log in later, or remove it?</source>
+        <translation>“{account}”尚未登录。保留它以后再登录，还是删除它？</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/login.py" line="298" />
+        <source>Remove account</source>
+        <translation>删除账号</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/login.py" line="299" />
+        <source>Keep account</source>
+        <translation>保留账号</translation>
     </message>
 </context>
 <context>
@@ -425,27 +460,27 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/app.py" line="92" />
+        <location filename="../../app/ui/app.py" line="93" />
         <source>Stopping…</source>
         <translation>正在停止…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="122" />
+        <location filename="../../app/ui/app.py" line="123" />
         <source>Starting browsers…</source>
         <translation>正在启动浏览器…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="125" />
+        <location filename="../../app/ui/app.py" line="126" />
         <source>Ready</source>
         <translation>就绪</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="136" />
+        <location filename="../../app/ui/app.py" line="137" />
         <source>HisCRM Console cannot start</source>
         <translation>HisCRM 控制台无法启动</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="210" />
+        <location filename="../../app/ui/app.py" line="211" />
         <source>HisCRM is already running on this data folder (process {pid}): use that window, or quit it before starting another.
 
 Data folder: {folder}</source>
@@ -454,108 +489,109 @@ Data folder: {folder}</source>
 数据文件夹：{folder}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="215" />
+        <location filename="../../app/ui/app.py" line="216" />
         <source>HisCRM Console is already running</source>
         <translation>HisCRM Console 已在运行</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="74" />
+        <location filename="../../app/ui/main_window.py" line="76" />
         <source>Starting…</source>
         <extracomment>The operator asked to quit (menu, Ctrl+Q, closing the window).</extracomment>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="278" />
+        <location filename="../../app/ui/main_window.py" line="282" />
+        <location filename="../../app/ui/main_window.py" line="359" />
         <source>HisCRM Console</source>
         <translation>HisCRM 控制台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="279" />
+        <location filename="../../app/ui/main_window.py" line="283" />
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="280" />
+        <location filename="../../app/ui/main_window.py" line="284" />
         <source>&amp;Accounts</source>
         <translation>账号(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="281" />
+        <location filename="../../app/ui/main_window.py" line="285" />
         <source>&amp;Messages</source>
         <translation>消息(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="282" />
+        <location filename="../../app/ui/main_window.py" line="286" />
         <source>Main toolbar</source>
         <translation>主工具栏</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="283" />
+        <location filename="../../app/ui/main_window.py" line="287" />
         <source>Accounts…</source>
         <translation>账号管理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="284" />
+        <location filename="../../app/ui/main_window.py" line="288" />
         <source>Add account…</source>
         <translation>添加账号…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="285" />
+        <location filename="../../app/ui/main_window.py" line="289" />
         <source>Workers…</source>
         <translation>工作进程…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="286" />
+        <location filename="../../app/ui/main_window.py" line="290" />
         <source>Proxies…</source>
         <translation>代理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="287" />
+        <location filename="../../app/ui/main_window.py" line="291" />
         <source>Settings…</source>
         <translation>设置…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="288" />
+        <location filename="../../app/ui/main_window.py" line="292" />
         <source>Mark all read</source>
         <translation>全部标为已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="289" />
+        <location filename="../../app/ui/main_window.py" line="293" />
         <source>Search…</source>
         <translation>搜索…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="290" />
+        <location filename="../../app/ui/main_window.py" line="294" />
         <source>Previous topic</source>
         <translation>上一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="291" />
+        <location filename="../../app/ui/main_window.py" line="295" />
         <source>Next topic</source>
         <translation>下一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="292" />
+        <location filename="../../app/ui/main_window.py" line="296" />
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="308" />
+        <location filename="../../app/ui/main_window.py" line="312" />
         <source>Log in…</source>
         <translation>登录…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="309" />
+        <location filename="../../app/ui/main_window.py" line="313" />
         <source>Mark channel read</source>
         <translation>本账号全部已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="348" />
+        <location filename="../../app/ui/main_window.py" line="352" />
         <source>{account}: {problem}</source>
         <translation>{account}：{problem}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="352" />
+        <location filename="../../app/ui/main_window.py" line="356" />
         <source>Unread: {0}</source>
         <translation>未读：{0}</translation>
     </message>
@@ -922,38 +958,38 @@ Data folder: {folder}</source>
 <context>
     <name>SearchDialog</name>
     <message>
-        <location filename="../../app/ui/components/search.py" line="112" />
+        <location filename="../../app/ui/components/search.py" line="113" />
         <source>Search messages</source>
         <extracomment>SearchHit: the operator chose this hit</extracomment>
         <translation>搜索消息</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/search.py" line="116" />
+        <location filename="../../app/ui/components/search.py" line="117" />
         <source>Search all comments and direct messages…</source>
         <translation>搜索全部评论和私信…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/search.py" line="126" />
+        <location filename="../../app/ui/components/search.py" line="127" />
         <source>Load more</source>
         <translation>加载更多</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/search.py" line="172" />
+        <location filename="../../app/ui/components/search.py" line="173" />
         <source>Searching…</source>
         <translation>正在搜索…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/search.py" line="202" />
+        <location filename="../../app/ui/components/search.py" line="203" />
         <source>Nothing found.</source>
         <translation>没有找到结果。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/search.py" line="204" />
+        <location filename="../../app/ui/components/search.py" line="205" />
         <source>{0} shown, more are older</source>
         <translation>已显示 {0} 条，更早的还有</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/search.py" line="206" />
+        <location filename="../../app/ui/components/search.py" line="207" />
         <source>{0} found</source>
         <translation>找到 {0} 条</translation>
     </message>
@@ -1138,55 +1174,55 @@ Data folder: {folder}</source>
 <context>
     <name>Tray</name>
     <message>
-        <location filename="../../app/ui/tray.py" line="141" />
-        <location filename="../../app/ui/tray.py" line="147" />
+        <location filename="../../app/ui/tray.py" line="158" />
+        <location filename="../../app/ui/tray.py" line="164" />
         <source>New messages</source>
         <extracomment>(title, body): a notification was shown (or would have been, where there is no tray). int: the unread total changed. The operator chose Quit in the tray menu (the window connects its shutdown to it).</extracomment>
         <translation>新消息</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/tray.py" line="145" />
+        <location filename="../../app/ui/tray.py" line="162" />
         <source>%n new message(s)</source>
         <translation>
             <numerusform>%n 条新消息</numerusform>
         </translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/tray.py" line="148" />
+        <location filename="../../app/ui/tray.py" line="165" />
         <source>%n new message(s) on {accounts} accounts</source>
         <translation>
             <numerusform>{accounts} 个账号共有 %n 条新消息</numerusform>
         </translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/tray.py" line="165" />
+        <location filename="../../app/ui/tray.py" line="182" />
         <source>HisCRM Console: %n unread</source>
         <translation>
             <numerusform>HisCRM 控制台：%n 条未读</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="167" />
+        <location filename="../../app/ui/tray.py" line="184" />
         <source>HisCRM Console: all read</source>
         <translation>HisCRM 控制台：全部已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="169" />
+        <location filename="../../app/ui/tray.py" line="186" />
         <source>Show window</source>
         <translation>显示窗口</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="169" />
+        <location filename="../../app/ui/tray.py" line="186" />
         <source>Hide window</source>
         <translation>隐藏窗口</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="170" />
+        <location filename="../../app/ui/tray.py" line="187" />
         <source>Do not disturb</source>
         <translation>免打扰</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="174" />
+        <location filename="../../app/ui/tray.py" line="191" />
         <source>Quit</source>
         <translation>退出</translation>
     </message>

@@ -1,5 +1,6 @@
 """LoginManager with the real pool, Chromium and the sandbox's QR login page."""
 import os
+import re
 import shutil
 import subprocess
 
@@ -138,3 +139,24 @@ async def test_a_visible_login_opens_a_browser_window(tmp_path, xvfb_display):
         await rig.until(lambda: not headed_browsers(), what="the window to close")
         # Monitoring continues in the pool's own headless browser with the saved session.
         await rig.until(lambda: rig.state_of(account_id) == "active", what="monitoring")
+
+
+def window_sizes() -> list[tuple[int, int]]:
+    """The sizes of the X display's top-level windows (xwininfo), largest first."""
+    listing = subprocess.run(["xwininfo", "-root", "-children"], capture_output=True, text=True,
+                             check=True, timeout=10).stdout
+    sizes = [tuple(int(n) for n in m.group(1, 2)) for m in re.finditer(r"\s(\d+)x(\d+)\+-?\d+\+-?\d+", listing)]
+    return sorted(sizes, key=lambda size: size[0] * size[1], reverse=True)
+
+
+@pytest.mark.skipif(not shutil.which("xwininfo"), reason="xwininfo is not installed")
+async def test_a_visible_login_window_fits_the_operators_screen(tmp_path, xvfb_display):
+    screen = (1024, 700)  # smaller than every fingerprint's viewport (1366 wide at least)
+    async with make_rig(tmp_path) as rig:
+        account_id = await rig.accounts.create("sandbox", "creator-s")
+        session_id = await rig.logins.start(account_id, visible=True, screen=screen)
+        await rig.qr_token(session_id)
+        await rig.until(lambda: window_sizes() and window_sizes()[0][0] > 100, what="the browser window")
+        width, height = window_sizes()[0]
+        assert width <= screen[0] and height <= screen[1], (width, height)
+        await rig.logins.cancel(session_id)

@@ -4,8 +4,12 @@ from __future__ import annotations
 import asyncio
 import json
 
+import aiohttp
+
 import pytest
 import shiboken6
+from PySide6.QtCore import QObject, QUrl, Slot
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
 
 from app.engine.engine import Engine
@@ -61,7 +65,8 @@ def test_accounts_dialog_adds_disables_and_deletes_with_confirmation(engine, qlo
     login = dialog.login_dialog
     [account] = run(qloop, engine.accounts.list())
     assert account.display_name == "Shop front desk" and login.account_id == account.id
-    login.reject()
+    login.reject()  # a new account that did not log in: keep it or remove it?
+    answer(login.keep_box, "Keep account")
     wait_until(qloop, lambda: dialog.table.rowCount() == 1)
     assert rows(dialog)[0][0] == "Shop front desk" and rows(dialog)[0][3] != "Off"
     # The id `hiscrm db export` also takes, in the last column.
@@ -88,6 +93,33 @@ def test_accounts_dialog_adds_disables_and_deletes_with_confirmation(engine, qlo
     wait_until(qloop, lambda: dialog.table.rowCount() == 0)
     assert run(qloop, engine.accounts.list()) == []
     dialog.reject()
+
+
+def answer(box: QMessageBox, text: str) -> None:
+    assert box is not None and box.isVisible()
+    [button] = [b for b in box.buttons() if b.text() == text]
+    button.click()
+
+
+def test_giving_up_the_login_of_a_new_account_can_remove_it(engine, qloop, shown):
+    account_id = run(qloop, engine.accounts.create("sandbox", "Trial shop"))
+    login = shown(LoginDialog(engine, account_id, new_account=True))
+    wait_until(qloop, lambda: login.account_name == "Trial shop")
+    login.cancel_button.click()
+    assert "Trial shop" in login.keep_box.text()
+    answer(login.keep_box, "Remove account")
+
+    async def removed() -> None:
+        while await engine.accounts.get(account_id) is not None:
+            await asyncio.sleep(0.05)
+
+    run(qloop, removed(), timeout=10)
+
+    kept = run(qloop, engine.accounts.create("sandbox", "Kept shop"))
+    login = shown(LoginDialog(engine, kept))  # an existing account: closing asks nothing
+    login.cancel_button.click()
+    assert login.keep_box is None
+    assert run(qloop, engine.accounts.get(kept)) is not None
 
 
 # ---- Settings -------------------------------------------------------------------------------
@@ -249,9 +281,53 @@ def test_login_dialog_shows_qr_scan_sms_and_success(browser_engine, qloop, qtbot
 
     wait_until(qloop, lambda: dialog.state == "success", timeout=30)
     assert dialog.status.text() == "Logged in"
+    assert dialog.qr.pixmap().isNull() and dialog.qr.text() == "✓"  # no code left to scan
     account_id = dialog.account_id
     wait_until(qloop, lambda: not shiboken6.isValid(dialog), timeout=5)  # closes itself
     wait_for_login_status(engine, qloop, account_id, "logged_in")
+
+
+class UrlCatcher(QObject):
+    """Where QDesktopServices.openUrl sends http URLs during a test (instead of a browser)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    @Slot(QUrl)
+    def open_url(self, url: QUrl) -> None:
+        self.urls.append(url.toString())
+
+
+def test_sandbox_login_offers_simulate_scan_which_opens_the_phone_page(browser_engine, qloop, shown):
+    engine = browser_engine
+    dialog, ticket = open_login(engine, qloop, shown)
+    wait_until(qloop, lambda: dialog.simulate_button.isVisible())
+    assert dialog.simulate_button.text() == "Simulate scan"
+    assert "Simulate scan" in dialog.detail.text()
+    catcher = UrlCatcher()
+    QDesktopServices.setUrlHandler("http", catcher, "open_url")
+    try:
+        dialog.simulate_button.click()
+    finally:
+        QDesktopServices.unsetUrlHandler("http")
+    [url] = catcher.urls
+    assert url == dialog.qr_url and "/phone/scan?token=" in url and ticket["token"] in url
+
+    async def be_the_phone() -> tuple[int, str]:
+        """What a browser does with the URL: load the phone page, whose script reports the scan."""
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url) as page:
+                loaded = page.status, await page.text()
+            origin = url.split("/phone/", 1)[0]
+            async with http.post(f"{origin}/api/phone/scan", json={"token": ticket["token"]}) as scan:
+                assert (await scan.json())["status_code"] == 0
+        return loaded
+
+    status, html = run(qloop, be_the_phone())
+    assert status == 200 and "phone.js" in html
+    wait_until(qloop, lambda: dialog.state == "scanned", timeout=20)
+    assert dialog.simulate_button.isHidden()
 
 
 def test_login_dialog_shows_why_a_login_failed(browser_engine, qloop, qtbot, shown):

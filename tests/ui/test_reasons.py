@@ -6,7 +6,10 @@ import re
 
 import pytest
 from app.ui.components.chat_pane import ChatPane
+from PySide6.QtGui import QFontMetrics
+
 from app.ui.views.bubble_delegate import status_text
+from app.ui.views.painting import small_font
 from app.ui.views.channel_delegate import ChannelDelegate
 
 from .conftest import comments, ingest, run, video_ref, wait_until
@@ -42,6 +45,8 @@ def test_a_failed_reply_says_why_in_chinese_with_the_code_in_its_tooltip(engine,
     index = chat.model.index(2, 0)
     rect = chat.list.visualRect(index)
     geometry = chat.delegate.geometry(rect, failed, chat.list.font())
+    # The footer has room for the whole reason (it is not cut to "…").
+    assert geometry.footer.width() >= QFontMetrics(small_font(chat.list.font())).horizontalAdvance(shown)
     tip = chat.delegate.status_tooltip(rect, failed, chat.list.font(), geometry.footer.center())
     assert failed.reply_error in tip and "(transient)" in tip
 

@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable
 
 from playwright.async_api import Browser, BrowserContext, Page
 
-from .fingerprint import context_options
+from .fingerprint import context_options, fit_viewport
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,12 @@ class AccountContext:
         storage_state: dict[str, Any] | None,
         proxy: dict[str, str] | None = None,
         on_dead: Callable[[str], None] | None = None,
+        screen: tuple[int, int] | None = None,
     ) -> "AccountContext":
+        """`screen`: the room on the operator's screen for a visible window (its page fits)."""
         options = context_options(fingerprint, browser.version)
+        if screen is not None:
+            options["viewport"] = fit_viewport(options["viewport"], screen)
         context = await browser.new_context(storage_state=storage_state, proxy=proxy, **options)
         try:
             context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)

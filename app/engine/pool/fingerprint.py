@@ -64,3 +64,16 @@ def context_options(fingerprint: dict[str, Any], browser_version: str) -> dict[s
         "locale": fp["locale"],
         "timezone_id": fp["timezone"],
     }
+
+
+# A visible browser's window frame, tab strip and address bar around the page (logical px).
+WINDOW_FRAME = (16, 140)
+
+
+def fit_viewport(viewport: dict[str, int], screen: tuple[int, int]) -> dict[str, int]:
+    """The viewport of a visible window that fits on a screen with `screen` (width, height)
+    available: Chromium sizes a headed window to its viewport, and the fingerprint's may be
+    larger than the operator's screen."""
+    width = max(320, min(viewport["width"], screen[0] - WINDOW_FRAME[0]))
+    height = max(240, min(viewport["height"], screen[1] - WINDOW_FRAME[1]))
+    return {"width": width, "height": height}

@@ -179,10 +179,11 @@ class WorkerPool:
 
     @contextlib.asynccontextmanager
     async def login_page(
-        self, account_id: str, *, visible: bool = False
+        self, account_id: str, *, visible: bool = False, screen: tuple[int, int] | None = None
     ) -> AsyncIterator[tuple["Page", Platform]]:
         """A fresh context (no saved session) for the account's login flow. The account's
-        monitor is paused meanwhile and resumes afterwards if the account is logged in."""
+        monitor is paused meanwhile and resumes afterwards if the account is logged in.
+        A visible window fits in `screen` (the operator's available width, height)."""
         if not self.enabled:
             raise BrowserUnavailable("the browser pool is switched off")
         account = await self._account(account_id)
@@ -196,7 +197,8 @@ class WorkerPool:
             try:
                 proxy = await self._accounts.browser_proxy(account.proxy_id) if account.proxy_id else None
                 ctx = await AccountContext.open(
-                    browser, account_id, account.fingerprint, storage_state=None, proxy=proxy
+                    browser, account_id, account.fingerprint, storage_state=None, proxy=proxy,
+                    screen=screen if visible else None,
                 )
                 try:
                     yield ctx.page, platform

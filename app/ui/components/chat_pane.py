@@ -142,6 +142,7 @@ class ChatPane(QWidget):
         self.topic = topic
         self._show_header(topic)
         if not same_account:
+            self.reply_box.show_account_state(None)  # until the account's state is read
             self._read_account_state(topic.ref.account_id)
         if same and around is None:
             return
@@ -381,8 +382,6 @@ class ChatPane(QWidget):
             self.login_requested.emit(self.topic.ref.account_id)
 
     def _read_account_state(self, account_id: str) -> None:
-        self.reply_box.show_account_state(None)
-
         def show(account) -> None:
             if account is not None and self.topic is not None and self.topic.ref.account_id == account_id:
                 self.reply_box.show_account_state(account.login_status)
@@ -390,8 +389,9 @@ class ChatPane(QWidget):
         spawn(self._engine.accounts.get(account_id), on_done=show)
 
     def _on_account_status(self, event: AccountStatusChanged) -> None:
+        # Read the stored state: the pool's monitor events may carry the state it started with.
         if self.topic is not None and event.account_id == self.topic.ref.account_id:
-            self.reply_box.show_account_state(event.login_status)
+            self._read_account_state(event.account_id)
 
     @staticmethod
     def _has_unread(messages: list[Message]) -> bool:

@@ -155,10 +155,10 @@ class AccountsDialog(EngineDialog):
     def _on_created(self, account_id: str) -> None:
         self.reload()
         QTimer.singleShot(RELOAD_DELAY_MS * 2, lambda: self.select_account(account_id))
-        self.open_login(account_id)
+        self.open_login(account_id, new_account=True)
 
-    def open_login(self, account_id: str) -> LoginDialog:
-        self.login_dialog = LoginDialog(self.engine, account_id, self)
+    def open_login(self, account_id: str, *, new_account: bool = False) -> LoginDialog:
+        self.login_dialog = LoginDialog(self.engine, account_id, self, new_account=new_account)
         self.login_dialog.open()
         return self.login_dialog
 

@@ -10,9 +10,17 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QGuiApplication, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.engine.engine import Engine
 from app.engine.events import LoginProgress
@@ -27,9 +35,14 @@ TERMINAL_STATES = frozenset({"success", "failed", "timeout", "expired", "cancell
 
 
 class LoginDialog(EngineDialog):
-    def __init__(self, engine: Engine, account_id: str, parent: QWidget | None = None) -> None:
+    def __init__(self, engine: Engine, account_id: str, parent: QWidget | None = None, *,
+                 new_account: bool = False) -> None:
         super().__init__(engine, parent)
         self.account_id = account_id
+        # An account just added for this login: closing the dialog before it logged in asks
+        # whether to keep it, rather than leaving an account nobody meant to keep.
+        self.new_account = new_account
+        self.keep_box: QMessageBox | None = None
         self.account_name = account_id
         self.session_id: str | None = None
         self.state = "starting"  # the last state shown (LoginProgress.state or "verifying")
@@ -37,6 +50,8 @@ class LoginDialog(EngineDialog):
         self.input_kind = "sms_code"
         self.expires_at: datetime | None = None
         self.refresh_count = 0
+        self.qr_url: str | None = None  # what the QR code encodes (the phone's page)
+        self.sandbox = False  # the account is on the local sandbox site: no real phone can scan
         self._setup_ui()
         self.retranslate()
         self.events.login_progress.connect(self._on_progress)
@@ -71,6 +86,12 @@ class LoginDialog(EngineDialog):
         row.addWidget(self.submit_button)
         self.verification.hide()
 
+        # The sandbox's QR code points at this computer (127.0.0.1), which a phone cannot open:
+        # its "phone" is a page in the desktop browser instead.
+        self.simulate_button = QPushButton()
+        self.simulate_button.setObjectName("simulateScan")
+        self.simulate_button.clicked.connect(self.simulate_scan)
+        self.simulate_button.hide()
         self.show_browser_button = QPushButton()
         self.show_browser_button.clicked.connect(lambda: self._start(visible=True))
         self.retry_button = QPushButton()
@@ -79,6 +100,7 @@ class LoginDialog(EngineDialog):
         self.cancel_button = QPushButton()
         self.cancel_button.clicked.connect(self.reject)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.simulate_button)
         buttons.addWidget(self.show_browser_button)
         buttons.addStretch(1)
         buttons.addWidget(self.retry_button)
@@ -105,6 +127,7 @@ class LoginDialog(EngineDialog):
         self.session_id = None
         self.expires_at = None
         self.refresh_count = 0
+        self.qr_url = None
         self.qr.clear()
         self.show_error(None)
         self._show_state("starting", None)
@@ -113,7 +136,9 @@ class LoginDialog(EngineDialog):
     async def _restart(self, previous: str | None, visible: bool) -> str:
         if previous is not None:
             await self.engine.logins.cancel(previous)  # else start() hands back the old session
-        return await self.engine.logins.start(self.account_id, visible=visible)
+        room = (self.screen() or QGuiApplication.primaryScreen()).availableGeometry()
+        return await self.engine.logins.start(self.account_id, visible=visible,
+                                              screen=(room.width(), room.height()))
 
     def _on_started(self, session_id: str) -> None:
         """Show the session as it is now; events published before this moment were older."""
@@ -134,11 +159,17 @@ class LoginDialog(EngineDialog):
     def _on_progress(self, event: LoginProgress) -> None:
         if self.session_id is None or event.session_id != self.session_id:
             return  # not ours, or from before the current session's snapshot
-        if event.qr_png:
+        if self.state == "success":
+            return  # logged in: nothing the page does afterwards (a new QR code) matters
+        if event.state == "success":
+            self.qr.clear()  # the code is used up: show that it worked, not a code to scan
+        elif event.qr_png:
             pixmap = QPixmap()
             pixmap.loadFromData(event.qr_png, "PNG")
             self.qr.setPixmap(pixmap.scaled(QR_SIZE, QR_SIZE, Qt.AspectRatioMode.KeepAspectRatio,
                                             Qt.TransformationMode.FastTransformation))
+        if event.qr_url:
+            self.qr_url = event.qr_url
         if event.expires_at is not None:
             self.expires_at = event.expires_at
         self.refresh_count = max(self.refresh_count, event.refresh_count)
@@ -149,6 +180,11 @@ class LoginDialog(EngineDialog):
         if event.message and event.message != self.message:
             log.info("login of %s: %s: %s", self.account_id, event.state, event.message)
         self._show_state(event.state, event.message)
+
+    def simulate_scan(self) -> None:
+        """Sandbox only: open the phone page the QR code points at, as scanning it would."""
+        if self.sandbox and self.qr_url:
+            QDesktopServices.openUrl(QUrl(self.qr_url))
 
     def _submit_code(self) -> None:
         value = self.code_edit.text().strip()
@@ -168,6 +204,7 @@ class LoginDialog(EngineDialog):
         if asking:
             self.code_edit.setFocus()
         self.retry_button.setVisible(terminal and state != "success")
+        self.simulate_button.setVisible(self.sandbox and state in ("qr_ready", "qr_refreshed") and bool(self.qr_url))
         self.show_browser_button.setEnabled(not terminal and _can_show_windows())
         if state in ("qr_ready", "qr_refreshed") and self.expires_at is not None:
             self._countdown.start()
@@ -184,6 +221,8 @@ class LoginDialog(EngineDialog):
             parts.append(self.tr("Expires in {time}").format(time=f"{max(left, 0) // 60}:{max(left, 0) % 60:02d}"))
         if self.refresh_count and self.state not in TERMINAL_STATES:
             parts.append(self.tr("refreshed %n time(s)", "", self.refresh_count))
+        if self.simulate_button.isVisibleTo(self):
+            parts.append(self.tr("Sandbox: “Simulate scan” plays the phone"))
         hint = login_failure(self.state)
         if hint:
             parts.append(hint)
@@ -213,12 +252,20 @@ class LoginDialog(EngineDialog):
         if self.state == "verification_required" and self.message:
             self.status.setText(self.message)  # the platform's own prompt says which code
         if not self.qr.pixmap() or self.qr.pixmap().isNull():
-            self.qr.setText(self.tr("The QR code appears here") if self.state not in TERMINAL_STATES else "")
+            if self.state == "success":
+                self.qr.setText("✓")
+            else:
+                self.qr.setText(self.tr("The QR code appears here") if self.state not in TERMINAL_STATES else "")
+        self.qr.setProperty("done", self.state == "success")
+        self.qr.style().polish(self.qr)
         if self.input_kind == "phone_number":
             self.code_edit.setPlaceholderText(self.tr("Phone number"))
         else:
             self.code_edit.setPlaceholderText(self.tr("SMS code"))
         self.submit_button.setText(self.tr("Submit"))
+        self.simulate_button.setText(self.tr("Simulate scan"))
+        self.simulate_button.setToolTip(self.tr(
+            "The sandbox has no phone app: this opens the page a phone would show after scanning"))
         self.show_browser_button.setText(self.tr("Show browser"))
         self.show_browser_button.setToolTip(
             self.tr("Continue the login in a visible browser window")
@@ -232,7 +279,46 @@ class LoginDialog(EngineDialog):
     def _on_account(self, account) -> None:
         if account is not None:
             self.account_name = account.display_name
-            self.retranslate()
+            self.sandbox = account.platform == "sandbox"
+            self._show_state(self.state, self.message)
+
+    def reject(self) -> None:
+        """Cancel, Esc or the window's ✕: for a new account not logged in, ask first whether
+        to keep it (without blocking: the answer closes the dialog)."""
+        if not self.new_account or self.state == "success":
+            super().reject()
+            return
+        if self.keep_box is not None:
+            self.keep_box.raise_()
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Keep the new account?"),
+                          self.tr("“{account}” has not logged in. Keep it to log in later, or remove it?")
+                          .format(account=self.account_name), QMessageBox.StandardButton.NoButton, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        remove = box.addButton(self.tr("Remove account"), QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton(self.tr("Keep account"), QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(keep)
+        box.setEscapeButton(keep)
+
+        def answered(_result: int) -> None:
+            self.keep_box = None
+            removing = box.clickedButton() is remove
+            running = self.session_id if self.state not in TERMINAL_STATES else None
+            self.new_account = False
+            if removing:
+                self.call(self._remove_account(running))
+                self.session_id = None  # _remove_account ends it
+            super(LoginDialog, self).reject()
+
+        box.finished.connect(answered)
+        self.keep_box = box
+        box.open()
+
+    async def _remove_account(self, session_id: str | None) -> None:
+        if session_id is not None:
+            await self.engine.logins.cancel(session_id)  # first, or it writes the account again
+        log.info("the operator removed the new account %s before it logged in", self.account_id)
+        await self.engine.accounts.delete(self.account_id)
 
     def done(self, result: int) -> None:
         """Closing the dialog ends a session still running, so no browser waits for nobody."""

@@ -161,7 +161,9 @@ class BubbleDelegate(QStyledItemDelegate):
         footer = status_text(message) if ours and message.reply_status else ""
         links = self._links(message)
         link_ws = [small_fm.horizontalAdvance(label) for label, _ in links]
-        footer_w = small_fm.horizontalAdvance(footer) + sum(w + 2 * PAD for w in link_ws)
+        # (+ a few px: the text is drawn at fractional widths, and a footer cut at the exact
+        # rounded width is elided by its last characters.)
+        footer_w = small_fm.horizontalAdvance(footer) + 4 + sum(w + 2 * PAD for w in link_ws)
         quote_h = small_fm.height() + 2 * GAP if message.reply_to_text else 0
 
         inner_w = min(inner_max, max(text_w, MIN_TEXT_WIDTH,
