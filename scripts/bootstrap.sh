@@ -8,11 +8,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 # Debian packages the console and its tests use: the browser, a virtual display, Qt's xcb
-# libraries, CJK fonts, and a PostgreSQL server for the database tests.
+# libraries, CJK fonts, a PostgreSQL server for the database tests and a D-Bus daemon for the
+# notification tests.
 debs=(chromium xvfb xauth fonts-noto-cjk fonts-noto-color-emoji libxcb-cursor0 libegl1 libgl1 libxkbcommon-x11-0
       libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0
       libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libfontconfig1 libdbus-1-3)
-[ "$mode" = test ] && debs+=(postgresql)
+[ "$mode" = test ] && debs+=(postgresql dbus-daemon)
 
 if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then
     missing=()
