@@ -11,7 +11,9 @@ when first opened, and are shown with open()/show(), never exec().
 """
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import astuple
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
@@ -19,7 +21,6 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLabel,
-    QListView,
     QMainWindow,
     QMenu,
     QSplitter,
@@ -28,10 +29,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.engine.events import AccountStatusChanged
-from app.engine.im.types import SearchHit, Topic
+from app.engine.im.types import SearchHit, Topic, TopicRef
 
 from .bridge import EngineBridge, spawn
+from .components.activity_list import ActivityList
 from .components.chat_pane import ChatPane
+from .components.drafts import Drafts
 from .components.search import SearchDialog
 from .components.topics_pane import TopicsPane
 from .models.channels import ChannelsModel
@@ -78,7 +81,7 @@ class MainWindow(QMainWindow):
         self.engine = engine
         self.bridge = EngineBridge(engine.bus, self)
         self.channels_model = ChannelsModel(engine.views, self.bridge, self)
-        self.channel_list = QListView(self)
+        self.channel_list = ActivityList(self)
         self.channel_list.setObjectName("channels")
         self.channel_list.setModel(self.channels_model)
         self.channel_list.setItemDelegate(ChannelDelegate(self.channel_list))
@@ -91,7 +94,7 @@ class MainWindow(QMainWindow):
         self.channel_list.selectionModel().currentChanged.connect(self._on_channel_changed)
         self.topics_pane = TopicsPane(engine, self.bridge, self)
         self.topics_pane.topic_selected.connect(self._on_topic_selected)
-        self.chat = ChatPane(engine, self.bridge, self)
+        self.chat = ChatPane(engine, self.bridge, self, drafts=Drafts(self._state))
         self.topics_pane.topic_updated.connect(self.chat.update_topic)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
@@ -293,7 +296,7 @@ class MainWindow(QMainWindow):
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         menu.addAction(self.tr("Log in…"), lambda: self.open_dialog("login", channel.account_id))
         menu.addAction(self.tr("Mark channel read"), lambda: self.mark_channel_read(channel.account_id))
-        menu.popup(self.channel_list.viewport().mapToGlobal(pos))
+        self.channel_list.popup_menu(menu, pos)
 
     # ---- Reactions ------------------------------------------------------------------------
     def _on_channel_changed(self, current, _previous) -> None:
@@ -318,11 +321,16 @@ class MainWindow(QMainWindow):
         self.chat.open_topic(topic)
 
     def _select_first_channel(self, *_args) -> None:
+        """Show the channel (and the topic) open when the console last closed, else the first."""
         if not self.channel_list.currentIndex().isValid() and self.channels_model.rowCount():
             last = self._state.value("channel")
             index = self.channels_model.index_of(last) if last else None
-            self.channel_list.setCurrentIndex(index if index is not None and index.isValid()
-                                              else self.channels_model.index(0, 0))
+            if index is None or not index.isValid():
+                index = self.channels_model.index(0, 0)
+            topic = _ref_from_state(self._state.value("topic"))
+            if topic is not None and topic.account_id == index.data(ObjectRole).account_id:
+                self.topics_pane.show_channel(topic.account_id, select=topic)
+            self.channel_list.setCurrentIndex(index)
 
     def _on_account_status(self, event: AccountStatusChanged) -> None:
         if event.error:
@@ -358,9 +366,22 @@ class MainWindow(QMainWindow):
             current = self.channel_list.currentIndex()
             if current.isValid():
                 self._state.setValue("channel", current.data(ObjectRole).account_id)
+            topic = self.chat.topic
+            self._state.setValue("topic", json.dumps(astuple(topic.ref)) if topic is not None else "")
         self._state.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.save_state()
         event.accept()
         QTimer.singleShot(0, self.quit_requested.emit)
+
+
+def _ref_from_state(value: object) -> TopicRef | None:
+    """The topic saved by `save_state` (None when there is none or it is unreadable)."""
+    try:
+        account_id, kind, platform_id = json.loads(value) if value else (None, None, None)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(account_id, str) or kind not in ("content", "conversation") or not isinstance(platform_id, str):
+        return None
+    return TopicRef(account_id, kind, platform_id)

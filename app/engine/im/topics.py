@@ -171,9 +171,10 @@ def _after_active(t: TopicTables, start_rank: int) -> Any:
 def _columns(t: TopicTables) -> list[Any]:
     T = t.topic
     if t is CONTENTS:
-        title, avatar = Content.title, Content.cover_url
+        title, avatar, url = Content.title, Content.cover_url, Content.url
     else:
         title, avatar = func.coalesce(Conversation.peer_name, Conversation.peer_id), Conversation.peer_avatar
+        url = literal(None, String)  # a conversation has no public address
     return [
         literal(t.kind, String).label("kind"),
         literal(t.rank, Integer).label("rank"),
@@ -186,6 +187,7 @@ def _columns(t: TopicTables) -> list[Any]:
         type_coerce(T.last_message_at, BigInteger).label("activity_ms"),
         T.last_message_preview,
         T.last_message_from,
+        url.label("url"),
     ]
 
 
@@ -200,4 +202,5 @@ def _to_topic(account_id: str, row: Any) -> Topic:
         last_message_at=utc_from_ms(row.activity_ms),
         last_message_preview=row.last_message_preview,
         last_message_from=row.last_message_from,
+        url=row.url,
     )

@@ -46,6 +46,7 @@ class Topic:
     last_message_at: datetime | None
     last_message_preview: str | None
     last_message_from: str | None
+    url: str | None = None  # the work's page on the platform (conversations have none)
 
     @property
     def is_private(self) -> bool:
