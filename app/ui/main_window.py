@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QSplitter,
     QToolBar,
     QWidget,
@@ -37,6 +38,7 @@ from .components.chat_pane import ChatPane
 from .components.drafts import Drafts
 from .components.search import SearchDialog
 from .components.topics_pane import TopicsPane
+from .components.undo_banner import UndoBanner
 from .models.channels import ChannelsModel
 from .models.keyed import ObjectRole
 from .views.channel_delegate import ChannelDelegate
@@ -67,7 +69,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.starting_label)
         self.engine_state = QLabel(self)
         self.unread_label = QLabel(self)
+        self.undo_banner = UndoBanner(self)
         self.statusBar().addWidget(self.engine_state, 1)
+        self.statusBar().addPermanentWidget(self.undo_banner)
         self.statusBar().addPermanentWidget(self.unread_label)
         self._create_actions()
         self._create_menus()
@@ -166,8 +170,36 @@ class MainWindow(QMainWindow):
         spawn(self.engine.views.topic(ref), on_done=show)
 
     def mark_all_read(self) -> None:
-        if self.engine is not None:
-            spawn(self.engine.views.mark_all_read())
+        """Ask first (how many messages, in which accounts), then mark; Undo stays offered a
+        while in the status bar, since one click here clears every account."""
+        if self.engine is None or self.channels_model is None:
+            return
+        unread = [c for c in self.channels_model.items() if c.unread_count]
+        total = sum(c.unread_count for c in unread)
+        if not total:
+            self.statusBar().showMessage(self.tr("Nothing is unread."), 4000)
+            return
+        accounts = ", ".join(f"{c.name} ({c.unread_count})" for c in unread)
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Mark all read"),
+                          self.tr("Mark %n unread message(s) read?", "", total), parent=self)
+        box.setObjectName("confirmMarkAllRead")
+        box.setInformativeText(self.tr("In %n account(s): {0}", "", len(unread)).replace("{0}", accounts))
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
+        box.button(QMessageBox.StandardButton.Yes).setText(self.tr("Mark all read"))
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.accepted.connect(lambda: spawn(self.engine.views.mark_all_read_undoably(),
+                                           on_done=self._offer_undo))
+        self.dialogs["mark_all_read"] = box
+        box.finished.connect(lambda _result: self.dialogs.pop("mark_all_read", None))
+        box.open()
+
+    def _offer_undo(self, marked) -> None:
+        if not marked.count:
+            return
+        self.undo_banner.offer(self.tr("%n message(s) marked read", "", marked.count),
+                               lambda: spawn(self.engine.views.restore_unread(marked)))
 
     def mark_channel_read(self, account_id: str) -> None:
         spawn(self.engine.views.mark_channel_read(account_id))

@@ -100,6 +100,16 @@
     </message>
 </context>
 <context>
+    <name>ActivityList</name>
+    <message numerus="yes">
+        <location filename="../../app/ui/components/activity_list.py" line="77"/>
+        <source>%n new ↑</source>
+        <translation>
+            <numerusform>%n 条新动态 ↑</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
     <name>AddAccountDialog</name>
     <message>
         <location filename="../../app/ui/dialogs/accounts.py" line="247"/>
@@ -172,55 +182,60 @@
 <context>
     <name>ChatPane</name>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="111"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="128"/>
         <source>Choose a conversation or a work on the left.</source>
         <extracomment>TopicRef: the topic shown changed (None: nothing shown)</extracomment>
         <translation>请在左侧选择一个会话或作品。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="289"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="347"/>
         <source>Reply</source>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="293"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="351"/>
         <source>Copy text</source>
         <translation>复制文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="297"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="355"/>
         <source>Mark unread</source>
         <translation>标为未读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="302"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="360"/>
         <source>Retry sending</source>
         <translation>重新发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="307"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="365"/>
         <source>Cancel reply</source>
         <translation>取消回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="316"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="374"/>
         <source>Direct messages</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="316"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="374"/>
         <source>Comments</source>
         <translation>评论</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/components/chat_pane.py" line="317"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="375"/>
         <source>%n message(s)</source>
         <translation>
             <numerusform>%n 条消息</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="321"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="404"/>
+        <source>as {0} · {1}</source>
+        <translation>以 {0} · {1} 的身份回复</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/components/chat_pane.py" line="408"/>
         <source>No topic open</source>
         <translation>未打开会话</translation>
     </message>
@@ -241,130 +256,140 @@
 <context>
     <name>LoginDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="178"/>
+        <location filename="../../app/ui/dialogs/login.py" line="184"/>
         <source>Expires in {time}</source>
         <translation>{time} 后过期</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/dialogs/login.py" line="180"/>
+        <location filename="../../app/ui/dialogs/login.py" line="186"/>
         <source>refreshed %n time(s)</source>
         <translation>
             <numerusform>已刷新 %n 次</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="187"/>
+        <location filename="../../app/ui/dialogs/login.py" line="189"/>
+        <source>This account belongs to {0} on the platform; the phone confirmed another one. Log in as {0}, or add a new account for the other one.</source>
+        <translation>此账号在平台上属于 {0}，但手机确认的是另一个账号。请以 {0} 登录，或为另一个账号添加新账号。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/login.py" line="198"/>
         <source>Log in</source>
         <translation>登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="188"/>
+        <location filename="../../app/ui/dialogs/login.py" line="199"/>
         <source>Log in to {account}</source>
         <translation>登录 {account}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="190"/>
-        <location filename="../../app/ui/dialogs/login.py" line="191"/>
+        <location filename="../../app/ui/dialogs/login.py" line="201"/>
+        <location filename="../../app/ui/dialogs/login.py" line="202"/>
         <source>Opening the login page…</source>
         <translation>正在打开登录页…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="192"/>
+        <location filename="../../app/ui/dialogs/login.py" line="203"/>
         <source>Scan the QR code with the platform&apos;s mobile app</source>
         <translation>请用平台手机 App 扫描二维码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="193"/>
+        <location filename="../../app/ui/dialogs/login.py" line="204"/>
         <source>The QR code was renewed: scan the new one</source>
         <translation>二维码已更新，请扫描新的二维码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="194"/>
+        <location filename="../../app/ui/dialogs/login.py" line="205"/>
         <source>Scanned: confirm the login on the phone</source>
         <translation>已扫码，请在手机上确认登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="195"/>
+        <location filename="../../app/ui/dialogs/login.py" line="206"/>
         <source>The platform sent a verification code</source>
         <translation>平台已发送验证码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="196"/>
+        <location filename="../../app/ui/dialogs/login.py" line="207"/>
         <source>Verifying…</source>
         <translation>正在验证…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="197"/>
+        <location filename="../../app/ui/dialogs/login.py" line="208"/>
         <source>Logged in</source>
         <translation>已登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="198"/>
+        <location filename="../../app/ui/dialogs/login.py" line="209"/>
         <source>Login failed</source>
         <translation>登录失败</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="199"/>
+        <location filename="../../app/ui/dialogs/login.py" line="210"/>
         <source>The login timed out</source>
         <translation>登录超时</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="200"/>
+        <location filename="../../app/ui/dialogs/login.py" line="211"/>
         <source>The QR code expired</source>
         <translation>二维码已过期</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="201"/>
+        <location filename="../../app/ui/dialogs/login.py" line="212"/>
         <source>Login cancelled</source>
         <translation>登录已取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="207"/>
+        <location filename="../../app/ui/dialogs/login.py" line="216"/>
+        <source>Login refused: another platform account</source>
+        <translation>登录被拒绝：不是同一个平台账号</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/login.py" line="220"/>
         <source>The QR code appears here</source>
         <translation>二维码将显示在这里</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="209"/>
+        <location filename="../../app/ui/dialogs/login.py" line="222"/>
         <source>Phone number</source>
         <translation>手机号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="211"/>
+        <location filename="../../app/ui/dialogs/login.py" line="224"/>
         <source>SMS code</source>
         <translation>短信验证码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="212"/>
+        <location filename="../../app/ui/dialogs/login.py" line="225"/>
         <source>Submit</source>
         <translation>提交</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="213"/>
+        <location filename="../../app/ui/dialogs/login.py" line="226"/>
         <source>Show browser</source>
         <translation>显示浏览器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="215"/>
+        <location filename="../../app/ui/dialogs/login.py" line="228"/>
         <source>Continue the login in a visible browser window</source>
         <translation>在可见的浏览器窗口中继续登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="216"/>
+        <location filename="../../app/ui/dialogs/login.py" line="229"/>
         <source>No display available for a browser window</source>
         <translation>没有可用于显示浏览器窗口的屏幕</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="218"/>
+        <location filename="../../app/ui/dialogs/login.py" line="231"/>
         <source>Try again</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="219"/>
+        <location filename="../../app/ui/dialogs/login.py" line="232"/>
         <source>Close</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="219"/>
+        <location filename="../../app/ui/dialogs/login.py" line="232"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -405,118 +430,146 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/ui/app.py" line="73"/>
+        <location filename="../../app/ui/app.py" line="81"/>
         <source>Stopping…</source>
         <translation>正在停止…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="94"/>
+        <location filename="../../app/ui/app.py" line="117"/>
         <source>Starting browsers…</source>
         <translation>正在启动浏览器…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="102"/>
+        <location filename="../../app/ui/app.py" line="125"/>
         <source>Ready</source>
         <translation>就绪</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="129"/>
+        <location filename="../../app/ui/app.py" line="134"/>
         <source>HisCRM Console cannot start</source>
         <translation>HisCRM 控制台无法启动</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="72"/>
+        <location filename="../../app/ui/main_window.py" line="79"/>
         <source>Starting…</source>
         <extracomment>The operator asked to quit (menu, Ctrl+Q, closing the window).</extracomment>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="265"/>
+        <location filename="../../app/ui/main_window.py" line="180"/>
+        <source>Nothing is unread.</source>
+        <translation>没有未读消息。</translation>
+    </message>
+    <message numerus="yes">
+        <location filename="../../app/ui/main_window.py" line="184"/>
+        <source>Mark %n unread message(s) read?</source>
+        <translation>
+            <numerusform>将 %n 条未读消息标为已读？</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <location filename="../../app/ui/main_window.py" line="186"/>
+        <source>In %n account(s): {0}</source>
+        <translation>
+            <numerusform>涉及 %n 个账号：{0}</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <location filename="../../app/ui/main_window.py" line="201"/>
+        <source>%n message(s) marked read</source>
+        <translation>
+            <numerusform>已将 %n 条消息标为已读</numerusform>
+        </translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="300"/>
         <source>HisCRM Console</source>
         <translation>HisCRM 控制台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="266"/>
+        <location filename="../../app/ui/main_window.py" line="301"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="267"/>
+        <location filename="../../app/ui/main_window.py" line="302"/>
         <source>&amp;Accounts</source>
         <translation>账号(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="268"/>
+        <location filename="../../app/ui/main_window.py" line="303"/>
         <source>&amp;Messages</source>
         <translation>消息(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="269"/>
+        <location filename="../../app/ui/main_window.py" line="304"/>
         <source>Main toolbar</source>
         <translation>主工具栏</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="270"/>
+        <location filename="../../app/ui/main_window.py" line="305"/>
         <source>Accounts…</source>
         <translation>账号管理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="271"/>
+        <location filename="../../app/ui/main_window.py" line="306"/>
         <source>Add account…</source>
         <translation>添加账号…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="272"/>
+        <location filename="../../app/ui/main_window.py" line="307"/>
         <source>Workers…</source>
         <translation>工作进程…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="273"/>
+        <location filename="../../app/ui/main_window.py" line="308"/>
         <source>Proxies…</source>
         <translation>代理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="274"/>
+        <location filename="../../app/ui/main_window.py" line="309"/>
         <source>Settings…</source>
         <translation>设置…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="275"/>
+        <location filename="../../app/ui/main_window.py" line="183"/>
+        <location filename="../../app/ui/main_window.py" line="189"/>
+        <location filename="../../app/ui/main_window.py" line="310"/>
         <source>Mark all read</source>
         <translation>全部标为已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="276"/>
+        <location filename="../../app/ui/main_window.py" line="311"/>
         <source>Search…</source>
         <translation>搜索…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="277"/>
+        <location filename="../../app/ui/main_window.py" line="312"/>
         <source>Previous topic</source>
         <translation>上一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="278"/>
+        <location filename="../../app/ui/main_window.py" line="313"/>
         <source>Next topic</source>
         <translation>下一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="279"/>
+        <location filename="../../app/ui/main_window.py" line="314"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="294"/>
+        <location filename="../../app/ui/main_window.py" line="329"/>
         <source>Log in…</source>
         <translation>登录…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="295"/>
+        <location filename="../../app/ui/main_window.py" line="330"/>
         <source>Mark channel read</source>
         <translation>本账号全部已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="333"/>
+        <location filename="../../app/ui/main_window.py" line="373"/>
         <source>Unread: {0}</source>
         <translation>未读：{0}</translation>
     </message>
@@ -952,25 +1005,45 @@
 <context>
     <name>TopicsPane</name>
     <message>
-        <location filename="../../app/ui/components/topics_pane.py" line="33"/>
+        <location filename="../../app/ui/components/topics_pane.py" line="37"/>
         <source>All</source>
         <extracomment>Topic: the operator selected a topic Topic: a listed topic&apos;s title or counters changed (the chat pane&apos;s header follows)</extracomment>
         <translation>全部</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/topics_pane.py" line="33"/>
+        <location filename="../../app/ui/components/topics_pane.py" line="37"/>
         <source>Comments</source>
         <translation>评论</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/topics_pane.py" line="34"/>
+        <location filename="../../app/ui/components/topics_pane.py" line="38"/>
         <source>Direct messages</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/topics_pane.py" line="35"/>
+        <location filename="../../app/ui/components/topics_pane.py" line="39"/>
         <source>Unread</source>
         <translation>未读</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/components/topics_pane.py" line="92"/>
+        <source>Open</source>
+        <translation>打开</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/components/topics_pane.py" line="94"/>
+        <source>Mark read</source>
+        <translation>标为已读</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/components/topics_pane.py" line="96"/>
+        <source>Mark unread</source>
+        <translation>标为未读</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/components/topics_pane.py" line="99"/>
+        <source>Copy link</source>
+        <translation>复制链接</translation>
     </message>
 </context>
 <context>
@@ -1027,6 +1100,14 @@
         <location filename="../../app/ui/tray.py" line="178"/>
         <source>Quit</source>
         <translation>退出</translation>
+    </message>
+</context>
+<context>
+    <name>UndoBanner</name>
+    <message>
+        <location filename="../../app/ui/components/undo_banner.py" line="58"/>
+        <source>Undo</source>
+        <translation>撤销</translation>
     </message>
 </context>
 <context>

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QContextMenuEvent, QEnterEvent
-from PySide6.QtWidgets import QApplication, QMenu, QWidget
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QWidget
 
 from app.ui.main_window import MainWindow
 from app.ui.models.keyed import ObjectRole
@@ -269,3 +269,29 @@ def test_messages_arriving_while_the_window_is_inactive_stay_unread_until_it_is_
     window.activateWindow()  # back to the console: now it is seen
     wait_until(qloop, lambda: window.isActiveWindow())
     wait_until(qloop, lambda: unread(qloop, engine, ref) == 0)
+
+
+# ---- 5. "Mark all read" asks first and can be undone ---------------------------------------
+
+def test_mark_all_read_asks_naming_the_accounts_and_can_be_undone(engine, qloop, qtbot, window, account):
+    other = run(qloop, engine.accounts.create("sandbox", "Shop B"))
+    ingest(qloop, engine, account, comments=comments("v1", 2, at=T0 + timedelta(hours=1)))
+    ingest(qloop, engine, other, messages=dms("d1", 3))
+    wait_until(qloop, lambda: window.unread_label.text() == "Unread: 5")
+    window.mark_all_read_action.trigger()
+    box = window.dialogs["mark_all_read"]
+    assert box.isVisible() and box.text() == "Mark 5 unread messages read?"
+    assert box.informativeText() == "In 2 accounts: Shop B (3), Shop A (2)"  # list order
+    box.button(QMessageBox.StandardButton.Cancel).click()  # Cancel changes nothing
+    assert "mark_all_read" not in window.dialogs
+    assert unread(qloop, engine, video_ref(account)) == 2
+
+    window.mark_all_read_action.trigger()
+    window.dialogs["mark_all_read"].button(QMessageBox.StandardButton.Yes).click()
+    wait_until(qloop, lambda: window.unread_label.text() == "Unread: 0")
+    banner = window.undo_banner
+    assert banner.isVisible() and banner.label.text() == "5 messages marked read"
+    qtbot.mouseClick(banner.undo_button, Qt.MouseButton.LeftButton)
+    wait_until(qloop, lambda: window.unread_label.text() == "Unread: 5")
+    assert not banner.isVisible()
+    assert unread(qloop, engine, video_ref(account)) == 2 and unread(qloop, engine, dm_ref(other)) == 3

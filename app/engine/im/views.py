@@ -79,7 +79,17 @@ class ImViews:
         return self._announce(account_id, await self._db.write(marks.mark_channel_read, account_id))
 
     async def mark_all_read(self) -> int:
-        return self._announce(None, await self._db.write(marks.mark_all_read))
+        return (await self.mark_all_read_undoably()).count
+
+    async def mark_all_read_undoably(self) -> marks.Marked:
+        """Mark every message read; the result's `rows` let `restore_unread` undo it."""
+        marked = await self._db.write(marks.mark_all_read)
+        self._announce(None, marked)
+        return marked
+
+    async def restore_unread(self, marked: marks.Marked) -> int:
+        """Undo a channel or everything mark: its messages that are still read become unread."""
+        return self._announce(None, await self._db.write(marks.restore_unread, marked.rows))
 
     async def mark_unread(self, ref: TopicRef, message_id: str) -> int:
         """Make one inbound message unread again (e.g. to come back to it later)."""
