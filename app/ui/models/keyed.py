@@ -155,7 +155,7 @@ class KeyedListModel(QAbstractListModel, Generic[T]):
 
     def _sync(self, fresh: list[T]) -> None:
         """Make the rows equal `fresh` (already in display order) with minimal signals."""
-        if self._held:
+        if self._held and self._items:  # (an empty list has nothing to hold: fill it)
             self._sync_held(fresh)
             return
         fresh_keys = [self.key_of(item) for item in fresh]
