@@ -170,11 +170,14 @@ class MainWindow(QMainWindow):
         spawn(self.engine.views.topic(ref), on_done=show)
 
     def mark_all_read(self) -> None:
-        """Ask first (how many messages, in which accounts), then mark; Undo stays offered a
-        while in the status bar, since one click here clears every account."""
-        if self.engine is None or self.channels_model is None:
-            return
-        unread = [c for c in self.channels_model.items() if c.unread_count]
+        """Ask first (how many messages, in which accounts), then mark exactly those; Undo
+        stays offered a while in the status bar, since one click here clears every account."""
+        if self.engine is not None:
+            spawn(self.engine.views.unread_snapshot(), on_done=self._confirm_mark_all_read)
+
+    def _confirm_mark_all_read(self, snapshot) -> None:
+        channels, up_to = snapshot
+        unread = [c for c in channels if c.unread_count]
         total = sum(c.unread_count for c in unread)
         if not total:
             self.statusBar().showMessage(self.tr("Nothing is unread."), 4000)
@@ -189,7 +192,7 @@ class MainWindow(QMainWindow):
         box.button(QMessageBox.StandardButton.Yes).setText(self.tr("Mark all read"))
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.accepted.connect(lambda: spawn(self.engine.views.mark_all_read_undoably(),
+        box.accepted.connect(lambda: spawn(self.engine.views.mark_all_read_undoably(up_to),
                                            on_done=self._offer_undo))
         self.dialogs["mark_all_read"] = box
         box.finished.connect(lambda _result: self.dialogs.pop("mark_all_read", None))

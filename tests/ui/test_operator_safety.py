@@ -279,6 +279,7 @@ def test_mark_all_read_asks_naming_the_accounts_and_can_be_undone(engine, qloop,
     ingest(qloop, engine, other, messages=dms("d1", 3))
     wait_until(qloop, lambda: window.unread_label.text() == "Unread: 5")
     window.mark_all_read_action.trigger()
+    wait_until(qloop, lambda: "mark_all_read" in window.dialogs)
     box = window.dialogs["mark_all_read"]
     assert box.isVisible() and box.text() == "Mark 5 unread messages read?"
     assert box.informativeText() == "In 2 accounts: Shop B (3), Shop A (2)"  # list order
@@ -287,6 +288,7 @@ def test_mark_all_read_asks_naming_the_accounts_and_can_be_undone(engine, qloop,
     assert unread(qloop, engine, video_ref(account)) == 2
 
     window.mark_all_read_action.trigger()
+    wait_until(qloop, lambda: "mark_all_read" in window.dialogs)
     window.dialogs["mark_all_read"].button(QMessageBox.StandardButton.Yes).click()
     wait_until(qloop, lambda: window.unread_label.text() == "Unread: 0")
     banner = window.undo_banner

@@ -10,10 +10,10 @@ operator's Undo after "Mark all read") and nothing else.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Update, false, select, true, update
+from sqlalchemy import Update, false, func, select, true, update
 from sqlalchemy.orm import Session
 
 from ..store.counters import refresh_accounts, refresh_topics
@@ -54,9 +54,15 @@ def mark_channel_read(session: Session, account_id: str) -> Marked:
     return _refresh(session, _mark_account(session, account_id))
 
 
-def mark_all_read(session: Session) -> Marked:
-    """Mark every message of every account read."""
-    marks = [_mark_account(session, a) for a in session.execute(select(Account.id)).scalars()]
+def newest_rows(session: Session) -> dict[str, int]:
+    """The highest message row id of each topic kind: a cutoff for `mark_all_read`, so that
+    what the operator confirmed is marked and nothing that arrived after."""
+    return {t.kind: session.execute(select(func.max(t.message.id))).scalar() or 0 for t in BOTH}
+
+
+def mark_all_read(session: Session, up_to: Mapping[str, int] | None = None) -> Marked:
+    """Mark every message of every account read (only rows up to `up_to` per kind, if given)."""
+    marks = [_mark_account(session, a, up_to) for a in session.execute(select(Account.id)).scalars()]
     return _refresh(session, Marked(sum(m.count for m in marks), tuple(r for m in marks for r in m.topics),
                                     tuple(r for m in marks for r in m.rows)))
 
@@ -108,16 +114,17 @@ def _set_read(t: TopicTables) -> Update:
     )
 
 
-def _mark_account(session: Session, account_id: str) -> Marked:
+def _mark_account(session: Session, account_id: str, up_to: Mapping[str, int] | None = None) -> Marked:
     """Mark an account's messages read (counters are left to the caller)."""
     count, refs, rows = 0, [], []
     for t in BOTH:
         m = t.message
-        unread = session.execute(
-            select(m.id, t.message_topic).where(m.account_id == account_id, m.is_read == false())
-        ).all()
+        which = [m.account_id == account_id]
+        if up_to is not None:
+            which.append(m.id <= up_to.get(t.kind, 0))
+        unread = session.execute(select(m.id, t.message_topic).where(*which, m.is_read == false())).all()
         if unread:
-            count += session.execute(_set_read(t).where(m.account_id == account_id)).rowcount
+            count += session.execute(_set_read(t).where(*which)).rowcount
             refs += [TopicRef(account_id, t.kind, topic_id) for topic_id in dict.fromkeys(r[1] for r in unread)]
             rows.append((t.kind, tuple(r[0] for r in unread)))
     return Marked(count, tuple(refs), tuple(rows))

@@ -393,7 +393,8 @@ class ChatPane(QWidget):
                 self.account = account
                 self._show_account()
 
-        spawn(self._engine.accounts.get(account_id), on_done=show, on_error=self._report)
+        spawn(self._engine.accounts.get(account_id), on_done=show,
+              on_error=lambda exc: log.warning("account %s: %s", account_id, exc))
 
     def _show_account(self) -> None:
         account = self.account if self.topic is not None else None
