@@ -297,3 +297,17 @@ def test_mark_all_read_asks_naming_the_accounts_and_can_be_undone(engine, qloop,
     wait_until(qloop, lambda: window.unread_label.text() == "Unread: 5")
     assert not banner.isVisible()
     assert unread(qloop, engine, video_ref(account)) == 2 and unread(qloop, engine, dm_ref(other)) == 3
+
+
+def test_the_replying_account_and_new_activity_follow_a_language_switch(engine, qloop, window, account, language):
+    ingest(qloop, engine, account, comments=comments("v1", 1), messages=dms("d1", 1))
+    video, dm = video_ref(account), dm_ref(account)
+    open_topic(qloop, window, video)
+    wait_until(qloop, lambda: window.chat.account_label.text() == "as Shop A · Sandbox")
+    topics = window.topics_pane.list
+    hover(topics)
+    ingest(qloop, engine, account, comments=comments("v1", 1, start=3, at=T0 + timedelta(hours=5)))
+    wait_until(qloop, lambda: topics.waiting_button.text() == "1 new ↑")
+    language("zh_CN")
+    assert window.chat.account_label.text() == "以 Shop A · 沙盒 的身份回复"
+    assert topics.waiting_button.text() == "1 条新动态 ↑"

@@ -95,6 +95,13 @@ class ActivityList(QListView):
         self._update_hold()
         super().leaveEvent(event)
 
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        if event.type() == QEvent.Type.LanguageChange:
+            model = self.model()
+            if isinstance(model, KeyedListModel):
+                self._show_waiting_count(model.waiting_count())
+        super().changeEvent(event)
+
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
         self._place_waiting_button()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 
 import shiboken6
-from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QTextCursor
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QListView, QMenu, QVBoxLayout, QWidget
 
@@ -418,6 +418,11 @@ class ChatPane(QWidget):
         self._unseen.update(m.id for m in messages if m.direction == "in" and not m.is_read)
         if self._unseen and self.is_seen():
             self._mark_read_timer.start()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        if event.type() == QEvent.Type.LanguageChange:
+            self._show_account()
+        super().changeEvent(event)
 
     def _on_focus_window_changed(self, _window) -> None:
         # Another window became active: if it is ours again, what arrived meanwhile is now in
