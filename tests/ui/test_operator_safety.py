@@ -224,7 +224,9 @@ def test_selecting_an_account_opens_no_topic_and_a_right_click_selects_nothing(
 
     menu = right_click(qtbot, window.channel_list, row_center(window.channel_list, 1))
     assert current_channel(window) == account and window.topics_pane.account_id == account
+    assert window.channels_model.held  # the rows stay put while the menu is open
     close_menu(qloop, menu, window)
+    assert not window.channels_model.held
     window.open_channel(other)
     wait_until(qloop, lambda: topic_rows(window) == [video_ref(other)])
     assert window.chat.topic is None and window.chat.model is None  # nothing shown, nothing read
