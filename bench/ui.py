@@ -516,9 +516,12 @@ async def big_topic(args: argparse.Namespace) -> None:
         settings = Settings.model_validate(QUIET_SETTINGS)
         async with running_console(home, settings, start_browsers=False) as window:
             big, small = TopicRef(account_id, "content", "big"), TopicRef(account_id, "conversation", "small")
-            # The console opens the newest topic by itself (the small DM conversation).
-            await until(lambda: window.chat.model is not None and window.chat.model.rowCount() > 0,
-                        "the console to open the first topic")
+            # The operator opens the newest topic (the small DM conversation); only an active
+            # window marks what it shows read (Xvfb has no window manager to activate it).
+            window.activateWindow()
+            await until(lambda: window.topics_pane.model is not None
+                        and window.topics_pane.model.row_of(small) is not None, "the topic list")
+            await open_topic_painted(window, small)
             await asyncio.sleep(0.5)
             with Heartbeat() as heartbeat:
                 await open_repeatedly(window, big, small, max(1, args.opens))
@@ -533,15 +536,17 @@ async def big_topic(args: argparse.Namespace) -> None:
 
 async def open_repeatedly(window, big, small, opens: int) -> None:
     """Open the big topic `opens` times, from the small one each time; the first open also
-    marks every message read (timed until the topics pane's badge is cleared)."""
+    marks the messages it shows read (timed until the topics pane's badge drops)."""
     loads, paints = [], []
+    unread_before = window.topics_pane.model.topic(big).unread_count
     for n in range(opens):
         loaded_s, painted_s = await open_topic_painted(window, big)
         loads.append(loaded_s)
         paints.append(painted_s)
         if n == 0:
             started = time.perf_counter()
-            await until(lambda: window.topics_pane.model.topic(big).unread_count == 0, "the mark-read", 300)
+            await until(lambda: window.topics_pane.model.topic(big).unread_count < unread_before,
+                        "the mark-read", 300)
             unread_cleared = time.perf_counter() - started + painted_s
         await asyncio.sleep(0.3)
         await open_topic_painted(window, small)
@@ -549,7 +554,7 @@ async def open_repeatedly(window, big, small, opens: int) -> None:
     print(f"   open -> first page in the model   first {loads[0] * 1000:6.1f} ms, then {spread_ms(loads[1:])}")
     print(f"   open -> first page painted        first {paints[0] * 1000:6.1f} ms, then {spread_ms(paints[1:])}"
           f"   ({opens} opens, from a small topic each time)")
-    print(f"   first open -> unread badge cleared {unread_cleared:.2f} s (marks every message of the topic read)")
+    print(f"   first open -> unread badge lowered {unread_cleared:.2f} s (marks the messages shown read)")
 
 
 # ---- 3. Event → visible, live sandbox traffic ----------------------------------------------

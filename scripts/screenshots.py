@@ -128,7 +128,9 @@ async def _direct(window: Any, settings: Any, out: Path, language: str, console:
     hits: list[Any] = []
     await _until(lambda: _found(engine, accounts[0].id, first_comment, hits), "the audience's comment",
                  console=console)
-    # Open its thread the way Ctrl+K search does, then answer it from the chat pane.
+    # Open its thread the way Ctrl+K search does, then answer it from the chat pane. Xvfb has
+    # no window manager to activate the window, and only an active window marks messages read.
+    window.activateWindow()
     window.jump_to(hits[0])
     chat = window.chat
     await _until(lambda: _message(chat, first_comment) is not None, "the comment thread", console=console)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from .bus import EventBus
 from .events import AccountsChanged, AccountStatusChanged
-from .platform import LoginOutcome
+from .platform import LoginFailed, LoginOutcome
 from .pool.fingerprint import fingerprint_for
 from .secrets import SecretBox, SecretError
 from .store.db import Database
@@ -41,6 +41,25 @@ _UNSET: Any = object()  # "argument not given" (None is a meaningful value for p
 class AccountNotFound(LookupError):
     def __init__(self, account_id: str) -> None:
         super().__init__(f"no account {account_id!r} (deleted?)")
+
+
+class IdentityMismatch(LoginFailed):
+    """A login confirmed by another platform identity than the one the account already has.
+
+    Refused: accepting it would merge another creator's works and conversations into this
+    account, and replies would then go out as (or fail for) the wrong creator. A new account
+    takes the identity of its first login; after that only the same identity may log it in.
+    """
+
+    code = "identity_mismatch"
+
+    def __init__(self, expected: str, got: str) -> None:
+        super().__init__(
+            f"This account belongs to {expected} on the platform, but the login was confirmed "
+            f"as {got}. Log in as {expected}, or add a new account for {got}."
+        )
+        self.expected = expected
+        self.got = got
 
 
 @dataclass(frozen=True)
@@ -189,11 +208,23 @@ class AccountService:
         await self._db.write(apply)
         self._bus.publish(AccountStatusChanged(account_id, status, error=error))
 
-    async def record_login(self, account_id: str, outcome: LoginOutcome) -> None:
-        """A login succeeded: remember who we are on the platform; the account is logged in."""
+    async def record_login(
+        self, account_id: str, outcome: LoginOutcome, *, storage_state: dict[str, Any] | None = None
+    ) -> None:
+        """A login succeeded: remember who we are on the platform and the page's session
+        (`storage_state`); the account is logged in. A login as another platform identity
+        than the account's raises IdentityMismatch and changes nothing (the saved session of
+        the right identity is kept)."""
+        blob = None if storage_state is None else self._encrypt_state(storage_state)
 
         def apply(s: Session) -> None:
             account = _load(s, account_id)
+            known = account.platform_user_id
+            if known and known != outcome.platform_user_id:
+                raise IdentityMismatch(_identity(account.platform_username, known),
+                                       _identity(outcome.username, outcome.platform_user_id))
+            if blob is not None:
+                account.storage_state_encrypted = blob
             account.platform_user_id = outcome.platform_user_id
             account.platform_username = outcome.username
             if outcome.avatar_url:
@@ -235,12 +266,15 @@ class AccountService:
     # ---- Saved browser sessions
 
     async def save_storage_state(self, account_id: str, state: dict[str, Any]) -> None:
-        blob = self._secrets.encrypt(json.dumps(state, separators=(",", ":")).encode("utf-8"))
+        blob = self._encrypt_state(state)
 
         def apply(s: Session) -> None:
             _load(s, account_id).storage_state_encrypted = blob
 
         await self._db.write(apply)
+
+    def _encrypt_state(self, state: dict[str, Any]) -> bytes:
+        return self._secrets.encrypt(json.dumps(state, separators=(",", ":")).encode("utf-8"))
 
     async def load_storage_state(self, account_id: str) -> dict[str, Any] | None:
         """The saved session, or None when there is none or it cannot be decrypted (a new
@@ -372,6 +406,11 @@ def _load(s: Session, account_id: str) -> Account:
 
 def _audit(s: Session, action: str, account_id: str | None, **detail: Any) -> None:
     s.add(AuditLog(actor="system", action=action, account_id=account_id, detail=detail))
+
+
+def _identity(username: str | None, user_id: str) -> str:
+    """How an operator recognises a platform identity: "name (id 123)"."""
+    return f"{username} (id {user_id})" if username and username != user_id else f"id {user_id}"
 
 
 def _clean_name(name: str) -> str:

@@ -83,6 +83,7 @@ class LoginProgress(Event):
     input_kind: str | None = None  # with verification_required: "sms_code" | "phone_number"
     message: str | None = None
     refresh_count: int = 0
+    error_code: str | None = None  # when failed: why, as a code ("identity_mismatch", …)
 
 
 @dataclass(frozen=True)

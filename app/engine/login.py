@@ -11,8 +11,11 @@ code), the session waits in `verification_required` until `submit_input` answers
 
 A session has one overall deadline (`timeout_s`). On success the page's session (cookies,
 storage) is saved encrypted, the platform identity recorded, the account turns `logged_in` and
-the pool starts monitoring it. On any other end the account returns to the login status it had
-before, and its previously saved session is kept.
+the pool starts monitoring it. A login confirmed as another platform identity than the
+account's is refused (`failed`, error code `identity_mismatch`): another creator's history must
+never merge into the account. On any other end the account returns to the login status it had
+before, and its previously saved session is kept. A failure's `error_code` (the exception's
+`code`) lets a client word the reason itself.
 """
 from __future__ import annotations
 
@@ -58,6 +61,7 @@ class LoginSession:
     input_kind: str | None = None  # while verification_required
     message: str | None = None
     refresh_count: int = 0
+    error_code: str | None = None  # when failed: LoginFailed.code ("identity_mismatch", …)
 
     @property
     def finished(self) -> bool:
@@ -175,8 +179,7 @@ class LoginManager:
                 ) as (page, platform):
                     outcome = await platform.login(page, run)
                     state = await page.context.storage_state()
-                await self._accounts.save_storage_state(account_id, state)
-                await self._accounts.record_login(account_id, outcome)
+                await self._accounts.record_login(account_id, outcome, storage_state=state)
         except asyncio.CancelledError:
             await self._finish(run, "cancelled", "The login was cancelled.", previous_status)
             raise
@@ -184,7 +187,10 @@ class LoginManager:
             await self._finish(run, "timeout", f"No login within {self.timeout_s:g} s.", previous_status)
         except LoginFailed as exc:
             state = "expired" if run.qr_expired else "failed"
-            await self._finish(run, state, str(exc) or "The platform refused the login.", previous_status)
+            if exc.code == "identity_mismatch":
+                log.warning("login of %s refused: %s", account_id, exc)
+            await self._finish(run, state, str(exc) or "The platform refused the login.", previous_status,
+                               error_code=exc.code)
         except Exception as exc:
             log.exception("login of %s failed", account_id)
             await self._finish(run, "failed", f"{type(exc).__name__}: {exc}", previous_status)
@@ -194,8 +200,10 @@ class LoginManager:
         finally:
             self._forget_later(run.session.id)
 
-    async def _finish(self, run: _Run, state: str, message: str, previous_status: str) -> None:
-        run.move(state, input_kind=None, message=message)
+    async def _finish(
+        self, run: _Run, state: str, message: str, previous_status: str, *, error_code: str | None = None
+    ) -> None:
+        run.move(state, input_kind=None, message=message, error_code=error_code)
         try:
             await self._accounts.set_login_status(run.session.account_id, previous_status)
         except Exception:  # the account was deleted meanwhile
@@ -217,5 +225,6 @@ class LoginManager:
                 input_kind=session.input_kind,
                 message=session.message,
                 refresh_count=session.refresh_count,
+                error_code=session.error_code,
             )
         )

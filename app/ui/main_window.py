@@ -11,8 +11,10 @@ when first opened, and are shown with open()/show(), never exec().
 """
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from dataclasses import astuple
 from pathlib import Path
 from typing import Callable
 
@@ -21,21 +23,24 @@ from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLabel,
-    QListView,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QSplitter,
     QToolBar,
     QWidget,
 )
 
 from app.engine.events import AccountStatusChanged
-from app.engine.im.types import SearchHit, Topic
+from app.engine.im.types import SearchHit, Topic, TopicRef
 
 from .bridge import EngineBridge, spawn
+from .components.activity_list import ActivityList
 from .components.chat_pane import ChatPane
+from .components.drafts import Drafts
 from .components.search import SearchDialog
 from .components.topics_pane import TopicsPane
+from .components.undo_banner import UndoBanner
 from .look import follow_settings
 from .models.channels import ChannelsModel
 from .models.keyed import ObjectRole
@@ -69,7 +74,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.starting_label)
         self.engine_state = QLabel(self)
         self.unread_label = QLabel(self)
+        self.undo_banner = UndoBanner(self)
         self.statusBar().addWidget(self.engine_state, 1)
+        self.statusBar().addPermanentWidget(self.undo_banner)
         self.statusBar().addPermanentWidget(self.unread_label)
         self._create_actions()
         self._create_menus()
@@ -84,7 +91,7 @@ class MainWindow(QMainWindow):
         self.bridge = EngineBridge(engine.bus, self)
         self._unfollow_settings = follow_settings(engine.bus)
         self.channels_model = ChannelsModel(engine.views, self.bridge, self)
-        self.channel_list = QListView(self)
+        self.channel_list = ActivityList(self)
         self.channel_list.setObjectName("channels")
         self.channel_list.setModel(self.channels_model)
         self.channel_list.setItemDelegate(ChannelDelegate(self.channel_list))
@@ -97,7 +104,7 @@ class MainWindow(QMainWindow):
         self.channel_list.selectionModel().currentChanged.connect(self._on_channel_changed)
         self.topics_pane = TopicsPane(engine, self.bridge, self)
         self.topics_pane.topic_selected.connect(self._on_topic_selected)
-        self.chat = ChatPane(engine, self.bridge, self)
+        self.chat = ChatPane(engine, self.bridge, self, drafts=Drafts(self._state))
         self.topics_pane.topic_updated.connect(self.chat.update_topic)
         self.chat.login_requested.connect(lambda account_id: self.open_dialog("login", account_id))
 
@@ -178,8 +185,39 @@ class MainWindow(QMainWindow):
         spawn(self.engine.views.topic(ref), on_done=show)
 
     def mark_all_read(self) -> None:
+        """Ask first (how many messages, in which accounts), then mark exactly those; Undo
+        stays offered a while in the status bar, since one click here clears every account."""
         if self.engine is not None:
-            spawn(self.engine.views.mark_all_read())
+            spawn(self.engine.views.unread_snapshot(), on_done=self._confirm_mark_all_read)
+
+    def _confirm_mark_all_read(self, snapshot) -> None:
+        channels, up_to = snapshot
+        unread = [c for c in channels if c.unread_count]
+        total = sum(c.unread_count for c in unread)
+        if not total:
+            self.statusBar().showMessage(self.tr("Nothing is unread."), 4000)
+            return
+        accounts = ", ".join(f"{c.name} ({c.unread_count})" for c in unread)
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Mark all read"),
+                          self.tr("Mark %n unread message(s) read?", "", total), parent=self)
+        box.setObjectName("confirmMarkAllRead")
+        box.setInformativeText(self.tr("In %n account(s): {0}", "", len(unread)).replace("{0}", accounts))
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
+        box.button(QMessageBox.StandardButton.Yes).setText(self.tr("Mark all read"))
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.accepted.connect(lambda: spawn(self.engine.views.mark_all_read_undoably(up_to),
+                                           on_done=self._offer_undo))
+        self.dialogs["mark_all_read"] = box
+        box.finished.connect(lambda _result: self.dialogs.pop("mark_all_read", None))
+        box.open()
+
+    def _offer_undo(self, marked) -> None:
+        if not marked.count:
+            return
+        self.undo_banner.offer(self.tr("%n message(s) marked read", "", marked.count),
+                               lambda: spawn(self.engine.views.restore_unread(marked)))
 
     def mark_channel_read(self, account_id: str) -> None:
         spawn(self.engine.views.mark_channel_read(account_id))
@@ -311,7 +349,7 @@ class MainWindow(QMainWindow):
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         menu.addAction(self.tr("Log in…"), lambda: self.open_dialog("login", channel.account_id))
         menu.addAction(self.tr("Mark channel read"), lambda: self.mark_channel_read(channel.account_id))
-        menu.popup(self.channel_list.viewport().mapToGlobal(pos))
+        self.channel_list.popup_menu(menu, pos)
 
     # ---- Reactions ------------------------------------------------------------------------
     def _on_channel_changed(self, current, _previous) -> None:
@@ -336,11 +374,16 @@ class MainWindow(QMainWindow):
         self.chat.open_topic(topic)
 
     def _select_first_channel(self, *_args) -> None:
+        """Show the channel (and the topic) open when the console last closed, else the first."""
         if not self.channel_list.currentIndex().isValid() and self.channels_model.rowCount():
             last = self._state.value("channel")
             index = self.channels_model.index_of(last) if last else None
-            self.channel_list.setCurrentIndex(index if index is not None and index.isValid()
-                                              else self.channels_model.index(0, 0))
+            if index is None or not index.isValid():
+                index = self.channels_model.index(0, 0)
+            topic = _ref_from_state(self._state.value("topic"))
+            if topic is not None and topic.account_id == index.data(ObjectRole).account_id:
+                self.topics_pane.show_channel(topic.account_id, select=topic)
+            self.channel_list.setCurrentIndex(index)
 
     def _on_account_status(self, event: AccountStatusChanged) -> None:
         problem = account_problem(event.login_status, event.error) if event.error else None
@@ -388,9 +431,22 @@ class MainWindow(QMainWindow):
             current = self.channel_list.currentIndex()
             if current.isValid():
                 self._state.setValue("channel", current.data(ObjectRole).account_id)
+            topic = self.chat.topic
+            self._state.setValue("topic", json.dumps(astuple(topic.ref)) if topic is not None else "")
         self._state.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.save_state()
         event.accept()
         QTimer.singleShot(0, self.quit_requested.emit)
+
+
+def _ref_from_state(value: object) -> TopicRef | None:
+    """The topic saved by `save_state` (None when there is none or it is unreadable)."""
+    try:
+        account_id, kind, platform_id = json.loads(value) if value else (None, None, None)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(account_id, str) or kind not in ("content", "conversation") or not isinstance(platform_id, str):
+        return None
+    return TopicRef(account_id, kind, platform_id)

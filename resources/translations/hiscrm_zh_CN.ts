@@ -105,6 +105,16 @@
     </message>
 </context>
 <context>
+    <name>ActivityList</name>
+    <message numerus="yes">
+        <location filename="../../app/ui/components/activity_list.py" line="77" />
+        <source>%n new ↑</source>
+        <translation>
+            <numerusform>%n 条新动态 ↑</numerusform>
+        </translation>
+    </message>
+</context>
+<context>
     <name>AddAccountDialog</name>
     <message>
         <location filename="../../app/ui/dialogs/accounts.py" line="249" />
@@ -182,65 +192,70 @@
 <context>
     <name>ChatPane</name>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="353" />
+        <location filename="../../app/ui/components/chat_pane.py" line="396" />
         <source>Choose a conversation or a work on the left.</source>
         <translation>请在左侧选择一个会话或作品。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="319" />
+        <location filename="../../app/ui/components/chat_pane.py" line="362" />
         <source>Reply</source>
         <extracomment>TopicRef: the topic shown changed (None: nothing shown) str: the operator asked to log the shown topic's account in again</extracomment>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="323" />
+        <location filename="../../app/ui/components/chat_pane.py" line="366" />
         <source>Copy text</source>
         <translation>复制文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="327" />
+        <location filename="../../app/ui/components/chat_pane.py" line="370" />
         <source>Mark unread</source>
         <translation>标为未读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="332" />
+        <location filename="../../app/ui/components/chat_pane.py" line="375" />
         <source>Retry sending</source>
         <translation>重新发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="337" />
+        <location filename="../../app/ui/components/chat_pane.py" line="380" />
         <source>It is on the platform: mark sent</source>
         <translation>平台上已有：标为已发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="341" />
+        <location filename="../../app/ui/components/chat_pane.py" line="384" />
         <source>It is not on the platform: send again</source>
         <translation>平台上没有：重新发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="346" />
+        <location filename="../../app/ui/components/chat_pane.py" line="389" />
         <source>Cancel reply</source>
         <translation>取消回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="369" />
+        <location filename="../../app/ui/components/chat_pane.py" line="413" />
         <source>Direct messages</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="369" />
+        <location filename="../../app/ui/components/chat_pane.py" line="413" />
         <source>Comments</source>
         <translation>评论</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/components/chat_pane.py" line="370" />
+        <location filename="../../app/ui/components/chat_pane.py" line="414" />
         <source>%n message(s)</source>
         <translation>
             <numerusform>%n 条消息</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="357" />
+        <location filename="../../app/ui/components/chat_pane.py" line="444" />
+        <source>as {0} · {1}</source>
+        <translation>以 {0} · {1} 的身份回复</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/components/chat_pane.py" line="400" />
         <source>No topic open</source>
         <translation>未打开会话</translation>
     </message>
@@ -261,165 +276,175 @@
 <context>
     <name>LoginDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="221" />
+        <location filename="../../app/ui/dialogs/login.py" line="227" />
         <source>Expires in {time}</source>
         <translation>{time} 后过期</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/dialogs/login.py" line="223" />
+        <location filename="../../app/ui/dialogs/login.py" line="229" />
         <source>refreshed %n time(s)</source>
         <translation>
             <numerusform>已刷新 %n 次</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="225" />
+        <location filename="../../app/ui/dialogs/login.py" line="232" />
+        <source>This account belongs to {0} on the platform; the phone confirmed another one. Log in as {0}, or add a new account for the other one.</source>
+        <translation>此账号在平台上属于 {0}，但手机确认的是另一个账号。请以 {0} 登录，或为另一个账号添加新账号。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/login.py" line="237" />
         <source>Sandbox: “Simulate scan” plays the phone</source>
         <translation>沙盒：“模拟扫码”代替手机扫码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="233" />
+        <location filename="../../app/ui/dialogs/login.py" line="245" />
         <source>Log in</source>
         <translation>登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="234" />
+        <location filename="../../app/ui/dialogs/login.py" line="246" />
         <source>Log in to {account}</source>
         <translation>登录 {account}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="236" />
-        <location filename="../../app/ui/dialogs/login.py" line="237" />
+        <location filename="../../app/ui/dialogs/login.py" line="248" />
+        <location filename="../../app/ui/dialogs/login.py" line="249" />
         <source>Opening the login page…</source>
         <translation>正在打开登录页…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="238" />
+        <location filename="../../app/ui/dialogs/login.py" line="250" />
         <source>Scan the QR code with the platform's mobile app</source>
         <translation>请用平台手机 App 扫描二维码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="239" />
+        <location filename="../../app/ui/dialogs/login.py" line="251" />
         <source>The QR code was renewed: scan the new one</source>
         <translation>二维码已更新，请扫描新的二维码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="240" />
+        <location filename="../../app/ui/dialogs/login.py" line="252" />
         <source>Scanned: confirm the login on the phone</source>
         <translation>已扫码，请在手机上确认登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="241" />
+        <location filename="../../app/ui/dialogs/login.py" line="253" />
         <source>The platform sent a verification code</source>
         <translation>平台已发送验证码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="242" />
+        <location filename="../../app/ui/dialogs/login.py" line="254" />
         <source>Verifying…</source>
         <translation>正在验证…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="243" />
+        <location filename="../../app/ui/dialogs/login.py" line="255" />
         <source>Logged in</source>
         <translation>已登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="244" />
+        <location filename="../../app/ui/dialogs/login.py" line="256" />
         <source>Login failed</source>
         <translation>登录失败</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="245" />
+        <location filename="../../app/ui/dialogs/login.py" line="257" />
         <source>The login timed out</source>
         <translation>登录超时</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="246" />
+        <location filename="../../app/ui/dialogs/login.py" line="258" />
         <source>The QR code expired</source>
         <translation>二维码已过期</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="247" />
+        <location filename="../../app/ui/dialogs/login.py" line="259" />
         <source>Login cancelled</source>
         <translation>登录已取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="258" />
+        <location filename="../../app/ui/dialogs/login.py" line="265" />
+        <source>Login refused: another platform account</source>
+        <translation>登录被拒绝：不是同一个平台账号</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/login.py" line="272" />
         <source>The QR code appears here</source>
         <translation>二维码将显示在这里</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="262" />
+        <location filename="../../app/ui/dialogs/login.py" line="276" />
         <source>Phone number</source>
         <translation>手机号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="264" />
+        <location filename="../../app/ui/dialogs/login.py" line="278" />
         <source>SMS code</source>
         <translation>短信验证码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="265" />
+        <location filename="../../app/ui/dialogs/login.py" line="279" />
         <source>Submit</source>
         <translation>提交</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="266" />
+        <location filename="../../app/ui/dialogs/login.py" line="280" />
         <source>Simulate scan</source>
         <translation>模拟扫码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="268" />
+        <location filename="../../app/ui/dialogs/login.py" line="282" />
         <source>The sandbox has no phone app: this opens the page a phone would show after scanning</source>
         <translation>沙盒没有手机 App：这会打开手机扫码后显示的页面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="269" />
+        <location filename="../../app/ui/dialogs/login.py" line="283" />
         <source>Show browser</source>
         <translation>显示浏览器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="271" />
+        <location filename="../../app/ui/dialogs/login.py" line="285" />
         <source>Continue the login in a visible browser window</source>
         <translation>在可见的浏览器窗口中继续登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="272" />
+        <location filename="../../app/ui/dialogs/login.py" line="286" />
         <source>No display available for a browser window</source>
         <translation>没有可用于显示浏览器窗口的屏幕</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="274" />
+        <location filename="../../app/ui/dialogs/login.py" line="288" />
         <source>Try again</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="275" />
+        <location filename="../../app/ui/dialogs/login.py" line="289" />
         <source>Close</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="275" />
+        <location filename="../../app/ui/dialogs/login.py" line="289" />
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="294" />
+        <location filename="../../app/ui/dialogs/login.py" line="309" />
         <source>Keep the new account?</source>
         <translation>保留新账号？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="295" />
+        <location filename="../../app/ui/dialogs/login.py" line="310" />
         <source>“{account}” has not logged in. Keep it to log in later, or remove it?</source>
         <translation>“{account}”尚未登录。保留它以后再登录，还是删除它？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="298" />
+        <location filename="../../app/ui/dialogs/login.py" line="313" />
         <source>Remove account</source>
         <translation>删除账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="299" />
+        <location filename="../../app/ui/dialogs/login.py" line="314" />
         <source>Keep account</source>
         <translation>保留账号</translation>
     </message>
@@ -494,104 +519,132 @@ Data folder: {folder}</source>
         <translation>HisCRM Console 已在运行</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="76" />
+        <location filename="../../app/ui/main_window.py" line="83" />
         <source>Starting…</source>
         <extracomment>The operator asked to quit (menu, Ctrl+Q, closing the window).</extracomment>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="282" />
-        <location filename="../../app/ui/main_window.py" line="359" />
+        <location filename="../../app/ui/main_window.py" line="198" />
+        <source>Nothing is unread.</source>
+        <translation>没有未读消息。</translation>
+    </message>
+    <message numerus="yes">
+        <location filename="../../app/ui/main_window.py" line="202" />
+        <source>Mark %n unread message(s) read?</source>
+        <translation>
+            <numerusform>将 %n 条未读消息标为已读？</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <location filename="../../app/ui/main_window.py" line="204" />
+        <source>In %n account(s): {0}</source>
+        <translation>
+            <numerusform>涉及 %n 个账号：{0}</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <location filename="../../app/ui/main_window.py" line="219" />
+        <source>%n message(s) marked read</source>
+        <translation>
+            <numerusform>已将 %n 条消息标为已读</numerusform>
+        </translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="320" />
+        <location filename="../../app/ui/main_window.py" line="402" />
         <source>HisCRM Console</source>
         <translation>HisCRM 控制台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="283" />
+        <location filename="../../app/ui/main_window.py" line="321" />
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="284" />
+        <location filename="../../app/ui/main_window.py" line="322" />
         <source>&amp;Accounts</source>
         <translation>账号(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="285" />
+        <location filename="../../app/ui/main_window.py" line="323" />
         <source>&amp;Messages</source>
         <translation>消息(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="286" />
+        <location filename="../../app/ui/main_window.py" line="324" />
         <source>Main toolbar</source>
         <translation>主工具栏</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="287" />
+        <location filename="../../app/ui/main_window.py" line="325" />
         <source>Accounts…</source>
         <translation>账号管理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="288" />
+        <location filename="../../app/ui/main_window.py" line="326" />
         <source>Add account…</source>
         <translation>添加账号…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="289" />
+        <location filename="../../app/ui/main_window.py" line="327" />
         <source>Workers…</source>
         <translation>工作进程…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="290" />
+        <location filename="../../app/ui/main_window.py" line="328" />
         <source>Proxies…</source>
         <translation>代理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="291" />
+        <location filename="../../app/ui/main_window.py" line="329" />
         <source>Settings…</source>
         <translation>设置…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="292" />
+        <location filename="../../app/ui/main_window.py" line="201" />
+        <location filename="../../app/ui/main_window.py" line="207" />
+        <location filename="../../app/ui/main_window.py" line="330" />
         <source>Mark all read</source>
         <translation>全部标为已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="293" />
+        <location filename="../../app/ui/main_window.py" line="331" />
         <source>Search…</source>
         <translation>搜索…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="294" />
+        <location filename="../../app/ui/main_window.py" line="332" />
         <source>Previous topic</source>
         <translation>上一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="295" />
+        <location filename="../../app/ui/main_window.py" line="333" />
         <source>Next topic</source>
         <translation>下一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="296" />
+        <location filename="../../app/ui/main_window.py" line="334" />
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="312" />
+        <location filename="../../app/ui/main_window.py" line="350" />
         <source>Log in…</source>
         <translation>登录…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="313" />
+        <location filename="../../app/ui/main_window.py" line="351" />
         <source>Mark channel read</source>
         <translation>本账号全部已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="352" />
+        <location filename="../../app/ui/main_window.py" line="395" />
         <source>{account}: {problem}</source>
         <translation>{account}：{problem}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="356" />
+        <location filename="../../app/ui/main_window.py" line="399" />
         <source>Unread: {0}</source>
         <translation>未读：{0}</translation>
     </message>
@@ -1150,23 +1203,43 @@ Data folder: {folder}</source>
 <context>
     <name>TopicsPane</name>
     <message>
-        <location filename="../../app/ui/components/topics_pane.py" line="90" />
-        <source>All</source>
+        <location filename="../../app/ui/components/topics_pane.py" line="91" />
+        <source>Open</source>
         <extracomment>Topic: the operator selected a topic Topic: a listed topic's title or counters changed (the chat pane's header follows)</extracomment>
+        <translation>打开</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/components/topics_pane.py" line="93" />
+        <source>Mark read</source>
+        <translation>标为已读</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/components/topics_pane.py" line="95" />
+        <source>Mark unread</source>
+        <translation>标为未读</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/components/topics_pane.py" line="98" />
+        <source>Copy link</source>
+        <translation>复制链接</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/components/topics_pane.py" line="120" />
+        <source>All</source>
         <translation>全部</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/topics_pane.py" line="90" />
+        <location filename="../../app/ui/components/topics_pane.py" line="120" />
         <source>Comments</source>
         <translation>评论</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/topics_pane.py" line="91" />
+        <location filename="../../app/ui/components/topics_pane.py" line="121" />
         <source>Direct messages</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/topics_pane.py" line="91" />
+        <location filename="../../app/ui/components/topics_pane.py" line="121" />
         <source>Unread</source>
         <translation>未读</translation>
     </message>
@@ -1225,6 +1298,14 @@ Data folder: {folder}</source>
         <location filename="../../app/ui/tray.py" line="191" />
         <source>Quit</source>
         <translation>退出</translation>
+    </message>
+</context>
+<context>
+    <name>UndoBanner</name>
+    <message>
+        <location filename="../../app/ui/components/undo_banner.py" line="58" />
+        <source>Undo</source>
+        <translation>撤销</translation>
     </message>
 </context>
 <context>

@@ -160,3 +160,33 @@ async def test_a_visible_login_window_fits_the_operators_screen(tmp_path, xvfb_d
         width, height = window_sizes()[0]
         assert width <= screen[0] and height <= screen[1], (width, height)
         await rig.logins.cancel(session_id)
+
+
+async def test_a_new_account_takes_its_first_identity_and_a_login_as_another_is_refused(tmp_path):
+    async with make_rig(tmp_path) as rig:
+        account_id = await rig.accounts.create("sandbox", "shop front")
+        first = await rig.logins.start(account_id)
+        await rig.control.confirm(await rig.qr_token(first), "creator-a")
+        await rig.until(lambda: rig.logins.session(first).finished, timeout=30, what="the first login")
+        assert rig.logins.session(first).state == "success"
+        account = await rig.accounts.get(account_id)
+        identity, saved = account.platform_user_id, await rig.accounts.load_storage_state(account_id)
+        assert identity and account.platform_username == "creator-a"
+
+        again = await rig.logins.start(account_id)  # the phone confirms as another creator
+        await rig.control.confirm(await rig.qr_token(again), "creator-b")
+        await rig.until(lambda: rig.logins.session(again).finished, timeout=30, what="the second login")
+        session = rig.logins.session(again)
+        assert session.state == "failed" and session.error_code == "identity_mismatch"
+        assert "creator-a" in session.message and "creator-b" in session.message
+        failed = rig.seen(LoginProgress, session_id=again, state="failed")[0]
+        assert failed.error_code == "identity_mismatch"  # what remote clients are told
+        account = await rig.accounts.get(account_id)
+        assert account.platform_user_id == identity and account.platform_username == "creator-a"
+        assert account.login_status == "logged_in"  # as it was before the refused login
+        assert await rig.accounts.load_storage_state(account_id) == saved  # creator-a's session kept
+
+        same = await rig.logins.start(account_id)  # the same creator again is fine
+        await rig.control.confirm(await rig.qr_token(same), "creator-a")
+        await rig.until(lambda: rig.logins.session(same).finished, timeout=30, what="the third login")
+        assert rig.logins.session(same).state == "success"

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
 
 from app.engine.engine import Engine
 from app.engine.paths import app_paths
+from app.engine.platform import LoginOutcome
 from app.engine.settings import Settings, load_settings
 from app.ui.dialogs.accounts import AccountsDialog
 from app.ui.dialogs.login import LoginDialog
@@ -342,3 +343,20 @@ def test_login_dialog_shows_why_a_login_failed(browser_engine, qloop, qtbot, sho
     assert dialog.retry_button.isVisible() and dialog.cancel_button.text() == "Close"
     account_id = dialog.account_id
     wait_for_login_status(engine, qloop, account_id, "not_logged_in")
+
+
+def test_login_dialog_refuses_a_login_as_another_platform_account(browser_engine, qloop, qtbot, shown):
+    engine = browser_engine
+    control = engine.platforms.get("sandbox").control
+    account_id = run(qloop, engine.accounts.create("sandbox", "Desk"))
+    run(qloop, engine.accounts.record_login(account_id, LoginOutcome("u-owner", "Shop owner")))
+    dialog = shown(LoginDialog(engine, account_id))
+    wait_until(qloop, lambda: dialog.state == "qr_ready", timeout=30)
+    ticket = run(qloop, control.wait_for_qr())
+    run(qloop, control.confirm(ticket["token"], "Someone else"))
+    wait_until(qloop, lambda: dialog.state == "failed", timeout=30)
+    assert dialog.status.text() == "Login refused: another platform account"
+    assert dialog.detail.text() == ("This account belongs to Shop owner on the platform; the phone confirmed "
+                                    "another one. Log in as Shop owner, or add a new account for the other one.")
+    account = run(qloop, engine.accounts.get(account_id))
+    assert account.platform_user_id == "u-owner" and account.platform_username == "Shop owner"

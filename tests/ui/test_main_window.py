@@ -43,7 +43,11 @@ def shown_texts(window) -> list[str]:
 def test_panes_fill_in_and_the_open_topic_follows_new_messages(engine, qloop, window, account):
     ingest(qloop, engine, account, comments=comments("v1", 3),
            contents=[{"platform_content_id": "v1", "title": "开箱视频 Unboxing 📦"}])
-    # The first channel and its newest topic open by themselves.
+    # The first channel opens by itself; a topic opens when the operator picks it.
+    wait_until(qloop, lambda: window.topics_pane.model is not None and window.topics_pane.model.rowCount() == 1)
+    wait_until(qloop, lambda: window.unread_label.text() == "Unread: 3")
+    assert window.chat.topic is None
+    window.topics_pane.move(1)
     wait_until(qloop, lambda: window.chat.topic is not None and len(shown_texts(window)) == 3)
     assert window.chat.title.text() == "开箱视频 Unboxing 📦"
     assert window.chat.subtitle.text() == "Comments · 3 messages"
@@ -57,6 +61,7 @@ def test_panes_fill_in_and_the_open_topic_follows_new_messages(engine, qloop, wi
 def test_alt_down_and_up_move_between_topics(engine, qloop, qtbot, window, account):
     ingest(qloop, engine, account, comments=comments("v1", 2), messages=dms("d1", 2))
     wait_until(qloop, lambda: window.topics_pane.model is not None and window.topics_pane.model.rowCount() == 2)
+    qtbot.keyClick(window.topics_pane.list, Qt.Key.Key_Down, Qt.KeyboardModifier.AltModifier)
     wait_until(qloop, lambda: window.chat.topic is not None)
     first = window.chat.topic.ref
     qtbot.keyClick(window.chat.list, Qt.Key.Key_Down, Qt.KeyboardModifier.AltModifier)
@@ -70,6 +75,8 @@ def test_alt_down_and_up_move_between_topics(engine, qloop, qtbot, window, accou
 def test_ctrl_k_finds_a_message_in_another_channel_and_opens_it(engine, qloop, qtbot, window, account):
     other = run(qloop, engine.accounts.create("sandbox", "Shop B"))
     ingest(qloop, engine, account, comments=comments("v1", 2))
+    wait_until(qloop, lambda: window.topics_pane.model is not None and window.topics_pane.model.rowCount() == 1)
+    window.topics_pane.move(1)
     ingest(qloop, engine, other, messages=dms("d9", 1, peer="Eve")
            + [{"platform_message_id": "needle", "platform_conversation_id": "d9", "sender_id": "u-Eve",
                "sender_name": "Eve", "text": "请问发票怎么开？", "created_at": T0 + timedelta(hours=3)}])

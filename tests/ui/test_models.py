@@ -201,3 +201,26 @@ def test_a_long_scroll_back_keeps_a_bounded_window_and_pages_back_down(engine, q
         wait_until(qloop, lambda: not model.is_fetching)
     ids = [model.item(r).id for r in range(model.rowCount())]
     assert ids == [f"c{i}" for i in range(len(ids))] and ids[0] == "c0"
+
+
+def test_a_held_list_keeps_its_rows_in_place_until_released_and_fills_when_empty(qapp):
+    from app.ui.models.keyed import KeyedListModel
+
+    class Names(KeyedListModel[str]):
+        def key_of(self, item):
+            return item[0]
+
+        def text_of(self, item):
+            return item
+
+    model = Names()
+    waiting = []
+    model.waiting_changed.connect(waiting.append)
+    model.hold(True)
+    model._sync(["a1", "b1", "c1"])  # nothing shown yet: the first list comes in at once
+    assert model.items() == ["a1", "b1", "c1"]
+    model._sync(["c2", "a1", "d1"])  # c moves up, d is new, b goes
+    assert model.items() == ["a1", "b1", "c2"]  # only updated in place
+    assert waiting[-1] == 2
+    model.hold(False)
+    assert model.items() == ["c2", "a1", "d1"] and waiting[-1] == 0

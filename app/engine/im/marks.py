@@ -4,14 +4,16 @@ Each function runs inside one write transaction (ImViews calls them through `db.
 changes `is_read` on the message rows and then recomputes the counters of exactly the topics
 and accounts it touched (store.counters), so the lists and badges agree with the messages the
 moment the transaction commits. They return what changed (`Marked`); the caller publishes
-`UnreadChanged` for those topics after the commit.
+`UnreadChanged` for those topics after the commit. A channel or everything marked read also
+remembers which message rows it changed, so `restore_unread` can undo exactly that mark (the
+operator's Undo after "Mark all read") and nothing else.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Update, false, select, true, update
+from sqlalchemy import Update, false, func, select, true, update
 from sqlalchemy.orm import Session
 
 from ..store.counters import refresh_accounts, refresh_topics
@@ -24,10 +26,12 @@ CHUNK = 500  # ids per statement: well inside SQLite's bound-parameter limit
 
 @dataclass(frozen=True)
 class Marked:
-    """What a mark changed: how many messages, in which topics."""
+    """What a mark changed: how many messages, in which topics (and, for channel and
+    everything marks, which message rows: (topic kind, row ids) for `restore_unread`)."""
 
     count: int = 0
     topics: tuple[TopicRef, ...] = ()
+    rows: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
 
 def mark_topic_read(session: Session, ref: TopicRef, message_ids: Sequence[str] | None) -> Marked:
@@ -50,10 +54,34 @@ def mark_channel_read(session: Session, account_id: str) -> Marked:
     return _refresh(session, _mark_account(session, account_id))
 
 
-def mark_all_read(session: Session) -> Marked:
-    """Mark every message of every account read."""
-    marks = [_mark_account(session, a) for a in session.execute(select(Account.id)).scalars()]
-    return _refresh(session, Marked(sum(m.count for m in marks), tuple(r for m in marks for r in m.topics)))
+def newest_rows(session: Session) -> dict[str, int]:
+    """The highest message row id of each topic kind: a cutoff for `mark_all_read`, so that
+    what the operator confirmed is marked and nothing that arrived after."""
+    return {t.kind: session.execute(select(func.max(t.message.id))).scalar() or 0 for t in BOTH}
+
+
+def mark_all_read(session: Session, up_to: Mapping[str, int] | None = None) -> Marked:
+    """Mark every message of every account read (only rows up to `up_to` per kind, if given)."""
+    marks = [_mark_account(session, a, up_to) for a in session.execute(select(Account.id)).scalars()]
+    return _refresh(session, Marked(sum(m.count for m in marks), tuple(r for m in marks for r in m.topics),
+                                    tuple(r for m in marks for r in m.rows)))
+
+
+def restore_unread(session: Session, rows: Sequence[tuple[str, Sequence[int]]]) -> Marked:
+    """Make these message rows (a Marked's `rows`) unread again, if they still are read."""
+    count, refs = 0, set()
+    for kind, ids in rows:
+        t = tables_for(kind)
+        m = t.message
+        for i in range(0, len(ids), CHUNK):
+            chunk = list(ids[i:i + CHUNK])
+            which = (m.id.in_(chunk), m.direction == Direction.INBOUND.value, m.is_read == true())
+            refs.update(TopicRef(account_id, kind, topic_id) for account_id, topic_id in session.execute(
+                select(m.account_id, t.message_topic).distinct().where(*which)))
+            count += session.execute(
+                update(m).where(*which).values(is_read=False).execution_options(synchronize_session=False)
+            ).rowcount
+    return _refresh(session, Marked(count, tuple(sorted(refs, key=lambda r: (r.account_id, r.kind, r.platform_id)))))
 
 
 def mark_unread(session: Session, ref: TopicRef, message_id: str) -> Marked:
@@ -86,18 +114,20 @@ def _set_read(t: TopicTables) -> Update:
     )
 
 
-def _mark_account(session: Session, account_id: str) -> Marked:
+def _mark_account(session: Session, account_id: str, up_to: Mapping[str, int] | None = None) -> Marked:
     """Mark an account's messages read (counters are left to the caller)."""
-    count, refs = 0, []
+    count, refs, rows = 0, [], []
     for t in BOTH:
         m = t.message
-        topic_ids = session.execute(
-            select(t.message_topic).distinct().where(m.account_id == account_id, m.is_read == false())
-        ).scalars().all()
-        if topic_ids:
-            count += session.execute(_set_read(t).where(m.account_id == account_id)).rowcount
-            refs += [TopicRef(account_id, t.kind, topic_id) for topic_id in topic_ids]
-    return Marked(count, tuple(refs))
+        which = [m.account_id == account_id]
+        if up_to is not None:
+            which.append(m.id <= up_to.get(t.kind, 0))
+        unread = session.execute(select(m.id, t.message_topic).where(*which, m.is_read == false())).all()
+        if unread:
+            count += session.execute(_set_read(t).where(*which)).rowcount
+            refs += [TopicRef(account_id, t.kind, topic_id) for topic_id in dict.fromkeys(r[1] for r in unread)]
+            rows.append((t.kind, tuple(r[0] for r in unread)))
+    return Marked(count, tuple(refs), tuple(rows))
 
 
 def _refresh(session: Session, marked: Marked) -> Marked:

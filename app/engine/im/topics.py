@@ -176,7 +176,11 @@ def title_column(t: TopicTables) -> Any:
 def _columns(t: TopicTables) -> list[Any]:
     T = t.topic
     title = title_column(t)
-    avatar = Content.cover_url if t is CONTENTS else Conversation.peer_avatar
+    if t is CONTENTS:
+        avatar, url = Content.cover_url, Content.url
+    else:
+        avatar = Conversation.peer_avatar
+        url = literal(None, String)  # a conversation has no public address
     return [
         literal(t.kind, String).label("kind"),
         literal(t.rank, Integer).label("rank"),
@@ -190,6 +194,7 @@ def _columns(t: TopicTables) -> list[Any]:
         T.last_message_preview,
         T.last_message_from,
         _failed_replies(t).label("failed_replies"),
+        url.label("url"),
     ]
 
 
@@ -219,4 +224,5 @@ def _to_topic(account_id: str, row: Any) -> Topic:
         last_message_preview=row.last_message_preview,
         last_message_from=row.last_message_from,
         failed_replies=row.failed_replies or 0,
+        url=row.url,
     )

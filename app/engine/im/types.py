@@ -47,6 +47,7 @@ class Topic:
     last_message_preview: str | None
     last_message_from: str | None
     failed_replies: int = 0  # our replies here that failed or were blocked (not sent)
+    url: str | None = None  # the work's page on the platform (conversations have none)
 
     @property
     def is_private(self) -> bool:

@@ -82,7 +82,23 @@ class ImViews:
         return self._announce(account_id, await self._db.write(marks.mark_channel_read, account_id))
 
     async def mark_all_read(self) -> int:
-        return self._announce(None, await self._db.write(marks.mark_all_read))
+        return (await self.mark_all_read_undoably()).count
+
+    async def unread_snapshot(self) -> tuple[list[Channel], dict[str, int]]:
+        """The channels with their unread counts, and a cutoff for `mark_all_read_undoably`
+        that marks exactly those messages (for a confirmation that names the count)."""
+        return await self._db.read(_unread_snapshot)
+
+    async def mark_all_read_undoably(self, up_to: dict[str, int] | None = None) -> marks.Marked:
+        """Mark every message read (stored up to the `unread_snapshot` cutoff `up_to`, when
+        given); the result's `rows` let `restore_unread` undo exactly that."""
+        marked = await self._db.write(marks.mark_all_read, up_to)
+        self._announce(None, marked)
+        return marked
+
+    async def restore_unread(self, marked: marks.Marked) -> int:
+        """Undo a channel or everything mark: its messages that are still read become unread."""
+        return self._announce(None, await self._db.write(marks.restore_unread, marked.rows))
 
     async def mark_unread(self, ref: TopicRef, message_id: str) -> int:
         """Make one inbound message unread again (e.g. to come back to it later)."""
@@ -94,3 +110,10 @@ class ImViews:
                 account_id = marked.topics[0].account_id
             self._bus.publish(UnreadChanged(account_id=account_id, topics=marked.topics))
         return marked.count
+
+
+def _unread_snapshot(session) -> tuple[list[Channel], dict[str, int]]:
+    # The cutoff first: a message stored between the two reads is counted but not marked,
+    # never marked without being counted.
+    up_to = marks.newest_rows(session)
+    return channels.list_channels(session), up_to

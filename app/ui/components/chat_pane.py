@@ -3,26 +3,34 @@
 - Opening a topic loads its newest page and scrolls to the bottom; scrolling to the top loads
   the page before, keeping the message under the operator's eyes where it was.
 - While the view is at the bottom, a new message scrolls it along; otherwise it stays put.
-- Viewing a topic marks it read (and again when new messages arrive while it is shown);
-  "Mark unread" in a message's menu undoes that for one message.
+- Viewing a topic marks the messages loaded into it read, and those that arrive while it is
+  shown, but only while the window is visible and active: what arrives while the operator is
+  in another window stays unread until the window is active again. "Mark unread" in a
+  message's menu undoes that for one message.
 - Selecting a comment makes it the reply target; Enter sends through the outbox, whose
   placeholder message shows at once and whose status ticks follow `MessageStatusChanged`.
+- What is typed is the open topic's draft (components.drafts): another topic shows its own,
+  and the header names the account that replies, since several accounts may have works with
+  the same title.
 """
 from __future__ import annotations
 
 import logging
 
+import shiboken6
 from PySide6.QtCore import QEvent, QModelIndex, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtGui import QAction, QGuiApplication, QTextCursor
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QListView, QMenu, QVBoxLayout, QWidget
 
 from app.engine.events import AccountStatusChanged
-from app.engine.im.types import Message, Topic
+from app.engine.im.types import Message, Topic, TopicRef
 
 from ..bridge import EngineBridge, spawn
 from ..models.keyed import ObjectRole
 from ..models.messages import MessagesModel
 from ..views.bubble_delegate import CANCELLABLE, RETRYABLE, UNCERTAIN, BubbleDelegate
+from ..views.painting import platform_label
+from .drafts import Drafts
 from .reply_box import ReplyBox
 
 log = logging.getLogger(__name__)
@@ -79,14 +87,18 @@ class ChatPane(QWidget):
     #: str: the operator asked to log the shown topic's account in again
     login_requested = Signal(str)
 
-    def __init__(self, engine, bridge: EngineBridge, parent: QWidget | None = None) -> None:
+    def __init__(self, engine, bridge: EngineBridge, parent: QWidget | None = None, *,
+                 drafts: Drafts | None = None) -> None:
         super().__init__(parent)
         self._engine = engine
         self._bridge = bridge
+        self._drafts = drafts if drafts is not None else Drafts()
         self.topic: Topic | None = None
+        self.account = None  # the AccountRow of the open topic (who replies), once fetched
         self.model: MessagesModel | None = None
         self._focus_message: str | None = None  # jump target waiting for its page
         self._anchor: tuple[str, int] | None = None  # (message id, y) kept across a prepend
+        self._unseen: set[str] = set()  # unread messages shown, to mark read once seen
 
         self.title = QLabel(self)
         self.title.setTextFormat(Qt.TextFormat.PlainText)
@@ -97,6 +109,10 @@ class ChatPane(QWidget):
         self.title.setFont(font)
         self.subtitle = QLabel(self)
         self.subtitle.setTextFormat(Qt.TextFormat.PlainText)
+        self.account_label = QLabel(self)
+        self.account_label.setObjectName("replyingAs")
+        self.account_label.setTextFormat(Qt.TextFormat.PlainText)
+        bridge.accounts_changed.connect(lambda _event: self._fetch_account())
 
         self.list = MessageList(self)
         self.delegate = BubbleDelegate(self.list)
@@ -108,6 +124,7 @@ class ChatPane(QWidget):
 
         self.reply_box = ReplyBox(self)
         self.reply_box.send_requested.connect(self.send)
+        self.reply_box.input.textChanged.connect(self._keep_draft)
         self.reply_box.target_cleared.connect(self.list.clearSelection)
         self.reply_box.login_requested.connect(self._ask_login)
         bridge.account_status_changed.connect(self._on_account_status)
@@ -123,6 +140,7 @@ class ChatPane(QWidget):
         header.setContentsMargins(12, 8, 12, 8)
         header.addWidget(self.title)
         header.addWidget(self.subtitle)
+        header.addWidget(self.account_label)
         layout.addLayout(header)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.placeholder, 1)
@@ -132,6 +150,7 @@ class ChatPane(QWidget):
         self._mark_read_timer.setSingleShot(True)
         self._mark_read_timer.setInterval(MARK_READ_DELAY_MS)
         self._mark_read_timer.timeout.connect(self.mark_read)
+        QGuiApplication.instance().focusWindowChanged.connect(self._on_focus_window_changed)
         self._show_empty()
 
     # ---- Public API -----------------------------------------------------------------------
@@ -146,7 +165,12 @@ class ChatPane(QWidget):
             self._read_account_state(topic.ref.account_id)
         if same and around is None:
             return
+        if not same:
+            self.reply_box.input.setPlainText(self._drafts.get(topic.ref))
+            self.reply_box.input.moveCursor(QTextCursor.MoveOperation.End)
+            self._fetch_account()
         self._focus_message = around.id if around is not None else None
+        self._unseen.clear()
         old = self.model
         self.model = MessagesModel(self._engine.views, self._bridge, topic.ref, self)
         self.model.loaded.connect(self._on_loaded)
@@ -180,6 +204,7 @@ class ChatPane(QWidget):
 
     def close_topic(self) -> None:
         self.topic = None
+        self.reply_box.input.clear()  # the draft stays with its topic
         if self.model is not None:
             self.list.setModel(None)
             self.model.deleteLater()
@@ -197,8 +222,21 @@ class ChatPane(QWidget):
         ref = self.topic.ref
         self.list.follow_newest()
         spawn(self._engine.outbox.reply(ref, text, reply_to=reply_to),
-              on_done=lambda _reply_id: self.reply_box.accepted(),
-              on_error=lambda exc: self.reply_box.show_error(str(exc)))
+              on_done=lambda _reply_id: self._reply_accepted(ref, text),
+              on_error=lambda exc: self._reply_refused(ref, exc))
+
+    def _reply_accepted(self, ref: TopicRef, text: str) -> None:
+        """The outbox took the reply: empty that topic's draft, wherever the operator is now."""
+        if self.topic is not None and self.topic.ref == ref:
+            self.reply_box.accepted()
+        elif self._drafts.get(ref) == text:
+            self._drafts.put(ref, "")
+
+    def _reply_refused(self, ref: TopicRef, exc: BaseException) -> None:
+        if self.topic is not None and self.topic.ref == ref:
+            self.reply_box.show_error(str(exc))
+        else:  # the text stays in that topic's draft; the reason must not land on this one
+            log.warning("reply to %s refused: %s", ref, exc)
 
     def retry(self, reply_id: str) -> None:
         spawn(self._engine.outbox.retry(reply_id), on_error=self._report)
@@ -212,11 +250,19 @@ class ChatPane(QWidget):
     def send_again(self, reply_id: str) -> None:
         spawn(self._engine.outbox.send_again(reply_id), on_error=self._report)
 
+    def is_seen(self) -> bool:
+        """Whether the operator can see the pane now: shown, in the active window."""
+        return self.isVisible() and self.window().isActiveWindow() and not self.window().isMinimized()
+
     def mark_read(self) -> None:
-        if self.topic is not None:
-            spawn(self._engine.views.mark_read(self.topic.ref), on_error=self._report)
+        """Mark the unread messages shown read, if the operator can see them now."""
+        if self.topic is None or not self._unseen or not self.is_seen():
+            return
+        ids, self._unseen = sorted(self._unseen), set()
+        spawn(self._engine.views.mark_read(self.topic.ref, ids), on_error=self._report)
 
     def mark_unread(self, message: Message) -> None:
+        self._unseen.discard(message.id)
         if self.topic is not None:
             spawn(self._engine.views.mark_unread(self.topic.ref, message.id), on_error=self._report)
 
@@ -233,8 +279,7 @@ class ChatPane(QWidget):
             self.list.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
         else:
             self.list.follow_newest()
-        if self._has_unread(model.items()):
-            self._mark_read_timer.start()
+        self._note_unseen(model.items())
 
     def _load_older(self) -> None:
         if self.model is not None and self.model.rowCount() and self.model.has_older:
@@ -264,9 +309,7 @@ class ChatPane(QWidget):
         model = self.model
         if model is None:
             return
-        new = [model.item(row) for row in range(first, last + 1)]
-        if first > 0 and self._has_unread(new) and self.isVisible() and self.window().isActiveWindow():
-            self._mark_read_timer.start()
+        self._note_unseen([model.item(row) for row in range(first, last + 1)])
 
     def _restore_anchor(self, _count: int = 0) -> None:
         """Put the message that was at the top back where it was after rows above it came in
@@ -361,6 +404,7 @@ class ChatPane(QWidget):
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802
         if event.type() == QEvent.Type.LanguageChange:
             self.retranslate()
+            self._show_account()
         super().changeEvent(event)
 
     # ---- Internals ------------------------------------------------------------------------
@@ -370,9 +414,41 @@ class ChatPane(QWidget):
         count = self.tr("%n message(s)", "", topic.message_count)
         self.subtitle.setText(f"{kind} · {count}")
 
+    def _keep_draft(self) -> None:
+        if self.topic is not None:
+            self._drafts.put(self.topic.ref, self.reply_box.text())
+
+    def _fetch_account(self) -> None:
+        """Look up who replies in the open topic (its account's name and platform)."""
+        if self.topic is None:
+            return
+        account_id = self.topic.ref.account_id
+        if self.account is not None and self.account.id != account_id:
+            self.account = None
+            self._show_account()
+
+        def show(account) -> None:
+            if shiboken6.isValid(self) and self.topic is not None and self.topic.ref.account_id == account_id:
+                self.account = account
+                self._show_account()
+
+        spawn(self._engine.accounts.get(account_id), on_done=show,
+              on_error=lambda exc: log.warning("account %s: %s", account_id, exc))
+
+    def _show_account(self) -> None:
+        account = self.account if self.topic is not None else None
+        if account is None:
+            self.account_label.setText("")
+            return
+        self.account_label.setText(
+            self.tr("as {0} · {1}").replace("{0}", account.display_name)
+            .replace("{1}", platform_label(account.platform)))
+
     def _show_empty(self) -> None:
         self.retranslate()
         self.subtitle.setText("")
+        self.account = None
+        self._show_account()
         self.list.hide()
         self.reply_box.hide()
         self.placeholder.show()
@@ -393,9 +469,16 @@ class ChatPane(QWidget):
         if self.topic is not None and event.account_id == self.topic.ref.account_id:
             self._read_account_state(event.account_id)
 
-    @staticmethod
-    def _has_unread(messages: list[Message]) -> bool:
-        return any(m.direction == "in" and not m.is_read for m in messages)
+    def _note_unseen(self, messages: list[Message]) -> None:
+        self._unseen.update(m.id for m in messages if m.direction == "in" and not m.is_read)
+        if self._unseen and self.is_seen():
+            self._mark_read_timer.start()
+
+    def _on_focus_window_changed(self, _window) -> None:
+        # Another window became active: if it is ours again, what arrived meanwhile is now in
+        # front of the operator (mark_read checks, once the activation has settled).
+        if self._unseen:
+            self._mark_read_timer.start()
 
     def _report(self, exc: BaseException) -> None:
         log.warning("chat action failed: %s", exc)

@@ -1,16 +1,20 @@
 """The middle pane: one channel's topics with a filter (all, comments, DMs, unread).
 
 It owns the TopicsModel of the channel shown and re-creates it when the channel or the
-filter changes; the selection is the topic open in the chat pane.
+filter changes; the selection is the topic open in the chat pane. Opening a channel opens no
+topic by itself (only a topic the operator chose, or the one a search or the restored state
+asks for, is shown and so marked read); a right click opens the topic's menu and nothing else.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, Signal
-from PySide6.QtWidgets import QAbstractItemView, QComboBox, QListView, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QAbstractItemView, QComboBox, QMenu, QVBoxLayout, QWidget
 
 from app.engine.im.types import Topic, TopicRef
 
-from ..bridge import EngineBridge
+from ..bridge import EngineBridge, spawn
+from .activity_list import ActivityList
 from ..models.keyed import ObjectRole
 from ..models.topics import TopicFilter, TopicsModel
 from ..views.topic_delegate import TopicDelegate
@@ -34,12 +38,15 @@ class TopicsPane(QWidget):
             self.filter.addItem("", key)
         self.filter.currentIndexChanged.connect(self._on_filter_changed)
 
-        self.list = QListView(self)
+        self.list = ActivityList(self)
+        self.list.setObjectName("topics")
         self.list.setItemDelegate(TopicDelegate(self.list))
         self.list.setUniformItemSizes(True)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.list.setMouseTracking(True)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._show_menu)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -71,6 +78,29 @@ class TopicsPane(QWidget):
         if self.model is not None:
             self.model.pin(topic)
 
+    def select(self, ref: TopicRef) -> None:
+        """Open this listed topic, as a click on its row does."""
+        row = self.model.row_of(ref) if self.model is not None else None
+        if row is not None:
+            self._select_row(row)
+
+    def build_menu(self, topic: Topic) -> QMenu:
+        """The actions on one topic row (also used by the tests)."""
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        open_action = menu.addAction(self.tr("Open"), lambda: self.select(topic.ref))
+        open_action.setObjectName("open")
+        read = menu.addAction(self.tr("Mark read"), lambda: spawn(self._engine.views.mark_read(topic.ref)))
+        read.setObjectName("markRead")
+        unread = menu.addAction(self.tr("Mark unread"), lambda: spawn(self._mark_unread(topic.ref)))
+        unread.setObjectName("markUnread")
+        unread.setEnabled(topic.message_count > 0)
+        link = menu.addAction(self.tr("Copy link"),
+                              lambda: QGuiApplication.clipboard().setText(topic.url or ""))
+        link.setObjectName("copyLink")
+        link.setEnabled(bool(topic.url))
+        return menu
+
     def current_topic(self) -> Topic | None:
         index = self.list.currentIndex()
         return index.data(ObjectRole) if index.isValid() else None
@@ -99,6 +129,19 @@ class TopicsPane(QWidget):
         super().changeEvent(event)
 
     # ---- Internals ------------------------------------------------------------------------
+    def _show_menu(self, pos: QPoint) -> None:
+        index = self.list.indexAt(pos)
+        topic: Topic | None = index.data(ObjectRole) if index.isValid() else None
+        if topic is not None:
+            self.list.popup_menu(self.build_menu(topic), pos)
+
+    async def _mark_unread(self, ref: TopicRef) -> None:
+        """Make the topic's newest message from the audience unread again."""
+        page = await self._engine.views.messages(ref, limit=50)
+        inbound = [m for m in page.items if m.direction == "in"]
+        if inbound:
+            await self._engine.views.mark_unread(ref, inbound[-1].id)
+
     def _make_model(self, account_id: str | None) -> None:
         old = self.model
         self.model = None
@@ -136,16 +179,12 @@ class TopicsPane(QWidget):
                 self.topic_updated.emit(topic)
 
     def _select_wanted(self) -> None:
-        """Select the topic asked for, else (a channel just opened) the most recent one."""
-        if self.model is None or not self.model.rowCount():
+        """Select the topic asked for (a search hit, the restored state) once it is listed."""
+        if self.model is None or not self.model.rowCount() or self._wanted is None:
             return
-        current = self.list.currentIndex()
-        if self._wanted is not None:
-            row = self.model.row_of(self._wanted)
-            if row is not None and row != current.row():
-                self._select_row(row)
-        elif not current.isValid():
-            self._select_row(0)
+        row = self.model.row_of(self._wanted)
+        if row is not None and row != self.list.currentIndex().row():
+            self._select_row(row)
 
     def _select_row(self, row: int) -> None:
         index = self.model.index(row, 0)

@@ -4,6 +4,8 @@ It starts a session with the LoginManager and follows its LoginProgress events: 
 (with a countdown to its expiry and how often it was refreshed), scanned, an SMS/phone field
 when the platform asks for one, and the outcome. "Show browser" restarts the session in a
 visible browser window for the cases the QR flow can't handle (captcha, odd pages).
+A login the engine refuses because the phone confirmed another platform account than the
+one this account belongs to says so in the operator's language.
 """
 from __future__ import annotations
 
@@ -44,6 +46,8 @@ class LoginDialog(EngineDialog):
         self.new_account = new_account
         self.keep_box: QMessageBox | None = None
         self.account_name = account_id
+        self.account_identity: str | None = None  # who the account is on the platform
+        self.error_code: str | None = None
         self.session_id: str | None = None
         self.state = "starting"  # the last state shown (LoginProgress.state or "verifying")
         self.message: str | None = None
@@ -128,6 +132,7 @@ class LoginDialog(EngineDialog):
         self.expires_at = None
         self.refresh_count = 0
         self.qr_url = None
+        self.error_code = None
         self.qr.clear()
         self.show_error(None)
         self._show_state("starting", None)
@@ -179,6 +184,7 @@ class LoginDialog(EngineDialog):
             QTimer.singleShot(CLOSE_AFTER_SUCCESS_MS, self.accept)
         if event.message and event.message != self.message:
             log.info("login of %s: %s: %s", self.account_id, event.state, event.message)
+        self.error_code = event.error_code
         self._show_state(event.state, event.message)
 
     def simulate_scan(self) -> None:
@@ -221,11 +227,17 @@ class LoginDialog(EngineDialog):
             parts.append(self.tr("Expires in {time}").format(time=f"{max(left, 0) // 60}:{max(left, 0) % 60:02d}"))
         if self.refresh_count and self.state not in TERMINAL_STATES:
             parts.append(self.tr("refreshed %n time(s)", "", self.refresh_count))
-        if self.simulate_button.isVisibleTo(self):
-            parts.append(self.tr("Sandbox: “Simulate scan” plays the phone"))
-        hint = login_failure(self.state)
-        if hint:
-            parts.append(hint)
+        if self.state == "failed" and self.error_code == "identity_mismatch":
+            parts.append(self.tr(
+                "This account belongs to {0} on the platform; the phone confirmed another one. "
+                "Log in as {0}, or add a new account for the other one.")
+                .replace("{0}", self.account_identity or self.account_name))
+        else:
+            if self.simulate_button.isVisibleTo(self):
+                parts.append(self.tr("Sandbox: “Simulate scan” plays the phone"))
+            hint = login_failure(self.state)
+            if hint:
+                parts.append(hint)
         self.detail.setText(" · ".join(parts))
         self.detail.setVisible(bool(parts))
 
@@ -249,6 +261,8 @@ class LoginDialog(EngineDialog):
         self.status.setText(states.get(self.state, self.state))
         # The engine's words (English, for the log) stay out of the text: the state says it.
         self.status.setToolTip(self.message or "")
+        if self.state == "failed" and self.error_code == "identity_mismatch":
+            self.status.setText(self.tr("Login refused: another platform account"))
         if self.state == "verification_required" and self.message:
             self.status.setText(self.message)  # the platform's own prompt says which code
         if not self.qr.pixmap() or self.qr.pixmap().isNull():
@@ -279,6 +293,7 @@ class LoginDialog(EngineDialog):
     def _on_account(self, account) -> None:
         if account is not None:
             self.account_name = account.display_name
+            self.account_identity = account.platform_username or account.platform_user_id
             self.sandbox = account.platform == "sandbox"
             self._show_state(self.state, self.message)
 

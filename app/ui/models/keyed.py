@@ -8,7 +8,10 @@ and share what this base gives them:
 - `_run_fetch`: an engine query run as a task behind an `_is_fetching` guard (the pattern of
   FeelUOwn's ReaderFetchMoreMixin), rows changed in its done-callback on the Qt thread;
 - `_sync`: apply a freshly queried list as removals, inserts, row updates and one reorder,
-  so views keep their selection and scroll position instead of seeing a model reset.
+  so views keep their selection and scroll position instead of seeing a model reset;
+- `hold`: while the operator points at the list, `_sync` only updates rows in place and keeps
+  the rest (new rows, removals, the new order) waiting, so a click lands on the row that was
+  under the pointer; `waiting_changed` says how many rows have newer activity meanwhile.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import inspect
 import logging
 from typing import Any, Awaitable, Callable, Generic, Hashable, TypeVar
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt
+from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, Signal
 
 from ..bridge import spawn
 
@@ -28,11 +31,16 @@ T = TypeVar("T")
 
 
 class KeyedListModel(QAbstractListModel, Generic[T]):
+    #: int: how many rows moved up or came in while the order was held (0: nothing waits)
+    waiting_changed = Signal(int)
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._items: list[T] = []
         self._rows: dict[Hashable, int] = {}
         self._is_fetching = False
+        self._held = False
+        self._waiting: list[T] | None = None  # the list to show once the order is released
 
     # ---- To implement ---------------------------------------------------------------------
     def key_of(self, item: T) -> Hashable:
@@ -110,8 +118,46 @@ class KeyedListModel(QAbstractListModel, Generic[T]):
         index = self.index(row, 0)
         self.dataChanged.emit(index, index)
 
+    # ---- Holding the order ----------------------------------------------------------------
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    def hold(self, held: bool) -> None:
+        """Hold the rows where they are (True), or apply what waited and follow again."""
+        self._held = held
+        if not held and self._waiting is not None:
+            fresh, self._waiting = self._waiting, None
+            self._sync(fresh)
+            self.waiting_changed.emit(0)
+
+    def waiting_count(self) -> int:
+        """Rows that would move up or appear if the order were released now."""
+        if self._waiting is None:
+            return 0
+        count = 0
+        for new_row, item in enumerate(self._waiting):
+            row = self._rows.get(self.key_of(item))
+            if row is None or new_row < row:
+                count += 1
+        return count
+
+    def _sync_held(self, fresh: list[T]) -> None:
+        """Update the rows in place; keep the rest for `hold(False)`."""
+        for item in fresh:
+            row = self._rows.get(self.key_of(item))
+            if row is not None and self._items[row] != item:
+                self._replace(row, item)
+        self._waiting = fresh
+        if [self.key_of(i) for i in self._items] == [self.key_of(i) for i in fresh]:
+            self._waiting = None
+        self.waiting_changed.emit(self.waiting_count())
+
     def _sync(self, fresh: list[T]) -> None:
         """Make the rows equal `fresh` (already in display order) with minimal signals."""
+        if self._held and self._items:  # (an empty list has nothing to hold: fill it)
+            self._sync_held(fresh)
+            return
         fresh_keys = [self.key_of(item) for item in fresh]
         wanted = set(fresh_keys)
         for row in sorted((r for k, r in self._rows.items() if k not in wanted), reverse=True):

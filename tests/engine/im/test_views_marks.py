@@ -80,3 +80,26 @@ async def test_marks_tell_the_views_what_changed(views, accounts, feed, bus):
     assert events[1].account_id is None
     assert set(events[1].topics) == {WORK, TopicRef("acc-a", "content", "v2"), CHAT,
                                       TopicRef("acc-b", "conversation", "p9")}
+
+
+async def test_marking_all_read_can_be_undone_exactly(views, accounts, feed):
+    await _two_accounts(accounts, feed)
+    await views.mark_read(WORK, ["c1"])  # read before: stays read after the undo
+    before = await _badges(views)
+    marked = await views.mark_all_read_undoably()
+    assert marked.count == sum(before[0].values()) and (await views.unread_totals()).total == 0
+
+    assert await views.restore_unread(marked) == marked.count
+    assert await _badges(views) == before
+    assert {m.id: m.is_read for m in (await views.messages(WORK)).items}["c1"] is True
+    assert await views.restore_unread(marked) == 0  # nothing left to undo
+
+
+async def test_mark_all_read_marks_what_was_counted_not_what_came_after(views, accounts, feed):
+    await _two_accounts(accounts, feed)
+    channels, up_to = await views.unread_snapshot()
+    counted = sum(c.unread_count for c in channels)
+    await feed("acc-b", messages=[dm("m2", "p9", "刚到 just arrived", 5)])  # while the operator reads the question
+    marked = await views.mark_all_read_undoably(up_to)
+    assert marked.count == counted == 6
+    assert (await views.unread_totals()).total == 1  # the new message is still unread
