@@ -141,6 +141,15 @@ def ingest(loop, engine, account_id: str, **records: list[dict[str, Any]]):
     return result
 
 
+def open_first_topic(loop, window, topics: int = 1) -> None:
+    """Open the newest topic of the open account as the operator would (Alt+Down): the
+    console opens none by itself, so nothing is marked read that nobody chose."""
+    wait_until(loop, lambda: window.topics_pane.model is not None
+               and window.topics_pane.model.rowCount() == topics)
+    window.topics_pane.move(1)
+    wait_until(loop, lambda: window.chat.topic is not None)
+
+
 def video_ref(account_id: str, video: str = "v1") -> TopicRef:
     return TopicRef(account_id, "content", video)
 

@@ -281,7 +281,8 @@ def test_an_uncertain_reply_says_so_and_its_menu_confirms_it_or_sends_it_again(e
         row = run(qloop, engine.db.write(mark_unsent, reply_id, ReplyStatus.UNCERTAIN, "uncertain",
                                          "the reply may be older; check there", None, utcnow()))
         engine.bus.publish(MessageStatusChanged(row.id, row.account_id, row.topic, row.message_id, row.status,
-                                                error=row.error_message, attempts=row.attempts))
+                                                error=row.error_message, attempts=row.attempts,
+                                                error_code=row.error_code))
     wait_until(qloop, lambda: all(reply_message(chat, r).reply_status == "uncertain" for r in replies))
     shown = reply_message(chat, replies[0])
     assert status_text(shown).startswith("? Uncertain") and "check there" in status_text(shown)

@@ -9,7 +9,7 @@ import shiboken6
 from app.ui.main_window import MainWindow
 from app.ui.views.topic_delegate import TopicDelegate
 
-from .conftest import comments, ingest, run, wait_until
+from .conftest import comments, ingest, open_first_topic, run, wait_until
 
 
 @pytest.fixture
@@ -29,6 +29,7 @@ def window(engine, qloop, qtbot, tmp_path, language):
 
 def test_the_composer_warns_of_a_logged_out_account_and_offers_to_log_in(engine, qloop, qtbot, window, account):
     ingest(qloop, engine, account, comments=comments("v1", 2))
+    open_first_topic(qloop, window)
     chat = window.chat
     wait_until(qloop, lambda: chat.topic is not None and chat.reply_box.isVisible())
     box = chat.reply_box
@@ -51,6 +52,7 @@ def test_the_composer_warns_of_a_logged_out_account_and_offers_to_log_in(engine,
 def test_a_failed_reply_marks_its_row_in_the_topic_list(engine, qloop, window, account):
     ingest(qloop, engine, account, comments=comments("v1", 2) + comments("v2", 1, prefix="x"))
     engine.outbox.max_attempts = 1  # no browsers: the first attempt fails for good
+    open_first_topic(qloop, window, topics=2)
     chat = window.chat
     wait_until(qloop, lambda: chat.model is not None and chat.model.rowCount() > 0)
     pane = window.topics_pane

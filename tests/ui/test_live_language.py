@@ -7,7 +7,7 @@ from PySide6.QtCore import QCoreApplication
 
 from app.ui.main_window import MainWindow
 
-from .conftest import comments, ingest, wait_until
+from .conftest import comments, ingest, open_first_topic, wait_until
 
 
 @pytest.fixture
@@ -25,6 +25,7 @@ def window(engine, qloop, qtbot, tmp_path, language):
 def test_every_pane_follows_a_live_language_switch(engine, qloop, window, account, language):
     ingest(qloop, engine, account, comments=comments("v1", 3),
            contents=[{"platform_content_id": "v1", "title": "开箱视频"}])
+    open_first_topic(qloop, window)
     wait_until(qloop, lambda: window.chat.model is not None and window.chat.model.rowCount() == 3)
     window.set_engine_state(lambda: QCoreApplication.translate("MainWindow", "Ready"))
     chat = window.chat
