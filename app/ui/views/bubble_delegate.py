@@ -174,7 +174,6 @@ class BubbleDelegate(QStyledItemDelegate):
         top = rect.top() + ROW_SPACING // 2
         header_h = bold_fm.height()
         bubble_h = PAD + quote_h + text_h + PAD
-        footer_h = small_fm.height() + GAP if footer else 0
         if ours:
             avatar = QRect(rect.right() - MARGIN - AVATAR, top, AVATAR, AVATAR)
             right = avatar.left() - MARGIN

@@ -1,5 +1,4 @@
 """The DataStore: what a crawl batch does to the stored messages, counters and events."""
-import logging
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import update
