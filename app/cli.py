@@ -98,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
 
         log.error("%s", exc, extra=SHOWN)  # in the log file too, when it could be opened
         print(f"hiscrm: {exc}", file=sys.stderr)
+        if (args.command or "gui") == "gui" and has_display():
+            from .ui.app import show_startup_error
+
+            show_startup_error(str(exc))
         return exc.exit_code
 
 

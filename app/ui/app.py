@@ -217,3 +217,16 @@ def refuse_second_console(paths: AppPaths, holder_pid: int | None) -> None:
                       text, QMessageBox.StandardButton.Close)
     box.setTextFormat(Qt.TextFormat.PlainText)
     box.exec()
+
+
+def show_startup_error(text: str) -> None:
+    """A problem met before the window exists (the settings file, the home or log folder): a
+    message box, so an operator who started the console from a menu sees it (stderr is
+    nowhere to be seen there). The caller exits afterwards."""
+    app = QApplication.instance() or QApplication(sys.argv)
+    apply_look(app, Settings())
+    box = QMessageBox(QMessageBox.Icon.Critical,
+                      QCoreApplication.translate("MainWindow", "HisCRM Console cannot start"),
+                      text, QMessageBox.StandardButton.Close)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.exec()

@@ -160,18 +160,18 @@
 <context>
     <name>BubbleDelegate</name>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="212" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="211" />
         <source>You</source>
         <extracomment>str: the outbox reply id whose Retry link was clicked str: the outbox reply id whose Cancel link was clicked</extracomment>
         <translation>我</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="221" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="220" />
         <source>Retry</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="223" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="222" />
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -501,6 +501,7 @@
     </message>
     <message>
         <location filename="../../app/ui/app.py" line="137" />
+        <location filename="../../app/ui/app.py" line="229" />
         <source>HisCRM Console cannot start</source>
         <translation>HisCRM 控制台无法启动</translation>
     </message>

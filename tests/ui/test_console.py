@@ -77,3 +77,28 @@ def test_a_second_console_brings_the_running_window_forward(home, qapp, qloop, q
         summoner.close()
         window.close()
     assert not summon_running_console(app_paths(home / "other"), timeout_ms=500)  # per home
+
+
+def test_a_settings_file_the_console_cannot_read_is_told_in_a_message_box(home, qapp):
+    """Started from a menu, the console has no terminal: what stops it before its window
+    exists is shown in a box (and still printed, with the exit code for a settings problem)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.cli import main
+
+    settings_file = app_paths(str(home)).ensure().settings_file
+    settings_file.write_text("[" * 2000, encoding="utf-8")  # nested too deep to be settings
+    shown: list[str] = []
+
+    def read_and_close() -> None:
+        box = QApplication.activeModalWidget()
+        if box is None:
+            QTimer.singleShot(50, read_and_close)
+            return
+        shown.append(box.text())
+        box.close()
+
+    QTimer.singleShot(0, read_and_close)
+    assert main(["--home", str(home)]) == 2
+    assert len(shown) == 1 and str(settings_file) in shown[0]
