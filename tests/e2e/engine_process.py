@@ -11,7 +11,8 @@ asks, one JSON command per line on stdin, answering one JSON line on stdout each
                              → {"reply": "<reply id>"}
 
 Replies carry request ids, so the test can queue the same replies again after a restart
-without queueing any of them twice. SIGTERM (or the end of stdin) stops the engine cleanly.
+without queueing any of them twice. SIGTERM or SIGINT (or the end of stdin) stops the engine
+cleanly, as `hiscrm serve` does.
 """
 from __future__ import annotations
 
@@ -62,7 +63,8 @@ async def serve(engine: Engine) -> None:
 async def main(home: Path, site_url: str) -> None:
     async with running_engine(home, site_url) as engine:
         commands = asyncio.ensure_future(serve(engine))
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, commands.cancel)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, commands.cancel)
         try:
             await commands
         except asyncio.CancelledError:
