@@ -3,8 +3,10 @@
     .venv/bin/python bench/soak.py                                   # 4 accounts, 2 hours
     .venv/bin/python bench/soak.py --minutes 8 --warmup 2 --sample 30 --recycle-minutes 3   # a short run
 
-It builds the real Engine (SQLite in a temporary HISCRM_HOME, default settings), logs
-`--accounts` sandbox accounts in through the QR flow (the sandbox's control API plays the
+It builds the real Engine (SQLite in a temporary HISCRM_HOME, default settings) against a
+sandbox site run in a process of its own (`hiscrm sandbox serve`: the simulated platform keeps
+every comment and DM in memory, which is not the engine's growth), logs `--accounts` sandbox
+accounts in through the QR flow (the sandbox's control API plays the
 phone), keeps them awake the way an operator watching them does (wakes them every sample),
 and runs the sandbox's audience simulator at `--comments-per-s` + `--dms-per-s` across them
 for the whole run. Every `--sample` seconds it prints the resident memory (RSS) of the engine
@@ -17,13 +19,15 @@ default 60: caches, the database's page cache and Chromium's first allocations g
 first) and prints the growth per hour of each, beside the goal (< 5 MB/h each). A leak shows
 as a steady slope; recycling (an awake context is reopened every CONTEXT_RECYCLE_S,
 monitor.py) shows as a saw-tooth around a flat line. `--recycle-minutes` changes that period
-for the run, so a short run sees recycles too. Nothing is asserted. See bench/README.md.
+for the run, so a short run sees recycles too (recycling after CONTEXT_RECYCLE_REQUESTS
+requests stays on). Nothing is asserted. See bench/README.md.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -91,11 +95,19 @@ async def run(args: argparse.Namespace) -> None:
     paths = app_paths(home).ensure()
     setup_logging(paths.log_dir, verbose=False)
     settings = Settings(max_active_pages=max(args.accounts, Settings().max_active_pages))
+    settings.sandbox.enabled = False  # the site below, not one inside the engine's process
     settings.sandbox.demo_traffic = False
-    engine = Engine.create(paths, settings)
-    await engine.start()
+    site = subprocess.Popen(
+        [sys.executable, "-m", "app", "--home", str(home / "site"), "sandbox", "serve", "--port", "0",
+         "--world", str(home / "site" / "world.json")],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    site_url = site.stdout.readline().split()[2]  # "sandbox site: http://127.0.0.1:PORT"
     from app.platforms.sandbox import PLATFORM
 
+    PLATFORM.use_site(site_url)
+    engine = Engine.create(paths, settings)
+    await engine.start()
     control = PLATFORM.control
     qr_urls: dict[str, str] = {}
     finished: dict[str, str] = {}
@@ -145,6 +157,8 @@ async def run(args: argparse.Namespace) -> None:
         except Exception:  # noqa: BLE001 - the site may be gone already
             pass
         await engine.stop()
+        site.terminate()
+        site.wait(15)
     warm = args.warmup * 60
     print(f"\ngrowth after the first {args.warmup:g} min (goal < {GOAL_MB_PER_HOUR:g} MB/h each):")
     series = [("engine RSS", engine_mb), ("Chromium RSS", browser_mb)] + (
