@@ -25,6 +25,12 @@ A monitored account's page goes through these calls (monitor.py drives them):
    the session end (an expiry frame, a 401) calls `io.session_changed`, and the pool acts on
    it at once.
 
+Pages are not for keeping: hibernation closes them, a crash replaces them, and an awake
+page is recycled (closed with its session saved and reopened) every so often so memory stays
+flat; each new page gets `watch` again. Anything the next cycle needs goes in `io.state`, not
+in objects keyed by the page. `reply` and `find_reply` may get a page `watch` was never
+called on (an account whose monitoring is off).
+
 Built-in platforms are listed, like third-party ones, under the entry-point group
 "hiscrm.platforms"; a platform that fails to load is logged and skipped, never fatal. The
 built-ins are also known to the registry itself (BUILTIN_PLATFORMS), so they are found where
@@ -36,8 +42,8 @@ import abc
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib.metadata import EntryPoint, entry_points
 from enum import Enum
+from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict

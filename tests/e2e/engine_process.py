@@ -11,8 +11,9 @@ asks, one JSON command per line on stdin, answering one JSON line on stdout each
                              → {"reply": "<reply id>"}
 
 Replies carry request ids, so the test can queue the same replies again after a restart
-without queueing any of them twice. SIGTERM (or the end of stdin) stops the engine cleanly. A home that another engine process
-holds ends this one at once (exit code 1, the holder's pid on stderr).
+without queueing any of them twice. SIGTERM or SIGINT (or the end of stdin) stops the engine
+cleanly, as `hiscrm serve` does. A home that another engine process holds ends this one at
+once (exit code 1, the holder's pid on stderr).
 """
 from __future__ import annotations
 
@@ -72,7 +73,8 @@ async def main(home: Path, site_url: str) -> None:
 
 async def run(engine: Engine) -> None:
     commands = asyncio.ensure_future(serve(engine))
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, commands.cancel)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, commands.cancel)
     try:
         await commands
     except asyncio.CancelledError:

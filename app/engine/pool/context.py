@@ -32,6 +32,8 @@ class AccountContext:
         self._saved_digest = saved_digest
         self._on_dead: Callable[[str], None] | None = None
         self._opened_at = time.monotonic()
+        self.requests = 0  # requests the page made: the driver keeps an object for each
+        page.on("request", self._count_request)
         page.on("crash", lambda _page: self._died("the page crashed"))
         page.on("close", lambda _page: self._died("the page was closed"))
 
@@ -69,6 +71,9 @@ class AccountContext:
     def age_s(self) -> float:
         """Seconds since the context was opened."""
         return time.monotonic() - self._opened_at
+
+    def _count_request(self, _request: object) -> None:
+        self.requests += 1
 
     async def save(self, save_state: Callable[[str, dict[str, Any]], Awaitable[None]]) -> None:
         """Hand the current storage state to `save_state` when it changed since the last save

@@ -5,9 +5,10 @@ count moved (first-level comments page by page, each reply thread that grew), th
 (each conversation whose last message moved). It is written for works far bigger than one
 cycle can read:
 
-- Every list page's records go to the sink as soon as the page has settled (committed before
-  the crawl goes on), and the position reached is saved in the account's PlatformState right
-  after: a crawl cut short (a timeout, a crash, a restart) loses at most the page in progress.
+- Every list page's and every thread's records go to the sink as soon as they have settled
+  (committed before the crawl goes on), and the position reached is saved in the account's
+  PlatformState right after: a crawl cut short (a timeout, a crash, a restart) loses at most
+  the page in progress, and a retried cycle never redoes a thread it has read.
 - The position outlives the page: the next cycle, after a hibernation or a restart too,
   continues a work's list at the saved cursor (the page's ?cursor= link) and a thread from the
   replies already read (the ?thread=&reply_cursor= link), instead of starting at the top.
@@ -137,6 +138,8 @@ class Crawl:
                 if size > read:
                     if read == 0:
                         threads[cid] = await self._expand(cid)
+                        await self._flush()  # a thread is a page too: a list page of big
+                        await self.state.set(threads_key, threads)  # threads may outlast a step
                     if threads.get(cid, 0) < size:
                         unfinished.append(cid)
                 elif cid in threads:

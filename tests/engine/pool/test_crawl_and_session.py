@@ -41,7 +41,7 @@ async def _has_all(rig, account_id, count):
 async def test_a_held_or_blocked_account_gets_that_status(tmp_path, standing, status):
     async with make_rig(tmp_path) as rig:
         account_id = await rig.login(f"creator-{standing}")
-        await rig.until(lambda: rig.stat(account_id, "cycles", 0) >= 1, what="the first cycle")
+        await rig.until(lambda: rig.stat(account_id, "cycles", 0) >= 1, timeout=60, what="the first cycle")
         await rig.control.set_standing(f"creator-{standing}", standing)
         await rig.until(lambda: rig.seen(AccountStatusChanged, account_id=account_id, login_status=status),
                         what=f"the {status} status")
@@ -54,7 +54,7 @@ async def test_a_held_or_blocked_account_gets_that_status(tmp_path, standing, st
 async def test_a_pushed_session_expiry_is_acted_on_before_the_next_poll(tmp_path):
     async with make_rig(tmp_path, poll_interval_min_s=600, poll_interval_max_s=600) as rig:
         account_id = await rig.login("creator-pushed")
-        await rig.until(lambda: rig.stat(account_id, "cycles", 0) >= 1, what="the first cycle")
+        await rig.until(lambda: rig.stat(account_id, "cycles", 0) >= 1, timeout=60, what="the first cycle")
         await rig.until(lambda: rig.state_of(account_id) == "active", what="awake between polls")
         await rig.control.expire_sessions("creator-pushed")
         await rig.until(lambda: rig.seen(AccountStatusChanged, account_id=account_id, login_status="expired"),
@@ -64,7 +64,7 @@ async def test_a_pushed_session_expiry_is_acted_on_before_the_next_poll(tmp_path
 async def test_when_marking_expired_fails_the_monitor_keeps_the_database_s_view(tmp_path, monkeypatch):
     async with make_rig(tmp_path, poll_interval_min_s=1.0, poll_interval_max_s=1.0) as rig:
         account_id = await rig.login("creator-unwritable")
-        await rig.until(lambda: rig.stat(account_id, "cycles", 0) >= 1, what="the first cycle")
+        await rig.until(lambda: rig.stat(account_id, "cycles", 0) >= 1, timeout=60, what="the first cycle")
         real = rig.accounts.set_login_status
         failures = []
 

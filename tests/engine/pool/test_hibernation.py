@@ -72,3 +72,24 @@ async def test_the_account_the_operator_opens_stays_awake_and_gets_pushes(tmp_pa
         await rig.control.inject_dm("Ivan", "pushed at once", creator="creator-w2")
         # No poll is due for 40 s: only the page's websocket push can bring it this soon.
         await rig.until(lambda: stored(rig, second, "pushed at once"), timeout=5, what="the pushed DM")
+
+
+async def test_an_awake_context_is_recycled_without_a_restart_or_a_new_login(tmp_path, monkeypatch):
+    """A page that never closes grows without bound (the driver keeps every request and
+    handle it saw): an awake context is reopened on a schedule, its session kept."""
+    from app.engine.pool import monitor as monitor_module
+
+    monkeypatch.setattr(monitor_module, "CONTEXT_RECYCLE_S", 2.0)
+    async with make_rig(tmp_path) as rig:
+        account_id = await rig.login("creator-recycled")
+        await rig.until(lambda: rig.state_of(account_id) == "active", what="awake")
+        monitor = rig.pool._monitors[account_id]
+        contexts = set()
+        await rig.until(lambda: contexts.add(id(monitor._ctx)) or len(contexts - {id(None)}) >= 2,
+                        what="a second context")
+        logins_before = len(rig.seen(LoginProgress))
+        await rig.control.inject_dm("Hana", "after the recycle", creator="creator-recycled")
+        await rig.until(lambda: stored(rig, account_id, "after the recycle"), what="the DM after the recycle")
+        assert rig.stat(account_id, "restarts") == 0
+        assert len(rig.seen(LoginProgress)) == logins_before
+        assert (await rig.accounts.get(account_id)).login_status == "logged_in"

@@ -73,3 +73,27 @@ async def test_inject_for_a_creator_the_site_does_not_have_fails_and_names_the_o
     finally:
         server.send_signal(signal.SIGTERM)
         await asyncio.wait_for(server.wait(), 15)
+
+
+async def test_what_the_audience_wrote_survives_a_kill_9_of_the_site(tmp_path):
+    """Every change is on disk before it is answered: a kill -9 right after loses nothing."""
+    from app.platforms.sandbox.site import SandboxSite
+
+    world = tmp_path / "world.json"
+    server = await _hiscrm(tmp_path, "serve", "--port", "0", "--world", str(world))
+    try:
+        url = (await asyncio.wait_for(server.stdout.readline(), 30)).decode().split()[2]
+        async with SandboxControl(url) as control:
+            await control.ensure_creator("Durable")
+            comment = await control.inject_comment("Ann", "写在崩溃前 ✍️", creator="Durable")
+            dm = await control.inject_dm("Ben", "sent just before the kill", creator="Durable")
+        server.kill()  # SIGKILL: nothing runs on the way out
+        await asyncio.wait_for(server.wait(), 15)
+    finally:
+        if server.returncode is None:
+            server.kill()
+    reloaded = SandboxSite(world_file=world).world
+    creator = reloaded.creator_by_name("Durable")
+    assert creator.comments[comment["comment"]["cid"]].text == "写在崩溃前 ✍️"
+    messages = [m for conv in creator.conversations.values() for m in conv.messages]
+    assert dm["message"]["msg_id"] in {m.msg_id for m in messages}

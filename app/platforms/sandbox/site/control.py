@@ -1,6 +1,8 @@
 """The control API under /_control/: what tests, the demo and `hiscrm sandbox inject` use to
-play the other side of the platform: scan QR codes, read SMS codes, inject audience traffic,
-switch faults on, end sessions, and look at what the site holds (to check a reply arrived).
+play the other side of the platform: scan QR codes, read SMS codes, inject audience traffic
+(one comment or DM, or a big work's threads at once), switch faults on, end sessions, hold an
+account for a verification or block it, and look at what the site holds (to check a reply
+arrived).
 
 It is not part of the imitated platform: the adapter never calls it. The site binds to
 127.0.0.1 only, so the control API is reachable from this machine alone.

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Awaitable, Callable
 from urllib.parse import quote
 
 from aiohttp import web
@@ -22,10 +21,6 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
-
-
-SAVE_WORLD = web.AppKey("save_world", Callable[[], Awaitable[None]])
-"""Set by a site that keeps its world in a file: save it now."""
 
 
 def _page(name: str) -> web.FileResponse:
@@ -49,16 +44,13 @@ def creator_page(name: str):
 
 
 async def complete_login(request: web.Request) -> web.StreamResponse:
-    """The login page comes here once its QR ticket is confirmed: set the session cookie, once
-    the session is saved (a real platform never forgets a session it handed out; a session
-    lost in a crash left the first run's demo accounts expired for good)."""
+    """The login page comes here once its QR ticket is confirmed: set the session cookie (the
+    session is in the world's journal by now: a real platform never forgets a session it
+    handed out, and one lost in a crash left the first run's demo accounts expired for good)."""
     try:
         session = world_of(request).complete_login(request.query.get("token", ""))
     except WorldError as exc:
         raise web.HTTPFound(f"/login?error={quote(exc.message)}") from None
-    save_world = request.app.get(SAVE_WORLD)
-    if save_world is not None:
-        await save_world()
     target = request.query.get("next") or "/creator/home"
     if not target.startswith("/") or target.startswith("//"):  # only our own pages
         target = "/creator/home"
