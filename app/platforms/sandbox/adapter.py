@@ -587,7 +587,8 @@ class SandboxPlatform(Platform):
         before = len(seen.comments)
         await newest.click()
         await self._settled(page)
-        thread = lambda: seen.comments[before:]  # noqa: E731  (only the thread's pages since)
+        # Only the thread's replies read since (each page of it also names its root comment).
+        thread = lambda: [c for c in seen.comments[before:] if c["platform_comment_id"] != root]  # noqa: E731
         return await self._page_back(
             page, watch, thread, floor, f'.comment[data-cid="{root}"] > .body > .more-replies', found)
 
