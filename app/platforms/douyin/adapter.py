@@ -13,7 +13,8 @@
   are settings (settings.py).
 - Replies are typed into the page's own boxes after the target is verified on screen
   (comment text and author, the conversation's peer name in the header); the platform id
-  comes from the publish response (comments) or the new "from me" row (DMs).
+  comes, with the reply's record, from the publish response (comments) or the new "from me"
+  row (DMs), so the reply is confirmed at once.
 """
 from __future__ import annotations
 
