@@ -437,7 +437,10 @@ class DouyinPlatform(Platform):
           "self_uid"  our numeric uid
 
         The lists themselves cannot be resumed at a cursor: the page fetches (and signs)
-        its own pages as it scrolls, from the top. When a step fails (a changed page, an
+        its own pages as it scrolls, from the top. So a work whose comments go beyond
+        `max_scrolls` pages is read to that depth and counted read (reading it again from
+        the top every cycle would never get further, and would get the account noticed).
+        When a step fails (a changed page, an
         expired session, a bad body), what was read before it is stored, then the failure
         is raised."""
         async with self._guard(page):
