@@ -8,6 +8,7 @@
     hiscrm db export ACCOUNT  write an account (its name or id) as a snapshot in the original format
     hiscrm db backup [FILE]   copy the SQLite database (online: the engine may be running)
     hiscrm sandbox ...     run the sandbox site / inject audience traffic
+    hiscrm douyin check    check Douyin's creator pages against what the adapter expects
 
 A problem the operator can fix (settings, folders, the database, the key file) is a
 StartupError: one line on stderr and its exit code (2: fix the settings, 1: the rest), never a
@@ -68,6 +69,11 @@ def _build_parser() -> argparse.ArgumentParser:
     add_sandbox_commands(sub.add_parser(
         "sandbox", help="the sandbox platform's site and audience simulator",
         description="the sandbox platform's site and audience simulator"))
+    from .platforms.douyin.cli import add_commands as add_douyin_commands
+
+    add_douyin_commands(sub.add_parser(
+        "douyin", help="Douyin tools: the live self-check of the creator centre's pages",
+        description="Douyin tools: the live self-check of the creator centre's pages"))
     return parser
 
 
@@ -144,6 +150,10 @@ def _run(command: str, args: argparse.Namespace, paths) -> int:
         settings.database_url = args.database_url
     if command == "db":
         return asyncio.run(_db(args, settings.database_url or paths.default_database_url))
+    if command == "douyin":
+        from .platforms.douyin.cli import run as run_douyin
+
+        return run_douyin(args, paths, settings)
     if command == "gui":
         from .ui.app import run_gui
 

@@ -6,10 +6,15 @@
 - Pages are described as data (anatomy/): when one no longer matches, a PageChanged error
   names what is missing and a snapshot of the page is saved; nothing silently returns empty.
 - Crawls are paced like a person and open only the works whose comment count moved: accounts
-  polled continuously on one video have been blocked.
+  polled continuously on one video have been blocked. They are streamed: each list's records
+  go to the sink as soon as it is read, and what was read (each work's comment count, each
+  conversation's list row, the works' encrypted ids) is kept in the account's PlatformState,
+  so a crawl cut short, a hibernated page or a restart goes on from there. Limits and pace
+  are settings (settings.py).
 - Replies are typed into the page's own boxes after the target is verified on screen
   (comment text and author, the conversation's peer name in the header); the platform id
-  comes from the publish response (comments) or the new "from me" row (DMs).
+  comes, with the reply's record, from the publish response (comments) or the new "from me"
+  row (DMs), so the reply is confirmed at once.
 """
 from __future__ import annotations
 
@@ -34,14 +39,21 @@ from app.engine.platform import (
     LoginFailed,
     LoginIO,
     LoginOutcome,
+    MonitorIO,
+    NeedsVerification,
     PermanentError,
     Platform,
     PlatformError,
     PlatformRuntime,
+    PlatformState,
     ReplyBlocked,
     ReplyTarget,
+    ReplyUncertain,
+    SentReply,
     SessionExpired,
+    SessionStatus,
     TransientError,
+    session_status_of,
 )
 
 from . import parsers
@@ -57,6 +69,7 @@ from .anatomy import (
 )
 from .errors import ApiRefused, BadResponse
 from .parsers import Parsed, Raw
+from .settings import DouyinSettings
 
 if TYPE_CHECKING:
     from playwright.async_api import Locator, Page, Response
@@ -64,19 +77,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STEP_TIMEOUT_MS = 20_000  # one navigation, or one fetch the page makes
-MAX_SCROLLS = 30  # "load more" scrolls per list and crawl: bounds a runaway crawl
 MAX_SMS_ATTEMPTS = 3
 LIST_ENDPOINTS = {"item_list", "janus_work_list", "web_comment_list", "web_comment_reply_list",
                   "creator_comment_list", "creator_comment_reply_list"}
 WORK_ENDPOINTS = ("janus_work_list", "item_list")
 COMMENT_ENDPOINTS = ("web_comment_list", "creator_comment_list")
-
-
-class NeedsVerification(LoginFailed):
-    """After the scan Douyin wants a check we cannot relay (slider, face): the operator must
-    finish in a visible browser."""
-
-    code = "needs_verification"
 
 
 # The login card in one round trip: which of the anatomy's selectors and texts are showing.
@@ -141,23 +146,24 @@ _FIBER_PROPS_JS = """([nodes, wanted, levels]) => nodes.map(node => {
 
 @dataclass
 class _PageWatch:
-    """What the adapter knows about one account's page: where intercepted records go, and
-    what earlier crawls saw (so the next one opens only what changed)."""
+    """What the adapter knows about one account's live page: where intercepted records go,
+    the crawl in progress and the records seen (to find a target again). What must outlive
+    the page is in the account's PlatformState (see `poll`)."""
 
     account_id: str
     sink: BatchSink | None = None
+    io: MonitorIO | None = None  # the monitor's, once `watch` was called
     crawl: Parsed | None = None  # responses go here while a crawl runs, else straight to `sink`
     pending: set[asyncio.Task[None]] = field(default_factory=set)
     failures: list[PlatformError] = field(default_factory=list)  # bad list bodies this crawl
-    session_expired: str | None = None
+    session_error: SessionExpired | None = None  # an answer said the session is not usable
+    bounded: bool = False  # a list was left unfinished at the scroll bound (this look or crawl)
     self_uid: str | None = None
     item_ids: dict[str, str] = field(default_factory=dict)  # encrypted item id → numeric id
-    work_counts: dict[str, int] = field(default_factory=dict)  # work id → comment count, stored
     works: dict[str, dict[str, Any]] = field(default_factory=dict)  # work id → its record
     comments: dict[str, dict[str, Any]] = field(default_factory=dict)  # cid → its record
     peers: dict[str, parsers.Peer] = field(default_factory=dict)  # sec_uid → profile
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
-    dm_rows: dict[str, str] = field(default_factory=dict)  # peer name → list row text, stored
     works_more: bool | None = None  # the works list's last page said has_more
     comments_more: bool | None = None  # the open work's last comment page said has_more
 
@@ -174,6 +180,20 @@ class _PageWatch:
     async def settle(self) -> None:
         while self.pending:
             await asyncio.gather(*list(self.pending), return_exceptions=True)
+
+    def session_lost(self, error: SessionExpired) -> None:
+        """An answer the page received says the session is not usable: remember it for the
+        crawl or look in progress, and tell the pool now."""
+        self.session_error = error
+        if self.io is not None:
+            self.io.session_changed(session_status_of(error), str(error))
+
+    async def flush(self) -> None:
+        """Hand what the crawl read so far to the sink (committed when this returns)."""
+        await self.settle()
+        parsed, self.crawl = self.crawl, Parsed()
+        if parsed and self.sink is not None:
+            await self.sink(parsed.to_batch(self.account_id, "crawl"))
 
     def learn(self, parsed: Parsed) -> None:
         self.self_uid = self.self_uid or parsed.self_uid
@@ -194,18 +214,29 @@ class DouyinPlatform(Platform):
     name = "douyin"
     label = "抖音"
     capabilities = frozenset({"comments", "direct_messages", "qr_login", "sms_verification"})
+    settings_model = DouyinSettings
 
     def __init__(self) -> None:
         self.data_dir: Path | None = None
-        # Seconds between two navigations of one account, drawn at random: a person's pace.
-        self.pace_s: tuple[float, float] = (2.0, 6.0)
         self.login_timeout_s = LOGIN.timing("give_up_s")
         self.qr_wait_s = LOGIN.timing("qr_wait_s")  # no QR on the card this long: the page changed
-        self.max_works = int(WORKS.timing("max_works"))  # newest first; older ones are not crawled
+        self.configure(DouyinSettings())
         self._watches: weakref.WeakKeyDictionary[Page, _PageWatch] = weakref.WeakKeyDictionary()
+
+    def configure(self, config: DouyinSettings) -> None:
+        """Take this engine's `platforms.douyin` settings."""
+        self.max_works = config.max_works  # newest first; older ones are not crawled
+        self.max_works_per_poll = config.max_works_per_poll
+        self.max_scrolls = config.max_scrolls
+        # Seconds between two navigations of one account, drawn at random: a person's pace.
+        self.pace_s: tuple[float, float] = (config.pause_min_s, config.pause_max_s)
 
     async def startup(self, runtime: PlatformRuntime) -> None:
         self.data_dir = Path(runtime.data_dir) if runtime.data_dir else None
+        self.configure(DouyinSettings.model_validate(runtime.config.model_dump()))
+
+    def normalize_text(self, text: str) -> str:
+        return parsers.douyin_text(text)
 
     def home_url(self) -> str:
         return HOME.url
@@ -309,18 +340,18 @@ class DouyinPlatform(Platform):
         return LoginOutcome(platform_user_id=profile["uniqueId"], username=profile["nickname"],
                             avatar_url=profile["avatar"], user_info={"douyin_id": profile["uniqueId"]})
 
-    async def check_session(self, page: Page) -> bool:
+    async def check_session(self, page: Page) -> SessionStatus:
         """Logged in when the session cookie is there and the home page shows the account
-        (not the login card)."""
+        (not the login card, not a slider check)."""
         async with self._guard(page):
             if not await self._has_session_cookie(page):
-                return False
+                return SessionStatus.EXPIRED
             try:
                 await self._open(page, HOME)
-            except SessionExpired:
-                return False
-            await self._wait_for(page, HOME, "logged_in")
-            return True
+                await self._wait_for(page, HOME, "logged_in")
+            except SessionExpired as exc:
+                return session_status_of(exc)
+            return SessionStatus.LOGGED_IN
 
     async def _has_session_cookie(self, page: Page) -> bool:
         names = set(HOME.data["cookies"]["session"])
@@ -332,10 +363,19 @@ class DouyinPlatform(Platform):
         return False
 
     # ---- monitoring --------------------------------------------------------------------
-    async def watch(self, page: Page, account: AccountInfo, sink: BatchSink) -> None:
-        """Read every JSON body the page fetches from now on (the creator pages have no push
-        channel we use yet: the www.douyin.com imStore is for a later version)."""
-        self._watch(page, account).sink = sink
+    async def watch(self, page: Page, account: AccountInfo, io: MonitorIO) -> None:
+        """Read every JSON body the page fetches from its first load on (the creator pages
+        have no push channel we use yet: the www.douyin.com imStore is for a later version);
+        an answer saying the session is gone is reported through `io` at once."""
+        await self._watch_with(page, account, io)
+
+    async def _watch_with(self, page: Page, account: AccountInfo, io: MonitorIO) -> _PageWatch:
+        watch = self._watch(page, account)
+        if watch.io is None:
+            watch.io, watch.sink = io, io.sink
+            watch.item_ids.update(await io.state.get("item_ids", {}))
+            watch.self_uid = watch.self_uid or await io.state.get("self_uid")
+        return watch
 
     def _watch(self, page: Page, account: AccountInfo) -> _PageWatch:
         watch = self._watches.get(page)
@@ -360,7 +400,7 @@ class DouyinPlatform(Platform):
             parsed = parsers.parse_endpoint(name, response.url, body, self_uid=watch.self_uid,
                                             item_ids=watch.item_ids, known_comments=watch.comments)
         except SessionExpired as exc:
-            watch.session_expired = str(exc)
+            watch.session_lost(exc)
             return
         except (BadResponse, ApiRefused) as exc:
             log.warning("douyin: %s", exc)
@@ -384,44 +424,76 @@ class DouyinPlatform(Platform):
         elif parsed and watch.sink is not None:
             await watch.sink(parsed.to_batch(watch.account_id, "intercept"))
 
-    async def poll(self, page: Page, account: AccountInfo, sink: BatchSink) -> None:
-        """One crawl: the works list, the comments of the works whose count moved, the
-        conversations whose list row changed; everything seen goes to `sink` as one batch.
-        When a step fails (a changed page, an expired session, a bad body), what was read
-        before it is still stored, then the failure is raised; the next crawl redoes it all."""
+    async def poll(self, page: Page, account: AccountInfo, io: MonitorIO) -> None:
+        """One crawl: the works list, the comments of the works whose count moved (at most
+        `max_works_per_poll`: the next cycle goes on), the conversations whose list row
+        changed. Each list goes to the sink as soon as it is read; what was read is then
+        saved in `io.state`:
+
+          "works"     {work id: the comment count its comments were read at}
+          "dm_rows"   {peer name: the conversation's list row when it was read}
+          "item_ids"  {encrypted item id: numeric work id} (the V1 comment list names its
+                      work only by the encrypted id, also on a fresh page)
+          "self_uid"  our numeric uid
+
+        The lists themselves cannot be resumed at a cursor: the page fetches (and signs)
+        its own pages as it scrolls, from the top. So a work whose comments go beyond
+        `max_scrolls` pages is read to that depth and counted read (reading it again from
+        the top every cycle would never get further, and would get the account noticed).
+        When a step fails (a changed page, an
+        expired session, a bad body), what was read before it is stored, then the failure
+        is raised."""
         async with self._guard(page):
-            watch = self._watch(page, account)
-            watch.sink = watch.sink or sink
-            crawl = watch.crawl = Parsed()
+            watch = await self._watch_with(page, account, io)
+            watch.crawl = Parsed()
             watch.failures.clear()
+            watch.session_error = None
             failed: Exception | None = None
-            counts: dict[str, int] = {}
-            dm_rows: dict[str, str] = {}
             try:
-                counts = await self._crawl_works(page, watch)
-                for work_id, comment_count in counts.items():
-                    if watch.work_counts.get(work_id) != comment_count and comment_count > 0:
-                        await self._pace()
-                        await self._crawl_comments(page, watch, work_id)
-                await self._pace()
-                dm_rows = await self._crawl_dms(page, watch)
+                await self._crawl(page, watch, io.state)
             except (PlatformError, PlaywrightError) as exc:
                 failed = exc
             finally:
-                await watch.settle()
-                watch.crawl = None
-            if crawl:
-                await sink(crawl.to_batch(account.id, "crawl"))
+                try:
+                    await watch.flush()
+                finally:
+                    watch.crawl = None
             if failed is not None:
                 raise failed
             self._raise_for_crawl(watch)
-            watch.work_counts.update(counts)  # only after a whole stored crawl
-            watch.dm_rows.update(dm_rows)
+
+    async def _crawl(self, page: Page, watch: _PageWatch, state: PlatformState) -> None:
+        counts = await self._crawl_works(page, watch)
+        await watch.flush()
+        await self._remember_ids(watch, state)
+        done: dict[str, int] = await state.get("works", {})
+        opened = 0
+        for work_id, comment_count in counts.items():
+            if done.get(work_id) == comment_count or comment_count == 0:
+                continue
+            if opened >= self.max_works_per_poll:
+                break  # this cycle's share; the works left are not marked read
+            opened += 1
+            await self._pace()
+            failures = len(watch.failures)
+            await self._crawl_comments(page, watch, work_id)
+            await watch.flush()
+            if len(watch.failures) == failures and watch.session_error is None:
+                done[work_id] = comment_count
+                await state.set("works", done)
+        await self._pace()
+        await self._crawl_dms(page, watch, state)
+
+    async def _remember_ids(self, watch: _PageWatch, state: PlatformState) -> None:
+        if watch.item_ids != await state.get("item_ids", {}):
+            await state.set("item_ids", dict(watch.item_ids))
+        if watch.self_uid and watch.self_uid != await state.get("self_uid"):
+            await state.set("self_uid", watch.self_uid)
 
     def _raise_for_crawl(self, watch: _PageWatch) -> None:
-        if watch.session_expired:
-            reason, watch.session_expired = watch.session_expired, None
-            raise SessionExpired(reason)
+        if watch.session_error is not None:
+            error, watch.session_error = watch.session_error, None
+            raise error
         if watch.failures:
             raise watch.failures[0]
 
@@ -435,7 +507,7 @@ class DouyinPlatform(Platform):
         def seen() -> int:
             return len(watch.crawl.contents) if watch.crawl is not None else len(watch.works)
 
-        for _ in range(MAX_SCROLLS):
+        for _ in range(self.max_scrolls):
             if not watch.works_more or seen() >= self.max_works:
                 break
             if await self._text_showing(page, WORKS.texts("end_of_list")):
@@ -494,7 +566,7 @@ class DouyinPlatform(Platform):
             await page.locator(COMMENTS.selector("work_title")).first.wait_for(timeout=STEP_TIMEOUT_MS)
         except PlaywrightError:
             raise await self._page_changed(page, COMMENTS, "the work picker's cards") from None
-        for _ in range(MAX_SCROLLS):
+        for _ in range(self.max_scrolls):
             found = await titles.count()
             if found > 1:
                 raise PermanentError(f"two works are titled 「{first}」 in the picker: refusing to guess")
@@ -519,8 +591,9 @@ class DouyinPlatform(Platform):
 
     async def _load_all_comments(self, page: Page, watch: _PageWatch) -> None:
         """Scroll the comment list while the last page said has_more (each scroll to the
-        bottom fetches the next page), up to 没有更多评论."""
-        for _ in range(MAX_SCROLLS):
+        bottom fetches the next page), up to 没有更多评论; `watch.bounded` when the scroll
+        bound came first."""
+        for _ in range(self.max_scrolls):
             if not watch.comments_more or await self._text_showing(page, [COMMENTS.text("end_of_comments")]):
                 return
             try:
@@ -530,34 +603,40 @@ class DouyinPlatform(Platform):
             except PlaywrightError:
                 return  # scrolling brought nothing more
             await watch.settle()
+        watch.bounded = watch.bounded or bool(watch.comments_more)
 
     async def _expand_replies(self, page: Page, watch: _PageWatch) -> None:
-        """Click every "查看N条回复" under the comments (each fetches one reply list)."""
-        pattern = re.compile(COMMENTS.text("view_replies"))
-        for _ in range(MAX_SCROLLS):
-            links = page.locator(COMMENTS.selector("load_more"), has_text=pattern)
+        """Click every "查看N条回复" under the comments (each fetches one reply list);
+        `watch.bounded` when the scroll bound left some."""
+        links = page.locator(COMMENTS.selector("load_more"), has_text=re.compile(COMMENTS.text("view_replies")))
+        for _ in range(self.max_scrolls):
             if not await links.count():
                 return
             async with self._expect_endpoint(page, ("web_comment_reply_list", "creator_comment_reply_list")):
                 await links.first.click()
             await watch.settle()
             await self._pace(short=True)
+        watch.bounded = watch.bounded or bool(await links.count())
 
     # ---- replies -----------------------------------------------------------------------
-    async def reply(self, page: Page, account: AccountInfo, target: ReplyTarget, text: str) -> str:
+    async def reply(self, page: Page, account: AccountInfo, target: ReplyTarget, text: str) -> SentReply:
+        """Send through the page's own box; the reply's record (from the publish response, or
+        the new "from me" row) comes with its id, so it is confirmed at once."""
         async with self._guard(page):
             watch = self._watch(page, account)
             if target.kind == "comment":
-                return await self._reply_to_comment(page, watch, target, text)
-            return await self._send_dm(page, watch, target, text)
+                comment = await self._reply_to_comment(page, watch, target, text)
+                return SentReply(comment["platform_comment_id"],
+                                 Parsed(comments=[comment]).to_batch(account.id, "reply"))
+            message = await self._send_dm(page, watch, target, text)
+            return SentReply(message["platform_message_id"], Parsed(messages=[message]).to_batch(account.id, "reply"))
 
-    async def _reply_to_comment(self, page: Page, watch: _PageWatch, target: ReplyTarget, text: str) -> str:
+    async def _reply_to_comment(self, page: Page, watch: _PageWatch, target: ReplyTarget, text: str) -> Raw:
         if target.target_platform_id is None:
             raise PermanentError("a new top-level comment on a work is not supported on Douyin yet")
         expected = self._comment_context(watch, target)
-        title = getattr(target, "topic_title", None)
-        if title:
-            watch.works.setdefault(target.topic_platform_id, {"title": title})
+        if target.topic_title:
+            watch.works.setdefault(target.topic_platform_id, {"title": target.topic_title})
         elif target.topic_platform_id not in watch.works:
             await self._crawl_works(page, watch)  # the picker is searched by the work's title
         await self._open_work_comments(page, watch, target.topic_platform_id)
@@ -586,17 +665,15 @@ class DouyinPlatform(Platform):
             await button.click()
         response = await answer.value
         body = parsers.decode_body("comment/reply", await response.body(), response.headers.get("content-type"))
-        record = parsers.published_comment(body, content_id=target.topic_platform_id,
-                                           parent_id=target.target_platform_id, text=text)
-        return record["platform_comment_id"]
+        return parsers.published_comment(body, content_id=target.topic_platform_id,
+                                         parent_id=target.target_platform_id, text=text)
 
     def _comment_context(self, watch: _PageWatch, target: ReplyTarget) -> dict[str, str]:
         """The comment's text and author as the page shows them: from the target's context
-        (`target_text`, `target_author`: fields the engine's ReplyTarget gains with the
-        reply-context work; read with getattr until then) or from what our crawls saw."""
+        (what the operator saw) or, without it, from what this page's crawls saw."""
         known = watch.comments.get(target.target_platform_id or "") or {}
-        text = getattr(target, "target_text", None) or known.get("text")
-        author = getattr(target, "target_author", None) or known.get("author_name")
+        text = target.target_text or known.get("text")
+        author = target.target_author or known.get("author_name")
         if not text or not author:
             raise TransientError("the comment's text and author are not known yet: it cannot be found on the page "
                                  "safely (the next crawl learns them)")
@@ -611,7 +688,7 @@ class DouyinPlatform(Platform):
             rows: list[tuple[int, Locator]] = []
             for i in range(await text_nodes.count()):
                 node = text_nodes.nth(i)
-                if not _same_text(await node.inner_text(), expected["text"]):
+                if self.normalize_text(await node.inner_text()) != self.normalize_text(expected["text"]):
                     continue
                 row = node.locator(f"xpath=ancestor::*[.//{COMMENTS.prefix_xpath('operations')}][1]")
                 author = (await row.locator(COMMENTS.selector("comment_author")).first.inner_text()).strip()
@@ -629,9 +706,9 @@ class DouyinPlatform(Platform):
         raise PermanentError(f"no comment by 「{expected['author']}」 saying 「{expected['text'][:40]}」 on the page "
                              "(deleted, or the wrong comment): refusing to send")
 
-    async def _send_dm(self, page: Page, watch: _PageWatch, target: ReplyTarget, text: str) -> str:
+    async def _send_dm(self, page: Page, watch: _PageWatch, target: ReplyTarget, text: str) -> Raw:
         """Open the conversation by its peer's name, check the header and the rows' own
-        conversation id, type and send; the id is that of the new "from me" row."""
+        conversation id, type and send; the reply is the new "from me" row."""
         await self._open_conversation(page, watch, target)
         before = {m["platform_message_id"] for m in (await self._shown_messages(page, watch)).messages}
         editor = page.locator(CHAT.selector("editor")).filter(visible=True).first
@@ -648,14 +725,14 @@ class DouyinPlatform(Platform):
                 raise ReplyBlocked(refusal)
             for message in (await self._shown_messages(page, watch)).messages:
                 if (message["direction"] == "out" and message["platform_message_id"] not in before
-                        and _same_text(message["text"], text)):
-                    return message["platform_message_id"]
+                        and self.same_text(text, message["text"])):
+                    return message
             await asyncio.sleep(0.2)
         # It may have gone out: the outbox looks for it (find_reply) before sending again.
         raise TransientError("the message was sent but did not appear in the conversation")
 
     def _peer_name(self, watch: _PageWatch, target: ReplyTarget) -> str:
-        name = getattr(target, "peer_name", None) or watch.conversations.get(target.topic_platform_id, {}).get("peer_name")
+        name = target.peer_name or watch.conversations.get(target.topic_platform_id, {}).get("peer_name")
         if not name:
             raise TransientError("the conversation's peer name is not known yet: it cannot be opened safely "
                                  "(the next crawl learns it)")
@@ -700,7 +777,7 @@ class DouyinPlatform(Platform):
         if not await scroller.count():
             raise await self._page_changed(page, CHAT, "the conversation list")
         await scroller.evaluate("node => { node.scrollTop = 0; }")
-        for _ in range(MAX_SCROLLS * 4):
+        for _ in range(self.max_scrolls * 4):
             rows = page.locator(CHAT.selector("list_rows")).filter(
                 has=page.locator(CHAT.selector("row_name"), has_text=_whole_text(name)))
             if await rows.count() == 1:
@@ -735,14 +812,15 @@ class DouyinPlatform(Platform):
             CHAT.selectors("error_notes"))
         return next((n.strip() for n in notes if any(t in n for t in CHAT.texts("refused"))), None)
 
-    async def _crawl_dms(self, page: Page, watch: _PageWatch) -> dict[str, str]:
-        """Open each conversation whose list row changed since the last stored crawl and read
-        its messages; returns {peer name: row text} seen."""
+    async def _crawl_dms(self, page: Page, watch: _PageWatch, state: PlatformState) -> None:
+        """Open each conversation whose list row changed since it was last read and stored
+        (state "dm_rows") and read its messages, storing each conversation before the next."""
         await self._open(page, CHAT)
-        await watch.settle()
+        await watch.flush()  # the peers' profiles the page fetched
+        stored: dict[str, str] = await state.get("dm_rows", {})
         scroller = page.locator(CHAT.selector("list_scroller")).first
-        seen: dict[str, str] = {}
-        for _ in range(MAX_SCROLLS):
+        seen: set[str] = set()
+        for _ in range(self.max_scrolls):
             rows = await page.eval_on_selector_all(
                 CHAT.selector("list_rows"),
                 "(rows, sel) => rows.map(r => [(r.querySelector(sel) || {}).innerText || '', r.innerText])",
@@ -751,8 +829,8 @@ class DouyinPlatform(Platform):
                 name = name.strip()
                 if not name or name in seen:
                     continue
-                seen[name] = preview
-                if watch.dm_rows.get(name) == preview:
+                seen.add(name)
+                if stored.get(name) == preview:
                     continue
                 top = await scroller.evaluate("node => node.scrollTop")
                 if not await self._click_conversation(page, name):
@@ -764,32 +842,45 @@ class DouyinPlatform(Platform):
                 watch.learn(parsed)
                 if watch.crawl is not None:
                     watch.crawl.extend(parsed)
+                await watch.flush()
+                stored[name] = preview
+                await state.set("dm_rows", stored)
                 await self._pace(short=True)
             if not await scroller.count() or not await scroller.evaluate(
                     "node => { const top = node.scrollTop; node.scrollTop = top + node.clientHeight / 2;"
                     " return node.scrollTop !== top; }"):
                 break
             await asyncio.sleep(0.1)
-        return seen
 
     async def find_reply(self, page: Page, account: AccountInfo, target: ReplyTarget, text: str,
-                         since: datetime) -> str | None:
-        """Look for our reply with this text where the page shows it: the work's comments and
-        threads, or the conversation's rows. An unreadable page raises (the outbox then asks
-        again later): it never counts as "not sent"."""
+                         since: datetime) -> SentReply | None:
+        """Our reply with this text where the page shows it, with its record: the work's
+        comments and threads, or the conversation's rows. An answer that could not be read
+        raises TransientError (the outbox asks again later); ReplyUncertain when the reply
+        may be beyond what the page showed (the scroll bound, or a conversation whose shown
+        messages all came after `since`). Neither ever counts as "not sent"."""
         async with self._guard(page):
             watch = self._watch(page, account)
             if target.kind != "comment":
                 await self._open_conversation(page, watch, target)
-                messages = (await self._shown_messages(page, watch)).messages
+                messages = [m for m in (await self._shown_messages(page, watch)).messages
+                            if m["platform_conversation_id"] == target.topic_platform_id]
                 cutoff = since - timedelta(seconds=1)
-                ours = [(m["created_at"], m["platform_message_id"]) for m in messages
-                        if m["direction"] == "out" and _same_text(m["text"], text) and m["created_at"] >= cutoff]
-                return max(ours)[1] if ours else None
+                ours = [m for m in messages if m["direction"] == "out" and m["created_at"] >= cutoff
+                        and self.same_text(text, m["text"])]
+                if ours:
+                    found = max(ours, key=lambda m: m["created_at"])
+                    return SentReply(found["platform_message_id"], Parsed(messages=[found]).to_batch(account.id, "reply"))
+                if not any(m["created_at"] < cutoff for m in messages):
+                    raise ReplyUncertain("the conversation shows no message from before the send: "
+                                         "the reply may be among older ones the page did not show")
+                return None
             if watch.works.get(target.topic_platform_id) is None:
                 await self._crawl_works(page, watch)
-            found = watch.crawl = Parsed()
+            seen = watch.crawl = Parsed()
             watch.failures.clear()
+            watch.session_error = None
+            watch.bounded = False
             try:
                 await self._crawl_comments(page, watch, target.topic_platform_id)
                 await watch.settle()
@@ -797,17 +888,24 @@ class DouyinPlatform(Platform):
                 watch.crawl = None
             self._raise_for_crawl(watch)  # an unreadable answer is "unknown", never "not sent"
             cutoff = since.replace(microsecond=0) - timedelta(seconds=1)
-            ours = [(c["created_at"], c["platform_comment_id"]) for c in found.comments
-                    if c["direction"] == "out" and _same_text(c["text"], text)
+            ours = [c for c in seen.comments
+                    if c["direction"] == "out" and self.same_text(text, c["text"])
                     and c["parent_platform_comment_id"] in (target.target_platform_id, None)
                     and c["created_at"] >= cutoff]
-            return max(ours)[1] if ours else None
+            if ours:
+                found = max(ours, key=lambda c: c["created_at"])
+                return SentReply(found["platform_comment_id"], Parsed(comments=[found]).to_batch(account.id, "reply"))
+            if watch.bounded:
+                raise ReplyUncertain(f"the comments were read only to the scroll bound ({self.max_scrolls} pages "
+                                     "per list): the reply may be beyond it")
+            return None
 
     # ---- page helpers ------------------------------------------------------------------
     async def _open(self, page: Page, anatomy: Anatomy) -> None:
         """Navigate to a creator page and wait until it shows its `ready` marker; the creator
         centre is a single-page app that sends a logged-out visitor to the login from script,
-        after the load, so leaving /creator-micro/ meanwhile is a SessionExpired."""
+        after the load, so leaving /creator-micro/ meanwhile is a SessionExpired, and a
+        verification check laid over the page is a NeedsVerification."""
         await page.goto(anatomy.url, timeout=STEP_TIMEOUT_MS)
         ready = anatomy.selectors("ready") if "ready" in anatomy.data.get("selectors", {}) else []
         if ready:
@@ -818,6 +916,9 @@ class DouyinPlatform(Platform):
                     arg=[ready, LOGIN.data["urls"]["logged_in"]], timeout=STEP_TIMEOUT_MS, polling=100)
         if not self._logged_in_url(page.url):
             raise SessionExpired(f"Douyin sent the {anatomy.name} page to the login ({page.url})")
+        if await page.locator(LOGIN.selector("captcha")).filter(visible=True).count():
+            raise NeedsVerification(f"Douyin shows a verification check over the {anatomy.name} page: "
+                                    "finish it in a visible browser")
         if ready and not await page.locator(", ".join(ready)).count():
             raise await self._page_changed(page, anatomy, f"the page itself ({', '.join(ready)})")
 
@@ -888,11 +989,6 @@ def _anatomy_of(url: str) -> Anatomy:
         if url.startswith(anatomy.url):
             return anatomy
     return LOGIN
-
-
-def _same_text(shown: str, expected: str) -> bool:
-    """The same text, however the page rendered its whitespace."""
-    return shown.split() == expected.split()
 
 
 def _whole_text(text: str) -> re.Pattern[str]:

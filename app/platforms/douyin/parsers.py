@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
-from app.engine.platform import ReplyBlocked, SessionExpired
+from app.engine.platform import AccountBlocked, NeedsVerification, ReplyBlocked, SessionExpired
 from app.engine.records import Batch
 
 from .anatomy import API
@@ -37,6 +37,8 @@ Raw = dict[str, Any]
 BEIJING = timezone(timedelta(hours=8))
 _DISPLAY_TIME = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日\s*(\d{1,2}):(\d{2})")
 _DIGITS = re.compile(r"\d+")
+_INVISIBLE = re.compile("[\u200b\u2060\ufeff]")  # zero-width marks an editor leaves (not ZWJ: emoji need it)
+_SPACE = re.compile(r"\s+")
 COMMENT_NOTICE = 31  # notice_list_v2[].type of comment notices (replies included)
 SYSTEM_LINE = 701  # content.aweType of "我们已互相关注…"
 TEXT_MESSAGE = 7
@@ -113,7 +115,8 @@ def decode_body(endpoint: str, text: str | bytes, content_type: str | None = Non
 
 def check_status(endpoint: str, body: Raw, *, sending: bool = False) -> None:
     """Raise for a body whose status_code is not 0: SessionExpired when it says the session
-    is gone, ReplyBlocked for a refused send, ApiRefused otherwise."""
+    is gone, NeedsVerification / AccountBlocked for risk control, ReplyBlocked for a refused
+    send, ApiRefused otherwise."""
     if "status_code" not in body:
         raise BadResponse(endpoint, "no status_code in the body")
     code = body["status_code"]
@@ -122,6 +125,10 @@ def check_status(endpoint: str, body: Raw, *, sending: bool = False) -> None:
     message = str(body.get("status_msg") or body.get("message") or "")
     if any(text in message for text in API.texts("logged_out")):
         raise SessionExpired(f"Douyin says the session is gone: {message}")
+    if any(text in message for text in API.texts("verification")):
+        raise NeedsVerification(f"Douyin wants the account verified: {message}")
+    if any(text in message for text in API.texts("blocked")):
+        raise AccountBlocked(f"Douyin restricts the account: {message}")
     if sending:
         raise ReplyBlocked(message or f"Douyin refused the reply (status_code {code})")
     raise ApiRefused(endpoint, code, message)
@@ -152,6 +159,14 @@ def _each(parsed: Parsed, endpoint: str, items: Iterable[Any], read: Callable[[A
             continue
         if record is not None:
             into.append(record)
+
+
+def douyin_text(text: str) -> str:
+    """A text as Douyin keeps and shows it: whitespace runs (its titles carry \\r and line
+    breaks, its editor turns a blank line into two) as one space, no zero-width marks, nothing
+    around it. Emoji stay `[名称]` tags, exactly: they are text, and a comment row is matched by
+    them when replying (the engine's comparison of a sent reply forgets which emoji it was)."""
+    return _SPACE.sub(" ", _INVISIBLE.sub("", text)).strip()
 
 
 # ---- values --------------------------------------------------------------------------------

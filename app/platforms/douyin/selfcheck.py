@@ -5,7 +5,7 @@ this looks at everything, so one run shows the whole drift.
 
 Where there is no internet (or Douyin cannot be reached) the report says so instead of
 listing every selector as missing. The CLI command and the account-menu button that run it
-are wired by the console (not here).
+are cli.py (`hiscrm douyin check`) and the console.
 """
 from __future__ import annotations
 

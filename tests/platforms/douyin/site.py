@@ -54,6 +54,8 @@ class FakeDouyin:
     qr_kind: str = "data"  # how the login card shows its QR: data (URL img), canvas, url (img), none
     sessions: set[str] = field(default_factory=lambda: {"fake-session"})  # the server's live sessions
     api_logged_out: bool = False  # the APIs answer "用户未登录" although the cookie is there
+    api_refusal: dict[str, Any] | None = None  # the APIs answer this body instead (risk control)
+    page_overlay: str = ""  # markup laid over every creator page (a verification check)
     comment_page_html: str | None = None  # replaces the comment page (markup drift)
     chat: dict[str, Any] = field(default_factory=lambda: chat_state())  # the chat page's React state
     dms_sent: int = 0
@@ -97,9 +99,11 @@ class FakeDouyin:
                          "__REFUSAL__", json.dumps(self.dm_refusal, ensure_ascii=False))}
             if path not in pages:
                 return await route.fulfill(status=404, body="not found")
-            return await _page(route, pages[path])
+            return await _page(route, pages[path].replace("</body>", self.page_overlay + "</body>", 1))
         if not logged_in or self.api_logged_out:
             return await _json(route, {"status_code": 8, "status_msg": "用户未登录"})
+        if self.api_refusal is not None and path != "/aweme/v1/creator/comment/reply/":
+            return await _json(route, self.api_refusal)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         if path == "/aweme/v1/creator/item/list/":
             return await _json(route, body("creator_item_list.json"))

@@ -8,7 +8,7 @@ import pytest
 import segno
 from sandbox.harness import RecordingLoginIO
 
-from app.platforms.douyin.adapter import NeedsVerification
+from app.engine.platform import NeedsVerification, SessionStatus
 from app.platforms.douyin.errors import PageChanged
 
 from .site import DOUYIN_ID, QR_PAYLOADS, SMS_CODE, data_url, qr_png
@@ -42,7 +42,7 @@ async def test_qr_login_reports_the_code_its_refresh_the_scan_and_asks_for_the_s
     assert await page.evaluate("1") == 1 and page.url.endswith("/creator-micro/home")
     assert io.states()[:3] == ["qr_ready", "qr_refreshed", "scanned"]
     assert {c["name"] for c in await context.cookies()} >= {"sessionid"}
-    assert await platform.check_session(page) is True
+    assert await platform.check_session(page) is SessionStatus.LOGGED_IN
 
 
 async def test_a_slider_after_the_scan_asks_for_the_visible_browser(platform, page):
@@ -55,15 +55,20 @@ async def test_a_slider_after_the_scan_asks_for_the_visible_browser(platform, pa
     assert caught.value.code == "needs_verification"
 
 
-async def test_check_session_is_false_without_the_session_cookie(platform, page, site):
-    assert await platform.check_session(page) is False
+async def test_check_session_is_expired_without_the_session_cookie(platform, page, site):
+    assert await platform.check_session(page) is SessionStatus.EXPIRED
     assert site.requests == []  # decided from the cookies: no page was loaded
 
 
-async def test_check_session_is_false_when_the_home_page_redirects_to_the_login(platform, logged_in_page, site):
+async def test_check_session_is_expired_when_the_home_page_redirects_to_the_login(platform, logged_in_page, site):
     site.sessions.clear()  # Douyin ended the session: its pages redirect to the login card
-    assert await platform.check_session(logged_in_page) is False
+    assert await platform.check_session(logged_in_page) is SessionStatus.EXPIRED
     assert logged_in_page.url == "https://creator.douyin.com/"
+
+
+async def test_a_verification_check_over_the_home_page_needs_the_visible_browser(platform, logged_in_page, site):
+    site.page_overlay = '<div id="captcha_container" style="width:300px;height:200px">请完成下列验证后继续</div>'
+    assert await platform.check_session(logged_in_page) is SessionStatus.NEEDS_VERIFICATION
 
 
 async def qr_modules(page, png: bytes, modules: int, scale: int = 4, border: int = 2) -> list[list[int]]:

@@ -10,8 +10,10 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
+from sandbox.harness import MemoryState
+
 from app.engine.bus import EventBus
-from app.engine.platform import SessionExpired
+from app.engine.platform import AccountBlocked, MonitorIO, SessionExpired, SessionStatus
 from app.engine.store.datastore import DataStore
 from app.engine.store.db import Database
 from app.engine.store.models import (
@@ -38,25 +40,30 @@ async def store(tmp_path):
     await db.close()
 
 
-class StoringSink:
+class KeptBatches:
+    """A sink that only keeps the batches; `io` is the MonitorIO around it (the platform
+    state in a dict, the session reports in `sessions`)."""
+
+    def __init__(self) -> None:
+        self.batches = []
+        self.sessions: list[tuple[SessionStatus, str]] = []
+        self.io = MonitorIO(self, MemoryState(), lambda status, message: self.sessions.append((status, message)))
+
+    async def __call__(self, batch) -> None:
+        self.batches.append(batch)
+
+
+class StoringSink(KeptBatches):
     """The engine's sink: each batch goes through the DataStore before the call returns."""
 
     def __init__(self, store: DataStore) -> None:
+        super().__init__()
         self.store = store
         self.results = []
 
     async def __call__(self, batch) -> None:
+        await super().__call__(batch)
         self.results.append(await self.store.ingest(batch))
-
-
-class KeptBatches:
-    """A sink that only keeps the batches (for crawls that must fail before storing)."""
-
-    def __init__(self) -> None:
-        self.batches = []
-
-    async def __call__(self, batch) -> None:
-        self.batches.append(batch)
 
 
 async def rows(store, model, key):
@@ -65,8 +72,8 @@ async def rows(store, model, key):
 
 async def test_a_poll_stores_the_works_and_the_comments_of_works_with_comments(platform, logged_in_page, store, site):
     sink = StoringSink(store)
-    await platform.watch(logged_in_page, ACCOUNT, sink)
-    await platform.poll(logged_in_page, ACCOUNT, sink)
+    await platform.watch(logged_in_page, ACCOUNT, sink.io)
+    await platform.poll(logged_in_page, ACCOUNT, sink.io)
     assert all(not r.rejected for r in sink.results)
     works = await rows(store, Content, "platform_content_id")
     assert set(works) == {"7400000000000000001", "7400000000000000002", "7400000000000000003"}
@@ -97,7 +104,7 @@ async def test_a_poll_stores_the_works_and_the_comments_of_works_with_comments(p
 
     # Nothing moved: the next crawl loads the works list only.
     site.requests.clear()
-    await platform.poll(logged_in_page, ACCOUNT, sink)
+    await platform.poll(logged_in_page, ACCOUNT, sink.io)
     assert not [u for u in site.requests if "/comment/list/" in u]
     assert len(sink.results[-1:]) == 1 and sink.results[-1].added_message_ids == []
 
@@ -105,7 +112,7 @@ async def test_a_poll_stores_the_works_and_the_comments_of_works_with_comments(p
 async def test_pages_on_the_v1_apis_store_comments_under_the_numeric_work_id(platform, logged_in_page, store, site):
     """The V1 comment list names its work only by the encrypted item_id of the request."""
     site.api_v1 = True
-    await platform.poll(logged_in_page, ACCOUNT, StoringSink(store))
+    await platform.poll(logged_in_page, ACCOUNT, StoringSink(store).io)
     works = await rows(store, Content, "platform_content_id")
     assert set(works) == {f"740000000000000000{i}" for i in range(1, 5)}
     assert works["7400000000000000001"].publish_at == datetime(2025, 1, 10, 2, 0, tzinfo=timezone.utc)
@@ -122,7 +129,7 @@ async def test_pages_on_the_v1_apis_store_comments_under_the_numeric_work_id(pla
 async def test_the_works_list_is_read_page_by_page_while_it_has_more(platform, logged_in_page, store, site):
     site.works_page_size = 1
     sink = StoringSink(store)
-    await platform.poll(logged_in_page, ACCOUNT, sink)
+    await platform.poll(logged_in_page, ACCOUNT, sink.io)
     assert len(await rows(store, Content, "platform_content_id")) == 3
     pages = [u for u in site.requests if "/janus/" in u and "content/manage" not in u]
     assert [u.split("max_cursor=")[1].split("&")[0] for u in pages][:3] == ["0", "1", "2"]
@@ -131,7 +138,7 @@ async def test_the_works_list_is_read_page_by_page_while_it_has_more(platform, l
 async def test_a_crawl_reads_at_most_max_works_newest_first(platform, logged_in_page, store, site):
     site.works_page_size = 1
     platform.max_works = 2
-    await platform.poll(logged_in_page, ACCOUNT, StoringSink(store))
+    await platform.poll(logged_in_page, ACCOUNT, StoringSink(store).io)
     works_page = site.requests[:next(i for i, u in enumerate(site.requests) if "/interactive/comment" in u)]
     assert [u.split("max_cursor=")[1].split("&")[0] for u in works_page if "/janus/" in u] == ["0", "1"]
     # only the two newest works' comments were opened
@@ -141,7 +148,7 @@ async def test_a_crawl_reads_at_most_max_works_newest_first(platform, logged_in_
 
 async def test_a_works_comments_are_read_page_by_page_as_the_list_scrolls(platform, logged_in_page, store, site):
     site.comments_page_size = 1
-    await platform.poll(logged_in_page, ACCOUNT, StoringSink(store))
+    await platform.poll(logged_in_page, ACCOUNT, StoringSink(store).io)
     stored = await rows(store, Comment, "platform_comment_id")
     assert {f"741000000000000000{i}" for i in range(1, 5)} <= set(stored)
     cursors = [u.split("cursor=")[1].split("&")[0] for u in site.requests if "/comment/list/select/?aweme_id=7400000000000000001" in u]
@@ -151,13 +158,13 @@ async def test_a_works_comments_are_read_page_by_page_as_the_list_scrolls(platfo
 async def test_a_login_redirect_during_a_poll_is_a_session_expiry(platform, logged_in_page, site, account):
     site.sessions.clear()
     with pytest.raises(SessionExpired, match="login"):
-        await platform.poll(logged_in_page, account, KeptBatches())
+        await platform.poll(logged_in_page, account, KeptBatches().io)
 
 
 async def test_an_api_saying_logged_out_is_a_session_expiry(platform, logged_in_page, site, account):
     site.api_logged_out = True
     with pytest.raises(SessionExpired, match="用户未登录"):
-        await platform.poll(logged_in_page, account, KeptBatches())
+        await platform.poll(logged_in_page, account, KeptBatches().io)
 
 
 async def test_a_truncated_works_body_fails_the_crawl_and_stores_no_work(platform, logged_in_page, account, context):
@@ -167,7 +174,7 @@ async def test_a_truncated_works_body_fails_the_crawl_and_stores_no_work(platfor
     await context.route("https://creator.douyin.com/janus/**", truncated)
     sink = KeptBatches()
     with pytest.raises(BadResponse, match="truncated JSON"):
-        await platform.poll(logged_in_page, account, sink)
+        await platform.poll(logged_in_page, account, sink.io)
     assert not [c for b in sink.batches for c in b.contents]  # the DMs read meanwhile are kept
     assert {m["platform_message_id"] for b in sink.batches for m in b.messages} >= {"7440000000000001000"}
 
@@ -176,20 +183,75 @@ async def test_what_was_read_before_a_changed_page_is_kept(platform, logged_in_p
     site.comment_page_html = '<!doctype html><html><body><div role="tabpanel"></div></body></html>'
     sink = KeptBatches()
     with pytest.raises(PageChanged):
-        await platform.poll(logged_in_page, account, sink)
+        await platform.poll(logged_in_page, account, sink.io)
     assert len([c for b in sink.batches for c in b.contents]) == 3  # the works list was fine
     # and the next crawl tries the comments again
     site.comment_page_html = None
-    await platform.poll(logged_in_page, account, sink)
-    assert [c for c in sink.batches[-1].comments if c["platform_comment_id"] == "7410000000000000002"]
+    before = len(sink.batches)
+    await platform.poll(logged_in_page, account, sink.io)
+    assert [c for b in sink.batches[before:] for c in b.comments if c["platform_comment_id"] == "7410000000000000002"]
 
 
 async def test_a_changed_comment_page_is_reported_with_a_snapshot(platform, logged_in_page, site, account, tmp_path):
     site.comment_page_html = ('<!doctype html><html><body><div role="tabpanel">'
                               '<button>挑选视频</button></div></body></html>')  # the button was renamed
     with pytest.raises(PageChanged, match="page changed: the 「选择作品」 button not found on comments") as caught:
-        await platform.poll(logged_in_page, account, KeptBatches())
+        await platform.poll(logged_in_page, account, KeptBatches().io)
     folder = Path(caught.value.snapshot)
     assert folder.is_relative_to(tmp_path / "douyin" / "page-changes")
     assert "挑选视频" in (folder / "page.html").read_text(encoding="utf-8")
     assert (folder / "screenshot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---- streamed, and continued from the account's state ------------------------------------
+async def test_each_list_is_stored_as_it_is_read(platform, logged_in_page, account):
+    sink = KeptBatches()
+    await platform.poll(logged_in_page, account, sink.io)
+    batches = sink.batches
+    # the works list; each work opened (its picker fetches the works again); each conversation
+    assert len(batches) == 1 + 3 + 3
+    assert len(batches[0].contents) == 3 and not batches[0].comments
+    assert {c["platform_content_id"] for c in batches[3].comments} == {"7400000000000000001"}
+    assert [len(b.conversations) for b in batches[4:]] == [1, 1, 1]
+    # what was read, kept in the account's state
+    assert sink.io.state.values["works"] == {"7400000000000000001": 4, "7400000000000000002": 1,
+                                             "7400000000000000003": 2}
+    assert set(sink.io.state.values["dm_rows"]) == {"测试用户01", "测试用户02", "测试用户03"}
+    item_ids = sink.io.state.values["item_ids"]
+    assert {v for k, v in item_ids.items() if k.startswith("@jFAKEitem0001/")} == {"7400000000000000001"}
+
+
+async def test_a_new_page_goes_on_from_the_saved_state(platform, logged_in_page, context, account, site):
+    """Hibernation or a restart: the page (and the adapter's memory of it) is gone, the
+    account's state is not, so nothing already read is opened again."""
+    sink = KeptBatches()
+    await platform.poll(logged_in_page, account, sink.io)
+    await logged_in_page.close()
+    site.requests.clear()
+    before = len(sink.batches)
+    fresh, platform = await context.new_page(), type(platform)()
+    platform.pace_s = (0.0, 0.0)
+    await platform.watch(fresh, account, sink.io)
+    await platform.poll(fresh, account, sink.io)
+    assert not [u for u in site.requests if "/comment/list/" in u]
+    assert [b for b in sink.batches[before:] if b.comments or b.messages] == []
+
+
+async def test_a_cycle_opens_at_most_max_works_per_poll_and_the_next_goes_on(platform, logged_in_page, account, site):
+    platform.max_works_per_poll = 1
+    sink = KeptBatches()
+    opened = []
+    for _ in range(4):
+        site.requests.clear()
+        await platform.poll(logged_in_page, account, sink.io)
+        opened.append({u.split("aweme_id=")[1].split("&")[0] for u in site.requests if "/comment/list/select/" in u})
+    assert opened == [{"7400000000000000003"}, {"7400000000000000002"}, {"7400000000000000001"}, set()]
+
+
+async def test_a_risk_control_answer_blocks_the_account_at_once(platform, logged_in_page, account, site):
+    site.api_refusal = {"status_code": 2154, "status_msg": "账号存在异常，功能已被限制"}
+    sink = KeptBatches()
+    await platform.watch(logged_in_page, account, sink.io)
+    with pytest.raises(AccountBlocked, match="账号存在异常"):
+        await platform.poll(logged_in_page, account, sink.io)
+    assert sink.sessions and sink.sessions[0][0] is SessionStatus.BLOCKED  # told the pool as it came

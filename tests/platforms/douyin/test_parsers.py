@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from app.engine.platform import ReplyBlocked, SessionExpired
+from app.engine.platform import AccountBlocked, NeedsVerification, ReplyBlocked, SessionExpired
 from app.engine.records import (
     CommentRecord,
     ContentRecord,
@@ -321,6 +321,18 @@ def test_a_non_zero_status_is_refused_with_douyins_message():
 def test_a_logged_out_status_is_a_session_expiry():
     with pytest.raises(SessionExpired, match="用户未登录"):
         parsers.parse_item_list({"status_code": 8, "status_msg": "用户未登录"})
+
+
+@pytest.mark.parametrize("message, error", [
+    ("请完成安全验证后重试", NeedsVerification),  # the account is held for a check
+    ("账号已被封禁", AccountBlocked),
+])
+def test_risk_control_answers_hold_the_account(message, error):
+    with pytest.raises(error, match=message):
+        parsers.parse_janus_work_list({"status_code": 2053, "status_msg": message})
+    with pytest.raises(error):  # also when it answers a send: no reply goes to a held account
+        parsers.published_comment({"status_code": 2053, "status_msg": message}, content_id="1", parent_id="2",
+                                  text="x")
 
 
 def test_a_body_without_its_list_or_status_is_a_bad_response():

@@ -1,0 +1,22 @@
+"""The Douyin block of the settings file (`platforms.douyin`): how much one account's crawl
+reads and how fast it moves. Accounts polled hard on Douyin get risk-controlled, so these are
+the operator's to tune, not constants."""
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from app.engine.platform import PlatformSettings
+
+
+class DouyinSettings(PlatformSettings):
+    max_works: int = Field(300, ge=1)  # how far back the works list is read (newest first)
+    max_works_per_poll: int = Field(20, ge=1)  # works whose comments one cycle opens; the next one goes on
+    max_scrolls: int = Field(30, ge=1)  # "load more" scrolls (pages) per list and cycle
+    pause_min_s: float = Field(2.0, ge=0)  # a random pause between two navigations, like a person's
+    pause_max_s: float = Field(6.0, ge=0)
+
+    @model_validator(mode="after")
+    def _pause_range(self) -> "DouyinSettings":
+        if self.pause_max_s < self.pause_min_s:
+            raise ValueError("pause_max_s must not be less than pause_min_s")
+        return self
