@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Literal
 
 from .bus import EventBus
 from .events import LoginProgress
-from .platform import LoginFailed, LoginIO
+from .platform import LoginIO, PlatformError
 from .store.models import LoginStatus
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ class LoginManager:
             raise
         except TimeoutError:
             await self._finish(run, "timeout", f"No login within {self.timeout_s:g} s.", previous_status)
-        except LoginFailed as exc:
+        except PlatformError as exc:  # refused, or held for a check (NeedsVerification): said, not traced
             state = "expired" if run.qr_expired else "failed"
             if exc.code == "identity_mismatch":
                 log.warning("login of %s refused: %s", account_id, exc)

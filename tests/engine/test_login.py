@@ -9,6 +9,8 @@ import pytest
 
 from app.engine.events import AccountStatusChanged, LoginProgress
 from app.engine.login import LoginSessionError
+from app.engine.platform import NeedsVerification
+from app.platforms.sandbox import SandboxPlatform
 
 from tests.engine.pool.harness import chromium_processes, make_rig
 
@@ -190,3 +192,22 @@ async def test_a_new_account_takes_its_first_identity_and_a_login_as_another_is_
         await rig.control.confirm(await rig.qr_token(same), "creator-a")
         await rig.until(lambda: rig.logins.session(same).finished, timeout=30, what="the third login")
         assert rig.logins.session(same).state == "success"
+
+
+class VerifyingSandbox(SandboxPlatform):
+    """The sandbox, except that its login ends in a check only a visible browser can pass (a
+    slider), as Douyin's can."""
+
+    async def login(self, page, io):
+        raise NeedsVerification("slide the puzzle piece into place in the visible browser")
+
+
+async def test_a_login_held_for_a_check_says_why_without_a_traceback(tmp_path, caplog):
+    async with make_rig(tmp_path, platform=VerifyingSandbox()) as rig:
+        account_id = await rig.accounts.create("sandbox", "creator-check")
+        session_id = await rig.logins.start(account_id)
+        await rig.until(lambda: rig.logins.session(session_id).finished, what="the end of the login")
+        session = rig.logins.session(session_id)
+        assert (session.state, session.error_code) == ("failed", "needs_verification")
+        assert session.message == "slide the puzzle piece into place in the visible browser"
+        assert not [r for r in caplog.records if r.exc_info]
