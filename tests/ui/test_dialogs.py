@@ -194,7 +194,7 @@ def test_workers_dialog_says_when_browsers_are_off(engine, qloop, shown):
 @pytest.fixture
 def browser_engine(home, qloop):
     """The engine with its browser pool and the sandbox site, as the console runs it."""
-    settings = Settings(browser_executable="/usr/bin/chromium", headless_browser=True)
+    settings = Settings(headless_browser=True)  # Chromium found by the app's own discovery
     settings.platforms["sandbox"] = {"demo_traffic": False}
     engine = Engine.create(app_paths(home), settings, start_browsers=True)
     run(qloop, engine.start(), timeout=60)
@@ -225,6 +225,7 @@ def open_login(engine, qloop, shown, **faults) -> tuple[LoginDialog, dict]:
     return dialog, run(qloop, control.wait_for_qr())
 
 
+@pytest.mark.browser
 def test_login_dialog_shows_qr_scan_sms_and_success(browser_engine, qloop, qtbot, shown):
     engine = browser_engine
     control = engine.platforms.get("sandbox").control
@@ -254,6 +255,7 @@ def test_login_dialog_shows_qr_scan_sms_and_success(browser_engine, qloop, qtbot
     wait_for_login_status(engine, qloop, account_id, "logged_in")
 
 
+@pytest.mark.browser
 def test_login_dialog_shows_why_a_login_failed(browser_engine, qloop, qtbot, shown):
     engine = browser_engine
     control = engine.platforms.get("sandbox").control
