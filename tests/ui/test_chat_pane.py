@@ -230,8 +230,9 @@ def test_viewing_marks_read_and_mark_unread_brings_one_back(engine, qloop, chat,
     menu = chat.build_menu(row_message(chat, "c2"))
     next(a for a in menu.actions() if a.objectName() == "markUnread").trigger()
     wait_until(qloop, lambda: run_topic_unread(qloop, engine, ref) == 1)
-    settle(qloop, 0.6)
-    assert run_topic_unread(qloop, engine, ref) == 1  # not marked read again behind its back
+    wait_until(qloop, lambda: not row_message(chat, "c2").is_read)  # the pane has heard of it
+    assert not chat._mark_read_timer.isActive()  # and does not mark it read again behind the back
+    assert run_topic_unread(qloop, engine, ref) == 1
 
 
 def run_topic_unread(qloop, engine, ref):
