@@ -65,7 +65,7 @@ async def test_reply_shows_in_the_topic_at_once(outbox, seeded_db, events):
     content = await seeded_db.read(_content)
     assert content.message_count == 2 and content.unread_count == 1  # our reply is never unread
     assert content.last_message_preview == "Thanks, it is 99 元 😊"
-    await asyncio.sleep(0.05)
+    await events.until(lambda: events.of(MessageStatusChanged))
     added = events.of(MessagesAdded)
     assert added and added[-1].message_ids == (f"local:{reply_id}",) and added[-1].inbound_new == 0
     assert [e.status for e in events.of(MessageStatusChanged)] == ["queued"]
@@ -134,7 +134,7 @@ async def test_started_outbox_sends_and_the_message_takes_the_platform_id(outbox
     comments = await seeded_db.read(_comments)
     assert [c.platform_comment_id for c in comments] == [COMMENT, row.platform_reply_id]
     assert row.message_id == row.platform_reply_id
-    await asyncio.sleep(0.05)
+    await events.until(lambda: any(e.status == "sent" for e in events.of(MessageStatusChanged)))
     statuses = [e.status for e in events.of(MessageStatusChanged) if e.reply_id == reply_id]
     assert statuses == ["queued", "sending", "sent"]
     assert events.of(MessagesUpdated)[-1].message_ids == (row.platform_reply_id,)
@@ -154,7 +154,7 @@ async def test_retry_shows_the_attempt_count_and_reason(outbox, platform, events
     await outbox.start()
     reply_id = await outbox.reply(CONTENT_REF, "Patience")
     await wait_for_status(outbox, reply_id, "sending")
-    await asyncio.sleep(0.2)
+    await events.until(lambda: [e for e in events.of(MessageStatusChanged) if e.status == "queued" and e.error])
     waiting = [e for e in events.of(MessageStatusChanged) if e.status == "queued" and e.error]
     assert waiting and waiting[0].attempts == 1
     assert "attempt 1/3 failed: page timed out" in waiting[0].error
