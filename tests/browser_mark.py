@@ -46,7 +46,9 @@ def pytest_runtest_protocol(item, nextitem):
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
-    if item.nodeid in _unmarked and report.when == "teardown":
+    # Told in the test's own result (a launch in a fixture's set-up counts), or at teardown
+    # when the test itself did not run.
+    if item.nodeid in _unmarked and report.when in ("call", "teardown"):
         _unmarked.discard(item.nodeid)
         report.outcome = "failed"
         report.longrepr = f"{item.nodeid} starts Chromium but is not marked @pytest.mark.browser"
