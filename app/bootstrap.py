@@ -112,10 +112,12 @@ async def serve(paths: AppPaths, settings: Settings, *, start_browsers: bool = T
     print(f"hiscrm: engine running headless, data in {paths.data_dir} (Ctrl+C stops)", flush=True)
     interval = float(os.environ.get(REPORT_INTERVAL_ENV) or DEFAULT_INTERVAL_S)
     report = HeadlessReport(engine, log_file=log_file, interval_s=interval)
-    await report.start()
-    await stop.wait()
-    await report.stop()
-    await engine.stop()
+    try:
+        await report.start()
+        await stop.wait()
+    finally:  # whatever the report met, the sessions are saved
+        await report.stop()
+        await engine.stop()
     return 0
 
 
