@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -84,9 +85,16 @@ async def start_engine(engine: Engine, *, started: Callable[[], None] | None = N
     await set_up_first_run(engine)
 
 
-async def serve(paths: AppPaths, settings: Settings, *, start_browsers: bool = True) -> int:
+REPORT_INTERVAL_ENV = "HISCRM_REPORT_INTERVAL_S"  # seconds between serve's lines (tests: short)
+
+
+async def serve(paths: AppPaths, settings: Settings, *, start_browsers: bool = True,
+                log_file: Path | None = None) -> int:
     """`hiscrm serve`: the engine without a window, until SIGINT/SIGTERM (the home already
-    claimed by the caller)."""
+    claimed by the caller). The terminal is told what runs and, each minute, what was stored
+    (app/headless_report.py)."""
+    from .headless_report import DEFAULT_INTERVAL_S, HeadlessReport
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -102,8 +110,14 @@ async def serve(paths: AppPaths, settings: Settings, *, start_browsers: bool = T
         return exc.exit_code
     log.info("engine running headless; data in %s (Ctrl+C stops)", paths.data_dir)
     print(f"hiscrm: engine running headless, data in {paths.data_dir} (Ctrl+C stops)", flush=True)
-    await stop.wait()
-    await engine.stop()
+    interval = float(os.environ.get(REPORT_INTERVAL_ENV) or DEFAULT_INTERVAL_S)
+    report = HeadlessReport(engine, log_file=log_file, interval_s=interval)
+    try:
+        await report.start()
+        await stop.wait()
+    finally:  # whatever the report met, the sessions are saved
+        await report.stop()
+        await engine.stop()
     return 0
 
 

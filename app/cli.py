@@ -140,7 +140,7 @@ def _main(args: argparse.Namespace) -> int:
 def _run(command: str, args: argparse.Namespace, paths) -> int:
     from .engine.logs import setup_logging
 
-    setup_logging(paths.log_dir, verbose=args.verbose)
+    log_file = setup_logging(paths.log_dir, verbose=args.verbose)
     if command == "sandbox":
         from .platforms.sandbox.cli import run as run_sandbox
 
@@ -160,7 +160,8 @@ def _run(command: str, args: argparse.Namespace, paths) -> int:
         return run_gui(paths, settings)
     from .bootstrap import serve
 
-    return asyncio.run(serve(paths, settings, start_browsers=not getattr(args, "no_browsers", False)))
+    return asyncio.run(serve(paths, settings, start_browsers=not getattr(args, "no_browsers", False),
+                             log_file=log_file))
 
 
 async def _db(args: argparse.Namespace, url: str) -> int:

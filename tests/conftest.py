@@ -19,7 +19,7 @@ from app.engine.store.db import Database
 
 PG_ENV = "HISCRM_TEST_PG_URL"
 
-pytest_plugins = ["tests.watchdog"]
+pytest_plugins = ["tests.watchdog", "tests.browser_mark"]
 
 
 @pytest.fixture

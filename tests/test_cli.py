@@ -332,3 +332,28 @@ def test_the_home_and_its_files_are_private_after_a_run(tmp_path):
     files = [p for p in home.rglob("*") if p.is_file()]
     assert {p.name for p in files} >= {"settings.json", "hiscrm.db", "hiscrm.log"}
     assert {str(p): p.stat().st_mode & 0o777 for p in files} == {str(p): 0o600 for p in files}
+
+
+def test_serve_says_what_runs_then_a_line_per_interval_of_what_was_stored(tmp_path):
+    """Headless, the terminal is all the operator has: the sandbox's address, the accounts
+    and their login state, the log file, then a line per minute (here, per half second)."""
+    env = quiet_home(tmp_path)
+    home = Path(env["HISCRM_HOME"])
+    (home / "config" / "settings.json").write_text(json.dumps(
+        {"first_run_done": True, "sandbox": {"enabled": True, "demo_traffic": False}}))
+    snapshot = tmp_path / "legacy.json"
+    snapshot.write_text(json.dumps({
+        "accountId": "acc-legacy-1", "platform": "douyin", "timestamp": 1717000000000,
+        "snapshot": {"platform": "douyin", "data": {"contents": [], "comments": [], "conversations": [],
+                                                    "messages": [], "notifications": []}},
+    }), encoding="utf-8")
+    assert run_cli(["db", "import", str(snapshot)], env).returncode == 0
+    process = start(["serve", "--no-browsers"], {**env, "HISCRM_REPORT_INTERVAL_S": "0.5"})
+    try:
+        output = read_until(process, "hiscrm: last 0.5 s: stored 0 comments, 0 DMs; sent 0 replies")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    assert re.search(r"hiscrm: sandbox site at http://127\.0\.0\.1:\d+/\n", output)
+    assert "hiscrm: 1 account\n" in output and re.search(r"\n  \S.* · 抖音 · not logged in\n", output)
+    assert f"hiscrm: log file {home / 'logs' / 'hiscrm.log'}\n" in output

@@ -16,7 +16,7 @@ from app.ui.models.keyed import ObjectRole
 from app.ui.models.messages import FIRST_PAGE, MAX_ROWS, OLDER_PAGE
 from app.ui.views.bubble_delegate import status_text
 
-from .conftest import T0, comments, ingest, run, settle, video_ref, wait_until
+from .conftest import T0, comments, dm_ref, ingest, run, settle, video_ref, wait_until
 
 
 @pytest.fixture
@@ -135,11 +135,38 @@ def test_a_refused_reply_keeps_the_text_and_says_why(engine, qloop, qtbot, chat,
     open_video(qloop, engine, chat, account)
     too_long = "x" * (MAX_TEXT_LEN + 1)
     chat.reply_box.input.setPlainText(too_long)
-    qtbot.keyClick(chat.reply_box.input, Qt.Key.Key_Return)
-    settle(qloop, 0.2)
+    with qtbot.assertNotEmitted(chat.reply_box.send_requested):  # refused in the box, at once
+        qtbot.keyClick(chat.reply_box.input, Qt.Key.Key_Return)
     assert chat.reply_box.text() == too_long
     assert chat.reply_box.error_label.isVisibleTo(chat) and "too long" in chat.reply_box.error_label.text()
-    assert chat.model.rowCount() == 2
+    assert chat.model.rowCount() == 2 and run(qloop, engine.outbox.list()) == []
+
+
+def test_a_blank_reply_is_not_sent(engine, qloop, qtbot, chat, account):
+    ingest(qloop, engine, account, comments=comments("v1", 2))
+    open_video(qloop, engine, chat, account)
+    chat.reply_box.input.setPlainText("  \n\t ")
+    with qtbot.assertNotEmitted(chat.reply_box.send_requested):
+        qtbot.keyClick(chat.reply_box.input, Qt.Key.Key_Return)
+    assert chat.model.rowCount() == 2 and run(qloop, engine.outbox.list()) == []
+
+
+def test_a_reply_the_engine_refuses_keeps_the_text_says_why_and_queues_nothing(
+        engine, qloop, qtbot, chat, account, monkeypatch):
+    """A DM on a platform that cannot send direct messages: the outbox refuses it before it
+    is queued (Outbox.refusal); the operator reads the reason under the box, the text stays."""
+    monkeypatch.setattr(engine.platforms.get("sandbox"), "capabilities", frozenset({"comments", "qr_login"}))
+    ingest(qloop, engine, account, conversations=[{"platform_conversation_id": "d1", "peer_name": "Dora"}],
+           messages=[{"platform_message_id": "d1-0", "platform_conversation_id": "d1", "sender_id": "u-Dora",
+                      "sender_name": "Dora", "text": "在吗？", "created_at": T0}])
+    chat.open_topic(run(qloop, engine.views.topic(dm_ref(account))))
+    wait_until(qloop, lambda: chat.model is not None and chat.model.rowCount() == 1)
+    chat.reply_box.input.setPlainText("在的")  # (keyClicks types ASCII only)
+    qtbot.keyClick(chat.reply_box.input, Qt.Key.Key_Return)
+    wait_until(qloop, lambda: chat.reply_box.error_label.isVisibleTo(chat))
+    assert "cannot send direct messages" in chat.reply_box.error_label.text()
+    assert chat.reply_box.text() == "在的"
+    assert chat.model.rowCount() == 1 and run(qloop, engine.outbox.list()) == []
 
 
 def ink_columns(image: QImage, rect) -> tuple[int, int]:
@@ -203,8 +230,9 @@ def test_viewing_marks_read_and_mark_unread_brings_one_back(engine, qloop, chat,
     menu = chat.build_menu(row_message(chat, "c2"))
     next(a for a in menu.actions() if a.objectName() == "markUnread").trigger()
     wait_until(qloop, lambda: run_topic_unread(qloop, engine, ref) == 1)
-    settle(qloop, 0.6)
-    assert run_topic_unread(qloop, engine, ref) == 1  # not marked read again behind its back
+    wait_until(qloop, lambda: not row_message(chat, "c2").is_read)  # the pane has heard of it
+    assert not chat._mark_read_timer.isActive()  # and does not mark it read again behind the back
+    assert run_topic_unread(qloop, engine, ref) == 1
 
 
 def run_topic_unread(qloop, engine, ref):

@@ -227,7 +227,7 @@ def test_workers_dialog_says_when_browsers_are_off(engine, qloop, shown):
 @pytest.fixture
 def browser_engine(home, qloop):
     """The engine with its browser pool and the sandbox site, as the console runs it."""
-    settings = Settings(browser_executable="/usr/bin/chromium", headless_browser=True)
+    settings = Settings(headless_browser=True)  # Chromium found by the app's own discovery
     settings.platforms["sandbox"] = {"demo_traffic": False}
     engine = Engine.create(app_paths(home), settings, start_browsers=True)
     run(qloop, engine.start(), timeout=60)
@@ -258,6 +258,7 @@ def open_login(engine, qloop, shown, **faults) -> tuple[LoginDialog, dict]:
     return dialog, run(qloop, control.wait_for_qr())
 
 
+@pytest.mark.browser
 def test_login_dialog_shows_qr_scan_sms_and_success(browser_engine, qloop, qtbot, shown):
     engine = browser_engine
     control = engine.platforms.get("sandbox").control
@@ -300,6 +301,7 @@ class UrlCatcher(QObject):
         self.urls.append(url.toString())
 
 
+@pytest.mark.browser
 def test_sandbox_login_offers_simulate_scan_which_opens_the_phone_page(browser_engine, qloop, shown):
     engine = browser_engine
     dialog, ticket = open_login(engine, qloop, shown)
@@ -331,6 +333,7 @@ def test_sandbox_login_offers_simulate_scan_which_opens_the_phone_page(browser_e
     assert dialog.simulate_button.isHidden()
 
 
+@pytest.mark.browser
 def test_login_dialog_shows_why_a_login_failed(browser_engine, qloop, qtbot, shown):
     engine = browser_engine
     control = engine.platforms.get("sandbox").control
@@ -345,6 +348,7 @@ def test_login_dialog_shows_why_a_login_failed(browser_engine, qloop, qtbot, sho
     wait_for_login_status(engine, qloop, account_id, "not_logged_in")
 
 
+@pytest.mark.browser
 def test_login_dialog_refuses_a_login_as_another_platform_account(browser_engine, qloop, qtbot, shown):
     engine = browser_engine
     control = engine.platforms.get("sandbox").control

@@ -150,6 +150,13 @@ class Recorder:
     def of(self, kind: type) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]
 
+    async def until(self, predicate: Callable[[], Any], timeout: float = 5.0) -> None:
+        """Wait until predicate() holds over the events delivered so far (the bus delivers
+        on a later turn of the loop than the commit the test may have seen)."""
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                await asyncio.sleep(0.01)
+
 
 @pytest.fixture
 def bus():

@@ -3,7 +3,6 @@ topic while a reply goes queued → sent → confirmed, and that the crawl's cop
 merges with it instead of showing the text twice."""
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timezone
 
 import pytest
@@ -65,8 +64,8 @@ async def test_reply_goes_queued_sent_confirmed_in_the_topic(outbox, store, view
     assert (shown.id, shown.reply_status, shown.reply_id) == (sent.platform_reply_id, "confirmed", reply_id)
     topic = await views.topic(CONTENT_REF)
     assert topic.message_count == 2 and topic.unread_count == 1
-    await asyncio.sleep(0.05)
-    assert [e.status for e in events.of(MessageStatusChanged) if e.reply_id == reply_id][-1] == "confirmed"
+    await events.until(lambda: [e.status for e in events.of(MessageStatusChanged)
+                                if e.reply_id == reply_id][-1:] == ["confirmed"])
 
 
 async def test_the_page_pushing_our_dm_before_send_returns_shows_it_once(outbox, store, views, platform):

@@ -65,7 +65,7 @@ async def test_reply_shows_in_the_topic_at_once(outbox, seeded_db, events):
     content = await seeded_db.read(_content)
     assert content.message_count == 2 and content.unread_count == 1  # our reply is never unread
     assert content.last_message_preview == "Thanks, it is 99 元 😊"
-    await asyncio.sleep(0.05)
+    await events.until(lambda: events.of(MessageStatusChanged))
     added = events.of(MessagesAdded)
     assert added and added[-1].message_ids == (f"local:{reply_id}",) and added[-1].inbound_new == 0
     assert [e.status for e in events.of(MessageStatusChanged)] == ["queued"]
@@ -134,7 +134,7 @@ async def test_started_outbox_sends_and_the_message_takes_the_platform_id(outbox
     comments = await seeded_db.read(_comments)
     assert [c.platform_comment_id for c in comments] == [COMMENT, row.platform_reply_id]
     assert row.message_id == row.platform_reply_id
-    await asyncio.sleep(0.05)
+    await events.until(lambda: any(e.status == "sent" for e in events.of(MessageStatusChanged)))
     statuses = [e.status for e in events.of(MessageStatusChanged) if e.reply_id == reply_id]
     assert statuses == ["queued", "sending", "sent"]
     assert events.of(MessagesUpdated)[-1].message_ids == (row.platform_reply_id,)
@@ -154,7 +154,7 @@ async def test_retry_shows_the_attempt_count_and_reason(outbox, platform, events
     await outbox.start()
     reply_id = await outbox.reply(CONTENT_REF, "Patience")
     await wait_for_status(outbox, reply_id, "sending")
-    await asyncio.sleep(0.2)
+    await events.until(lambda: [e for e in events.of(MessageStatusChanged) if e.status == "queued" and e.error])
     waiting = [e for e in events.of(MessageStatusChanged) if e.status == "queued" and e.error]
     assert waiting and waiting[0].attempts == 1
     assert "attempt 1/3 failed: page timed out" in waiting[0].error
@@ -180,8 +180,10 @@ async def test_blocked_reply_stops_with_the_reason_until_retried(outbox, platfor
     reply_id = await outbox.reply(CONTENT_REF, "Too fast")
     blocked = await wait_for_status(outbox, reply_id, "blocked")
     assert blocked.error_message == "rate limited: 20 replies per minute" and blocked.error_code == "blocked"
-    await asyncio.sleep(0.3)
-    assert len(platform.sends) == 1  # not retried by itself
+    # A younger reply of the account is sent: the dispatcher went over the account's queue,
+    # oldest first, and the blocked reply was not in it.
+    await wait_for_status(outbox, await outbox.reply(CONTENT_REF, "Later"), "sent")
+    assert [text for _, text in platform.sends] == ["Too fast", "Later"]  # not retried by itself
 
     await outbox.retry(reply_id)
     await wait_for_status(outbox, reply_id, "sent")
@@ -246,11 +248,12 @@ async def test_cancel_keeps_the_message_marked_and_never_sends(outbox, seeded_db
     reply_id = await outbox.reply(CONTENT_REF, "Oops, wrong topic")
     await outbox.cancel(reply_id)
     await outbox.start()
-    await asyncio.sleep(0.2)
+    later = await outbox.reply(CONTENT_REF, "The right one")  # sent after the queue was gone over
+    await wait_for_status(outbox, later, "sent")
     assert (await outbox.get(reply_id)).status == "cancelled"
-    assert platform.sends == []
+    assert platform.sends == [(CONTENT_REF.account_id, "The right one")]
     assert "Oops, wrong topic" in [c.text for c in await seeded_db.read(_comments)]
-    assert [e.status for e in events.of(MessageStatusChanged)] == ["queued", "cancelled"]
+    assert [e.status for e in events.of(MessageStatusChanged) if e.reply_id == reply_id] == ["queued", "cancelled"]
     with pytest.raises(ReplyStateError):
         await outbox.retry(reply_id)
 
@@ -301,9 +304,8 @@ async def test_a_younger_reply_waits_for_the_older_ones_backoff(seeded_db, bus, 
         older = await box.reply(CONTENT_REF, "older")
         await wait_for_status(box, older, "queued", "sending")
         younger = await box.reply(CONVERSATION_REF, "younger")
-        await asyncio.sleep(0.25)
-        assert (await box.get(younger)).status == "queued"  # held while "older" backs off
         await wait_for_status(box, younger, "sent")
+        # Held while "older" backed off: sent only after the older one's second attempt.
         assert [text for _, text in platform.sends] == ["older", "older", "younger"]
         assert platform.finds == 1  # the resend of "older" looked on the platform first
     finally:
@@ -395,9 +397,12 @@ async def test_a_reply_of_a_deleted_account_is_dropped_quietly(outbox, seeded_db
 
     await seeded_db.write(delete_account)
     gate.set()
-    await asyncio.sleep(0.3)
+    # Another account's reply goes out after it: the outbox carried on, nothing crashed.
+    await wait_for_status(outbox, await outbox.reply(OTHER_REF, "Still here"), "sent")
+    assert platform.copies("Goodbye") == 1
     assert await outbox.get(reply_id) is None
-    assert await seeded_db.read(lambda s: s.scalars(select(Reply)).all()) == []
+    mine = select(Reply).where(Reply.account_id == CONTENT_REF.account_id)
+    assert await seeded_db.read(lambda s: s.scalars(mine).all()) == []
 
 
 def _target():

@@ -26,8 +26,10 @@ async def test_hibernate_then_wake_keeps_the_session(tmp_path):
 
         await rig.control.inject_dm("Frank", "are you awake?", creator="creator-sleepy")
         await rig.control.inject_comment("Grace", "a comment while asleep", creator="creator-sleepy")
-        await asyncio.sleep(1)
-        assert not await stored(rig, account_id, "are you awake?")  # asleep: nothing arrives
+        # Asleep: no page is open that could bring them (the next poll is 40 s away); only the
+        # wake below does, well within that.
+        assert rig.state_of(account_id) == "hibernating" and rig.pool.status().open_pages == 0
+        assert not await stored(rig, account_id, "are you awake?")
         await rig.pool.wake(account_id)
         await rig.until(lambda: stored(rig, account_id, "are you awake?"), timeout=15, what="the DM after wake")
         await rig.until(lambda: stored(rig, account_id, "a comment while asleep"), timeout=15,

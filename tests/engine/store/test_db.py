@@ -50,14 +50,16 @@ async def test_reads_run_while_a_write_is_in_progress(tmp_path):
     db = Database(f"sqlite:///{tmp_path / 'x.db'}")
     await db.upgrade()
     release = threading.Event()
+    flushed = threading.Event()
 
     def slow_write(session):
         session.add(Account(id="acc-1", platform="sandbox", display_name="A"))
         session.flush()
+        flushed.set()
         release.wait(10)
 
     writing = asyncio.ensure_future(db.write(slow_write))
-    await asyncio.sleep(0.1)
+    assert await asyncio.to_thread(flushed.wait, 10)  # the write transaction is open
     # WAL: the reader is not blocked by the open write transaction and sees the old state.
     assert await asyncio.wait_for(db.read(lambda s: s.query(Account).count()), 5) == 0
     release.set()

@@ -1,20 +1,17 @@
 """Fixtures for the sandbox platform tests: a fresh sandbox site per test, its control client,
 an adapter pointed at it, and real Chromium (one browser per test module, one context per
-test). The engine stand-ins are in harness.py."""
+test, found by the app's own browser discovery). The engine stand-ins are in harness.py."""
 from __future__ import annotations
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import async_playwright
 
+from app.engine.pool.browser import BrowserHost
 from app.platforms.sandbox.adapter import SandboxPlatform
 from app.platforms.sandbox.control_client import SandboxControl
 from app.platforms.sandbox.site import Faults, SandboxSite
 
 from .harness import ACCOUNT
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-gpu", "--no-first-run"]
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -41,11 +38,9 @@ async def platform(site):
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser():
-    playwright = await async_playwright().start()
-    chromium = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-    yield chromium
-    await chromium.close()
-    await playwright.stop()
+    host = BrowserHost()  # the app's own browser discovery and launch arguments
+    yield await host.browser()
+    await host.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="module")

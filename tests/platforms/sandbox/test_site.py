@@ -198,8 +198,9 @@ async def test_the_in_site_simulator_injects_comments_and_dms(client):
     started = await (await client.post("/_control/simulator", json={
         "comments_per_s": 40, "dms_per_s": 20, "creators": [CREATOR], "duration_s": 0.5})).json()
     assert started["running"]
-    await asyncio.sleep(0.8)
-    state = await (await client.get("/_control/state")).json()
+    async with asyncio.timeout(10):  # until its half second is over
+        while (state := await (await client.get("/_control/state")).json())["simulator"]["running"]:
+            await asyncio.sleep(0.05)
     sim = state["simulator"]
     assert not sim["running"] and sim["comments"] > 5 and sim["dms"] > 2 and sim["errors"] == 0
     creator = next(c for c in state["creators"] if c["name"] == CREATOR)
