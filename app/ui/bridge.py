@@ -45,10 +45,18 @@ def spawn(
     *,
     on_done: Callable[[Any], None] | None = None,
     on_error: Callable[[BaseException], None] | None = None,
+    owner: QObject | None = None,
 ) -> asyncio.Task[Any]:
-    """Run `coro` on the loop from synchronous Qt code; `on_done(result)` runs on success."""
+    """Run `coro` on the loop from synchronous Qt code; `on_done(result)` runs on success.
+
+    The callbacks are skipped when the Qt object they belong to was deleted meanwhile (the
+    operator switched topics while a page of the old one was fetched): the bound method's
+    object, or `owner` for closures, which carry no object of their own."""
     task = asyncio.ensure_future(coro)
     _tasks.add(task)
+
+    def alive(callback: Callable[..., Any]) -> bool:
+        return (owner is None or shiboken6.isValid(owner)) and _receiver_alive(callback)
 
     def finished(t: asyncio.Task[Any]) -> None:
         _tasks.discard(t)
@@ -56,11 +64,11 @@ def spawn(
             return
         exc = t.exception()
         if exc is not None:
-            if on_error is not None and _receiver_alive(on_error):
+            if on_error is not None and alive(on_error):
                 on_error(exc)
-            else:
+            elif owner is None or shiboken6.isValid(owner):
                 log.error("UI task failed", exc_info=exc)
-        elif on_done is not None and _receiver_alive(on_done):
+        elif on_done is not None and alive(on_done):
             on_done(t.result())
 
     task.add_done_callback(finished)

@@ -16,7 +16,7 @@ from app.engine.engine import Engine
 from app.engine.paths import app_paths
 from app.engine.platform import LoginOutcome
 from app.engine.settings import Settings, load_settings
-from app.ui.dialogs.accounts import AccountsDialog
+from app.ui.dialogs.accounts import COLUMNS, AccountsDialog
 from app.ui.dialogs.login import LoginDialog
 from app.ui.dialogs.proxies import ProxiesDialog
 from app.ui.dialogs.settings import SettingsDialog
@@ -364,3 +364,26 @@ def test_login_dialog_refuses_a_login_as_another_platform_account(browser_engine
                                     "another one. Log in as Shop owner, or add a new account for the other one.")
     account = run(qloop, engine.accounts.get(account_id))
     assert account.platform_user_id == "u-owner" and account.platform_username == "Shop owner"
+
+
+def shown_as(tooltip: str) -> str:
+    """What a tooltip reads on screen: Qt renders it as rich text when it looks like HTML."""
+    from PySide6.QtGui import Qt as QtNamespace  # mightBeRichText lives in QtGui
+    from PySide6.QtGui import QTextDocument
+
+    document = QTextDocument()
+    if QtNamespace.mightBeRichText(tooltip):
+        document.setHtml(tooltip)
+    else:
+        document.setPlainText(tooltip)
+    return document.toPlainText()
+
+
+def test_a_platform_error_in_a_tooltip_reads_as_the_plain_text_it_is(engine, qloop, shown):
+    error = "<b>账号异常</b> <img src=https://example.invalid/x.png> a < b\nretry later"
+    account = run(qloop, engine.accounts.create("sandbox", "Shop tip"))
+    run(qloop, engine.accounts.set_login_status(account, "expired", error=error))
+    dialog = shown(AccountsDialog(engine))
+    wait_until(qloop, lambda: dialog.table.rowCount() == 1)
+    tooltip = dialog.table.item(0, COLUMNS.index("error")).toolTip()
+    assert shown_as(tooltip) == error

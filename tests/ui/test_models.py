@@ -227,3 +227,22 @@ def test_a_held_list_keeps_its_rows_in_place_until_released_and_fills_when_empty
     assert waiting[-1] == 2
     model.hold(False)
     assert model.items() == ["c2", "a1", "d1"] and waiting[-1] == 0
+
+
+def test_a_model_deleted_while_its_page_is_fetched_logs_no_error(engine, qloop, account, bridge, caplog):
+    """Switching topics quickly deletes a messages model whose first page is still being
+    fetched: the page that comes back is dropped, not applied to the deleted model."""
+    import shiboken6
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from app.ui import bridge as bridge_module
+
+    ingest(qloop, engine, account, comments=comments("v1", 5))
+    model = MessagesModel(engine.views, bridge, video_ref(account))
+    model.load_newest()
+    model.deleteLater()
+    QCoreApplication.sendPostedEvents(model, QEvent.Type.DeferredDelete.value)
+    assert not shiboken6.isValid(model)
+    wait_until(qloop, lambda: not bridge_module._tasks)  # the fetch came back
+    settle(qloop, 0)
+    assert not [r for r in caplog.records if r.levelno >= 40], [r.getMessage() for r in caplog.records]

@@ -25,6 +25,7 @@ from app.engine.engine import Engine
 from app.ui.dialogs import labels
 from app.ui.dialogs.base import EngineDialog, record_table, set_form_labels
 from app.ui.dialogs.login import LoginDialog
+from app.ui.plain_text import plain_tooltip
 from app.ui.reasons import account_problem
 from app.ui.theme import platform_icon
 from app.ui.views.painting import login_state_label
@@ -122,7 +123,7 @@ class AccountsDialog(EngineDialog):
             if key == "platform":
                 item.setIcon(platform_icon(account.platform))
             if key == "error" and account.last_error:
-                item.setToolTip(account.last_error)
+                item.setToolTip(plain_tooltip(account.last_error))
             item.setData(Qt.ItemDataRole.UserRole, account.id)
             self.table.setItem(row, column, item)
 

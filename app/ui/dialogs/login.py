@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from app.engine.engine import Engine
 from app.engine.events import LoginProgress
 from app.ui.dialogs.base import EngineDialog, role_label
+from app.ui.plain_text import plain_tooltip
 from app.ui.reasons import login_failure
 
 log = logging.getLogger(__name__)
@@ -260,7 +261,7 @@ class LoginDialog(EngineDialog):
         }
         self.status.setText(states.get(self.state, self.state))
         # The engine's words (English, for the log) stay out of the text: the state says it.
-        self.status.setToolTip(self.message or "")
+        self.status.setToolTip(plain_tooltip(self.message))
         if self.state == "failed" and self.error_code == "identity_mismatch":
             self.status.setText(self.tr("Login refused: another platform account"))
         if self.state == "verification_required" and self.message:

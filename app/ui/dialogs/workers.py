@@ -14,6 +14,7 @@ from app.engine.engine import Engine
 from app.engine.pool.status import PoolStatus
 from app.ui.dialogs import labels
 from app.ui.dialogs.base import EngineDialog, record_table, set_form_labels
+from app.ui.plain_text import plain_tooltip
 
 REFRESH_MS = 2000  # memory figures move slowly; events refresh state changes at once
 COLUMNS = ("account", "state", "failures", "restarts", "next", "error")
@@ -121,7 +122,7 @@ class WorkersDialog(EngineDialog):
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column == COLUMNS.index("error") and text:
-                    item.setToolTip(text)
+                    item.setToolTip(plain_tooltip(text))
                 self.table.setItem(row, column, item)
             if account.account_id == selected:
                 self.table.selectRow(row)

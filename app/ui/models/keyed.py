@@ -205,7 +205,7 @@ class KeyedListModel(QAbstractListModel, Generic[T]):
             self.fetch_failed(exc)
             self._fetch_settled()
 
-        spawn(query, on_done=done, on_error=failed)
+        spawn(query, on_done=done, on_error=failed, owner=self)
         return True
 
     def _fetch_settled(self) -> None:

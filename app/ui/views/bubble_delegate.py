@@ -36,6 +36,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem,
 from app.engine.im.types import Message
 
 from ..models.keyed import ObjectRole
+from ..plain_text import plain_tooltip
 from ..reasons import reason_detail, reply_failure
 from .painting import bold_font, format_time, is_dark, paint_avatar, small_font
 
@@ -339,7 +340,7 @@ class BubbleDelegate(QStyledItemDelegate):
         tip = self.status_tooltip(option.rect, message, option.font, event.pos()) if message else ""
         if not tip:
             return super().helpEvent(event, view, option, index)
-        QToolTip.showText(event.globalPos(), tip, view)
+        QToolTip.showText(event.globalPos(), plain_tooltip(tip), view)
         return True
 
     def status_tooltip(self, rect: QRect, message: Message, font: QFont, pos) -> str:
