@@ -28,6 +28,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:  # imported in create(): the console builds the engine off its UI thread
     from .accounts import AccountService
+    from .holders import AccountHolders
     from .im.views import ImViews
     from .login import LoginManager
     from .outbox import Outbox
@@ -50,7 +51,8 @@ class Engine:
     store: DataStore
     views: ImViews
     accounts: AccountService
-    pool: WorkerPool
+    pool: WorkerPool  # the local pool: the first of the holders
+    holders: AccountHolders  # which worker holds which account; replies and logins go through it
     logins: LoginManager
     outbox: Outbox
     settings_service: SettingsService
@@ -76,6 +78,7 @@ class Engine:
         the pool's platform-call timeout, the login timeout, and the home's lock (the one the
         process took at start-up, app/bootstrap.py; default: a new one on the data folder)."""
         from .accounts import AccountService
+        from .holders import AccountHolders
         from .im.views import ImViews
         from .login import LoginManager
         from .outbox import Outbox
@@ -103,9 +106,10 @@ class Engine:
         pool_options = {} if call_timeout_s is None else {"call_timeout_s": call_timeout_s}
         pool = WorkerPool(settings, paths, registry, accounts, store, bus, enabled=start_browsers, **pool_options)
         login_options = {} if login_timeout_s is None else {"timeout_s": login_timeout_s}
-        logins = LoginManager(pool, accounts, bus, **login_options)
-        outbox = Outbox(db, bus, pool)
-        return cls(paths, settings, bus, registry, db, store, views, accounts, pool, logins, outbox,
+        holders = AccountHolders(accounts, pool)
+        logins = LoginManager(holders, accounts, bus, **login_options)
+        outbox = Outbox(db, bus, holders)
+        return cls(paths, settings, bus, registry, db, store, views, accounts, pool, holders, logins, outbox,
                    settings_service, home_lock or HomeLock(paths.data_dir))
 
     async def open(self) -> None:
