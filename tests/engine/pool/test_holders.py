@@ -49,3 +49,21 @@ async def _has(texts, text):
 async def _confirmed(outbox, reply_id):
     row = await outbox.get(reply_id)
     return row if row is not None and row.status == "confirmed" else None
+
+
+async def test_an_account_bound_to_a_second_pool_logs_in_there(tmp_path):
+    async with make_rig(tmp_path) as rig:
+        engine = rig.engine
+        second = WorkerPool(engine.settings, engine.paths, engine.platforms, engine.accounts, engine.store,
+                            engine.bus, call_timeout_s=20.0, holder_id="worker-2")
+        await second.start()
+        try:
+            engine.holders.register(second)
+            account_id = await rig.accounts.create("sandbox", "creator-l")
+            await engine.holders.assign(account_id, "worker-2")
+            await rig.login("creator-l", account_id)  # the LoginManager, through the holders
+            assert second.status().browser_launches == 1 and rig.pool.status().browser_launches == 0
+            await rig.until(lambda: second.status().account(account_id), what="the second pool monitoring it")
+            assert rig.pool.status().account(account_id) is None
+        finally:
+            await second.stop()
