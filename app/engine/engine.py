@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # imported in create(): the console builds the engine off its
     from .im.views import ImViews
     from .login import LoginManager
     from .outbox import Outbox
-    from .pool import WorkerPool
+    from .pool import PoolStatus, WorkerPool
     from .secrets import SecretBox
     from .settings_service import SettingsService
     from .store.datastore import DataStore
@@ -134,6 +134,20 @@ class Engine:
         await self.pool.start()
         await self.outbox.start()
         log.info("engine started: %s", self.db.redacted(self.db.url))
+
+    # ---- What the front ends ask of the workers (they never reach into a pool)
+
+    async def wake_account(self, account_id: str) -> None:
+        """The operator opened this account: its holder polls it now."""
+        await self.holders.wake(account_id)
+
+    async def restart_account(self, account_id: str) -> None:
+        """Reopen the account's page now and forget its backoff (on whichever worker holds it)."""
+        await self.holders.restart_account(account_id)
+
+    def pool_status(self) -> PoolStatus:
+        """What the local browser pool is doing (the Workers and Accounts views)."""
+        return self.pool.status()
 
     async def stop(self) -> None:
         await self.logins.stop()  # a login in progress ends "cancelled", not half-way

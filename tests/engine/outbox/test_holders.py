@@ -1,6 +1,6 @@
 """Replies go to the worker that holds the account (AccountHolders); an account whose worker
 is away keeps its reply, with the reason, instead of losing it or sending it elsewhere."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -17,15 +17,17 @@ class Holder(FakePlatform):
     """A worker holding accounts; what it sends lands in its own list."""
 
     holder_id: str | None = None
+    woken: list = field(default_factory=list)
+    restarted: list = field(default_factory=list)
 
     async def log_in(self, account_id, io, *, visible=False):
         raise AssertionError("not used here")
 
     async def wake(self, account_id):
-        pass
+        self.woken.append(account_id)
 
     async def restart_account(self, account_id):
-        pass
+        self.restarted.append(account_id)
 
 
 @pytest.fixture
@@ -75,3 +77,19 @@ async def test_a_reply_for_an_account_whose_worker_is_away_waits_with_the_reason
     await box.retry(reply_id)
     await wait_for_status(box, reply_id, "sent", "confirmed")
     assert remote.copies("hello") == 1 and local.copies("hello") == 0
+
+
+async def test_waking_and_restarting_go_to_the_holder(rig):
+    holders, local, remote, box = rig
+    await holders.assign(OTHER_ACCOUNT, "worker-2")
+    await holders.wake(ACCOUNT)
+    await holders.wake(OTHER_ACCOUNT)
+    await holders.restart_account(OTHER_ACCOUNT)
+    assert (local.woken, remote.woken, local.restarted, remote.restarted) == \
+        ([ACCOUNT], [OTHER_ACCOUNT], [], [OTHER_ACCOUNT])
+
+    holders.unregister("worker-2")
+    await holders.wake(OTHER_ACCOUNT)  # nothing to wake while its worker is away
+    with pytest.raises(NoHolder):
+        await holders.restart_account(OTHER_ACCOUNT)  # the operator is told why
+    assert remote.woken == [OTHER_ACCOUNT] and local.woken == [ACCOUNT]
