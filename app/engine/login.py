@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Literal
 
 from .bus import EventBus
 from .events import LoginProgress
+from .holders import NoHolder
 from .platform import LoginFailed, LoginIO
 from .store.models import LoginStatus
 
@@ -180,6 +181,8 @@ class LoginManager:
             raise
         except TimeoutError:
             await self._finish(run, "timeout", f"No login within {self.timeout_s:g} s.", previous_status)
+        except NoHolder as exc:  # the account's worker is not connected: nothing was tried
+            await self._finish(run, "failed", str(exc), previous_status)
         except LoginFailed as exc:
             state = "expired" if run.qr_expired else "failed"
             await self._finish(run, state, str(exc) or "The platform refused the login.", previous_status)

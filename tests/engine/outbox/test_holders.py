@@ -1,11 +1,14 @@
 """Replies go to the worker that holds the account (AccountHolders); an account whose worker
 is away keeps its reply, with the reason, instead of losing it or sending it elsewhere."""
+import asyncio
 from dataclasses import dataclass, field
 
 import pytest
 
 from app.engine.accounts import AccountService
+from app.engine.events import LoginProgress
 from app.engine.holders import AccountHolders, NoHolder
+from app.engine.login import LoginManager
 from app.engine.outbox import Outbox
 from app.engine.secrets import SecretBox
 
@@ -93,3 +96,22 @@ async def test_waking_and_restarting_go_to_the_holder(rig):
     with pytest.raises(NoHolder):
         await holders.restart_account(OTHER_ACCOUNT)  # the operator is told why
     assert remote.woken == [OTHER_ACCOUNT] and local.woken == [ACCOUNT]
+
+
+
+async def test_a_login_of_an_account_whose_worker_is_away_fails_with_the_reason(rig, seeded_db, bus, events):
+    holders, local, remote, box = rig
+    accounts = AccountService(seeded_db, bus, SecretBox.generate())
+    await holders.assign(OTHER_ACCOUNT, "worker-2")
+    holders.unregister("worker-2")
+    logins = LoginManager(holders, accounts, bus)
+    session_id = await logins.start(OTHER_ACCOUNT)
+    deadline = asyncio.get_running_loop().time() + 10
+    while not logins.session(session_id).finished:
+        assert asyncio.get_running_loop().time() < deadline, logins.session(session_id)
+        await asyncio.sleep(0.01)
+    session = logins.session(session_id)
+    assert session.state == "failed" and session.message.startswith("no worker holds this account")
+    assert (await accounts.get(OTHER_ACCOUNT)).login_status == "logged_in"  # as before the attempt
+    await asyncio.sleep(0)  # the bus delivers on the next turn of the loop
+    assert [e.state for e in events.of(LoginProgress) if e.session_id == session_id] == ["started", "failed"]
