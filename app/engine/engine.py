@@ -13,6 +13,11 @@ around it (the home lock, the modes, the first run) is composed in app/bootstrap
 Tests and tools inject what they replace (a platform, a throwaway secret key, shorter
 timeouts) through `Engine.create`'s keyword arguments, so they get the same object graph
 as the console, not one rebuilt by hand.
+
+Replies and logins reach the browsers through `holders` (app/engine/holders.py), which
+routes each call to the worker holding the account: the local `pool` is the first holder, a
+remote worker registers as another. Front ends ask the engine (`wake_account`,
+`restart_account`, `pool_status`), never a pool directly.
 """
 from __future__ import annotations
 
