@@ -197,6 +197,19 @@ class AccountService:
         await self._db.write(apply)
         self._bus.publish(AccountsChanged(account_id))
 
+    async def set_worker(self, account_id: str, worker_id: str | None) -> None:
+        """Bind the account to the worker that is to hold it (None: the local pool); the
+        pools reconcile on the AccountsChanged this publishes (app/engine/holders.py)."""
+        if worker_id is not None and not 0 < len(worker_id) <= 64:
+            raise ValueError("a worker id has 1 to 64 characters")
+
+        def apply(s: Session) -> None:
+            _load(s, account_id).worker_id = worker_id
+            _audit(s, "account.assign", account_id, worker_id=worker_id)
+
+        await self._db.write(apply)
+        self._bus.publish(AccountsChanged(account_id))
+
     async def set_login_status(self, account_id: str, status: str, *, error: str | None = None) -> None:
         status = LoginStatus(status).value  # ValueError names a bad status
 

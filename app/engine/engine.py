@@ -13,6 +13,11 @@ around it (the home lock, the modes, the first run) is composed in app/bootstrap
 Tests and tools inject what they replace (a platform, a throwaway secret key, shorter
 timeouts) through `Engine.create`'s keyword arguments, so they get the same object graph
 as the console, not one rebuilt by hand.
+
+Replies and logins reach the browsers through `holders` (app/engine/holders.py), which
+routes each call to the worker holding the account: the local `pool` is the first holder, a
+remote worker registers as another. Front ends ask the engine (`wake_account`,
+`restart_account`, `pool_status`), never a pool directly.
 """
 from __future__ import annotations
 
@@ -28,10 +33,11 @@ from .settings import Settings
 
 if TYPE_CHECKING:  # imported in create(): the console builds the engine off its UI thread
     from .accounts import AccountService
+    from .holders import AccountHolders
     from .im.views import ImViews
     from .login import LoginManager
     from .outbox import Outbox
-    from .pool import WorkerPool
+    from .pool import PoolStatus, WorkerPool
     from .secrets import SecretBox
     from .settings_service import SettingsService
     from .store.datastore import DataStore
@@ -50,7 +56,8 @@ class Engine:
     store: DataStore
     views: ImViews
     accounts: AccountService
-    pool: WorkerPool
+    pool: WorkerPool  # the local pool: the first of the holders
+    holders: AccountHolders  # which worker holds which account; replies and logins go through it
     logins: LoginManager
     outbox: Outbox
     settings_service: SettingsService
@@ -76,6 +83,7 @@ class Engine:
         the pool's platform-call timeout, the login timeout, and the home's lock (the one the
         process took at start-up, app/bootstrap.py; default: a new one on the data folder)."""
         from .accounts import AccountService
+        from .holders import AccountHolders
         from .im.views import ImViews
         from .login import LoginManager
         from .outbox import Outbox
@@ -103,9 +111,10 @@ class Engine:
         pool_options = {} if call_timeout_s is None else {"call_timeout_s": call_timeout_s}
         pool = WorkerPool(settings, paths, registry, accounts, store, bus, enabled=start_browsers, **pool_options)
         login_options = {} if login_timeout_s is None else {"timeout_s": login_timeout_s}
-        logins = LoginManager(pool, accounts, bus, **login_options)
-        outbox = Outbox(db, bus, pool)
-        return cls(paths, settings, bus, registry, db, store, views, accounts, pool, logins, outbox,
+        holders = AccountHolders(accounts, pool)
+        logins = LoginManager(holders, accounts, bus, **login_options)
+        outbox = Outbox(db, bus, holders)
+        return cls(paths, settings, bus, registry, db, store, views, accounts, pool, holders, logins, outbox,
                    settings_service, home_lock or HomeLock(paths.data_dir))
 
     async def open(self) -> None:
@@ -130,6 +139,20 @@ class Engine:
         await self.pool.start()
         await self.outbox.start()
         log.info("engine started: %s", self.db.redacted(self.db.url))
+
+    # ---- What the front ends ask of the workers (they never reach into a pool)
+
+    async def wake_account(self, account_id: str) -> None:
+        """The operator opened this account: its holder polls it now."""
+        await self.holders.wake(account_id)
+
+    async def restart_account(self, account_id: str) -> None:
+        """Reopen the account's page now and forget its backoff (on whichever worker holds it)."""
+        await self.holders.restart_account(account_id)
+
+    def pool_status(self) -> PoolStatus:
+        """What the local browser pool is doing (the Workers and Accounts views)."""
+        return self.pool.status()
 
     async def stop(self) -> None:
         await self.logins.stop()  # a login in progress ends "cancelled", not half-way

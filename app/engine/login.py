@@ -4,8 +4,9 @@
                                                          any state -> failed | timeout |
                                                                       expired | cancelled
 
-The platform drives its login page (`Platform.login`) and reports progress through the
-session's LoginIO; every step is published as a `LoginProgress` event (with the QR image), which
+The account's holder (a LoginBackend: the local pool, whose platform drives a login page with
+`Platform.login`, or a remote worker relaying its `worker:login:status` events) reports
+progress through the session's LoginIO; every step is published as a `LoginProgress` event (with the QR image), which
 the login dialog and remote IM clients show. When the platform needs the operator (an SMS
 code), the session waits in `verification_required` until `submit_input` answers.
 
@@ -28,12 +29,13 @@ from typing import TYPE_CHECKING, Literal
 
 from .bus import EventBus
 from .events import LoginProgress
+from .holders import NoHolder
 from .platform import LoginIO, PlatformError
 from .store.models import LoginStatus
 
 if TYPE_CHECKING:
     from .accounts import AccountService
-    from .pool import WorkerPool
+    from .seams import LoginBackend
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +107,14 @@ class _Run(LoginIO):
 
 class LoginManager:
     def __init__(
-        self, pool: "WorkerPool", accounts: "AccountService", bus: EventBus, *, timeout_s: float = DEFAULT_TIMEOUT_S
+        self,
+        backend: "LoginBackend",
+        accounts: "AccountService",
+        bus: EventBus,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
-        self._pool = pool
+        self._backend = backend  # AccountHolders: the account's holder runs the login
         self._accounts = accounts
         self._bus = bus
         self.timeout_s = timeout_s
@@ -174,17 +181,18 @@ class LoginManager:
         account_id = run.session.account_id
         try:
             async with asyncio.timeout(self.timeout_s):
-                async with self._pool.login_page(
-                    account_id, visible=run.session.visible, screen=run.session.screen
-                ) as (page, platform):
-                    outcome = await platform.login(page, run)
-                    state = await page.context.storage_state()
-                await self._accounts.record_login(account_id, outcome, storage_state=state)
+                result = await self._backend.log_in(
+                    account_id, run, visible=run.session.visible, screen=run.session.screen)
+                # The identity is checked and the session saved in one step: a refused login
+                # (another platform identity) changes nothing.
+                await self._accounts.record_login(account_id, result.outcome, storage_state=result.storage_state)
         except asyncio.CancelledError:
             await self._finish(run, "cancelled", "The login was cancelled.", previous_status)
             raise
         except TimeoutError:
             await self._finish(run, "timeout", f"No login within {self.timeout_s:g} s.", previous_status)
+        except NoHolder as exc:  # the account's worker is not connected: nothing was tried
+            await self._finish(run, "failed", str(exc), previous_status)
         except PlatformError as exc:  # refused, or held for a check (NeedsVerification): said, not traced
             state = "expired" if run.qr_expired else "failed"
             if exc.code == "identity_mismatch":
@@ -196,7 +204,7 @@ class LoginManager:
             await self._finish(run, "failed", f"{type(exc).__name__}: {exc}", previous_status)
         else:
             run.move("success", input_kind=None, message=None)
-            await self._pool.wake(account_id)
+            await self._backend.wake(account_id)
         finally:
             self._forget_later(run.session.id)
 

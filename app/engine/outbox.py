@@ -16,7 +16,7 @@ Each arrow is one committed transaction (app/engine/outbox_store.py) followed by
 `MessageStatusChanged` event. A reply is marked `sending` *before* the browser is asked to
 send it, so after a crash the database tells which replies might have reached the platform:
 `start()` puts them back in the queue marked as attempted, and a reply attempted before is
-looked for on the platform (`pool.find_reply`) before it is sent again; when that look
+looked for on the platform (`find_reply`) before it is sent again; when that look
 cannot decide, the reply waits for the operator (`uncertain`) rather than risk a second copy.
 Never twice, never lost.
 
@@ -30,7 +30,7 @@ import asyncio
 import logging
 import re
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from .bus import EventBus
 from .events import MessagesAdded, MessagesUpdated, MessageStatusChanged
@@ -62,6 +62,7 @@ from .platform import (
     SessionExpired,
 )
 from .records import MAX_ID_LEN, MAX_TEXT_LEN, Batch
+from .seams import ReplySender
 from .store.models import ReplyStatus, utcnow
 
 __all__ = ["Outbox", "ReplyNotFound", "ReplyRejected", "ReplyRow", "ReplyStateError", "validate_text"]
@@ -71,22 +72,6 @@ log = logging.getLogger(__name__)
 # Control characters other than tab and newlines: invisible, and PostgreSQL refuses NUL.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _FIND_MARGIN = timedelta(seconds=2)
-
-
-class ReplySender(Protocol):
-    """The worker-pool methods the outbox needs (app.engine.pool.WorkerPool)."""
-
-    async def send_reply(self, account_id: str, target: ReplyTarget, text: str) -> SentReply: ...
-
-    async def find_reply(
-        self, account_id: str, target: ReplyTarget, text: str, since: datetime
-    ) -> SentReply | None: ...
-
-    async def store_created(self, account_id: str, batch: Batch) -> None:
-        """Store the record a send's answer carried, as the account's crawl would."""
-
-    def capabilities(self, platform: str) -> frozenset[str]:
-        """What the platform can do (Platform.capabilities); empty for an unknown platform."""
 
 
 def validate_text(text: Any) -> str:
@@ -114,7 +99,7 @@ class Outbox:
         self,
         db: Any,
         bus: EventBus,
-        pool: ReplySender,
+        sender: ReplySender,
         *,
         max_attempts: int = 5,
         backoff_base_s: float = 2.0,
@@ -124,7 +109,7 @@ class Outbox:
     ) -> None:
         self._db = db
         self._bus = bus
-        self._pool = pool
+        self._sender = sender  # AccountHolders: the holder of each reply's account sends it
         self.max_attempts = max_attempts
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
@@ -196,7 +181,7 @@ class Outbox:
         platform = await self._db.read(account_platform, ref.account_id)
         if platform is None:
             return None  # `reply` names the unknown account itself
-        if ref.kind == "conversation" and DIRECT_MESSAGES not in self._pool.capabilities(platform):
+        if ref.kind == "conversation" and DIRECT_MESSAGES not in self._sender.capabilities(platform):
             return f"the {platform} platform cannot send direct messages"
         return None
 
@@ -288,7 +273,7 @@ class Outbox:
             sent = await self._find_earlier_copy(row, target) if row.attempted_before else None
             if sent is None:
                 async with asyncio.timeout(self.send_timeout_s):
-                    sent = await self._pool.send_reply(row.account_id, target, row.text)
+                    sent = await self._sender.send_reply(row.account_id, target, row.text)
             platform_id, created = sent.platform_id, sent.created
             if not isinstance(platform_id, str) or not platform_id:
                 # It may well be on the platform: the next attempt looks before it sends.
@@ -313,7 +298,7 @@ class Outbox:
         # platforms that round their times down to whole seconds.
         since = row.created_at - _FIND_MARGIN
         async with asyncio.timeout(self.send_timeout_s):
-            found = await self._pool.find_reply(row.account_id, target, row.text, since)
+            found = await self._sender.find_reply(row.account_id, target, row.text, since)
         if found is None:
             return None
         owner = await self._db.read(platform_id_owner, row.account_id, found.platform_id)
@@ -336,7 +321,7 @@ class Outbox:
         the reply now, instead of at the account's next poll, which may never see it (a
         thread longer than a crawl reads). A failure here loses nothing: the crawl may."""
         try:
-            await self._pool.store_created(row.account_id, created)
+            await self._sender.store_created(row.account_id, created)
         except Exception:
             log.warning("reply %s: storing the platform's answer failed; the next poll confirms it",
                         row.id, exc_info=True)

@@ -361,7 +361,7 @@ class MainWindow(QMainWindow):
             if self.chat.topic is not None and self.chat.topic.ref.account_id != channel.account_id:
                 self.chat.close_topic()
         # The operator is looking at this account: bring its browser context up now.
-        spawn(self.engine.pool.wake(channel.account_id),
+        spawn(self.engine.wake_account(channel.account_id),
               on_error=lambda exc: log.info("wake %s: %s", channel.account_id, exc))
 
     def _select_channel_quietly(self, account_id: str) -> None:

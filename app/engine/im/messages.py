@@ -126,6 +126,37 @@ def message_page(
     return Page(items, before=first if more else None, after=last if before is not None else None)
 
 
+def message_page_around(session: Session, ref: TopicRef, message_id: str, limit: int) -> Page[Message]:
+    """The page that ends with the message `message_id` (a search hit opened in its topic):
+    the newest page when the topic has no such message (any more)."""
+    t = tables_for(ref.kind)
+    m = t.message
+    position = session.execute(
+        select(type_coerce(m.created_at, BigInteger), m.id).where(
+            m.account_id == ref.account_id, t.message_topic == ref.platform_id, t.message_key == message_id)
+    ).first()
+    if position is None:
+        return message_page(session, ref, None, None, limit)
+    created_ms, row_id = position
+    return message_page(session, ref, MessageCursor(created_ms, row_id + 1), None, limit)
+
+
+def cursor_through(message: Message) -> str:
+    """A `before` cursor whose page ends with `message` and every other message of its
+    millisecond (a model that trims its rows skips the ones it kept by id; none is missed)."""
+    return MessageCursor(_ms(message) + 1, 0).encode()
+
+
+def cursor_from(message: Message) -> str:
+    """An `after` cursor whose page starts with `message` and every other message of its
+    millisecond (see cursor_through)."""
+    return MessageCursor(_ms(message), 0).encode()
+
+
+def _ms(message: Message) -> int:
+    return int(message.created_at.timestamp() * 1000)
+
+
 @lru_cache(maxsize=None)
 def _page_statement(kind: str, way: str) -> Any:
     """The page query of a topic kind, built once (building it costs more than running it).

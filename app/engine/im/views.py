@@ -14,6 +14,7 @@ from ..bus import EventBus
 from ..events import UnreadChanged
 from ..store.db import Database
 from . import channels, marks, messages, search, topics
+from .messages import cursor_from as _cursor_from, cursor_through as _cursor_through
 from .search_index import SearchIndexer
 from .types import Channel, Message, MessageCursor, Page, SearchHit, Topic, TopicKind, TopicRef, UnreadTotals
 
@@ -57,6 +58,16 @@ class ImViews:
         """A page of a topic's messages, oldest -> newest: the newest page without a cursor,
         else the page just before `before` (older) or just after `after` (newer)."""
         return await self._db.read(messages.message_page, ref, before, after, limit)
+
+    async def messages_around(self, ref: TopicRef, message_id: str, *, limit: int = 50) -> Page[Message]:
+        """The page of a topic's messages that ends with `message_id` (a search hit), with
+        cursors both ways; the newest page when the topic has no such message."""
+        return await self._db.read(messages.message_page_around, ref, message_id, limit)
+
+    # The cursors of the pages just beyond a message a model holds (it drops rows at the far
+    # end while paging, and fetches them again from there).
+    cursor_through = staticmethod(_cursor_through)
+    cursor_from = staticmethod(_cursor_from)
 
     async def unread_totals(self, account_id: str | None = None) -> UnreadTotals:
         """Unread comments and DMs of one account, or of all accounts."""

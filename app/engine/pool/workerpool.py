@@ -1,7 +1,8 @@
 """The local worker pool: one Chromium, one context per account, one monitor per account.
 
-The pool follows the accounts table: every local (worker_id empty) account that is logged in
-on a known platform gets an AccountMonitor, whose loop runs while monitoring is switched on.
+The pool follows the accounts table: every account bound to it (worker_id equal to its
+`holder_id`: empty for the console's own pool) that is logged in on a known platform gets an
+AccountMonitor, whose loop runs while monitoring is switched on.
 Account edits and login changes arrive as bus events and are reconciled in the background, so
 the UI and the login flow never start or stop monitors themselves.
 
@@ -22,6 +23,7 @@ from ..paths import AppPaths
 from ..platform_state import PlatformStateStore
 from ..records import Batch
 from ..platform import (
+    LoginIO,
     Platform,
     PlatformError,
     PlatformRegistry,
@@ -30,6 +32,7 @@ from ..platform import (
     SessionExpired,
     TransientError,
 )
+from ..seams import LoginResult
 from ..settings import Settings
 from ..store.models import LoginStatus
 from . import status as st
@@ -67,8 +70,10 @@ class WorkerPool:
         enabled: bool = True,
         *,
         call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
+        holder_id: str | None = None,
     ) -> None:
         self.enabled = enabled
+        self.holder_id = holder_id  # it holds the accounts whose worker_id is this (app/engine/holders.py)
         self._settings = settings
         self._paths = paths
         self._platforms = platforms
@@ -177,6 +182,15 @@ class WorkerPool:
         except KeyError:
             return frozenset()
 
+    async def log_in(self, account_id: str, io: LoginIO, *, visible: bool = False,
+                     screen: tuple[int, int] | None = None) -> LoginResult:
+        """Run the platform's login flow on a fresh page (a visible window fits in `screen`);
+        the session it ends with is returned for the caller (LoginManager) to save."""
+        async with self.login_page(account_id, visible=visible, screen=screen) as (page, platform):
+            outcome = await platform.login(page, io)
+            state = await page.context.storage_state()
+        return LoginResult(outcome, state)
+
     @contextlib.asynccontextmanager
     async def login_page(
         self, account_id: str, *, visible: bool = False, screen: tuple[int, int] | None = None
@@ -256,8 +270,8 @@ class WorkerPool:
         account = await self._account(account_id)
         if account_id in self._logging_in:
             raise TransientError("a login of this account is in progress")
-        if account.worker_id:
-            raise TransientError(f"the account is served by worker {account.worker_id}")
+        if account.worker_id != self.holder_id:
+            raise TransientError(f"the account is served by worker {account.worker_id or 'local'}")
         if account.login_status != LoginStatus.LOGGED_IN.value:
             raise SessionExpired(f"the account is not logged in ({account.login_status})")
         raise TransientError(f"no platform {account.platform!r} is installed")
@@ -272,7 +286,7 @@ class WorkerPool:
 
     def _wanted(self, account: "AccountRow") -> bool:
         return (
-            account.worker_id is None
+            account.worker_id == self.holder_id
             and account.login_status == LoginStatus.LOGGED_IN.value
             and account.id not in self._logging_in
             and account.platform in self._platforms.names()

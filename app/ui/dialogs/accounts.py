@@ -90,7 +90,7 @@ class AccountsDialog(EngineDialog):
     def _show_accounts(self, accounts: list[AccountRow]) -> None:
         selected = self.selected()
         self.accounts = accounts
-        self.monitor_states = {a.account_id: a.state for a in self.engine.pool.status().accounts}
+        self.monitor_states = {a.account_id: a.state for a in self.engine.pool_status().accounts}
         self.table.setRowCount(len(accounts))
         for row, account in enumerate(accounts):
             self._fill_row(row, account)

@@ -75,7 +75,7 @@ class WorkersDialog(EngineDialog):
         self.call(self.engine.accounts.list(), show)
 
     def refresh(self) -> None:
-        self.status = self.engine.pool.status()
+        self.status = self.engine.pool_status()
         self._show()
 
     def _show(self) -> None:
@@ -136,7 +136,7 @@ class WorkersDialog(EngineDialog):
     def _restart(self) -> None:
         account_id = self._selected_account()
         if account_id is not None:
-            self.call(self.engine.pool.restart_account(account_id), lambda _r: self.refresh())
+            self.call(self.engine.restart_account(account_id), lambda _r: self.refresh())
 
     def retranslate(self) -> None:
         self.setWindowTitle(self.tr("Workers"))

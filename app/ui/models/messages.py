@@ -21,7 +21,7 @@ from typing import Iterable
 from PySide6.QtCore import QModelIndex, QObject, Signal
 
 from app.engine.events import MessagesAdded, MessagesUpdated, MessageStatusChanged
-from app.engine.im.types import Message, MessageCursor, Page, TopicRef
+from app.engine.im.types import Message, Page, TopicRef
 
 from ..bridge import EngineBridge
 from .keyed import KeyedListModel
@@ -85,9 +85,7 @@ class MessagesModel(KeyedListModel[Message]):
 
     def load_around(self, message: Message) -> None:
         """Open the history at `message` (a search hit): the page that ends with it."""
-        ms = int(message.created_at.timestamp() * 1000)
-        cursor = MessageCursor(ms + 1, 0).encode()  # everything up to that instant
-        self._run_fetch(self._views.messages(self.ref, before=cursor, limit=FIRST_PAGE),
+        self._run_fetch(self._views.messages_around(self.ref, message.id, limit=FIRST_PAGE),
                         self._apply_first)
 
     def _apply_first(self, page: Page[Message]) -> None:
@@ -110,9 +108,8 @@ class MessagesModel(KeyedListModel[Message]):
             last_kept = self._items[MAX_ROWS - 1]
             # "After" this instant includes the kept rows of the same millisecond: they are
             # skipped by id when the page comes back, and none of the dropped ones is missed.
-            ms = int(last_kept.created_at.timestamp() * 1000)
             self._remove(MAX_ROWS, len(self._items) - 1)
-            self._newer = MessageCursor(ms, 0).encode()
+            self._newer = self._views.cursor_from(last_kept)
         self.older_loaded.emit(len(fresh))
 
     # ---- Newer pages, appended (Qt's fetchMore) -------------------------------------------
@@ -131,9 +128,8 @@ class MessagesModel(KeyedListModel[Message]):
             first_kept = self._items[len(self._items) - MAX_ROWS]
             # "Before" the next millisecond includes the kept rows of the same one: they are
             # skipped by id when the page comes back, and none of the dropped ones is missed.
-            ms = int(first_kept.created_at.timestamp() * 1000)
             self._remove(0, len(self._items) - MAX_ROWS - 1)
-            self._older = MessageCursor(ms + 1, 0).encode()
+            self._older = self._views.cursor_through(first_kept)
 
     # ---- Live changes ---------------------------------------------------------------------
     def _on_messages_added(self, events: Iterable[MessagesAdded]) -> None:

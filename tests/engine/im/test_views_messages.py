@@ -109,3 +109,28 @@ async def test_bad_cursors_get_clear_errors(views, accounts):
         await views.messages(WORK, before="yesterday")
     with pytest.raises(ValueError, match="either before or after"):
         await views.messages(WORK, before="1:1", after="2:2")
+
+
+async def test_the_page_around_a_message_ends_with_it_and_pages_both_ways(views, accounts, feed):
+    await accounts("acc-a")
+    # c3 shares its millisecond with c4 to c8, stored after it: the page still ends at c3.
+    await feed("acc-a", comments=[comment(f"c{i}", "v1", str(i), min(i, 3)) for i in range(1, 9)])
+    page = await views.messages_around(WORK, "c3", limit=2)
+    assert [m.id for m in page.items] == ["c2", "c3"]
+    older = await views.messages(WORK, before=page.before, limit=5)
+    newer = await views.messages(WORK, after=page.after, limit=5)
+    assert [m.id for m in older.items] == ["c1"] and older.before is None
+    assert [m.id for m in newer.items] == ["c4", "c5", "c6", "c7", "c8"]
+
+    gone = await views.messages_around(WORK, "no-such-comment", limit=2)
+    assert [m.id for m in gone.items] == ["c7", "c8"]  # the newest page
+
+
+async def test_the_cursors_beyond_a_message_include_its_whole_millisecond(views, accounts, feed):
+    await accounts("acc-a")
+    await feed("acc-a", comments=[comment(f"c{i}", "v1", str(i), minute) for i, minute in enumerate([1, 2, 3, 3, 4], 1)])
+    c3, c4 = [m for m in (await views.messages(WORK)).items if m.id in ("c3", "c4")]
+    through = await views.messages(WORK, before=views.cursor_through(c3), limit=10)
+    assert [m.id for m in through.items] == ["c1", "c2", "c3", "c4"]  # c4: same millisecond
+    start = await views.messages(WORK, after=views.cursor_from(c4), limit=10)
+    assert [m.id for m in start.items] == ["c3", "c4", "c5"]
