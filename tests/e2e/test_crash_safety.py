@@ -46,7 +46,9 @@ class Child:
         with self.log_file.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 *self.args, cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=log, start_new_session=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                stderr=log, start_new_session=True,
+                # No desktop keyring: the engine keeps its key in the home (the test reads it).
+                env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"},
             )
         assert await self._answer(30) == {"ready": True}
 

@@ -12,7 +12,7 @@ import pytest
 from app.engine.accounts import AccountService
 from app.engine.bus import EventBus
 from app.engine.paths import app_paths
-from app.engine.secrets import SecretBox
+from app.engine.secrets import KEY_FILE_NAME, SecretBox
 from app.engine.store.db import Database
 
 from .harness import stored_texts, until
@@ -43,7 +43,8 @@ async def test_sigint_to_the_process_group_saves_every_session_first(tmp_path, s
     log = log_file.read_text(encoding="utf-8", errors="replace")
     assert "could not save" not in log, log[-3000:]
     # The session saved at shutdown holds the page's state from after the push.
-    accounts = AccountService(db, EventBus(), SecretBox.from_keyring(app_paths(home)))
+    key = (app_paths(home).config_dir / KEY_FILE_NAME).read_bytes().strip()  # the child's (no keyring)
+    accounts = AccountService(db, EventBus(), SecretBox(key, source="file"))
     state = await accounts.load_storage_state(account_id)
     synced = [item["value"] for origin in state["origins"] for item in origin["localStorage"]
               if item["name"] == "sbx.lastSync"]

@@ -124,10 +124,23 @@ def test_giving_up_the_login_of_a_new_account_can_remove_it(engine, qloop, shown
 
 
 # ---- Settings -------------------------------------------------------------------------------
-def test_settings_say_when_sessions_are_protected_by_file_permissions_only(engine, qloop, shown):
-    dialog = shown(SettingsDialog(engine))
-    assert engine.accounts.sessions_protected_by_file_permissions_only  # no OS keyring here
-    assert dialog.key_hint.isVisible() and "file permissions only" in dialog.key_hint.text()
+@pytest.mark.parametrize("source", ["file", "keyring"])
+def test_settings_say_when_sessions_are_protected_by_file_permissions_only(home, qloop, shown, source):
+    from cryptography.fernet import Fernet
+
+    from app.engine.paths import app_paths
+    from app.engine.secrets import SecretBox
+
+    engine = Engine.create(app_paths(home), Settings(), start_browsers=False,
+                           secrets=SecretBox(Fernet.generate_key(), source=source))
+    run(qloop, engine.open())
+    try:
+        dialog = shown(SettingsDialog(engine))
+        assert dialog.key_hint.isVisible() == (source == "file")
+        assert "file permissions only" in dialog.key_hint.text()
+        dialog.reject()
+    finally:
+        run(qloop, engine.stop())
 
 
 def test_settings_are_saved_reloaded_and_applied_live(engine, qloop, qtbot, shown, language):
