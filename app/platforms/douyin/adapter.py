@@ -29,10 +29,11 @@ import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from playwright.async_api import Error as PlaywrightError
 
+from app.engine.page_tasks import PageTasks
 from app.engine.platform import (
     AccountInfo,
     BatchSink,
@@ -145,7 +146,7 @@ _FIBER_PROPS_JS = """([nodes, wanted, levels]) => nodes.map(node => {
 
 
 @dataclass
-class _PageWatch:
+class _PageWatch(PageTasks):
     """What the adapter knows about one account's live page: where intercepted records go,
     the crawl in progress and the records seen (to find a target again). What must outlive
     the page is in the account's PlatformState (see `poll`)."""
@@ -154,7 +155,6 @@ class _PageWatch:
     sink: BatchSink | None = None
     io: MonitorIO | None = None  # the monitor's, once `watch` was called
     crawl: Parsed | None = None  # responses go here while a crawl runs, else straight to `sink`
-    pending: set[asyncio.Task[None]] = field(default_factory=set)
     failures: list[PlatformError] = field(default_factory=list)  # bad list bodies this crawl
     session_error: SessionExpired | None = None  # an answer said the session is not usable
     bounded: bool = False  # a list was left unfinished at the scroll bound (this look or crawl)
@@ -166,20 +166,6 @@ class _PageWatch:
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
     works_more: bool | None = None  # the works list's last page said has_more
     comments_more: bool | None = None  # the open work's last comment page said has_more
-
-    def spawn(self, coro: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self.pending.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self.pending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("douyin: reading a page response failed", exc_info=task.exception())
-
-    async def settle(self) -> None:
-        while self.pending:
-            await asyncio.gather(*list(self.pending), return_exceptions=True)
 
     def session_lost(self, error: SessionExpired) -> None:
         """An answer the page received says the session is not usable: remember it for the

@@ -29,6 +29,7 @@ from urllib.parse import quote, urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 
+from app.engine.page_tasks import PageTasks
 from app.engine.platform import (
     AccountBlocked,
     AccountInfo,
@@ -94,7 +95,7 @@ _Found = Callable[[], "dict[str, Any] | None"]  # the matching record a look has
 
 
 @dataclass
-class _PageWatch:
+class _PageWatch(PageTasks):
     """What the adapter knows about one account's live page: its listeners' sink, the crawl in
     progress and which thread each reply seen is in. What must outlive the page (the crawl's
     position) is in the account's PlatformState instead (crawl.py)."""
@@ -103,7 +104,6 @@ class _PageWatch:
     sink: BatchSink | None = None
     io: MonitorIO | None = None  # the monitor's, once `watch` was called
     crawl: Parsed | None = None  # responses go here while a crawl runs, else straight to `sink`
-    pending: set[asyncio.Task[None]] = field(default_factory=set)
     crashed: bool = False
     push_open: bool = False  # an IM websocket we listen to is open
     comment_roots: dict[str, str] = field(default_factory=dict)  # reply cid → thread root cid
@@ -119,21 +119,6 @@ class _PageWatch:
         """Note which thread a second-level comment is in (replying to it opens that thread)."""
         if str(comment.get("reply_id", "0")) != "0":
             self.comment_roots[str(comment["cid"])] = str(comment["reply_id"])
-
-    def spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self.pending.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self.pending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("sandbox: handling a page event failed", exc_info=task.exception())
-
-    async def settle(self) -> None:
-        """Wait until every intercepted response seen so far has been read and handed on."""
-        while self.pending:
-            await asyncio.gather(*list(self.pending), return_exceptions=True)
 
     async def emit(self, parsed: Parsed, source: str) -> None:
         if parsed and self.sink is not None:
