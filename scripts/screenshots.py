@@ -164,6 +164,11 @@ async def _direct(window: Any, settings: Any, out: Path, language: str, console:
     other = accounts[1]
     await engine.accounts.logout(other.id)
     window.open_channel(other.id)
+    pane = window.topics_pane  # the operator opens the account's newest topic (none opens by itself)
+    await _until(lambda: pane.model is not None and pane.model.rowCount() > 0
+                 and pane.model.item(0).ref.account_id == other.id, "the logged-out account's topics",
+                 console=console)
+    pane.move(1)
     await _until(lambda: chat.topic is not None and chat.topic.ref.account_id == other.id
                  and chat.reply_box.account_banner.isVisible(), "the logged-out account's topic", console=console)
     failing = "好的，马上安排 👍 On it!"
@@ -202,7 +207,7 @@ async def _settle(seconds: float = 0.8) -> None:
 
 async def _found(engine: Any, account_id: str, text: str, hits: list[Any]) -> bool:
     """Whether `text` has been stored; its search hits go into `hits`."""
-    hits[:] = [h for h in await engine.views.search(text, account_id=account_id) if h.message.text == text]
+    hits[:] = [h for h in (await engine.views.search(text, account_id=account_id)).items if h.message.text == text]
     return bool(hits)
 
 
