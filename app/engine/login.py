@@ -211,11 +211,13 @@ class LoginManager:
     async def _finish(
         self, run: _Run, state: str, message: str, previous_status: str, *, error_code: str | None = None
     ) -> None:
-        run.move(state, input_kind=None, message=message, error_code=error_code)
+        # The status first: whoever sees the session end (a dialog, a remote client) and then
+        # reads the account finds it as it was before the login.
         try:
             await self._accounts.set_login_status(run.session.account_id, previous_status)
         except Exception:  # the account was deleted meanwhile
             log.debug("could not restore the login status of %s", run.session.account_id)
+        run.move(state, input_kind=None, message=message, error_code=error_code)
 
     def _forget_later(self, session_id: str) -> None:
         """Keep a finished session readable a while (a dialog may ask), then drop it."""
