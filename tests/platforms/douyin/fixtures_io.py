@@ -1,11 +1,12 @@
-"""The Douyin fixtures (a copy of shared/fixtures/douyin: synthetic values, real shapes)."""
+"""The Douyin fixtures: shared/fixtures/douyin beside the project (synthetic values, the real
+platform's shapes), read where they are rather than copied into the project."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "douyin"
 SELF_UID = "1000000000000001"  # our account in every fixture (测试创作者)
 CREATOR = "测试创作者"
 
