@@ -188,3 +188,24 @@ def language(qapp):
     yield switch
     install_translator(qapp, Settings(language="en"))
     apply_theme(qapp, Settings(theme="light"))
+
+
+@pytest.fixture
+def window(engine, qloop, qtbot, tmp_path, language):
+    """The console's main window on `engine`, shown, in English (plural forms come from
+    hiscrm_en.qm, as in the console); dialogs it opened are closed afterwards."""
+    import shiboken6
+
+    from app.ui.main_window import MainWindow
+
+    language("en")
+    window = MainWindow(tmp_path)
+    qtbot.addWidget(window)
+    window.attach_engine(engine)
+    window.show()
+    qtbot.waitExposed(window)
+    yield window
+    for dialog in list(window.dialogs.values()):
+        if shiboken6.isValid(dialog):
+            dialog.reject()
+    window.detach_engine()

@@ -3,28 +3,12 @@ in again from there), and sees a reply that did not go out in the topic list, no
 its conversation."""
 from __future__ import annotations
 
-import pytest
-import shiboken6
 
-from app.ui.main_window import MainWindow
 from app.ui.views.topic_delegate import TopicDelegate
 
 from .conftest import comments, ingest, open_first_topic, run, wait_until
 
 
-@pytest.fixture
-def window(engine, qloop, qtbot, tmp_path, language):
-    language("en")
-    window = MainWindow(tmp_path)
-    qtbot.addWidget(window)
-    window.attach_engine(engine)
-    window.show()
-    qtbot.waitExposed(window)
-    yield window
-    for dialog in list(window.dialogs.values()):
-        if shiboken6.isValid(dialog):
-            dialog.reject()
-    window.detach_engine()
 
 
 def test_the_composer_warns_of_a_logged_out_account_and_offers_to_log_in(engine, qloop, qtbot, window, account):

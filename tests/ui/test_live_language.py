@@ -2,24 +2,12 @@
 after a restart: the topic filter, the chat header, the reply box and its banner, the status bar."""
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import QCoreApplication
 
-from app.ui.main_window import MainWindow
 
 from .conftest import comments, ingest, open_first_topic, wait_until
 
 
-@pytest.fixture
-def window(engine, qloop, qtbot, tmp_path, language):
-    language("en")
-    window = MainWindow(tmp_path)
-    qtbot.addWidget(window)
-    window.attach_engine(engine)
-    window.show()
-    qtbot.waitExposed(window)
-    yield window
-    window.detach_engine()
 
 
 def test_every_pane_follows_a_live_language_switch(engine, qloop, window, account, language):

@@ -3,25 +3,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from PySide6.QtCore import Qt
 
-from app.ui.main_window import MainWindow
 from app.ui.models.keyed import ObjectRole
 
 from .conftest import T0, comments, ingest, run, wait_until
 
 
-@pytest.fixture
-def window(engine, qloop, qtbot, tmp_path, language):
-    language("en")  # English plural forms come from hiscrm_en.qm, as in the console
-    window = MainWindow(tmp_path)
-    qtbot.addWidget(window)
-    window.attach_engine(engine)
-    window.show()
-    qtbot.waitExposed(window)
-    yield window
-    window.detach_engine()
 
 
 def dms(conversation: str, count: int, *, peer: str = "Dora") -> list[dict]:
