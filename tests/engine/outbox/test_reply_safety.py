@@ -158,8 +158,11 @@ async def test_the_send_answer_s_record_confirms_the_reply_right_after_sent(outb
     await outbox.start()
     reply_id = await outbox.reply(CONTENT_REF, "Confirmed at once", reply_to=COMMENT)
     row = await wait_for_status(outbox, reply_id, "confirmed")
-    statuses = [e.status for e in events.of(MessageStatusChanged) if e.reply_id == reply_id]
-    assert statuses == ["queued", "sending", "sent", "confirmed"]
+
+    def statuses():
+        return [e.status for e in events.of(MessageStatusChanged) if e.reply_id == reply_id]
+    await events.until(lambda: "confirmed" in statuses())
+    assert statuses() == ["queued", "sending", "sent", "confirmed"]
     assert len(ingested) == 1  # only the send's answer was stored: no crawl in between
     views = ImViews(seeded_db, bus)
     ours = [m for m in (await views.messages(CONTENT_REF)).items if m.direction == "out"]
