@@ -70,12 +70,15 @@ async def open_engine(paths: AppPaths, settings: Settings, **options: Any) -> En
     return engine
 
 
-async def start_engine(engine: Engine, *, started: Callable[[], None] | None = None) -> None:
-    """Phase 2: the platforms, the browser pool and the outbox; then `started()` (the console
-    says "Ready") and the first-run set-up. On failure the engine is stopped and StartupError
-    raised."""
+async def start_engine(engine: Engine, *, started: Callable[[], None] | None = None,
+                       require_server: bool = True) -> None:
+    """Phase 2: the platforms, the browser pool, the outbox and, when the settings ask for
+    it, the embedded server; then `started()` (the console says "Ready") and the first-run
+    set-up. On failure the engine is stopped and StartupError raised; a server that cannot
+    listen is a failure only when `require_server` (the console shows it in its settings)."""
     try:
         await engine.start()
+        await switch_server(engine, required=require_server)
     except StartupError:
         await engine.stop()
         raise
@@ -83,6 +86,26 @@ async def start_engine(engine: Engine, *, started: Callable[[], None] | None = N
     if started is not None:
         started()
     await set_up_first_run(engine)
+
+
+async def switch_server(engine: Engine, *, required: bool) -> None:
+    """The embedded server follows `settings.server` from now on (app/server/switch.py). When
+    the settings ask for it at start and it cannot listen, `required` makes that a
+    StartupError: `hiscrm serve --server` must not run without the server it was asked for."""
+    from .server.switch import ServerSwitch
+
+    switch = ServerSwitch(engine)
+    engine.attach(switch)
+    await switch.apply()
+    if switch.error is not None and required:
+        raise StartupError(f"the server cannot start: {switch.error}")
+
+
+def running_servers(engine: Engine) -> list:
+    """The embedded servers running for this engine (none, or the one the settings ask for)."""
+    from .server.switch import ServerSwitch
+
+    return [f.server for f in engine.front_ends if isinstance(f, ServerSwitch) and f.server is not None]
 
 
 REPORT_INTERVAL_ENV = "HISCRM_REPORT_INTERVAL_S"  # seconds between serve's lines (tests: short)
@@ -110,6 +133,8 @@ async def serve(paths: AppPaths, settings: Settings, *, start_browsers: bool = T
         return exc.exit_code
     log.info("engine running headless; data in %s (Ctrl+C stops)", paths.data_dir)
     print(f"hiscrm: engine running headless, data in {paths.data_dir} (Ctrl+C stops)", flush=True)
+    for server in running_servers(engine):
+        print(f"hiscrm: server at {server.url} (the token: hiscrm token)", flush=True)
     interval = float(os.environ.get(REPORT_INTERVAL_ENV) or DEFAULT_INTERVAL_S)
     report = HeadlessReport(engine, log_file=log_file, interval_s=interval)
     try:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .engine.errors import StartupError
 from .engine.paths import app_paths
-from .engine.settings import load_settings
+from .engine.settings import ServerSettings, SettingsError, load_settings
 
 log = logging.getLogger("hiscrm")
 DISTRIBUTION = "hiscrm-console"
@@ -52,6 +52,13 @@ def _build_parser() -> argparse.ArgumentParser:
     sub.add_parser("gui", help="the desktop console (default)")
     serve = sub.add_parser("serve", help="run the engine headless")
     serve.add_argument("--no-browsers", action="store_true", help="do not start the browser pool")
+    serve.add_argument("--server", action="store_true",
+                       help="also run the Socket.IO + REST server for IM clients and remote workers")
+    serve.add_argument("--host", help="the server's address (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, help="the server's port (default 3000; 0: any free port)")
+    serve.add_argument("--token", help="the token clients must present (default: the one generated and saved)")
+    token = sub.add_parser("token", help="print the server's token (generated on first use)")
+    token.add_argument("--renew", action="store_true", help="replace it: clients with the old one are refused")
     db = sub.add_parser("db", help="database administration")
     db_actions = db.add_subparsers(dest="action", required=True)
     db_actions.add_parser("upgrade", help="create or migrate the database")
@@ -158,10 +165,42 @@ def _run(command: str, args: argparse.Namespace, paths) -> int:
         from .ui.app import run_gui
 
         return run_gui(paths, settings)
+    if command == "token":
+        return asyncio.run(_token(paths, settings, renew=args.renew))
     from .bootstrap import serve
 
+    _server_flags(args, settings)
     return asyncio.run(serve(paths, settings, start_browsers=not getattr(args, "no_browsers", False),
                              log_file=log_file))
+
+
+def _server_flags(args: argparse.Namespace, settings) -> None:
+    """`serve --server --host --port --token`: this run's server, over the settings (not saved)."""
+    changes = {name: value for name in ("host", "port", "token")
+               if (value := getattr(args, name, None)) is not None}
+    if getattr(args, "server", False):
+        changes["enabled"] = True
+    if changes:
+        try:
+            settings.server = ServerSettings.model_validate({**settings.server.model_dump(), **changes})
+        except ValueError as exc:
+            raise SettingsError(f"bad server option: {exc}") from None
+
+
+async def _token(paths, settings, *, renew: bool) -> int:
+    """`hiscrm token [--renew]`: the token the server asks for, to paste into a client."""
+    from .engine.secrets import SecretBox
+    from .engine.server_token import ServerToken
+    from .engine.store.db import Database
+
+    db = Database(settings.database_url or paths.default_database_url)
+    try:
+        await db.upgrade()
+        tokens = ServerToken(db, SecretBox.from_keyring(paths), settings.server.token)
+        print(await (tokens.renew() if renew else tokens.get()))
+    finally:
+        await db.close()
+    return 0
 
 
 async def _db(args: argparse.Namespace, url: str) -> int:

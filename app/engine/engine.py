@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Protocol
 
 from .bus import EventBus
 from .home_lock import HomeLock
@@ -39,11 +39,16 @@ if TYPE_CHECKING:  # imported in create(): the console builds the engine off its
     from .outbox import Outbox
     from .pool import PoolStatus, WorkerPool
     from .secrets import SecretBox
+    from .server_token import ServerToken
     from .settings_service import SettingsService
     from .store.datastore import DataStore
     from .store.db import Database
 
 log = logging.getLogger(__name__)
+
+
+class FrontEnd(Protocol):
+    async def stop(self) -> None: ...
 
 
 @dataclass
@@ -62,7 +67,9 @@ class Engine:
     outbox: Outbox
     settings_service: SettingsService
     home_lock: HomeLock  # held from open() to stop(): one engine per home, across processes
+    server_token: ServerToken  # what remote clients and workers present (app/server)
     _opened: bool = field(default=False, init=False, repr=False)
+    _front_ends: list[FrontEnd] = field(default_factory=list, init=False, repr=False)
 
     @classmethod
     def create(
@@ -89,6 +96,7 @@ class Engine:
         from .outbox import Outbox
         from .pool import WorkerPool
         from .secrets import SecretBox
+        from .server_token import ServerToken
         from .settings_service import SettingsService
         from .store.datastore import DataStore
         from .store.db import Database
@@ -107,7 +115,8 @@ class Engine:
         db = Database(settings.database_url or paths.default_database_url)
         store = DataStore(db, bus)
         views = ImViews(db, bus)
-        accounts = AccountService(db, bus, secrets or SecretBox.from_keyring(paths))
+        box = secrets or SecretBox.from_keyring(paths)
+        accounts = AccountService(db, bus, box)
         pool_options = {} if call_timeout_s is None else {"call_timeout_s": call_timeout_s}
         pool = WorkerPool(settings, paths, registry, accounts, store, bus, enabled=start_browsers, **pool_options)
         login_options = {} if login_timeout_s is None else {"timeout_s": login_timeout_s}
@@ -115,7 +124,8 @@ class Engine:
         logins = LoginManager(holders, accounts, bus, **login_options)
         outbox = Outbox(db, bus, holders)
         return cls(paths, settings, bus, registry, db, store, views, accounts, pool, holders, logins, outbox,
-                   settings_service, home_lock or HomeLock(paths.data_dir))
+                   settings_service, home_lock or HomeLock(paths.data_dir),
+                   ServerToken(db, box, settings.server.token))
 
     async def open(self) -> None:
         """Phase 1, once: take the home's lock (HomeInUse when another process runs on this
@@ -154,7 +164,22 @@ class Engine:
         """What the local browser pool is doing (the Workers and Accounts views)."""
         return self.pool.status()
 
+    def attach(self, front_end: FrontEnd) -> None:
+        """A front end the composition root added (the embedded server): stopped first, so
+        no remote client calls a service that is shutting down."""
+        self._front_ends.append(front_end)
+
+    @property
+    def front_ends(self) -> tuple[FrontEnd, ...]:
+        return tuple(self._front_ends)
+
     async def stop(self) -> None:
+        front_ends, self._front_ends = self._front_ends, []
+        for front_end in reversed(front_ends):
+            try:
+                await front_end.stop()
+            except Exception:
+                log.exception("could not stop %r", front_end)
         await self.logins.stop()  # a login in progress ends "cancelled", not half-way
         await self.outbox.stop()
         await self.pool.stop()

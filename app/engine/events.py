@@ -98,6 +98,17 @@ class Notification(Event):
 
 
 @dataclass(frozen=True)
+class ServerStatusChanged(Event):
+    """The embedded server started, stopped, failed to start, or its clients changed."""
+
+    running: bool
+    url: str | None = None
+    error: str | None = None  # why it is not running when it should (the port is taken, …)
+    im_clients: int = 0
+    workers: int = 0
+
+
+@dataclass(frozen=True)
 class PoolStatusChanged(Event):
     """The worker pool's browsers or account contexts changed (for the Workers view)."""
 

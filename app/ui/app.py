@@ -123,7 +123,8 @@ async def start_engine(window: MainWindow, paths: AppPaths, settings: Settings,
     window.set_engine_state(lambda: QCoreApplication.translate("MainWindow", "Starting browsers…"))
     try:
         await start_engine_phase(
-            engine, started=lambda: window.set_engine_state(lambda: QCoreApplication.translate("MainWindow", "Ready")))
+            engine, started=lambda: window.set_engine_state(lambda: QCoreApplication.translate("MainWindow", "Ready")),
+            require_server=False)
     except StartupError as exc:
         window.detach_engine()
         await show_fatal_error(window, str(exc))

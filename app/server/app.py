@@ -1,0 +1,99 @@
+"""EmbeddedServer: one aiohttp application with python-socketio attached, in the engine's loop.
+
+    server = EmbeddedServer(engine, ServerOptions(host="127.0.0.1", port=3000))
+    await server.start()      # listening; server.url says where (port 0: a free port)
+    ...
+    await server.stop()
+
+Its parts each install themselves on the server (`install(server)`): the IM client namespace
+`/` (im_clients.py), the worker namespace `/worker`, `/admin`, and the REST routes. Every
+part calls the engine's services, as the console does; nothing here computes data itself.
+
+Socket.IO settings follow PROTOCOL.md §1 (path `/socket.io/`, ping 25 s / 60 s, payloads up
+to 10 MB because an original worker's snapshot is that big). With a Redis URL, python-socketio's
+Redis manager lets several `hiscrm serve` processes share their clients' broadcasts.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import socketio
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from ..engine.engine import Engine
+
+log = logging.getLogger(__name__)
+
+MAX_PAYLOAD = 10_000_000  # bytes: the original master's limit, which its workers' snapshots use
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    host: str = "127.0.0.1"  # loopback unless told otherwise
+    port: int = 3000
+    token: str = ""  # empty: the engine's token (generated once, app/engine/server_token.py)
+    redis_url: str = ""  # shared broadcasts between several server processes
+
+
+class EmbeddedServer:
+    def __init__(self, engine: Engine, options: ServerOptions) -> None:
+        self.engine = engine
+        self.options = options
+        self.token = ""  # known from start()
+        manager = socketio.AsyncRedisManager(options.redis_url) if options.redis_url else None
+        self.sio = socketio.AsyncServer(
+            async_mode="aiohttp",
+            cors_allowed_origins="*",  # the original's; every connection still needs the token
+            max_http_buffer_size=MAX_PAYLOAD,
+            ping_interval=25,
+            ping_timeout=60,
+            client_manager=manager,
+            logger=False,
+            engineio_logger=False,
+        )
+        self.web = web.Application(client_max_size=MAX_PAYLOAD)
+        self.sio.attach(self.web)
+        self._runner: web.AppRunner | None = None
+        self.port = options.port
+        for install in _parts():
+            install(self)
+
+    @property
+    def url(self) -> str:
+        host = self.options.host
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{self.port}"
+
+    async def start(self) -> None:
+        """Listen; OSError (with the address) when the port is taken or not allowed."""
+        self.token = await self.engine.server_token.get()
+        self._runner = web.AppRunner(self.web, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.options.host, self.options.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            self._runner = None
+            raise OSError(exc.errno, f"cannot listen on {self.options.host}:{self.options.port}: {exc.strerror}") from exc
+        server = site._server  # aiohttp keeps the asyncio server here; its socket has the real port
+        if server is not None and server.sockets:
+            self.port = server.sockets[0].getsockname()[1]
+        log.info("server listening on %s", self.url)
+
+    async def stop(self) -> None:
+        if self._runner is None:
+            return
+        runner, self._runner = self._runner, None
+        await self.sio.shutdown()  # clients are told, not left to time out
+        await runner.cleanup()
+        log.info("server stopped")
+
+
+def _parts():
+    """The parts of the server, each `install(server)`; imported here so that a console that
+    never switches the server on never imports them."""
+    return []
