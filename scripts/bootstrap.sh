@@ -8,12 +8,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 # Debian packages the console and its tests use: the browser, a virtual display, Qt's xcb
-# libraries, CJK fonts, a PostgreSQL server for the database tests and a D-Bus daemon for the
-# notification tests.
+# libraries, CJK fonts; for the tests a PostgreSQL server, a D-Bus daemon (notifications), a
+# Redis server (two servers sharing their clients) and node (the original system's clients).
 debs=(chromium xvfb xauth fonts-noto-cjk fonts-noto-color-emoji libxcb-cursor0 libegl1 libgl1 libxkbcommon-x11-0
       libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0
       libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libfontconfig1 libdbus-1-3)
-[ "$mode" = test ] && debs+=(postgresql dbus-daemon)
+[ "$mode" = test ] && debs+=(postgresql dbus-daemon redis-server)
+[ "$mode" = test ] && ! command -v npm >/dev/null 2>&1 && debs+=(nodejs npm)
 
 if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then
     missing=()
@@ -54,6 +55,15 @@ fi
 # Chromium (app/engine/pool/browser.py). Where there is none, try Playwright's download.
 if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
     .venv/bin/python -m playwright install chromium || echo "bootstrap: no browser available" >&2
+fi
+
+# The original system's clients (node's socket.io-client) for the server's compatibility tests.
+if [ "$mode" = test ] && command -v npm >/dev/null 2>&1; then
+    lock=tests/server/node/package-lock.json
+    if [ ! -f tests/server/node/node_modules/.installed ] || [ "$lock" -nt tests/server/node/node_modules/.installed ]; then
+        (cd tests/server/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null) && touch tests/server/node/node_modules/.installed \
+            || echo "bootstrap: npm could not install tests/server/node (the node compatibility tests will fail)" >&2
+    fi
 fi
 
 # Byte-compile the app once: where PYTHONDONTWRITEBYTECODE is set, Python would otherwise
