@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING
 import socketio
 from aiohttp import web
 
+from ..engine.server_token import tokens_match
+from .auth import presented_token
+
 if TYPE_CHECKING:
     from ..engine.engine import Engine
 
@@ -60,6 +63,11 @@ class EmbeddedServer:
         self.port = options.port
         for install in _parts():
             install(self)
+
+    def admits(self, environ: dict, auth: object = None) -> bool:
+        """Whether a Socket.IO handshake presents the token (every namespace's connect asks;
+        a refusal raises socketio.exceptions.ConnectionRefusedError(auth.REFUSED))."""
+        return tokens_match(presented_token(environ, auth), self.token)
 
     @property
     def url(self) -> str:
