@@ -4,102 +4,107 @@
 <context>
     <name>AccountsDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="106" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="107" />
         <source>Off</source>
         <translation>已关闭</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="110" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="111" />
         <source>On</source>
         <translation>已开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="185" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="189" />
         <source>Delete account</source>
         <translation>删除账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="186" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="190" />
         <source>Delete “{name}” and all its stored messages and replies? This cannot be undone.</source>
         <translation>删除“{name}”及其保存的全部消息和回复？此操作无法撤销。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="188" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="192" />
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="195" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="199" />
         <source>Pause monitoring</source>
         <translation>暂停监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="195" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="199" />
         <source>Resume monitoring</source>
         <translation>恢复监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="198" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="202" />
         <source>Accounts</source>
         <translation>账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="200" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="204" />
         <source>Name</source>
         <translation>名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="200" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="204" />
         <source>Platform</source>
         <translation>平台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="200" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="204" />
         <source>Login</source>
         <translation>登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="200" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="204" />
+        <source>On the platform</source>
+        <translation>平台身份</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/accounts.py" line="205" />
         <source>Monitoring</source>
         <translation>监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="201" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="206" />
         <source>Last error</source>
         <translation>最近错误</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="201" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="206" />
         <source>Last crawl</source>
         <translation>最近抓取</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="201" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="206" />
         <source>ID</source>
         <translation>ID</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="203" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="208" />
         <source>Add account…</source>
         <translation>添加账号…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="204" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="209" />
         <source>Log in again</source>
         <translation>重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="205" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="210" />
         <source>Log out</source>
         <translation>退出登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="206" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="211" />
         <source>Delete…</source>
         <translation>删除…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="207" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="212" />
         <source>Close</source>
         <translation>关闭</translation>
     </message>
@@ -117,42 +122,42 @@
 <context>
     <name>AddAccountDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="249" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="254" />
         <source>No platform is available.</source>
         <translation>没有可用的平台。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="252" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="257" />
         <source>Enter a name for the account.</source>
         <translation>请输入账号名称。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="273" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="278" />
         <source>Add account</source>
         <translation>添加账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="274" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="279" />
         <source>Platform</source>
         <translation>平台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="274" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="279" />
         <source>Name</source>
         <translation>名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="274" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="279" />
         <source>Proxy</source>
         <translation>代理</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="275" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="280" />
         <source>How operators will see this account</source>
         <translation>客服看到的账号名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="276" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="281" />
         <source>No proxy (direct)</source>
         <translation>不使用代理（直连）</translation>
     </message>
@@ -160,18 +165,18 @@
 <context>
     <name>BubbleDelegate</name>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="211" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="212" />
         <source>You</source>
         <extracomment>str: the outbox reply id whose Retry link was clicked str: the outbox reply id whose Cancel link was clicked</extracomment>
         <translation>我</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="220" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="221" />
         <source>Retry</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="222" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="223" />
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -276,175 +281,175 @@
 <context>
     <name>LoginDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="227" />
+        <location filename="../../app/ui/dialogs/login.py" line="228" />
         <source>Expires in {time}</source>
         <translation>{time} 后过期</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/dialogs/login.py" line="229" />
+        <location filename="../../app/ui/dialogs/login.py" line="230" />
         <source>refreshed %n time(s)</source>
         <translation>
             <numerusform>已刷新 %n 次</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="232" />
+        <location filename="../../app/ui/dialogs/login.py" line="233" />
         <source>This account belongs to {0} on the platform; the phone confirmed another one. Log in as {0}, or add a new account for the other one.</source>
         <translation>此账号在平台上属于 {0}，但手机确认的是另一个账号。请以 {0} 登录，或为另一个账号添加新账号。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="237" />
+        <location filename="../../app/ui/dialogs/login.py" line="238" />
         <source>Sandbox: “Simulate scan” plays the phone</source>
         <translation>沙盒：“模拟扫码”代替手机扫码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="245" />
+        <location filename="../../app/ui/dialogs/login.py" line="246" />
         <source>Log in</source>
         <translation>登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="246" />
+        <location filename="../../app/ui/dialogs/login.py" line="247" />
         <source>Log in to {account}</source>
         <translation>登录 {account}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="248" />
         <location filename="../../app/ui/dialogs/login.py" line="249" />
+        <location filename="../../app/ui/dialogs/login.py" line="250" />
         <source>Opening the login page…</source>
         <translation>正在打开登录页…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="250" />
+        <location filename="../../app/ui/dialogs/login.py" line="251" />
         <source>Scan the QR code with the platform's mobile app</source>
         <translation>请用平台手机 App 扫描二维码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="251" />
+        <location filename="../../app/ui/dialogs/login.py" line="252" />
         <source>The QR code was renewed: scan the new one</source>
         <translation>二维码已更新，请扫描新的二维码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="252" />
+        <location filename="../../app/ui/dialogs/login.py" line="253" />
         <source>Scanned: confirm the login on the phone</source>
         <translation>已扫码，请在手机上确认登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="253" />
+        <location filename="../../app/ui/dialogs/login.py" line="254" />
         <source>The platform sent a verification code</source>
         <translation>平台已发送验证码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="254" />
+        <location filename="../../app/ui/dialogs/login.py" line="255" />
         <source>Verifying…</source>
         <translation>正在验证…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="255" />
+        <location filename="../../app/ui/dialogs/login.py" line="256" />
         <source>Logged in</source>
         <translation>已登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="256" />
+        <location filename="../../app/ui/dialogs/login.py" line="257" />
         <source>Login failed</source>
         <translation>登录失败</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="257" />
+        <location filename="../../app/ui/dialogs/login.py" line="258" />
         <source>The login timed out</source>
         <translation>登录超时</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="258" />
+        <location filename="../../app/ui/dialogs/login.py" line="259" />
         <source>The QR code expired</source>
         <translation>二维码已过期</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="259" />
+        <location filename="../../app/ui/dialogs/login.py" line="260" />
         <source>Login cancelled</source>
         <translation>登录已取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="265" />
+        <location filename="../../app/ui/dialogs/login.py" line="266" />
         <source>Login refused: another platform account</source>
         <translation>登录被拒绝：不是同一个平台账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="272" />
+        <location filename="../../app/ui/dialogs/login.py" line="273" />
         <source>The QR code appears here</source>
         <translation>二维码将显示在这里</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="276" />
+        <location filename="../../app/ui/dialogs/login.py" line="277" />
         <source>Phone number</source>
         <translation>手机号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="278" />
+        <location filename="../../app/ui/dialogs/login.py" line="279" />
         <source>SMS code</source>
         <translation>短信验证码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="279" />
+        <location filename="../../app/ui/dialogs/login.py" line="280" />
         <source>Submit</source>
         <translation>提交</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="280" />
+        <location filename="../../app/ui/dialogs/login.py" line="281" />
         <source>Simulate scan</source>
         <translation>模拟扫码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="282" />
+        <location filename="../../app/ui/dialogs/login.py" line="283" />
         <source>The sandbox has no phone app: this opens the page a phone would show after scanning</source>
         <translation>沙盒没有手机 App：这会打开手机扫码后显示的页面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="283" />
+        <location filename="../../app/ui/dialogs/login.py" line="284" />
         <source>Show browser</source>
         <translation>显示浏览器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="285" />
+        <location filename="../../app/ui/dialogs/login.py" line="286" />
         <source>Continue the login in a visible browser window</source>
         <translation>在可见的浏览器窗口中继续登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="286" />
+        <location filename="../../app/ui/dialogs/login.py" line="287" />
         <source>No display available for a browser window</source>
         <translation>没有可用于显示浏览器窗口的屏幕</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="288" />
+        <location filename="../../app/ui/dialogs/login.py" line="289" />
         <source>Try again</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="289" />
+        <location filename="../../app/ui/dialogs/login.py" line="290" />
         <source>Close</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="289" />
+        <location filename="../../app/ui/dialogs/login.py" line="290" />
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="309" />
+        <location filename="../../app/ui/dialogs/login.py" line="310" />
         <source>Keep the new account?</source>
         <translation>保留新账号？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="310" />
+        <location filename="../../app/ui/dialogs/login.py" line="311" />
         <source>“{account}” has not logged in. Keep it to log in later, or remove it?</source>
         <translation>“{account}”尚未登录。保留它以后再登录，还是删除它？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="313" />
+        <location filename="../../app/ui/dialogs/login.py" line="314" />
         <source>Remove account</source>
         <translation>删除账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="314" />
+        <location filename="../../app/ui/dialogs/login.py" line="315" />
         <source>Keep account</source>
         <translation>保留账号</translation>
     </message>
@@ -500,13 +505,13 @@
         <translation>就绪</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="137" />
-        <location filename="../../app/ui/app.py" line="229" />
+        <location filename="../../app/ui/app.py" line="138" />
+        <location filename="../../app/ui/app.py" line="230" />
         <source>HisCRM Console cannot start</source>
         <translation>HisCRM 控制台无法启动</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="211" />
+        <location filename="../../app/ui/app.py" line="212" />
         <source>HisCRM is already running on this data folder (process {pid}): use that window, or quit it before starting another.
 
 Data folder: {folder}</source>
@@ -515,7 +520,7 @@ Data folder: {folder}</source>
 数据文件夹：{folder}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="216" />
+        <location filename="../../app/ui/app.py" line="217" />
         <source>HisCRM Console is already running</source>
         <translation>HisCRM Console 已在运行</translation>
     </message>
@@ -964,47 +969,47 @@ Data folder: {folder}</source>
 <context>
     <name>ReplyStatus</name>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="67" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="68" />
         <source>Queued</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="68" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="69" />
         <source>Sending…</source>
         <translation>发送中…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="69" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="70" />
         <source>Sent</source>
         <translation>已发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="70" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="71" />
         <source>Confirmed</source>
         <translation>已确认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="71" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="72" />
         <source>Failed</source>
         <translation>失败</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="72" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="73" />
         <source>Blocked</source>
         <translation>已被限制</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="73" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="74" />
         <source>Cancelled</source>
         <translation>已取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="74" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="75" />
         <source>Uncertain: check and confirm</source>
         <translation>不确定：请到平台核实并确认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="85" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="86" />
         <source>{status}: {reason}</source>
         <translation>{status}：{reason}</translation>
     </message>
@@ -1312,112 +1317,112 @@ Data folder: {folder}</source>
 <context>
     <name>WorkersDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="85" />
+        <location filename="../../app/ui/dialogs/workers.py" line="86" />
         <source>Browsers are switched off for this run</source>
         <translation>本次运行未启用浏览器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="87" />
+        <location filename="../../app/ui/dialogs/workers.py" line="88" />
         <source>Running ({version}), started {count} time(s)</source>
         <translation>运行中（{version}），已启动 {count} 次</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="90" />
+        <location filename="../../app/ui/dialogs/workers.py" line="91" />
         <source>Not running (starts when an account needs it)</source>
         <translation>未运行（有账号需要时自动启动）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="93" />
+        <location filename="../../app/ui/dialogs/workers.py" line="94" />
         <source>{count} (browser pid {pids})</source>
         <translation>{count} 个（浏览器进程号 {pids}）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="98" />
+        <location filename="../../app/ui/dialogs/workers.py" line="99" />
         <source>{pss:.0f} MB (PSS), {rss:.0f} MB resident</source>
         <translation>{pss:.0f} MB（PSS），常驻 {rss:.0f} MB</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="101" />
+        <location filename="../../app/ui/dialogs/workers.py" line="102" />
         <source>{rss:.0f} MB resident</source>
         <translation>常驻 {rss:.0f} MB</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="102" />
+        <location filename="../../app/ui/dialogs/workers.py" line="103" />
         <source>{open} of at most {max}</source>
         <translation>{open} / 最多 {max}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="111" />
+        <location filename="../../app/ui/dialogs/workers.py" line="112" />
         <source>in {s:.0f} s</source>
         <translation>{s:.0f} 秒后</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="141" />
+        <location filename="../../app/ui/dialogs/workers.py" line="142" />
         <source>Workers</source>
         <translation>工作进程</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="142" />
+        <location filename="../../app/ui/dialogs/workers.py" line="143" />
         <source>Browser</source>
         <translation>浏览器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="142" />
+        <location filename="../../app/ui/dialogs/workers.py" line="143" />
         <source>Browser processes</source>
         <translation>浏览器进程</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="142" />
+        <location filename="../../app/ui/dialogs/workers.py" line="143" />
         <source>Memory</source>
         <translation>内存</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="143" />
+        <location filename="../../app/ui/dialogs/workers.py" line="144" />
         <source>Open pages</source>
         <translation>打开的页面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="143" />
+        <location filename="../../app/ui/dialogs/workers.py" line="144" />
         <source>Accounts</source>
         <translation>账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="145" />
+        <location filename="../../app/ui/dialogs/workers.py" line="146" />
         <source>Account</source>
         <translation>账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="145" />
+        <location filename="../../app/ui/dialogs/workers.py" line="146" />
         <source>State</source>
         <translation>状态</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="145" />
+        <location filename="../../app/ui/dialogs/workers.py" line="146" />
         <source>Failures</source>
         <translation>失败次数</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="145" />
+        <location filename="../../app/ui/dialogs/workers.py" line="146" />
         <source>Restarts</source>
         <translation>重启次数</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="146" />
+        <location filename="../../app/ui/dialogs/workers.py" line="147" />
         <source>Next poll</source>
         <translation>下次轮询</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="146" />
+        <location filename="../../app/ui/dialogs/workers.py" line="147" />
         <source>Last error</source>
         <translation>最近错误</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="148" />
+        <location filename="../../app/ui/dialogs/workers.py" line="149" />
         <source>Restart account</source>
         <translation>重启账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="149" />
+        <location filename="../../app/ui/dialogs/workers.py" line="150" />
         <source>Close</source>
         <translation>关闭</translation>
     </message>
