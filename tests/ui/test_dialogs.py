@@ -374,6 +374,7 @@ def test_login_dialog_refuses_a_login_as_another_platform_account(browser_engine
     run(qloop, control.confirm(ticket["token"], "Someone else"))
     wait_until(qloop, lambda: dialog.state == "failed", timeout=30)
     assert dialog.status.text() == "Login refused: another platform account"
+    assert dialog.qr.pixmap().isNull()  # no code left to scan: Retry starts a new one
     assert dialog.detail.text() == ("This account belongs to Shop owner on the platform; the phone confirmed "
                                     "another one. Log in as Shop owner, or add a new account for the other one.")
     account = run(qloop, engine.accounts.get(account_id))
