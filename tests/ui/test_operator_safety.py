@@ -275,7 +275,7 @@ def test_messages_arriving_while_the_window_is_inactive_stay_unread_until_it_is_
 
 # ---- 5. "Mark all read" asks first and can be undone ---------------------------------------
 
-def test_mark_all_read_asks_naming_the_accounts_and_can_be_undone(engine, qloop, qtbot, window, account):
+def test_mark_all_read_asks_naming_the_accounts_and_can_be_undone(engine, qloop, qtbot, window, account, language):
     other = run(qloop, engine.accounts.create("sandbox", "Shop B"))
     ingest(qloop, engine, account, comments=comments("v1", 2, at=T0 + timedelta(hours=1)))
     ingest(qloop, engine, other, messages=dms("d1", 3))
@@ -284,8 +284,14 @@ def test_mark_all_read_asks_naming_the_accounts_and_can_be_undone(engine, qloop,
     wait_until(qloop, lambda: "mark_all_read" in window.dialogs)
     box = window.dialogs["mark_all_read"]
     assert box.isVisible() and box.text() == "Mark 5 unread messages read?"
-    assert box.informativeText() == "In 2 accounts: Shop B (3), Shop A (2)"  # list order
+    assert box.informativeText() == "In 2 accounts: Shop B (3) and Shop A (2)"  # list order
     box.button(QMessageBox.StandardButton.Cancel).click()  # Cancel changes nothing
+    language("zh_CN")  # a Chinese list reads "甲、乙和丙", not "甲, 乙"
+    window.mark_all_read_action.trigger()
+    wait_until(qloop, lambda: "mark_all_read" in window.dialogs)
+    assert window.dialogs["mark_all_read"].informativeText().endswith("：Shop B (3)和Shop A (2)")
+    window.dialogs["mark_all_read"].button(QMessageBox.StandardButton.Cancel).click()
+    language("en")
     assert "mark_all_read" not in window.dialogs
     assert unread(qloop, engine, video_ref(account)) == 2
 
