@@ -181,9 +181,14 @@ def test_channels_hold_their_order_under_the_pointer_and_say_what_waits(engine, 
     hover(window.channel_list)
     ingest(qloop, engine, third, comments=comments("v1", 1, start=5, at=T0 + timedelta(hours=3)))
     button = window.channel_list.waiting_button
+    rows_before = [window.channel_list.visualRect(window.channels_model.index(r)) for r in range(3)]
     wait_until(qloop, lambda: button.isVisible())
     assert button.text() == "1 new ↑"
     assert channel_rows(window) == [account, second, third]  # nothing moved
+    # ... not even by a pixel, and the button hides none of the rows: it has a strip of its own
+    assert [window.channel_list.visualRect(window.channels_model.index(r)) for r in range(3)] == rows_before
+    viewport = window.channel_list.viewport().geometry()
+    assert not button.geometry().intersects(viewport) and window.channel_list.rect().contains(button.geometry())
     assert window.channels_model.channel(third).unread_count == 2  # the badge still updates
     qtbot.mouseClick(window.channel_list.viewport(), Qt.MouseButton.LeftButton,
                      pos=row_center(window.channel_list, 2))
