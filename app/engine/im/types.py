@@ -34,6 +34,11 @@ class Channel:
     message_count: int
     last_message_at: datetime | None
     last_message_preview: str | None
+    # Who the account is on the platform and which worker holds it (the server's channel shape)
+    platform_username: str | None = None
+    platform_user_id: str | None = None
+    worker_id: str | None = None  # None: the local pool
+    user_info: dict | None = None  # the platform profile: nickname, followers, ...
 
 
 @dataclass(frozen=True, slots=True)
