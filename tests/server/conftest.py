@@ -64,14 +64,16 @@ class Client:
         """A position in what was received, for `next(after=...)`."""
         return len(self.received)
 
-    async def ask(self, event: str, data: Any = None, answer: str | None = None, *, timeout: float = 10.0) -> Any:
-        """Emit and wait for the answer event (the event's own `answer`)."""
+    async def ask(self, event: str, data: Any = None, answer: str | None = None, *,
+                  where: Callable[[Any], bool] = lambda data: True, timeout: float = 10.0) -> Any:
+        """Emit and wait for the answer event (the event's own `answer`, `where` it matches: a
+        push of the same event may come first)."""
         start = self.mark()
         if data is None:
             await self.sio.emit(event)
         else:
             await self.sio.emit(event, data)
-        return await self.next(answer, after=start, timeout=timeout) if answer else None
+        return await self.next(answer, where, after=start, timeout=timeout) if answer else None
 
 
 class Served:

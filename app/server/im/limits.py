@@ -12,8 +12,8 @@ import time
 from typing import Any
 
 MAX_REQUEST_BYTES = 64 * 1024  # a reply of MAX_TEXT_LEN Chinese characters fits
-RATE_PER_S = 20.0  # sustained requests per second and connection
-BURST = 60  # requests at once (the original client asks topics of every channel at connect)
+RATE_PER_S = 100.0  # sustained requests per second and connection
+BURST = 500  # requests at once: the original client asks topics of every channel on each channel list
 
 
 class TokenBucket:

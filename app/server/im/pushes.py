@@ -34,9 +34,9 @@ from ...engine.events import (
     MessageStatusChanged,
     UnreadChanged,
 )
-from ...engine.im.messages import MAX_PAGE
-from ...engine.im.types import Channel, TopicRef
+from ...engine.im.types import TopicRef
 from . import shapes
+from .lists import Lists
 
 if TYPE_CHECKING:
     from ..app import EmbeddedServer
@@ -94,6 +94,7 @@ class PushHub:
         self._burst = _Burst()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.lists = Lists(self._engine, keep=not server.options.redis_url)
         self._unsubscribe = [self._engine.bus.subscribe(t, self._note) for t in self.EVENTS]
 
     async def stop(self) -> None:
@@ -104,6 +105,7 @@ class PushHub:
             await asyncio.gather(self._task, return_exceptions=True)
 
     def _note(self, event: Event) -> None:
+        self.lists.changed(event)
         self._burst.note(event)
         self._wake.set()
         if self._task is None or self._task.done():
@@ -139,24 +141,19 @@ class PushHub:
             for _, event, data in _latest_lists([e for e in self._ring if e[0] > last_seq]):
                 await sio.emit(event, data, to=sid, namespace=NAMESPACE)
             return
-        channels = await self.channel_list()
+        channels = await self.lists.channel_list()
         await sio.emit("monitor:channels", {"channels": channels, "seq": self.seq}, to=sid, namespace=NAMESPACE)
 
     # ---- What the namespace and the bursts send
 
     def online_workers(self) -> set[str | None]:
-        """The holder ids whose accounts are being worked on (the local pool when it runs)."""
-        return {h.holder_id for h in self._engine.holders.holders() if getattr(h, "enabled", True)}
+        return self.lists.online_workers()
 
-    async def channel_list(self, channels: list[Channel] | None = None) -> list[dict[str, Any]]:
-        online = self.online_workers()
-        if channels is None:
-            channels = await self._engine.views.channels()
-        return [shapes.channel(c, c.worker_id in online) for c in channels]
+    async def channel_list(self) -> list[dict[str, Any]]:
+        return await self.lists.channel_list()
 
     async def topic_list(self, account_id: str) -> list[dict[str, Any]]:
-        page = await self._engine.views.topics(account_id, limit=MAX_PAGE)
-        return shapes.topics(page.items)
+        return await self.lists.topic_list(account_id)
 
     async def sending_queue(self, ref: TopicRef) -> dict[str, Any]:
         rows = await self._engine.outbox.in_flight(ref)
@@ -165,7 +162,7 @@ class PushHub:
 
     async def _flush(self, burst: _Burst) -> None:
         views = self._engine.views
-        channels = await views.channels() if (burst.channels or burst.hints or burst.status) else []
+        channels = await self.lists.channels() if (burst.channels or burst.hints or burst.status) else []
         by_id = {c.account_id: c for c in channels}
         online = self.online_workers()
         for ref, ids in burst.hints.items():
@@ -175,7 +172,7 @@ class PushHub:
             if t is not None:
                 await self.broadcast("monitor:new_message_hint", shapes.hint(c, t, fresh))
         if burst.channels:
-            await self.broadcast("monitor:channels", {"channels": await self.channel_list(channels)})
+            await self.broadcast("monitor:channels", {"channels": await self.channel_list()})
         for account_id in sorted(burst.topics):
             if account_id in by_id:
                 await self.broadcast("monitor:topics",
