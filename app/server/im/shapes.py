@@ -154,8 +154,9 @@ def message(m: Message) -> dict[str, Any]:
         return {**shape, "type": "comment", "messageCategory": "comment", "replyToId": reply_to,
                 "replyToContent": m.reply_to_text if reply_to else None,
                 "direction": "outgoing" if ours else "incoming", "isAuthorReply": ours}
-    return {**shape, "type": "text", "messageCategory": "private", "replyToId": None, "replyToContent": None,
-            "direction": "outbound" if ours else "inbound", "recipientId": None, "recipientName": None}
+    return {**shape, "type": m.message_type or "text", "messageCategory": "private", "replyToId": None,
+            "replyToContent": None, "direction": "outbound" if ours else "inbound", "recipientId": None,
+            "recipientName": None}
 
 
 def shown_messages(items: list[Message]) -> list[dict[str, Any]]:
