@@ -258,6 +258,8 @@ def safe_account(a: AccountRow, worker_online: bool) -> dict[str, Any]:
         "last_login_time": seconds(a.last_login_at),
         "cookies_valid_until": None,
         "assigned_worker_id": a.worker_id,
+        "created_at": None,  # not in the account service's rows
+        "updated_at": None,
         "user_info": None,
         "credentials": None,
         "platform_user_id": a.platform_user_id,
