@@ -23,7 +23,7 @@ from socketio.exceptions import ConnectionRefusedError
 
 from .auth import REFUSED
 from .im import requests as rq
-from .im.handlers import ImRequests, Refused, Reply
+from .im.handlers import Answer, ImRequests, Refused
 from .im.limits import TokenBucket, too_big
 from .im.pushes import NAMESPACE, PushHub
 
@@ -47,6 +47,7 @@ class ImClients:
         self._clients: dict[str, dict[str, Any]] = {}  # sid -> what it registered as
         self._buckets: dict[str, TokenBucket] = {}
         self._status_due: asyncio.TimerHandle | None = None
+        self._resumes: set[asyncio.Task[None]] = set()
         sio = server.sio
         sio.on("connect", self._connect, namespace=NAMESPACE)
         sio.on("disconnect", self._disconnect, namespace=NAMESPACE)
@@ -69,8 +70,11 @@ class ImClients:
         self._count_changed()
         resume = _resume_from(environ, auth)
         if resume is not None:
-            # After the handshake's answer: the client must be connected to receive.
-            asyncio.get_running_loop().call_soon(asyncio.ensure_future, self._resume(sid, resume))
+            # A task, so that it runs after the handshake's answer: the client must be
+            # connected to receive.
+            task = asyncio.create_task(self._resume(sid, resume))
+            self._resumes.add(task)
+            task.add_done_callback(self._resumes.discard)
 
     async def _resume(self, sid: str, last_seq: int) -> None:
         try:
@@ -104,7 +108,7 @@ class ImClients:
         async def refuse(message: str, answer: tuple[str, dict[str, Any]] | None = None) -> dict[str, Any]:
             if answer is not None:
                 await to_sender(*answer)
-            await to_sender("error", {"message": message, "event": event if isinstance(event, str) else None})
+            await to_sender("error", {"message": message, "event": event})
             return {"success": False, "error": message}
 
         bucket = self._buckets.get(sid)
@@ -125,9 +129,9 @@ class ImClients:
             request = model.model_validate(payload)
         except ValidationError as exc:
             return await refuse(f"invalid {event}: {rq.describe(exc)}")
-        reply = Reply(to_sender, self.hub.broadcast, self._clients.get(sid, {}))
+        answer = Answer(to_sender, self.hub.broadcast, self._clients.get(sid, {}))
         try:
-            await handler(request, reply)
+            await handler(request, answer)
         except Refused as exc:
             return await refuse(str(exc), exc.answer)
         except Exception:

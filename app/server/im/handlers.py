@@ -2,7 +2,7 @@
 the IM views (lists, marks, unread totals), the outbox (replies, sending queue), the
 accounts and the holders (workers). Nothing is computed here that the console computes.
 
-Each handler gets the validated request and a `Reply` to answer with: `to_sender` (↩) for
+Each handler gets the validated request and an `Answer` to answer with: `to_sender` (↩) for
 the asking socket, `broadcast` (⇶, numbered, to every IM client). A handler raises
 `Refused` for a request that cannot be served (unknown channel, ...): the namespace turns
 it into the original's `error {message}` (or the event's own error answer).
@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from ...engine.accounts import AccountNotFound
 from ...engine.im.messages import MAX_PAGE
 from ...engine.im.types import TopicRef
-from ...engine.outbox import ReplyRejected
 from . import requests as rq
 from . import shapes
 from .pushes import PushHub
@@ -34,7 +33,7 @@ class Refused(Exception):
 
 
 @dataclass
-class Reply:
+class Answer:
     """How a handler answers: ↩ to the asking socket, ⇶ to every IM client."""
 
     to_sender: Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -42,7 +41,7 @@ class Reply:
     client: dict[str, Any]  # what the socket registered as (clientId, clientType)
 
 
-Handler = Callable[[Any, Reply], Awaitable[None]]
+Handler = Callable[[Any, Answer], Awaitable[None]]
 
 
 class ImRequests:
@@ -71,34 +70,34 @@ class ImRequests:
 
     # ---- Lists
 
-    async def register(self, req: rq.Register, reply: Reply) -> None:
-        reply.client.update(clientId=req.clientId, clientType=req.clientType)
+    async def register(self, req: rq.Register, answer: Answer) -> None:
+        answer.client.update(clientId=req.clientId, clientType=req.clientType)
         channels = await self._hub.channel_list()
-        await reply.to_sender("monitor:channels", {"channels": channels})
-        await reply.to_sender("monitor:registered", {"success": True, "channelCount": len(channels),
+        await answer.to_sender("monitor:channels", {"channels": channels})
+        await answer.to_sender("monitor:registered", {"success": True, "channelCount": len(channels),
                                                      "clientId": req.clientId, "clientType": req.clientType})
 
-    async def channels(self, req: rq.Empty, reply: Reply) -> None:
-        await reply.to_sender("monitor:channels", {"channels": await self._hub.channel_list()})
+    async def channels(self, req: rq.Empty, answer: Answer) -> None:
+        await answer.to_sender("monitor:channels", {"channels": await self._hub.channel_list()})
 
-    async def topics(self, req: rq.Topics, reply: Reply) -> None:
+    async def topics(self, req: rq.Topics, answer: Answer) -> None:
         await self._channel(req.channelId)
-        await reply.to_sender("monitor:topics", {"channelId": req.channelId,
+        await answer.to_sender("monitor:topics", {"channelId": req.channelId,
                                                  "topics": await self._hub.topic_list(req.channelId)})
 
-    async def messages(self, req: rq.Messages, reply: Reply) -> None:
+    async def messages(self, req: rq.Messages, answer: Answer) -> None:
         """The topic's newest messages, in its own channel only (§8 defect 6: the original
         matched the topic id across every account)."""
         kind = _kind_of(req.messageType)
         ref = await self._topic(req.topicId, req.channelId, kind)
         page = await self._engine.views.messages(ref, limit=MAX_PAGE)
-        await reply.to_sender("monitor:messages", {"topicId": ref.platform_id, "channelId": ref.account_id,
+        await answer.to_sender("monitor:messages", {"topicId": ref.platform_id, "channelId": ref.account_id,
                                                    "messages": shapes.shown_messages(page.items)})
-        await reply.to_sender("monitor:sending_queue", await self._hub.sending_queue(ref))
+        await answer.to_sender("monitor:sending_queue", await self._hub.sending_queue(ref))
 
     # ---- Replies
 
-    async def reply(self, req: rq.Reply, reply: Reply) -> None:
+    async def reply(self, req: rq.Reply, answer: Answer) -> None:
         """Queue the reply in the durable outbox; its statuses reach every client through the
         hub (sending queue, channel:message, channel:message:status)."""
         client_key = req.requestId or req.messageId
@@ -110,85 +109,85 @@ class ImRequests:
                 kind = "conversation" if found else "content"
             ref = TopicRef(req.channelId, kind, req.topicId)
             reply_to = req.replyToId if kind == "content" and req.replyToId not in (None, "", "0") else None
-            operator = (reply.client.get("clientId") or req.fromId or "im-client")[:64]
+            operator = (answer.client.get("clientId") or req.fromId or "im-client")[:64]
             reply_id = await self._engine.outbox.reply(
                 ref, req.content, reply_to=reply_to, operator=operator,
                 request_id=f"im:{client_key}" if client_key else None)
-        except (ReplyRejected, ValueError) as exc:
+        except ValueError as exc:  # ReplyRejected, or a topic the engine cannot name
             raise Refused(str(exc), ("reply:error", {"messageId": client_key, "requestId": client_key,
                                                      "error": str(exc)})) from None
-        await reply.to_sender("reply:success", {"messageId": reply_id, "requestId": client_key or reply_id,
+        await answer.to_sender("reply:success", {"messageId": reply_id, "requestId": client_key or reply_id,
                                                 "status": "submitted"})
-        await reply.to_sender("monitor:sending_queue", await self._hub.sending_queue(ref))
+        await answer.to_sender("monitor:sending_queue", await self._hub.sending_queue(ref))
 
     # ---- Read marks (read_at in seconds, as the original)
 
-    async def mark_one(self, req: rq.MarkOne, reply: Reply) -> None:
+    async def mark_one(self, req: rq.MarkOne, answer: Answer) -> None:
         await self._channel(req.channelId)
         count = await self._engine.views.mark_messages_read(req.channelId, _message_kind(req.type), [req.id])
         read_at = int(time.time())
-        await reply.to_sender("monitor:mark_as_read_response",
+        await answer.to_sender("monitor:mark_as_read_response",
                               {"success": True, "id": req.id, "type": req.type, "count": count, "read_at": read_at})
         if count:
-            await reply.broadcast("monitor:message_read",
+            await answer.broadcast("monitor:message_read",
                                   {"type": req.type, "id": req.id, "channelId": req.channelId, "read_at": read_at})
 
-    async def mark_batch(self, req: rq.MarkBatch, reply: Reply) -> None:
+    async def mark_batch(self, req: rq.MarkBatch, answer: Answer) -> None:
         await self._channel(req.channelId)
         count = await self._engine.views.mark_messages_read(req.channelId, _message_kind(req.type), req.ids)
         read_at = int(time.time())
-        await reply.to_sender("monitor:mark_batch_as_read_response",
+        await answer.to_sender("monitor:mark_batch_as_read_response",
                               {"success": True, "count": count, "type": req.type, "read_at": read_at})
         if count:
-            await reply.broadcast("monitor:messages_read", {"type": req.type, "ids": req.ids,
+            await answer.broadcast("monitor:messages_read", {"type": req.type, "ids": req.ids,
                                                             "channelId": req.channelId, "count": count,
                                                             "read_at": read_at})
 
-    async def mark_topic(self, req: rq.MarkTopic, reply: Reply) -> None:
+    async def mark_topic(self, req: rq.MarkTopic, answer: Answer) -> None:
         ref = await self._topic(req.topicId, req.channelId, None)
-        await self._mark(ref, "topic", "topicId", reply)
+        await self._mark(ref, "topic", "topicId", answer)
 
-    async def mark_conversation(self, req: rq.MarkConversation, reply: Reply) -> None:
+    async def mark_conversation(self, req: rq.MarkConversation, answer: Answer) -> None:
         ref = await self._topic(req.conversationId, req.channelId, "conversation")
-        await self._mark(ref, "conversation", "conversationId", reply)
+        await self._mark(ref, "conversation", "conversationId", answer)
 
-    async def _mark(self, ref: TopicRef, what: str, id_field: str, reply: Reply) -> None:
+    async def _mark(self, ref: TopicRef, what: str, id_field: str, answer: Answer) -> None:
         """The topic read; the lists follow from the hub (UnreadChanged)."""
         count = await self._engine.views.mark_read(ref)
         body = {id_field: ref.platform_id, "channelId": ref.account_id, "count": count, "read_at": int(time.time())}
-        await reply.to_sender(f"monitor:mark_{what}_as_read_response", {"success": True, **body})
+        await answer.to_sender(f"monitor:mark_{what}_as_read_response", {"success": True, **body})
         if count:
-            await reply.broadcast(f"monitor:{what}_read", body)
+            await answer.broadcast(f"monitor:{what}_read", body)
 
-    async def unread_count(self, req: rq.UnreadCount, reply: Reply) -> None:
+    async def unread_count(self, req: rq.UnreadCount, answer: Answer) -> None:
         views = self._engine.views
         if req.channelId is not None:
             await self._channel(req.channelId)
             unread = _unread(await views.unread_totals(req.channelId))
-            await reply.to_sender("monitor:unread_count_response",
+            await answer.to_sender("monitor:unread_count_response",
                                   {"success": True, "channelId": req.channelId, "unread": unread})
             return
         by_channel = {c.account_id: _unread(await views.unread_totals(c.account_id))
                       for c in await views.channels()}
-        await reply.to_sender("monitor:unread_count_response", {
+        await answer.to_sender("monitor:unread_count_response", {
             "success": True, "unread": _unread(await views.unread_totals()), "byChannel": by_channel})
 
     # ---- Accounts, platforms, workers
 
-    async def create_account(self, req: rq.CreateAccount, reply: Reply) -> None:
+    async def create_account(self, req: rq.CreateAccount, answer: Answer) -> None:
         engine = self._engine
-        answer = "monitor:create_account_result"
+        event = "monitor:create_account_result"
         if req.platform not in engine.platforms.names():
             raise Refused(f"unknown platform {req.platform!r}; installed: {', '.join(engine.platforms.names())}",
-                          (answer, {"success": False, "error": f"unknown platform {req.platform!r}"}))
+                          (event, {"success": False, "error": f"unknown platform {req.platform!r}"}))
         worker = req.assigned_worker_id or None
         if worker is not None and worker not in {h.holder_id for h in engine.holders.holders()}:
             raise Refused(f"no worker {worker!r} is connected",
-                          (answer, {"success": False, "error": f"no worker {worker!r} is connected"}))
+                          (event, {"success": False, "error": f"no worker {worker!r} is connected"}))
         try:
             account_id = await engine.accounts.create(req.platform, req.account_name)
         except ValueError as exc:
-            raise Refused(str(exc), (answer, {"success": False, "error": str(exc)})) from None
+            raise Refused(str(exc), (event, {"success": False, "error": str(exc)})) from None
         if req.monitor_interval is not None:
             await engine.accounts.update(account_id, monitor_interval_s=req.monitor_interval)
         if req.status == "paused":
@@ -197,24 +196,24 @@ class ImRequests:
             await engine.holders.assign(account_id, worker)
         account = await engine.accounts.get(account_id)
         online = account.worker_id in self._hub.online_workers()
-        await reply.to_sender(answer, {"success": True, "data": shapes.safe_account(account, online)})
+        await answer.to_sender(event, {"success": True, "data": shapes.safe_account(account, online)})
 
-    async def delete_account(self, req: rq.DeleteAccount, reply: Reply) -> None:
+    async def delete_account(self, req: rq.DeleteAccount, answer: Answer) -> None:
         """Deleted with everything stored for it; its worker stops it (AccountsChanged)."""
-        answer = "monitor:delete_account_result"
+        event = "monitor:delete_account_result"
         try:
             await self._engine.accounts.delete(req.accountId)
         except AccountNotFound:
             raise Refused(f"unknown account {req.accountId!r}",
-                          (answer, {"success": False, "accountId": req.accountId, "error": "account not found"})
+                          (event, {"success": False, "accountId": req.accountId, "error": "account not found"})
                           ) from None
-        await reply.to_sender(answer, {"success": True, "accountId": req.accountId})
+        await answer.to_sender(event, {"success": True, "accountId": req.accountId})
 
-    async def platforms(self, req: rq.Empty, reply: Reply) -> None:
+    async def platforms(self, req: rq.Empty, answer: Answer) -> None:
         data = [{"value": p.name, "label": p.label} for p in self._engine.platforms.all()]
-        await reply.to_sender("monitor:platforms", {"success": True, "data": data})
+        await answer.to_sender("monitor:platforms", {"success": True, "data": data})
 
-    async def workers(self, req: rq.Empty, reply: Reply) -> None:
+    async def workers(self, req: rq.Empty, answer: Answer) -> None:
         """The holders: the local pool (id "local") and each connected remote worker."""
         held: dict[str | None, int] = {}
         for c in await self._engine.views.channels():
@@ -227,7 +226,7 @@ class ImRequests:
             "host": getattr(h, "host", None),
             "port": getattr(h, "port", None),
         } for h in self._engine.holders.holders()]
-        await reply.to_sender("monitor:workers", {"success": True, "data": data})
+        await answer.to_sender("monitor:workers", {"success": True, "data": data})
 
     # ---- Lookups
 

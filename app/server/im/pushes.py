@@ -7,6 +7,7 @@ burst becomes, in this order, only what it changed:
 
   new inbound messages        -> monitor:new_message_hint per topic (§3.2)
   any message / account event -> monitor:channels, then monitor:topics of each changed channel
+                                 (after the hints, at most once per LIST_INTERVAL_S: see _list_lane)
   an account's state          -> channel:status_update
   a reply's status            -> channel:message (once on the platform), monitor:sending_queue
                                  of its topic, channel:message:status
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GATHER_S = 0.05
+LIST_INTERVAL_S = 1.0  # channel and topic lists pushed at most this often
 HINT_MAX_AGE = timedelta(minutes=10)  # older messages new to us (a first crawl, an import) raise no hint
 HINT_LOOKBACK = 100  # the newest messages of a topic looked at for a hint's count
 RING = 256  # broadcasts kept for resuming clients (a channel list of 100 accounts is ~50 kB)
@@ -84,7 +86,8 @@ class PushHub:
     EVENTS = (MessagesAdded, MessagesUpdated, UnreadChanged, MessageStatusChanged, AccountsChanged,
               AccountStatusChanged)
 
-    def __init__(self, server: EmbeddedServer, *, gather_s: float = GATHER_S, ring: int = RING) -> None:
+    def __init__(self, server: EmbeddedServer, *, gather_s: float = GATHER_S, ring: int = RING,
+                 list_interval_s: float = LIST_INTERVAL_S) -> None:
         self._server = server
         self._engine = server.engine
         self._gather_s = gather_s
@@ -93,23 +96,30 @@ class PushHub:
         self._ring: deque[tuple[int, str, dict[str, Any]]] = deque(maxlen=ring)
         self._burst = _Burst()
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        # The list lane: channel and topic lists, at most once per list_interval_s
+        self._list_interval_s = list_interval_s
+        self._lists_wake = asyncio.Event()
+        self._lists_at = float("-inf")
+        self._list_channels = False
+        self._list_topics: set[str] = set()
         self.lists = Lists(self._engine, keep=not server.options.redis_url)
         self._unsubscribe = [self._engine.bus.subscribe(t, self._note) for t in self.EVENTS]
 
     async def stop(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _note(self, event: Event) -> None:
         self.lists.changed(event)
         self._burst.note(event)
         self._wake.set()
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="im-pushes")
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._run(), name="im-pushes"),
+                           asyncio.create_task(self._list_lane(), name="im-list-pushes")]
 
     async def _run(self) -> None:
         """One burst at a time, in order: a burst's broadcasts never interleave with the next's."""
@@ -122,6 +132,24 @@ class PushHub:
                 await self._flush(burst)
             except Exception:  # the database went away, a bug: the next burst tries again
                 log.exception("IM push failed")
+
+    async def _list_lane(self) -> None:
+        """The lists a burst changed, after its hints and at most once per list_interval_s:
+        a list is big (every channel, every topic of a channel) and goes to every client,
+        which the original client answers by asking every channel's topics again; hints,
+        replies and statuses do not wait behind them."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._lists_wake.wait()
+            await asyncio.sleep(max(0.0, self._lists_at + self._list_interval_s - loop.time()))
+            self._lists_wake.clear()
+            channels, self._list_channels = self._list_channels, False
+            topics, self._list_topics = self._list_topics, set()
+            self._lists_at = loop.time()
+            try:
+                await self._push_lists(channels, topics)
+            except Exception:
+                log.exception("IM list push failed")
 
     # ---- Broadcasting
 
@@ -162,7 +190,7 @@ class PushHub:
 
     async def _flush(self, burst: _Burst) -> None:
         views = self._engine.views
-        channels = await self.lists.channels() if (burst.channels or burst.hints or burst.status) else []
+        channels = await self.lists.channels() if (burst.hints or burst.status) else []
         by_id = {c.account_id: c for c in channels}
         online = self.online_workers()
         for ref, ids in burst.hints.items():
@@ -171,17 +199,22 @@ class PushHub:
             t = await views.topic(ref) if fresh else None
             if t is not None:
                 await self.broadcast("monitor:new_message_hint", shapes.hint(c, t, fresh))
-        if burst.channels:
-            await self.broadcast("monitor:channels", {"channels": await self.channel_list()})
-        for account_id in sorted(burst.topics):
-            if account_id in by_id:
-                await self.broadcast("monitor:topics",
-                                     {"channelId": account_id, "topics": await self.topic_list(account_id)})
+        if burst.channels or burst.topics:
+            self._list_channels |= burst.channels
+            self._list_topics |= burst.topics
+            self._lists_wake.set()
         for account_id in sorted(burst.status):
             c = by_id.get(account_id)
             if c is not None:
                 await self.broadcast("channel:status_update", shapes.status_update(c, c.worker_id in online))
         await self._flush_replies(list(burst.replies.values()))
+
+    async def _push_lists(self, channels: bool, topics: set[str]) -> None:
+        known = {c.account_id for c in await self.lists.channels()}
+        if channels:
+            await self.broadcast("monitor:channels", {"channels": await self.channel_list()})
+        for account_id in sorted(topics & known):
+            await self.broadcast("monitor:topics", {"channelId": account_id, "topics": await self.topic_list(account_id)})
 
     async def _fresh_inbound(self, ref: TopicRef, new_ids: set[str]) -> int:
         """How many of these new messages of the topic are the audience's and recent (§6: a
