@@ -25,7 +25,7 @@ from aiohttp import web
 
 from ..engine.events import ServerStatusChanged
 from ..engine.server_token import tokens_match
-from .auth import presented_token
+from .auth import REFUSED, presented_token
 
 if TYPE_CHECKING:
     from ..engine.engine import Engine
@@ -61,6 +61,7 @@ class EmbeddedServer:
         )
         self.web = web.Application(client_max_size=MAX_PAYLOAD)
         self.sio.attach(self.web)
+        self.sio.on("connect", self._guard, namespace="*")
         self._runner: web.AppRunner | None = None
         self.port = options.port
         self.im_clients = 0  # connected IM clients (namespace `/`), kept by im_clients.py
@@ -81,6 +82,12 @@ class EmbeddedServer:
     def status(self) -> ServerStatusChanged:
         """The running server as the console shows it (address, clients, workers)."""
         return ServerStatusChanged(running=True, url=self.url, im_clients=self.im_clients, workers=self.workers)
+
+    async def _guard(self, namespace: str, sid: str, environ: dict, auth: object = None) -> None:
+        """The connect handler of a namespace that has none of its own (`/` is always open in
+        python-socketio): the token is asked there too."""
+        if not self.admits(environ, auth):
+            raise socketio.exceptions.ConnectionRefusedError(REFUSED)
 
     @property
     def url(self) -> str:

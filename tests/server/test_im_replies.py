@@ -69,7 +69,7 @@ async def test_a_reply_is_queued_sent_once_and_shown_as_ours(tmp_path):
             # a reply the outbox refuses is answered, and queues nothing
             refused = await again.ask("monitor:reply", {**request, "requestId": "req-2", "content": "  "},
                                       "reply:error")
-            assert "empty" in refused["error"]
+            assert "empty" in refused["error"] and refused["code"] == "empty"
         finally:
             await served.close_clients()
             await server.stop()

@@ -115,7 +115,8 @@ class ImRequests:
                 request_id=f"im:{client_key}" if client_key else None)
         except ValueError as exc:  # ReplyRejected, or a topic the engine cannot name
             raise Refused(str(exc), ("reply:error", {"messageId": client_key, "requestId": client_key,
-                                                     "error": str(exc)})) from None
+                                                     "error": str(exc), "code": getattr(exc, "code", None)})
+                          ) from None
         await answer.to_sender("reply:success", {"messageId": reply_id, "requestId": client_key or reply_id,
                                                 "status": "submitted"})
         await answer.to_sender("monitor:sending_queue", await self._hub.sending_queue(ref))

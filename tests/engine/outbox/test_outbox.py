@@ -89,8 +89,9 @@ async def test_repeated_request_id_gives_the_same_reply(outbox, seeded_db, event
 
 async def test_a_request_id_reused_for_another_reply_is_refused(outbox, seeded_db):
     first = await outbox.reply(CONTENT_REF, "once", request_id="client-43")
-    with pytest.raises(ReplyRejected, match="another reply"):
+    with pytest.raises(ReplyRejected, match="another reply") as refused:
         await outbox.reply(CONTENT_REF, "a different text", request_id="client-43")
+    assert refused.value.code == "request_id_reused"
     with pytest.raises(ReplyRejected, match="another reply"):
         await outbox.reply(CONVERSATION_REF, "once", request_id="client-43")
     assert [r.id for r in await outbox.list()] == [first]
