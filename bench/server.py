@@ -153,7 +153,7 @@ async def requests(server: EmbeddedServer, engine: Engine, args: argparse.Namesp
     account, work = await engine.db.read(_busiest)
     messages = await engine.db.read(lambda s: s.scalar(select(func.count()).select_from(Comment).where(
         Comment.account_id == account, Comment.platform_content_id == work)))
-    print(f"   busiest account {account}, its busiest work {work} ({messages:,} comments; a page of 500 is sent)")
+    print(f"   busiest account {account}, its busiest work {work} ({messages:,} comments; the newest 200 are sent)")
     p50, p99 = await timed(args.samples, lambda i: asker.ask("monitor:request_channels", None, "monitor:channels"))
     line("monitor:request_channels", p50, p99, GOAL_REQUEST_P99_MS)
     p50, p99 = await timed(args.samples, lambda i: asker.ask(

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from ...engine.accounts import AccountNotFound
-from ...engine.im.messages import MAX_PAGE
 from ...engine.im.types import TopicRef
 from . import requests as rq
 from . import shapes
@@ -22,6 +21,9 @@ from .pushes import PushHub
 
 if TYPE_CHECKING:
     from ...engine.engine import Engine
+
+
+MESSAGES_SENT = 200  # a topic's newest messages in monitor:messages (the original sent all of them)
 
 
 class Refused(Exception):
@@ -86,11 +88,11 @@ class ImRequests:
                                                  "topics": await self._hub.topic_list(req.channelId)})
 
     async def messages(self, req: rq.Messages, answer: Answer) -> None:
-        """The topic's newest messages, in its own channel only (§8 defect 6: the original
-        matched the topic id across every account)."""
+        """The topic's newest MESSAGES_SENT messages, in its own channel only (§8 defect 6: the
+        original matched the topic id across every account)."""
         kind = _kind_of(req.messageType)
         ref = await self._topic(req.topicId, req.channelId, kind)
-        page = await self._engine.views.messages(ref, limit=MAX_PAGE)
+        page = await self._engine.views.messages(ref, limit=MESSAGES_SENT)
         await answer.to_sender("monitor:messages", {"topicId": ref.platform_id, "channelId": ref.account_id,
                                                    "messages": shapes.shown_messages(page.items)})
         await answer.to_sender("monitor:sending_queue", await self._hub.sending_queue(ref))
