@@ -51,6 +51,7 @@ from .outbox_store import (
     mark_unsent,
     platform_id_owner,
     requeue_interrupted,
+    topic_queue,
 )
 from .platform import (
     PermanentError,
@@ -218,6 +219,11 @@ class Outbox:
     async def get(self, reply_id: str) -> ReplyRow | None:
         return await self._db.read(get_reply, reply_id)
 
+    async def in_flight(self, ref: TopicRef) -> list[ReplyRow]:
+        """The topic's replies that are queued or being sent, oldest first (an IM client's
+        sending queue)."""
+        return await self._db.read(topic_queue, ref, IN_FLIGHT)
+
     async def list(
         self, account_id: str | None = None, status: str | None = None, *, limit: int = 200
     ) -> list[ReplyRow]:
@@ -371,6 +377,7 @@ class _NoPlatformId(PlatformError):
     code = "no_platform_id"
 
 
+IN_FLIGHT = (ReplyStatus.QUEUED.value, ReplyStatus.SENDING.value)
 DIRECT_MESSAGES = "direct_messages"  # the capability a DM reply needs
 
 

@@ -156,6 +156,18 @@ def list_replies(
     return [_snapshot(session, r) for r in session.scalars(query)]
 
 
+def topic_queue(session: Session, ref: TopicRef, statuses: tuple[str, ...]) -> list[ReplyRow]:
+    """The topic's replies in these statuses, oldest first (what a client shows as sending)."""
+    target_type = TargetType.COMMENT.value if ref.kind == "content" else TargetType.DIRECT_MESSAGE.value
+    query = (
+        select(Reply)
+        .where(Reply.status.in_(statuses), Reply.account_id == ref.account_id,
+               Reply.target_type == target_type, Reply.topic_platform_id == ref.platform_id)
+        .order_by(Reply.created_at, Reply.id)
+    )
+    return [_snapshot(session, r) for r in session.scalars(query)]
+
+
 def due_accounts(session: Session, now: datetime) -> tuple[list[str], datetime | None]:
     """Accounts whose oldest queued reply is due now, and when the next one that waits for
     its backoff becomes due (see `claim_next`: an account's replies leave in order)."""
@@ -200,7 +212,12 @@ def enqueue(
     if request_id is not None:
         existing = session.scalars(select(Reply).where(Reply.request_id == request_id)).first()
         if existing is not None:
-            return _snapshot(session, existing), False
+            row = _snapshot(session, existing)
+            if (row.topic, row.target_platform_id, row.text) != (ref, reply_to, text):
+                # A client's bug or a reused id: answering with the first reply would tell it
+                # that this other text was queued.
+                raise ReplyRejected(f"request id {request_id!r} was used for another reply", "request_id_reused")
+            return row, False
     account = session.get(Account, ref.account_id)
     if account is None:
         raise ReplyRejected(f"unknown account {ref.account_id!r}", "unknown_account")

@@ -1,4 +1,5 @@
-"""ServerSwitch: the embedded server follows the settings (`server.enabled`, host, port, token).
+"""ServerSwitch: the embedded server follows the settings (`server.enabled`, host, port, token,
+redis_url).
 
 The console's settings switch and `hiscrm serve --server` both end here: turning it on
 starts the server, changing its address restarts it, turning it off stops it. Whatever
@@ -21,9 +22,8 @@ log = logging.getLogger(__name__)
 
 
 class ServerSwitch:
-    def __init__(self, engine: Engine, *, redis_url: str = "") -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._redis_url = redis_url
         self.server: EmbeddedServer | None = None
         self.error: str | None = None
         self._lock = asyncio.Lock()
@@ -33,7 +33,7 @@ class ServerSwitch:
         server = self._engine.settings.server
         if not server.enabled:
             return None
-        return ServerOptions(server.host, server.port, server.token, self._redis_url)
+        return ServerOptions(server.host, server.port, server.token, server.redis_url)
 
     async def apply(self) -> None:
         """Bring the server in line with the settings (start, restart or stop it)."""
@@ -70,6 +70,7 @@ class ServerSwitch:
             await server.stop()
 
     def _publish(self) -> None:
-        self._engine.bus.publish(ServerStatusChanged(
-            running=self.server is not None, url=self.server.url if self.server else None, error=self.error,
-        ))
+        if self.server is not None:
+            self._engine.bus.publish(self.server.status())
+        else:
+            self._engine.bus.publish(ServerStatusChanged(running=False, error=self.error))

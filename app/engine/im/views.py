@@ -16,7 +16,7 @@ from ..store.db import Database
 from . import channels, marks, messages, search, topics
 from .messages import cursor_from as _cursor_from, cursor_through as _cursor_through
 from .search_index import SearchIndexer
-from .types import Channel, Message, MessageCursor, Page, SearchHit, Topic, TopicKind, TopicRef, UnreadTotals
+from .types import Channel, Message, MessageCursor, MessageKind, Page, SearchHit, Topic, TopicKind, TopicRef, UnreadTotals
 
 
 class ImViews:
@@ -46,6 +46,12 @@ class ImViews:
 
     async def topic(self, ref: TopicRef) -> Topic | None:
         return await self._db.read(topics.get_topic, ref)
+
+    async def find_topics(self, platform_id: str, *, account_id: str | None = None,
+                          kind: TopicKind | None = None) -> list[TopicRef]:
+        """The topics with this platform id (a client that names a topic by its id alone):
+        in one account or in all of them, of one kind or of both."""
+        return await self._db.read(topics.find_topics, platform_id, account_id, kind)
 
     async def messages(
         self,
@@ -88,6 +94,12 @@ class ImViews:
         """Mark these messages of a topic read, or the whole topic when `message_ids` is None."""
         ids = None if message_ids is None else list(message_ids)
         return self._announce(ref.account_id, await self._db.write(marks.mark_topic_read, ref, ids))
+
+    async def mark_messages_read(self, account_id: str, kind: MessageKind, message_ids: Sequence[str]) -> int:
+        """Mark messages of one account read by their ids alone (comments or direct messages)."""
+        topic_kind = "content" if kind == "comment" else "conversation"
+        return self._announce(account_id, await self._db.write(
+            marks.mark_messages_read, account_id, topic_kind, list(message_ids)))
 
     async def mark_channel_read(self, account_id: str) -> int:
         return self._announce(account_id, await self._db.write(marks.mark_channel_read, account_id))

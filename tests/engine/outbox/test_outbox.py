@@ -87,6 +87,25 @@ async def test_repeated_request_id_gives_the_same_reply(outbox, seeded_db, event
     assert [c.text for c in await seeded_db.read(_comments)].count("once") == 1
 
 
+async def test_a_request_id_reused_for_another_reply_is_refused(outbox, seeded_db):
+    first = await outbox.reply(CONTENT_REF, "once", request_id="client-43")
+    with pytest.raises(ReplyRejected, match="another reply") as refused:
+        await outbox.reply(CONTENT_REF, "a different text", request_id="client-43")
+    assert refused.value.code == "request_id_reused"
+    with pytest.raises(ReplyRejected, match="another reply"):
+        await outbox.reply(CONVERSATION_REF, "once", request_id="client-43")
+    assert [r.id for r in await outbox.list()] == [first]
+
+
+async def test_in_flight_lists_the_topics_queued_replies_oldest_first(outbox, seeded_db):
+    first = await outbox.reply(CONTENT_REF, "first")
+    second = await outbox.reply(CONTENT_REF, "second", reply_to=COMMENT)
+    await outbox.reply(CONVERSATION_REF, "elsewhere")
+    assert [r.id for r in await outbox.in_flight(CONTENT_REF)] == [first, second]
+    await outbox.cancel(first)
+    assert [r.id for r in await outbox.in_flight(CONTENT_REF)] == [second]
+
+
 @pytest.mark.parametrize(
     "text, reason",
     [
