@@ -484,13 +484,14 @@ async def _fetch_through(proxy: ProxyRow, password: str, target_url: str) -> str
     """GET `target_url` through the proxy: None when it answered, else why not."""
     import aiohttp  # here: the console starts without loading an HTTP client it may never use
 
-    headers = {}
-    if proxy.username:
-        headers["Proxy-Authorization"] = aiohttp.BasicAuth(proxy.username, password).encode()
+    from yarl import URL
+
+    host, port = _parse_server(proxy.server)
+    through = URL.build(scheme="http", host=host, port=port, user=proxy.username or None,
+                        password=password if proxy.username else None)
     try:
         async with aiohttp.ClientSession() as session:
-            async with session.get(target_url, proxy=f"http://{proxy.server}", proxy_headers=headers,
-                                   allow_redirects=False) as response:
+            async with session.get(target_url, proxy=through, allow_redirects=False) as response:
                 if response.status >= 400:
                     return f"the proxy answered {response.status} {response.reason or ''}".strip()
     except aiohttp.ClientError as exc:

@@ -138,7 +138,11 @@ async def test_a_proxy_test_with_a_target_fetches_it_through_the_proxy(service):
     """A port that accepts connections is not a proxy: with a target the check must get the
     page through it, with the proxy's credentials."""
     target = web.Application()
-    target.router.add_get("/health", lambda request: web.json_response({"status": "ok"}))
+
+    async def health(request):
+        return web.json_response({"status": "ok"})
+
+    target.router.add_get("/health", health)
     runner = web.AppRunner(target)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -147,7 +151,8 @@ async def test_a_proxy_test_with_a_target_fetches_it_through_the_proxy(service):
     try:
         async with ForwardProxy("u", "pw") as proxy:
             good = await service.add_proxy("fwd", f"127.0.0.1:{proxy.port}", username="u", password="pw")
-            assert (await service.test_proxy(good, url)).last_test_ok is True
+            tested = await service.test_proxy(good, url)
+            assert tested.last_test_ok is True, tested.last_test_error
             assert proxy.requests == [url]
             wrong = await service.add_proxy("fwd", f"127.0.0.1:{proxy.port}", username="u", password="no")
             refused = await service.test_proxy(wrong, url)
