@@ -104,4 +104,6 @@ class EmbeddedServer:
 def _parts():
     """The parts of the server, each `install(server)`; imported here so that a console that
     never switches the server on never imports them."""
-    return []
+    from . import rest
+
+    return [rest.install]
