@@ -104,6 +104,6 @@ class EmbeddedServer:
 def _parts():
     """The parts of the server, each `install(server)`; imported here so that a console that
     never switches the server on never imports them."""
-    from . import rest
+    from . import admin, rest
 
-    return [rest.install]
+    return [rest.install, admin.install]
