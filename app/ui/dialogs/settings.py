@@ -1,4 +1,5 @@
-"""Settings: where data lives, the database, monitoring pace, language, theme, notifications.
+"""Settings: where data lives, the database, monitoring pace, language, theme, notifications,
+and the embedded server (server_section.py).
 
 Saving hands the edited values to the engine's settings service, which validates them (a bad
 database URL or an impossible poll range is reported in the dialog, nothing is written),
@@ -29,6 +30,7 @@ from sqlalchemy.exc import ArgumentError
 from app.engine.engine import Engine
 from app.engine.settings import Settings
 from app.ui.dialogs.base import EngineDialog, role_label, set_form_labels
+from app.ui.dialogs.server_section import ServerSection
 
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
 
@@ -111,11 +113,13 @@ class SettingsDialog(EngineDialog):
         appearance_form.addRow(self.notifications)
         appearance_form.addRow(self.do_not_disturb)
 
+        self.server = ServerSection(self)
+
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        for group in (self.storage, self.monitoring, self.appearance):
+        for group in (self.storage, self.monitoring, self.appearance, self.server):
             layout.addWidget(group)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
@@ -129,6 +133,7 @@ class SettingsDialog(EngineDialog):
         self.theme.setCurrentIndex(max(self.theme.findData(settings.theme), 0))
         self.notifications.setChecked(settings.notifications)
         self.do_not_disturb.setChecked(settings.do_not_disturb)
+        self.server.load(settings.server)
 
     # ---- Saving -------------------------------------------------------------------------
     def edited(self) -> dict[str, object]:
@@ -144,6 +149,7 @@ class SettingsDialog(EngineDialog):
             theme=self.theme.currentData(),
             notifications=self.notifications.isChecked(),
             do_not_disturb=self.do_not_disturb.isChecked(),
+            server=self.server.edited(),
         )
 
     def save(self) -> None:
@@ -196,4 +202,5 @@ class SettingsDialog(EngineDialog):
         self.do_not_disturb.setText(self.tr("Do not disturb (no notifications, counts still update)"))
         self.buttons.button(QDialogButtonBox.StandardButton.Save).setText(self.tr("Save"))
         self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(self.tr("Cancel"))
+        self.server.retranslate()
 
