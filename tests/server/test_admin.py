@@ -131,3 +131,27 @@ async def test_bad_admin_requests_get_an_error_and_the_socket_keeps_serving(serv
         assert status["workers"]["online"] == 1
     finally:
         await admin.sio.disconnect()
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(60)
+async def test_a_refused_login_is_pushed_as_failed_with_its_reason(served):
+    rig, server = served
+    admin = Admin()
+    await admin.connect(server, server.token)
+    try:
+        await rig.control.set_faults(fail_login="账号存在风险")
+        account_id = await rig.accounts.create("sandbox", "creator-b")
+        ack = await admin.ask("master:login:start", {"account_id": account_id}, "admin:login:start:ack")
+        session_id = ack["session_id"]  # none chosen: the engine's
+        qr = await admin.next("login:qrcode:ready", session_id=session_id)
+        token = parse_qs(urlparse(qr["qr_code_url"]).query)["token"][0]
+        await rig.control.scan(token)
+        await rig.control.confirm(token, "creator-b")
+        failed = await admin.next("login:failed", session_id=session_id)
+        assert "账号存在风险" in failed["error_message"] and failed["error_type"]
+        update = await admin.next("login:status:update", session_id=session_id, status="failed")
+        assert update["error_message"] == failed["error_message"]
+        assert (await rig.accounts.get(account_id)).login_status == "not_logged_in"
+    finally:
+        await admin.sio.disconnect()
