@@ -75,6 +75,7 @@ def test_the_server_is_switched_on_shown_running_and_its_token_renewed(engine, q
     section = again.server
     wait_until(qloop, lambda: section.token.text() == token)
     assert section.state.text() == f"Running at {url} · 0 IM clients, 0 workers"
+    assert section.state.property("role") == "success"
     assert section.address_for_clients() == f"{url}/?token={token}"
     section.copy_url.click()
     assert QGuiApplication.clipboard().text() == f"{url}/?token={token}"

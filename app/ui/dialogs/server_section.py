@@ -76,7 +76,7 @@ class ServerSection(QGroupBox):
         row.addWidget(self.copy_url)
         self.url_hint = role_label("hint")
         self.url_hint.setWordWrap(True)
-        self.state = role_label("status")
+        self.state = role_label("hint")
         self.state.setWordWrap(True)
         form = QFormLayout(self)
         form.addRow(self.enabled)
@@ -104,6 +104,7 @@ class ServerSection(QGroupBox):
     def _token_loaded(self, token: str) -> None:
         self._token = token
         self.token.setText(token)
+        self.token.setCursorPosition(0)
         self._show_address()
 
     def _reveal(self, shown: bool) -> None:
@@ -148,7 +149,7 @@ class ServerSection(QGroupBox):
             self.state.setText(self.tr("Not running: {error}").format(error=status.error))
         else:
             self.state.setText(self.tr("Not running"))
-        self.state.setProperty("role", "error" if status.error else "status")
+        self.state.setProperty("role", "success" if status.running else "error" if status.error else "hint")
         self.state.style().polish(self.state)
         self._show_address()
 

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QSpinBox,
@@ -66,7 +67,7 @@ class SettingsDialog(EngineDialog):
         self._load(engine.settings)
 
     def _setup_ui(self) -> None:
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(980)
         self.data_dir = QLineEdit(str(self.engine.paths.data_dir))
         self.data_dir.setReadOnly(True)
         self.data_dir.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
@@ -118,9 +119,17 @@ class SettingsDialog(EngineDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
+        # Two columns: the console's own settings, and the server beside them.
+        columns = QHBoxLayout()
+        left, right = QVBoxLayout(), QVBoxLayout()
+        for group in (self.storage, self.monitoring, self.appearance):
+            left.addWidget(group)
+        right.addWidget(self.server)
+        for column in (left, right):
+            column.addStretch(1)
+            columns.addLayout(column, 1)
         layout = QVBoxLayout(self)
-        for group in (self.storage, self.monitoring, self.appearance, self.server):
-            layout.addWidget(group)
+        layout.addLayout(columns)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
 
