@@ -70,11 +70,15 @@ class EmbeddedServer:
         a refusal raises socketio.exceptions.ConnectionRefusedError(auth.REFUSED))."""
         return tokens_match(presented_token(environ, auth), self.token)
 
-    async def _guard(self, namespace: str, sid: str, environ: dict, auth: object = None) -> None:
+    async def _guard(self, namespace: str, sid: str, environ: dict, auth: object = None) -> object:
         """The connect handler of a namespace that has none of its own (`/` is always open in
         python-socketio): the token is asked there too."""
         if not self.admits(environ, auth):
             raise socketio.exceptions.ConnectionRefusedError(REFUSED)
+        own = self.sio.namespace_handlers.get(namespace)
+        if own is not None:  # python-socketio asks this catch-all first: the namespace's own still runs
+            return await own.trigger_event("connect", sid, environ, auth)
+        return None
 
     @property
     def url(self) -> str:
