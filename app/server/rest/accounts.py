@@ -19,6 +19,7 @@ from .workers import LOCAL, Worker, worker_id, worker_list
 routes = RouteTable()
 
 AccountState = Literal["active", "paused", "error", "expired"]
+LOGIN_STATUS = {LoginStatus.LOGGING_IN.value: "pending_login"}  # the original's word, where it had one
 
 
 class SafeAccount(BaseModel):
@@ -37,6 +38,7 @@ class SafeAccount(BaseModel):
     created_at: int | None  # s
     updated_at: int | None  # s
     user_info: dict[str, Any]
+    credentials: None = Field(None, description="always null: a session never leaves the server (§8.11)")
     platform_user_id: str | None
     platform_username: str | None
     avatar: str | None
@@ -133,7 +135,7 @@ def safe_account(call: Call, row: AccountRow, online: set[str]) -> SafeAccount:
     wid = worker_id(row.worker_id)
     return SafeAccount(
         id=row.id, platform=row.platform, account_name=row.display_name, account_id=row.platform_user_id,
-        status=account_state(row), login_status=row.login_status,
+        status=account_state(row), login_status=LOGIN_STATUS.get(row.login_status, row.login_status),
         worker_status="online" if wid in online else "offline",
         monitor_interval=row.monitor_interval_s or round(call.engine.settings.poll_interval_min_s),
         last_check_time=seconds(row.last_crawl_at), last_login_time=seconds(row.last_login_at),
@@ -164,7 +166,7 @@ async def status_all(call: Call) -> list[AccountStatus]:
     answers = []
     for row in await call.engine.accounts.list():
         account = safe_account(call, row, set(workers))
-        if (q.worker_status not in (None, account.worker_status) or q.login_status not in (None, row.login_status)
+        if (q.worker_status not in (None, account.worker_status) or q.login_status not in (None, account.login_status)
                 or q.platform not in (None, row.platform)):
             continue
         worker = workers.get(account.assigned_worker_id)

@@ -19,7 +19,7 @@ async def test_accounts_are_added_read_edited_and_removed_without_credentials(ap
         "credentials": {"cookies": [{"name": "sessionid", "value": COOKIE, "domain": "x", "path": "/"}]},
     }, expect=201)
     account = created["data"]
-    assert COOKIE not in str(created) and "credentials" not in account
+    assert COOKIE not in str(created) and account["credentials"] is None
     assert (account["account_name"], account["platform"], account["monitor_interval"]) == ("店铺 A", "sandbox", 60)
     assert account["status"] == "active" and account["assigned_worker_id"] == "local"
     assert account["worker_status"] == "online"
