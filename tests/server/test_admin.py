@@ -108,7 +108,7 @@ async def test_an_admin_logs_an_account_in_through_the_admin_namespace(served):
 @pytest.mark.browser
 @pytest.mark.timeout(60)
 async def test_bad_admin_requests_get_an_error_and_the_socket_keeps_serving(served):
-    rig, server = served
+    _rig, server = served
     admin = Admin()
     await admin.connect(server, server.token)
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from app.engine.im.types import TopicRef
 from tests.forward_proxy import ForwardProxy
 
 from .conftest import Api, at, ingest
