@@ -146,13 +146,13 @@ def get_reply(session: Session, reply_id: str) -> ReplyRow | None:
 
 
 def list_replies(
-    session: Session, account_id: str | None, status: str | None, limit: int
+    session: Session, account_id: str | None, statuses: tuple[str, ...] | None, limit: int
 ) -> list[ReplyRow]:
     query = select(Reply).order_by(Reply.created_at.desc(), Reply.id).limit(limit)
     if account_id is not None:
         query = query.where(Reply.account_id == account_id)
-    if status is not None:
-        query = query.where(Reply.status == status)
+    if statuses is not None:
+        query = query.where(Reply.status.in_(statuses))
     return [_snapshot(session, r) for r in session.scalars(query)]
 
 

@@ -83,11 +83,15 @@ class EmbeddedServer:
         """The running server as the console shows it (address, clients, workers)."""
         return ServerStatusChanged(running=True, url=self.url, im_clients=self.im_clients, workers=self.workers)
 
-    async def _guard(self, namespace: str, sid: str, environ: dict, auth: object = None) -> None:
+    async def _guard(self, namespace: str, sid: str, environ: dict, auth: object = None) -> object:
         """The connect handler of a namespace that has none of its own (`/` is always open in
         python-socketio): the token is asked there too."""
         if not self.admits(environ, auth):
             raise socketio.exceptions.ConnectionRefusedError(REFUSED)
+        own = self.sio.namespace_handlers.get(namespace)
+        if own is not None:  # python-socketio asks this catch-all first: the namespace's own still runs
+            return await own.trigger_event("connect", sid, environ, auth)
+        return None
 
     @property
     def url(self) -> str:
@@ -131,6 +135,6 @@ class EmbeddedServer:
 def _parts():
     """The parts of the server, each `install(server)`; imported here so that a console that
     never switches the server on never imports them."""
-    from . import im_clients
+    from . import admin, im_clients, rest
 
-    return [im_clients.install]
+    return [im_clients.install, rest.install, admin.install]

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from ..engine.events import ServerStatusChanged, SettingsChanged
+from ..engine.events import ServerStatusChanged, ServerTokenRenewed, SettingsChanged
 from .app import EmbeddedServer, ServerOptions
 
 if TYPE_CHECKING:
@@ -27,7 +27,8 @@ class ServerSwitch:
         self.server: EmbeddedServer | None = None
         self.error: str | None = None
         self._lock = asyncio.Lock()
-        self._unsubscribe = engine.bus.subscribe(SettingsChanged, self._settings_changed)
+        self._unsubscribers = [engine.bus.subscribe(SettingsChanged, self._settings_changed),
+                               engine.bus.subscribe(ServerTokenRenewed, self._token_renewed)]
 
     def _wanted(self) -> ServerOptions | None:
         server = self._engine.settings.server
@@ -35,11 +36,12 @@ class ServerSwitch:
             return None
         return ServerOptions(server.host, server.port, server.token, server.redis_url)
 
-    async def apply(self) -> None:
-        """Bring the server in line with the settings (start, restart or stop it)."""
+    async def apply(self, *, restart: bool = False) -> None:
+        """Bring the server in line with the settings (start, restart or stop it); `restart`
+        restarts a running server even when its settings did not change (a new token)."""
         async with self._lock:
             wanted = self._wanted()
-            if self.server is not None and self.server.options == wanted:
+            if self.server is not None and self.server.options == wanted and not restart:
                 return
             await self._stop_server()
             self.error = None
@@ -59,8 +61,13 @@ class ServerSwitch:
         if "server" in event.changed:
             await self.apply()
 
+    async def _token_renewed(self, event: ServerTokenRenewed) -> None:
+        if self.server is not None:
+            await self.apply(restart=True)
+
     async def stop(self) -> None:
-        self._unsubscribe()
+        for unsubscribe in self._unsubscribers:
+            unsubscribe()
         async with self._lock:
             await self._stop_server()
 

@@ -9,11 +9,12 @@ The SQL lives in the small modules beside this one, one per view.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from ..bus import EventBus
 from ..events import UnreadChanged
 from ..store.db import Database
-from . import channels, marks, messages, search, topics
+from . import activity, channels, marks, messages, search, topics
 from .messages import cursor_from as _cursor_from, cursor_through as _cursor_through
 from .search_index import SearchIndexer
 from .types import Channel, Message, MessageCursor, MessageKind, Page, SearchHit, Topic, TopicKind, TopicRef, UnreadTotals
@@ -64,6 +65,25 @@ class ImViews:
         """A page of a topic's messages, oldest -> newest: the newest page without a cursor,
         else the page just before `before` (older) or just after `after` (newer)."""
         return await self._db.read(messages.message_page, ref, before, after, limit)
+
+    async def account_messages(
+        self,
+        account_id: str,
+        *,
+        kinds: Sequence[MessageKind] = ("comment", "direct_message"),
+        topic_id: str | None = None,
+        threads: activity.Threads = "all",
+        parent_id: str | None = None,
+        since: datetime | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> Page[Message]:
+        """An account's messages across its topics, newest first (one topic's, with
+        `topic_id`; comments: `threads` "top" first-level only, "replies" replies only, or
+        `parent_id` the replies to one comment; created at or after `since`). Pass
+        `page.after` as `after` for the next (older) page."""
+        return await self._db.read(activity.account_messages, account_id, tuple(kinds), topic_id, threads,
+                                   parent_id, since, after, limit)
 
     async def messages_around(self, ref: TopicRef, message_id: str, *, limit: int = 50) -> Page[Message]:
         """The page of a topic's messages that ends with `message_id` (a search hit), with

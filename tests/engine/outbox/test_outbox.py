@@ -106,6 +106,13 @@ async def test_in_flight_lists_the_topics_queued_replies_oldest_first(outbox, se
     assert [r.id for r in await outbox.in_flight(CONTENT_REF)] == [second]
 
 
+async def test_submit_says_whether_it_queued_the_reply_or_saw_its_request_id_before(outbox):
+    first = await outbox.submit(CONTENT_REF, "once", request_id="client-43")
+    again = await outbox.submit(CONTENT_REF, "once", request_id="client-43")
+    assert first.created and not again.created  # REST answers the repeat with 409
+    assert again.reply_id == first.reply_id and len(await outbox.list()) == 1
+
+
 @pytest.mark.parametrize(
     "text, reason",
     [
@@ -295,6 +302,7 @@ async def test_list_filters_by_account_and_status(outbox):
     assert [r.id for r in await outbox.list(account_id=CONTENT_REF.account_id)] == [a]
     assert [r.id for r in await outbox.list(status="queued")] == [b]
     assert {r.id for r in await outbox.list()} == {a, b}
+    assert {r.id for r in await outbox.list(status=("queued", "cancelled"))} == {a, b}
 
 
 # ---- Ordering and parallelism --------------------------------------------------------------
