@@ -94,6 +94,10 @@ class EmbeddedServer:
         return None
 
     @property
+    def running(self) -> bool:
+        return self._runner is not None
+
+    @property
     def url(self) -> str:
         host = self.options.host
         shown = f"[{host}]" if ":" in host else host

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from ...engine.accounts import AccountNotFound
 from ...engine.im.types import TopicRef
+from ..rest.accounts import safe_account
+from ..rest.workers import worker_id
 from . import requests as rq
 from . import shapes
 from .pushes import PushHub
@@ -198,8 +200,8 @@ class ImRequests:
         if worker is not None:
             await engine.holders.assign(account_id, worker)
         account = await engine.accounts.get(account_id)
-        online = account.worker_id in self._hub.online_workers()
-        await answer.to_sender(event, {"success": True, "data": shapes.safe_account(account, online)})
+        safe = safe_account(engine, account, {worker_id(w) for w in self._hub.online_workers()})
+        await answer.to_sender(event, {"success": True, "data": safe.model_dump(mode="json")})
 
     async def delete_account(self, req: rq.DeleteAccount, answer: Answer) -> None:
         """Deleted with everything stored for it; its worker stops it (AccountsChanged)."""
