@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # imported in create(): the console builds the engine off its
     from .settings_service import SettingsService
     from .store.datastore import DataStore
     from .store.db import Database
+    from .workers import WorkerDirectory, WorkerInfo
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class Engine:
     settings_service: SettingsService
     home_lock: HomeLock  # held from open() to stop(): one engine per home, across processes
     server_token: ServerToken  # what remote clients and workers present (app/server)
+    remote_workers: WorkerDirectory  # the remote workers seen (the server's worker link reports them)
     _opened: bool = field(default=False, init=False, repr=False)
     _front_ends: list[FrontEnd] = field(default_factory=list, init=False, repr=False)
 
@@ -100,6 +102,7 @@ class Engine:
         from .settings_service import SettingsService
         from .store.datastore import DataStore
         from .store.db import Database
+        from .workers import WorkerDirectory
 
         paths.ensure()
         bus = EventBus()
@@ -125,7 +128,7 @@ class Engine:
         outbox = Outbox(db, bus, holders)
         return cls(paths, settings, bus, registry, db, store, views, accounts, pool, holders, logins, outbox,
                    settings_service, home_lock or HomeLock(paths.data_dir),
-                   ServerToken(db, box, settings.server.token))
+                   ServerToken(db, box, settings.server.token), WorkerDirectory(bus))
 
     async def open(self) -> None:
         """Phase 1, once: take the home's lock (HomeInUse when another process runs on this
@@ -163,6 +166,13 @@ class Engine:
     def pool_status(self) -> PoolStatus:
         """What the local browser pool is doing (the Workers and Accounts views)."""
         return self.pool.status()
+
+    def workers(self) -> list[WorkerInfo]:
+        """Every worker: the local pool first, then the remote workers seen in this run
+        (the Workers view, `monitor:request_workers`, the REST API)."""
+        from .workers import local_worker
+
+        return [local_worker(self.pool.status()), *self.remote_workers.list()]
 
     def attach(self, front_end: FrontEnd) -> None:
         """A front end the composition root added (the embedded server): stopped first, so

@@ -16,6 +16,7 @@ Which holder serves which account is AccountHolders' business (app/engine/holder
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -30,6 +31,20 @@ class LoginResult:
 
     outcome: LoginOutcome
     storage_state: dict[str, Any]  # Playwright's storage state: cookies and origins
+
+
+@dataclass(frozen=True)
+class SendAttempt:
+    """Which outbox reply, and which attempt at it, a `send_reply` call is (the outbox sets
+    `CURRENT_SEND` around each attempt). A remote worker gets it as the request's idempotency
+    key, so a request it sees twice (a resend after a reconnect) is answered, not sent again;
+    a new attempt is a new request, made only after the outbox looked for the earlier one."""
+
+    reply_id: str
+    attempt: int
+
+
+CURRENT_SEND: ContextVar[SendAttempt | None] = ContextVar("hiscrm_current_send", default=None)
 
 
 class ReplySender(Protocol):
