@@ -369,7 +369,7 @@ class WorkerLink:
 
     # ---- Dispatch
 
-    async def _message(self, sid: str, raw: Any) -> Any:
+    async def _message(self, sid: str, raw: Any = None, *_more: Any) -> Any:
         type_ = type_of(raw)
         request_id = raw.get("requestId") if isinstance(raw, dict) and isinstance(raw.get("requestId"), str) else None
         try:
@@ -410,7 +410,7 @@ class WorkerLink:
 
     def _guarded(self, event: str, handle: Callable[[str, Any], Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         """A direct event's handler: bad input answered `<event>:error` (and in the ack)."""
-        async def guarded(sid: str, raw: Any = None) -> Any:
+        async def guarded(sid: str, raw: Any = None, *_more: Any) -> Any:
             try:
                 if packet_size() > MAX_PAYLOAD:
                     raise BadInput(f"the event is too large ({packet_size():,} bytes; at most {MAX_PAYLOAD:,})")
