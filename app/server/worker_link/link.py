@@ -69,7 +69,7 @@ LEGACY_TYPES = frozenset({"worker:messages:update", "worker:comments:update", "w
 LEGACY_EVENTS = frozenset({"worker:login:qrcode", "worker:login:error", "worker:message:detected",
                            "worker:bulk_insert_comments", "worker:bulk_insert_messages",
                            "worker:bulk_insert_contents", "worker:push_new_comments", "worker:push_new_messages",
-                           "worker:notification:push", "worker:get_history_ids", "worker:login:success"})
+                           "worker:notification:push", "worker:get_history_ids"})
 # Legacy login events handled like the status they stand for (§2.2).
 LEGACY_LOGIN = {"worker:login:qrcode:ready": "qrcode_ready", "worker:login:qrcode:refreshed": "qrcode_refreshed",
                 "worker:login:failed": "failed"}
@@ -109,6 +109,7 @@ class WorkerLink:
         on("worker:login:status", self._guarded("worker:login:status", self._login_status), namespace=NAMESPACE)
         for event, status in LEGACY_LOGIN.items():
             on(event, self._guarded(event, self._legacy_login(status)), namespace=NAMESPACE)
+        on("worker:login:success", self._guarded("worker:login:success", self._legacy_success), namespace=NAMESPACE)
         on("*", self._other_event, namespace=NAMESPACE)
         self.server.web.on_startup.append(self._startup)
         self.server.web.on_cleanup.append(self._cleanup)
@@ -334,7 +335,13 @@ class WorkerLink:
         return {"success": True, "updated": updated, "failed": failed}
 
     async def _delta(self, sid: str, raw: dict[str, Any]) -> dict[str, Any] | None:
-        delta = _parse(Delta, raw)
+        try:
+            delta = _parse(Delta, raw)
+        except BadInput as exc:
+            seq = raw.get("seq")
+            if type(seq) is int and seq >= 1:  # it can never be stored: the worker drops it
+                return {"seq": seq, "success": False, "error": str(exc)}
+            raise
         try:
             return await data.apply_delta(self.engine, self._registered(sid), delta)
         except data.NotStored as exc:
@@ -366,6 +373,17 @@ class WorkerLink:
         async def handle(sid: str, raw: Any) -> None:
             await self._login_status(sid, {**raw, "status": status} if isinstance(raw, dict) else raw)
         return handle
+
+    async def _legacy_success(self, sid: str, raw: Any) -> None:
+        """With a session id: the original's login success; without: a profile refresh,
+        which is not applied (the next login records the profile)."""
+        if isinstance(raw, dict) and raw.get("session_id"):
+            await self._login_status(sid, {**raw, "status": "success"})
+
+    async def _snapshot(self, sid: str, raw: dict[str, Any]) -> dict[str, Any]:
+        self._registered(sid)
+        answer = await data.apply_snapshot(self.engine, raw)
+        return {**answer, "timestamp": int(time.time() * 1000)}
 
     # ---- Dispatch
 
@@ -399,14 +417,9 @@ class WorkerLink:
         "worker:heartbeat": ("worker:heartbeat:ack", _heartbeat),
         "worker:account:status": ("worker:account:status:ack", _account_status),
         "worker:data:delta": ("worker:data:delta:ack", _delta),
-        "worker:data:sync": (SYNC_ACK, lambda self, sid, raw: self._snapshot(sid, raw)),
+        "worker:data:sync": (SYNC_ACK, _snapshot),
         "worker:account:storage": ("worker:account:storage:ack", _storage),
     }
-
-    async def _snapshot(self, sid: str, raw: dict[str, Any]) -> dict[str, Any]:
-        self._registered(sid)
-        answer = await data.apply_snapshot(self.engine, raw)
-        return {**answer, "timestamp": int(time.time() * 1000)}
 
     def _guarded(self, event: str, handle: Callable[[str, Any], Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         """A direct event's handler: bad input answered `<event>:error` (and in the ack)."""

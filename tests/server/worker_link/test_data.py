@@ -58,6 +58,9 @@ async def test_deltas_are_stored_before_the_ack_and_a_resent_one_is_not_ingested
                                          answer="worker:data:delta:error")
             assert malformed["payload"]["success"] is False and "seq" in malformed["payload"]["error"]
 
+            never = await worker.ask("worker:data:delta", {"account_id": account_id, "seq": 3, "batch": []})
+            assert never["payload"]["seq"] == 3 and never["payload"]["success"] is False  # dropped by the worker
+
             # A master restarted knows what the worker was told: resume_seq.
             ack = await worker.register(resume_seq=10)
             assert ack["acked_seq"] == 10

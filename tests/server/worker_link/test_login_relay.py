@@ -98,3 +98,28 @@ async def test_closing_the_dialog_cancels_the_workers_login(tmp_path):
             assert master.engine.logins.session(session_id).state == "cancelled"
         finally:
             await worker.close()
+
+
+async def test_the_originals_legacy_login_events_drive_the_session_too(tmp_path):
+    async with make_master(tmp_path) as master:
+        account_id, worker, progress = await _setup(master, "creator-legacy")
+        try:
+            session_id = await master.engine.logins.start(account_id)
+            start = await worker.next_event("master:login:start")
+            qr = "data:image/png;base64," + base64.b64encode(PNG).decode()
+            await worker.sio.emit("worker:login:qrcode:ready", {
+                "account_id": account_id, "session_id": start["session_id"], "qr_code_data": qr}, namespace="/worker")
+            await until(lambda: _state(progress, session_id, "qr_ready"), what="the QR code shown")
+            await worker.sio.emit("worker:login:success", {  # a profile refresh (no session): not a login
+                "account_id": account_id, "user_info": {"nickname": "x"}}, namespace="/worker")
+            await worker.sio.emit("worker:login:success", {
+                "account_id": account_id, "session_id": start["session_id"], "cookies_valid_until": 4_102_444_800,
+                "user_info": {"nickname": "Legacy", "uid": "legacy-uid"},
+                "cookies": [{"name": "sessionid", "value": "old-style", "domain": "127.0.0.1"}]}, namespace="/worker")
+            await until(lambda: master.engine.logins.session(session_id).state == "success", what="success")
+            assert (await master.engine.accounts.get(account_id)).platform_user_id == "legacy-uid"
+            state = await master.engine.accounts.load_storage_state(account_id)
+            assert state == {"cookies": [{"name": "sessionid", "value": "old-style", "domain": "127.0.0.1"}],
+                             "origins": []}
+        finally:
+            await worker.close()
