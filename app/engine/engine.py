@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Iterable, Protocol
 from .bus import EventBus
 from .home_lock import HomeLock
 from .paths import AppPaths
-from .platform import Platform, PlatformRegistry, PlatformRuntime
+from .platform import Platform, PlatformRegistry, PlatformRuntime, SelfCheck, TransientError
 from .settings import Settings
 
 if TYPE_CHECKING:  # imported in create(): the console builds the engine off its UI thread
@@ -121,7 +121,8 @@ class Engine:
         box = secrets or SecretBox.from_keyring(paths)
         accounts = AccountService(db, bus, box)
         pool_options = {} if call_timeout_s is None else {"call_timeout_s": call_timeout_s}
-        pool = WorkerPool(settings, paths, registry, accounts, store, bus, enabled=start_browsers, **pool_options)
+        pool = WorkerPool(settings, paths, registry, accounts, store, bus, enabled=start_browsers,
+                          platform_config=settings_service.platform_config, **pool_options)
         login_options = {} if login_timeout_s is None else {"timeout_s": login_timeout_s}
         holders = AccountHolders(accounts, pool)
         logins = LoginManager(holders, accounts, bus, **login_options)
@@ -158,6 +159,15 @@ class Engine:
     async def wake_account(self, account_id: str) -> None:
         """The operator opened this account: its holder polls it now."""
         await self.holders.wake(account_id)
+
+    async def self_check(self, account_id: str) -> SelfCheck:
+        """Check the account's platform pages against what its adapter expects (the account's
+        menu: "Check the platform's pages"). It runs where the page is: this console's pool."""
+        holder = await self.holders.holder_of(account_id)
+        if holder is not self.pool:
+            raise TransientError("this account's browser runs on another machine: check it there "
+                                 "(hiscrm douyin check)")
+        return await self.pool.self_check(account_id)
 
     async def restart_account(self, account_id: str) -> None:
         """Reopen the account's page now and forget its backoff (on whichever worker holds it)."""

@@ -14,92 +14,97 @@
         <translation>已开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="186"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="189"/>
         <source>Delete account</source>
         <translation>删除账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="187"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="190"/>
         <source>Delete “{name}” and all its stored messages and replies? This cannot be undone.</source>
         <translation>删除“{name}”及其保存的全部消息和回复？此操作无法撤销。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="189"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="192"/>
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="196"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="199"/>
         <source>Pause monitoring</source>
         <translation>暂停监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="196"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="199"/>
         <source>Resume monitoring</source>
         <translation>恢复监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="199"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="202"/>
         <source>Accounts</source>
         <translation>账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="201"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="204"/>
         <source>Name</source>
         <translation>名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="201"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="204"/>
         <source>Platform</source>
         <translation>平台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="201"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="204"/>
         <source>Login</source>
         <translation>登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="201"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="204"/>
+        <source>On the platform</source>
+        <translation>平台身份</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/accounts.py" line="205"/>
         <source>Monitoring</source>
         <translation>监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="202"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="206"/>
         <source>Last error</source>
         <translation>最近错误</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="202"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="206"/>
         <source>Last crawl</source>
         <translation>最近抓取</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="202"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="206"/>
         <source>ID</source>
         <translation>ID</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="204"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="208"/>
         <source>Add account…</source>
         <translation>添加账号…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="205"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="209"/>
         <source>Log in again</source>
         <translation>重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="206"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="210"/>
         <source>Log out</source>
         <translation>退出登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="207"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="211"/>
         <source>Delete…</source>
         <translation>删除…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="208"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="212"/>
         <source>Close</source>
         <translation>关闭</translation>
     </message>
@@ -107,7 +112,7 @@
 <context>
     <name>ActivityList</name>
     <message numerus="yes">
-        <location filename="../../app/ui/components/activity_list.py" line="77"/>
+        <location filename="../../app/ui/components/activity_list.py" line="82"/>
         <source>%n new ↑</source>
         <translation>
             <numerusform>%n 条新动态 ↑</numerusform>
@@ -117,42 +122,42 @@
 <context>
     <name>AddAccountDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="250"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="254"/>
         <source>No platform is available.</source>
         <translation>没有可用的平台。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="253"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="257"/>
         <source>Enter a name for the account.</source>
         <translation>请输入账号名称。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="274"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="278"/>
         <source>Add account</source>
         <translation>添加账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="275"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="279"/>
         <source>Platform</source>
         <translation>平台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="275"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="279"/>
         <source>Name</source>
         <translation>名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="275"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="279"/>
         <source>Proxy</source>
         <translation>代理</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="276"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="280"/>
         <source>How operators will see this account</source>
         <translation>客服看到的账号名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="277"/>
+        <location filename="../../app/ui/dialogs/accounts.py" line="281"/>
         <source>No proxy (direct)</source>
         <translation>不使用代理（直连）</translation>
     </message>
@@ -192,70 +197,70 @@
 <context>
     <name>ChatPane</name>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="396"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="398"/>
         <source>Choose a conversation or a work on the left.</source>
         <translation>请在左侧选择一个会话或作品。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="362"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="364"/>
         <source>Reply</source>
         <extracomment>TopicRef: the topic shown changed (None: nothing shown) str: the operator asked to log the shown topic&apos;s account in again</extracomment>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="366"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="368"/>
         <source>Copy text</source>
         <translation>复制文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="370"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="372"/>
         <source>Mark unread</source>
         <translation>标为未读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="375"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="377"/>
         <source>Retry sending</source>
         <translation>重新发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="380"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="382"/>
         <source>It is on the platform: mark sent</source>
         <translation>平台上已有：标为已发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="384"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="386"/>
         <source>It is not on the platform: send again</source>
         <translation>平台上没有：重新发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="389"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="391"/>
         <source>Cancel reply</source>
         <translation>取消回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="413"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="415"/>
         <source>Direct messages</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="413"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="415"/>
         <source>Comments</source>
         <translation>评论</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/components/chat_pane.py" line="414"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="416"/>
         <source>%n message(s)</source>
         <translation>
             <numerusform>%n 条消息</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="444"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="446"/>
         <source>as {0} · {1}</source>
         <translation>以 {0} · {1} 的身份回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="400"/>
+        <location filename="../../app/ui/components/chat_pane.py" line="402"/>
         <source>No topic open</source>
         <translation>未打开会话</translation>
     </message>
@@ -276,175 +281,175 @@
 <context>
     <name>LoginDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="228"/>
+        <location filename="../../app/ui/dialogs/login.py" line="229"/>
         <source>Expires in {time}</source>
         <translation>{time} 后过期</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/dialogs/login.py" line="230"/>
+        <location filename="../../app/ui/dialogs/login.py" line="231"/>
         <source>refreshed %n time(s)</source>
         <translation>
             <numerusform>已刷新 %n 次</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="233"/>
+        <location filename="../../app/ui/dialogs/login.py" line="234"/>
         <source>This account belongs to {0} on the platform; the phone confirmed another one. Log in as {0}, or add a new account for the other one.</source>
         <translation>此账号在平台上属于 {0}，但手机确认的是另一个账号。请以 {0} 登录，或为另一个账号添加新账号。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="238"/>
+        <location filename="../../app/ui/dialogs/login.py" line="239"/>
         <source>Sandbox: “Simulate scan” plays the phone</source>
         <translation>沙盒：“模拟扫码”代替手机扫码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="246"/>
+        <location filename="../../app/ui/dialogs/login.py" line="247"/>
         <source>Log in</source>
         <translation>登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="247"/>
+        <location filename="../../app/ui/dialogs/login.py" line="248"/>
         <source>Log in to {account}</source>
         <translation>登录 {account}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="249"/>
         <location filename="../../app/ui/dialogs/login.py" line="250"/>
+        <location filename="../../app/ui/dialogs/login.py" line="251"/>
         <source>Opening the login page…</source>
         <translation>正在打开登录页…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="251"/>
+        <location filename="../../app/ui/dialogs/login.py" line="252"/>
         <source>Scan the QR code with the platform&apos;s mobile app</source>
         <translation>请用平台手机 App 扫描二维码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="252"/>
+        <location filename="../../app/ui/dialogs/login.py" line="253"/>
         <source>The QR code was renewed: scan the new one</source>
         <translation>二维码已更新，请扫描新的二维码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="253"/>
+        <location filename="../../app/ui/dialogs/login.py" line="254"/>
         <source>Scanned: confirm the login on the phone</source>
         <translation>已扫码，请在手机上确认登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="254"/>
+        <location filename="../../app/ui/dialogs/login.py" line="255"/>
         <source>The platform sent a verification code</source>
         <translation>平台已发送验证码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="255"/>
+        <location filename="../../app/ui/dialogs/login.py" line="256"/>
         <source>Verifying…</source>
         <translation>正在验证…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="256"/>
+        <location filename="../../app/ui/dialogs/login.py" line="257"/>
         <source>Logged in</source>
         <translation>已登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="257"/>
+        <location filename="../../app/ui/dialogs/login.py" line="258"/>
         <source>Login failed</source>
         <translation>登录失败</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="258"/>
+        <location filename="../../app/ui/dialogs/login.py" line="259"/>
         <source>The login timed out</source>
         <translation>登录超时</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="259"/>
+        <location filename="../../app/ui/dialogs/login.py" line="260"/>
         <source>The QR code expired</source>
         <translation>二维码已过期</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="260"/>
+        <location filename="../../app/ui/dialogs/login.py" line="261"/>
         <source>Login cancelled</source>
         <translation>登录已取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="266"/>
+        <location filename="../../app/ui/dialogs/login.py" line="267"/>
         <source>Login refused: another platform account</source>
         <translation>登录被拒绝：不是同一个平台账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="273"/>
+        <location filename="../../app/ui/dialogs/login.py" line="274"/>
         <source>The QR code appears here</source>
         <translation>二维码将显示在这里</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="277"/>
+        <location filename="../../app/ui/dialogs/login.py" line="278"/>
         <source>Phone number</source>
         <translation>手机号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="279"/>
+        <location filename="../../app/ui/dialogs/login.py" line="280"/>
         <source>SMS code</source>
         <translation>短信验证码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="280"/>
+        <location filename="../../app/ui/dialogs/login.py" line="281"/>
         <source>Submit</source>
         <translation>提交</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="281"/>
+        <location filename="../../app/ui/dialogs/login.py" line="282"/>
         <source>Simulate scan</source>
         <translation>模拟扫码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="283"/>
+        <location filename="../../app/ui/dialogs/login.py" line="284"/>
         <source>The sandbox has no phone app: this opens the page a phone would show after scanning</source>
         <translation>沙盒没有手机 App：这会打开手机扫码后显示的页面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="284"/>
+        <location filename="../../app/ui/dialogs/login.py" line="285"/>
         <source>Show browser</source>
         <translation>显示浏览器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="286"/>
+        <location filename="../../app/ui/dialogs/login.py" line="287"/>
         <source>Continue the login in a visible browser window</source>
         <translation>在可见的浏览器窗口中继续登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="287"/>
+        <location filename="../../app/ui/dialogs/login.py" line="288"/>
         <source>No display available for a browser window</source>
         <translation>没有可用于显示浏览器窗口的屏幕</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="289"/>
+        <location filename="../../app/ui/dialogs/login.py" line="290"/>
         <source>Try again</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="290"/>
+        <location filename="../../app/ui/dialogs/login.py" line="291"/>
         <source>Close</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="290"/>
+        <location filename="../../app/ui/dialogs/login.py" line="291"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="310"/>
+        <location filename="../../app/ui/dialogs/login.py" line="311"/>
         <source>Keep the new account?</source>
         <translation>保留新账号？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="311"/>
+        <location filename="../../app/ui/dialogs/login.py" line="312"/>
         <source>“{account}” has not logged in. Keep it to log in later, or remove it?</source>
         <translation>“{account}”尚未登录。保留它以后再登录，还是删除它？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="314"/>
+        <location filename="../../app/ui/dialogs/login.py" line="315"/>
         <source>Remove account</source>
         <translation>删除账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="315"/>
+        <location filename="../../app/ui/dialogs/login.py" line="316"/>
         <source>Keep account</source>
         <translation>保留账号</translation>
     </message>
@@ -520,132 +525,172 @@ Data folder: {folder}</source>
         <translation>HisCRM Console 已在运行</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="83"/>
+        <location filename="../../app/ui/main_window.py" line="84"/>
         <source>Starting…</source>
         <extracomment>The operator asked to quit (menu, Ctrl+Q, closing the window).</extracomment>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="198"/>
+        <location filename="../../app/ui/main_window.py" line="199"/>
         <source>Nothing is unread.</source>
         <translation>没有未读消息。</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/main_window.py" line="202"/>
+        <location filename="../../app/ui/main_window.py" line="203"/>
         <source>Mark %n unread message(s) read?</source>
         <translation>
             <numerusform>将 %n 条未读消息标为已读？</numerusform>
         </translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/main_window.py" line="204"/>
+        <location filename="../../app/ui/main_window.py" line="205"/>
         <source>In %n account(s): {0}</source>
         <translation>
             <numerusform>涉及 %n 个账号：{0}</numerusform>
         </translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/main_window.py" line="219"/>
+        <location filename="../../app/ui/main_window.py" line="220"/>
         <source>%n message(s) marked read</source>
         <translation>
             <numerusform>已将 %n 条消息标为已读</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="320"/>
-        <location filename="../../app/ui/main_window.py" line="402"/>
+        <location filename="../../app/ui/main_window.py" line="321"/>
+        <location filename="../../app/ui/main_window.py" line="444"/>
         <source>HisCRM Console</source>
         <translation>HisCRM 控制台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="321"/>
+        <location filename="../../app/ui/main_window.py" line="322"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="322"/>
+        <location filename="../../app/ui/main_window.py" line="323"/>
         <source>&amp;Accounts</source>
         <translation>账号(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="323"/>
+        <location filename="../../app/ui/main_window.py" line="324"/>
         <source>&amp;Messages</source>
         <translation>消息(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="324"/>
+        <location filename="../../app/ui/main_window.py" line="325"/>
         <source>Main toolbar</source>
         <translation>主工具栏</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="325"/>
+        <location filename="../../app/ui/main_window.py" line="326"/>
         <source>Accounts…</source>
         <translation>账号管理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="326"/>
+        <location filename="../../app/ui/main_window.py" line="327"/>
         <source>Add account…</source>
         <translation>添加账号…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="327"/>
+        <location filename="../../app/ui/main_window.py" line="328"/>
         <source>Workers…</source>
         <translation>工作进程…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="328"/>
+        <location filename="../../app/ui/main_window.py" line="329"/>
         <source>Proxies…</source>
         <translation>代理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="329"/>
+        <location filename="../../app/ui/main_window.py" line="330"/>
         <source>Settings…</source>
         <translation>设置…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="201"/>
-        <location filename="../../app/ui/main_window.py" line="207"/>
-        <location filename="../../app/ui/main_window.py" line="330"/>
+        <location filename="../../app/ui/main_window.py" line="202"/>
+        <location filename="../../app/ui/main_window.py" line="208"/>
+        <location filename="../../app/ui/main_window.py" line="331"/>
         <source>Mark all read</source>
         <translation>全部标为已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="331"/>
+        <location filename="../../app/ui/main_window.py" line="332"/>
         <source>Search…</source>
         <translation>搜索…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="332"/>
+        <location filename="../../app/ui/main_window.py" line="333"/>
         <source>Previous topic</source>
         <translation>上一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="333"/>
+        <location filename="../../app/ui/main_window.py" line="334"/>
         <source>Next topic</source>
         <translation>下一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="334"/>
+        <location filename="../../app/ui/main_window.py" line="335"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="350"/>
+        <location filename="../../app/ui/main_window.py" line="351"/>
         <source>Log in…</source>
         <translation>登录…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="351"/>
+        <location filename="../../app/ui/main_window.py" line="352"/>
         <source>Mark channel read</source>
         <translation>本账号全部已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="395"/>
+        <location filename="../../app/ui/main_window.py" line="354"/>
+        <source>Check the platform&apos;s pages</source>
+        <translation>检查平台页面</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="367"/>
+        <source>Checking the pages of {0}…</source>
+        <translation>正在检查 {0} 的平台页面…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="377"/>
+        <source>The check needs the account logged in: log in again first.</source>
+        <translation>检查需要账号已登录：请先重新登录。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="379"/>
+        <source>The check could not run now; try again in a minute.</source>
+        <translation>现在无法检查，请稍后再试。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="381"/>
+        <source>Every page matched what HisCRM expects.</source>
+        <translation>所有页面都与 HisCRM 的预期一致。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="383"/>
+        <source>Some pages no longer match what HisCRM expects.</source>
+        <translation>有些页面已与 HisCRM 的预期不一致。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="384"/>
+        <source>Pages of {0}</source>
+        <translation>{0} 的平台页面</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="389"/>
+        <source>Report saved to {0}</source>
+        <translation>报告已保存到 {0}</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="437"/>
         <source>{account}: {problem}</source>
         <translation>{account}：{problem}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="399"/>
+        <location filename="../../app/ui/main_window.py" line="441"/>
         <source>Unread: {0}</source>
         <translation>未读：{0}</translation>
     </message>
@@ -887,37 +932,92 @@ Data folder: {folder}</source>
         <translation>平台返回了错误</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="41"/>
+        <location filename="../../app/ui/reasons.py" line="44"/>
+        <source>The reply is empty.</source>
+        <translation>回复内容为空。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="45"/>
+        <source>The reply is too long for the platform; shorten it.</source>
+        <translation>回复太长，平台不接受；请缩短。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="46"/>
+        <source>The reply contains an invisible or broken character (pasted?); remove it.</source>
+        <translation>回复里有不可见或损坏的字符（可能是粘贴带来的），请删除。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="48"/>
+        <source>This platform cannot send direct messages from here.</source>
+        <translation>此平台不支持在这里发送私信。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="49"/>
+        <source>This account was deleted meanwhile.</source>
+        <translation>此账号已被删除。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="50"/>
+        <source>This conversation or work is no longer there.</source>
+        <translation>此会话或作品已不存在。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="51"/>
+        <source>The message you answer is no longer there.</source>
+        <translation>你回复的消息已不存在。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="52"/>
+        <source>The reply you answer is not on the platform yet; wait until it is sent.</source>
+        <translation>你回复的那条回复尚未发到平台，请等它发送成功。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="55"/>
+        <source>The reply cannot be sent as it is.</source>
+        <translation>这条回复无法按现在的内容发送。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="57"/>
+        <source>That reply changed meanwhile; look at its state again.</source>
+        <translation>这条回复的状态已经变化，请重新查看。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="58"/>
+        <source>That did not work; the log says why.</source>
+        <translation>操作未成功，原因见日志。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="65"/>
         <source>log in again to receive and send messages</source>
         <translation>请重新登录以收发消息</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="44"/>
+        <location filename="../../app/ui/reasons.py" line="68"/>
         <source>the platform asks for a verification: log in again</source>
         <translation>平台要求验证：请重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="47"/>
+        <location filename="../../app/ui/reasons.py" line="71"/>
         <source>the platform blocked this account</source>
         <translation>平台已封禁此账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="50"/>
+        <location filename="../../app/ui/reasons.py" line="74"/>
         <source>monitoring failed; it retries by itself</source>
         <translation>监控出错，将自动重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="58"/>
+        <location filename="../../app/ui/reasons.py" line="82"/>
         <source>Try again, or use “Show browser” to finish the login in a window.</source>
         <translation>请重试，或点击“显示浏览器”在窗口中完成登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="60"/>
+        <location filename="../../app/ui/reasons.py" line="84"/>
         <source>Nobody scanned the code in time. Try again when the phone is at hand.</source>
         <translation>未及时扫码。请在手机在手边时重试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="62"/>
+        <location filename="../../app/ui/reasons.py" line="86"/>
         <source>Try again for a new QR code.</source>
         <translation>重试以获取新的二维码。</translation>
     </message>
