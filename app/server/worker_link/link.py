@@ -229,7 +229,10 @@ class WorkerLink:
 
     async def _sweeper(self) -> None:
         while True:
-            await asyncio.sleep(max(0.05, min(10.0, self.heartbeat_timeout_s / 3)))
+            # Ticks of at most a second, read anew each time: a timeout changed while the
+            # link runs (tests, a setting) applies at once. A tick reads the database only
+            # when some account waits for a worker that is away.
+            await asyncio.sleep(max(0.05, min(1.0, self.heartbeat_timeout_s / 3)))
             try:
                 await self.check_liveness()
             except Exception:
@@ -248,6 +251,8 @@ class WorkerLink:
         await self._reassign(now)
 
     async def _reassign(self, now: float) -> None:
+        if not any(self._gone_since(w, now) for w in set(self._bound.values())):
+            return  # nothing waits for a worker gone longer than the timeout
         async with self._lock:
             accounts = await self.engine.accounts.list()
             load: dict[str, int] = {}
