@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from app.engine.platform import LoginIO, ReplyTarget, ReplyUncertain, SentReply, TransientError
+from app.engine.platform import LoginFailed, LoginIO, ReplyTarget, ReplyUncertain, SentReply, TransientError
 from app.engine.records import Batch
 from app.engine.seams import CURRENT_SEND, LoginResult
 
@@ -173,6 +173,8 @@ class RemoteHolder:
     async def log_in(self, account_id: str, io: LoginIO, *, visible: bool = False,
                      screen: tuple[int, int] | None = None) -> LoginResult:
         """Relayed: the worker runs the login page, the operator sees its QR code here."""
+        if not self.worker.connected:
+            raise LoginFailed(f"worker {self.worker.id} is not connected")
         account = await self._engine.accounts.get(account_id)
         proxy = await self._engine.accounts.browser_proxy(account.proxy_id) if account and account.proxy_id else None
         relay = LoginRelay(_request_id("login"), account_id, io, self._emit)

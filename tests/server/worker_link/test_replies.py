@@ -138,3 +138,22 @@ async def test_a_reply_in_flight_on_a_dead_worker_is_not_sent_again_by_the_next(
         finally:
             await dying.close()
             await taker.close()
+
+
+async def test_an_original_worker_that_never_answers_leaves_the_reply_for_the_operator_to_check(tmp_path):
+    """An original Node worker cannot look for a sent reply (no master:reply:find): after a
+    lost answer the reply waits as `uncertain` instead of going out a second time."""
+    async with make_master(tmp_path, reply_timeout_s=0.5) as master:
+        master.engine.outbox.backoff_base_s = 0.1
+        account_id, ref = await _account_with_a_dm(master)
+        worker = FakeWorkerSocket("w-original")
+        await worker.connect(master.url)
+        try:
+            await worker.register(protocol=None)
+            reply_id = await master.engine.outbox.reply(ref, "Maybe twice?")
+            await worker.next_event("master:reply:request")  # and no answer
+            row = await until(lambda: _status(master, reply_id, "uncertain"), what="the reply uncertain")
+            assert "cannot look" in row.error_message
+            assert len(_requests(worker, "master:reply:request")) == 1
+        finally:
+            await worker.close()
