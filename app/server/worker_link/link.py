@@ -8,9 +8,11 @@ last heartbeat is older than `heartbeat_timeout_s` (30 s; a connected worker tha
 beating is disconnected then), its accounts are dealt to another connected worker with room
 and their platform (`master:task:assign`), else they stay bound and wait.
 
-Binding changes made elsewhere (the console moving an account, an IM client deleting one)
-reach the workers too: the link follows AccountsChanged and tells the old worker
-`master:task:revoke` and the new one `master:task:assign`.
+Changes made elsewhere reach the workers too: the link follows AccountsChanged and tells
+the old worker `master:task:revoke` and the new one `master:task:assign` when an account
+moves (the console moving it, an IM client deleting it); an account edited in place
+(monitoring switched off, another proxy) or logged out by the operator is assigned again to
+its worker, which updates what it holds.
 
 Every handler answers bad input with an error (`<type>:error` for an envelope,
 `<event>:error` for a direct event) and never lets an exception through: one worker's bad
@@ -21,13 +23,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from pydantic import BaseModel, ValidationError
 from socketio.exceptions import ConnectionRefusedError
 
-from app.engine.events import AccountsChanged
+from app.engine.events import AccountsChanged, AccountStatusChanged
 from app.engine.store.models import LoginStatus as AccountLoginStatus
 from app.engine.workers import OFFLINE, ONLINE, WorkerInfo
 
@@ -90,6 +93,7 @@ class WorkerLink:
         self.workers: dict[str, RemoteWorker] = {}
         self._sids: dict[str, str] = {}  # socket id -> worker id
         self._bound: dict[str, str] = {}  # account id -> remote worker id, as last told to workers
+        self._own_moves: Counter[str] = Counter()  # AccountsChanged of bindings made here: already told
         self._lock = asyncio.Lock()  # dealing and reassigning: one account, one worker
         self._started_at = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
@@ -117,7 +121,9 @@ class WorkerLink:
     async def _startup(self, _app: Any) -> None:
         self._started_at = time.monotonic()
         self._bound = {a.id: a.worker_id for a in await self.engine.accounts.list() if a.worker_id}
-        self._unsubscribe = self.engine.bus.subscribe(AccountsChanged, self._accounts_changed)
+        unsubscribe = [self.engine.bus.subscribe(AccountsChanged, self._accounts_changed),
+                       self.engine.bus.subscribe(AccountStatusChanged, self._logged_out)]
+        self._unsubscribe = lambda: [u() for u in unsubscribe]
         self._tasks = [asyncio.create_task(self._sweeper(), name="worker liveness")]
 
     async def _cleanup(self, _app: Any) -> None:
@@ -214,8 +220,15 @@ class WorkerLink:
             return mine
 
     async def _bind_account(self, account_id: str, worker_id: str) -> None:
-        self._bound[account_id] = worker_id  # before the AccountsChanged it publishes arrives
-        await self.engine.holders.assign(account_id, worker_id)
+        """Bind it here; the worker is told by the caller (register ack or task:assign), so
+        the AccountsChanged this publishes is not told again."""
+        self._bound[account_id] = worker_id
+        self._own_moves[account_id] += 1
+        try:
+            await self.engine.holders.assign(account_id, worker_id)
+        except BaseException:
+            self._own_moves[account_id] -= 1
+            raise
 
     # ---- Liveness and reassignment
 
@@ -293,10 +306,16 @@ class WorkerLink:
         """Tell workers about bindings changed elsewhere (moved, deleted)."""
         if event.account_id is None:
             return
+        if self._own_moves[event.account_id] > 0:
+            self._own_moves[event.account_id] -= 1
+            if not self._own_moves[event.account_id]:
+                del self._own_moves[event.account_id]
+            return
         account = await self.engine.accounts.get(event.account_id)
         now_bound = account.worker_id if account is not None else None
         before = self._bound.get(event.account_id)
-        if now_bound == before:
+        if now_bound == before:  # edited in place: its worker updates what it holds
+            await self._update(event.account_id)
             return
         if now_bound is None:
             self._bound.pop(event.account_id, None)
@@ -309,6 +328,16 @@ class WorkerLink:
         if new is not None and new.connected:
             await self._assign_message(new, event.account_id)
             self._report(new)
+
+    async def _logged_out(self, event: AccountStatusChanged) -> None:
+        """The operator logged the account out (its session forgotten): its worker too."""
+        if event.login_status == AccountLoginStatus.NOT_LOGGED_IN.value:
+            await self._update(event.account_id)
+
+    async def _update(self, account_id: str) -> None:
+        worker = self.workers.get(self._bound.get(account_id) or "")
+        if worker is not None and worker.connected:
+            await self._assign_message(worker, account_id)
 
     async def _assign_message(self, worker: RemoteWorker, account_id: str) -> None:
         account = await self.engine.accounts.get(account_id)

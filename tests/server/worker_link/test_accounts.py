@@ -58,3 +58,26 @@ async def test_moving_deleting_waking_and_restarting_an_account_reach_its_worker
         finally:
             for worker in (first, second):
                 await worker.close()
+
+
+async def test_an_account_switched_off_or_logged_out_on_the_master_is_updated_on_its_worker(tmp_path):
+    async with make_master(tmp_path, start=False) as master:
+        accounts = master.engine.accounts
+        account_id = await accounts.create("sandbox", "creator-u")
+        await accounts.save_storage_state(account_id, {"cookies": [{"name": "sid", "value": "1"}], "origins": []})
+        worker = FakeWorkerSocket("w-update")
+        await worker.connect(master.url)
+        try:
+            await worker.register()
+            seen = len(worker.messages)
+            await accounts.set_monitoring(account_id, False)
+            update = await worker.next_message("master:task:assign", after=seen)
+            assert update["payload"]["id"] == account_id and update["payload"]["status"] == "inactive"
+
+            seen = len(worker.messages)
+            await accounts.logout(account_id)
+            update = await worker.next_message("master:task:assign", after=seen)
+            assert update["payload"]["login_status"] == "not_logged_in" and update["payload"]["storage_state"] is None
+            assert not [m for m in worker.messages if m["type"] == "master:task:revoke"]
+        finally:
+            await worker.close()

@@ -41,6 +41,7 @@ async def test_register_deals_unbound_accounts_up_to_its_capacity_and_is_idempot
             assert (await accounts.get(other)).worker_id is None
 
             again = await worker.register(max_accounts=2)  # every connect registers again
+            assert not [m for m in worker.messages if m["type"] == "master:task:assign"]  # the acks said it
             assert [a["id"] for a in again["assigned_accounts"]] == dealt
             assert (await accounts.get(ids[2])).worker_id is None
             assert await master.engine.holders.holder_of(ids[0]) is master.link.workers["w-1"].holder
@@ -102,6 +103,8 @@ async def test_a_silent_workers_accounts_go_to_another_worker_with_room_and_the_
             await until(others_beat_until_the_silent_one_is_dropped, what="the silent worker dropped")
             assign = await taker.next_message("master:task:assign")
             assert assign["payload"]["id"] in ids and "storage_state" in assign["payload"]
+            await taker.heartbeat()  # the AccountsChanged of the move has been handled by now
+            assert len([m for m in taker.messages if m["type"] == "master:task:assign"]) == 1  # told once
             bound = [(await accounts.get(i)).worker_id for i in ids]
             assert sorted(bound, key=str) == ["w-silent", "w-take"]  # one had room; the other waits
             assert not [m for m in full.messages + wrong_platform.messages if m["type"] == "master:task:assign"]
