@@ -21,11 +21,12 @@ message never stops the others being served.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
 from pydantic import BaseModel, ValidationError
 from socketio.exceptions import ConnectionRefusedError
@@ -93,7 +94,7 @@ class WorkerLink:
         self.workers: dict[str, RemoteWorker] = {}
         self._sids: dict[str, str] = {}  # socket id -> worker id
         self._bound: dict[str, str] = {}  # account id -> remote worker id, as last told to workers
-        self._own_moves: Counter[str] = Counter()  # AccountsChanged of bindings made here: already told
+        self._echoes = _Echoes()  # events of changes the link made itself: the worker knows them
         self._lock = asyncio.Lock()  # dealing and reassigning: one account, one worker
         self._started_at = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
@@ -223,12 +224,8 @@ class WorkerLink:
         """Bind it here; the worker is told by the caller (register ack or task:assign), so
         the AccountsChanged this publishes is not told again."""
         self._bound[account_id] = worker_id
-        self._own_moves[account_id] += 1
-        try:
+        async with self._echoes.expect(("moved", account_id)):
             await self.engine.holders.assign(account_id, worker_id)
-        except BaseException:
-            self._own_moves[account_id] -= 1
-            raise
 
     # ---- Liveness and reassignment
 
@@ -306,10 +303,7 @@ class WorkerLink:
         """Tell workers about bindings changed elsewhere (moved, deleted)."""
         if event.account_id is None:
             return
-        if self._own_moves[event.account_id] > 0:
-            self._own_moves[event.account_id] -= 1
-            if not self._own_moves[event.account_id]:
-                del self._own_moves[event.account_id]
+        if self._echoes.heard(("moved", event.account_id)):
             return
         account = await self.engine.accounts.get(event.account_id)
         now_bound = account.worker_id if account is not None else None
@@ -331,6 +325,8 @@ class WorkerLink:
 
     async def _logged_out(self, event: AccountStatusChanged) -> None:
         """The operator logged the account out (its session forgotten): its worker too."""
+        if self._echoes.heard(("status", event.account_id)):
+            return  # what its worker reported
         if event.login_status == AccountLoginStatus.NOT_LOGGED_IN.value:
             await self._update(event.account_id)
 
@@ -360,10 +356,12 @@ class WorkerLink:
             if state in MONITOR_STATES:
                 worker.account_states[entry.account_id] = state
             login = entry.status.get("login_status")
-            if login in LOGIN_STATUSES and login != account.login_status and login != AccountLoginStatus.LOGGING_IN.value:
+            logging_in = AccountLoginStatus.LOGGING_IN.value  # the master's login session owns it meanwhile
+            if login in LOGIN_STATUSES and login != account.login_status and logging_in not in (login, account.login_status):
                 error = entry.status.get("last_error_message")
-                await self.engine.accounts.set_login_status(entry.account_id, login,
-                                                            error=error[:2000] if isinstance(error, str) else None)
+                async with self._echoes.expect(("status", entry.account_id)):
+                    await self.engine.accounts.set_login_status(entry.account_id, login,
+                                                                error=error[:2000] if isinstance(error, str) else None)
             updated += 1
         self._report(worker)
         return {"success": True, "updated": updated, "failed": failed}
@@ -517,6 +515,36 @@ class WorkerLink:
             last_heartbeat=worker.last_heartbeat_at, protocol=worker.protocol,
             account_states={a: s for a, s in worker.account_states.items() if a in accounts},
         ))
+
+
+class _Echoes:
+    """Bus events of changes the link made itself, to be heard once and not acted on (the
+    worker concerned already knows): each change publishes exactly one event."""
+
+    def __init__(self) -> None:
+        self._expected: Counter[tuple[str, str]] = Counter()
+
+    @contextlib.asynccontextmanager
+    async def expect(self, key: tuple[str, str]) -> AsyncIterator[None]:
+        self._expected[key] += 1
+        try:
+            yield
+        except BaseException:  # nothing changed, nothing will be heard
+            self._consume(key)
+            raise
+
+    def heard(self, key: tuple[str, str]) -> bool:
+        """Whether this event is the echo of such a change (then it is consumed)."""
+        return self._consume(key)
+
+    def _consume(self, key: tuple[str, str]) -> bool:
+        if self._expected[key] <= 0:
+            self._expected.pop(key, None)
+            return False
+        self._expected[key] -= 1
+        if not self._expected[key]:
+            del self._expected[key]
+        return True
 
 
 def _parse(model: type[BaseModel], raw: Any) -> Any:

@@ -25,6 +25,11 @@ async def test_account_status_updates_its_accounts_only(tmp_path):
             assert (account.login_status, account.last_error) == ("expired", "logged out on the platform")
             assert (await accounts.get(other)).login_status == "not_logged_in"
             assert master.engine.remote_workers.get("w-status").account_states == {mine: "stopped"}
+            ack = await worker.ask("worker:account:status", {"worker_id": "w-status", "account_statuses": [
+                {"account_id": mine, "status": {"login_status": "not_logged_in"}}]})
+            assert ack["payload"]["updated"] == 1 and (await accounts.get(mine)).login_status == "not_logged_in"
+            await worker.heartbeat()  # the status change's event has been handled by now
+            assert not [m for m in worker.messages if m["type"] == "master:task:assign"]  # not echoed back
         finally:
             await worker.close()
 
