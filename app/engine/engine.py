@@ -129,7 +129,7 @@ class Engine:
         outbox = Outbox(db, bus, holders)
         return cls(paths, settings, bus, registry, db, store, views, accounts, pool, holders, logins, outbox,
                    settings_service, home_lock or HomeLock(paths.data_dir),
-                   ServerToken(db, box, settings.server.token), WorkerDirectory(bus))
+                   ServerToken(db, box, settings.server.token), WorkerDirectory(bus, db))
 
     async def open(self) -> None:
         """Phase 1, once: take the home's lock (HomeInUse when another process runs on this

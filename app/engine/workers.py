@@ -6,7 +6,9 @@ seen since the engine started, connected or not. A remote worker's entry is kept
 by the server's worker link (app/server/worker_link), which reports what the worker says
 about itself (register, heartbeats) and what the master decided (its accounts, offline);
 an offline worker stays listed, with the accounts still bound to it, so the operator can
-see which accounts wait for it.
+see which accounts wait for it. What a worker said about itself is also kept in the
+`workers` table when it registers and when it goes away (`save`), so a restarted master
+lists the workers it knew, offline until they connect again (`load`).
 """
 from __future__ import annotations
 
@@ -14,9 +16,14 @@ import socket
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from .bus import EventBus
 from .events import WorkersChanged
 from .pool.status import PoolStatus
+from .store.db import Database
+from .store.models import Worker
 
 LOCAL_ID = "local"  # the console's own pool in the list (its holder_id is None)
 
@@ -57,9 +64,21 @@ class WorkerDirectory:
     """The remote workers seen in this run, by id (in memory: a worker registers again
     after every connect, so a restarted master learns them again within seconds)."""
 
-    def __init__(self, bus: EventBus) -> None:
+    def __init__(self, bus: EventBus, db: Database) -> None:
         self._bus = bus
+        self._db = db
         self._workers: dict[str, WorkerInfo] = {}
+
+    async def load(self, accounts: dict[str, tuple[str, ...]] | None = None) -> None:
+        """List the workers of the `workers` table not seen in this run yet, offline, with
+        the accounts bound to them (`accounts`: worker id -> account ids)."""
+        for info in await self._db.read(_stored_workers):
+            if info.id not in self._workers:
+                self.report(replace(info, accounts=(accounts or {}).get(info.id, ())))
+
+    async def save(self, info: WorkerInfo) -> None:
+        """Keep what the worker said about itself, and its state, in the `workers` table."""
+        await self._db.write(_store_worker, info)
 
     def report(self, info: WorkerInfo) -> None:
         """A worker's new description (replaces the previous one)."""
@@ -81,3 +100,18 @@ class WorkerDirectory:
     def list(self) -> list[WorkerInfo]:
         """Online first, then by id."""
         return sorted(self._workers.values(), key=lambda w: (w.state != ONLINE, w.id))
+
+
+def _stored_workers(session: Session) -> list[WorkerInfo]:
+    return [WorkerInfo(id=w.id, remote=True, state=OFFLINE, host=w.host, port=w.port, version=w.version,
+                       capabilities=tuple(w.capabilities or ()), max_accounts=w.max_accounts,
+                       last_heartbeat=w.last_heartbeat_at)
+            for w in session.scalars(select(Worker).order_by(Worker.id))]
+
+
+def _store_worker(session: Session, info: WorkerInfo) -> None:
+    row = session.get(Worker, info.id) or Worker(id=info.id)
+    row.host, row.port, row.version = info.host, info.port, info.version
+    row.capabilities, row.max_accounts = list(info.capabilities), info.max_accounts or 0
+    row.status, row.last_heartbeat_at = info.state, info.last_heartbeat
+    session.add(row)

@@ -122,6 +122,10 @@ class WorkerLink:
     async def _startup(self, _app: Any) -> None:
         self._started_at = time.monotonic()
         self._bound = {a.id: a.worker_id for a in await self.engine.accounts.list() if a.worker_id}
+        held: dict[str, tuple[str, ...]] = {}
+        for account_id, worker_id in sorted(self._bound.items()):
+            held[worker_id] = (*held.get(worker_id, ()), account_id)
+        await self.engine.remote_workers.load(held)  # the workers known before: offline until they connect
         unsubscribe = [self.engine.bus.subscribe(AccountsChanged, self._accounts_changed),
                        self.engine.bus.subscribe(AccountStatusChanged, self._logged_out)]
         self._unsubscribe = lambda: [u() for u in unsubscribe]
@@ -148,6 +152,7 @@ class WorkerLink:
         if worker is not None:
             log.info("worker %s disconnected (%s)", worker.id, reason or "gone")
             self._went_away(worker)
+            await self._save(worker)
 
     async def _join_room(self, sid: str, raw: Any) -> bool:
         join = _parse(JoinRoom, raw)
@@ -202,6 +207,7 @@ class WorkerLink:
         accounts = await self._deal(worker)
         items = [await account_for_worker(self.engine, a, hiscrm=worker.hiscrm) for a in accounts]
         self._report(worker)
+        await self._save(worker)
         log.info("worker %s registered (%s, %d accounts)", worker.id, worker.protocol or "original", len(items))
         return {"success": True, "assigned_accounts": items, "acked_seq": worker.applied_seq}
 
@@ -258,6 +264,7 @@ class WorkerLink:
                 sid = worker.sid
                 self._went_away(worker)
                 await self.sio.disconnect(sid, namespace=NAMESPACE)
+                await self._save(worker)
         await self._reassign(now)
 
     async def _reassign(self, now: float) -> None:
@@ -503,6 +510,17 @@ class WorkerLink:
 
     async def _answer(self, sid: str, message: dict[str, Any]) -> None:
         await self.sio.emit("message", message, to=sid, namespace=NAMESPACE)
+
+    async def _save(self, worker: RemoteWorker) -> None:
+        """Its entry in the workers table (a restarted master lists it); a failure is logged:
+        the worker is served all the same."""
+        info = self.engine.remote_workers.get(worker.id)
+        if info is None:
+            return
+        try:
+            await self.engine.remote_workers.save(info)
+        except Exception:
+            log.warning("could not keep worker %s in the workers table", worker.id, exc_info=True)
 
     def _report(self, worker: RemoteWorker) -> None:
         """Its entry in the engine's worker list (Workers view, monitor:request_workers)."""

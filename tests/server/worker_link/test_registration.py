@@ -112,3 +112,18 @@ async def test_a_silent_workers_accounts_go_to_another_worker_with_room_and_the_
         finally:
             for worker in (silent, full, wrong_platform, taker):
                 await worker.close()
+
+
+async def test_a_restarted_master_lists_the_workers_it_knew_offline_with_their_accounts(tmp_path):
+    async with make_master(tmp_path, start=False) as master:
+        account_id = await master.engine.accounts.create("sandbox", "creator-k")
+        worker = FakeWorkerSocket("w-known")
+        await worker.connect(master.url)
+        await worker.register(max_accounts=3)
+        await worker.close()
+        await until(lambda: master.engine.remote_workers.get("w-known").state == "offline", what="offline")
+    async with make_master(tmp_path, start=False) as master:  # the same home: the same database
+        known = await until(lambda: master.engine.remote_workers.get("w-known"), what="the known worker listed")
+        assert (known.state, known.host, known.max_accounts, known.capabilities) == (
+            "offline", "127.0.0.1", 3, ("sandbox",))
+        assert known.accounts == (account_id,) and known.last_heartbeat is not None
