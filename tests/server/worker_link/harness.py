@@ -39,10 +39,10 @@ class Master:
 @contextlib.asynccontextmanager
 async def make_master(tmp_path, *, browsers: bool = False, start: bool = True,
                       heartbeat_timeout_s: float | None = None, reply_timeout_s: float | None = None,
-                      ) -> AsyncIterator[Master]:
+                      database_url: str = "") -> AsyncIterator[Master]:
     """`browsers=False`: the local pool is off (`serve --no-browsers`), so registering
     workers are dealt unbound accounts. The timeouts replace the link's 30 s / 120 s."""
-    settings = Settings()
+    settings = Settings(database_url=database_url)  # empty: a SQLite file in the home
     settings.platforms["sandbox"] = {"demo_traffic": False}
     engine = Engine.create(app_paths(tmp_path / "home"), settings, platforms=[SandboxPlatform()],
                            secrets=SecretBox.generate(), start_browsers=browsers)

@@ -32,8 +32,8 @@ def _delta(worker_id, account_id, seq, *messages):
             "batch": {"contents": [], "comments": [], "conversations": [], "messages": list(messages)}}
 
 
-async def test_deltas_are_stored_before_the_ack_and_a_resent_one_is_not_ingested_again(tmp_path):
-    async with make_master(tmp_path, start=False) as master:
+async def test_deltas_are_stored_before_the_ack_and_a_resent_one_is_not_ingested_again(tmp_path, db_url):
+    async with make_master(tmp_path, start=False, database_url=db_url) as master:
         account_id = await master.engine.accounts.create("sandbox", "creator-1")
         worker = FakeWorkerSocket("w-data")
         await worker.connect(master.url)
