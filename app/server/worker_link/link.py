@@ -33,7 +33,7 @@ from socketio.exceptions import ConnectionRefusedError
 
 from app.engine.events import AccountsChanged, AccountStatusChanged
 from app.engine.store.models import LoginStatus as AccountLoginStatus
-from app.engine.workers import OFFLINE, ONLINE, WorkerInfo
+from app.engine.workers import LOCAL_ID, OFFLINE, ONLINE, WorkerInfo
 
 from ..app import MAX_PAYLOAD, packet_size
 from ..auth import REFUSED
@@ -163,6 +163,8 @@ class WorkerLink:
     async def _bind(self, sid: str, worker_id: str) -> RemoteWorker:
         """The socket speaks for this worker (from join_room, register or a heartbeat: an
         original worker does not register again after a reconnect)."""
+        if worker_id == LOCAL_ID:
+            raise BadInput(f"a worker cannot be called {LOCAL_ID!r} (the console's own pool is)")
         known = self._sids.get(sid)
         if known is not None and known != worker_id:
             raise BadInput(f"this connection is worker {known}, not {worker_id}")
@@ -172,9 +174,9 @@ class WorkerLink:
             worker.capabilities = frozenset(a.platform for a in await self._accounts_of(worker_id))
         if worker.sid != sid:
             if worker.sid is not None:  # the same worker on a new socket: the old one is stale
-                old = worker.sid
+                old, worker.sid = worker.sid, None
                 self._sids.pop(old, None)
-                asyncio.ensure_future(self.sio.disconnect(old, namespace=NAMESPACE))
+                await self.sio.disconnect(old, namespace=NAMESPACE)
             worker.sid = sid
             self._sids[sid] = worker_id
             worker.last_heartbeat, worker.last_heartbeat_at = time.monotonic(), _now()

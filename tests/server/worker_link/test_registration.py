@@ -127,3 +127,22 @@ async def test_a_restarted_master_lists_the_workers_it_knew_offline_with_their_a
         assert (known.state, known.host, known.max_accounts, known.capabilities) == (
             "offline", "127.0.0.1", 3, ("sandbox",))
         assert known.accounts == (account_id,) and known.last_heartbeat is not None
+
+
+async def test_the_same_worker_on_a_new_connection_replaces_the_stale_one(tmp_path):
+    async with make_master(tmp_path, start=False) as master:
+        account_id = await master.engine.accounts.create("sandbox", "creator-n")
+        stale, fresh = FakeWorkerSocket("w-twice"), FakeWorkerSocket("w-twice")
+        await stale.connect(master.url)
+        await stale.register()
+        await fresh.connect(master.url)  # it reconnected before the master saw the old socket close
+        ack = await fresh.register()
+        try:
+            assert [a["id"] for a in ack["assigned_accounts"]] == [account_id]
+            await until(lambda: not stale.sio.connected, what="the stale connection closed")
+            assert master.engine.remote_workers.get("w-twice").state == "online"
+            assert (await fresh.heartbeat())["payload"] == {"success": True}
+            assert await master.engine.holders.holder_of(account_id) is master.link.workers["w-twice"].holder
+        finally:
+            await stale.close()
+            await fresh.close()
