@@ -248,10 +248,11 @@ def test_workers_dialog_lists_remote_workers_and_follows_their_state(engine, qlo
     # What the server's worker link reports when a worker registers and beats.
     engine.remote_workers.report(WorkerInfo(
         id="w-east", remote=True, state="online", host="10.0.0.7", max_accounts=5, accounts=(account_id,),
-        memory_mb=321.4, last_heartbeat=datetime.now(timezone.utc)))
-    wait_until(qloop, lambda: dialog.remote_table.rowCount() == 1 and dialog.remote_table.isVisible())
+        memory_mb=321.4, last_heartbeat=datetime.now(timezone.utc), account_states={account_id: "hibernating"}))
+    wait_until(qloop, lambda: dialog.remote_table.rowCount() == 1 and dialog.remote_table.isVisible()
+               and dialog.remote_table.item(0, 3).text().startswith("Shop East"))  # names are read meanwhile
     cells = [dialog.remote_table.item(0, c).text() for c in range(dialog.remote_table.columnCount())]
-    assert cells[:5] == ["w-east", "10.0.0.7", "Online", "Shop East (at most 5)", "321 MB"]
+    assert cells[:5] == ["w-east", "10.0.0.7", "Online", "Shop East (Hibernating) (at most 5)", "321 MB"]
     assert cells[5] != "—"
     engine.remote_workers.update("w-east", state="offline")  # its heartbeat stopped
     wait_until(qloop, lambda: dialog.remote_table.item(0, 2).text() == "Offline")

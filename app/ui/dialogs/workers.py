@@ -98,7 +98,7 @@ class WorkersDialog(EngineDialog):
         self.remote_table.setVisible(bool(self.remote))
         self.remote_table.setRowCount(len(self.remote))
         for row, worker in enumerate(self.remote):
-            names = [self.names.get(a, a) for a in worker.accounts]
+            names = [self._held(a, worker.account_states.get(a)) for a in worker.accounts]
             memory = "—" if worker.memory_mb is None else self.tr("{mb:.0f} MB").format(mb=worker.memory_mb)
             capacity = "" if worker.max_accounts is None else self.tr(" (at most {max})").format(
                 max=worker.max_accounts)
@@ -164,6 +164,11 @@ class WorkersDialog(EngineDialog):
                 self.table.setItem(row, column, item)
             if account.account_id == selected:
                 self.table.selectRow(row)
+
+    def _held(self, account_id: str, state: str | None) -> str:
+        """An account a remote worker holds, with its monitor state there when it said."""
+        name = self.names.get(account_id, account_id)
+        return name if state is None else f"{name} ({labels.monitor_state(state)})"
 
     def _selected_account(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
