@@ -84,6 +84,14 @@ class RemoteHolder:
     def holder_id(self) -> str:
         return self.worker.id
 
+    @property
+    def host(self) -> str | None:
+        return self.worker.host
+
+    @property
+    def port(self) -> int | None:
+        return self.worker.port
+
     # ---- Replies
 
     async def send_reply(self, account_id: str, target: ReplyTarget, text: str) -> SentReply:
