@@ -85,15 +85,6 @@ class WorkerDirectory:
         self._workers[info.id] = info
         self._bus.publish(WorkersChanged({"worker": info.id}))
 
-    def update(self, worker_id: str, **changes) -> WorkerInfo | None:
-        """Change some fields of a known worker; None when it is unknown."""
-        info = self._workers.get(worker_id)
-        if info is None:
-            return None
-        info = replace(info, **changes)
-        self.report(info)
-        return info
-
     def get(self, worker_id: str) -> WorkerInfo | None:
         return self._workers.get(worker_id)
 

@@ -238,6 +238,7 @@ def test_workers_dialog_says_when_browsers_are_off(engine, qloop, shown):
 
 
 def test_workers_dialog_lists_remote_workers_and_follows_their_state(engine, qloop, shown, language):
+    from dataclasses import replace
     from datetime import datetime, timezone
 
     from app.engine.workers import WorkerInfo
@@ -254,7 +255,7 @@ def test_workers_dialog_lists_remote_workers_and_follows_their_state(engine, qlo
     cells = [dialog.remote_table.item(0, c).text() for c in range(dialog.remote_table.columnCount())]
     assert cells[:5] == ["w-east", "10.0.0.7", "Online", "Shop East (Hibernating) (at most 5)", "321 MB"]
     assert cells[5] != "—"
-    engine.remote_workers.update("w-east", state="offline")  # its heartbeat stopped
+    engine.remote_workers.report(replace(engine.remote_workers.get("w-east"), state="offline"))  # it went away
     wait_until(qloop, lambda: dialog.remote_table.item(0, 2).text() == "Offline")
 
     language("zh_CN")
