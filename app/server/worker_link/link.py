@@ -73,7 +73,7 @@ LEGACY_TYPES = frozenset({"worker:messages:update", "worker:comments:update", "w
 LEGACY_EVENTS = frozenset({"worker:login:qrcode", "worker:login:error", "worker:message:detected",
                            "worker:bulk_insert_comments", "worker:bulk_insert_messages",
                            "worker:bulk_insert_contents", "worker:push_new_comments", "worker:push_new_messages",
-                           "worker:notification:push", "worker:get_history_ids"})
+                           "worker:notification:push"})
 # Legacy login events handled like the status they stand for (§2.2).
 LEGACY_LOGIN = {"worker:login:qrcode:ready": "qrcode_ready", "worker:login:qrcode:refreshed": "qrcode_refreshed",
                 "worker:login:failed": "failed"}
@@ -115,6 +115,7 @@ class WorkerLink:
         for event, status in LEGACY_LOGIN.items():
             on(event, self._guarded(event, self._legacy_login(status)), namespace=NAMESPACE)
         on("worker:login:success", self._guarded("worker:login:success", self._legacy_success), namespace=NAMESPACE)
+        on("worker:get_history_ids", self._history_ids, namespace=NAMESPACE)
         on("*", self._other_event, namespace=NAMESPACE)
         self.server.web.on_startup.append(self._startup)
         self.server.web.on_cleanup.append(self._cleanup)
@@ -420,6 +421,13 @@ class WorkerLink:
         which is not applied (the next login records the profile)."""
         if isinstance(raw, dict) and raw.get("session_id"):
             await self._login_status(sid, {**raw, "status": "success"})
+
+    async def _history_ids(self, sid: str, raw: Any = None, *_more: Any) -> dict[str, Any]:
+        """The original worker asks which ids the master has, and waits 10 s for an answer
+        its master never gave (§8.15). Answered at once: not kept here (it sends what it
+        finds, and the merge keeps what is known)."""
+        return {"success": False, "error": "this master does not hand out history ids",
+                "commentIds": [], "videoIds": [], "messageIds": []}
 
     async def _snapshot(self, sid: str, raw: dict[str, Any]) -> dict[str, Any]:
         self._registered(sid)

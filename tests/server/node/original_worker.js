@@ -24,6 +24,9 @@ socket.on("connect", () => {
 socket.on("message", (msg) => {
   say(msg.type, msg.payload);
   if (msg.type === "worker:register:ack") {
+    const asked = Date.now();  // the original asks for known ids and waits up to 10 s
+    socket.timeout(10000).emit("worker:get_history_ids", { account_id: accountId }, (err, ids) =>
+      say("history_ids", { err: err ? String(err) : null, ids, waited_ms: Date.now() - asked }));
     send("worker:heartbeat", { worker_id: workerId, status: "online", active_tasks: 1, memory_usage: 210, cpu_usage: 4 });
   } else if (msg.type === "worker:heartbeat:ack") {
     const now = Date.now();

@@ -64,6 +64,9 @@ async def test_an_original_node_worker_registers_syncs_logs_in_and_replies(tmp_p
             assert ack["success"] is True and [a["id"] for a in ack["assigned_accounts"]] == [account_id]
             assert "storage_state" not in ack["assigned_accounts"][0]  # only hiscrm/1 workers get it
             assert (await node.seen("worker:heartbeat:ack")) == {"success": True}
+            history = await node.seen("history_ids")
+            assert history["err"] is None and history["ids"]["success"] is False  # answered, not left to time out
+            assert history["waited_ms"] < 5000
             sync = await node.seen("WORKER_DATA_SYNC_ACK")
             assert sync["success"] is True and sync["accountId"] == account_id
             assert sync["stats"] == {"accepted": 4, "rejected": 0}
