@@ -113,6 +113,14 @@ async def run_workers(url: str, account_ids: list[str], *, workers: int, deltas:
         mine = [a["id"] for a in ack["payload"]["assigned_accounts"]] or account_ids
         clients.append((client, worker_id, mine, acks))
 
+    async def beat() -> None:  # as a worker does (the master drops one silent for 30 s)
+        while True:
+            await asyncio.sleep(10)
+            for client, worker_id, *_ in clients:
+                await client.emit("message", _envelope("worker:heartbeat", {"worker_id": worker_id}),
+                                  namespace="/worker")
+
+    beating = asyncio.ensure_future(beat())
     per_worker = max(1, deltas // workers)
     started = time.perf_counter()
     await asyncio.gather(*(_send_deltas(c, wid, mine, acks, per_worker, batch, window)
@@ -124,6 +132,7 @@ async def run_workers(url: str, account_ids: list[str], *, workers: int, deltas:
     await asyncio.gather(*(_send_snapshots(c, mine, acks, per_worker_snapshots, snapshot_messages)
                            for c, _wid, mine, acks in clients))
     snapshot_s = time.perf_counter() - started
+    beating.cancel()
     for client, *_ in clients:
         await client.disconnect()
     sent = per_worker * workers
