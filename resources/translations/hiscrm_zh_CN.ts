@@ -1149,136 +1149,234 @@ Data folder: {folder}</source>
     </message>
 </context>
 <context>
+    <name>ServerSection</name>
+    <message>
+        <location filename="../../app/ui/dialogs/server_section.py" line="112"/>
+        <location filename="../../app/ui/dialogs/server_section.py" line="163"/>
+        <source>Hide</source>
+        <translation>隐藏</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/server_section.py" line="112"/>
+        <location filename="../../app/ui/dialogs/server_section.py" line="163"/>
+        <source>Show</source>
+        <translation>显示</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/server_section.py" line="117"/>
+        <source>The token is set in the settings file or on the command line (server.token, --token); change it there.</source>
+        <translation>令牌写在设置文件或命令行中（server.token、--token），请在那里修改。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/server_section.py" line="121"/>
+        <location filename="../../app/ui/dialogs/server_section.py" line="124"/>
+        <location filename="../../app/ui/dialogs/server_section.py" line="165"/>
+        <source>New token</source>
+        <translation>新令牌</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/server_section.py" line="122"/>
+        <source>IM clients and workers using the current token are disconnected and must be given the new one.</source>
+        <translation>使用当前令牌的 IM 客户端和工作节点将被断开，需要改用新令牌。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/server_section.py" line="146"/>
+        <source>Running at {url} · {clients} IM clients, {workers} workers</source>
+        <translation>运行中：{url} · {clients} 个 IM 客户端，{workers} 个工作节点</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/server_section.py" line="149"/>
+        <source>Not running: {error}</source>
+        <translation>未运行：{error}</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/server_section.py" line="151"/>
+        <source>Not running</source>
+        <translation>未运行</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/server_section.py" line="157"/>
+        <source>Server</source>
+        <translation>服务器</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/server_section.py" line="158"/>
+        <source>Let IM clients and workers on other computers connect to this console</source>
+        <translation>允许其他电脑上的 IM 客户端和工作节点连接到本控制台</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/server_section.py" line="159"/>
+        <source>Address</source>
+        <translation>地址</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/server_section.py" line="159"/>
+        <source>Port</source>
+        <translation>端口</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/server_section.py" line="159"/>
+        <source>Token</source>
+        <translation>令牌</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/server_section.py" line="160"/>
+        <source>For IM clients</source>
+        <translation>给 IM 客户端</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/server_section.py" line="161"/>
+        <source>127.0.0.1: this computer only; 0.0.0.0: every network interface</source>
+        <translation>127.0.0.1：仅本机；0.0.0.0：所有网络接口</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/server_section.py" line="162"/>
+        <source>any free port</source>
+        <translation>任意空闲端口</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/server_section.py" line="164"/>
+        <location filename="../../app/ui/dialogs/server_section.py" line="166"/>
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/server_section.py" line="167"/>
+        <source>Give IM clients this address (with the token); workers start with hiscrm worker --master ADDRESS --token TOKEN. Saved changes restart the server.</source>
+        <translation>把这个地址（含令牌）交给 IM 客户端；工作节点用 hiscrm worker --master 地址 --token 令牌 启动。保存的更改会重启服务器。</translation>
+    </message>
+</context>
+<context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="154"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="169"/>
         <source>The database URL is not valid. Use sqlite:///path/to/file.db or postgresql+psycopg://user:password@host/database, or leave it empty for the built-in database.</source>
         <extracomment>Settings: emitted after a successful save (the window re-reads what it shows).</extracomment>
         <translation>数据库 URL 无效。请使用 sqlite:///path/to/file.db 或 postgresql+psycopg://用户名:密码@主机/数据库，或留空以使用内置数据库。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="160"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="175"/>
         <source>The longest poll interval must not be shorter than the shortest.</source>
         <translation>最长轮询间隔不能短于最短轮询间隔。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="165"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="180"/>
         <source>Could not write {path}: {error}</source>
         <translation>无法写入 {path}：{error}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="176"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="191"/>
         <source>Settings</source>
         <translation>设置</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="177"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="192"/>
         <source>Storage</source>
         <translation>存储</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="178"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="193"/>
         <source>Monitoring</source>
         <translation>监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="179"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="194"/>
         <source>Appearance and notifications</source>
         <translation>外观与通知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="180"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="195"/>
         <source>Data folder</source>
         <translation>数据文件夹</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="180"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="195"/>
         <source>Database URL</source>
         <translation>数据库 URL</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="181"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="196"/>
         <source>Shortest poll interval</source>
         <translation>最短轮询间隔</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="181"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="196"/>
         <source>Longest poll interval</source>
         <translation>最长轮询间隔</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="182"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="197"/>
         <source>Open pages at most</source>
         <translation>最多同时打开页面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="183"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="198"/>
         <source>Language</source>
         <translation>语言</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="183"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="198"/>
         <source>Theme</source>
         <translation>主题</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="184"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="199"/>
         <source>Empty: the built-in SQLite database in the data folder</source>
         <translation>留空：使用数据文件夹中的内置 SQLite 数据库</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="185"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="200"/>
         <source>A changed database URL takes effect when the console starts again.</source>
         <translation>修改数据库 URL 后，需重新启动控制台才会生效。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="186"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="201"/>
         <source>There is no system keyring: saved login sessions are protected by file permissions only (anyone who can read your files can use them).</source>
         <translation>没有可用的系统密钥环：已保存的登录会话仅受文件权限保护（能读取你的文件的人都能使用它们）。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="189"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="204"/>
         <source> s</source>
         <translation> 秒</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="190"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="205"/>
         <source>How many accounts keep a live browser page at the same time; the others hibernate until their turn.</source>
         <translation>同时保持浏览器页面打开的账号数量；其余账号休眠，轮到时再唤醒。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="192"/>
-        <location filename="../../app/ui/dialogs/settings.py" line="193"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="207"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="208"/>
         <source>Same as the system</source>
         <translation>跟随系统</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="193"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="208"/>
         <source>Light</source>
         <translation>浅色</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="193"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="208"/>
         <source>Dark</source>
         <translation>深色</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="195"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="210"/>
         <source>Show desktop notifications for new messages</source>
         <translation>有新消息时显示桌面通知</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="196"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="211"/>
         <source>Do not disturb (no notifications, counts still update)</source>
         <translation>免打扰（不弹通知，未读数照常更新）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="197"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="212"/>
         <source>Save</source>
         <translation>保存</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/settings.py" line="198"/>
+        <location filename="../../app/ui/dialogs/settings.py" line="213"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -1480,100 +1578,100 @@ Data folder: {folder}</source>
         <translation>{s:.0f} 秒后</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="180"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="185"/>
         <source>Workers</source>
         <translation>工作进程</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="181"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="186"/>
         <source>Browser</source>
         <translation>浏览器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="181"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="186"/>
         <source>Browser processes</source>
         <translation>浏览器进程</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="181"/>
-        <location filename="../../app/ui/dialogs/workers.py" line="190"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="186"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="195"/>
         <source>Memory</source>
         <translation>内存</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="182"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="187"/>
         <source>Open pages</source>
         <translation>打开的页面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="182"/>
-        <location filename="../../app/ui/dialogs/workers.py" line="190"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="187"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="195"/>
         <source>Accounts</source>
         <translation>账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="184"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="189"/>
         <source>Account</source>
         <translation>账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="184"/>
-        <location filename="../../app/ui/dialogs/workers.py" line="190"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="189"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="195"/>
         <source>State</source>
         <translation>状态</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="184"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="189"/>
         <source>Failures</source>
         <translation>失败次数</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="184"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="189"/>
         <source>Restarts</source>
         <translation>重启次数</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="185"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="190"/>
         <source>Next poll</source>
         <translation>下次轮询</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="185"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="190"/>
         <source>Last error</source>
         <translation>最近错误</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="187"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="192"/>
         <source>Remote workers</source>
         <translation>远程工作节点</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="188"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="193"/>
         <source>No remote worker has connected to this console&apos;s server.</source>
         <translation>还没有远程工作节点连接到本控制台的服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="190"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="195"/>
         <source>Worker</source>
         <translation>工作节点</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="190"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="195"/>
         <source>Host</source>
         <translation>主机</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="191"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="196"/>
         <source>Last heartbeat</source>
         <translation>最近心跳</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="193"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="198"/>
         <source>Restart account</source>
         <translation>重启账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="194"/>
+        <location filename="../../app/ui/dialogs/workers.py" line="199"/>
         <source>Close</source>
         <translation>关闭</translation>
     </message>
