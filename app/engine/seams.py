@@ -36,9 +36,8 @@ class LoginResult:
 @dataclass(frozen=True)
 class SendAttempt:
     """Which outbox reply, and which attempt at it, a `send_reply` call is (the outbox sets
-    `CURRENT_SEND` around each attempt). A remote worker gets it as the request's idempotency
-    key, so a request it sees twice (a resend after a reconnect) is answered, not sent again;
-    a new attempt is a new request, made only after the outbox looked for the earlier one."""
+    `CURRENT_SEND` around each attempt): a remote worker is told the reply id with the
+    request, and its request id names the attempt (app/server/worker_link/remote.py)."""
 
     reply_id: str
     attempt: int

@@ -97,7 +97,10 @@ class RemoteHolder:
     async def send_reply(self, account_id: str, target: ReplyTarget, text: str) -> SentReply:
         attempt = CURRENT_SEND.get()
         reply_id = attempt.reply_id if attempt else _request_id("reply")
-        request_id = f"{reply_id}#{attempt.attempt}" if attempt else _request_id("req")
+        # One request id per call: the worker answers a request it sees twice from what it
+        # stored, never sends it twice; a new attempt (after the outbox looked for the last
+        # one, or the operator's Retry, which counts attempts from 1 again) is a new request.
+        request_id = f"{reply_id}#{attempt.attempt}-{secrets.token_hex(4)}" if attempt else _request_id("req")
         account = await self._engine.accounts.get(account_id)
         payload = reply_request(reply_id, request_id, account_id, account.platform if account else "",
                                 self.worker.id, target, text)

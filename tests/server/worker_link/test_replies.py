@@ -48,7 +48,7 @@ async def test_a_reply_goes_to_the_holding_worker_and_its_record_confirms_it(tmp
             await worker.register()
             reply_id = await master.engine.outbox.reply(ref, "Yes, red is in stock")
             request = await worker.next_event("master:reply:request")
-            assert request["request_id"] == f"{reply_id}#1" and request["reply_id"] == reply_id
+            assert request["request_id"].startswith(f"{reply_id}#1-") and request["reply_id"] == reply_id
             assert (request["account_id"], request["target_type"], request["conversation_id"]) == (
                 account_id, "direct_message", CONVERSATION)
             assert request["reply_content"] == "Yes, red is in stock"
@@ -79,6 +79,22 @@ async def test_a_workers_error_class_is_the_outboxs_exception(tmp_path):
                 "error_class": "ReplyBlocked", "created": None}, namespace="/worker")
             row = await until(lambda: _status(master, reply_id, "blocked"), what="the reply blocked")
             assert "rate limited" in row.error_message
+
+            await master.engine.outbox.retry(reply_id)  # the operator's Retry: attempts count from 1 again
+            find = await worker.next_event("master:reply:find")  # it looks first, as after any failure
+            await worker.sio.emit("worker:reply:found", {"request_id": find["request_id"], "found": False},
+                                  namespace="/worker")
+
+            async def asked_again():
+                requests = _requests(worker, "master:reply:request")
+                return requests[1] if len(requests) > 1 else None
+
+            again = await until(asked_again, what="the retried request")
+            assert again["request_id"] != request["request_id"]  # not answered from the blocked one
+            await worker.sio.emit("worker:reply:result", {
+                "reply_id": reply_id, "request_id": again["request_id"], "account_id": account_id,
+                "status": "success", "platform_reply_id": "dm-5", "created": None}, namespace="/worker")
+            await until(lambda: _status(master, reply_id, "sent", "confirmed"), what="the retry sent")
         finally:
             await worker.close()
 
