@@ -533,7 +533,13 @@ class WorkerLink:
             log.warning("could not keep worker %s in the workers table", worker.id, exc_info=True)
 
     def _report(self, worker: RemoteWorker) -> None:
-        """Its entry in the engine's worker list (Workers view, monitor:request_workers)."""
+        """Its entry in the engine's worker list (Workers view, monitor:request_workers), and
+        the connected count the console's server section shows."""
+        connected = sum(1 for w in self.workers.values() if w.connected)
+        if connected != self.server.workers:
+            self.server.workers = connected
+            if self.server.running:
+                self.engine.bus.publish(self.server.status())
         accounts = tuple(sorted(a for a, w in self._bound.items() if w == worker.id))
         self.engine.remote_workers.report(WorkerInfo(
             id=worker.id, remote=True, state=ONLINE if worker.connected else OFFLINE, host=worker.host,

@@ -3,6 +3,8 @@ engine and server (python-socketio clients acting as hiscrm/1 workers)."""
 import pytest
 import socketio
 
+from app.engine.events import ServerStatusChanged
+
 from app.engine.holders import NoHolder
 
 from tests.server.worker_link.harness import FakeWorkerSocket, make_master, until
@@ -70,11 +72,15 @@ async def test_heartbeats_show_in_the_engines_worker_list(tmp_path):
 async def test_a_disconnected_worker_is_unregistered_at_once_and_keeps_its_accounts(tmp_path):
     async with make_master(tmp_path, start=False) as master:
         account_id = await master.engine.accounts.create("sandbox", "creator-d")
+        counts = []
+        master.engine.bus.subscribe(ServerStatusChanged, lambda e: counts.append(e.workers))
         worker = FakeWorkerSocket("w-gone")
         await worker.connect(master.url)
         await worker.register()
+        await until(lambda: counts[-1:] == [1], what="the console told one worker is connected")
         await worker.close()
         await until(lambda: master.engine.remote_workers.get("w-gone").state == "offline", what="offline")
+        await until(lambda: counts[-1:] == [0], what="... and none after it went")
         with pytest.raises(NoHolder):
             await master.engine.holders.holder_of(account_id)
         assert (await master.engine.accounts.get(account_id)).worker_id == "w-gone"
