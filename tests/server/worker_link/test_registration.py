@@ -4,9 +4,7 @@ import pytest
 import socketio
 
 from app.engine.events import ServerStatusChanged
-
 from app.engine.holders import NoHolder
-
 from tests.server.worker_link.harness import FakeWorkerSocket, make_master, until
 
 pytestmark = pytest.mark.timeout(60)
