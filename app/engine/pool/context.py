@@ -16,6 +16,7 @@ from typing import Any, Awaitable, Callable
 from playwright.async_api import Browser, BrowserContext, Page
 
 from .fingerprint import context_options, fit_viewport
+from .priority import lower_browser_priority
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,9 @@ class AccountContext:
         except BaseException:
             await _close_quietly(context.close())
             raise
+        # The page's renderer is new: Chromium forks it from a process that may have started
+        # before the browser was reniced (its zygote, a helper), so renice what is there now.
+        await asyncio.to_thread(lower_browser_priority)
         opened = cls(account_id, context, page, _digest(storage_state) if storage_state else None)
         opened._on_dead = on_dead
         return opened
