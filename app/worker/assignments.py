@@ -38,7 +38,7 @@ class Assignments:
     async def revoke(self, payload: Any) -> None:
         """`master:task:revoke`: stop monitoring the account and forget it here."""
         try:
-            account_id = wire.Revoke.model_validate(payload).account_id
+            account_id = wire.AccountRef.model_validate(payload).account_id
         except ValidationError as exc:
             log.warning("ignored a malformed master:task:revoke: %s", wire.problem(exc))
             return

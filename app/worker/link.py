@@ -249,6 +249,8 @@ class MasterLink:
             await self.assignments.hold(payload)
         elif kind == "master:task:revoke":
             await self.assignments.revoke(payload)
+        elif kind in ("master:account:wake", "master:account:restart"):
+            await self._operator_action(kind, payload)
         elif kind == "worker:account:storage:ack" and not payload.get("success", True):
             log.error("the master could not save the session of %s: %s", payload.get("account_id"),
                       payload.get("error"))
@@ -256,6 +258,21 @@ class MasterLink:
             log.warning("the master answered %s: %s", kind, payload.get("error"))
         else:  # heartbeat and status acks; types this worker has no use for
             log.debug("from the master: %s", kind)
+
+    async def _operator_action(self, kind: str, payload: dict[str, Any]) -> None:
+        """The operator opened the account (poll it now) or asked for its page to restart."""
+        try:
+            account_id = wire.AccountRef.model_validate(payload).account_id
+        except ValidationError as exc:
+            log.warning("ignored a malformed %s: %s", kind, wire.problem(exc))
+            return
+        try:
+            if kind == "master:account:wake":
+                await self._engine.wake_account(account_id)
+            else:
+                await self._engine.restart_account(account_id)
+        except LookupError:
+            log.info("%s for %s, which this worker does not hold", kind, account_id)
 
     def _delta_answered(self, payload: dict[str, Any]) -> None:
         try:

@@ -167,7 +167,9 @@ class RegisterAck(_Payload):
     acked_seq: int = Field(0, ge=0)
 
 
-class Revoke(_Payload):
+class AccountRef(_Payload):
+    """`master:task:revoke`, and the operator's `master:account:wake` / `:restart`."""
+
     account_id: AccountId
 
 

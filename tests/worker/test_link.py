@@ -161,6 +161,8 @@ async def test_malformed_master_events_are_answered_or_ignored_and_the_worker_go
         await master.send("master:task:assign", {"platform": ["no", "id"]})
         await master.send("master:task:revoke", {"account_id": {"x": 1}})
         await master.send("worker:data:delta:ack", {"seq": "one"})
+        await master.send("master:account:wake", {"account_id": "acc-x"})  # not held here
+        await master.send("master:account:restart", {})
         await master.emit("master:login:user_input", {"session_id": "nope", "input_type": "x", "value": 1})
         await master.emit("master:reply:request", {"request_id": "r1", "account_id": "acc-x", "reply_content": ""})
         [result] = await master.until(lambda: master.of("worker:reply:result"), what="the refusal")
