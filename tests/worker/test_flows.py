@@ -116,3 +116,30 @@ async def test_the_same_reply_request_twice_is_sent_once_also_after_a_restart(tm
 
 async def _shown(rig, topic: TopicRef, text: str) -> bool:
     return text in [m.text for m in (await rig.engine.views.messages(topic)).items]
+
+
+async def test_the_sms_step_is_relayed_and_answered_from_the_master_and_a_cancel_ends_a_login(
+        tmp_path, master, site, control):
+    master.accounts = [account("acc-a"), account("acc-b")]
+    async with running_worker(tmp_path / "home", master.url, site_url=site.base_url) as rig:
+        await master.until(lambda: rig.link.registered.is_set(), what="the registration")
+        await control.set_faults(sms_required=True)
+        await master.emit("master:login:start", {"account_id": "acc-a", "session_id": "m-1"})
+        [ready] = await master.until(lambda: statuses(master, "qrcode_ready"), what="the QR code")
+        token = parse_qs(urlparse(ready["qr_url"]).query)["token"][0]
+        await control.scan(token)
+        await control.confirm(token, "Creator A")
+        [asked] = await master.until(lambda: statuses(master, "sms_input_required"), timeout=30, what="the SMS step")
+        assert (asked["session_id"], asked["step"], asked["login_method"]) == ("m-1", "verification_code", "sms")
+        code = (await control.login(token))["sms_code"]
+        await master.emit("master:login:user_input", {"session_id": "m-1", "input_type": "verification_code",
+                                                      "value": code})
+        await master.until(lambda: statuses(master, "success"), timeout=30, what="the login's success")
+
+        await master.emit("master:login:start", {"account_id": "acc-b", "session_id": "m-2"})
+        await master.until(lambda: [s for s in statuses(master, "qrcode_ready") if s["session_id"] == "m-2"],
+                           what="the second QR code")
+        await master.emit("master:login:cancel", {"session_id": "m-2"})  # the operator closed the dialog
+        [ended] = await master.until(lambda: statuses(master, "failed"), what="the cancelled login")
+        assert (ended["session_id"], ended["error_type"]) == ("m-2", "cancelled")
+        assert (await rig.engine.accounts.get("acc-b")).login_status == "not_logged_in"
