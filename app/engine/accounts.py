@@ -305,8 +305,8 @@ class AccountService:
             account = _load(s, account_id)
             known = account.platform_user_id
             if known and known != outcome.platform_user_id:
-                raise IdentityMismatch(_identity(account.platform_username, known),
-                                       _identity(outcome.username, outcome.platform_user_id))
+                raise IdentityMismatch(platform_identity(account.platform_username, known),
+                                       platform_identity(outcome.username, outcome.platform_user_id))
             if blob is not None:
                 account.storage_state_encrypted = blob
             account.platform_user_id = outcome.platform_user_id
@@ -495,7 +495,7 @@ def _audit(s: Session, action: str, account_id: str | None, **detail: Any) -> No
     s.add(AuditLog(actor="system", action=action, account_id=account_id, detail=detail))
 
 
-def _identity(username: str | None, user_id: str) -> str:
+def platform_identity(username: str | None, user_id: str) -> str:
     """How an operator recognises a platform identity: "name (id 123)"."""
     return f"{username} (id {user_id})" if username and username != user_id else f"id {user_id}"
 

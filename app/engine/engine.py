@@ -121,7 +121,8 @@ class Engine:
         box = secrets or SecretBox.from_keyring(paths)
         accounts = AccountService(db, bus, box)
         pool_options = {} if call_timeout_s is None else {"call_timeout_s": call_timeout_s}
-        pool = WorkerPool(settings, paths, registry, accounts, store, bus, enabled=start_browsers, **pool_options)
+        pool = WorkerPool(settings, paths, registry, accounts, store, bus, enabled=start_browsers,
+                          platform_config=settings_service.platform_config, **pool_options)
         login_options = {} if login_timeout_s is None else {"timeout_s": login_timeout_s}
         holders = AccountHolders(accounts, pool)
         logins = LoginManager(holders, accounts, bus, **login_options)

@@ -77,18 +77,18 @@ _FIND_MARGIN = timedelta(seconds=2)
 def validate_text(text: Any) -> str:
     """The text as it will be sent (surrounding whitespace removed), or ReplyRejected."""
     if not isinstance(text, str):
-        raise ReplyRejected(f"reply text must be a string, not {type(text).__name__}")
+        raise ReplyRejected(f"reply text must be a string, not {type(text).__name__}", "not_text")
     text = text.strip()
     if not text:
-        raise ReplyRejected("the reply is empty")
+        raise ReplyRejected("the reply is empty", "empty")
     if len(text) > MAX_TEXT_LEN:
-        raise ReplyRejected(f"the reply is too long ({len(text)} characters; at most {MAX_TEXT_LEN})")
+        raise ReplyRejected(f"the reply is too long ({len(text)} characters; at most {MAX_TEXT_LEN})", "too_long")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise ReplyRejected("the reply contains a broken character (a lone surrogate)") from None
+        raise ReplyRejected("the reply contains a broken character (a lone surrogate)", "bad_character") from None
     if _CONTROL.search(text):
-        raise ReplyRejected("the reply contains control characters")
+        raise ReplyRejected("the reply contains control characters", "bad_character")
     return text
 
 
@@ -165,9 +165,9 @@ class Outbox:
         text = validate_text(text)
         refusal = await self.refusal(ref)
         if refusal is not None:
-            raise ReplyRejected(refusal)
+            raise ReplyRejected(refusal, "no_direct_messages")
         if request_id is not None and not (0 < len(request_id) <= MAX_ID_LEN):
-            raise ReplyRejected(f"request_id must have 1 to {MAX_ID_LEN} characters")
+            raise ReplyRejected(f"request_id must have 1 to {MAX_ID_LEN} characters", "bad_request_id")
         row, created = await self._db.write(enqueue, ref, text, reply_to, operator, request_id, utcnow())
         if created:
             self._bus.publish(MessagesAdded(row.account_id, (row.topic,), (row.message_id,), inbound_new=0))

@@ -38,7 +38,12 @@ LOCAL_PREFIX = "local:"
 
 
 class ReplyRejected(ValueError):
-    """The operator's reply cannot be queued (empty or too long text, unknown topic, ...)."""
+    """The operator's reply cannot be queued (empty or too long text, unknown topic, ...).
+    `code` says which rule refused it, for a front end to say so in its own language."""
+
+    def __init__(self, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class ReplyStateError(Exception):
@@ -198,7 +203,7 @@ def enqueue(
             return _snapshot(session, existing), False
     account = session.get(Account, ref.account_id)
     if account is None:
-        raise ReplyRejected(f"unknown account {ref.account_id!r}")
+        raise ReplyRejected(f"unknown account {ref.account_id!r}", "unknown_account")
     _check_topic(session, ref, reply_to)
     reply = Reply(
         id=str(uuid.uuid4()),
@@ -229,16 +234,16 @@ def _check_topic(session: Session, ref: TopicRef, reply_to: str | None) -> None:
     elif ref.kind == "conversation":
         model, key = Conversation, Conversation.platform_conversation_id
     else:
-        raise ReplyRejected(f"unknown topic kind {ref.kind!r}")
+        raise ReplyRejected(f"unknown topic kind {ref.kind!r}", "unknown_topic")
     found = session.scalar(select(model.id).where(model.account_id == ref.account_id, key == ref.platform_id))
     if found is None:
-        raise ReplyRejected(f"unknown topic {ref.platform_id!r} of account {ref.account_id!r}")
+        raise ReplyRejected(f"unknown topic {ref.platform_id!r} of account {ref.account_id!r}", "unknown_topic")
     if reply_to is None:
         return
     if ref.kind != "content":
-        raise ReplyRejected("a direct message cannot reply to a comment")
+        raise ReplyRejected("a direct message cannot reply to a comment", "unknown_target")
     if reply_to.startswith(LOCAL_PREFIX):
-        raise ReplyRejected("the reply you answer is not on the platform yet; wait until it is sent")
+        raise ReplyRejected("the reply you answer is not on the platform yet; wait until it is sent", "target_not_sent")
     parent = session.scalar(
         select(Comment.id).where(
             Comment.account_id == ref.account_id,
@@ -247,7 +252,7 @@ def _check_topic(session: Session, ref: TopicRef, reply_to: str | None) -> None:
         )
     )
     if parent is None:
-        raise ReplyRejected(f"unknown comment {reply_to!r} in this topic")
+        raise ReplyRejected(f"unknown comment {reply_to!r} in this topic", "unknown_target")
 
 
 def _new_placeholder(account: Account, reply: Reply, now: datetime) -> Comment | DirectMessage:

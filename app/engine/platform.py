@@ -41,12 +41,12 @@ from __future__ import annotations
 import abc
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from enum import Enum
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .records import Batch
 from .reply_text import text_key
@@ -95,6 +95,17 @@ class TransientError(PlatformError):
     """Worth retrying later (network, slow page, renderer crash)."""
 
     code = "transient"
+
+
+class RateLimited(TransientError):
+    """The platform says the account goes too fast ("操作太频繁"): try again, but not before
+    `retry_after_s`. Pressing on is how accounts get restricted."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: float = 600.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class ReplyBlocked(PlatformError):
@@ -255,6 +266,39 @@ class PlatformSettings(BaseModel):
     the block with it, so a wrong value is reported like any other setting."""
 
     model_config = ConfigDict(extra="allow")
+
+    # The pace of this platform's scheduled polls, for every account on it (app/engine/pool/
+    # pacing.py): a floor under the global poll interval, and hours without scheduled polls
+    # (the operator opening an account still polls it). Accounts polled day and night at a
+    # steady beat are what risk control looks for.
+    poll_interval_min_s: float | None = Field(None, ge=1, le=86400)  # None: the global settings
+    poll_interval_max_s: float | None = Field(None, ge=1, le=86400)
+    quiet_hours: str = ""  # "HH:MM-HH:MM" local time, may span midnight ("23:30-07:00"); "" = none
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        if value.strip():
+            parse_quiet_hours(value)  # a clear error for a bad value
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _interval_range(self) -> "PlatformSettings":
+        low, high = self.poll_interval_min_s, self.poll_interval_max_s
+        if low is not None and high is not None and high < low:
+            raise ValueError("poll_interval_max_s must not be less than poll_interval_min_s")
+        return self
+
+
+def parse_quiet_hours(value: str) -> tuple[time, time]:
+    """"23:30-07:00" -> (23:30, 07:00); ValueError naming the expected form otherwise."""
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
+    except ValueError:
+        raise ValueError(f"quiet_hours must look like 23:30-07:00, not {value!r}") from None
+    if start == end:
+        raise ValueError("quiet_hours must not start and end at the same time")
+    return start, end
 
 
 class Platform(abc.ABC):

@@ -23,7 +23,7 @@ import socketio
 from aiohttp import web
 
 from ..engine.server_token import tokens_match
-from .auth import presented_token
+from .auth import REFUSED, presented_token
 
 if TYPE_CHECKING:
     from ..engine.engine import Engine
@@ -59,6 +59,7 @@ class EmbeddedServer:
         )
         self.web = web.Application(client_max_size=MAX_PAYLOAD)
         self.sio.attach(self.web)
+        self.sio.on("connect", self._guard, namespace="*")
         self._runner: web.AppRunner | None = None
         self.port = options.port
         for install in _parts():
@@ -68,6 +69,12 @@ class EmbeddedServer:
         """Whether a Socket.IO handshake presents the token (every namespace's connect asks;
         a refusal raises socketio.exceptions.ConnectionRefusedError(auth.REFUSED))."""
         return tokens_match(presented_token(environ, auth), self.token)
+
+    async def _guard(self, namespace: str, sid: str, environ: dict, auth: object = None) -> None:
+        """The connect handler of a namespace that has none of its own (`/` is always open in
+        python-socketio): the token is asked there too."""
+        if not self.admits(environ, auth):
+            raise socketio.exceptions.ConnectionRefusedError(REFUSED)
 
     @property
     def url(self) -> str:

@@ -18,7 +18,7 @@ from dataclasses import astuple
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QLocale, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -197,7 +197,7 @@ class MainWindow(QMainWindow):
         if not total:
             self.statusBar().showMessage(self.tr("Nothing is unread."), 4000)
             return
-        accounts = ", ".join(f"{c.name} ({c.unread_count})" for c in unread)
+        accounts = QLocale().createSeparatedList([f"{c.name} ({c.unread_count})" for c in unread])  # 、/and
         box = QMessageBox(QMessageBox.Icon.Question, self.tr("Mark all read"),
                           self.tr("Mark %n unread message(s) read?", "", total), parent=self)
         box.setObjectName("confirmMarkAllRead")

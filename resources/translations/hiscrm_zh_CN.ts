@@ -4,102 +4,107 @@
 <context>
     <name>AccountsDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="106" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="107" />
         <source>Off</source>
         <translation>已关闭</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="110" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="111" />
         <source>On</source>
         <translation>已开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="185" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="189" />
         <source>Delete account</source>
         <translation>删除账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="186" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="190" />
         <source>Delete “{name}” and all its stored messages and replies? This cannot be undone.</source>
         <translation>删除“{name}”及其保存的全部消息和回复？此操作无法撤销。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="188" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="192" />
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="195" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="199" />
         <source>Pause monitoring</source>
         <translation>暂停监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="195" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="199" />
         <source>Resume monitoring</source>
         <translation>恢复监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="198" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="202" />
         <source>Accounts</source>
         <translation>账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="200" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="204" />
         <source>Name</source>
         <translation>名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="200" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="204" />
         <source>Platform</source>
         <translation>平台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="200" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="204" />
         <source>Login</source>
         <translation>登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="200" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="204" />
+        <source>On the platform</source>
+        <translation>平台身份</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/dialogs/accounts.py" line="205" />
         <source>Monitoring</source>
         <translation>监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="201" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="206" />
         <source>Last error</source>
         <translation>最近错误</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="201" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="206" />
         <source>Last crawl</source>
         <translation>最近抓取</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="201" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="206" />
         <source>ID</source>
         <translation>ID</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="203" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="208" />
         <source>Add account…</source>
         <translation>添加账号…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="204" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="209" />
         <source>Log in again</source>
         <translation>重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="205" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="210" />
         <source>Log out</source>
         <translation>退出登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="206" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="211" />
         <source>Delete…</source>
         <translation>删除…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="207" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="212" />
         <source>Close</source>
         <translation>关闭</translation>
     </message>
@@ -107,7 +112,7 @@
 <context>
     <name>ActivityList</name>
     <message numerus="yes">
-        <location filename="../../app/ui/components/activity_list.py" line="77" />
+        <location filename="../../app/ui/components/activity_list.py" line="82" />
         <source>%n new ↑</source>
         <translation>
             <numerusform>%n 条新动态 ↑</numerusform>
@@ -117,42 +122,42 @@
 <context>
     <name>AddAccountDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="249" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="254" />
         <source>No platform is available.</source>
         <translation>没有可用的平台。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="252" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="257" />
         <source>Enter a name for the account.</source>
         <translation>请输入账号名称。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="273" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="278" />
         <source>Add account</source>
         <translation>添加账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="274" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="279" />
         <source>Platform</source>
         <translation>平台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="274" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="279" />
         <source>Name</source>
         <translation>名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="274" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="279" />
         <source>Proxy</source>
         <translation>代理</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="275" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="280" />
         <source>How operators will see this account</source>
         <translation>客服看到的账号名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="276" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="281" />
         <source>No proxy (direct)</source>
         <translation>不使用代理（直连）</translation>
     </message>
@@ -160,18 +165,18 @@
 <context>
     <name>BubbleDelegate</name>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="211" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="212" />
         <source>You</source>
         <extracomment>str: the outbox reply id whose Retry link was clicked str: the outbox reply id whose Cancel link was clicked</extracomment>
         <translation>我</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="220" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="221" />
         <source>Retry</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="222" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="223" />
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -192,70 +197,70 @@
 <context>
     <name>ChatPane</name>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="396" />
+        <location filename="../../app/ui/components/chat_pane.py" line="398" />
         <source>Choose a conversation or a work on the left.</source>
         <translation>请在左侧选择一个会话或作品。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="362" />
+        <location filename="../../app/ui/components/chat_pane.py" line="364" />
         <source>Reply</source>
         <extracomment>TopicRef: the topic shown changed (None: nothing shown) str: the operator asked to log the shown topic's account in again</extracomment>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="366" />
+        <location filename="../../app/ui/components/chat_pane.py" line="368" />
         <source>Copy text</source>
         <translation>复制文本</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="370" />
+        <location filename="../../app/ui/components/chat_pane.py" line="372" />
         <source>Mark unread</source>
         <translation>标为未读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="375" />
+        <location filename="../../app/ui/components/chat_pane.py" line="377" />
         <source>Retry sending</source>
         <translation>重新发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="380" />
+        <location filename="../../app/ui/components/chat_pane.py" line="382" />
         <source>It is on the platform: mark sent</source>
         <translation>平台上已有：标为已发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="384" />
+        <location filename="../../app/ui/components/chat_pane.py" line="386" />
         <source>It is not on the platform: send again</source>
         <translation>平台上没有：重新发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="389" />
+        <location filename="../../app/ui/components/chat_pane.py" line="391" />
         <source>Cancel reply</source>
         <translation>取消回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="413" />
+        <location filename="../../app/ui/components/chat_pane.py" line="415" />
         <source>Direct messages</source>
         <translation>私信</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="413" />
+        <location filename="../../app/ui/components/chat_pane.py" line="415" />
         <source>Comments</source>
         <translation>评论</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/components/chat_pane.py" line="414" />
+        <location filename="../../app/ui/components/chat_pane.py" line="416" />
         <source>%n message(s)</source>
         <translation>
             <numerusform>%n 条消息</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="444" />
+        <location filename="../../app/ui/components/chat_pane.py" line="446" />
         <source>as {0} · {1}</source>
         <translation>以 {0} · {1} 的身份回复</translation>
     </message>
     <message>
-        <location filename="../../app/ui/components/chat_pane.py" line="400" />
+        <location filename="../../app/ui/components/chat_pane.py" line="402" />
         <source>No topic open</source>
         <translation>未打开会话</translation>
     </message>
@@ -276,175 +281,175 @@
 <context>
     <name>LoginDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="227" />
+        <location filename="../../app/ui/dialogs/login.py" line="229" />
         <source>Expires in {time}</source>
         <translation>{time} 后过期</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/dialogs/login.py" line="229" />
+        <location filename="../../app/ui/dialogs/login.py" line="231" />
         <source>refreshed %n time(s)</source>
         <translation>
             <numerusform>已刷新 %n 次</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="232" />
+        <location filename="../../app/ui/dialogs/login.py" line="234" />
         <source>This account belongs to {0} on the platform; the phone confirmed another one. Log in as {0}, or add a new account for the other one.</source>
         <translation>此账号在平台上属于 {0}，但手机确认的是另一个账号。请以 {0} 登录，或为另一个账号添加新账号。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="237" />
+        <location filename="../../app/ui/dialogs/login.py" line="239" />
         <source>Sandbox: “Simulate scan” plays the phone</source>
         <translation>沙盒：“模拟扫码”代替手机扫码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="245" />
+        <location filename="../../app/ui/dialogs/login.py" line="247" />
         <source>Log in</source>
         <translation>登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="246" />
+        <location filename="../../app/ui/dialogs/login.py" line="248" />
         <source>Log in to {account}</source>
         <translation>登录 {account}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="248" />
-        <location filename="../../app/ui/dialogs/login.py" line="249" />
+        <location filename="../../app/ui/dialogs/login.py" line="250" />
+        <location filename="../../app/ui/dialogs/login.py" line="251" />
         <source>Opening the login page…</source>
         <translation>正在打开登录页…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="250" />
+        <location filename="../../app/ui/dialogs/login.py" line="252" />
         <source>Scan the QR code with the platform's mobile app</source>
         <translation>请用平台手机 App 扫描二维码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="251" />
+        <location filename="../../app/ui/dialogs/login.py" line="253" />
         <source>The QR code was renewed: scan the new one</source>
         <translation>二维码已更新，请扫描新的二维码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="252" />
+        <location filename="../../app/ui/dialogs/login.py" line="254" />
         <source>Scanned: confirm the login on the phone</source>
         <translation>已扫码，请在手机上确认登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="253" />
+        <location filename="../../app/ui/dialogs/login.py" line="255" />
         <source>The platform sent a verification code</source>
         <translation>平台已发送验证码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="254" />
+        <location filename="../../app/ui/dialogs/login.py" line="256" />
         <source>Verifying…</source>
         <translation>正在验证…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="255" />
+        <location filename="../../app/ui/dialogs/login.py" line="257" />
         <source>Logged in</source>
         <translation>已登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="256" />
+        <location filename="../../app/ui/dialogs/login.py" line="258" />
         <source>Login failed</source>
         <translation>登录失败</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="257" />
+        <location filename="../../app/ui/dialogs/login.py" line="259" />
         <source>The login timed out</source>
         <translation>登录超时</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="258" />
+        <location filename="../../app/ui/dialogs/login.py" line="260" />
         <source>The QR code expired</source>
         <translation>二维码已过期</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="259" />
+        <location filename="../../app/ui/dialogs/login.py" line="261" />
         <source>Login cancelled</source>
         <translation>登录已取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="265" />
+        <location filename="../../app/ui/dialogs/login.py" line="267" />
         <source>Login refused: another platform account</source>
         <translation>登录被拒绝：不是同一个平台账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="272" />
+        <location filename="../../app/ui/dialogs/login.py" line="274" />
         <source>The QR code appears here</source>
         <translation>二维码将显示在这里</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="276" />
+        <location filename="../../app/ui/dialogs/login.py" line="278" />
         <source>Phone number</source>
         <translation>手机号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="278" />
+        <location filename="../../app/ui/dialogs/login.py" line="280" />
         <source>SMS code</source>
         <translation>短信验证码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="279" />
+        <location filename="../../app/ui/dialogs/login.py" line="281" />
         <source>Submit</source>
         <translation>提交</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="280" />
+        <location filename="../../app/ui/dialogs/login.py" line="282" />
         <source>Simulate scan</source>
         <translation>模拟扫码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="282" />
+        <location filename="../../app/ui/dialogs/login.py" line="284" />
         <source>The sandbox has no phone app: this opens the page a phone would show after scanning</source>
         <translation>沙盒没有手机 App：这会打开手机扫码后显示的页面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="283" />
+        <location filename="../../app/ui/dialogs/login.py" line="285" />
         <source>Show browser</source>
         <translation>显示浏览器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="285" />
+        <location filename="../../app/ui/dialogs/login.py" line="287" />
         <source>Continue the login in a visible browser window</source>
         <translation>在可见的浏览器窗口中继续登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="286" />
+        <location filename="../../app/ui/dialogs/login.py" line="288" />
         <source>No display available for a browser window</source>
         <translation>没有可用于显示浏览器窗口的屏幕</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="288" />
+        <location filename="../../app/ui/dialogs/login.py" line="290" />
         <source>Try again</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="289" />
+        <location filename="../../app/ui/dialogs/login.py" line="291" />
         <source>Close</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="289" />
+        <location filename="../../app/ui/dialogs/login.py" line="291" />
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="309" />
+        <location filename="../../app/ui/dialogs/login.py" line="311" />
         <source>Keep the new account?</source>
         <translation>保留新账号？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="310" />
+        <location filename="../../app/ui/dialogs/login.py" line="312" />
         <source>“{account}” has not logged in. Keep it to log in later, or remove it?</source>
         <translation>“{account}”尚未登录。保留它以后再登录，还是删除它？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="313" />
+        <location filename="../../app/ui/dialogs/login.py" line="315" />
         <source>Remove account</source>
         <translation>删除账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="314" />
+        <location filename="../../app/ui/dialogs/login.py" line="316" />
         <source>Keep account</source>
         <translation>保留账号</translation>
     </message>
@@ -500,13 +505,13 @@
         <translation>就绪</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="137" />
-        <location filename="../../app/ui/app.py" line="229" />
+        <location filename="../../app/ui/app.py" line="138" />
+        <location filename="../../app/ui/app.py" line="230" />
         <source>HisCRM Console cannot start</source>
         <translation>HisCRM 控制台无法启动</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="211" />
+        <location filename="../../app/ui/app.py" line="212" />
         <source>HisCRM is already running on this data folder (process {pid}): use that window, or quit it before starting another.
 
 Data folder: {folder}</source>
@@ -515,7 +520,7 @@ Data folder: {folder}</source>
 数据文件夹：{folder}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="216" />
+        <location filename="../../app/ui/app.py" line="217" />
         <source>HisCRM Console is already running</source>
         <translation>HisCRM Console 已在运行</translation>
     </message>
@@ -887,37 +892,92 @@ Data folder: {folder}</source>
         <translation>平台返回了错误</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="41" />
+        <location filename="../../app/ui/reasons.py" line="44" />
+        <source>The reply is empty.</source>
+        <translation>回复内容为空。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="45" />
+        <source>The reply is too long for the platform; shorten it.</source>
+        <translation>回复太长，平台不接受；请缩短。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="46" />
+        <source>The reply contains an invisible or broken character (pasted?); remove it.</source>
+        <translation>回复里有不可见或损坏的字符（可能是粘贴带来的），请删除。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="48" />
+        <source>This platform cannot send direct messages from here.</source>
+        <translation>此平台不支持在这里发送私信。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="49" />
+        <source>This account was deleted meanwhile.</source>
+        <translation>此账号已被删除。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="50" />
+        <source>This conversation or work is no longer there.</source>
+        <translation>此会话或作品已不存在。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="51" />
+        <source>The message you answer is no longer there.</source>
+        <translation>你回复的消息已不存在。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="52" />
+        <source>The reply you answer is not on the platform yet; wait until it is sent.</source>
+        <translation>你回复的那条回复尚未发到平台，请等它发送成功。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="55" />
+        <source>The reply cannot be sent as it is.</source>
+        <translation>这条回复无法按现在的内容发送。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="57" />
+        <source>That reply changed meanwhile; look at its state again.</source>
+        <translation>这条回复的状态已经变化，请重新查看。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="58" />
+        <source>That did not work; the log says why.</source>
+        <translation>操作未成功，原因见日志。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="65" />
         <source>log in again to receive and send messages</source>
         <translation>请重新登录以收发消息</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="44" />
+        <location filename="../../app/ui/reasons.py" line="68" />
         <source>the platform asks for a verification: log in again</source>
         <translation>平台要求验证：请重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="47" />
+        <location filename="../../app/ui/reasons.py" line="71" />
         <source>the platform blocked this account</source>
         <translation>平台已封禁此账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="50" />
+        <location filename="../../app/ui/reasons.py" line="74" />
         <source>monitoring failed; it retries by itself</source>
         <translation>监控出错，将自动重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="58" />
+        <location filename="../../app/ui/reasons.py" line="82" />
         <source>Try again, or use “Show browser” to finish the login in a window.</source>
         <translation>请重试，或点击“显示浏览器”在窗口中完成登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="60" />
+        <location filename="../../app/ui/reasons.py" line="84" />
         <source>Nobody scanned the code in time. Try again when the phone is at hand.</source>
         <translation>未及时扫码。请在手机在手边时重试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="62" />
+        <location filename="../../app/ui/reasons.py" line="86" />
         <source>Try again for a new QR code.</source>
         <translation>重试以获取新的二维码。</translation>
     </message>
@@ -964,47 +1024,47 @@ Data folder: {folder}</source>
 <context>
     <name>ReplyStatus</name>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="67" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="68" />
         <source>Queued</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="68" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="69" />
         <source>Sending…</source>
         <translation>发送中…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="69" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="70" />
         <source>Sent</source>
         <translation>已发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="70" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="71" />
         <source>Confirmed</source>
         <translation>已确认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="71" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="72" />
         <source>Failed</source>
         <translation>失败</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="72" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="73" />
         <source>Blocked</source>
         <translation>已被限制</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="73" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="74" />
         <source>Cancelled</source>
         <translation>已取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="74" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="75" />
         <source>Uncertain: check and confirm</source>
         <translation>不确定：请到平台核实并确认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="85" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="86" />
         <source>{status}: {reason}</source>
         <translation>{status}：{reason}</translation>
     </message>
@@ -1312,112 +1372,112 @@ Data folder: {folder}</source>
 <context>
     <name>WorkersDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="85" />
+        <location filename="../../app/ui/dialogs/workers.py" line="86" />
         <source>Browsers are switched off for this run</source>
         <translation>本次运行未启用浏览器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="87" />
+        <location filename="../../app/ui/dialogs/workers.py" line="88" />
         <source>Running ({version}), started {count} time(s)</source>
         <translation>运行中（{version}），已启动 {count} 次</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="90" />
+        <location filename="../../app/ui/dialogs/workers.py" line="91" />
         <source>Not running (starts when an account needs it)</source>
         <translation>未运行（有账号需要时自动启动）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="93" />
+        <location filename="../../app/ui/dialogs/workers.py" line="94" />
         <source>{count} (browser pid {pids})</source>
         <translation>{count} 个（浏览器进程号 {pids}）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="98" />
+        <location filename="../../app/ui/dialogs/workers.py" line="99" />
         <source>{pss:.0f} MB (PSS), {rss:.0f} MB resident</source>
         <translation>{pss:.0f} MB（PSS），常驻 {rss:.0f} MB</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="101" />
+        <location filename="../../app/ui/dialogs/workers.py" line="102" />
         <source>{rss:.0f} MB resident</source>
         <translation>常驻 {rss:.0f} MB</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="102" />
+        <location filename="../../app/ui/dialogs/workers.py" line="103" />
         <source>{open} of at most {max}</source>
         <translation>{open} / 最多 {max}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="111" />
+        <location filename="../../app/ui/dialogs/workers.py" line="112" />
         <source>in {s:.0f} s</source>
         <translation>{s:.0f} 秒后</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="141" />
+        <location filename="../../app/ui/dialogs/workers.py" line="142" />
         <source>Workers</source>
         <translation>工作进程</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="142" />
+        <location filename="../../app/ui/dialogs/workers.py" line="143" />
         <source>Browser</source>
         <translation>浏览器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="142" />
+        <location filename="../../app/ui/dialogs/workers.py" line="143" />
         <source>Browser processes</source>
         <translation>浏览器进程</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="142" />
+        <location filename="../../app/ui/dialogs/workers.py" line="143" />
         <source>Memory</source>
         <translation>内存</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="143" />
+        <location filename="../../app/ui/dialogs/workers.py" line="144" />
         <source>Open pages</source>
         <translation>打开的页面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="143" />
+        <location filename="../../app/ui/dialogs/workers.py" line="144" />
         <source>Accounts</source>
         <translation>账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="145" />
+        <location filename="../../app/ui/dialogs/workers.py" line="146" />
         <source>Account</source>
         <translation>账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="145" />
+        <location filename="../../app/ui/dialogs/workers.py" line="146" />
         <source>State</source>
         <translation>状态</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="145" />
+        <location filename="../../app/ui/dialogs/workers.py" line="146" />
         <source>Failures</source>
         <translation>失败次数</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="145" />
+        <location filename="../../app/ui/dialogs/workers.py" line="146" />
         <source>Restarts</source>
         <translation>重启次数</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="146" />
+        <location filename="../../app/ui/dialogs/workers.py" line="147" />
         <source>Next poll</source>
         <translation>下次轮询</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="146" />
+        <location filename="../../app/ui/dialogs/workers.py" line="147" />
         <source>Last error</source>
         <translation>最近错误</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="148" />
+        <location filename="../../app/ui/dialogs/workers.py" line="149" />
         <source>Restart account</source>
         <translation>重启账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="149" />
+        <location filename="../../app/ui/dialogs/workers.py" line="150" />
         <source>Close</source>
         <translation>关闭</translation>
     </message>
