@@ -105,6 +105,7 @@ class AssignedAccount:
     monitor_interval_s: int | None = None
     storage_state: dict[str, Any] | None = None  # None: keep what this worker saved, if anything
     proxy: AssignedProxy | None = None
+    monitor_enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -232,9 +233,9 @@ class AccountService:
         def apply(s: Session) -> None:
             account = s.get(Account, assigned.id)
             if account is None:
-                account = Account(id=assigned.id, fingerprint=fingerprint_for(assigned.id), user_info={},
-                                  monitor_enabled=True)
+                account = Account(id=assigned.id, fingerprint=fingerprint_for(assigned.id), user_info={})
                 s.add(account)
+            account.monitor_enabled = assigned.monitor_enabled
             account.platform = assigned.platform
             account.display_name = name
             account.platform_user_id = assigned.platform_user_id or account.platform_user_id

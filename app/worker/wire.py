@@ -123,6 +123,7 @@ class AccountForWorker(_Payload):
     platform_username: str | None = Field(None, max_length=128)
     platform_user_id: str | None = Field(None, max_length=128)
     login_status: str | None = Field(None, max_length=32)
+    status: str | None = Field(None, max_length=32)  # "inactive": monitoring switched off
     monitor_interval: int | None = None  # s, the original's field
     storage_state: dict[str, Any] | None = None
     hiscrm: HiscrmExtras = Field(default_factory=HiscrmExtras)
@@ -149,7 +150,7 @@ class AccountForWorker(_Payload):
             login_status=status, platform_user_id=self.platform_user_id or None,
             platform_username=self.platform_username or None,
             monitor_interval_s=interval, storage_state=self.storage_state,
-            proxy=proxy.assigned() if proxy else None,
+            proxy=proxy.assigned() if proxy else None, monitor_enabled=self.status != "inactive",
         )
 
     @field_validator("storage_state")

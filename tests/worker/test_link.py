@@ -49,7 +49,7 @@ async def test_dealt_accounts_are_held_with_their_session_and_proxy_and_revokes_
         account("acc-a", login_status="expired", platform_user_id="uid-a", storage_state=session,
                 hiscrm={"monitor_interval_s": 40,
                         "proxy": {"server": "socks5://10.0.0.9:1080", "username": "u", "password": "p"}}),
-        account("acc-b"),
+        account("acc-b", status="inactive"),
     ]
     async with running_worker(tmp_path / "home", master.url) as rig:
         accounts = rig.engine.accounts
@@ -60,6 +60,7 @@ async def test_dealt_accounts_are_held_with_their_session_and_proxy_and_revokes_
         assert await accounts.load_storage_state("acc-a") == session
         assert await accounts.browser_proxy(a.proxy_id) == {"server": "socks5://10.0.0.9:1080", "username": "u",
                                                              "password": "p"}
+        assert a.monitor_enabled and not (await accounts.get("acc-b")).monitor_enabled
 
         await master.send("master:task:revoke", {"account_id": "acc-b"})
         await master.send("master:task:assign", account("acc-c"))
