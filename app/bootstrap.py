@@ -110,6 +110,7 @@ def running_servers(engine: Engine) -> list:
 
 
 REPORT_INTERVAL_ENV = "HISCRM_REPORT_INTERVAL_S"  # seconds between serve's lines (tests: short)
+HEARTBEAT_ENV = "HISCRM_WORKER_HEARTBEAT_S"  # seconds between a worker's heartbeats (tests: short)
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -190,7 +191,8 @@ async def worker(paths: AppPaths, settings: Settings, *, master_url: str, token:
 
         capabilities = tuple(p.name for p in engine.platforms.all() if runs_here(p))
         link = MasterLink(engine, journal, answered, LinkOptions(
-            master_url, token, worker_id, max_accounts=max_accounts, capabilities=capabilities, version=version))
+            master_url, token, worker_id, max_accounts=max_accounts, capabilities=capabilities, version=version,
+            heartbeat_s=float(os.environ.get(HEARTBEAT_ENV) or 10.0)))
         try:
             connecting = asyncio.ensure_future(link.start())
             stopping = asyncio.ensure_future(stop.wait())

@@ -30,6 +30,12 @@ class Assignments:
         self._engine = engine
         self._lock = asyncio.Lock()  # assign, revoke and register acks apply in arrival order
 
+    async def settled(self) -> None:
+        """Return once the assignments that arrived before this call are applied (a login or
+        a reply the master sends right after an assign finds the account here)."""
+        async with self._lock:
+            pass
+
     async def hold(self, payload: Any) -> str | None:
         """`master:task:assign`: hold (or update) the account; its id, None when unusable."""
         async with self._lock:

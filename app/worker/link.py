@@ -24,7 +24,7 @@ import asyncio
 import logging
 import socket
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import socketio
 from pydantic import ValidationError
@@ -103,11 +103,11 @@ class MasterLink:
         self.sio.on("connect_error", self._connect_error, namespace=ns)
         self.sio.on("disconnect", self._disconnected, namespace=ns)
         self.sio.on("message", self._message, namespace=ns)
-        self.sio.on("master:reply:request", self.replies.request, namespace=ns)
-        self.sio.on("master:reply:find", self.replies.find, namespace=ns)
-        self.sio.on("master:login:start", self.logins.start, namespace=ns)
-        self.sio.on("master:login:user_input", self.logins.user_input, namespace=ns)
-        self.sio.on("master:login:cancel", self.logins.cancel, namespace=ns)
+        for event, handler in (("master:reply:request", self.replies.request), ("master:reply:find", self.replies.find),
+                               ("master:login:start", self.logins.start),
+                               ("master:login:user_input", self.logins.user_input),
+                               ("master:login:cancel", self.logins.cancel)):
+            self.sio.on(event, self._once_held(handler), namespace=ns)
 
     # ---- Lifecycle
 
@@ -230,6 +230,21 @@ class MasterLink:
         for due in (self._statuses_due, self._sessions_due, self._deltas_due):
             due.set()
         self.registered.set()
+
+    def _once_held(self, handler: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
+        """A direct event runs once the accounts dealt before it are held here: the master
+        may send a login or a reply right after the registration ack or an assign, whose
+        handling runs as a task of its own."""
+        async def run(payload: Any = None, *_more: Any) -> None:
+            try:
+                async with asyncio.timeout(self.options.ack_timeout_s):
+                    await self.registered.wait()
+            except TimeoutError:
+                pass  # answered all the same: "not held here" is the truth then
+            await self.assignments.settled()
+            await handler(payload)
+
+        return run
 
     # ---- What the master sends (enveloped)
 

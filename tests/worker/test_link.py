@@ -180,3 +180,15 @@ async def test_malformed_master_events_are_answered_or_ignored_and_the_worker_go
         beats = len(master.of("worker:heartbeat"))
         await master.until(lambda: len(master.of("worker:heartbeat")) > beats, what="a heartbeat after all that")
         assert await rig.engine.accounts.list() == []
+
+
+async def test_a_request_sent_right_after_an_assign_finds_the_account_held(tmp_path, master):
+    async with running_worker(tmp_path / "home", master.url) as rig:
+        await master.until(lambda: rig.link.registered.is_set(), what="the registration")
+        await master.send("master:task:assign", account("acc-new"))
+        await master.emit("master:reply:request", {  # no wait in between: handled by another task
+            "request_id": "r1", "account_id": "acc-new", "reply_content": "hello",
+            "target": {"kind": "comment", "topic_platform_id": "w1"}})
+        [result] = await master.until(lambda: master.of("worker:reply:result"), what="the answer")
+        # Held (not "not held here"): the pool says why it cannot send, as it would locally.
+        assert result["error_class"] == "SessionExpired", result
