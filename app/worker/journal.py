@@ -66,11 +66,14 @@ class DeltaJournal:
 
     async def acknowledged(self, seq: int) -> None:
         """The master answered for `seq`: forget it, remember the highest seq answered."""
-        await asyncio.to_thread(self._acknowledge_up_to, seq, False)
+        await asyncio.to_thread(self._acknowledge_one, seq)
 
     async def applied_up_to(self, seq: int) -> None:
-        """The master says it applied every delta up to `seq` (its register ack)."""
-        await asyncio.to_thread(self._acknowledge_up_to, seq, True)
+        """The master says it applied every delta up to `seq` (its register ack). A master
+        that counts further than this journal ever did knew this worker id before the
+        journal (a home set up again under the same id): this journal's deltas are renumbered
+        after the master's count, or the master would take them for ones it has."""
+        await asyncio.to_thread(self._applied_up_to, seq)
 
     def acked_seq(self) -> int:
         """The highest seq the master answered for (0 at first): register's `resume_seq`."""
@@ -99,15 +102,39 @@ class DeltaJournal:
                                     (limit,)).fetchall()
         return [Delta(seq, account_id, json.loads(text)) for seq, account_id, text in rows]
 
-    def _acknowledge_up_to(self, seq: int, every_earlier: bool) -> None:
+    def _applied_up_to(self, seq: int) -> None:
         with self._lock:
+            row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'deltas'").fetchone()
+            last = int(row[0]) if row else 0
+            if seq <= last:
+                return self._acknowledge(seq, every_earlier=True)
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute("DELETE FROM deltas WHERE seq <= ?" if every_earlier else
-                                 "DELETE FROM deltas WHERE seq = ?", (seq,))
-                self._db.execute("INSERT INTO meta (key, value) VALUES ('acked_seq', ?) ON CONFLICT(key) "
-                                 "DO UPDATE SET value = max(value, excluded.value)", (seq,))
+                self._db.execute("UPDATE deltas SET seq = seq + ?", (seq,))  # above every old seq: no clash
+                self._db.execute("DELETE FROM sqlite_sequence WHERE name = 'deltas'")
+                self._db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('deltas', ?)", (last + seq,))
+                self._set_acked(seq)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def _acknowledge_one(self, seq: int) -> None:
+        with self._lock:
+            self._acknowledge(seq, every_earlier=False)
+
+    def _acknowledge(self, seq: int, *, every_earlier: bool) -> None:
+        """Forget `seq` (and every earlier one): lock held."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("DELETE FROM deltas WHERE seq <= ?" if every_earlier else
+                             "DELETE FROM deltas WHERE seq = ?", (seq,))
+            self._set_acked(seq)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _set_acked(self, seq: int) -> None:
+        self._db.execute("INSERT INTO meta (key, value) VALUES ('acked_seq', ?) ON CONFLICT(key) "
+                         "DO UPDATE SET value = max(value, excluded.value)", (seq,))

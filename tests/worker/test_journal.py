@@ -56,3 +56,20 @@ async def test_records_go_as_validated_json_and_an_empty_batch_is_not_journaled(
     assert record["platform_comment_id"] == "123" and record["text"] == "数字 id"
     assert record["created_at"].endswith("Z")  # an ISO time: JSON, as model_dump(mode="json")
     journal.close()
+
+
+async def test_a_master_that_counts_further_than_a_new_journal_gets_its_deltas_numbered_after_its_count(tmp_path):
+    """A worker home set up again under the same id: the master has applied seqs 1..50 of
+    the old one; the new journal's deltas must not be taken for those."""
+    journal = DeltaJournal(tmp_path / "deltas.db")
+    for cid in ("c1", "c2"):
+        await journal.append(Batch("acc-1", comments=[comment(cid)]))
+    await journal.applied_up_to(50)
+    pending = await journal.pending()
+    assert [d.seq for d in pending] == [51, 52]
+    assert [d.batch["comments"][0]["platform_comment_id"] for d in pending] == ["c1", "c2"]
+    assert journal.acked_seq() == 50
+    assert await journal.append(Batch("acc-1", comments=[comment("c3")])) == 53
+    await journal.applied_up_to(51)  # an ordinary ack: what it covers is forgotten
+    assert [d.seq for d in await journal.pending()] == [52, 53]
+    journal.close()
