@@ -11,6 +11,7 @@ QR code as a data URL PNG.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
@@ -39,6 +40,7 @@ class LoginRelay:
         self._emit = emit
         self._local: dict[str, str] = {}  # the master's session id -> ours
         self._master: dict[str, tuple[str, str]] = {}  # ours -> (the master's, account id)
+        self._in_order = asyncio.Lock()  # the bus runs each event's handler as a task: keep their order
         self._unsubscribe = engine.bus.subscribe(LoginProgress, self._progress)
 
     def close(self) -> None:
@@ -79,6 +81,10 @@ class LoginRelay:
             log.info("nothing to cancel: %s", exc)
 
     async def _progress(self, event: LoginProgress) -> None:
+        async with self._in_order:
+            await self._relay(event)
+
+    async def _relay(self, event: LoginProgress) -> None:
         relayed = self._master.get(event.session_id)
         if relayed is None:
             return

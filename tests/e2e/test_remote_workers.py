@@ -145,7 +145,7 @@ async def _relayed_login(console: Console, account_id: str, creator: str) -> Non
     engine = console.engine
     session_id = await engine.logins.start(account_id)
     [shown] = await until(lambda: console.seen(LoginProgress, session_id=session_id, state="qr_ready"),
-                          timeout=30, what="the QR code relayed to the master")
+                          timeout=60, what="the QR code relayed to the master")
     assert shown.qr_png.startswith(b"\x89PNG")
     token = parse_qs(urlparse(shown.qr_url).query)["token"][0]
     await console.control.scan(token)
