@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Iterable, Protocol
 from .bus import EventBus
 from .home_lock import HomeLock
 from .paths import AppPaths
-from .platform import BatchSink, Platform, PlatformRegistry, PlatformRuntime
+from .platform import BatchSink, Platform, PlatformRegistry, PlatformRuntime, SelfCheck, TransientError
 from .settings import Settings
 
 if TYPE_CHECKING:  # imported in create(): the console builds the engine off its UI thread
@@ -159,6 +159,15 @@ class Engine:
     async def wake_account(self, account_id: str) -> None:
         """The operator opened this account: its holder polls it now."""
         await self.holders.wake(account_id)
+
+    async def self_check(self, account_id: str) -> SelfCheck:
+        """Check the account's platform pages against what its adapter expects (the account's
+        menu: "Check the platform's pages"). It runs where the page is: this console's pool."""
+        holder = await self.holders.holder_of(account_id)
+        if holder is not self.pool:
+            raise TransientError("this account's browser runs on another machine: check it there "
+                                 "(hiscrm douyin check)")
+        return await self.pool.self_check(account_id)
 
     async def restart_account(self, account_id: str) -> None:
         """Reopen the account's page now and forget its backoff (on whichever worker holds it)."""

@@ -371,6 +371,24 @@ class Platform(abc.ABC):
         """Whether `stored` (the platform's copy) is the text `sent`."""
         return text_key(self.normalize_text(sent)) == text_key(self.normalize_text(stored))
 
+    async def self_check(self, page: "Page") -> "SelfCheck":
+        """Visit every page the adapter relies on (logged in) and say what no longer matches,
+        for a platform with the SELF_CHECK capability (a real site that changes its pages)."""
+        raise PermanentError(f"the {self.name} platform has no self-check")
+
+
+SELF_CHECK = "self_check"  # the capability of a platform whose pages can be checked (Platform.self_check)
+
+
+@dataclass(frozen=True)
+class SelfCheck:
+    """What a self-check found: whether everything matched, a few lines for the operator, and
+    the full report (a file they can send to whoever maintains the adapter)."""
+
+    ok: bool
+    lines: tuple[str, ...]
+    report_file: Any = None  # a Path, when it was saved
+
 
 @dataclass
 class PlatformRuntime:

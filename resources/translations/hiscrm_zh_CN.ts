@@ -525,132 +525,172 @@ Data folder: {folder}</source>
         <translation>HisCRM Console 已在运行</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="83" />
+        <location filename="../../app/ui/main_window.py" line="84" />
         <source>Starting…</source>
         <extracomment>The operator asked to quit (menu, Ctrl+Q, closing the window).</extracomment>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="198" />
+        <location filename="../../app/ui/main_window.py" line="199" />
         <source>Nothing is unread.</source>
         <translation>没有未读消息。</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/main_window.py" line="202" />
+        <location filename="../../app/ui/main_window.py" line="203" />
         <source>Mark %n unread message(s) read?</source>
         <translation>
             <numerusform>将 %n 条未读消息标为已读？</numerusform>
         </translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/main_window.py" line="204" />
+        <location filename="../../app/ui/main_window.py" line="205" />
         <source>In %n account(s): {0}</source>
         <translation>
             <numerusform>涉及 %n 个账号：{0}</numerusform>
         </translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/main_window.py" line="219" />
+        <location filename="../../app/ui/main_window.py" line="220" />
         <source>%n message(s) marked read</source>
         <translation>
             <numerusform>已将 %n 条消息标为已读</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="320" />
-        <location filename="../../app/ui/main_window.py" line="402" />
+        <location filename="../../app/ui/main_window.py" line="321" />
+        <location filename="../../app/ui/main_window.py" line="444" />
         <source>HisCRM Console</source>
         <translation>HisCRM 控制台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="321" />
+        <location filename="../../app/ui/main_window.py" line="322" />
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="322" />
+        <location filename="../../app/ui/main_window.py" line="323" />
         <source>&amp;Accounts</source>
         <translation>账号(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="323" />
+        <location filename="../../app/ui/main_window.py" line="324" />
         <source>&amp;Messages</source>
         <translation>消息(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="324" />
+        <location filename="../../app/ui/main_window.py" line="325" />
         <source>Main toolbar</source>
         <translation>主工具栏</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="325" />
+        <location filename="../../app/ui/main_window.py" line="326" />
         <source>Accounts…</source>
         <translation>账号管理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="326" />
+        <location filename="../../app/ui/main_window.py" line="327" />
         <source>Add account…</source>
         <translation>添加账号…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="327" />
+        <location filename="../../app/ui/main_window.py" line="328" />
         <source>Workers…</source>
         <translation>工作进程…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="328" />
+        <location filename="../../app/ui/main_window.py" line="329" />
         <source>Proxies…</source>
         <translation>代理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="329" />
+        <location filename="../../app/ui/main_window.py" line="330" />
         <source>Settings…</source>
         <translation>设置…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="201" />
-        <location filename="../../app/ui/main_window.py" line="207" />
-        <location filename="../../app/ui/main_window.py" line="330" />
+        <location filename="../../app/ui/main_window.py" line="202" />
+        <location filename="../../app/ui/main_window.py" line="208" />
+        <location filename="../../app/ui/main_window.py" line="331" />
         <source>Mark all read</source>
         <translation>全部标为已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="331" />
+        <location filename="../../app/ui/main_window.py" line="332" />
         <source>Search…</source>
         <translation>搜索…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="332" />
+        <location filename="../../app/ui/main_window.py" line="333" />
         <source>Previous topic</source>
         <translation>上一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="333" />
+        <location filename="../../app/ui/main_window.py" line="334" />
         <source>Next topic</source>
         <translation>下一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="334" />
+        <location filename="../../app/ui/main_window.py" line="335" />
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="350" />
+        <location filename="../../app/ui/main_window.py" line="351" />
         <source>Log in…</source>
         <translation>登录…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="351" />
+        <location filename="../../app/ui/main_window.py" line="352" />
         <source>Mark channel read</source>
         <translation>本账号全部已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="395" />
+        <location filename="../../app/ui/main_window.py" line="354" />
+        <source>Check the platform's pages</source>
+        <translation>检查平台页面</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="367" />
+        <source>Checking the pages of {0}…</source>
+        <translation>正在检查 {0} 的平台页面…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="377" />
+        <source>The check needs the account logged in: log in again first.</source>
+        <translation>检查需要账号已登录：请先重新登录。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="379" />
+        <source>The check could not run now; try again in a minute.</source>
+        <translation>现在无法检查，请稍后再试。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="381" />
+        <source>Every page matched what HisCRM expects.</source>
+        <translation>所有页面都与 HisCRM 的预期一致。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="383" />
+        <source>Some pages no longer match what HisCRM expects.</source>
+        <translation>有些页面已与 HisCRM 的预期不一致。</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="384" />
+        <source>Pages of {0}</source>
+        <translation>{0} 的平台页面</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="389" />
+        <source>Report saved to {0}</source>
+        <translation>报告已保存到 {0}</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="437" />
         <source>{account}: {problem}</source>
         <translation>{account}：{problem}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="399" />
+        <location filename="../../app/ui/main_window.py" line="441" />
         <source>Unread: {0}</source>
         <translation>未读：{0}</translation>
     </message>

@@ -29,6 +29,7 @@ from ..platform import (
     PlatformRegistry,
     PlatformSettings,
     ReplyTarget,
+    SelfCheck,
     SentReply,
     SessionExpired,
     TransientError,
@@ -169,6 +170,11 @@ class WorkerPool:
             lambda page: monitor.platform.find_reply(page, monitor.info, target, text, since),
             "find_reply",
         )
+
+    async def self_check(self, account_id: str) -> SelfCheck:
+        """Check the platform's pages with the account's page (between its polls)."""
+        monitor = await self._monitor_for(account_id)
+        return await self._platform_action(monitor, monitor.platform.self_check, "self-check")
 
     async def store_created(self, account_id: str, batch: Batch) -> None:
         """Store the record a send's answer carried, like the account's crawl stores what it
