@@ -102,12 +102,12 @@ class MasterLink:
         self.sio.on("connect", self._connected, namespace=ns)
         self.sio.on("connect_error", self._connect_error, namespace=ns)
         self.sio.on("disconnect", self._disconnected, namespace=ns)
-        self.sio.on("message", self._message, namespace=ns)
+        self.sio.on("message", _guarded("message", self._message), namespace=ns)
         for event, handler in (("master:reply:request", self.replies.request), ("master:reply:find", self.replies.find),
                                ("master:login:start", self.logins.start),
                                ("master:login:user_input", self.logins.user_input),
                                ("master:login:cancel", self.logins.cancel)):
-            self.sio.on(event, self._once_held(handler), namespace=ns)
+            self.sio.on(event, _guarded(event, self._once_held(handler)), namespace=ns)
 
     # ---- Lifecycle
 
@@ -248,7 +248,7 @@ class MasterLink:
 
     # ---- What the master sends (enveloped)
 
-    async def _message(self, data: Any) -> None:
+    async def _message(self, data: Any = None, *_more: Any) -> None:
         try:
             message = wire.Envelope.model_validate(data)
         except ValidationError as exc:
@@ -404,6 +404,18 @@ class MasterLink:
     def _session_saved(self, event: SessionSaved) -> None:
         self._sessions.add(event.account_id)
         self._sessions_due.set()
+
+
+def _guarded(event: str, handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """The last line of defence: a handler that fails is logged, and the link goes on (the
+    handlers answer bad input themselves; this is for what nobody foresaw)."""
+    async def run(*args: Any) -> None:
+        try:
+            await handler(*args)
+        except Exception:
+            log.exception("handling %s from the master failed", event)
+
+    return run
 
 
 __all__ = ["LinkOptions", "MasterLink", "Refused"]

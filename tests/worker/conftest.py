@@ -39,7 +39,7 @@ class WorkerRig:
 @contextlib.asynccontextmanager
 async def running_worker(home: Path, master_url: str, *, token: str = "secret-token", site_url: str | None = None,
                          worker_id: str = "worker-test", secrets: SecretBox | None = None,
-                         **link_options: Any) -> AsyncIterator[WorkerRig]:
+                         start_browsers: bool = True, **link_options: Any) -> AsyncIterator[WorkerRig]:
     paths = app_paths(home)
     settings = Settings(**FAST)
     settings.platforms["sandbox"] = {"demo_traffic": False, **({"site_url": site_url} if site_url else {"enabled": False})}
@@ -47,7 +47,7 @@ async def running_worker(home: Path, master_url: str, *, token: str = "secret-to
     journal = DeltaJournal(folder / "deltas.db")
     answered = AnsweredReplies(folder / "answered.db")
     engine = Engine.create(paths, settings, secrets=secrets or SecretBox.generate(), call_timeout_s=20.0,
-                           login_timeout_s=60.0, forward_batches=journal.append)
+                           login_timeout_s=60.0, forward_batches=journal.append, start_browsers=start_browsers)
     await engine.start()
     options = LinkOptions(master_url, token, worker_id, capabilities=("sandbox",), version="test",
                           **{**QUICK_LINK, **link_options})
