@@ -167,10 +167,12 @@ class MasterLink:
         log.info("connected to the master at %s", self.options.master_url)
         self._session_task = asyncio.get_running_loop().create_task(self._register(), name="worker register")
 
-    def _connect_error(self, data: Any = None) -> None:
-        message = data.get("message") if isinstance(data, dict) else data
-        self._refusal = str(message or "refused")
-        log.warning("the master refused the connection: %s", self._refusal)
+    def _connect_error(self, data: Any = None, *_more: Any) -> None:
+        """The master's refusal comes as `{message}`; a connection that failed before
+        reaching it (nothing listens yet) is reported here too, as a bare string."""
+        if isinstance(data, dict):
+            self._refusal = str(data.get("message") or "refused")
+            log.warning("the master refused the connection: %s", self._refusal)
 
     def _disconnected(self, *reason: Any) -> None:
         log.warning("disconnected from the master%s", f" ({reason[0]})" if reason else "")

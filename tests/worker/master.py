@@ -46,7 +46,7 @@ class FakeMaster:
             self.sio.on(event, self._direct(event), namespace=NS)
 
     async def start(self, port: int = 0) -> "FakeMaster":
-        self._runner = web.AppRunner(self.app)
+        self._runner = web.AppRunner(self.app, shutdown_timeout=0.5)  # a crash closes at once
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
@@ -59,6 +59,11 @@ class FakeMaster:
             await self.sio.shutdown()
             await self._runner.cleanup()
             self._runner = None
+
+    async def crash(self) -> None:
+        """Gone without a goodbye: the sockets close under the worker (a master killed)."""
+        runner, self._runner = self._runner, None
+        await runner.cleanup()
 
     # ---- What the worker sent
 

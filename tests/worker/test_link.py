@@ -3,6 +3,9 @@ dealt, deltas in seq order until acknowledged, liveness, statuses, sessions, bad
 No browser: the accounts dealt here are not logged in, so the pool opens no page."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
 import time
 
 import pytest
@@ -11,6 +14,7 @@ from app.engine.records import Batch
 from app.worker.link import Refused
 
 from .conftest import running_worker
+from .master import FakeMaster
 
 
 def account(account_id: str, **fields) -> dict:
@@ -192,3 +196,37 @@ async def test_a_request_sent_right_after_an_assign_finds_the_account_held(tmp_p
         [result] = await master.until(lambda: master.of("worker:reply:result"), what="the answer")
         # Held (not "not held here"): the pool says why it cannot send, as it would locally.
         assert result["error_class"] == "SessionExpired", result
+
+
+async def test_a_master_not_up_yet_or_killed_is_found_again_and_gets_what_it_missed(tmp_path):
+    with socket.socket() as probe:  # a free port, where nothing listens yet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    starting = asyncio.ensure_future(_started_worker(tmp_path / "home", url))
+    await asyncio.sleep(0.5)  # the worker tries and waits
+    first = await FakeMaster(accounts=[account("acc-a")]).start(port)
+    rig, stack = await asyncio.wait_for(starting, 20)
+    try:
+        await first.until(lambda: rig.link.registered.is_set(), what="the registration")
+        first.hold_acks = True
+        await rig.engine.store.ingest(Batch("acc-a", comments=[comment("c1")]))
+        await first.until(lambda: first.of("worker:data:delta"), what="the delta")
+        await first.crash()  # killed before it answered
+
+        second = await FakeMaster(accounts=[account("acc-a")]).start(port)
+        try:
+            await second.until(lambda: second.of("worker:register"), timeout=30, what="the registration again")
+            [delta] = await second.until(lambda: second.of("worker:data:delta"), what="the delta again")
+            assert delta["seq"] == 1
+            await second.until(lambda: rig.journal.count() == 0, what="the journal emptied")
+        finally:
+            await second.stop()
+    finally:
+        await stack.aclose()
+
+
+async def _started_worker(home, url):
+    stack = contextlib.AsyncExitStack()
+    rig = await stack.enter_async_context(running_worker(home, url))
+    return rig, stack
