@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Protocol
 
 from .bus import EventBus
+from .events import ServerStatusChanged
 from .home_lock import HomeLock
 from .paths import AppPaths
 from .platform import BatchSink, Platform, PlatformRegistry, PlatformRuntime, SelfCheck, TransientError
@@ -68,6 +69,9 @@ class Engine:
     settings_service: SettingsService
     home_lock: HomeLock  # held from open() to stop(): one engine per home, across processes
     server_token: ServerToken  # what remote clients and workers present (app/server)
+    # The embedded server's last ServerStatusChanged (the console's settings show it).
+    server_status: ServerStatusChanged = field(default_factory=lambda: ServerStatusChanged(running=False),
+                                               init=False)
     _opened: bool = field(default=False, init=False, repr=False)
     _front_ends: list[FrontEnd] = field(default_factory=list, init=False, repr=False)
 
@@ -129,7 +133,13 @@ class Engine:
         outbox = Outbox(db, bus, holders)
         return cls(paths, settings, bus, registry, db, store, views, accounts, pool, holders, logins, outbox,
                    settings_service, home_lock or HomeLock(paths.data_dir),
-                   ServerToken(db, box, settings.server.token))
+                   ServerToken(db, box, settings.server.token, bus))
+
+    def __post_init__(self) -> None:
+        self.bus.subscribe(ServerStatusChanged, self._server_status_changed)
+
+    def _server_status_changed(self, event: ServerStatusChanged) -> None:
+        self.server_status = event
 
     async def open(self) -> None:
         """Phase 1, once: take the home's lock (HomeInUse when another process runs on this

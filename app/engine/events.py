@@ -117,6 +117,12 @@ class ServerStatusChanged(Event):
 
 
 @dataclass(frozen=True)
+class ServerTokenRenewed(Event):
+    """The operator made a new server token: the running server restarts with it, so
+    clients holding the old one are cut off now, not at their next connect."""
+
+
+@dataclass(frozen=True)
 class PoolStatusChanged(Event):
     """The worker pool's browsers or account contexts changed (for the Workers view)."""
 

@@ -29,6 +29,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,6 +53,7 @@ from .outbox_store import (
     mark_unsent,
     platform_id_owner,
     requeue_interrupted,
+    topic_queue,
 )
 from .platform import (
     PermanentError,
@@ -65,7 +68,7 @@ from .records import MAX_ID_LEN, MAX_TEXT_LEN, Batch
 from .seams import ReplySender
 from .store.models import ReplyStatus, utcnow
 
-__all__ = ["Outbox", "ReplyNotFound", "ReplyRejected", "ReplyRow", "ReplyStateError", "validate_text"]
+__all__ = ["Outbox", "Queued", "ReplyNotFound", "ReplyRejected", "ReplyRow", "ReplyStateError", "validate_text"]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,12 @@ def validate_text(text: Any) -> str:
     if _CONTROL.search(text):
         raise ReplyRejected("the reply contains control characters", "bad_character")
     return text
+
+
+@dataclass(frozen=True)
+class Queued:
+    reply_id: str
+    created: bool  # False: the request_id was seen before; reply_id is that first reply's
 
 
 class Outbox:
@@ -162,6 +171,20 @@ class Outbox:
         The text shows in the topic at once; the reply id is returned. A repeated
         `request_id` (a client retrying its request) returns the first reply's id.
         """
+        queued = await self.submit(ref, text, reply_to=reply_to, operator=operator, request_id=request_id)
+        return queued.reply_id
+
+    async def submit(
+        self,
+        ref: TopicRef,
+        text: str,
+        *,
+        reply_to: str | None = None,
+        operator: str | None = None,
+        request_id: str | None = None,
+    ) -> Queued:
+        """`reply`, saying also whether this call queued the reply: False for a repeated
+        `request_id`, whose first reply is not queued again (REST answers 409 Conflict)."""
         text = validate_text(text)
         refusal = await self.refusal(ref)
         if refusal is not None:
@@ -173,7 +196,7 @@ class Outbox:
             self._bus.publish(MessagesAdded(row.account_id, (row.topic,), (row.message_id,), inbound_new=0))
             self._publish_status(row)
             self._wake.set()
-        return row.id
+        return Queued(row.id, created)
 
     async def refusal(self, ref: TopicRef) -> str | None:
         """Why a reply in this topic would be refused before it is queued (the platform cannot
@@ -218,11 +241,17 @@ class Outbox:
     async def get(self, reply_id: str) -> ReplyRow | None:
         return await self._db.read(get_reply, reply_id)
 
+    async def in_flight(self, ref: TopicRef) -> list[ReplyRow]:
+        """The topic's replies that are queued or being sent, oldest first (an IM client's
+        sending queue)."""
+        return await self._db.read(topic_queue, ref, IN_FLIGHT)
+
     async def list(
-        self, account_id: str | None = None, status: str | None = None, *, limit: int = 200
+        self, account_id: str | None = None, status: str | Collection[str] | None = None, *, limit: int = 200
     ) -> list[ReplyRow]:
-        """Newest first."""
-        return await self._db.read(list_replies, account_id, status, limit)
+        """Newest first; `status` one status or any of several."""
+        statuses = None if status is None else (status,) if isinstance(status, str) else tuple(status)
+        return await self._db.read(list_replies, account_id, statuses, limit)
 
     # ---- Dispatching ---------------------------------------------------------------------
     async def _dispatch_loop(self) -> None:
@@ -371,6 +400,7 @@ class _NoPlatformId(PlatformError):
     code = "no_platform_id"
 
 
+IN_FLIGHT = (ReplyStatus.QUEUED.value, ReplyStatus.SENDING.value)
 DIRECT_MESSAGES = "direct_messages"  # the capability a DM reply needs
 
 

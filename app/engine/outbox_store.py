@@ -146,13 +146,25 @@ def get_reply(session: Session, reply_id: str) -> ReplyRow | None:
 
 
 def list_replies(
-    session: Session, account_id: str | None, status: str | None, limit: int
+    session: Session, account_id: str | None, statuses: tuple[str, ...] | None, limit: int
 ) -> list[ReplyRow]:
     query = select(Reply).order_by(Reply.created_at.desc(), Reply.id).limit(limit)
     if account_id is not None:
         query = query.where(Reply.account_id == account_id)
-    if status is not None:
-        query = query.where(Reply.status == status)
+    if statuses is not None:
+        query = query.where(Reply.status.in_(statuses))
+    return [_snapshot(session, r) for r in session.scalars(query)]
+
+
+def topic_queue(session: Session, ref: TopicRef, statuses: tuple[str, ...]) -> list[ReplyRow]:
+    """The topic's replies in these statuses, oldest first (what a client shows as sending)."""
+    target_type = TargetType.COMMENT.value if ref.kind == "content" else TargetType.DIRECT_MESSAGE.value
+    query = (
+        select(Reply)
+        .where(Reply.status.in_(statuses), Reply.account_id == ref.account_id,
+               Reply.target_type == target_type, Reply.topic_platform_id == ref.platform_id)
+        .order_by(Reply.created_at, Reply.id)
+    )
     return [_snapshot(session, r) for r in session.scalars(query)]
 
 
@@ -200,7 +212,12 @@ def enqueue(
     if request_id is not None:
         existing = session.scalars(select(Reply).where(Reply.request_id == request_id)).first()
         if existing is not None:
-            return _snapshot(session, existing), False
+            row = _snapshot(session, existing)
+            if (row.topic, row.target_platform_id, row.text) != (ref, reply_to, text):
+                # A client's bug or a reused id: answering with the first reply would tell it
+                # that this other text was queued.
+                raise ReplyRejected(f"request id {request_id!r} was used for another reply", "request_id_reused")
+            return row, False
     account = session.get(Account, ref.account_id)
     if account is None:
         raise ReplyRejected(f"unknown account {ref.account_id!r}", "unknown_account")

@@ -15,13 +15,15 @@ Redis manager lets several `hiscrm serve` processes share their clients' broadca
 """
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 import socketio
 from aiohttp import web
 
+from ..engine.events import ServerStatusChanged
 from ..engine.server_token import tokens_match
 from .auth import REFUSED, presented_token
 
@@ -38,7 +40,7 @@ class ServerOptions:
     host: str = "127.0.0.1"  # loopback unless told otherwise
     port: int = 3000
     token: str = ""  # empty: the engine's token (generated once, app/engine/server_token.py)
-    redis_url: str = ""  # shared broadcasts between several server processes
+    redis_url: str = ""  # shared broadcasts between several server processes (redis://host:port/db)
 
 
 class EmbeddedServer:
@@ -62,6 +64,9 @@ class EmbeddedServer:
         self.sio.on("connect", self._guard, namespace="*")
         self._runner: web.AppRunner | None = None
         self.port = options.port
+        self.im_clients = 0  # connected IM clients (namespace `/`), kept by im_clients.py
+        self.workers = 0  # connected remote workers
+        self._cleanups: list[Callable[[], Any]] = []
         for install in _parts():
             install(self)
 
@@ -70,11 +75,23 @@ class EmbeddedServer:
         a refusal raises socketio.exceptions.ConnectionRefusedError(auth.REFUSED))."""
         return tokens_match(presented_token(environ, auth), self.token)
 
-    async def _guard(self, namespace: str, sid: str, environ: dict, auth: object = None) -> None:
+    def on_stop(self, cleanup: Callable[[], Any]) -> None:
+        """A part's cleanup (unsubscribing from the bus, ...), run by stop(), newest first."""
+        self._cleanups.append(cleanup)
+
+    def status(self) -> ServerStatusChanged:
+        """The running server as the console shows it (address, clients, workers)."""
+        return ServerStatusChanged(running=True, url=self.url, im_clients=self.im_clients, workers=self.workers)
+
+    async def _guard(self, namespace: str, sid: str, environ: dict, auth: object = None) -> object:
         """The connect handler of a namespace that has none of its own (`/` is always open in
         python-socketio): the token is asked there too."""
         if not self.admits(environ, auth):
             raise socketio.exceptions.ConnectionRefusedError(REFUSED)
+        own = self.sio.namespace_handlers.get(namespace)
+        if own is not None:  # python-socketio asks this catch-all first: the namespace's own still runs
+            return await own.trigger_event("connect", sid, environ, auth)
+        return None
 
     @property
     def url(self) -> str:
@@ -103,6 +120,13 @@ class EmbeddedServer:
         if self._runner is None:
             return
         runner, self._runner = self._runner, None
+        for cleanup in reversed(self._cleanups):
+            try:
+                result = cleanup()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("server part cleanup %r failed", cleanup)
         await self.sio.shutdown()  # clients are told, not left to time out
         await runner.cleanup()
         log.info("server stopped")
@@ -111,4 +135,6 @@ class EmbeddedServer:
 def _parts():
     """The parts of the server, each `install(server)`; imported here so that a console that
     never switches the server on never imports them."""
-    return []
+    from . import admin, im_clients, rest
+
+    return [im_clients.install, rest.install, admin.install]

@@ -118,7 +118,7 @@ class LoginRelay:
         if account is None:  # revoked meanwhile
             return {"status": "failed", "error_message": "the account was revoked during the login",
                     "error_type": "not_assigned"}
-        user_info = {**account.user_info, "nickname": account.platform_username, "avatar": account.avatar_url,
+        user_info = {**(account.user_info or {}), "nickname": account.platform_username, "avatar": account.avatar_url,
                      "platform_user_id": account.platform_user_id}
         return {"status": "success", "platform_user_id": account.platform_user_id, "user_info": user_info,
                 "storage_state": await accounts.load_storage_state(account_id)}

@@ -1149,6 +1149,81 @@ Data folder: {folder}</source>
     </message>
 </context>
 <context>
+    <name>ServerSection</name>
+    <message>
+        <source>Hide</source>
+        <translation>隐藏</translation>
+    </message>
+    <message>
+        <source>Show</source>
+        <translation>显示</translation>
+    </message>
+    <message>
+        <source>The token is set in the settings file or on the command line (server.token, --token); change it there.</source>
+        <translation>令牌写在设置文件或命令行中（server.token、--token），请在那里修改。</translation>
+    </message>
+    <message>
+        <source>New token</source>
+        <translation>新令牌</translation>
+    </message>
+    <message>
+        <source>IM clients and workers using the current token are disconnected and must be given the new one.</source>
+        <translation>使用当前令牌的 IM 客户端和工作节点将被断开，需要改用新令牌。</translation>
+    </message>
+    <message>
+        <source>Running at {url} · {clients} IM clients, {workers} workers</source>
+        <translation>运行中：{url} · {clients} 个 IM 客户端，{workers} 个工作节点</translation>
+    </message>
+    <message>
+        <source>Not running: {error}</source>
+        <translation>未运行：{error}</translation>
+    </message>
+    <message>
+        <source>Not running</source>
+        <translation>未运行</translation>
+    </message>
+    <message>
+        <source>Server</source>
+        <translation>服务器</translation>
+    </message>
+    <message>
+        <source>Let IM clients and workers on other computers connect to this console</source>
+        <translation>允许其他电脑上的 IM 客户端和工作节点连接到本控制台</translation>
+    </message>
+    <message>
+        <source>Address</source>
+        <translation>地址</translation>
+    </message>
+    <message>
+        <source>Port</source>
+        <translation>端口</translation>
+    </message>
+    <message>
+        <source>Token</source>
+        <translation>令牌</translation>
+    </message>
+    <message>
+        <source>For IM clients</source>
+        <translation>给 IM 客户端</translation>
+    </message>
+    <message>
+        <source>127.0.0.1: this computer only; 0.0.0.0: every network interface</source>
+        <translation>127.0.0.1：仅本机；0.0.0.0：所有网络接口</translation>
+    </message>
+    <message>
+        <source>any free port</source>
+        <translation>任意空闲端口</translation>
+    </message>
+    <message>
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <source>Give IM clients this address (with the token); workers start with hiscrm worker --master ADDRESS --token TOKEN. Saved changes restart the server.</source>
+        <translation>把这个地址（含令牌）交给 IM 客户端；工作节点用 hiscrm worker --master 地址 --token 令牌 启动。保存的更改会重启服务器。</translation>
+    </message>
+</context>
+<context>
     <name>SettingsDialog</name>
     <message>
         <location filename="../../app/ui/dialogs/settings.py" line="154" />

@@ -99,6 +99,32 @@ async def test_the_token_is_generated_once_kept_and_renewed_on_request(engine):
     assert await engine.server_token.get() == "given-on-the-command-line"
 
 
+async def test_a_new_token_restarts_the_server_and_the_old_one_is_refused(engine):
+    """engine.server_status follows the server too (the console's settings read it)."""
+    switch = ServerSwitch(engine)
+    try:
+        engine.settings_service.update(server={"enabled": True, "host": "127.0.0.1", "port": 0})
+        await _settled(switch, lambda s: engine.server_status.running)
+        url, old = engine.server_status.url, switch.server.token
+        assert url == switch.server.url and await _rest_status(url, old) == 200
+        first = switch.server
+        new = await engine.server_token.renew()
+        await _settled(switch, lambda s: s.server is not None and s.server is not first)
+        url = switch.server.url
+        assert new != old and switch.server.token == new
+        assert await _rest_status(url, old) == 401 and await _rest_status(url, new) == 200
+    finally:
+        await switch.stop()
+
+
+async def _rest_status(url: str, token: str) -> int:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{url}/api/v1/status", headers={"Authorization": f"Bearer {token}"}) as response:
+            return response.status
+
+
 async def _settled(switch, condition, timeout: float = 10.0) -> None:
     import asyncio
 

@@ -268,6 +268,20 @@ def test_scrolling_to_the_top_prepends_older_messages_in_place(engine, qloop, ch
     assert chat.list.indexAt(QPoint(5, 5)).row() > 0
 
 
+def test_reaching_the_top_while_new_messages_load_still_brings_the_older_page(engine, qloop, chat, account):
+    """Live traffic refreshes the newest page; an operator who reaches the top meanwhile used to
+    wait there for ever (the older page was asked for while that query ran, and dropped)."""
+    ingest(qloop, engine, account, comments=comments("v1", 300))
+    open_video(qloop, engine, chat, account)
+    wait_until(qloop, lambda: chat.list.at_bottom() and not chat.model.is_fetching)
+    chat.model.refresh_newest()  # what a MessagesAdded event does: the newest page is merged...
+    assert chat.model.is_fetching
+    bar = chat.list.verticalScrollBar()
+    bar.setValue(bar.minimum())  # ... and the operator reaches the top at that moment
+    wait_until(qloop, lambda: chat.model.rowCount() == FIRST_PAGE + OLDER_PAGE)
+    assert chat.model.item(0).text == f"comment {300 - FIRST_PAGE - OLDER_PAGE}"
+
+
 def test_paging_down_after_a_jump_lets_the_oldest_rows_go_and_keeps_the_view_still(
         engine, qloop, chat, account):
     total = MAX_ROWS + 3 * OLDER_PAGE
