@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # imported in create(): the console builds the engine off its
     from .settings_service import SettingsService
     from .store.datastore import DataStore
     from .store.db import Database
+    from .workers import WorkerDirectory, WorkerInfo
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class Engine:
     settings_service: SettingsService
     home_lock: HomeLock  # held from open() to stop(): one engine per home, across processes
     server_token: ServerToken  # what remote clients and workers present (app/server)
+    remote_workers: WorkerDirectory  # the remote workers seen (the server's worker link reports them)
     # The embedded server's last ServerStatusChanged (the console's settings show it).
     server_status: ServerStatusChanged = field(default_factory=lambda: ServerStatusChanged(running=False),
                                                init=False)
@@ -107,6 +109,7 @@ class Engine:
         from .settings_service import SettingsService
         from .store.datastore import DataStore
         from .store.db import Database
+        from .workers import WorkerDirectory
 
         paths.ensure()
         bus = EventBus()
@@ -133,7 +136,7 @@ class Engine:
         outbox = Outbox(db, bus, holders)
         return cls(paths, settings, bus, registry, db, store, views, accounts, pool, holders, logins, outbox,
                    settings_service, home_lock or HomeLock(paths.data_dir),
-                   ServerToken(db, box, settings.server.token, bus))
+                   ServerToken(db, box, settings.server.token, bus), WorkerDirectory(bus, db))
 
     def __post_init__(self) -> None:
         self.bus.subscribe(ServerStatusChanged, self._server_status_changed)
@@ -186,6 +189,13 @@ class Engine:
     def pool_status(self) -> PoolStatus:
         """What the local browser pool is doing (the Workers and Accounts views)."""
         return self.pool.status()
+
+    def workers(self) -> list[WorkerInfo]:
+        """Every worker: the local pool first, then the remote workers seen in this run
+        (the Workers view, `monitor:request_workers`, the REST API)."""
+        from .workers import local_worker
+
+        return [local_worker(self.pool.status()), *self.remote_workers.list()]
 
     def attach(self, front_end: FrontEnd) -> None:
         """A front end the composition root added (the embedded server): stopped first, so

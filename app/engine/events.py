@@ -130,6 +130,12 @@ class PoolStatusChanged(Event):
 
 
 @dataclass(frozen=True)
+class WorkersChanged(PoolStatusChanged):
+    """A remote worker registered, reported in, went offline or was dealt accounts
+    (app/engine/workers.py); a PoolStatusChanged, so the Workers view refreshes on it."""
+
+
+@dataclass(frozen=True)
 class SettingsChanged(Event):
     """The settings were saved and the running engine's Settings object now holds them.
     `changed` names the top-level fields that changed (a platform's block: "platforms")."""

@@ -65,7 +65,7 @@ from .platform import (
     SessionExpired,
 )
 from .records import MAX_ID_LEN, MAX_TEXT_LEN, Batch
-from .seams import ReplySender
+from .seams import CURRENT_SEND, ReplySender, SendAttempt
 from .store.models import ReplyStatus, utcnow
 
 __all__ = ["Outbox", "Queued", "ReplyNotFound", "ReplyRejected", "ReplyRow", "ReplyStateError", "validate_text"]
@@ -298,6 +298,7 @@ class Outbox:
 
     async def _attempt(self, row: ReplyRow, target: ReplyTarget) -> None:
         """One attempt at a `sending` row; records its outcome."""
+        attempt = CURRENT_SEND.set(SendAttempt(row.id, row.attempts))
         try:
             sent = await self._find_earlier_copy(row, target) if row.attempted_before else None
             if sent is None:
@@ -320,6 +321,8 @@ class Outbox:
         else:
             if await self._record_sent(row, platform_id) and created is not None:
                 await self._store_created(row, created)
+        finally:
+            CURRENT_SEND.reset(attempt)
 
     async def _find_earlier_copy(self, row: ReplyRow, target: ReplyTarget) -> SentReply | None:
         """An earlier attempt's copy on the platform, unless another reply owns it."""

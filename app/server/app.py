@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -33,6 +34,30 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD = 10_000_000  # bytes: the original master's limit, which its workers' snapshots use
+# What the transport takes before it drops the connection: above MAX_PAYLOAD, so that a
+# message a little too big is answered with an error (its handler sees `packet_size()`),
+# not a silently closed socket that the original worker would send the same snapshot to again.
+TRANSPORT_LIMIT = 2 * MAX_PAYLOAD
+
+_PACKET_SIZE: ContextVar[int] = ContextVar("hiscrm_packet_size", default=0)
+
+
+def packet_size() -> int:
+    """The size (characters) of the Socket.IO packet whose handler is running."""
+    return _PACKET_SIZE.get()
+
+
+class _SizedServer(socketio.AsyncServer):
+    """An AsyncServer whose event handlers can ask how big their packet was (packet_size):
+    the size is known only here, before the packet is decoded, and the handler task inherits
+    the context variable set for it."""
+
+    async def _handle_eio_message(self, eio_sid, data):
+        token = _PACKET_SIZE.set(len(data) if isinstance(data, (str, bytes)) else 0)
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        finally:
+            _PACKET_SIZE.reset(token)
 
 
 @dataclass(frozen=True)
@@ -49,17 +74,17 @@ class EmbeddedServer:
         self.options = options
         self.token = ""  # known from start()
         manager = socketio.AsyncRedisManager(options.redis_url) if options.redis_url else None
-        self.sio = socketio.AsyncServer(
+        self.sio = _SizedServer(
             async_mode="aiohttp",
             cors_allowed_origins="*",  # the original's; every connection still needs the token
-            max_http_buffer_size=MAX_PAYLOAD,
+            max_http_buffer_size=TRANSPORT_LIMIT,
             ping_interval=25,
             ping_timeout=60,
             client_manager=manager,
             logger=False,
             engineio_logger=False,
         )
-        self.web = web.Application(client_max_size=MAX_PAYLOAD)
+        self.web = web.Application(client_max_size=TRANSPORT_LIMIT)
         self.sio.attach(self.web)
         self.sio.on("connect", self._guard, namespace="*")
         self._runner: web.AppRunner | None = None
@@ -92,6 +117,10 @@ class EmbeddedServer:
         if own is not None:  # python-socketio asks this catch-all first: the namespace's own still runs
             return await own.trigger_event("connect", sid, environ, auth)
         return None
+
+    @property
+    def running(self) -> bool:
+        return self._runner is not None
 
     @property
     def url(self) -> str:
@@ -135,6 +164,6 @@ class EmbeddedServer:
 def _parts():
     """The parts of the server, each `install(server)`; imported here so that a console that
     never switches the server on never imports them."""
-    from . import admin, im_clients, rest
+    from . import admin, im_clients, rest, worker_link
 
-    return [im_clients.install, rest.install, admin.install]
+    return [im_clients.install, worker_link.install, rest.install, admin.install]

@@ -94,7 +94,8 @@ class ImClients:
 
     def _publish_count(self) -> None:
         self._status_due = None
-        self._server.engine.bus.publish(self._server.status())
+        if self._server.running:  # after stop, the switch has said so: no stale "running" behind it
+            self._server.engine.bus.publish(self._server.status())
 
     # ---- Requests
 

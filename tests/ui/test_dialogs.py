@@ -237,6 +237,32 @@ def test_workers_dialog_says_when_browsers_are_off(engine, qloop, shown):
     assert dialog.pages.text() == f"0 of at most {engine.settings.max_active_pages}"
 
 
+def test_workers_dialog_lists_remote_workers_and_follows_their_state(engine, qloop, shown, language):
+    from dataclasses import replace
+    from datetime import datetime, timezone
+
+    from app.engine.workers import WorkerInfo
+
+    account_id = run(qloop, engine.accounts.create("sandbox", "Shop East"))
+    dialog = shown(WorkersDialog(engine))
+    assert dialog.remote_empty.isVisible() and not dialog.remote_table.isVisible()
+    # What the server's worker link reports when a worker registers and beats.
+    engine.remote_workers.report(WorkerInfo(
+        id="w-east", remote=True, state="online", host="10.0.0.7", max_accounts=5, accounts=(account_id,),
+        memory_mb=321.4, last_heartbeat=datetime.now(timezone.utc), account_states={account_id: "hibernating"}))
+    wait_until(qloop, lambda: dialog.remote_table.rowCount() == 1 and dialog.remote_table.isVisible()
+               and dialog.remote_table.item(0, 3).text().startswith("Shop East"))  # names are read meanwhile
+    cells = [dialog.remote_table.item(0, c).text() for c in range(dialog.remote_table.columnCount())]
+    assert cells[:5] == ["w-east", "10.0.0.7", "Online", "Shop East (Hibernating) (at most 5)", "321 MB"]
+    assert cells[5] != "—"
+    engine.remote_workers.report(replace(engine.remote_workers.get("w-east"), state="offline"))  # it went away
+    wait_until(qloop, lambda: dialog.remote_table.item(0, 2).text() == "Offline")
+
+    language("zh_CN")
+    wait_until(qloop, lambda: dialog.remote_table.item(0, 2).text() == "离线")
+    assert dialog.remote_title.text() == "远程工作节点"
+
+
 # ---- Login (real Chromium against the sandbox site) ------------------------------------------
 @pytest.fixture
 def browser_engine(home, qloop):

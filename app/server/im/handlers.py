@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from ...engine.accounts import AccountNotFound
 from ...engine.im.types import TopicRef
+from ..rest.accounts import safe_account
+from ..rest.workers import worker_id, worker_list
 from . import requests as rq
 from . import shapes
 from .pushes import PushHub
@@ -198,8 +200,8 @@ class ImRequests:
         if worker is not None:
             await engine.holders.assign(account_id, worker)
         account = await engine.accounts.get(account_id)
-        online = account.worker_id in self._hub.online_workers()
-        await answer.to_sender(event, {"success": True, "data": shapes.safe_account(account, online)})
+        safe = safe_account(engine, account, {worker_id(w) for w in self._hub.online_workers()})
+        await answer.to_sender(event, {"success": True, "data": safe.model_dump(mode="json")})
 
     async def delete_account(self, req: rq.DeleteAccount, answer: Answer) -> None:
         """Deleted with everything stored for it; its worker stops it (AccountsChanged)."""
@@ -217,18 +219,9 @@ class ImRequests:
         await answer.to_sender("monitor:platforms", {"success": True, "data": data})
 
     async def workers(self, req: rq.Empty, answer: Answer) -> None:
-        """The holders: the local pool (id "local") and each connected remote worker."""
-        held: dict[str | None, int] = {}
-        for c in await self._engine.views.channels():
-            held[c.worker_id] = held.get(c.worker_id, 0) + 1
-        online = self._hub.online_workers()
-        data = [{
-            "id": h.holder_id or "local",
-            "status": "online" if h.holder_id in online else "offline",
-            "assigned_accounts": held.get(h.holder_id, 0),
-            "host": getattr(h, "host", None),
-            "port": getattr(h, "port", None),
-        } for h in self._engine.holders.holders()]
+        """Every worker: the local pool (id "local"), then the remote ones, online or not."""
+        data = [{"id": w.id, "status": w.status, "assigned_accounts": w.assigned_accounts, "host": w.host,
+                 "port": w.port} for w in await worker_list(self._engine)]
         await answer.to_sender("monitor:workers", {"success": True, "data": data})
 
     # ---- Lookups

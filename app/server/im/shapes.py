@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
 from typing import Any
 
-from ...engine.accounts import AccountRow
 from ...engine.im.types import Channel, Message, Topic
 from ...engine.outbox import ReplyRow
 from ...engine.store.models import LoginStatus, ReplyStatus
+from ..wire import login_status, ms, now_ms, seconds  # noqa: F401 (the wire's units, used here and by the handlers)
 
 OUR_NAME = "客服"  # how the original client recognises our own messages
 OUR_ID = "monitor_client"
@@ -23,8 +22,6 @@ UNKNOWN_USER = "未知用户"
 UNTITLED_WORK = "无标题作品"
 AVATAR_FALLBACK = "https://api.dicebear.com/7.x/avataaars/svg?seed={}"
 
-# Our login states in the original's words, where it had one.
-_LOGIN_STATUS = {LoginStatus.LOGGING_IN.value: "pending_login"}
 # Outbox states as the original's message statuses (sending | sent | failed), ours otherwise.
 _WIRE_STATUS = {
     ReplyStatus.QUEUED.value: "sending",
@@ -38,25 +35,9 @@ _WIRE_STATUS = {
 ON_PLATFORM = frozenset({ReplyStatus.SENT.value, ReplyStatus.CONFIRMED.value})
 
 
-def ms(at: datetime | None) -> int:
-    """Milliseconds since the epoch; 0 for "never" (not now: PROTOCOL.md §8 defect 19)."""
-    return int(at.timestamp() * 1000) if at is not None else 0
-
-
-def seconds(at: datetime | None) -> int | None:
-    return int(at.timestamp()) if at is not None else None
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def wire_status(status: str) -> str:
     return _WIRE_STATUS.get(status, status)
 
-
-def login_status(status: str) -> str:
-    return _LOGIN_STATUS.get(status, status)
 
 
 def channel(c: Channel, worker_online: bool) -> dict[str, Any]:
@@ -241,27 +222,3 @@ def status_update(c: Channel, worker_online: bool) -> dict[str, Any]:
         "stats": {key: info.get(key, 0) for key in ("followers", "following", "comments", "contents")},
         "lastUpdate": int(time.time()),
     }}
-
-
-def safe_account(a: AccountRow, worker_online: bool) -> dict[str, Any]:
-    """An account without its credentials (PROTOCOL.md §8 defect 11: the original sent cookies)."""
-    return {
-        "id": a.id,
-        "platform": a.platform,
-        "account_name": a.display_name,
-        "account_id": a.platform_user_id,
-        "status": "active" if a.monitor_enabled else "paused",
-        "login_status": login_status(a.login_status),
-        "worker_status": "online" if worker_online else "offline",
-        "monitor_interval": a.monitor_interval_s,
-        "last_check_time": seconds(a.last_crawl_at),
-        "last_login_time": seconds(a.last_login_at),
-        "cookies_valid_until": None,
-        "assigned_worker_id": a.worker_id,
-        "created_at": None,  # not in the account service's rows
-        "updated_at": None,
-        "user_info": None,
-        "credentials": None,
-        "platform_user_id": a.platform_user_id,
-        "platform_username": a.platform_username,
-    }

@@ -6,20 +6,22 @@ AccountHolders, as the console's account manager does.
 """
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...engine.accounts import AccountRow
 from ...engine.store.models import LoginStatus
+from ..wire import login_status, seconds
 from .table import V1, ApiError, Call, RouteTable
 from .workers import LOCAL, Worker, worker_id, worker_list
+
+if TYPE_CHECKING:
+    from ...engine.engine import Engine
 
 routes = RouteTable()
 
 AccountState = Literal["active", "paused", "error", "expired"]
-LOGIN_STATUS = {LoginStatus.LOGGING_IN.value: "pending_login"}  # the original's word, where it had one
 
 
 class SafeAccount(BaseModel):
@@ -119,10 +121,6 @@ class AccountEdit(BaseModel):
     proxy_id: int | None = None
 
 
-def seconds(at: datetime | None) -> int | None:
-    return None if at is None else int(at.timestamp())
-
-
 def account_state(row: AccountRow) -> AccountState:
     if not row.monitor_enabled:
         return "paused"
@@ -131,13 +129,15 @@ def account_state(row: AccountRow) -> AccountState:
     return "error" if row.last_error else "active"
 
 
-def safe_account(call: Call, row: AccountRow, online: set[str]) -> SafeAccount:
+def safe_account(engine: Engine, row: AccountRow, online: set[str]) -> SafeAccount:
+    """An account as clients see it (REST, and the IM client's create_account): never its
+    credentials (PROTOCOL.md §8 defect 11: the original sent cookies)."""
     wid = worker_id(row.worker_id)
     return SafeAccount(
         id=row.id, platform=row.platform, account_name=row.display_name, account_id=row.platform_user_id,
-        status=account_state(row), login_status=LOGIN_STATUS.get(row.login_status, row.login_status),
+        status=account_state(row), login_status=login_status(row.login_status),
         worker_status="online" if wid in online else "offline",
-        monitor_interval=row.monitor_interval_s or round(call.engine.settings.poll_interval_min_s),
+        monitor_interval=row.monitor_interval_s or round(engine.settings.poll_interval_min_s),
         last_check_time=seconds(row.last_crawl_at), last_login_time=seconds(row.last_login_at),
         assigned_worker_id=wid, created_at=seconds(row.created_at), updated_at=seconds(row.updated_at),
         user_info=row.user_info or {}, platform_user_id=row.platform_user_id,
@@ -154,7 +154,7 @@ async def _one(call: Call, account_id: str) -> SafeAccount:
     row = await call.engine.accounts.get(account_id)
     if row is None:
         raise ApiError(404, f"no account {account_id!r}")
-    return safe_account(call, row, set(await _workers(call)))
+    return safe_account(call.engine, row, set(await _workers(call)))
 
 
 @routes.get("/api/v1/accounts/status/all", "Every account with its worker and runtime figures", V1,
@@ -165,7 +165,7 @@ async def status_all(call: Call) -> list[AccountStatus]:
     channels = {c.account_id: c for c in await call.engine.views.channels()}
     answers = []
     for row in await call.engine.accounts.list():
-        account = safe_account(call, row, set(workers))
+        account = safe_account(call.engine, row, set(workers))
         if (q.worker_status not in (None, account.worker_status) or q.login_status not in (None, account.login_status)
                 or q.platform not in (None, row.platform)):
             continue
@@ -189,7 +189,7 @@ async def status_all(call: Call) -> list[AccountStatus]:
 @routes.get("/api/v1/accounts", "The accounts", V1, answer=list[SafeAccount], query=ListQuery)
 async def list_accounts(call: Call) -> list[SafeAccount]:
     online = set(await _workers(call))
-    accounts = [safe_account(call, row, online) for row in await call.engine.accounts.list()]
+    accounts = [safe_account(call.engine, row, online) for row in await call.engine.accounts.list()]
     return [a for a in accounts if call.query.status in (None, a.status) and call.query.platform in (None, a.platform)]
 
 

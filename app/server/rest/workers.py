@@ -6,7 +6,6 @@ that reads them, so when the engine keeps its own list of workers only it change
 """
 from __future__ import annotations
 
-import socket
 import time
 from collections import Counter
 from typing import TYPE_CHECKING, Literal
@@ -15,6 +14,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...cli import package_version
+from ...engine.workers import ONLINE
+from ..wire import seconds
 from .table import V1, ApiError, Call, RouteTable
 
 if TYPE_CHECKING:
@@ -70,24 +71,23 @@ def worker_id(holder_id: str | None) -> str:
 
 
 async def worker_list(engine: "Engine") -> list[Worker]:
-    """The connected account holders, with how many accounts each holds."""
-    held = Counter(worker_id(a.worker_id) for a in await engine.accounts.list())
-    now = int(time.time())
+    """Every worker the engine knows (Engine.workers: the local pool, then the remote ones,
+    connected or not), with how many accounts each holds."""
+    held = Counter(worker_id(a.worker_id) for a in await engine.accounts.list())  # bound to it
     workers = []
-    for holder in engine.holders.holders():
-        wid = worker_id(holder.holder_id)
-        local = holder.holder_id is None
+    for info in engine.workers():
+        local = not info.remote
         workers.append(Worker(
-            id=wid,
-            host=socket.gethostname() if local else getattr(holder, "host", None),
-            port=getattr(holder, "port", None),
-            status="online",  # a registered holder is connected
-            assigned_accounts=held.get(wid, 0),
-            last_heartbeat=now if local else getattr(holder, "last_heartbeat", None),
-            started_at=getattr(holder, "started_at", None),
-            version=package_version() if local else getattr(holder, "version", None),
-            capabilities=sorted(p.name for p in engine.platforms.all() if holder.capabilities(p.name)),
-            max_accounts=None if local else getattr(holder, "max_accounts", None),
+            id=info.id,
+            host=info.host,
+            port=info.port,
+            status="online" if info.state == ONLINE else "offline",
+            assigned_accounts=held.get(info.id, 0),
+            last_heartbeat=int(time.time()) if local else seconds(info.last_heartbeat),
+            started_at=None,
+            version=package_version() if local else info.version,
+            capabilities=sorted(engine.platforms.names()) if local else list(info.capabilities),
+            max_accounts=info.max_accounts,
         ))
     return workers
 
