@@ -32,7 +32,6 @@ from app.engine.store.models import ReplyStatus
 from .harness import FAST, Console, e2e_settings, site_copies, until
 
 pytestmark = pytest.mark.browser  # the workers' Chromium runs in their processes
-pytest.importorskip("app.server.worker_link", reason="the master side of the worker link is not merged yet")
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-worker-token"
