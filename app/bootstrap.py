@@ -7,7 +7,8 @@
                                                                   then the first-run set-up
 
 The console (app/ui/app.py) and `hiscrm serve` (`serve` below) run these steps in this
-order and nothing else builds an engine for a process; a remote worker or the embedded
+order and nothing else builds an engine for a process; a remote worker (`worker` below:
+phase 1 with its delta journal, then the engine alone, no first run) and the embedded
 server are further modes composed from the same steps. Tests build theirs with
 `Engine.create(...)`, the same object graph with parts injected.
 
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 _claimed: dict[Path, HomeLock] = {}  # the homes this process claimed, for the engine it builds
 
-__all__ = ["HomeInUse", "StartupError", "claim_home", "open_engine", "serve", "start_engine"]
+__all__ = ["HomeInUse", "StartupError", "claim_home", "open_engine", "serve", "start_engine", "worker"]
 
 
 def claim_home(paths: AppPaths) -> HomeLock:
@@ -109,6 +110,19 @@ def running_servers(engine: Engine) -> list:
 
 
 REPORT_INTERVAL_ENV = "HISCRM_REPORT_INTERVAL_S"  # seconds between serve's lines (tests: short)
+HEARTBEAT_ENV = "HISCRM_WORKER_HEARTBEAT_S"  # seconds between a worker's heartbeats (tests: short)
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event SIGINT/SIGTERM set (where the loop can take signal handlers)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows
+            pass
+    return stop
 
 
 async def serve(paths: AppPaths, settings: Settings, *, start_browsers: bool = True,
@@ -118,13 +132,7 @@ async def serve(paths: AppPaths, settings: Settings, *, start_browsers: bool = T
     (app/headless_report.py)."""
     from .headless_report import DEFAULT_INTERVAL_S, HeadlessReport
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # Windows
-            pass
+    stop = _stop_on_signals()
     try:
         engine = await open_engine(paths, settings, start_browsers=start_browsers)
         await start_engine(engine)
@@ -143,6 +151,69 @@ async def serve(paths: AppPaths, settings: Settings, *, start_browsers: bool = T
     finally:  # whatever the report met, the sessions are saved
         await report.stop()
         await engine.stop()
+    return 0
+
+
+async def worker(paths: AppPaths, settings: Settings, *, master_url: str, token: str,
+                 worker_id: str | None = None, max_accounts: int = 10, version: str = "unknown") -> int:
+    """`hiscrm worker`: the engine headless on its own home, holding the accounts a master
+    assigns (app/worker), until SIGINT/SIGTERM. Every batch its pool stores goes first to
+    the delta journal, which the link sends to the master; there is no first-run workspace
+    and no server here. Exit code 2 when the master refuses the token."""
+    from .engine.platform import PlatformError
+    from .worker.answered import AnsweredReplies
+    from .worker.identity import worker_id_for
+    from .worker.journal import DeltaJournal
+    from .worker.link import LinkOptions, MasterLink, Refused
+
+    stop = _stop_on_signals()
+    folder = paths.data_dir / "worker"
+    try:
+        worker_id = worker_id_for(folder, worker_id)
+    except ValueError as exc:
+        print(f"hiscrm: {exc}", file=sys.stderr)
+        return 2
+    journal = DeltaJournal(folder / "deltas.db")
+    answered = AnsweredReplies(folder / "answered.db")
+    try:
+        try:
+            engine = await open_engine(paths, settings, forward_batches=journal.append)
+            await engine.start()
+        except StartupError as exc:
+            print(f"hiscrm: {exc}", file=sys.stderr)
+            return exc.exit_code
+
+        def runs_here(platform) -> bool:  # the sandbox needs its master's site (site_url)
+            try:
+                return bool(platform.home_url())
+            except PlatformError:
+                return False
+
+        capabilities = tuple(p.name for p in engine.platforms.all() if runs_here(p))
+        link = MasterLink(engine, journal, answered, LinkOptions(
+            master_url, token, worker_id, max_accounts=max_accounts, capabilities=capabilities, version=version,
+            heartbeat_s=float(os.environ.get(HEARTBEAT_ENV) or 10.0)))
+        try:
+            connecting = asyncio.ensure_future(link.start())
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if connecting.done():
+                try:
+                    connecting.result()
+                except Refused as exc:
+                    print(f"hiscrm: {exc}", file=sys.stderr)
+                    return 2
+                print(f"hiscrm: worker {worker_id} attached to {master_url} ({', '.join(capabilities) or 'no platforms'};"
+                      f" data in {paths.data_dir}; Ctrl+C stops)", flush=True)
+                await stopping
+            connecting.cancel()
+            stopping.cancel()
+        finally:
+            await link.stop()
+            await engine.stop()
+    finally:
+        journal.close()
+        answered.close()
     return 0
 
 

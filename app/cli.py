@@ -2,6 +2,7 @@
 
     hiscrm                 the desktop console (headless engine when there is no display)
     hiscrm serve           the engine without a window
+    hiscrm worker --master URL --token T   a remote worker of a master (hiscrm serve --server)
     hiscrm --version       the installed version
     hiscrm db upgrade      create or migrate the database
     hiscrm db import F...  import account snapshots of the original system
@@ -30,6 +31,7 @@ from .engine.settings import ServerSettings, SettingsError, load_settings
 
 log = logging.getLogger("hiscrm")
 DISTRIBUTION = "hiscrm-console"
+MASTER_TOKEN_ENV = "HISCRM_MASTER_TOKEN"  # the worker's token off the command line (ps shows arguments)
 
 
 def has_display() -> bool:
@@ -59,6 +61,15 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--token", help="the token clients must present (default: the one generated and saved)")
     serve.add_argument("--redis", dest="redis_url", metavar="URL",
                        help="share IM clients with other servers on the same database (redis://host:port/0)")
+    worker = sub.add_parser("worker", help="run as a remote worker of a master (hiscrm serve --server)",
+                            description="hold the accounts a master assigns: monitor them, send their replies, "
+                                        "log them in (the operator scans in the master's console)")
+    worker.add_argument("--master", required=True, metavar="URL", help="the master's server, e.g. http://10.0.0.2:3000")
+    worker.add_argument("--token", help=f"the master's token (hiscrm token on the master; else ${MASTER_TOKEN_ENV})")
+    worker.add_argument("--worker-id", help="this worker's id (default: chosen once and kept in the home)")
+    worker.add_argument("--max-accounts", type=int, default=10, help="how many accounts it may hold (default 10)")
+    worker.add_argument("--sandbox-url", metavar="URL",
+                        help="the master's sandbox site (hiscrm serve prints it), for sandbox accounts")
     token = sub.add_parser("token", help="print the server's token (generated on first use)")
     token.add_argument("--renew", action="store_true", help="replace it: clients with the old one are refused")
     db = sub.add_parser("db", help="database administration")
@@ -127,7 +138,7 @@ def _main(args: argparse.Namespace) -> int:
         print("hiscrm: no display found (DISPLAY/WAYLAND_DISPLAY unset); running the engine headless.")
         command = "serve"
     lock = None
-    if command in ("gui", "serve"):
+    if command in ("gui", "serve", "worker"):
         from .bootstrap import HomeInUse, claim_home
 
         try:
@@ -169,6 +180,8 @@ def _run(command: str, args: argparse.Namespace, paths) -> int:
         return run_gui(paths, settings)
     if command == "token":
         return asyncio.run(_token(paths, settings, renew=args.renew))
+    if command == "worker":
+        return _worker(args, paths, settings)
     from .bootstrap import serve
 
     _server_flags(args, settings)
@@ -187,6 +200,26 @@ def _server_flags(args: argparse.Namespace, settings) -> None:
             settings.server = ServerSettings.model_validate({**settings.server.model_dump(), **changes})
         except ValueError as exc:
             raise SettingsError(f"bad server option: {exc}") from None
+
+
+def _worker(args: argparse.Namespace, paths, settings) -> int:
+    """`hiscrm worker --master URL --token T`: this home's engine as the master's worker. Its
+    sandbox never runs a site of its own: it drives the master's (`--sandbox-url`), or none."""
+    from .bootstrap import worker
+
+    token = args.token or os.environ.get(MASTER_TOKEN_ENV, "")
+    if not token:
+        raise SettingsError(f"a worker needs the master's token: --token or ${MASTER_TOKEN_ENV} (hiscrm token on the master)")
+    if not 1 <= args.max_accounts <= 500:
+        raise SettingsError("--max-accounts must be between 1 and 500")
+    sandbox = {**settings.platforms.get("sandbox", {}), "demo_traffic": False}
+    if args.sandbox_url:
+        sandbox["site_url"] = args.sandbox_url
+    if not sandbox.get("site_url"):
+        sandbox["enabled"] = False
+    settings.platforms["sandbox"] = sandbox
+    return asyncio.run(worker(paths, settings, master_url=args.master, token=token, worker_id=args.worker_id,
+                              max_accounts=args.max_accounts, version=package_version()))
 
 
 async def _token(paths, settings, *, renew: bool) -> int:

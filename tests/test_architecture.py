@@ -1,4 +1,4 @@
-"""The engine and the platforms never import Qt: they run headless (serve, worker, tests)."""
+"""The engine, the platforms and the remote worker never import Qt: they run headless (serve, worker, tests)."""
 import subprocess
 import sys
 
@@ -6,7 +6,7 @@ import sys
 def test_engine_and_platforms_import_without_qt():
     code = (
         "import sys, app.engine.engine, app.engine.platform, app.engine.records, app.cli\n"
-        "import app.platforms.sandbox\n"
+        "import app.platforms.sandbox, app.worker.link\n"
         "bad = [m for m in sys.modules if m.startswith(('PySide6', 'shiboken6', 'app.ui'))]\n"
         "assert not bad, bad\n"
     )

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .bus import EventBus
-from .events import AccountsChanged, AccountStatusChanged
+from .events import AccountsChanged, AccountStatusChanged, SessionSaved
 from .platform import LoginFailed, LoginOutcome
 from .pool.fingerprint import fingerprint_for
 from .secrets import SecretBox, SecretError
@@ -82,6 +82,32 @@ class AccountRow:
     user_info: dict[str, Any] | None = None  # the platform's profile (followers, ...) from the last login
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AssignedProxy:
+    """A proxy as a master hands it over: protocol, "host:port", and its credentials."""
+
+    protocol: str
+    address: str
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class AssignedAccount:
+    """An account a master assigned to a remote worker, as `AccountService.adopt` stores it."""
+
+    id: str
+    platform: str
+    display_name: str
+    login_status: str
+    platform_user_id: str | None = None
+    platform_username: str | None = None
+    monitor_interval_s: int | None = None
+    storage_state: dict[str, Any] | None = None  # None: keep what this worker saved, if anything
+    proxy: AssignedProxy | None = None
+    monitor_enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -193,6 +219,51 @@ class AccountService:
         await self._db.write(remove)
         self._bus.publish(AccountsChanged(account_id))
 
+    async def adopt(self, assigned: "AssignedAccount") -> None:
+        """Hold an account a master assigned to this process (a remote worker, app/worker):
+        create or update the row under the master's id with what the master knows (its
+        platform identity, so a login as someone else is refused here too; its login state,
+        saved session and proxy), bound to this process's own pool."""
+        name = _clean_name(assigned.display_name)
+        status = LoginStatus(assigned.login_status).value
+        blob = None if assigned.storage_state is None else self._encrypt_state(assigned.storage_state)
+        proxy = assigned.proxy
+        secret = self._secrets.encrypt(proxy.password.encode("utf-8")) if proxy and proxy.password else None
+        if proxy is not None:
+            host, port = _parse_server(proxy.address)
+
+        def apply(s: Session) -> None:
+            account = s.get(Account, assigned.id)
+            if account is None:
+                account = Account(id=assigned.id, fingerprint=fingerprint_for(assigned.id), user_info={})
+                s.add(account)
+            account.monitor_enabled = assigned.monitor_enabled
+            account.platform = assigned.platform
+            account.display_name = name
+            account.platform_user_id = assigned.platform_user_id or account.platform_user_id
+            account.platform_username = assigned.platform_username or account.platform_username
+            account.login_status = status
+            account.monitor_interval_s = assigned.monitor_interval_s
+            account.worker_id = None  # this process's own pool holds it
+            if blob is not None:
+                account.storage_state_encrypted = blob
+            if proxy is None:
+                account.proxy_id = None
+            else:
+                row = s.scalar(select(Proxy).where(Proxy.server == f"{host}:{port}", Proxy.protocol == proxy.protocol,
+                                                   Proxy.username == proxy.username))
+                if row is None:
+                    row = Proxy(name=f"{host}:{port}", server=f"{host}:{port}", protocol=proxy.protocol,
+                                username=proxy.username)
+                    s.add(row)
+                row.password_encrypted = secret
+                s.flush()
+                account.proxy_id = row.id
+            _audit(s, "account.adopt", assigned.id, platform=assigned.platform)
+
+        await self._db.write(apply)
+        self._bus.publish(AccountsChanged(assigned.id))
+
     async def set_monitoring(self, account_id: str, enabled: bool) -> None:
         def apply(s: Session) -> None:
             _load(s, account_id).monitor_enabled = bool(enabled)
@@ -253,6 +324,8 @@ class AccountService:
 
         await self._db.write(apply)
         self._bus.publish(AccountStatusChanged(account_id, LoginStatus.LOGGED_IN.value))
+        if blob is not None:
+            self._bus.publish(SessionSaved(account_id))
 
     async def logout(self, account_id: str) -> None:
         """Forget the saved session; the account needs a new login."""
@@ -288,6 +361,7 @@ class AccountService:
             _load(s, account_id).storage_state_encrypted = blob
 
         await self._db.write(apply)
+        self._bus.publish(SessionSaved(account_id))
 
     def _encrypt_state(self, state: dict[str, Any]) -> bytes:
         return self._secrets.encrypt(json.dumps(state, separators=(",", ":")).encode("utf-8"))

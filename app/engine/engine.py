@@ -29,7 +29,7 @@ from .bus import EventBus
 from .events import ServerStatusChanged
 from .home_lock import HomeLock
 from .paths import AppPaths
-from .platform import Platform, PlatformRegistry, PlatformRuntime, SelfCheck, TransientError
+from .platform import BatchSink, Platform, PlatformRegistry, PlatformRuntime, SelfCheck, TransientError
 from .settings import Settings
 
 if TYPE_CHECKING:  # imported in create(): the console builds the engine off its UI thread
@@ -89,12 +89,15 @@ class Engine:
         call_timeout_s: float | None = None,
         login_timeout_s: float | None = None,
         home_lock: HomeLock | None = None,
+        forward_batches: BatchSink | None = None,
     ) -> Engine:
         """Build the services (nothing runs yet). The keyword arguments replace a part:
         `platforms` (a registry, or platform instances; default: a fresh instance of every
         installed platform), `secrets` (default: the key from the OS keyring or key file),
-        the pool's platform-call timeout, the login timeout, and the home's lock (the one the
-        process took at start-up, app/bootstrap.py; default: a new one on the data folder)."""
+        the pool's platform-call timeout, the login timeout, the home's lock (the one the
+        process took at start-up, app/bootstrap.py; default: a new one on the data folder),
+        and where a remote worker also sends every batch it stores (`forward_batches`: its
+        journal to the master, app/worker/journal.py; DataStore.ingest awaits it first)."""
         from .accounts import AccountService
         from .holders import AccountHolders
         from .im.views import ImViews
@@ -120,7 +123,7 @@ class Engine:
                 registry.register(platform)
         settings_service = SettingsService(settings, paths.settings_file, bus, registry)
         db = Database(settings.database_url or paths.default_database_url)
-        store = DataStore(db, bus)
+        store = DataStore(db, bus, forward=forward_batches)
         views = ImViews(db, bus)
         box = secrets or SecretBox.from_keyring(paths)
         accounts = AccountService(db, bus, box)

@@ -70,6 +70,14 @@ class AccountStatusChanged(Event):
 
 
 @dataclass(frozen=True)
+class SessionSaved(Event):
+    """An account's saved browser session changed (a login, or its monitor saved the page's
+    cookies): a remote worker sends it to its master (app/worker)."""
+
+    account_id: str
+
+
+@dataclass(frozen=True)
 class LoginProgress(Event):
     """A login session moved (DESIGN.md §4): started, qr_ready, qr_refreshed, scanned,
     verification_required, success, failed, timeout, expired, cancelled."""

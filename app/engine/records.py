@@ -136,3 +136,25 @@ class Batch:
 
     def __len__(self) -> int:
         return len(self.contents) + len(self.comments) + len(self.conversations) + len(self.messages)
+
+    def to_json(self) -> dict[str, list[dict[str, Any]]]:
+        """The records as JSON (`model_dump(mode="json")` of each, validated): what a remote
+        worker sends its master (app/worker). A record that does not validate is left out,
+        as the DataStore would reject it."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for name, model in BATCH_RECORDS.items():
+            records = out[name] = []
+            for raw in getattr(self, name):
+                try:
+                    record = raw if isinstance(raw, model) else model.model_validate(raw)
+                except ValueError:  # pydantic's ValidationError
+                    continue
+                records.append(record.model_dump(mode="json"))
+        return out
+
+
+BATCH_RECORDS: dict[str, type[_Record]] = {
+    "contents": ContentRecord, "comments": CommentRecord,
+    "conversations": ConversationRecord, "messages": MessageRecord,
+}
+"""Each Batch list and the record model of its items."""

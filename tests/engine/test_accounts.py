@@ -5,9 +5,15 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from app.engine.accounts import AccountNotFound, AccountService
+from app.engine.accounts import (
+    AccountNotFound,
+    AccountService,
+    AssignedAccount,
+    AssignedProxy,
+    IdentityMismatch,
+)
 from app.engine.bus import EventBus
-from app.engine.events import AccountsChanged, AccountStatusChanged
+from app.engine.events import AccountsChanged, AccountStatusChanged, SessionSaved
 from app.engine.platform import LoginOutcome
 from app.engine.secrets import SecretBox
 from app.engine.store.models import Account
@@ -132,6 +138,39 @@ async def test_proxies(db, service):
     account_id = await service.create("sandbox", "A", proxy_id=proxy_id)
     await service.delete_proxy(proxy_id)
     assert (await service.get(account_id)).proxy_id is None
+
+
+async def test_an_assigned_account_is_adopted_under_the_masters_id_and_keeps_its_identity(service, events):
+    """A remote worker holds what its master assigns: the row under the master's id, its
+    identity (a login as someone else is refused here too), session and proxy."""
+    state = {"cookies": [{"name": "sid", "value": "1"}], "origins": []}
+    proxy = AssignedProxy("http", "10.0.0.1:8080", "u", "p")
+    assigned = AssignedAccount("acc-m1", "sandbox", "Shop", "logged_in", platform_user_id="uid-1",
+                               platform_username="shop", monitor_interval_s=30, storage_state=state, proxy=proxy)
+    await service.adopt(assigned)
+    await service.adopt(AssignedAccount("acc-m1", "sandbox", "Shop renamed", "expired", proxy=proxy))
+    account = await service.get("acc-m1")
+    assert (account.display_name, account.login_status, account.platform_user_id, account.worker_id) == (
+        "Shop renamed", "expired", "uid-1", None)
+    assert account.monitor_interval_s is None
+    assert await service.load_storage_state("acc-m1") == state  # no session given: the saved one stays
+    assert len(await service.list_proxies()) == 1  # the same proxy again is the same row
+    assert await service.browser_proxy(account.proxy_id) == {"server": "http://10.0.0.1:8080", "username": "u",
+                                                             "password": "p"}
+    with pytest.raises(IdentityMismatch):
+        await service.record_login("acc-m1", LoginOutcome(platform_user_id="uid-2"), storage_state=state)
+    await settle()
+    assert [e.account_id for e in events if isinstance(e, AccountsChanged)] == ["acc-m1", "acc-m1"]
+
+
+async def test_a_saved_session_is_announced(service, bus):
+    saved = []
+    bus.subscribe(SessionSaved, saved.append)
+    account_id = await service.create("sandbox", "Shop")
+    await service.save_storage_state(account_id, {"cookies": [], "origins": []})
+    await service.record_login(account_id, LoginOutcome(platform_user_id="u"), storage_state={"cookies": []})
+    await settle()
+    assert [e.account_id for e in saved] == [account_id, account_id]
 
 
 async def test_a_proxy_test_with_a_target_fetches_it_through_the_proxy(service):

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from ..bus import EventBus
 from ..events import MessagesAdded, MessagesUpdated, MessageStatusChanged
 from ..im.types import TopicRef
+from ..platform import BatchSink
 from ..records import Batch
 from .db import Database
 from .merge import ALL_KINDS, Kind, Outcome, merge_batch
@@ -44,14 +45,21 @@ class IngestResult:
 
 
 class DataStore:
-    def __init__(self, db: Database, bus: EventBus) -> None:
+    def __init__(self, db: Database, bus: EventBus, *, forward: BatchSink | None = None) -> None:
         self.db = db
         self.bus = bus
+        self.forward = forward
         self.accepted_total = 0
         self.rejected_total = 0
 
     async def ingest(self, batch: Batch) -> IngestResult:
-        """Store one batch of one account's records; see the module doc."""
+        """Store one batch of one account's records; see the module doc.
+
+        With `forward` (a remote worker: app/worker/journal.py), the batch is handed there
+        first and stored here only after it returned: a batch the crawl has moved past is
+        always on its way to the master, even when this process dies right after."""
+        if self.forward is not None:
+            await self.forward(batch)
         result, outcome = await self.db.write(self._store, batch)
         self.accepted_total += result.accepted
         self.rejected_total += len(result.rejected)

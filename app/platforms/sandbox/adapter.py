@@ -140,10 +140,15 @@ class SandboxPlatform(Platform):
 
     # ---- lifecycle ---------------------------------------------------------------------
     async def startup(self, runtime: PlatformRuntime) -> None:
-        """Start the local site (unless `platforms.sandbox.enabled` is off)."""
+        """Start the local site (unless `platforms.sandbox.enabled` is off), or drive the one
+        at `site_url`."""
         from .site import SandboxSite
 
         self.config = SandboxSettings.model_validate(runtime.config.model_dump())
+        if self.config.site_url:
+            log.info("sandbox platform drives the site at %s", self.config.site_url)
+            self.use_site(self.config.site_url)
+            return
         if not self.config.enabled:
             log.info("sandbox platform disabled in settings; its site is not started")
             return

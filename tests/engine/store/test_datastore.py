@@ -1,11 +1,13 @@
 """The DataStore: what a crawl batch does to the stored messages, counters and events."""
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import update
 
 from app.engine.events import MessagesAdded, MessagesUpdated
 from app.engine.records import Batch, CommentRecord
 from app.engine.store.counters import refresh_accounts, refresh_topics
+from app.engine.store.datastore import DataStore
 from app.engine.store.models import Comment, DirectMessage
 from store_helpers import (
     ACCOUNT,
@@ -202,3 +204,21 @@ async def test_batches_of_other_accounts_stay_apart(store, db):
     second = await comments(db, account_id="acc-2")
     assert first["c1"].text == "comment c1" and second["c1"].text == "same id, other account"
     assert (await channel(db, "acc-2")).unread_count == 1 and (await channel(db)).unread_count == 1
+
+
+async def test_a_forwarded_batch_is_stored_only_once_the_forward_took_it(db, bus, account):
+    """A remote worker's journal (`forward`) gets every batch first: one it could not take
+    (a full disk) is not stored either, so the crawl retries it instead of moving past it."""
+    forwarded = []
+
+    async def forward(batch):
+        if batch.comments[0]["platform_comment_id"] == "c2":
+            raise OSError("disk full")
+        forwarded.append(batch)
+
+    store = DataStore(db, bus, forward=forward)
+    await store.ingest(Batch(ACCOUNT, comments=[comment("c1")]))
+    with pytest.raises(OSError):
+        await store.ingest(Batch(ACCOUNT, comments=[comment("c2")]))
+    assert [b.comments[0]["platform_comment_id"] for b in forwarded] == ["c1"]
+    assert set(await comments(db)) == {"c1"}
