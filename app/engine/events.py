@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .im.types import TopicRef
+from .im.types import Channel, PlacedMessage, Topic, TopicRef, UnreadTotals
 from .settings import Settings
 
 
@@ -15,12 +15,30 @@ class Event:
 
 @dataclass(frozen=True)
 class MessagesAdded(Event):
-    """New comments/DMs were stored. `inbound_new` counts the audience's (notify-worthy) ones."""
+    """New comments/DMs were stored. The event carries what the views show of them as of the
+    commit, read once in the transaction that stored them (im/added.py), so that its
+    consumers (the message, topic and channel lists, the tray, the search index) need not
+    query the database again: the new rows in their topics' order, the topics' rows and the
+    account's channel row with their new counters, and the unread totals of all accounts.
+    `inbound_new` counts the audience's (notify-worthy) messages."""
 
     account_id: str
-    topics: tuple[TopicRef, ...]
-    message_ids: tuple[str, ...]
+    messages: tuple[PlacedMessage, ...]
+    topic_rows: tuple[Topic, ...]
+    channel: Channel
+    unread: UnreadTotals
     inbound_new: int = 0
+    # time.monotonic() just after the commit (im.added.committed): a view re-queried since
+    # then shows these rows already, or newer ones.
+    committed_at: float = 0.0
+
+    @property
+    def topics(self) -> tuple[TopicRef, ...]:
+        return tuple(sorted({p.message.topic for p in self.messages}, key=lambda r: (r.kind, r.platform_id)))
+
+    @property
+    def message_ids(self) -> tuple[str, ...]:
+        return tuple(p.message.id for p in self.messages)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The tray icon: the unread count at a glance, desktop notifications, and a way back to the
 window.
 
-The count (tooltip and a badge on the icon) follows the engine's unread totals, re-read after
-bursts of new messages and read marks. New inbound messages raise one notification per burst
+The count (tooltip and a badge on the icon) follows the engine's unread totals: new messages
+bring them in their event, read marks make the tray re-read them (once per burst). New
+inbound messages raise one notification per burst, named from the account's row in the event,
 unless notifications are off or do-not-disturb is on; engine warnings (an expired session, a
 blocked reply) are shown even then, since they need someone to act. Notifications go to the
 desktop's notification service (app.ui.notices), which needs no tray; where that service is
@@ -67,6 +68,8 @@ class Tray(QObject):
         self._count_timer.setSingleShot(True)
         self._count_timer.setInterval(COUNT_DELAY_MS)
         self._count_timer.timeout.connect(self.refresh_count)
+        self._counting = 0  # unread queries running
+        self._recount = False
         self.events = EngineBridge(engine.bus, self)
         self.events.messages_added.connect(self._on_messages_added)
         self.events.unread_changed.connect(lambda _e: self._count_timer.start())
@@ -86,7 +89,16 @@ class Tray(QObject):
 
     # ---- Public API ---------------------------------------------------------------------
     def refresh_count(self) -> None:
-        spawn(self.engine.views.unread_totals(), on_done=self._show_count)
+        self._counting += 1
+        spawn(self.engine.views.unread_totals(), on_done=self._counted)
+
+    def _counted(self, totals: UnreadTotals) -> None:
+        self._counting -= 1
+        if self._recount:  # new messages came meanwhile: this count may predate them
+            self._recount = False
+            self.refresh_count()
+        elif not self._counting:
+            self._show_count(totals)
 
     def toggle_window(self) -> None:
         if self.window.isVisible() and not self.window.isMinimized():
@@ -141,16 +153,19 @@ class Tray(QObject):
         self.unread_changed.emit(self.unread)
 
     def _on_messages_added(self, batch: list[MessagesAdded]) -> None:
-        self._count_timer.start()
-        new = {}
+        if self._counting:
+            self._recount = True
+        elif not self._count_timer.isActive():  # (a count about to start reads newer totals)
+            self._show_count(batch[-1].unread)
+        new, by_id = {}, {}
         for event in batch:
+            by_id[event.account_id] = event.channel  # the last is the newest
             if event.inbound_new:
                 new[event.account_id] = new.get(event.account_id, 0) + event.inbound_new
         if new:
-            spawn(self.engine.views.channels(), on_done=lambda channels: self._notify_new(new, channels))
+            self._notify_new(new, by_id)
 
-    def _notify_new(self, new: dict[str, int], channels: list[Channel]) -> None:
-        by_id = {c.account_id: c for c in channels}
+    def _notify_new(self, new: dict[str, int], by_id: dict[str, Channel]) -> None:
         total = sum(new.values())
         if len(new) == 1:
             account_id, count = next(iter(new.items()))

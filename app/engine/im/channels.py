@@ -24,6 +24,11 @@ def list_channels(session: Session) -> list[Channel]:
     return [_to_channel(row) for row in session.execute(_CHANNELS)]
 
 
+def get_channel(session: Session, account_id: str) -> Channel | None:
+    row = session.execute(_CHANNELS.where(Account.id == account_id)).first()
+    return None if row is None else _to_channel(row)
+
+
 def unread_totals(session: Session, account_id: str | None) -> UnreadTotals:
     """Unread inbound comments and direct messages of one account, or of all of them."""
     comments, dms = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import (
     BigInteger,
@@ -92,6 +92,19 @@ def get_topic(session: Session, ref: TopicRef) -> Topic | None:
     row = session.execute(_lookup_statement(tables_for(ref.kind).kind),
                           {"account_id": ref.account_id, "platform_id": ref.platform_id}).first()
     return _to_topic(ref.account_id, row) if row is not None else None
+
+
+def topics_of(session: Session, refs: Iterable[TopicRef]) -> list[Topic]:
+    """The rows of these topics (one query per kind); topics not stored are left out."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for ref in refs:
+        wanted.setdefault((ref.account_id, tables_for(ref.kind).kind), set()).add(ref.platform_id)
+    found = []
+    for (account_id, kind), keys in sorted(wanted.items()):
+        t = BY_KIND[kind]
+        stmt = select(*_columns(t)).where(t.topic.account_id == account_id, t.topic_key.in_(sorted(keys)))
+        found += [_to_topic(account_id, row) for row in session.execute(stmt)]
+    return found
 
 
 # ---- Statements

@@ -1,8 +1,9 @@
 """One channel's topics (works and DM conversations), newest activity first, paged.
 
-Scrolling to the bottom asks Qt's `canFetchMore/fetchMore` for the next page. Events that
-touch this channel re-query the rows already shown (debounced), so a topic that just got a
-message moves to the top and its badge changes without a reset. The topic the operator has
+Scrolling to the bottom asks Qt's `canFetchMore/fetchMore` for the next page. New messages
+bring their topics' rows in their event, which move to their place (a topic that just got a
+message moves to the top and its badge changes without a reset, and without a query); other
+events that touch this channel re-query the rows already shown (debounced). The topic the operator has
 open stays in the list even when a filter (unread only) would now drop it.
 """
 from __future__ import annotations
@@ -83,7 +84,9 @@ class TopicsModel(KeyedListModel[Topic]):
     def reload(self) -> None:
         """Re-query as many rows as are shown (at least a page) and apply the difference."""
         limit = max(PAGE_SIZE, len(self._items))
-        if not self._run_fetch(self._reload_query(limit, self._pinned), self._apply_reload):
+        if self._run_fetch(self._reload_query(limit, self._pinned), self._apply_reload):
+            self._requeried()
+        else:
             self._refresh.start()
 
     async def _reload_query(self, limit: int, pinned: Topic | None) -> tuple[Page[Topic], Topic | None]:
@@ -110,8 +113,34 @@ class TopicsModel(KeyedListModel[Topic]):
             self._refresh.start()
 
     def _on_messages_added(self, events: Iterable[MessagesAdded]) -> None:
-        if any(e.account_id == self.account_id for e in events):
-            self._schedule_reload()
+        mine = [e for e in events if e.account_id == self.account_id]
+        if mine:
+            self._when_settled(lambda: self._apply_rows(mine))
+
+    def _apply_rows(self, events: list[MessagesAdded]) -> None:
+        """Put the events' topic rows in their place: updated, moved, added when they belong
+        to the pages shown, dropped when the filter no longer admits them."""
+        rows = {t.ref: t for e in self._since_requery(events) for t in e.topic_rows}
+        if not rows or (not self._items and not self._at_end):
+            return  # (the first page is not loaded yet: it brings them)
+        shown = list(self._waiting if self._waiting is not None else self._items)
+        if self._pinned is not None and self._pinned.ref in rows:
+            self._pinned = rows[self._pinned.ref]
+        floor = None if self._at_end or not shown else _activity_key(shown[-1])
+        known = {t.ref for t in shown}
+        fresh = [t for t in shown if t.ref not in rows]
+        for topic in rows.values():
+            pinned = self._pinned is not None and topic.ref == self._pinned.ref
+            listed = topic.ref in known or floor is None or _activity_key(topic) >= floor
+            if pinned or (listed and self._admits(topic)):
+                fresh.append(topic)
+        fresh.sort(key=_activity_key, reverse=True)
+        self._sync(fresh)
+
+    def _admits(self, topic: Topic) -> bool:
+        if self.topic_filter == "unread":
+            return topic.unread_count > 0
+        return self.topic_filter == "all" or topic.ref.kind == self.topic_filter
 
     def _on_topic_event(self, event: MessagesUpdated | UnreadChanged) -> None:
         if event.account_id in (None, self.account_id):
