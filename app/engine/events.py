@@ -113,6 +113,12 @@ class Notification(Event):
     account_id: str | None = None
     topic: TopicRef | None = None
     level: str = "info"  # info | warning | error
+    action: str | None = None  # what the operator can do from it: FINISH_VERIFICATION
+
+
+#: Notification.action: the platform holds the account for a check (a slider, a face check)
+#: that the operator finishes in a visible browser, by logging the account in there.
+FINISH_VERIFICATION = "finish_verification"
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,14 @@ not shown, and the count shows in the window's title and status bar.
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 
 from app.engine.engine import Engine
-from app.engine.events import MessagesAdded, Notification
+from app.engine.events import FINISH_VERIFICATION, MessagesAdded, Notification
 from app.engine.im.types import Channel, UnreadTotals
 from app.ui.bridge import EngineBridge, spawn
 from app.ui.notices import DesktopNotices
@@ -40,6 +41,9 @@ class Tray(QObject):
     unread_changed = Signal(int)
     #: The operator chose Quit in the tray menu (the window connects its shutdown to it).
     quit_requested = Signal()
+    #: account id: the operator chose to finish a platform's check (a notification's button,
+    #: or a click on the tray's balloon saying so); the window opens a visible login.
+    verification_requested = Signal(str)
 
     def __init__(self, engine: Engine, window: QWidget) -> None:
         super().__init__(window)
@@ -49,6 +53,8 @@ class Tray(QObject):
         self.available = QSystemTrayIcon.isSystemTrayAvailable()
         self.icon = QSystemTrayIcon(app_icon(), self)
         self.icon.activated.connect(self._on_activated)
+        self.icon.messageClicked.connect(self._on_balloon_clicked)
+        self._balloon_action: Callable[[], None] | None = None  # what a click on the balloon does
         self.menu = QMenu(window)
         self.show_action = QAction(self.menu)
         self.show_action.triggered.connect(self.toggle_window)
@@ -119,20 +125,26 @@ class Tray(QObject):
             log.warning("could not save the do-not-disturb choice: %s", exc)
         self.retranslate()
 
-    def notify(self, title: str, body: str, *, urgent: bool = False) -> bool:
-        """Show a desktop notification unless the settings silence it; True when shown."""
+    def notify(self, title: str, body: str, *, urgent: bool = False,
+               action: tuple[str, Callable[[], None]] | None = None) -> bool:
+        """Show a desktop notification unless the settings silence it; True when shown.
+        `action`: a button (label, what it does) on the notification; where the tray's balloon
+        shows it instead, a click on the balloon does it."""
         settings = self.engine.settings
         if not urgent and (not settings.notifications or settings.do_not_disturb):
             return False
-        spawn(self._deliver(title, body, urgent))
+        spawn(self._deliver(title, body, urgent, action))
         self.notified.emit(title, body)
         return True
 
-    async def _deliver(self, title: str, body: str, urgent: bool) -> None:
-        if await self.notices.send(title, body, urgent=urgent, on_clicked=self.show_window):
+    async def _deliver(self, title: str, body: str, urgent: bool,
+                       action: tuple[str, Callable[[], None]] | None) -> None:
+        if await self.notices.send(title, body, urgent=urgent, on_clicked=self.show_window,
+                                   buttons=[action] if action else ()):
             self.delivered.append("desktop")
         elif self.available and QSystemTrayIcon.supportsMessages():
             icon = QSystemTrayIcon.MessageIcon.Warning if urgent else QSystemTrayIcon.MessageIcon.Information
+            self._balloon_action = action[1] if action else None
             self.icon.showMessage(title, body, icon, NOTIFICATION_MS)
             self.delivered.append("tray")
         else:
@@ -181,7 +193,21 @@ class Tray(QObject):
         self.notify(title, body)
 
     def _on_notification(self, event: Notification) -> None:
-        self.notify(event.title, event.body, urgent=event.level in ("warning", "error"))
+        action = None
+        if event.action == FINISH_VERIFICATION and event.account_id is not None:
+            account_id = event.account_id
+            action = (self.tr("Open a browser to verify"), lambda: self._finish_verification(account_id))
+        self.notify(event.title, event.body, urgent=event.level in ("warning", "error"), action=action)
+
+    def _finish_verification(self, account_id: str) -> None:
+        self.show_window()
+        self.verification_requested.emit(account_id)
+
+    def _on_balloon_clicked(self) -> None:
+        action, self._balloon_action = self._balloon_action, None
+        self.show_window()
+        if action is not None:
+            action()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.LanguageChange:

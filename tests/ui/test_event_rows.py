@@ -2,6 +2,7 @@
 that `MessagesAdded` carries (read in the storing transaction) and show what a query would."""
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from sqlalchemy import event, func, select
@@ -106,7 +107,12 @@ def test_the_search_index_catches_up_through_the_rows_the_event_names(engine, ac
     ingest(qloop, engine, account, comments=comments("v1", 5))
     newest = run(qloop, engine.db.read(lambda s: s.scalar(select(func.max(Comment.id)))))
     statements.clear()
-    wait_until(qloop, lambda: run(qloop, engine.db.read(indexed_upto, "comments")) == newest)
+
+    async def indexed() -> None:
+        while await engine.db.read(indexed_upto, "comments") != newest:
+            await asyncio.sleep(0.05)
+
+    run(qloop, indexed())
     assert any("insert into message_search" in sql for sql in statements)
     assert not [sql for sql in statements if "max(" in sql]  # it knew how far from the event
     hits = run(qloop, engine.views.search("comment 4"))
