@@ -4,102 +4,102 @@
 <context>
     <name>AccountsDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="106" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="107" />
         <source>Off</source>
         <translation>已关闭</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="110" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="111" />
         <source>On</source>
         <translation>已开启</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="185" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="186" />
         <source>Delete account</source>
         <translation>删除账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="186" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="187" />
         <source>Delete “{name}” and all its stored messages and replies? This cannot be undone.</source>
         <translation>删除“{name}”及其保存的全部消息和回复？此操作无法撤销。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="188" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="189" />
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="195" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="196" />
         <source>Pause monitoring</source>
         <translation>暂停监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="195" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="196" />
         <source>Resume monitoring</source>
         <translation>恢复监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="198" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="199" />
         <source>Accounts</source>
         <translation>账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="200" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="201" />
         <source>Name</source>
         <translation>名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="200" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="201" />
         <source>Platform</source>
         <translation>平台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="200" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="201" />
         <source>Login</source>
         <translation>登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="200" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="201" />
         <source>Monitoring</source>
         <translation>监控</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="201" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="202" />
         <source>Last error</source>
         <translation>最近错误</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="201" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="202" />
         <source>Last crawl</source>
         <translation>最近抓取</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="201" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="202" />
         <source>ID</source>
         <translation>ID</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="203" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="204" />
         <source>Add account…</source>
         <translation>添加账号…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="204" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="205" />
         <source>Log in again</source>
         <translation>重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="205" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="206" />
         <source>Log out</source>
         <translation>退出登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="206" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="207" />
         <source>Delete…</source>
         <translation>删除…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="207" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="208" />
         <source>Close</source>
         <translation>关闭</translation>
     </message>
@@ -117,42 +117,42 @@
 <context>
     <name>AddAccountDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="249" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="250" />
         <source>No platform is available.</source>
         <translation>没有可用的平台。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="252" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="253" />
         <source>Enter a name for the account.</source>
         <translation>请输入账号名称。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="273" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="274" />
         <source>Add account</source>
         <translation>添加账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="274" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="275" />
         <source>Platform</source>
         <translation>平台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="274" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="275" />
         <source>Name</source>
         <translation>名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="274" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="275" />
         <source>Proxy</source>
         <translation>代理</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="275" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="276" />
         <source>How operators will see this account</source>
         <translation>客服看到的账号名称</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/accounts.py" line="276" />
+        <location filename="../../app/ui/dialogs/accounts.py" line="277" />
         <source>No proxy (direct)</source>
         <translation>不使用代理（直连）</translation>
     </message>
@@ -160,18 +160,18 @@
 <context>
     <name>BubbleDelegate</name>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="211" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="212" />
         <source>You</source>
         <extracomment>str: the outbox reply id whose Retry link was clicked str: the outbox reply id whose Cancel link was clicked</extracomment>
         <translation>我</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="220" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="221" />
         <source>Retry</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="222" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="223" />
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
@@ -199,7 +199,7 @@
     <message>
         <location filename="../../app/ui/components/chat_pane.py" line="362" />
         <source>Reply</source>
-        <extracomment>TopicRef: the topic shown changed (None: nothing shown) str: the operator asked to log the shown topic's account in again</extracomment>
+        <extracomment>TopicRef: the topic shown changed (None: nothing shown) str: the operator asked to log the shown topic&apos;s account in again</extracomment>
         <translation>回复</translation>
     </message>
     <message>
@@ -276,175 +276,175 @@
 <context>
     <name>LoginDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="227" />
+        <location filename="../../app/ui/dialogs/login.py" line="230" />
         <source>Expires in {time}</source>
         <translation>{time} 后过期</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/dialogs/login.py" line="229" />
+        <location filename="../../app/ui/dialogs/login.py" line="232" />
         <source>refreshed %n time(s)</source>
         <translation>
             <numerusform>已刷新 %n 次</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="232" />
+        <location filename="../../app/ui/dialogs/login.py" line="235" />
         <source>This account belongs to {0} on the platform; the phone confirmed another one. Log in as {0}, or add a new account for the other one.</source>
         <translation>此账号在平台上属于 {0}，但手机确认的是另一个账号。请以 {0} 登录，或为另一个账号添加新账号。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="237" />
+        <location filename="../../app/ui/dialogs/login.py" line="240" />
         <source>Sandbox: “Simulate scan” plays the phone</source>
         <translation>沙盒：“模拟扫码”代替手机扫码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="245" />
+        <location filename="../../app/ui/dialogs/login.py" line="248" />
         <source>Log in</source>
         <translation>登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="246" />
+        <location filename="../../app/ui/dialogs/login.py" line="249" />
         <source>Log in to {account}</source>
         <translation>登录 {account}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="248" />
-        <location filename="../../app/ui/dialogs/login.py" line="249" />
+        <location filename="../../app/ui/dialogs/login.py" line="251" />
+        <location filename="../../app/ui/dialogs/login.py" line="252" />
         <source>Opening the login page…</source>
         <translation>正在打开登录页…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="250" />
-        <source>Scan the QR code with the platform's mobile app</source>
+        <location filename="../../app/ui/dialogs/login.py" line="253" />
+        <source>Scan the QR code with the platform&apos;s mobile app</source>
         <translation>请用平台手机 App 扫描二维码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="251" />
+        <location filename="../../app/ui/dialogs/login.py" line="254" />
         <source>The QR code was renewed: scan the new one</source>
         <translation>二维码已更新，请扫描新的二维码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="252" />
+        <location filename="../../app/ui/dialogs/login.py" line="255" />
         <source>Scanned: confirm the login on the phone</source>
         <translation>已扫码，请在手机上确认登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="253" />
+        <location filename="../../app/ui/dialogs/login.py" line="256" />
         <source>The platform sent a verification code</source>
         <translation>平台已发送验证码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="254" />
+        <location filename="../../app/ui/dialogs/login.py" line="257" />
         <source>Verifying…</source>
         <translation>正在验证…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="255" />
+        <location filename="../../app/ui/dialogs/login.py" line="258" />
         <source>Logged in</source>
         <translation>已登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="256" />
+        <location filename="../../app/ui/dialogs/login.py" line="259" />
         <source>Login failed</source>
         <translation>登录失败</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="257" />
+        <location filename="../../app/ui/dialogs/login.py" line="260" />
         <source>The login timed out</source>
         <translation>登录超时</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="258" />
+        <location filename="../../app/ui/dialogs/login.py" line="261" />
         <source>The QR code expired</source>
         <translation>二维码已过期</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="259" />
+        <location filename="../../app/ui/dialogs/login.py" line="262" />
         <source>Login cancelled</source>
         <translation>登录已取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="265" />
+        <location filename="../../app/ui/dialogs/login.py" line="268" />
         <source>Login refused: another platform account</source>
         <translation>登录被拒绝：不是同一个平台账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="272" />
+        <location filename="../../app/ui/dialogs/login.py" line="275" />
         <source>The QR code appears here</source>
         <translation>二维码将显示在这里</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="276" />
+        <location filename="../../app/ui/dialogs/login.py" line="279" />
         <source>Phone number</source>
         <translation>手机号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="278" />
+        <location filename="../../app/ui/dialogs/login.py" line="281" />
         <source>SMS code</source>
         <translation>短信验证码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="279" />
+        <location filename="../../app/ui/dialogs/login.py" line="282" />
         <source>Submit</source>
         <translation>提交</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="280" />
+        <location filename="../../app/ui/dialogs/login.py" line="283" />
         <source>Simulate scan</source>
         <translation>模拟扫码</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="282" />
+        <location filename="../../app/ui/dialogs/login.py" line="285" />
         <source>The sandbox has no phone app: this opens the page a phone would show after scanning</source>
         <translation>沙盒没有手机 App：这会打开手机扫码后显示的页面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="283" />
+        <location filename="../../app/ui/dialogs/login.py" line="286" />
         <source>Show browser</source>
         <translation>显示浏览器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="285" />
+        <location filename="../../app/ui/dialogs/login.py" line="288" />
         <source>Continue the login in a visible browser window</source>
         <translation>在可见的浏览器窗口中继续登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="286" />
+        <location filename="../../app/ui/dialogs/login.py" line="289" />
         <source>No display available for a browser window</source>
         <translation>没有可用于显示浏览器窗口的屏幕</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="288" />
+        <location filename="../../app/ui/dialogs/login.py" line="291" />
         <source>Try again</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="289" />
+        <location filename="../../app/ui/dialogs/login.py" line="292" />
         <source>Close</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="289" />
+        <location filename="../../app/ui/dialogs/login.py" line="292" />
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="309" />
+        <location filename="../../app/ui/dialogs/login.py" line="312" />
         <source>Keep the new account?</source>
         <translation>保留新账号？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="310" />
+        <location filename="../../app/ui/dialogs/login.py" line="313" />
         <source>“{account}” has not logged in. Keep it to log in later, or remove it?</source>
         <translation>“{account}”尚未登录。保留它以后再登录，还是删除它？</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="313" />
+        <location filename="../../app/ui/dialogs/login.py" line="316" />
         <source>Remove account</source>
         <translation>删除账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/login.py" line="314" />
+        <location filename="../../app/ui/dialogs/login.py" line="317" />
         <source>Keep account</source>
         <translation>保留账号</translation>
     </message>
@@ -500,13 +500,13 @@
         <translation>就绪</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="137" />
-        <location filename="../../app/ui/app.py" line="229" />
+        <location filename="../../app/ui/app.py" line="138" />
+        <location filename="../../app/ui/app.py" line="230" />
         <source>HisCRM Console cannot start</source>
         <translation>HisCRM 控制台无法启动</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="211" />
+        <location filename="../../app/ui/app.py" line="212" />
         <source>HisCRM is already running on this data folder (process {pid}): use that window, or quit it before starting another.
 
 Data folder: {folder}</source>
@@ -515,7 +515,7 @@ Data folder: {folder}</source>
 数据文件夹：{folder}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="216" />
+        <location filename="../../app/ui/app.py" line="217" />
         <source>HisCRM Console is already running</source>
         <translation>HisCRM Console 已在运行</translation>
     </message>
@@ -552,100 +552,105 @@ Data folder: {folder}</source>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="320" />
-        <location filename="../../app/ui/main_window.py" line="402" />
+        <location filename="../../app/ui/main_window.py" line="329" />
+        <location filename="../../app/ui/main_window.py" line="419" />
         <source>HisCRM Console</source>
         <translation>HisCRM 控制台</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="321" />
+        <location filename="../../app/ui/main_window.py" line="330" />
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="322" />
+        <location filename="../../app/ui/main_window.py" line="331" />
         <source>&amp;Accounts</source>
         <translation>账号(&amp;A)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="323" />
+        <location filename="../../app/ui/main_window.py" line="332" />
         <source>&amp;Messages</source>
         <translation>消息(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="324" />
+        <location filename="../../app/ui/main_window.py" line="333" />
         <source>Main toolbar</source>
         <translation>主工具栏</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="325" />
+        <location filename="../../app/ui/main_window.py" line="334" />
         <source>Accounts…</source>
         <translation>账号管理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="326" />
+        <location filename="../../app/ui/main_window.py" line="335" />
         <source>Add account…</source>
         <translation>添加账号…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="327" />
+        <location filename="../../app/ui/main_window.py" line="336" />
         <source>Workers…</source>
         <translation>工作进程…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="328" />
+        <location filename="../../app/ui/main_window.py" line="337" />
         <source>Proxies…</source>
         <translation>代理…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="329" />
+        <location filename="../../app/ui/main_window.py" line="338" />
         <source>Settings…</source>
         <translation>设置…</translation>
     </message>
     <message>
         <location filename="../../app/ui/main_window.py" line="201" />
         <location filename="../../app/ui/main_window.py" line="207" />
-        <location filename="../../app/ui/main_window.py" line="330" />
+        <location filename="../../app/ui/main_window.py" line="339" />
         <source>Mark all read</source>
         <translation>全部标为已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="331" />
+        <location filename="../../app/ui/main_window.py" line="340" />
         <source>Search…</source>
         <translation>搜索…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="332" />
+        <location filename="../../app/ui/main_window.py" line="341" />
         <source>Previous topic</source>
         <translation>上一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="333" />
+        <location filename="../../app/ui/main_window.py" line="342" />
         <source>Next topic</source>
         <translation>下一个会话</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="334" />
+        <location filename="../../app/ui/main_window.py" line="343" />
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="350" />
+        <location filename="../../app/ui/main_window.py" line="364" />
+        <source>Finish the verification in a browser…</source>
+        <translation>在浏览器中完成验证…</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/main_window.py" line="367" />
         <source>Log in…</source>
         <translation>登录…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="351" />
+        <location filename="../../app/ui/main_window.py" line="368" />
         <source>Mark channel read</source>
         <translation>本账号全部已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="395" />
+        <location filename="../../app/ui/main_window.py" line="412" />
         <source>{account}: {problem}</source>
         <translation>{account}：{problem}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/main_window.py" line="399" />
+        <location filename="../../app/ui/main_window.py" line="416" />
         <source>Unread: {0}</source>
         <translation>未读：{0}</translation>
     </message>
@@ -942,7 +947,7 @@ Data folder: {folder}</source>
     <message>
         <location filename="../../app/ui/components/reply_box.py" line="151" />
         <source>The reply is too long ({0} characters; at most {1}).</source>
-        <extracomment>(text, target comment id or None): the operator pressed Enter or Send the reply target was dropped (Esc, the ✕ button, the reply was sent) the operator pressed "Log in again" on the account banner</extracomment>
+        <extracomment>(text, target comment id or None): the operator pressed Enter or Send the reply target was dropped (Esc, the ✕ button, the reply was sent) the operator pressed &quot;Log in again&quot; on the account banner</extracomment>
         <translation>回复太长（{0} 个字符，最多 {1} 个）。</translation>
     </message>
     <message>
@@ -964,47 +969,47 @@ Data folder: {folder}</source>
 <context>
     <name>ReplyStatus</name>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="67" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="68" />
         <source>Queued</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="68" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="69" />
         <source>Sending…</source>
         <translation>发送中…</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="69" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="70" />
         <source>Sent</source>
         <translation>已发送</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="70" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="71" />
         <source>Confirmed</source>
         <translation>已确认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="71" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="72" />
         <source>Failed</source>
         <translation>失败</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="72" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="73" />
         <source>Blocked</source>
         <translation>已被限制</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="73" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="74" />
         <source>Cancelled</source>
         <translation>已取消</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="74" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="75" />
         <source>Uncertain: check and confirm</source>
         <translation>不确定：请到平台核实并确认</translation>
     </message>
     <message>
-        <location filename="../../app/ui/views/bubble_delegate.py" line="85" />
+        <location filename="../../app/ui/views/bubble_delegate.py" line="86" />
         <source>{status}: {reason}</source>
         <translation>{status}：{reason}</translation>
     </message>
@@ -1206,7 +1211,7 @@ Data folder: {folder}</source>
     <message>
         <location filename="../../app/ui/components/topics_pane.py" line="91" />
         <source>Open</source>
-        <extracomment>Topic: the operator selected a topic Topic: a listed topic's title or counters changed (the chat pane's header follows)</extracomment>
+        <extracomment>Topic: the operator selected a topic Topic: a listed topic&apos;s title or counters changed (the chat pane&apos;s header follows)</extracomment>
         <translation>打开</translation>
     </message>
     <message>
@@ -1248,55 +1253,60 @@ Data folder: {folder}</source>
 <context>
     <name>Tray</name>
     <message>
-        <location filename="../../app/ui/tray.py" line="158" />
-        <location filename="../../app/ui/tray.py" line="164" />
+        <location filename="../../app/ui/tray.py" line="185" />
+        <location filename="../../app/ui/tray.py" line="191" />
         <source>New messages</source>
-        <extracomment>(title, body): a notification was shown (or would have been, where there is no tray). int: the unread total changed. The operator chose Quit in the tray menu (the window connects its shutdown to it).</extracomment>
+        <extracomment>(title, body): a notification was shown (or would have been, where there is no tray). int: the unread total changed. The operator chose Quit in the tray menu (the window connects its shutdown to it). account id: the operator chose to finish a platform&apos;s check (a notification&apos;s button, or a click on the tray&apos;s balloon saying so); the window opens a visible login.</extracomment>
         <translation>新消息</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/tray.py" line="162" />
+        <location filename="../../app/ui/tray.py" line="189" />
         <source>%n new message(s)</source>
         <translation>
             <numerusform>%n 条新消息</numerusform>
         </translation>
     </message>
     <message numerus="yes">
-        <location filename="../../app/ui/tray.py" line="165" />
+        <location filename="../../app/ui/tray.py" line="192" />
         <source>%n new message(s) on {accounts} accounts</source>
         <translation>
             <numerusform>{accounts} 个账号共有 %n 条新消息</numerusform>
         </translation>
     </message>
+    <message>
+        <location filename="../../app/ui/tray.py" line="199" />
+        <source>Open a browser to verify</source>
+        <translation>打开浏览器完成验证</translation>
+    </message>
     <message numerus="yes">
-        <location filename="../../app/ui/tray.py" line="182" />
+        <location filename="../../app/ui/tray.py" line="223" />
         <source>HisCRM Console: %n unread</source>
         <translation>
             <numerusform>HisCRM 控制台：%n 条未读</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="184" />
+        <location filename="../../app/ui/tray.py" line="225" />
         <source>HisCRM Console: all read</source>
         <translation>HisCRM 控制台：全部已读</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="186" />
+        <location filename="../../app/ui/tray.py" line="227" />
         <source>Show window</source>
         <translation>显示窗口</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="186" />
+        <location filename="../../app/ui/tray.py" line="227" />
         <source>Hide window</source>
         <translation>隐藏窗口</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="187" />
+        <location filename="../../app/ui/tray.py" line="228" />
         <source>Do not disturb</source>
         <translation>免打扰</translation>
     </message>
     <message>
-        <location filename="../../app/ui/tray.py" line="191" />
+        <location filename="../../app/ui/tray.py" line="232" />
         <source>Quit</source>
         <translation>退出</translation>
     </message>
@@ -1312,112 +1322,112 @@ Data folder: {folder}</source>
 <context>
     <name>WorkersDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="85" />
+        <location filename="../../app/ui/dialogs/workers.py" line="86" />
         <source>Browsers are switched off for this run</source>
         <translation>本次运行未启用浏览器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="87" />
+        <location filename="../../app/ui/dialogs/workers.py" line="88" />
         <source>Running ({version}), started {count} time(s)</source>
         <translation>运行中（{version}），已启动 {count} 次</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="90" />
+        <location filename="../../app/ui/dialogs/workers.py" line="91" />
         <source>Not running (starts when an account needs it)</source>
         <translation>未运行（有账号需要时自动启动）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="93" />
+        <location filename="../../app/ui/dialogs/workers.py" line="94" />
         <source>{count} (browser pid {pids})</source>
         <translation>{count} 个（浏览器进程号 {pids}）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="98" />
+        <location filename="../../app/ui/dialogs/workers.py" line="99" />
         <source>{pss:.0f} MB (PSS), {rss:.0f} MB resident</source>
         <translation>{pss:.0f} MB（PSS），常驻 {rss:.0f} MB</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="101" />
+        <location filename="../../app/ui/dialogs/workers.py" line="102" />
         <source>{rss:.0f} MB resident</source>
         <translation>常驻 {rss:.0f} MB</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="102" />
+        <location filename="../../app/ui/dialogs/workers.py" line="103" />
         <source>{open} of at most {max}</source>
         <translation>{open} / 最多 {max}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="111" />
+        <location filename="../../app/ui/dialogs/workers.py" line="112" />
         <source>in {s:.0f} s</source>
         <translation>{s:.0f} 秒后</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="141" />
+        <location filename="../../app/ui/dialogs/workers.py" line="142" />
         <source>Workers</source>
         <translation>工作进程</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="142" />
+        <location filename="../../app/ui/dialogs/workers.py" line="143" />
         <source>Browser</source>
         <translation>浏览器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="142" />
+        <location filename="../../app/ui/dialogs/workers.py" line="143" />
         <source>Browser processes</source>
         <translation>浏览器进程</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="142" />
+        <location filename="../../app/ui/dialogs/workers.py" line="143" />
         <source>Memory</source>
         <translation>内存</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="143" />
+        <location filename="../../app/ui/dialogs/workers.py" line="144" />
         <source>Open pages</source>
         <translation>打开的页面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="143" />
+        <location filename="../../app/ui/dialogs/workers.py" line="144" />
         <source>Accounts</source>
         <translation>账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="145" />
+        <location filename="../../app/ui/dialogs/workers.py" line="146" />
         <source>Account</source>
         <translation>账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="145" />
+        <location filename="../../app/ui/dialogs/workers.py" line="146" />
         <source>State</source>
         <translation>状态</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="145" />
+        <location filename="../../app/ui/dialogs/workers.py" line="146" />
         <source>Failures</source>
         <translation>失败次数</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="145" />
+        <location filename="../../app/ui/dialogs/workers.py" line="146" />
         <source>Restarts</source>
         <translation>重启次数</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="146" />
+        <location filename="../../app/ui/dialogs/workers.py" line="147" />
         <source>Next poll</source>
         <translation>下次轮询</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="146" />
+        <location filename="../../app/ui/dialogs/workers.py" line="147" />
         <source>Last error</source>
         <translation>最近错误</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="148" />
+        <location filename="../../app/ui/dialogs/workers.py" line="149" />
         <source>Restart account</source>
         <translation>重启账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="149" />
+        <location filename="../../app/ui/dialogs/workers.py" line="150" />
         <source>Close</source>
         <translation>关闭</translation>
     </message>

@@ -3,8 +3,9 @@
 `await store.ingest(batch)` validates every record of a crawl batch, rejects the bad ones one by
 one (logged, counted, reported with a reason: nothing else in the batch is lost), stores the
 rest in ONE transaction on the database's writer thread (merge.py has the rules), and only
-after the commit publishes what changed: `MessagesAdded`, `MessagesUpdated` and, for replies
-the crawl confirmed, `MessageStatusChanged`. A record is therefore always persisted before
+after the commit publishes what changed: `MessagesAdded` (with the new rows as the views show
+them, read in the same transaction: im/added.py), `MessagesUpdated` and, for replies the crawl
+confirmed, `MessageStatusChanged`. A record is therefore always persisted before
 anyone is told about it, and the event loop never waits on the database.
 """
 from __future__ import annotations

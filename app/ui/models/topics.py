@@ -13,6 +13,7 @@ from typing import Iterable, Literal
 from PySide6.QtCore import QModelIndex, QObject, QTimer
 
 from app.engine.events import MessagesAdded, MessagesUpdated, UnreadChanged
+from app.engine.im.tables import BOTH
 from app.engine.im.types import Page, Topic, TopicRef
 
 from ..bridge import EngineBridge
@@ -104,8 +105,7 @@ class TopicsModel(KeyedListModel[Topic]):
         fresh = list(page.items)
         if pinned is not None and self._pinned is not None and pinned.ref == self._pinned.ref:
             self._pinned = pinned
-            fresh.append(pinned)
-            fresh.sort(key=_activity_key, reverse=True)
+            fresh = list_order(fresh + [pinned])
         self._sync(fresh)
 
     def _schedule_reload(self) -> None:
@@ -127,15 +127,17 @@ class TopicsModel(KeyedListModel[Topic]):
         if self._pinned is not None and self._pinned.ref in rows:
             self._pinned = rows[self._pinned.ref]
         floor = None if self._at_end or not shown else _activity_key(shown[-1])
+        pinned = getattr(self._pinned, "ref", None)
         known = {t.ref for t in shown}
-        fresh = [t for t in shown if t.ref not in rows]
-        for topic in rows.values():
-            pinned = self._pinned is not None and topic.ref == self._pinned.ref
-            listed = topic.ref in known or floor is None or _activity_key(topic) >= floor
-            if pinned or (listed and self._admits(topic)):
+        fresh = [  # new rows first: of topics alike in the list order, the newer row comes first
+            t for t in rows.values() if t.ref not in known
+            and (t.ref == pinned or ((floor is None or _activity_key(t) >= floor) and self._admits(t)))]
+        for topic in shown:
+            if topic.ref not in rows:
                 fresh.append(topic)
-        fresh.sort(key=_activity_key, reverse=True)
-        self._sync(fresh)
+            elif topic.ref == pinned or self._admits(rows[topic.ref]):
+                fresh.append(rows[topic.ref])
+        self._sync(list_order(fresh))
 
     def _admits(self, topic: Topic) -> bool:
         if self.topic_filter == "unread":
@@ -149,3 +151,11 @@ class TopicsModel(KeyedListModel[Topic]):
 
 def _activity_key(topic: Topic) -> float:
     return topic.last_message_at.timestamp() if topic.last_message_at else 0.0
+
+
+def list_order(topics: list[Topic]) -> list[Topic]:
+    """`topics` in the topic list's order (topics.py: newest activity, then conversations
+    before works, then the newer row). Rows are not known here: of topics alike in the first
+    two, the one given first stays first."""
+    rank = {t.kind: t.rank for t in BOTH}
+    return sorted(topics, key=lambda t: (-_activity_key(t), -rank[t.ref.kind]))
