@@ -94,8 +94,18 @@ def test_a_held_account_is_offered_a_visible_browser_and_logs_in_there(
         window.detach_engine()
 
 
-def test_the_menu_of_an_account_in_good_standing_offers_no_verification(window, engine, account, qloop):
+def test_only_a_held_account_logs_in_again_in_a_visible_browser(window, engine, account, qloop):
     wait_until(qloop, lambda: window.channels_model.channel(account) is not None)
     menu = window.build_channel_menu(window.channels_model.channel(account))
     assert "Finish the verification in a browser…" not in [a.text() for a in menu.actions()]
     menu.deleteLater()
+    dialog = window.log_in(account)  # the chat's "Log in again"
+    wait_until(qloop, lambda: dialog.session_id is not None)
+    assert not engine.logins.session(dialog.session_id).visible
+    dialog.reject()
+
+    run(qloop, engine.accounts.set_login_status(account, "needs_verification", error="held"))
+    wait_until(qloop, lambda: window.channels_model.channel(account).login_status == "needs_verification")
+    dialog = window.log_in(account)
+    wait_until(qloop, lambda: dialog.session_id is not None)
+    assert engine.logins.session(dialog.session_id).visible
