@@ -13,9 +13,9 @@ INSERT ... SELECT per pass, shortly after each batch: `SearchIndexer` listens fo
 `MessagesAdded`, notes the highest new row of each table from the rows the event carries, and
 queues one pass up to there on the database's writer thread, half a second later (never more
 than one waiting). The pass reads the texts from the tables, not from the events: a row
-edited meanwhile is indexed as it is now (the edit triggers leave rows above the mark alone). `search_index_state.indexed_upto` marks how far each
-table is indexed; search reads the few rows above the mark directly, so it never misses a
-message, indexed yet or not.
+edited meanwhile is indexed as it is now (the edit triggers leave rows above the mark alone).
+`search_index_state.indexed_upto` marks how far each table is indexed; search reads the few
+rows above the mark directly, so it never misses a message, indexed yet or not.
 
 PostgreSQL needs none of this: its trigram GIN indexes are maintained by the server.
 """
