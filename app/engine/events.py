@@ -3,8 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from .im.types import Channel, PlacedMessage, Topic, TopicRef, UnreadTotals
+from .im.types import Channel, Topic, TopicRef, UnreadTotals
+
+if TYPE_CHECKING:
+    from .im.added import NewMessages
 from .settings import Settings
 
 
@@ -23,7 +27,7 @@ class MessagesAdded(Event):
     `inbound_new` counts the audience's (notify-worthy) messages."""
 
     account_id: str
-    messages: tuple[PlacedMessage, ...]
+    messages: NewMessages  # the new rows; `Message`s made when asked (all, or one topic's)
     topic_rows: tuple[Topic, ...]
     channel: Channel
     unread: UnreadTotals
@@ -34,11 +38,11 @@ class MessagesAdded(Event):
 
     @property
     def topics(self) -> tuple[TopicRef, ...]:
-        return tuple(sorted({p.message.topic for p in self.messages}, key=lambda r: (r.kind, r.platform_id)))
+        return tuple(sorted(self.messages.topics, key=lambda r: (r.kind, r.platform_id)))
 
     @property
     def message_ids(self) -> tuple[str, ...]:
-        return tuple(p.message.id for p in self.messages)
+        return self.messages.ids
 
 
 @dataclass(frozen=True)

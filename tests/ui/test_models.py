@@ -7,6 +7,7 @@ from datetime import timedelta
 from PySide6.QtCore import QPersistentModelIndex
 
 from app.engine.events import MessagesAdded
+from app.engine.im.added import NewMessages
 from app.engine.im.types import UnreadTotals
 from app.ui.models import ChannelsModel, MessagesModel, ObjectRole, TopicsModel
 from app.ui.models.messages import FIRST_PAGE, MAX_ROWS, OLDER_PAGE
@@ -132,7 +133,7 @@ def test_a_burst_of_events_reaches_the_model_as_one_emission(engine, qloop, acco
     received: list[list[MessagesAdded]] = []
     bridge.messages_added.connect(received.append)
     (channel,) = run(qloop, engine.views.channels())
-    event = MessagesAdded(account, (), (), channel, UnreadTotals(0, 0))
+    event = MessagesAdded(account, NewMessages([], frozenset()), (), channel, UnreadTotals(0, 0))
     for i in range(20):
         engine.bus.publish(event)
     wait_until(qloop, lambda: received)

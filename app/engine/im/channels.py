@@ -25,7 +25,7 @@ def list_channels(session: Session) -> list[Channel]:
 
 
 def get_channel(session: Session, account_id: str) -> Channel | None:
-    row = session.execute(_CHANNELS.where(Account.id == account_id)).first()
+    row = session.execute(_CHANNEL, {"account_id": account_id}).first()
     return None if row is None else _to_channel(row)
 
 
@@ -52,6 +52,8 @@ _CHANNELS = select(
     type_coerce(Account.last_message_at, BigInteger).label("activity_ms"),
     Account.last_message_preview,
 ).order_by(Account.last_message_at.desc().nulls_last(), Account.created_at, Account.id)
+
+_CHANNEL = _CHANNELS.where(Account.id == bindparam("account_id"))
 
 
 @lru_cache(maxsize=None)

@@ -101,9 +101,6 @@ def index_new_rows(session: Session, through: dict[str, int] | None = None) -> b
     return any(more for _, more in marks.values())
 
 
-_TABLES = {t.message_kind: t.message.__tablename__ for t in BOTH}
-
-
 class SearchIndexer:
     """Runs `index_new_rows` after new messages arrive (SQLite only)."""
 
@@ -123,9 +120,8 @@ class SearchIndexer:
             pass
 
     def _on_messages_added(self, event: MessagesAdded) -> None:
-        for placed in event.messages:
-            name = _TABLES[placed.message.kind]
-            self._through[name] = max(self._through.get(name, 0), placed.position.row_id)
+        for name, row_id in event.messages.highest_rows().items():
+            self._through[name] = max(self._through.get(name, 0), row_id)
         if self._queued is not None and not self._queued.done():
             self._again = True  # the running pass may have started before these rows
             return

@@ -100,10 +100,10 @@ def topics_of(session: Session, refs: Iterable[TopicRef]) -> list[Topic]:
     for ref in refs:
         wanted.setdefault((ref.account_id, tables_for(ref.kind).kind), set()).add(ref.platform_id)
     found = []
+    connection = session.connection()
     for (account_id, kind), keys in sorted(wanted.items()):
-        t = BY_KIND[kind]
-        stmt = select(*_columns(t)).where(t.topic.account_id == account_id, t.topic_key.in_(sorted(keys)))
-        found += [_to_topic(account_id, row) for row in session.execute(stmt)]
+        rows = connection.execute(_lookup_many_statement(kind), {"account_id": account_id, "keys": sorted(keys)})
+        found += [_to_topic(account_id, row) for row in rows]
     return found
 
 
@@ -163,6 +163,13 @@ def _lookup_statement(kind: str) -> Any:
     t = BY_KIND[kind]
     return select(*_columns(t)).where(
         t.topic.account_id == bindparam("account_id"), t.topic_key == bindparam("platform_id"))
+
+
+@lru_cache(maxsize=None)
+def _lookup_many_statement(kind: str) -> Any:
+    t = BY_KIND[kind]
+    return select(*_columns(t)).where(
+        t.topic.account_id == bindparam("account_id"), t.topic_key.in_(bindparam("keys", expanding=True)))
 
 
 # Typed: PostgreSQL would otherwise cast a millisecond time to a 32-bit INTEGER.

@@ -90,14 +90,6 @@ class MessageCursor:
         return cls(int(a), int(b))
 
 
-@dataclass(frozen=True, slots=True)
-class PlacedMessage:
-    """A message with its place in its topic's order (and its row: the search key needs it)."""
-
-    message: Message
-    position: MessageCursor
-
-
 T = TypeVar("T")
 
 

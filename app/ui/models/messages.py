@@ -135,7 +135,7 @@ class MessagesModel(KeyedListModel[Message]):
 
     # ---- Live changes ---------------------------------------------------------------------
     def _on_messages_added(self, events: Iterable[MessagesAdded]) -> None:
-        arrived = [p.message for e in events for p in e.messages if p.message.topic == self.ref]
+        arrived = [m for e in events for m in e.messages.in_topic(self.ref)]
         if arrived:
             self._when_settled(lambda: self._add_arrived(arrived))
 
