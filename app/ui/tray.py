@@ -96,15 +96,19 @@ class Tray(QObject):
     # ---- Public API ---------------------------------------------------------------------
     def refresh_count(self) -> None:
         self._counting += 1
-        spawn(self.engine.views.unread_totals(), on_done=self._counted)
+        spawn(self.engine.views.unread_totals(), on_done=self._counted, on_error=self._count_failed)
 
-    def _counted(self, totals: UnreadTotals) -> None:
+    def _counted(self, totals: UnreadTotals | None) -> None:
         self._counting -= 1
         if self._recount:  # new messages came meanwhile: this count may predate them
             self._recount = False
             self.refresh_count()
-        elif not self._counting:
+        elif not self._counting and totals is not None:
             self._show_count(totals)
+
+    def _count_failed(self, exc: BaseException) -> None:
+        log.warning("could not read the unread count: %s", exc)
+        self._counted(None)
 
     def toggle_window(self) -> None:
         if self.window.isVisible() and not self.window.isMinimized():
