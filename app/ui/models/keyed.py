@@ -9,7 +9,8 @@ and share what this base gives them:
   FeelUOwn's ReaderFetchMoreMixin), rows changed in its done-callback on the Qt thread;
 - `_sync`: apply a freshly queried list as removals, inserts, row updates and one reorder,
   so views keep their selection and scroll position instead of seeing a model reset;
-- `_when_settled`: rows an event carries are applied after the running query, never before;
+- `_when_settled`: rows an event carries are applied after the running query, never before,
+  and `_since_requery` drops those older than the last full re-query (it read them already);
 - `hold`: while the operator points at the list, `_sync` only updates rows in place and keeps
   the rest (new rows, removals, the new order) waiting, so a click lands on the row that was
   under the pointer; `waiting_changed` says how many rows have newer activity meanwhile.
