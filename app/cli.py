@@ -57,6 +57,8 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="the server's address (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, help="the server's port (default 3000; 0: any free port)")
     serve.add_argument("--token", help="the token clients must present (default: the one generated and saved)")
+    serve.add_argument("--redis", dest="redis_url", metavar="URL",
+                       help="share IM clients with other servers on the same database (redis://host:port/0)")
     token = sub.add_parser("token", help="print the server's token (generated on first use)")
     token.add_argument("--renew", action="store_true", help="replace it: clients with the old one are refused")
     db = sub.add_parser("db", help="database administration")
@@ -175,8 +177,8 @@ def _run(command: str, args: argparse.Namespace, paths) -> int:
 
 
 def _server_flags(args: argparse.Namespace, settings) -> None:
-    """`serve --server --host --port --token`: this run's server, over the settings (not saved)."""
-    changes = {name: value for name in ("host", "port", "token")
+    """`serve --server --host --port --token --redis`: this run's server, over the settings (not saved)."""
+    changes = {name: value for name in ("host", "port", "token", "redis_url")
                if (value := getattr(args, name, None)) is not None}
     if getattr(args, "server", False):
         changes["enabled"] = True

@@ -79,6 +79,9 @@ class AccountRow:
     fingerprint: dict[str, Any]
     worker_id: str | None
     monitor_interval_s: int | None = None  # None: the settings' poll interval
+    user_info: dict[str, Any] | None = None  # the platform's profile (followers, ...) from the last login
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -234,8 +237,8 @@ class AccountService:
             account = _load(s, account_id)
             known = account.platform_user_id
             if known and known != outcome.platform_user_id:
-                raise IdentityMismatch(_identity(account.platform_username, known),
-                                       _identity(outcome.username, outcome.platform_user_id))
+                raise IdentityMismatch(platform_identity(account.platform_username, known),
+                                       platform_identity(outcome.username, outcome.platform_user_id))
             if blob is not None:
                 account.storage_state_encrypted = blob
             account.platform_user_id = outcome.platform_user_id
@@ -347,6 +350,39 @@ class AccountService:
         self._bus.publish(AccountsChanged(None))
         return proxy_id
 
+    async def update_proxy(self, proxy_id: int, **changes: Any) -> ProxyRow:
+        """Change a proxy's name, server, protocol, username, password, country or city;
+        arguments not given stay as they are (a password of None or "" removes it)."""
+        unknown = set(changes) - {"name", "server", "protocol", "username", "password", "country", "city"}
+        if unknown:
+            raise ValueError(f"unknown proxy fields: {', '.join(sorted(unknown))}")
+        values = dict(changes)
+        if "name" in values:
+            values["name"] = _clean_name(values["name"])
+        if "server" in values:
+            host, port = _parse_server(values["server"])
+            values["server"] = f"{host}:{port}"
+        if "protocol" in values and values["protocol"] not in PROXY_PROTOCOLS:
+            raise ValueError(f"proxy protocol must be one of {', '.join(PROXY_PROTOCOLS)}")
+        if "username" in values:
+            values["username"] = values["username"] or None
+        if "password" in values:
+            password = values.pop("password")
+            values["password_encrypted"] = self._secrets.encrypt(password.encode("utf-8")) if password else None
+
+        def apply(s: Session) -> ProxyRow:
+            proxy = s.get(Proxy, proxy_id)
+            if proxy is None:
+                raise LookupError(f"no proxy {proxy_id}")
+            for key, value in values.items():
+                setattr(proxy, key, value)
+            s.flush()
+            return _proxy_row(proxy)
+
+        row = await self._db.write(apply)
+        self._bus.publish(AccountsChanged(None))
+        return row
+
     async def delete_proxy(self, proxy_id: int) -> None:
         """Remove a proxy; its accounts go out directly from then on."""
 
@@ -361,17 +397,26 @@ class AccountService:
         await self._db.write(remove)
         self._bus.publish(AccountsChanged(None))
 
-    async def test_proxy(self, proxy_id: int) -> ProxyRow:
-        """Check that the proxy server answers (a TCP connection within 5 s) and remember the
-        result and the connect time."""
-        proxy, _secret = await self._proxy(proxy_id)
+    async def test_proxy(self, proxy_id: int, target_url: str | None = None) -> ProxyRow:
+        """Check the proxy within 5 s and remember the result and the time it took.
+
+        With `target_url`, an HTTP(S) proxy must fetch that page (with its username and
+        password): that proves it forwards, not only that something listens. Without one,
+        and for SOCKS5 proxies (aiohttp speaks no SOCKS), a TCP connection to the proxy must open.
+        """
+        proxy, secret = await self._proxy(proxy_id)
         host, port = _parse_server(proxy.server)
         started = time.perf_counter()
         ok, error = True, None
         try:
             async with asyncio.timeout(PROXY_TEST_TIMEOUT_S):
-                _reader, writer = await asyncio.open_connection(host, port)
-            writer.close()
+                if target_url and proxy.protocol in ("http", "https"):
+                    password = self._secrets.decrypt(secret).decode("utf-8") if secret else ""
+                    error = await _fetch_through(proxy, password, target_url)
+                    ok = error is None
+                else:
+                    _reader, writer = await asyncio.open_connection(host, port)
+                    writer.close()
         except (OSError, asyncio.TimeoutError) as exc:
             ok, error = False, str(exc) or type(exc).__name__
         elapsed_ms = int((time.perf_counter() - started) * 1000)
@@ -421,7 +466,7 @@ def _audit(s: Session, action: str, account_id: str | None, **detail: Any) -> No
     s.add(AuditLog(actor="system", action=action, account_id=account_id, detail=detail))
 
 
-def _identity(username: str | None, user_id: str) -> str:
+def platform_identity(username: str | None, user_id: str) -> str:
     """How an operator recognises a platform identity: "name (id 123)"."""
     return f"{username} (id {user_id})" if username and username != user_id else f"id {user_id}"
 
@@ -433,6 +478,25 @@ def _clean_name(name: str) -> str:
     if len(name) > MAX_NAME_LEN:
         raise ValueError(f"the name is longer than {MAX_NAME_LEN} characters")
     return name
+
+
+async def _fetch_through(proxy: ProxyRow, password: str, target_url: str) -> str | None:
+    """GET `target_url` through the proxy: None when it answered, else why not."""
+    import aiohttp  # here: the console starts without loading an HTTP client it may never use
+
+    from yarl import URL
+
+    host, port = _parse_server(proxy.server)
+    through = URL.build(scheme="http", host=host, port=port, user=proxy.username or None,
+                        password=password if proxy.username else None)
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(target_url, proxy=through, allow_redirects=False) as response:
+                if response.status >= 400:
+                    return f"the proxy answered {response.status} {response.reason or ''}".strip()
+    except aiohttp.ClientError as exc:
+        return str(exc) or type(exc).__name__
+    return None
 
 
 def _parse_server(server: str) -> tuple[str, int]:
@@ -460,6 +524,9 @@ def _account_row(a: Account) -> AccountRow:
         fingerprint=dict(a.fingerprint or {}) or fingerprint_for(a.id),
         worker_id=a.worker_id,
         monitor_interval_s=a.monitor_interval_s,
+        user_info=dict(a.user_info or {}),
+        created_at=a.created_at,
+        updated_at=a.updated_at,
     )
 
 

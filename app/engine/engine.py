@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Protocol
 
 from .bus import EventBus
+from .events import ServerStatusChanged
 from .home_lock import HomeLock
 from .paths import AppPaths
-from .platform import Platform, PlatformRegistry, PlatformRuntime
+from .platform import Platform, PlatformRegistry, PlatformRuntime, SelfCheck, TransientError
 from .settings import Settings
 
 if TYPE_CHECKING:  # imported in create(): the console builds the engine off its UI thread
@@ -43,6 +44,7 @@ if TYPE_CHECKING:  # imported in create(): the console builds the engine off its
     from .settings_service import SettingsService
     from .store.datastore import DataStore
     from .store.db import Database
+    from .workers import WorkerDirectory, WorkerInfo
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,10 @@ class Engine:
     settings_service: SettingsService
     home_lock: HomeLock  # held from open() to stop(): one engine per home, across processes
     server_token: ServerToken  # what remote clients and workers present (app/server)
+    remote_workers: WorkerDirectory  # the remote workers seen (the server's worker link reports them)
+    # The embedded server's last ServerStatusChanged (the console's settings show it).
+    server_status: ServerStatusChanged = field(default_factory=lambda: ServerStatusChanged(running=False),
+                                               init=False)
     _opened: bool = field(default=False, init=False, repr=False)
     _front_ends: list[FrontEnd] = field(default_factory=list, init=False, repr=False)
 
@@ -100,6 +106,7 @@ class Engine:
         from .settings_service import SettingsService
         from .store.datastore import DataStore
         from .store.db import Database
+        from .workers import WorkerDirectory
 
         paths.ensure()
         bus = EventBus()
@@ -118,14 +125,21 @@ class Engine:
         box = secrets or SecretBox.from_keyring(paths)
         accounts = AccountService(db, bus, box)
         pool_options = {} if call_timeout_s is None else {"call_timeout_s": call_timeout_s}
-        pool = WorkerPool(settings, paths, registry, accounts, store, bus, enabled=start_browsers, **pool_options)
+        pool = WorkerPool(settings, paths, registry, accounts, store, bus, enabled=start_browsers,
+                          platform_config=settings_service.platform_config, **pool_options)
         login_options = {} if login_timeout_s is None else {"timeout_s": login_timeout_s}
         holders = AccountHolders(accounts, pool)
         logins = LoginManager(holders, accounts, bus, **login_options)
         outbox = Outbox(db, bus, holders)
         return cls(paths, settings, bus, registry, db, store, views, accounts, pool, holders, logins, outbox,
                    settings_service, home_lock or HomeLock(paths.data_dir),
-                   ServerToken(db, box, settings.server.token))
+                   ServerToken(db, box, settings.server.token, bus), WorkerDirectory(bus, db))
+
+    def __post_init__(self) -> None:
+        self.bus.subscribe(ServerStatusChanged, self._server_status_changed)
+
+    def _server_status_changed(self, event: ServerStatusChanged) -> None:
+        self.server_status = event
 
     async def open(self) -> None:
         """Phase 1, once: take the home's lock (HomeInUse when another process runs on this
@@ -156,6 +170,15 @@ class Engine:
         """The operator opened this account: its holder polls it now."""
         await self.holders.wake(account_id)
 
+    async def self_check(self, account_id: str) -> SelfCheck:
+        """Check the account's platform pages against what its adapter expects (the account's
+        menu: "Check the platform's pages"). It runs where the page is: this console's pool."""
+        holder = await self.holders.holder_of(account_id)
+        if holder is not self.pool:
+            raise TransientError("this account's browser runs on another machine: check it there "
+                                 "(hiscrm douyin check)")
+        return await self.pool.self_check(account_id)
+
     async def restart_account(self, account_id: str) -> None:
         """Reopen the account's page now and forget its backoff (on whichever worker holds it)."""
         await self.holders.restart_account(account_id)
@@ -163,6 +186,13 @@ class Engine:
     def pool_status(self) -> PoolStatus:
         """What the local browser pool is doing (the Workers and Accounts views)."""
         return self.pool.status()
+
+    def workers(self) -> list[WorkerInfo]:
+        """Every worker: the local pool first, then the remote workers seen in this run
+        (the Workers view, `monitor:request_workers`, the REST API)."""
+        from .workers import local_worker
+
+        return [local_worker(self.pool.status()), *self.remote_workers.list()]
 
     def attach(self, front_end: FrontEnd) -> None:
         """A front end the composition root added (the embedded server): stopped first, so

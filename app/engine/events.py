@@ -137,10 +137,22 @@ class ServerStatusChanged(Event):
 
 
 @dataclass(frozen=True)
+class ServerTokenRenewed(Event):
+    """The operator made a new server token: the running server restarts with it, so
+    clients holding the old one are cut off now, not at their next connect."""
+
+
+@dataclass(frozen=True)
 class PoolStatusChanged(Event):
     """The worker pool's browsers or account contexts changed (for the Workers view)."""
 
     details: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkersChanged(PoolStatusChanged):
+    """A remote worker registered, reported in, went offline or was dealt accounts
+    (app/engine/workers.py); a PoolStatusChanged, so the Workers view refreshes on it."""
 
 
 @dataclass(frozen=True)

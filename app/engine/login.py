@@ -164,6 +164,11 @@ class LoginManager:
         run = self._runs.get(session_id)
         return run.session if run else None
 
+    def sessions(self) -> list[LoginSession]:
+        """The sessions in progress and those finished in the last minutes, oldest first
+        (what a remote admin lists)."""
+        return [run.session for run in self._runs.values()]
+
     async def stop(self) -> None:
         """Cancel the sessions in progress (engine shutdown)."""
         for session_id in list(self._runs):

@@ -29,6 +29,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,6 +54,7 @@ from .outbox_store import (
     mark_unsent,
     platform_id_owner,
     requeue_interrupted,
+    topic_queue,
 )
 from .platform import (
     PermanentError,
@@ -63,10 +66,10 @@ from .platform import (
     SessionExpired,
 )
 from .records import MAX_ID_LEN, MAX_TEXT_LEN, Batch
-from .seams import ReplySender
+from .seams import CURRENT_SEND, ReplySender, SendAttempt
 from .store.models import ReplyStatus, utcnow
 
-__all__ = ["Outbox", "ReplyNotFound", "ReplyRejected", "ReplyRow", "ReplyStateError", "validate_text"]
+__all__ = ["Outbox", "Queued", "ReplyNotFound", "ReplyRejected", "ReplyRow", "ReplyStateError", "validate_text"]
 
 log = logging.getLogger(__name__)
 
@@ -78,19 +81,25 @@ _FIND_MARGIN = timedelta(seconds=2)
 def validate_text(text: Any) -> str:
     """The text as it will be sent (surrounding whitespace removed), or ReplyRejected."""
     if not isinstance(text, str):
-        raise ReplyRejected(f"reply text must be a string, not {type(text).__name__}")
+        raise ReplyRejected(f"reply text must be a string, not {type(text).__name__}", "not_text")
     text = text.strip()
     if not text:
-        raise ReplyRejected("the reply is empty")
+        raise ReplyRejected("the reply is empty", "empty")
     if len(text) > MAX_TEXT_LEN:
-        raise ReplyRejected(f"the reply is too long ({len(text)} characters; at most {MAX_TEXT_LEN})")
+        raise ReplyRejected(f"the reply is too long ({len(text)} characters; at most {MAX_TEXT_LEN})", "too_long")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise ReplyRejected("the reply contains a broken character (a lone surrogate)") from None
+        raise ReplyRejected("the reply contains a broken character (a lone surrogate)", "bad_character") from None
     if _CONTROL.search(text):
-        raise ReplyRejected("the reply contains control characters")
+        raise ReplyRejected("the reply contains control characters", "bad_character")
     return text
+
+
+@dataclass(frozen=True)
+class Queued:
+    reply_id: str
+    created: bool  # False: the request_id was seen before; reply_id is that first reply's
 
 
 class Outbox:
@@ -163,18 +172,33 @@ class Outbox:
         The text shows in the topic at once; the reply id is returned. A repeated
         `request_id` (a client retrying its request) returns the first reply's id.
         """
+        queued = await self.submit(ref, text, reply_to=reply_to, operator=operator, request_id=request_id)
+        return queued.reply_id
+
+    async def submit(
+        self,
+        ref: TopicRef,
+        text: str,
+        *,
+        reply_to: str | None = None,
+        operator: str | None = None,
+        request_id: str | None = None,
+    ) -> Queued:
+        """`reply`, saying also whether this call queued the reply: False for a repeated
+        `request_id`, whose first reply is not queued again (REST answers 409 Conflict)."""
         text = validate_text(text)
         refusal = await self.refusal(ref)
         if refusal is not None:
-            raise ReplyRejected(refusal)
+            raise ReplyRejected(refusal, "no_direct_messages")
         if request_id is not None and not (0 < len(request_id) <= MAX_ID_LEN):
-            raise ReplyRejected(f"request_id must have 1 to {MAX_ID_LEN} characters")
+            raise ReplyRejected(f"request_id must have 1 to {MAX_ID_LEN} characters", "bad_request_id")
         row, added = await self._db.write(_enqueue, ref, text, reply_to, operator, request_id, utcnow())
-        if added is not None:
+        created = added is not None
+        if created:
             self._bus.publish(committed(added))
             self._publish_status(row)
             self._wake.set()
-        return row.id
+        return Queued(row.id, created)
 
     async def refusal(self, ref: TopicRef) -> str | None:
         """Why a reply in this topic would be refused before it is queued (the platform cannot
@@ -219,11 +243,17 @@ class Outbox:
     async def get(self, reply_id: str) -> ReplyRow | None:
         return await self._db.read(get_reply, reply_id)
 
+    async def in_flight(self, ref: TopicRef) -> list[ReplyRow]:
+        """The topic's replies that are queued or being sent, oldest first (an IM client's
+        sending queue)."""
+        return await self._db.read(topic_queue, ref, IN_FLIGHT)
+
     async def list(
-        self, account_id: str | None = None, status: str | None = None, *, limit: int = 200
+        self, account_id: str | None = None, status: str | Collection[str] | None = None, *, limit: int = 200
     ) -> list[ReplyRow]:
-        """Newest first."""
-        return await self._db.read(list_replies, account_id, status, limit)
+        """Newest first; `status` one status or any of several."""
+        statuses = None if status is None else (status,) if isinstance(status, str) else tuple(status)
+        return await self._db.read(list_replies, account_id, statuses, limit)
 
     # ---- Dispatching ---------------------------------------------------------------------
     async def _dispatch_loop(self) -> None:
@@ -270,6 +300,7 @@ class Outbox:
 
     async def _attempt(self, row: ReplyRow, target: ReplyTarget) -> None:
         """One attempt at a `sending` row; records its outcome."""
+        attempt = CURRENT_SEND.set(SendAttempt(row.id, row.attempts))
         try:
             sent = await self._find_earlier_copy(row, target) if row.attempted_before else None
             if sent is None:
@@ -292,6 +323,8 @@ class Outbox:
         else:
             if await self._record_sent(row, platform_id) and created is not None:
                 await self._store_created(row, created)
+        finally:
+            CURRENT_SEND.reset(attempt)
 
     async def _find_earlier_copy(self, row: ReplyRow, target: ReplyTarget) -> SentReply | None:
         """An earlier attempt's copy on the platform, unless another reply owns it."""
@@ -372,6 +405,7 @@ class _NoPlatformId(PlatformError):
     code = "no_platform_id"
 
 
+IN_FLIGHT = (ReplyStatus.QUEUED.value, ReplyStatus.SENDING.value)
 DIRECT_MESSAGES = "direct_messages"  # the capability a DM reply needs
 
 

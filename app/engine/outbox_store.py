@@ -38,7 +38,12 @@ LOCAL_PREFIX = "local:"
 
 
 class ReplyRejected(ValueError):
-    """The operator's reply cannot be queued (empty or too long text, unknown topic, ...)."""
+    """The operator's reply cannot be queued (empty or too long text, unknown topic, ...).
+    `code` says which rule refused it, for a front end to say so in its own language."""
+
+    def __init__(self, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class ReplyStateError(Exception):
@@ -141,13 +146,25 @@ def get_reply(session: Session, reply_id: str) -> ReplyRow | None:
 
 
 def list_replies(
-    session: Session, account_id: str | None, status: str | None, limit: int
+    session: Session, account_id: str | None, statuses: tuple[str, ...] | None, limit: int
 ) -> list[ReplyRow]:
     query = select(Reply).order_by(Reply.created_at.desc(), Reply.id).limit(limit)
     if account_id is not None:
         query = query.where(Reply.account_id == account_id)
-    if status is not None:
-        query = query.where(Reply.status == status)
+    if statuses is not None:
+        query = query.where(Reply.status.in_(statuses))
+    return [_snapshot(session, r) for r in session.scalars(query)]
+
+
+def topic_queue(session: Session, ref: TopicRef, statuses: tuple[str, ...]) -> list[ReplyRow]:
+    """The topic's replies in these statuses, oldest first (what a client shows as sending)."""
+    target_type = TargetType.COMMENT.value if ref.kind == "content" else TargetType.DIRECT_MESSAGE.value
+    query = (
+        select(Reply)
+        .where(Reply.status.in_(statuses), Reply.account_id == ref.account_id,
+               Reply.target_type == target_type, Reply.topic_platform_id == ref.platform_id)
+        .order_by(Reply.created_at, Reply.id)
+    )
     return [_snapshot(session, r) for r in session.scalars(query)]
 
 
@@ -195,10 +212,15 @@ def enqueue(
     if request_id is not None:
         existing = session.scalars(select(Reply).where(Reply.request_id == request_id)).first()
         if existing is not None:
-            return _snapshot(session, existing), False
+            row = _snapshot(session, existing)
+            if (row.topic, row.target_platform_id, row.text) != (ref, reply_to, text):
+                # A client's bug or a reused id: answering with the first reply would tell it
+                # that this other text was queued.
+                raise ReplyRejected(f"request id {request_id!r} was used for another reply", "request_id_reused")
+            return row, False
     account = session.get(Account, ref.account_id)
     if account is None:
-        raise ReplyRejected(f"unknown account {ref.account_id!r}")
+        raise ReplyRejected(f"unknown account {ref.account_id!r}", "unknown_account")
     _check_topic(session, ref, reply_to)
     reply = Reply(
         id=str(uuid.uuid4()),
@@ -229,16 +251,16 @@ def _check_topic(session: Session, ref: TopicRef, reply_to: str | None) -> None:
     elif ref.kind == "conversation":
         model, key = Conversation, Conversation.platform_conversation_id
     else:
-        raise ReplyRejected(f"unknown topic kind {ref.kind!r}")
+        raise ReplyRejected(f"unknown topic kind {ref.kind!r}", "unknown_topic")
     found = session.scalar(select(model.id).where(model.account_id == ref.account_id, key == ref.platform_id))
     if found is None:
-        raise ReplyRejected(f"unknown topic {ref.platform_id!r} of account {ref.account_id!r}")
+        raise ReplyRejected(f"unknown topic {ref.platform_id!r} of account {ref.account_id!r}", "unknown_topic")
     if reply_to is None:
         return
     if ref.kind != "content":
-        raise ReplyRejected("a direct message cannot reply to a comment")
+        raise ReplyRejected("a direct message cannot reply to a comment", "unknown_target")
     if reply_to.startswith(LOCAL_PREFIX):
-        raise ReplyRejected("the reply you answer is not on the platform yet; wait until it is sent")
+        raise ReplyRejected("the reply you answer is not on the platform yet; wait until it is sent", "target_not_sent")
     parent = session.scalar(
         select(Comment.id).where(
             Comment.account_id == ref.account_id,
@@ -247,7 +269,7 @@ def _check_topic(session: Session, ref: TopicRef, reply_to: str | None) -> None:
         )
     )
     if parent is None:
-        raise ReplyRejected(f"unknown comment {reply_to!r} in this topic")
+        raise ReplyRejected(f"unknown comment {reply_to!r} in this topic", "unknown_target")
 
 
 def _new_placeholder(account: Account, reply: Reply, now: datetime) -> Comment | DirectMessage:

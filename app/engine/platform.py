@@ -41,12 +41,12 @@ from __future__ import annotations
 import abc
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from enum import Enum
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .records import Batch
 from .reply_text import text_key
@@ -95,6 +95,17 @@ class TransientError(PlatformError):
     """Worth retrying later (network, slow page, renderer crash)."""
 
     code = "transient"
+
+
+class RateLimited(TransientError):
+    """The platform says the account goes too fast ("操作太频繁"): try again, but not before
+    `retry_after_s`. Pressing on is how accounts get restricted."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: float = 600.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class ReplyBlocked(PlatformError):
@@ -256,6 +267,39 @@ class PlatformSettings(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
+    # The pace of this platform's scheduled polls, for every account on it (app/engine/pool/
+    # pacing.py): a floor under the global poll interval, and hours without scheduled polls
+    # (the operator opening an account still polls it). Accounts polled day and night at a
+    # steady beat are what risk control looks for.
+    poll_interval_min_s: float | None = Field(None, ge=1, le=86400)  # None: the global settings
+    poll_interval_max_s: float | None = Field(None, ge=1, le=86400)
+    quiet_hours: str = ""  # "HH:MM-HH:MM" local time, may span midnight ("23:30-07:00"); "" = none
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        if value.strip():
+            parse_quiet_hours(value)  # a clear error for a bad value
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _interval_range(self) -> "PlatformSettings":
+        low, high = self.poll_interval_min_s, self.poll_interval_max_s
+        if low is not None and high is not None and high < low:
+            raise ValueError("poll_interval_max_s must not be less than poll_interval_min_s")
+        return self
+
+
+def parse_quiet_hours(value: str) -> tuple[time, time]:
+    """"23:30-07:00" -> (23:30, 07:00); ValueError naming the expected form otherwise."""
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
+    except ValueError:
+        raise ValueError(f"quiet_hours must look like 23:30-07:00, not {value!r}") from None
+    if start == end:
+        raise ValueError("quiet_hours must not start and end at the same time")
+    return start, end
+
 
 class Platform(abc.ABC):
     """One social platform's adapter. Stateless across accounts: every call gets its page."""
@@ -326,6 +370,24 @@ class Platform(abc.ABC):
     def same_text(self, sent: str, stored: str) -> bool:
         """Whether `stored` (the platform's copy) is the text `sent`."""
         return text_key(self.normalize_text(sent)) == text_key(self.normalize_text(stored))
+
+    async def self_check(self, page: "Page") -> "SelfCheck":
+        """Visit every page the adapter relies on (logged in) and say what no longer matches,
+        for a platform with the SELF_CHECK capability (a real site that changes its pages)."""
+        raise PermanentError(f"the {self.name} platform has no self-check")
+
+
+SELF_CHECK = "self_check"  # the capability of a platform whose pages can be checked (Platform.self_check)
+
+
+@dataclass(frozen=True)
+class SelfCheck:
+    """What a self-check found: whether everything matched, a few lines for the operator, and
+    the full report (a file they can send to whoever maintains the adapter)."""
+
+    ok: bool
+    lines: tuple[str, ...]
+    report_file: Any = None  # a Path, when it was saved
 
 
 @dataclass

@@ -16,6 +16,7 @@ Which holder serves which account is AccountHolders' business (app/engine/holder
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -30,6 +31,19 @@ class LoginResult:
 
     outcome: LoginOutcome
     storage_state: dict[str, Any]  # Playwright's storage state: cookies and origins
+
+
+@dataclass(frozen=True)
+class SendAttempt:
+    """Which outbox reply, and which attempt at it, a `send_reply` call is (the outbox sets
+    `CURRENT_SEND` around each attempt): a remote worker is told the reply id with the
+    request, and its request id names the attempt (app/server/worker_link/remote.py)."""
+
+    reply_id: str
+    attempt: int
+
+
+CURRENT_SEND: ContextVar[SendAttempt | None] = ContextVar("hiscrm_current_send", default=None)
 
 
 class ReplySender(Protocol):

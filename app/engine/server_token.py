@@ -13,6 +13,8 @@ import secrets as random_source
 
 from sqlalchemy.orm import Session
 
+from .bus import EventBus
+from .events import ServerTokenRenewed
 from .secrets import SecretBox, SecretError
 from .store.db import Database
 from .store.models import Setting
@@ -22,9 +24,10 @@ TOKEN_BYTES = 32
 
 
 class ServerToken:
-    def __init__(self, db: Database, box: SecretBox, configured: str = "") -> None:
+    def __init__(self, db: Database, box: SecretBox, configured: str = "", bus: EventBus | None = None) -> None:
         self._db = db
         self._box = box
+        self._bus = bus
         self.configured = configured  # settings.server.token or --token: used as given
 
     async def get(self) -> str:
@@ -41,10 +44,13 @@ class ServerToken:
 
     async def renew(self) -> str:
         """A new token replaces the saved one (the operator's "New token"): clients holding
-        the old one are refused from their next connect."""
+        the old one are refused from their next connect (ServerTokenRenewed: a running server
+        restarts with the new one at once)."""
         token = random_source.token_urlsafe(TOKEN_BYTES)
         sealed = self._box.encrypt(token.encode("utf-8")).decode("ascii")
         await self._db.write(_store, sealed)
+        if self._bus is not None:
+            self._bus.publish(ServerTokenRenewed())
         return token
 
 

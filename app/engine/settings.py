@@ -38,6 +38,8 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"  # secure by default: loopback only unless told otherwise
     port: int = Field(3000, ge=0, le=65535)
     token: str = ""  # generated on first start when empty
+    # Several `hiscrm serve` on one PostgreSQL database share their IM clients through Redis
+    redis_url: str = Field("", pattern=r"^$|^rediss?://")
 
 
 class Settings(BaseModel):

@@ -15,15 +15,18 @@ Redis manager lets several `hiscrm serve` processes share their clients' broadca
 """
 from __future__ import annotations
 
+import inspect
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 import socketio
 from aiohttp import web
 
+from ..engine.events import ServerStatusChanged
 from ..engine.server_token import tokens_match
-from .auth import presented_token
+from .auth import REFUSED, presented_token
 
 if TYPE_CHECKING:
     from ..engine.engine import Engine
@@ -31,6 +34,30 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD = 10_000_000  # bytes: the original master's limit, which its workers' snapshots use
+# What the transport takes before it drops the connection: above MAX_PAYLOAD, so that a
+# message a little too big is answered with an error (its handler sees `packet_size()`),
+# not a silently closed socket that the original worker would send the same snapshot to again.
+TRANSPORT_LIMIT = 2 * MAX_PAYLOAD
+
+_PACKET_SIZE: ContextVar[int] = ContextVar("hiscrm_packet_size", default=0)
+
+
+def packet_size() -> int:
+    """The size (characters) of the Socket.IO packet whose handler is running."""
+    return _PACKET_SIZE.get()
+
+
+class _SizedServer(socketio.AsyncServer):
+    """An AsyncServer whose event handlers can ask how big their packet was (packet_size):
+    the size is known only here, before the packet is decoded, and the handler task inherits
+    the context variable set for it."""
+
+    async def _handle_eio_message(self, eio_sid, data):
+        token = _PACKET_SIZE.set(len(data) if isinstance(data, (str, bytes)) else 0)
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        finally:
+            _PACKET_SIZE.reset(token)
 
 
 @dataclass(frozen=True)
@@ -38,7 +65,7 @@ class ServerOptions:
     host: str = "127.0.0.1"  # loopback unless told otherwise
     port: int = 3000
     token: str = ""  # empty: the engine's token (generated once, app/engine/server_token.py)
-    redis_url: str = ""  # shared broadcasts between several server processes
+    redis_url: str = ""  # shared broadcasts between several server processes (redis://host:port/db)
 
 
 class EmbeddedServer:
@@ -47,20 +74,24 @@ class EmbeddedServer:
         self.options = options
         self.token = ""  # known from start()
         manager = socketio.AsyncRedisManager(options.redis_url) if options.redis_url else None
-        self.sio = socketio.AsyncServer(
+        self.sio = _SizedServer(
             async_mode="aiohttp",
             cors_allowed_origins="*",  # the original's; every connection still needs the token
-            max_http_buffer_size=MAX_PAYLOAD,
+            max_http_buffer_size=TRANSPORT_LIMIT,
             ping_interval=25,
             ping_timeout=60,
             client_manager=manager,
             logger=False,
             engineio_logger=False,
         )
-        self.web = web.Application(client_max_size=MAX_PAYLOAD)
+        self.web = web.Application(client_max_size=TRANSPORT_LIMIT)
         self.sio.attach(self.web)
+        self.sio.on("connect", self._guard, namespace="*")
         self._runner: web.AppRunner | None = None
         self.port = options.port
+        self.im_clients = 0  # connected IM clients (namespace `/`), kept by im_clients.py
+        self.workers = 0  # connected remote workers
+        self._cleanups: list[Callable[[], Any]] = []
         for install in _parts():
             install(self)
 
@@ -68,6 +99,28 @@ class EmbeddedServer:
         """Whether a Socket.IO handshake presents the token (every namespace's connect asks;
         a refusal raises socketio.exceptions.ConnectionRefusedError(auth.REFUSED))."""
         return tokens_match(presented_token(environ, auth), self.token)
+
+    def on_stop(self, cleanup: Callable[[], Any]) -> None:
+        """A part's cleanup (unsubscribing from the bus, ...), run by stop(), newest first."""
+        self._cleanups.append(cleanup)
+
+    def status(self) -> ServerStatusChanged:
+        """The running server as the console shows it (address, clients, workers)."""
+        return ServerStatusChanged(running=True, url=self.url, im_clients=self.im_clients, workers=self.workers)
+
+    async def _guard(self, namespace: str, sid: str, environ: dict, auth: object = None) -> object:
+        """The connect handler of a namespace that has none of its own (`/` is always open in
+        python-socketio): the token is asked there too."""
+        if not self.admits(environ, auth):
+            raise socketio.exceptions.ConnectionRefusedError(REFUSED)
+        own = self.sio.namespace_handlers.get(namespace)
+        if own is not None:  # python-socketio asks this catch-all first: the namespace's own still runs
+            return await own.trigger_event("connect", sid, environ, auth)
+        return None
+
+    @property
+    def running(self) -> bool:
+        return self._runner is not None
 
     @property
     def url(self) -> str:
@@ -96,6 +149,13 @@ class EmbeddedServer:
         if self._runner is None:
             return
         runner, self._runner = self._runner, None
+        for cleanup in reversed(self._cleanups):
+            try:
+                result = cleanup()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("server part cleanup %r failed", cleanup)
         await self.sio.shutdown()  # clients are told, not left to time out
         await runner.cleanup()
         log.info("server stopped")
@@ -104,4 +164,6 @@ class EmbeddedServer:
 def _parts():
     """The parts of the server, each `install(server)`; imported here so that a console that
     never switches the server on never imports them."""
-    return []
+    from . import admin, im_clients, rest, worker_link
+
+    return [im_clients.install, worker_link.install, rest.install, admin.install]

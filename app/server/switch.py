@@ -1,4 +1,5 @@
-"""ServerSwitch: the embedded server follows the settings (`server.enabled`, host, port, token).
+"""ServerSwitch: the embedded server follows the settings (`server.enabled`, host, port, token,
+redis_url).
 
 The console's settings switch and `hiscrm serve --server` both end here: turning it on
 starts the server, changing its address restarts it, turning it off stops it. Whatever
@@ -11,7 +12,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from ..engine.events import ServerStatusChanged, SettingsChanged
+from ..engine.events import ServerStatusChanged, ServerTokenRenewed, SettingsChanged
 from .app import EmbeddedServer, ServerOptions
 
 if TYPE_CHECKING:
@@ -21,25 +22,26 @@ log = logging.getLogger(__name__)
 
 
 class ServerSwitch:
-    def __init__(self, engine: Engine, *, redis_url: str = "") -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._redis_url = redis_url
         self.server: EmbeddedServer | None = None
         self.error: str | None = None
         self._lock = asyncio.Lock()
-        self._unsubscribe = engine.bus.subscribe(SettingsChanged, self._settings_changed)
+        self._unsubscribers = [engine.bus.subscribe(SettingsChanged, self._settings_changed),
+                               engine.bus.subscribe(ServerTokenRenewed, self._token_renewed)]
 
     def _wanted(self) -> ServerOptions | None:
         server = self._engine.settings.server
         if not server.enabled:
             return None
-        return ServerOptions(server.host, server.port, server.token, self._redis_url)
+        return ServerOptions(server.host, server.port, server.token, server.redis_url)
 
-    async def apply(self) -> None:
-        """Bring the server in line with the settings (start, restart or stop it)."""
+    async def apply(self, *, restart: bool = False) -> None:
+        """Bring the server in line with the settings (start, restart or stop it); `restart`
+        restarts a running server even when its settings did not change (a new token)."""
         async with self._lock:
             wanted = self._wanted()
-            if self.server is not None and self.server.options == wanted:
+            if self.server is not None and self.server.options == wanted and not restart:
                 return
             await self._stop_server()
             self.error = None
@@ -59,8 +61,13 @@ class ServerSwitch:
         if "server" in event.changed:
             await self.apply()
 
+    async def _token_renewed(self, event: ServerTokenRenewed) -> None:
+        if self.server is not None:
+            await self.apply(restart=True)
+
     async def stop(self) -> None:
-        self._unsubscribe()
+        for unsubscribe in self._unsubscribers:
+            unsubscribe()
         async with self._lock:
             await self._stop_server()
 
@@ -70,6 +77,7 @@ class ServerSwitch:
             await server.stop()
 
     def _publish(self) -> None:
-        self._engine.bus.publish(ServerStatusChanged(
-            running=self.server is not None, url=self.server.url if self.server else None, error=self.error,
-        ))
+        if self.server is not None:
+            self._engine.bus.publish(self.server.status())
+        else:
+            self._engine.bus.publish(ServerStatusChanged(running=False, error=self.error))

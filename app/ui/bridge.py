@@ -30,6 +30,7 @@ from app.engine.events import (
     MessageStatusChanged,
     Notification,
     PoolStatusChanged,
+    ServerStatusChanged,
     UnreadChanged,
 )
 
@@ -101,6 +102,8 @@ class EngineBridge(QObject):
     notification = Signal(object)
     #: PoolStatusChanged: browsers or account contexts changed.
     pool_status_changed = Signal(object)
+    #: ServerStatusChanged: the embedded server started, stopped, failed, or its clients changed.
+    server_status_changed = Signal(object)
 
     def __init__(self, bus: EventBus, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -119,6 +122,7 @@ class EngineBridge(QObject):
             (LoginProgress, self.login_progress.emit),
             (Notification, self.notification.emit),
             (PoolStatusChanged, self.pool_status_changed.emit),
+            (ServerStatusChanged, self.server_status_changed.emit),
         ]
         self._unsubscribers = [bus.subscribe(event_type, relay) for event_type, relay in relays]
 

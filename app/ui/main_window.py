@@ -18,7 +18,7 @@ from dataclasses import astuple
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QLocale, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.engine.events import AccountStatusChanged
+from app.engine.platform import SELF_CHECK
 from app.engine.im.types import Channel, SearchHit, Topic, TopicRef
 
 from .bridge import EngineBridge, spawn
@@ -197,7 +198,7 @@ class MainWindow(QMainWindow):
         if not total:
             self.statusBar().showMessage(self.tr("Nothing is unread."), 4000)
             return
-        accounts = ", ".join(f"{c.name} ({c.unread_count})" for c in unread)
+        accounts = QLocale().createSeparatedList([f"{c.name} ({c.unread_count})" for c in unread])  # 、/and
         box = QMessageBox(QMessageBox.Icon.Question, self.tr("Mark all read"),
                           self.tr("Mark %n unread message(s) read?", "", total), parent=self)
         box.setObjectName("confirmMarkAllRead")
@@ -366,7 +367,48 @@ class MainWindow(QMainWindow):
             verify.setObjectName("finishVerification")
         menu.addAction(self.tr("Log in…"), lambda: self.open_dialog("login", channel.account_id))
         menu.addAction(self.tr("Mark channel read"), lambda: self.mark_channel_read(channel.account_id))
+        if SELF_CHECK in self._capabilities(channel.platform):
+            menu.addAction(self.tr("Check the platform's pages"), lambda: self.self_check(channel))
         return menu
+
+    def _capabilities(self, platform: str) -> frozenset[str]:
+        try:
+            return self.engine.platforms.get(platform).capabilities
+        except KeyError:
+            return frozenset()
+
+    def self_check(self, channel) -> None:
+        """Check the platform's pages with the account's page and tell the operator what no
+        longer matches (a real site changes its pages; the report is for whoever maintains the
+        adapter)."""
+        self.statusBar().showMessage(self.tr("Checking the pages of {0}…").replace("{0}", channel.name))
+        spawn(self.engine.self_check(channel.account_id),
+              on_done=lambda result: self._show_self_check(channel, result),
+              on_error=lambda exc: self._show_self_check(channel, None, exc))
+
+    def _show_self_check(self, channel, result, error: BaseException | None = None) -> None:
+        self.statusBar().clearMessage()
+        if result is None:
+            icon = QMessageBox.Icon.Warning
+            if getattr(error, "code", None) == "session_expired":
+                text = self.tr("The check needs the account logged in: log in again first.")
+            else:
+                text = self.tr("The check could not run now; try again in a minute.")
+        elif result.ok:
+            text, icon = self.tr("Every page matched what HisCRM expects."), QMessageBox.Icon.Information
+        else:
+            text, icon = self.tr("Some pages no longer match what HisCRM expects."), QMessageBox.Icon.Warning
+        box = QMessageBox(icon, self.tr("Pages of {0}").replace("{0}", channel.name), text, parent=self)
+        box.setObjectName("selfCheck")
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        details = list(result.lines) if result is not None else [str(error)]
+        if result is not None and result.report_file is not None:
+            details.append(self.tr("Report saved to {0}").replace("{0}", str(result.report_file)))
+        box.setInformativeText("\n".join(details))  # the adapter's own words (English), like the log
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.dialogs["self_check"] = box
+        box.finished.connect(lambda _result: self.dialogs.pop("self_check", None))
+        box.open()
 
     # ---- Reactions ------------------------------------------------------------------------
     def _on_channel_changed(self, current, _previous) -> None:

@@ -34,6 +34,30 @@ def reply_failure(code: str | None) -> str:
     return reasons.get(code or "", unknown)
 
 
+def reply_refusal(exc: BaseException) -> str:
+    """Why the outbox did not take the operator's reply, or an action on one (under the box)."""
+    from app.engine.outbox_store import ReplyNotFound, ReplyRejected, ReplyStateError
+
+    translate = QCoreApplication.translate
+    if isinstance(exc, ReplyRejected):
+        reasons = {
+            "empty": translate("Reasons", "The reply is empty."),
+            "too_long": translate("Reasons", "The reply is too long for the platform; shorten it."),
+            "bad_character": translate(
+                "Reasons", "The reply contains an invisible or broken character (pasted?); remove it."),
+            "no_direct_messages": translate("Reasons", "This platform cannot send direct messages from here."),
+            "unknown_account": translate("Reasons", "This account was deleted meanwhile."),
+            "unknown_topic": translate("Reasons", "This conversation or work is no longer there."),
+            "unknown_target": translate("Reasons", "The message you answer is no longer there."),
+            "target_not_sent": translate(
+                "Reasons", "The reply you answer is not on the platform yet; wait until it is sent."),
+        }
+        return reasons.get(exc.code, translate("Reasons", "The reply cannot be sent as it is."))
+    if isinstance(exc, (ReplyStateError, ReplyNotFound)):
+        return translate("Reasons", "That reply changed meanwhile; look at its state again.")
+    return translate("Reasons", "That did not work; the log says why.")
+
+
 def account_problem(login_status: str, last_error: str | None) -> str | None:
     """What is wrong with an account that an operator must act on or know about (None: nothing).
     The login state words come from app.ui.views.painting.login_state_label."""

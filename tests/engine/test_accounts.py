@@ -2,6 +2,7 @@
 import asyncio
 
 import pytest
+from aiohttp import web
 from sqlalchemy import select
 
 from app.engine.accounts import AccountNotFound, AccountService
@@ -10,6 +11,7 @@ from app.engine.events import AccountsChanged, AccountStatusChanged
 from app.engine.platform import LoginOutcome
 from app.engine.secrets import SecretBox
 from app.engine.store.models import Account
+from tests.forward_proxy import ForwardProxy
 
 
 @pytest.fixture
@@ -122,6 +124,42 @@ async def test_proxies(db, service):
     ok_id = await service.add_proxy("local", f"127.0.0.1:{port}")
     assert (await service.test_proxy(ok_id)).last_test_ok is True
     server.close()
+    updated = await service.update_proxy(ok_id, name="local 2", password="s3", username="me")
+    assert (updated.name, updated.username, updated.has_password) == ("local 2", "me", True)
+    assert (await service.update_proxy(ok_id, password="")).has_password is False
+    with pytest.raises(ValueError, match="host:port"):
+        await service.update_proxy(ok_id, server="nowhere")
     account_id = await service.create("sandbox", "A", proxy_id=proxy_id)
     await service.delete_proxy(proxy_id)
     assert (await service.get(account_id)).proxy_id is None
+
+
+async def test_a_proxy_test_with_a_target_fetches_it_through_the_proxy(service):
+    """A port that accepts connections is not a proxy: with a target the check must get the
+    page through it, with the proxy's credentials."""
+    target = web.Application()
+
+    async def health(request):
+        return web.json_response({"status": "ok"})
+
+    target.router.add_get("/health", health)
+    runner = web.AppRunner(target)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/health"
+    try:
+        async with ForwardProxy("u", "pw") as proxy:
+            good = await service.add_proxy("fwd", f"127.0.0.1:{proxy.port}", username="u", password="pw")
+            tested = await service.test_proxy(good, url)
+            assert tested.last_test_ok is True, tested.last_test_error
+            assert proxy.requests == [url]
+            wrong = await service.add_proxy("fwd", f"127.0.0.1:{proxy.port}", username="u", password="no")
+            refused = await service.test_proxy(wrong, url)
+            assert refused.last_test_ok is False and "407" in refused.last_test_error
+        listener = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+        silent = await service.add_proxy("not a proxy", f"127.0.0.1:{listener.sockets[0].getsockname()[1]}")
+        assert (await service.test_proxy(silent, url)).last_test_ok is False
+        listener.close()
+    finally:
+        await runner.cleanup()

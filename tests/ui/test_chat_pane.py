@@ -152,7 +152,7 @@ def test_a_blank_reply_is_not_sent(engine, qloop, qtbot, chat, account):
 
 
 def test_a_reply_the_engine_refuses_keeps_the_text_says_why_and_queues_nothing(
-        engine, qloop, qtbot, chat, account, monkeypatch):
+        engine, qloop, qtbot, chat, account, monkeypatch, language):
     """A DM on a platform that cannot send direct messages: the outbox refuses it before it
     is queued (Outbox.refusal); the operator reads the reason under the box, the text stays."""
     monkeypatch.setattr(engine.platforms.get("sandbox"), "capabilities", frozenset({"comments", "qr_login"}))
@@ -164,9 +164,14 @@ def test_a_reply_the_engine_refuses_keeps_the_text_says_why_and_queues_nothing(
     chat.reply_box.input.setPlainText("在的")  # (keyClicks types ASCII only)
     qtbot.keyClick(chat.reply_box.input, Qt.Key.Key_Return)
     wait_until(qloop, lambda: chat.reply_box.error_label.isVisibleTo(chat))
-    assert "cannot send direct messages" in chat.reply_box.error_label.text()
+    assert chat.reply_box.error_label.text() == "This platform cannot send direct messages from here."
     assert chat.reply_box.text() == "在的"
     assert chat.model.rowCount() == 1 and run(qloop, engine.outbox.list()) == []
+    language("zh_CN")  # the reason is the operator's language, not the engine's log sentence
+    chat.reply_box.show_error(None)
+    qtbot.keyClick(chat.reply_box.input, Qt.Key.Key_Return)
+    wait_until(qloop, lambda: chat.reply_box.error_label.isVisibleTo(chat))
+    assert chat.reply_box.error_label.text() == "此平台不支持在这里发送私信。"
 
 
 def ink_columns(image: QImage, rect) -> tuple[int, int]:
@@ -261,6 +266,20 @@ def test_scrolling_to_the_top_prepends_older_messages_in_place(engine, qloop, ch
     assert abs(top_after - top_before) <= 2  # the message read stays where it was
     assert chat.model.item(0).text == f"comment {300 - FIRST_PAGE - OLDER_PAGE}"
     assert chat.list.indexAt(QPoint(5, 5)).row() > 0
+
+
+def test_reaching_the_top_while_new_messages_load_still_brings_the_older_page(engine, qloop, chat, account):
+    """Live traffic refreshes the newest page; an operator who reaches the top meanwhile used to
+    wait there for ever (the older page was asked for while that query ran, and dropped)."""
+    ingest(qloop, engine, account, comments=comments("v1", 300))
+    open_video(qloop, engine, chat, account)
+    wait_until(qloop, lambda: chat.list.at_bottom() and not chat.model.is_fetching)
+    chat.model.refresh_newest()  # what a MessagesAdded event does: the newest page is merged...
+    assert chat.model.is_fetching
+    bar = chat.list.verticalScrollBar()
+    bar.setValue(bar.minimum())  # ... and the operator reaches the top at that moment
+    wait_until(qloop, lambda: chat.model.rowCount() == FIRST_PAGE + OLDER_PAGE)
+    assert chat.model.item(0).text == f"comment {300 - FIRST_PAGE - OLDER_PAGE}"
 
 
 def test_paging_down_after_a_jump_lets_the_oldest_rows_go_and_keeps_the_view_still(

@@ -8,7 +8,7 @@ import aiohttp
 
 import pytest
 import shiboken6
-from PySide6.QtCore import QObject, QUrl, Slot
+from PySide6.QtCore import QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 
@@ -68,7 +68,8 @@ def test_accounts_dialog_adds_disables_and_deletes_with_confirmation(engine, qlo
     login.reject()  # a new account that did not log in: keep it or remove it?
     answer(login.keep_box, "Keep account")
     wait_until(qloop, lambda: dialog.table.rowCount() == 1)
-    assert rows(dialog)[0][0] == "Shop front desk" and rows(dialog)[0][3] != "Off"
+    monitoring = COLUMNS.index("monitoring")
+    assert rows(dialog)[0][0] == "Shop front desk" and rows(dialog)[0][monitoring] != "Off"
     # The id `hiscrm db export` also takes, in the last column.
     assert dialog.table.horizontalHeaderItem(dialog.table.columnCount() - 1).text() == "ID"
     assert rows(dialog)[0][-1] == account.id
@@ -77,7 +78,7 @@ def test_accounts_dialog_adds_disables_and_deletes_with_confirmation(engine, qlo
     dialog.select_account(account.id)
     assert dialog.monitor_button.text() == "Pause monitoring"
     dialog.monitor_button.click()
-    wait_until(qloop, lambda: rows(dialog)[0][3] == "Off")
+    wait_until(qloop, lambda: rows(dialog)[0][monitoring] == "Off")
     assert run(qloop, engine.accounts.get(account.id)).monitor_enabled is False
     assert dialog.monitor_button.text() == "Resume monitoring"
 
@@ -235,6 +236,32 @@ def test_workers_dialog_says_when_browsers_are_off(engine, qloop, shown):
     assert dialog.pages.text() == f"0 of at most {engine.settings.max_active_pages}"
 
 
+def test_workers_dialog_lists_remote_workers_and_follows_their_state(engine, qloop, shown, language):
+    from dataclasses import replace
+    from datetime import datetime, timezone
+
+    from app.engine.workers import WorkerInfo
+
+    account_id = run(qloop, engine.accounts.create("sandbox", "Shop East"))
+    dialog = shown(WorkersDialog(engine))
+    assert dialog.remote_empty.isVisible() and not dialog.remote_table.isVisible()
+    # What the server's worker link reports when a worker registers and beats.
+    engine.remote_workers.report(WorkerInfo(
+        id="w-east", remote=True, state="online", host="10.0.0.7", max_accounts=5, accounts=(account_id,),
+        memory_mb=321.4, last_heartbeat=datetime.now(timezone.utc), account_states={account_id: "hibernating"}))
+    wait_until(qloop, lambda: dialog.remote_table.rowCount() == 1 and dialog.remote_table.isVisible()
+               and dialog.remote_table.item(0, 3).text().startswith("Shop East"))  # names are read meanwhile
+    cells = [dialog.remote_table.item(0, c).text() for c in range(dialog.remote_table.columnCount())]
+    assert cells[:5] == ["w-east", "10.0.0.7", "Online", "Shop East (Hibernating) (at most 5)", "321 MB"]
+    assert cells[5] != "—"
+    engine.remote_workers.report(replace(engine.remote_workers.get("w-east"), state="offline"))  # it went away
+    wait_until(qloop, lambda: dialog.remote_table.item(0, 2).text() == "Offline")
+
+    language("zh_CN")
+    wait_until(qloop, lambda: dialog.remote_table.item(0, 2).text() == "离线")
+    assert dialog.remote_title.text() == "远程工作节点"
+
+
 # ---- Login (real Chromium against the sandbox site) ------------------------------------------
 def wait_for_login_status(engine, qloop, account_id: str, status: str, timeout: float = 10) -> None:
     """The account's stored login status becomes `status` (the engine restores it just after
@@ -361,6 +388,7 @@ def test_login_dialog_refuses_a_login_as_another_platform_account(browser_engine
     run(qloop, control.confirm(ticket["token"], "Someone else"))
     wait_until(qloop, lambda: dialog.state == "failed", timeout=30)
     assert dialog.status.text() == "Login refused: another platform account"
+    assert dialog.qr.pixmap().isNull()  # no code left to scan: Retry starts a new one
     assert dialog.detail.text() == ("This account belongs to Shop owner on the platform; the phone confirmed "
                                     "another one. Log in as Shop owner, or add a new account for the other one.")
     account = run(qloop, engine.accounts.get(account_id))
@@ -378,6 +406,20 @@ def shown_as(tooltip: str) -> str:
     else:
         document.setPlainText(tooltip)
     return document.toPlainText()
+
+
+def test_the_accounts_list_says_who_each_account_is_on_the_platform(engine, qloop, shown):
+    """Two accounts both named "Shop" by the operator: the platform identity tells them apart."""
+    first = run(qloop, engine.accounts.create("sandbox", "Shop"))
+    run(qloop, engine.accounts.create("sandbox", "Shop"))
+    run(qloop, engine.accounts.record_login(first, LoginOutcome("dy-20241", username="测试创作者")))
+    dialog = shown(AccountsDialog(engine))
+    wait_until(qloop, lambda: dialog.table.rowCount() == 2)
+    column = COLUMNS.index("identity")
+    identities = {dialog.table.item(r, column).data(Qt.ItemDataRole.UserRole): dialog.table.item(r, column).text()
+                  for r in range(2)}
+    assert identities[first] == "测试创作者 (id dy-20241)"
+    assert sorted(identities.values()) == ["", "测试创作者 (id dy-20241)"]  # the other one never logged in
 
 
 def test_a_platform_error_in_a_tooltip_reads_as_the_plain_text_it_is(engine, qloop, shown):

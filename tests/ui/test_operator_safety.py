@@ -181,9 +181,14 @@ def test_channels_hold_their_order_under_the_pointer_and_say_what_waits(engine, 
     hover(window.channel_list)
     ingest(qloop, engine, third, comments=comments("v1", 1, start=5, at=T0 + timedelta(hours=3)))
     button = window.channel_list.waiting_button
+    rows_before = [window.channel_list.visualRect(window.channels_model.index(r)) for r in range(3)]
     wait_until(qloop, lambda: button.isVisible())
     assert button.text() == "1 new ↑"
     assert channel_rows(window) == [account, second, third]  # nothing moved
+    # ... not even by a pixel, and the button hides none of the rows: it has a strip of its own
+    assert [window.channel_list.visualRect(window.channels_model.index(r)) for r in range(3)] == rows_before
+    viewport = window.channel_list.viewport().geometry()
+    assert not button.geometry().intersects(viewport) and window.channel_list.rect().contains(button.geometry())
     assert window.channels_model.channel(third).unread_count == 2  # the badge still updates
     qtbot.mouseClick(window.channel_list.viewport(), Qt.MouseButton.LeftButton,
                      pos=row_center(window.channel_list, 2))
@@ -275,7 +280,7 @@ def test_messages_arriving_while_the_window_is_inactive_stay_unread_until_it_is_
 
 # ---- 5. "Mark all read" asks first and can be undone ---------------------------------------
 
-def test_mark_all_read_asks_naming_the_accounts_and_can_be_undone(engine, qloop, qtbot, window, account):
+def test_mark_all_read_asks_naming_the_accounts_and_can_be_undone(engine, qloop, qtbot, window, account, language):
     other = run(qloop, engine.accounts.create("sandbox", "Shop B"))
     ingest(qloop, engine, account, comments=comments("v1", 2, at=T0 + timedelta(hours=1)))
     ingest(qloop, engine, other, messages=dms("d1", 3))
@@ -284,8 +289,14 @@ def test_mark_all_read_asks_naming_the_accounts_and_can_be_undone(engine, qloop,
     wait_until(qloop, lambda: "mark_all_read" in window.dialogs)
     box = window.dialogs["mark_all_read"]
     assert box.isVisible() and box.text() == "Mark 5 unread messages read?"
-    assert box.informativeText() == "In 2 accounts: Shop B (3), Shop A (2)"  # list order
+    assert box.informativeText() == "In 2 accounts: Shop B (3) and Shop A (2)"  # list order
     box.button(QMessageBox.StandardButton.Cancel).click()  # Cancel changes nothing
+    language("zh_CN")  # a Chinese list reads "甲、乙和丙", not "甲, 乙"
+    window.mark_all_read_action.trigger()
+    wait_until(qloop, lambda: "mark_all_read" in window.dialogs)
+    assert window.dialogs["mark_all_read"].informativeText().endswith("：Shop B (3)和Shop A (2)")
+    window.dialogs["mark_all_read"].button(QMessageBox.StandardButton.Cancel).click()
+    language("en")
     assert "mark_all_read" not in window.dialogs
     assert unread(qloop, engine, video_ref(account)) == 2
 

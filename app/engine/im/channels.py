@@ -51,6 +51,10 @@ _CHANNELS = select(
     Account.message_count,
     type_coerce(Account.last_message_at, BigInteger).label("activity_ms"),
     Account.last_message_preview,
+    Account.platform_username,
+    Account.platform_user_id,
+    Account.worker_id,
+    Account.user_info,
 ).order_by(Account.last_message_at.desc().nulls_last(), Account.created_at, Account.id)
 
 _CHANNEL = _CHANNELS.where(Account.id == bindparam("account_id"))
@@ -79,4 +83,8 @@ def _to_channel(row: Any) -> Channel:
         message_count=row.message_count,
         last_message_at=utc_from_ms(row.activity_ms),
         last_message_preview=row.last_message_preview,
+        platform_username=row.platform_username,
+        platform_user_id=row.platform_user_id,
+        worker_id=row.worker_id,
+        user_info=dict(row.user_info or {}),
     )

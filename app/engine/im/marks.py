@@ -49,6 +49,21 @@ def mark_topic_read(session: Session, ref: TopicRef, message_ids: Sequence[str] 
     return _refresh(session, Marked(count, (ref,) if count else ()))
 
 
+def mark_messages_read(session: Session, account_id: str, kind: str, message_ids: Sequence[str]) -> Marked:
+    """Mark these messages of an account read, whatever topics they are in (a client that
+    names a message by its id only, PROTOCOL.md §3 mark_as_read / mark_batch_as_read)."""
+    t = tables_for(kind)
+    m = t.message
+    ids = list(dict.fromkeys(message_ids))
+    count, refs = 0, {}
+    for i in range(0, len(ids), CHUNK):
+        which = (m.account_id == account_id, t.message_key.in_(ids[i:i + CHUNK]), m.is_read == false())
+        for (topic_id,) in session.execute(select(t.message_topic).distinct().where(*which)):
+            refs[TopicRef(account_id, t.kind, topic_id)] = None
+        count += session.execute(_set_read(t).where(*which[:2])).rowcount
+    return _refresh(session, Marked(count, tuple(refs)))
+
+
 def mark_channel_read(session: Session, account_id: str) -> Marked:
     """Mark every message of one account read."""
     return _refresh(session, _mark_account(session, account_id))

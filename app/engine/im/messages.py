@@ -49,7 +49,8 @@ def message_select(t: TopicTables) -> Select[Any]:
     ]
     if t is CONTENTS:
         parent = aliased(Comment)
-        columns += [Comment.parent_platform_comment_id.label("reply_to_id"), parent.text.label("reply_to_text")]
+        columns += [Comment.parent_platform_comment_id.label("reply_to_id"), parent.text.label("reply_to_text"),
+                    null().label("message_type")]
         stmt = select(*columns).select_from(Comment).outerjoin(
             parent,
             and_(
@@ -58,7 +59,7 @@ def message_select(t: TopicTables) -> Select[Any]:
             ),
         )
     else:
-        columns += [null().label("reply_to_id"), null().label("reply_to_text")]
+        columns += [null().label("reply_to_id"), null().label("reply_to_text"), m.message_type]
         stmt = select(*columns).select_from(m)
     return stmt.outerjoin(Reply, Reply.id == m.reply_id)
 
@@ -81,6 +82,7 @@ def to_message(t: TopicTables, row: Any) -> Message:
         reply_status=row.reply_status,
         reply_error=row.reply_error,
         reply_error_code=row.reply_error_code,
+        message_type=row.message_type,
     )
 
 

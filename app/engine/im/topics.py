@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from ..store.models import Content, Conversation, Reply, ReplyStatus
+from ..store.models import Account, Content, Conversation, Reply, ReplyStatus
 from .messages import check_limit
 from .tables import BOTH, BY_KIND, CONTENTS, TopicTables, tables_for, utc_from_ms
 from .types import Page, Topic, TopicRef
@@ -104,6 +104,20 @@ def topics_of(session: Session, refs: Iterable[TopicRef]) -> list[Topic]:
     for (account_id, kind), keys in sorted(wanted.items()):
         rows = connection.execute(_lookup_many_statement(kind), {"account_id": account_id, "keys": sorted(keys)})
         found += [_to_topic(account_id, row) for row in rows]
+    return found
+
+
+def find_topics(session: Session, platform_id: str, account_id: str | None, kind: str | None) -> list[TopicRef]:
+    """The topics with this platform id, in one account or in every account. Each account is
+    looked up through its (account, platform id) unique index: no table scan."""
+    kinds = (tables_for(kind).kind,) if kind is not None else ALL_KINDS
+    found = []
+    for t in (BY_KIND[k] for k in kinds):
+        T = t.topic
+        accounts = [account_id] if account_id is not None else select(Account.id)
+        rows = session.execute(select(T.account_id).where(T.account_id.in_(accounts), t.topic_key == platform_id)
+                               .order_by(T.account_id))
+        found += [TopicRef(a, t.kind, platform_id) for (a,) in rows]
     return found
 
 

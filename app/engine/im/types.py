@@ -34,6 +34,11 @@ class Channel:
     message_count: int
     last_message_at: datetime | None
     last_message_preview: str | None
+    # Who the account is on the platform and which worker holds it (the server's channel shape)
+    platform_username: str | None = None
+    platform_user_id: str | None = None
+    worker_id: str | None = None  # None: the local pool
+    user_info: dict | None = None  # the platform profile: nickname, followers, ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,7 @@ class Message:
     reply_status: str | None = None  # queued|sending|sent|confirmed|failed|blocked|cancelled
     reply_error: str | None = None  # the last failed attempt's reason (engine words, for the log)
     reply_error_code: str | None = None  # its code (PlatformError.code): the UI says it in its language
+    message_type: str | None = None  # a DM's kind as the platform says it (text, image, ...); None for comments
 
 
 @dataclass(frozen=True, slots=True)

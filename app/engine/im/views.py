@@ -9,14 +9,15 @@ The SQL lives in the small modules beside this one, one per view.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from ..bus import EventBus
 from ..events import UnreadChanged
 from ..store.db import Database
-from . import channels, marks, messages, search, topics
+from . import activity, channels, marks, messages, search, topics
 from .messages import cursor_from as _cursor_from, cursor_through as _cursor_through
 from .search_index import SearchIndexer
-from .types import Channel, Message, MessageCursor, Page, SearchHit, Topic, TopicKind, TopicRef, UnreadTotals
+from .types import Channel, Message, MessageCursor, MessageKind, Page, SearchHit, Topic, TopicKind, TopicRef, UnreadTotals
 
 
 class ImViews:
@@ -47,6 +48,12 @@ class ImViews:
     async def topic(self, ref: TopicRef) -> Topic | None:
         return await self._db.read(topics.get_topic, ref)
 
+    async def find_topics(self, platform_id: str, *, account_id: str | None = None,
+                          kind: TopicKind | None = None) -> list[TopicRef]:
+        """The topics with this platform id (a client that names a topic by its id alone):
+        in one account or in all of them, of one kind or of both."""
+        return await self._db.read(topics.find_topics, platform_id, account_id, kind)
+
     async def messages(
         self,
         ref: TopicRef,
@@ -58,6 +65,25 @@ class ImViews:
         """A page of a topic's messages, oldest -> newest: the newest page without a cursor,
         else the page just before `before` (older) or just after `after` (newer)."""
         return await self._db.read(messages.message_page, ref, before, after, limit)
+
+    async def account_messages(
+        self,
+        account_id: str,
+        *,
+        kinds: Sequence[MessageKind] = ("comment", "direct_message"),
+        topic_id: str | None = None,
+        threads: activity.Threads = "all",
+        parent_id: str | None = None,
+        since: datetime | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> Page[Message]:
+        """An account's messages across its topics, newest first (one topic's, with
+        `topic_id`; comments: `threads` "top" first-level only, "replies" replies only, or
+        `parent_id` the replies to one comment; created at or after `since`). Pass
+        `page.after` as `after` for the next (older) page."""
+        return await self._db.read(activity.account_messages, account_id, tuple(kinds), topic_id, threads,
+                                   parent_id, since, after, limit)
 
     async def messages_around(self, ref: TopicRef, message_id: str, *, limit: int = 50) -> Page[Message]:
         """The page of a topic's messages that ends with `message_id` (a search hit), with
@@ -88,6 +114,12 @@ class ImViews:
         """Mark these messages of a topic read, or the whole topic when `message_ids` is None."""
         ids = None if message_ids is None else list(message_ids)
         return self._announce(ref.account_id, await self._db.write(marks.mark_topic_read, ref, ids))
+
+    async def mark_messages_read(self, account_id: str, kind: MessageKind, message_ids: Sequence[str]) -> int:
+        """Mark messages of one account read by their ids alone (comments or direct messages)."""
+        topic_kind = "content" if kind == "comment" else "conversation"
+        return self._announce(account_id, await self._db.write(
+            marks.mark_messages_read, account_id, topic_kind, list(message_ids)))
 
     async def mark_channel_read(self, account_id: str) -> int:
         return self._announce(account_id, await self._db.write(marks.mark_channel_read, account_id))

@@ -52,6 +52,8 @@ from ..platform import (
     MonitorIO,
     Platform,
     SessionExpired,
+    PlatformSettings,
+    RateLimited,
     SessionStatus,
     TransientError,
     session_status_of,
@@ -64,7 +66,7 @@ from . import status as st
 from .browser import BrowserHost
 from .budget import PageBudget
 from .context import AccountContext
-from .pacing import PollSlots
+from .pacing import PollSlots, poll_delay
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -109,6 +111,7 @@ class MonitorEnv:
     call_timeout_s: float
     on_change: Callable[["AccountMonitor", str], None]  # (monitor, previous state)
     platform_state: PlatformStateStore
+    pace: Callable[[str], PlatformSettings]  # a platform's settings block, for its pace (pacing.py)
 
 
 class AccountMonitor:
@@ -429,6 +432,8 @@ class AccountMonitor:
             await self._close_context(save=not crashed)
         # A crash restarts at once the first time; repeated failures wait longer and longer.
         delay = 0.0 if crashed and self.failures == 1 else self._backoff()
+        if isinstance(exc, RateLimited):  # the platform said how long to stay away
+            delay = max(delay, exc.retry_after_s)
         self._due = self._loop.time() + delay
         self._set_state(st.CRASHED if crashed and delay == 0 else st.BACKOFF)
         await self._record_crawl(self.last_error)
@@ -506,11 +511,7 @@ class AccountMonitor:
     # ---- Timing
 
     def _interval(self) -> float:
-        custom = self.account.monitor_interval_s
-        if custom:
-            return random.uniform(custom, custom * 1.25)
-        s = self.env.settings
-        return random.uniform(s.poll_interval_min_s, s.poll_interval_max_s)
+        return poll_delay(self.env.settings, self.env.pace(self.platform.name), self.account.monitor_interval_s)
 
     def _backoff(self) -> float:
         base = self.env.settings.poll_interval_min_s

@@ -1,4 +1,11 @@
-"""How many scheduled polls run at once.
+"""How often and how many: the pace of scheduled polls.
+
+`poll_delay` says when an account's next scheduled poll is due: a random interval (never a
+steady beat) within the slower of the global and the platform's own range, moved past the
+platform's quiet hours. A platform that says "too fast" (RateLimited) is left alone for as long
+as it asks, whatever the backoff would be.
+
+How many scheduled polls run at once:
 
 A poll renders several pages (works, comments, the inbox), and rendering is CPU work. Once as
 many polls run as the machine has cores, more at once do not poll any faster: they only share
@@ -14,7 +21,46 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from typing import AsyncIterator
+import random
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, AsyncIterator
+
+from ..platform import PlatformSettings, parse_quiet_hours
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+QUIET_END_SPREAD_S = 15 * 60.0  # accounts wake within this after quiet hours, not all at once
+
+
+def poll_delay(settings: Settings, pace: PlatformSettings, custom_s: float | None,
+               now: datetime | None = None) -> float:
+    """Seconds until the next scheduled poll. `custom_s`: the account's own interval (still no
+    faster than its platform allows); `now`: local time (tests pass one)."""
+    floor = pace.poll_interval_min_s or 0.0
+    if custom_s:
+        low = max(custom_s, floor)
+        delay = random.uniform(low, low * 1.25)
+    else:
+        low = max(settings.poll_interval_min_s, floor)
+        high = max(low, settings.poll_interval_max_s, pace.poll_interval_max_s or 0.0)
+        delay = random.uniform(low, high)
+    if pace.quiet_hours:
+        delay = past_quiet_hours(pace.quiet_hours, delay, now or datetime.now().astimezone())
+    return delay
+
+
+def past_quiet_hours(quiet_hours: str, delay_s: float, now: datetime) -> float:
+    """`delay_s`, or, when it would fall in the quiet hours, the delay to their end (plus a
+    spread so that accounts do not all start at that minute)."""
+    start, end = parse_quiet_hours(quiet_hours)
+    due = now + timedelta(seconds=delay_s)
+    for day in (due.date() - timedelta(days=1), due.date()):
+        begins = datetime.combine(day, start, due.tzinfo)
+        ends = datetime.combine(day if end > start else day + timedelta(days=1), end, due.tzinfo)
+        if begins <= due < ends:
+            return (ends - now).total_seconds() + random.uniform(0, QUIET_END_SPREAD_S)
+    return delay_s
 
 
 def default_parallel_polls() -> int:

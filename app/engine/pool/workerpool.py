@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator, Callable
 
 from ..bus import EventBus
 from ..events import AccountsChanged, AccountStatusChanged, PoolStatusChanged, SettingsChanged
@@ -27,7 +27,9 @@ from ..platform import (
     Platform,
     PlatformError,
     PlatformRegistry,
+    PlatformSettings,
     ReplyTarget,
+    SelfCheck,
     SentReply,
     SessionExpired,
     TransientError,
@@ -71,6 +73,7 @@ class WorkerPool:
         *,
         call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
         holder_id: str | None = None,
+        platform_config: Callable[[str], PlatformSettings] | None = None,
     ) -> None:
         self.enabled = enabled
         self.holder_id = holder_id  # it holds the accounts whose worker_id is this (app/engine/holders.py)
@@ -87,6 +90,7 @@ class WorkerPool:
         self._env = MonitorEnv(
             settings, self._host, self._budget, self._polls, accounts, store, bus, call_timeout_s,
             self._monitor_changed, PlatformStateStore(store.db),
+            platform_config or (lambda name: PlatformSettings()),  # the settings service's, in an engine
         )
         self._monitors: dict[str, AccountMonitor] = {}
         self._logging_in: set[str] = set()
@@ -166,6 +170,11 @@ class WorkerPool:
             lambda page: monitor.platform.find_reply(page, monitor.info, target, text, since),
             "find_reply",
         )
+
+    async def self_check(self, account_id: str) -> SelfCheck:
+        """Check the platform's pages with the account's page (between its polls)."""
+        monitor = await self._monitor_for(account_id)
+        return await self._platform_action(monitor, monitor.platform.self_check, "self-check")
 
     async def store_created(self, account_id: str, batch: Batch) -> None:
         """Store the record a send's answer carried, like the account's crawl stores what it

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 from pydantic import BaseModel
@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from ..im.types import TopicRef
 from ..records import CommentRecord, ContentRecord, ConversationRecord, MessageRecord
+from ..reply_text import text_key
 from .aliases import resolve_aliases
 from .counters import CHUNK, refresh_accounts, refresh_topics
 from .models import (
@@ -44,10 +45,13 @@ from .models import (
     Reply,
     ReplyStatus,
     TargetType,
+    utcnow,
 )
 from .validation import to_millis
 
 OUT = Direction.OURS.value
+OPERATOR_CONFIRMED_WINDOW = timedelta(days=7)  # how long a reply confirmed by looking waits for its copy
+CLOCK_SKEW = timedelta(minutes=2)  # the platform's clock against ours
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,7 @@ def merge_batch(
         topics = {getattr(r, kind.topic_key) for r in batch}
         created = _ensure_topics(session, TOPIC_OF[kind.topic_kind], account_id, topics, now_ms)
         outcome.changed_topics.update(TopicRef(account_id, kind.topic_kind, t) for t in created)
-        confirming = _claim_placeholders(session, kind, account_id, [getattr(r, kind.key) for r in batch])
+        confirming = _claim_placeholders(session, kind, account_id, batch)
         written = _merge_kind(session, kind, account_id, batch, now_ms)
         for key, (row, is_new) in written.items():
             ref = TopicRef(account_id, kind.topic_kind, row[kind.topic_key])
@@ -326,12 +330,12 @@ def _ensure_topics(
 
 # ---- Reply confirmation ----------------------------------------------------------------------
 def _claim_placeholders(
-    session: Session, kind: Kind, account_id: str, message_ids: list[str]
+    session: Session, kind: Kind, account_id: str, batch: list[BaseModel]
 ) -> list[Reply]:
     """Find our replies that these crawled messages are the platform's copies of, and make
     each reply's placeholder give way to its copy (`adopt_platform_copy`), so the upsert that
     follows updates that row instead of adding a duplicate."""
-    target = TargetType.COMMENT.value if kind is COMMENTS else TargetType.DIRECT_MESSAGE.value
+    target = _target_type(kind)
     # Few replies await confirmation at any time: fetch them all, match in Python.
     awaiting = session.scalars(
         select(Reply).where(
@@ -341,13 +345,59 @@ def _claim_placeholders(
             Reply.status != ReplyStatus.CONFIRMED.value,
         )
     ).all()
-    if not awaiting:
-        return []
-    crawled = set(message_ids)
+    crawled = {getattr(r, kind.key) for r in batch}
     replies = [reply for reply in awaiting if reply.platform_reply_id in crawled]
+    claimed = {reply.platform_reply_id for reply in replies}
+    replies += _confirmed_by_the_operator(
+        session, kind, account_id, [r for r in batch if getattr(r, kind.key) not in claimed])
     for reply in replies:
         adopt_platform_copy(session, reply)
     return replies
+
+
+def _confirmed_by_the_operator(
+    session: Session, kind: Kind, account_id: str, batch: list[BaseModel]
+) -> list[Reply]:
+    """Replies the operator confirmed by looking ("it is there": an uncertain reply) have no
+    platform id to match. Their copy, when the crawl reaches it, is an outbound message of ours
+    in the reply's topic with the reply's text, made after it and not yet anyone's; it takes
+    the copy's id, and the placeholder gives way to the copy instead of standing beside it."""
+    outbound = [r for r in batch if getattr(r, "direction", None) == OUT]
+    if not outbound:
+        return []
+    unlinked = session.scalars(
+        select(Reply).where(
+            Reply.account_id == account_id,
+            Reply.target_type == _target_type(kind),
+            Reply.status == ReplyStatus.CONFIRMED.value,
+            Reply.platform_reply_id.is_(None),
+            Reply.created_at >= utcnow() - OPERATOR_CONFIRMED_WINDOW,
+        ).order_by(Reply.created_at)
+    ).all()
+    if not unlinked:
+        return []
+    key = kind.model.__table__.c[kind.key]
+    taken = set(session.scalars(select(key).where(
+        kind.model.__table__.c.account_id == account_id,
+        key.in_([getattr(r, kind.key) for r in outbound]),
+        kind.model.__table__.c.reply_id.is_not(None),
+    )))
+    found = []
+    for reply in unlinked:
+        for record in outbound:
+            record_id = getattr(record, kind.key)
+            if (record_id not in taken and getattr(record, kind.topic_key) == reply.topic_platform_id
+                    and record.created_at >= reply.created_at - CLOCK_SKEW
+                    and text_key(record.text or "") == text_key(reply.text)):
+                reply.platform_reply_id = record_id
+                taken.add(record_id)
+                found.append(reply)
+                break
+    return found
+
+
+def _target_type(kind: Kind) -> str:
+    return TargetType.COMMENT.value if kind is COMMENTS else TargetType.DIRECT_MESSAGE.value
 
 
 def reply_kind(reply: Reply) -> Kind:
@@ -395,7 +445,7 @@ def confirm_replies(
             .values(reply_id=reply.id, direction=OUT, is_read=True)
         )
         reply.status = ReplyStatus.CONFIRMED.value
-        reply.confirmed_at = now
+        reply.confirmed_at = reply.confirmed_at or now  # the operator may have confirmed it before
         reply.updated_at = now
         topic = TopicRef(account_id, kind.topic_kind, reply.topic_platform_id)
         confirmed.append(Confirmation(reply.id, topic, real_id, reply.attempts))

@@ -50,6 +50,8 @@ from app.engine.platform import (
     ReplyBlocked,
     ReplyTarget,
     ReplyUncertain,
+    SELF_CHECK,
+    SelfCheck,
     SentReply,
     SessionExpired,
     SessionStatus,
@@ -199,7 +201,7 @@ class _PageWatch(PageTasks):
 class DouyinPlatform(Platform):
     name = "douyin"
     label = "抖音"
-    capabilities = frozenset({"comments", "direct_messages", "qr_login", "sms_verification"})
+    capabilities = frozenset({"comments", "direct_messages", "qr_login", "sms_verification", SELF_CHECK})
     settings_model = DouyinSettings
 
     def __init__(self) -> None:
@@ -223,6 +225,14 @@ class DouyinPlatform(Platform):
 
     def normalize_text(self, text: str) -> str:
         return parsers.douyin_text(text)
+
+    async def self_check(self, page: Page) -> SelfCheck:
+        """selfcheck.py with the account's own page; the report goes to the data folder."""
+        from .selfcheck import passed, run_self_check, summary, write_report
+
+        report = await run_self_check(page)
+        saved = write_report(report, self.data_dir) if self.data_dir is not None else None
+        return SelfCheck(passed(report), tuple(summary(report)), saved)
 
     def home_url(self) -> str:
         return HOME.url

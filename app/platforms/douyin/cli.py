@@ -39,7 +39,7 @@ async def _check(paths: Any, database_url: str, executable: str, account: str | 
     from app.engine.pool.browser import BrowserHost, BrowserUnavailable
     from app.engine.pool.fingerprint import context_options, fingerprint_for
 
-    from .selfcheck import run_self_check, write_report
+    from .selfcheck import passed, run_self_check, summary, write_report
 
     session: dict[str, Any] = {"storage_state": None, "proxy": {"server": proxy} if proxy else None,
                                "fingerprint": fingerprint_for("douyin-self-check")}
@@ -64,17 +64,13 @@ async def _check(paths: Any, database_url: str, executable: str, account: str | 
     finally:
         await host.stop()
     saved = write_report(report, paths.data_dir)
-    for page in report["pages"]:
-        state = "logged in" if page.get("logged_in") else page.get("error") or f"not logged in ({page.get('final_url')})"
-        print(f"  {page['page']:<9} {page['url']}: {state}")
-    for missing in report["missing"]:
-        print(f"  missing: {missing}")
-    if report.get("message"):
-        print(f"hiscrm douyin: {report['message']}", file=sys.stderr)
-    elif not report["missing"]:
-        print("every page matched what the adapter expects")
+    for line in summary(report):
+        if line == report.get("message"):  # why the check could not look: an error, on stderr
+            print(f"hiscrm douyin: {line}", file=sys.stderr)
+        else:
+            print(f"  {line}")
     print(f"report saved to {saved}")
-    return 0 if report["reachable"] and "message" not in report and not report["missing"] else 1
+    return 0 if passed(report) else 1
 
 
 async def _account_session(paths: Any, database_url: str, name_or_id: str, session: dict[str, Any]) -> dict[str, Any]:

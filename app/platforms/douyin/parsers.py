@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
-from app.engine.platform import AccountBlocked, NeedsVerification, ReplyBlocked, SessionExpired
+from app.engine.platform import AccountBlocked, NeedsVerification, RateLimited, ReplyBlocked, SessionExpired
 from app.engine.records import Batch
 
 from .anatomy import API
@@ -42,6 +42,7 @@ _SPACE = re.compile(r"\s+")
 COMMENT_NOTICE = 31  # notice_list_v2[].type of comment notices (replies included)
 SYSTEM_LINE = 701  # content.aweType of "我们已互相关注…"
 TEXT_MESSAGE = 7
+TOO_FAST_PAUSE_S = 30 * 60.0  # after "too fast", the account's scheduled polls wait this long
 
 
 class ItemError(ValueError):
@@ -131,6 +132,8 @@ def check_status(endpoint: str, body: Raw, *, sending: bool = False) -> None:
         raise AccountBlocked(f"Douyin restricts the account: {message}")
     if sending:
         raise ReplyBlocked(message or f"Douyin refused the reply (status_code {code})")
+    if any(text in message for text in API.texts("too_fast")):
+        raise RateLimited(f"Douyin says the account goes too fast: {message}", retry_after_s=TOO_FAST_PAUSE_S)
     raise ApiRefused(endpoint, code, message)
 
 

@@ -97,6 +97,24 @@ async def _check_page(page: "Page", anatomy: Anatomy) -> dict[str, Any]:
     return entry
 
 
+def summary(report: dict[str, Any]) -> list[str]:
+    """The report in a few lines: each page's state, what is missing, the verdict."""
+    lines = []
+    for page in report["pages"]:
+        state = "logged in" if page.get("logged_in") else page.get("error") or f"not logged in ({page.get('final_url')})"
+        lines.append(f"{page['page']}: {state}")
+    lines.extend(f"missing: {missing}" for missing in report["missing"])
+    if report.get("message"):
+        lines.append(report["message"])
+    elif not report["missing"]:
+        lines.append("every page matched what the adapter expects")
+    return lines
+
+
+def passed(report: dict[str, Any]) -> bool:
+    return report["reachable"] and "message" not in report and not report["missing"]
+
+
 def write_report(report: dict[str, Any], data_dir: Path) -> Path:
     """Save the report as <data_dir>/douyin/self-check-<time>.json; returns its path."""
     folder = Path(data_dir) / "douyin"

@@ -14,6 +14,10 @@ class DouyinSettings(PlatformSettings):
     max_scrolls: int = Field(30, ge=1)  # "load more" scrolls (pages) per list and cycle
     pause_min_s: float = Field(2.0, ge=0)  # a random pause between two navigations, like a person's
     pause_max_s: float = Field(6.0, ge=0)
+    # Scheduled polls of one account at most this often (the global interval is 15-30 s): the
+    # works list once a minute or so is what a creator checking their centre looks like.
+    poll_interval_min_s: float | None = Field(45.0, ge=1, le=86400)
+    poll_interval_max_s: float | None = Field(90.0, ge=1, le=86400)
 
     @model_validator(mode="after")
     def _pause_range(self) -> "DouyinSettings":

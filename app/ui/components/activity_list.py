@@ -4,8 +4,10 @@ Both lists re-sort as traffic arrives (newest activity first). A row that jumps 
 aiming and clicking makes the operator open, read or answer the wrong customer, so:
 - while the pointer is over the list, or its context menu is open, the model holds its order
   (`KeyedListModel.hold`); rows still update in place (badges, previews);
-- a "3 new ↑" button at the top says that newer activity waits; clicking it, or leaving the
-  list, applies the new order (the selection follows its row by identity: persistent indexes);
+- a "3 new ↑" button says that newer activity waits; clicking it, or leaving the list,
+  applies the new order (the selection follows its row by identity: persistent indexes). It
+  sits in a strip below the rows, made for it while it shows: over the rows it would hide what
+  the operator is reading, and a strip above them would push every row down under the pointer;
 - a right click opens the context menu only: it neither selects nor opens the row under it;
   nor does the list taking the keyboard focus (Qt's views make the first row current then,
   which would open and so mark read a topic nobody chose).
@@ -17,6 +19,8 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QAbstractScrollArea, QListView, QMenu, QPushButton, QWidget
 
 from ..models.keyed import KeyedListModel
+
+STRIP_PADDING = 4  # px above and below the "new" button in its strip
 
 
 class ActivityList(QListView):
@@ -73,16 +77,19 @@ class ActivityList(QListView):
     def _show_waiting_count(self, count: int) -> None:
         if count <= 0:
             self.waiting_button.hide()
+            self.setViewportMargins(0, 0, 0, 0)
             return
         self.waiting_button.setText(self.tr("%n new ↑", "", count))
         self.waiting_button.adjustSize()
+        self.setViewportMargins(0, 0, 0, self.waiting_button.height() + 2 * STRIP_PADDING)
         self._place_waiting_button()
         self.waiting_button.show()
         self.waiting_button.raise_()
 
     def _place_waiting_button(self) -> None:
         button = self.waiting_button
-        button.move((self.width() - button.width()) // 2, 6)
+        bottom = self.height() - self.frameWidth() - STRIP_PADDING
+        button.move((self.width() - button.width()) // 2, bottom - button.height())
 
     # ---- Events ---------------------------------------------------------------------------
     def enterEvent(self, event) -> None:  # noqa: N802

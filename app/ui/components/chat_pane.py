@@ -29,6 +29,7 @@ from ..bridge import EngineBridge, spawn
 from ..models.keyed import ObjectRole
 from ..models.messages import MessagesModel
 from ..views.bubble_delegate import CANCELLABLE, RETRYABLE, UNCERTAIN, BubbleDelegate
+from ..reasons import reply_refusal
 from ..views.painting import platform_label
 from .drafts import Drafts
 from .reply_box import ReplyBox
@@ -234,7 +235,8 @@ class ChatPane(QWidget):
 
     def _reply_refused(self, ref: TopicRef, exc: BaseException) -> None:
         if self.topic is not None and self.topic.ref == ref:
-            self.reply_box.show_error(str(exc))
+            log.info("reply to %s refused: %s", ref, exc)
+            self.reply_box.show_error(reply_refusal(exc))
         else:  # the text stays in that topic's draft; the reason must not land on this one
             log.warning("reply to %s refused: %s", ref, exc)
 
@@ -482,4 +484,4 @@ class ChatPane(QWidget):
 
     def _report(self, exc: BaseException) -> None:
         log.warning("chat action failed: %s", exc)
-        self.reply_box.show_error(str(exc))
+        self.reply_box.show_error(reply_refusal(exc))

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine.accounts import AccountRow, ProxyRow
+from app.engine.accounts import AccountRow, ProxyRow, platform_identity
 from app.engine.engine import Engine
 from app.ui.dialogs import labels
 from app.ui.dialogs.base import EngineDialog, record_table, set_form_labels
@@ -31,7 +31,7 @@ from app.ui.theme import platform_icon
 from app.ui.views.painting import login_state_label
 
 RELOAD_DELAY_MS = 100  # gathers the bursts of events one action causes into one reload
-COLUMNS = ("name", "platform", "login", "monitoring", "error", "crawl", "id")  # id: for `hiscrm db`
+COLUMNS = ("name", "platform", "identity", "login", "monitoring", "error", "crawl", "id")  # id: for `hiscrm db`
 
 
 class AccountsDialog(EngineDialog):
@@ -112,6 +112,9 @@ class AccountsDialog(EngineDialog):
         cells = {
             "name": account.display_name,
             "platform": platform_label,
+            # who logged in there: the operator's name for the account says nothing about it
+            "identity": platform_identity(account.platform_username, account.platform_user_id)
+            if account.platform_user_id else "",
             "login": login_state_label(account.login_status),
             "monitoring": monitoring,
             "error": (account_problem(account.login_status, account.last_error) or "") if account.last_error else "",
@@ -198,7 +201,8 @@ class AccountsDialog(EngineDialog):
     def retranslate(self) -> None:
         self.setWindowTitle(self.tr("Accounts"))
         self.table.setHorizontalHeaderLabels([
-            self.tr("Name"), self.tr("Platform"), self.tr("Login"), self.tr("Monitoring"),
+            self.tr("Name"), self.tr("Platform"), self.tr("On the platform"), self.tr("Login"),
+            self.tr("Monitoring"),
             self.tr("Last error"), self.tr("Last crawl"), self.tr("ID"),
         ])
         self.add_button.setText(self.tr("Add account…"))

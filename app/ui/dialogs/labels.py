@@ -1,4 +1,5 @@
-"""Operator-facing words for the pool's monitor states, and times in the operator's locale.
+"""Operator-facing words for the pool's monitor states and the workers' states, and times in
+the operator's locale.
 
 Built at call time so a language switch applies at once. (Login states have their words in
 app.ui.views.painting.login_state_label, shared with the channel list.)
@@ -17,6 +18,15 @@ def monitor_state(code: str | None) -> str:
         "backoff": QCoreApplication.translate("MonitorState", "Backing off"),
         "stopped": QCoreApplication.translate("MonitorState", "Stopped"),
         "crashed": QCoreApplication.translate("MonitorState", "Crashed"),
+    }
+    return names.get(code or "", code or "—")
+
+
+def worker_state(code: str | None) -> str:
+    names = {
+        "online": QCoreApplication.translate("WorkerState", "Online"),
+        "offline": QCoreApplication.translate("WorkerState", "Offline"),
+        "switched_off": QCoreApplication.translate("WorkerState", "Switched off"),
     }
     return names.get(code or "", code or "—")
 

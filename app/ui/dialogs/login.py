@@ -169,8 +169,9 @@ class LoginDialog(EngineDialog):
             return  # not ours, or from before the current session's snapshot
         if self.state == "success":
             return  # logged in: nothing the page does afterwards (a new QR code) matters
-        if event.state == "success":
-            self.qr.clear()  # the code is used up: show that it worked, not a code to scan
+        if event.state in TERMINAL_STATES:
+            # the code is used up (or refused): show how it ended, not a code to scan again
+            self.qr.clear()
         elif event.qr_png:
             pixmap = QPixmap()
             pixmap.loadFromData(event.qr_png, "PNG")

@@ -1,4 +1,5 @@
-"""Settings: where data lives, the database, monitoring pace, language, theme, notifications.
+"""Settings: where data lives, the database, monitoring pace, language, theme, notifications,
+and the embedded server (server_section.py).
 
 Saving hands the edited values to the engine's settings service, which validates them (a bad
 database URL or an impossible poll range is reported in the dialog, nothing is written),
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QSpinBox,
@@ -29,6 +31,7 @@ from sqlalchemy.exc import ArgumentError
 from app.engine.engine import Engine
 from app.engine.settings import Settings
 from app.ui.dialogs.base import EngineDialog, role_label, set_form_labels
+from app.ui.dialogs.server_section import ServerSection
 
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
 
@@ -64,7 +67,7 @@ class SettingsDialog(EngineDialog):
         self._load(engine.settings)
 
     def _setup_ui(self) -> None:
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(980)
         self.data_dir = QLineEdit(str(self.engine.paths.data_dir))
         self.data_dir.setReadOnly(True)
         self.data_dir.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
@@ -111,12 +114,22 @@ class SettingsDialog(EngineDialog):
         appearance_form.addRow(self.notifications)
         appearance_form.addRow(self.do_not_disturb)
 
+        self.server = ServerSection(self)
+
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
+        # Two columns: the console's own settings, and the server beside them.
+        columns = QHBoxLayout()
+        left, right = QVBoxLayout(), QVBoxLayout()
         for group in (self.storage, self.monitoring, self.appearance):
-            layout.addWidget(group)
+            left.addWidget(group)
+        right.addWidget(self.server)
+        for column in (left, right):
+            column.addStretch(1)
+            columns.addLayout(column, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(columns)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
 
@@ -129,6 +142,7 @@ class SettingsDialog(EngineDialog):
         self.theme.setCurrentIndex(max(self.theme.findData(settings.theme), 0))
         self.notifications.setChecked(settings.notifications)
         self.do_not_disturb.setChecked(settings.do_not_disturb)
+        self.server.load(settings.server)
 
     # ---- Saving -------------------------------------------------------------------------
     def edited(self) -> dict[str, object]:
@@ -144,6 +158,7 @@ class SettingsDialog(EngineDialog):
             theme=self.theme.currentData(),
             notifications=self.notifications.isChecked(),
             do_not_disturb=self.do_not_disturb.isChecked(),
+            server=self.server.edited(),
         )
 
     def save(self) -> None:
@@ -196,4 +211,5 @@ class SettingsDialog(EngineDialog):
         self.do_not_disturb.setText(self.tr("Do not disturb (no notifications, counts still update)"))
         self.buttons.button(QDialogButtonBox.StandardButton.Save).setText(self.tr("Save"))
         self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(self.tr("Cancel"))
+        self.server.retranslate()
 

@@ -1,6 +1,9 @@
 """Workers: what the local browser pool is doing, for an operator wondering why an account is
 quiet or the machine is slow: browser processes and their memory, open pages against the
-limit, and each account's monitor state with its last error.
+limit, and each account's monitor state with its last error. Below, the remote workers
+(`hiscrm worker` on other machines, attached to this console's server): their host, state,
+accounts, memory and last heartbeat, so an account that waits for a worker that went away
+shows where it waits.
 """
 from __future__ import annotations
 
@@ -12,12 +15,14 @@ from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QTa
 from app.engine.accounts import AccountRow
 from app.engine.engine import Engine
 from app.engine.pool.status import PoolStatus
+from app.engine.workers import WorkerInfo
 from app.ui.dialogs import labels
 from app.ui.dialogs.base import EngineDialog, record_table, set_form_labels
 from app.ui.plain_text import plain_tooltip
 
 REFRESH_MS = 2000  # memory figures move slowly; events refresh state changes at once
 COLUMNS = ("account", "state", "failures", "restarts", "next", "error")
+REMOTE_COLUMNS = ("worker", "host", "state", "accounts", "memory", "heartbeat")
 STATE_ORDER = ("active", "hibernating", "backoff", "stopped", "crashed")
 
 
@@ -26,6 +31,7 @@ class WorkersDialog(EngineDialog):
         super().__init__(engine, parent)
         self.names: dict[str, str] = {}
         self.status: PoolStatus | None = None
+        self.remote: list[WorkerInfo] = []
         self._setup_ui()
         self.retranslate()
         self._timer = QTimer(self)
@@ -39,7 +45,7 @@ class WorkersDialog(EngineDialog):
         self.refresh()
 
     def _setup_ui(self) -> None:
-        self.resize(760, 440)
+        self.resize(760, 600)
         self.browser = QLabel()
         self.processes = QLabel()
         self.memory = QLabel()
@@ -55,6 +61,10 @@ class WorkersDialog(EngineDialog):
         self.table.itemSelectionChanged.connect(
             lambda: self.restart_button.setEnabled(self._selected_account() is not None))
         self.restart_button.setEnabled(False)
+        self.remote_title = QLabel()
+        self.remote_table = record_table(len(REMOTE_COLUMNS), REMOTE_COLUMNS.index("accounts"))
+        self.remote_empty = QLabel()
+        self.remote_empty.setWordWrap(True)
         self.close_button = QPushButton()
         self.close_button.clicked.connect(self.accept)
         buttons = QHBoxLayout()
@@ -64,6 +74,9 @@ class WorkersDialog(EngineDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(self.summary)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.remote_title)
+        layout.addWidget(self.remote_empty)
+        layout.addWidget(self.remote_table, 1)
         layout.addWidget(self.error_label)
         layout.addLayout(buttons)
 
@@ -76,7 +89,32 @@ class WorkersDialog(EngineDialog):
 
     def refresh(self) -> None:
         self.status = self.engine.pool_status()
+        self.remote = [w for w in self.engine.workers() if w.remote]
         self._show()
+        self._show_remote()
+
+    def _show_remote(self) -> None:
+        self.remote_empty.setVisible(not self.remote)
+        self.remote_table.setVisible(bool(self.remote))
+        self.remote_table.setRowCount(len(self.remote))
+        for row, worker in enumerate(self.remote):
+            names = [self._held(a, worker.account_states.get(a)) for a in worker.accounts]
+            memory = "—" if worker.memory_mb is None else self.tr("{mb:.0f} MB").format(mb=worker.memory_mb)
+            capacity = "" if worker.max_accounts is None else self.tr(" (at most {max})").format(
+                max=worker.max_accounts)
+            cells = (
+                worker.id,
+                worker.host or "—",
+                labels.worker_state(worker.state),
+                (", ".join(names) or "—") + capacity,
+                memory,
+                labels.local_time(worker.last_heartbeat),
+            )
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if column == REMOTE_COLUMNS.index("accounts") and names:
+                    item.setToolTip(plain_tooltip("\n".join(names)))
+                self.remote_table.setItem(row, column, item)
 
     def _show(self) -> None:
         status = self.status
@@ -127,6 +165,11 @@ class WorkersDialog(EngineDialog):
             if account.account_id == selected:
                 self.table.selectRow(row)
 
+    def _held(self, account_id: str, state: str | None) -> str:
+        """An account a remote worker holds, with its monitor state there when it said."""
+        name = self.names.get(account_id, account_id)
+        return name if state is None else f"{name} ({labels.monitor_state(state)})"
+
     def _selected_account(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
         if not rows or self.status is None or rows[0].row() >= len(self.status.accounts):
@@ -146,9 +189,16 @@ class WorkersDialog(EngineDialog):
             self.tr("Account"), self.tr("State"), self.tr("Failures"), self.tr("Restarts"),
             self.tr("Next poll"), self.tr("Last error"),
         ])
+        self.remote_title.setText(self.tr("Remote workers"))
+        self.remote_empty.setText(self.tr("No remote worker has connected to this console's server."))
+        self.remote_table.setHorizontalHeaderLabels([
+            self.tr("Worker"), self.tr("Host"), self.tr("State"), self.tr("Accounts"), self.tr("Memory"),
+            self.tr("Last heartbeat"),
+        ])
         self.restart_button.setText(self.tr("Restart account"))
         self.close_button.setText(self.tr("Close"))
         self._show()
+        self._show_remote()
 
     def done(self, result: int) -> None:
         self._timer.stop()

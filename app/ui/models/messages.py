@@ -52,6 +52,7 @@ class MessagesModel(KeyedListModel[Message]):
         self._newer: str | None = None  # cursor of the page below the last row; None = newest
         self._by_reply: dict[str, str] = {}  # outbox reply id -> message id
         self._live_pending = False
+        self._older_pending = False  # the top was reached while a query ran
         bridge.messages_added.connect(self._on_messages_added)
         bridge.messages_updated.connect(self._on_messages_updated)
         bridge.message_status_changed.connect(self._on_status_changed)
@@ -94,7 +95,13 @@ class MessagesModel(KeyedListModel[Message]):
 
     # ---- Older pages, prepended -----------------------------------------------------------
     def fetch_older(self) -> bool:
+        """Fetch the page above the first row. Asked while another query runs (a live update
+        of the newest page), it runs once that one is applied: the operator who scrolled to
+        the top would otherwise wait there for older messages that never come."""
         if self._older is None:
+            return False
+        if self._is_fetching:
+            self._older_pending = True
             return False
         query = self._views.messages(self.ref, before=self._older, limit=OLDER_PAGE)
         return self._run_fetch(query, self._prepend_page)
@@ -146,24 +153,24 @@ class MessagesModel(KeyedListModel[Message]):
 
     def _on_messages_updated(self, event: MessagesUpdated) -> None:
         if self.ref in event.topics:
-            self._refresh_newest()
+            self.refresh_newest()
 
     def _on_status_changed(self, event: MessageStatusChanged) -> None:
         if event.topic != self.ref:
             return
         row = self.row_of_reply(event.reply_id)
         if row is None:
-            self._refresh_newest()  # the placeholder itself is new to us
+            self.refresh_newest()  # the placeholder itself is new to us
             return
         message = self.item(row)
         if message.id != event.message_id and event.message_id in self._rows:
-            self._refresh_newest()  # the confirmed message arrived before this event
+            self.refresh_newest()  # the confirmed message arrived before this event
             return
         self._replace(row, replace(message, id=event.message_id, reply_status=event.status,
                                    reply_error=event.error, reply_error_code=event.error_code))
         self._reindex()
 
-    def _refresh_newest(self) -> None:
+    def refresh_newest(self) -> None:
         """Merge the newest page into the rows (only while the newest message is shown)."""
         if not self.at_newest:
             return
@@ -193,9 +200,12 @@ class MessagesModel(KeyedListModel[Message]):
         self._insert(len(self._items), tail)
 
     def _fetch_settled(self) -> None:
-        if self._live_pending:
+        if self._older_pending:
+            self._older_pending = False
+            self.fetch_older()
+        elif self._live_pending:
             self._live_pending = False
-            self._refresh_newest()
+            self.refresh_newest()
 
     def _row_for(self, message: Message) -> int | None:
         row = self.row_of(message.id)

@@ -2,6 +2,7 @@
 import pytest
 
 from app.engine.im.types import TopicRef
+from app.engine.store.models import Account
 
 from .helpers import at, comment, content, conversation, dm
 
@@ -107,3 +108,14 @@ async def test_bad_requests_get_clear_errors(views, accounts):
         await views.topics("acc-a", kind="video")
     with pytest.raises(ValueError, match="limit"):
         await views.topics("acc-a", limit=0)
+
+
+async def test_a_channel_says_who_the_account_is_and_which_worker_holds_it(views, db):
+    def insert(session):
+        session.add(Account(id="acc-w", platform="sandbox", display_name="账号", platform_username="小店",
+                            platform_user_id="u1", worker_id="worker-2", user_info={"followers": 3}))
+
+    await db.write(insert)
+    (channel,) = await views.channels()
+    assert (channel.platform_username, channel.platform_user_id, channel.worker_id, channel.user_info) == (
+        "小店", "u1", "worker-2", {"followers": 3})

@@ -103,3 +103,29 @@ async def test_mark_all_read_marks_what_was_counted_not_what_came_after(views, a
     marked = await views.mark_all_read_undoably(up_to)
     assert marked.count == counted == 6
     assert (await views.unread_totals()).total == 1  # the new message is still unread
+
+
+async def test_messages_named_by_id_alone_are_marked_in_their_own_topics_and_account(views, accounts, feed, bus):
+    await _two_accounts(accounts, feed)
+    changed = []
+    bus.subscribe(UnreadChanged, changed.append)
+
+    # c1 is in v1, c3 in v2; acc-b's m1 (same id as acc-a's) stays unread
+    assert await views.mark_messages_read("acc-a", "comment", ["c1", "c3", "c1", "unknown"]) == 2
+    assert await views.mark_messages_read("acc-a", "direct_message", ["m1"]) == 1
+
+    assert await _badges(views) == ({"acc-a": 2, "acc-b": 1}, {"v1": 1, "v2": 0, "p1": 1})
+    await asyncio.sleep(0)
+    assert {r.platform_id for e in changed for r in e.topics} == {"v1", "v2", "p1"}
+    assert all(e.account_id == "acc-a" for e in changed)
+
+
+async def test_topics_are_found_by_their_platform_id_in_every_account(views, accounts, feed):
+    await _two_accounts(accounts, feed)
+    await feed("acc-b", comments=[comment("x1", "v1", "也在 v1", 1)])
+
+    assert await views.find_topics("v1") == [TopicRef("acc-a", "content", "v1"), TopicRef("acc-b", "content", "v1")]
+    assert await views.find_topics("v1", account_id="acc-b") == [TopicRef("acc-b", "content", "v1")]
+    assert await views.find_topics("p1", kind="content") == []
+    assert await views.find_topics("p1") == [CHAT]
+    assert await views.find_topics("nothing") == []

@@ -103,6 +103,16 @@ async def test_direct_messages_page(views, accounts, feed):
     assert page.before is None and page.after is None
 
 
+async def test_a_direct_message_says_its_kind_and_a_comment_has_none(views, accounts, feed):
+    await accounts("acc-a")
+    await feed("acc-a", messages=[dm("m1", "p1", "[图片]", 1) | {"message_type": "image"}, dm("m2", "p1", "你好", 2)],
+               comments=[comment("c1", "v1", "评论", 1)])
+
+    dms = (await views.messages(TopicRef("acc-a", "conversation", "p1"))).items
+    assert [m.message_type for m in dms] == ["image", "text"]
+    assert (await views.messages(TopicRef("acc-a", "content", "v1"))).items[0].message_type is None
+
+
 async def test_bad_cursors_get_clear_errors(views, accounts):
     await accounts("acc-a")
     with pytest.raises(ValueError, match="message cursor"):

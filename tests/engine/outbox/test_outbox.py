@@ -87,6 +87,32 @@ async def test_repeated_request_id_gives_the_same_reply(outbox, seeded_db, event
     assert [c.text for c in await seeded_db.read(_comments)].count("once") == 1
 
 
+async def test_a_request_id_reused_for_another_reply_is_refused(outbox, seeded_db):
+    first = await outbox.reply(CONTENT_REF, "once", request_id="client-43")
+    with pytest.raises(ReplyRejected, match="another reply") as refused:
+        await outbox.reply(CONTENT_REF, "a different text", request_id="client-43")
+    assert refused.value.code == "request_id_reused"
+    with pytest.raises(ReplyRejected, match="another reply"):
+        await outbox.reply(CONVERSATION_REF, "once", request_id="client-43")
+    assert [r.id for r in await outbox.list()] == [first]
+
+
+async def test_in_flight_lists_the_topics_queued_replies_oldest_first(outbox, seeded_db):
+    first = await outbox.reply(CONTENT_REF, "first")
+    second = await outbox.reply(CONTENT_REF, "second", reply_to=COMMENT)
+    await outbox.reply(CONVERSATION_REF, "elsewhere")
+    assert [r.id for r in await outbox.in_flight(CONTENT_REF)] == [first, second]
+    await outbox.cancel(first)
+    assert [r.id for r in await outbox.in_flight(CONTENT_REF)] == [second]
+
+
+async def test_submit_says_whether_it_queued_the_reply_or_saw_its_request_id_before(outbox):
+    first = await outbox.submit(CONTENT_REF, "once", request_id="client-43")
+    again = await outbox.submit(CONTENT_REF, "once", request_id="client-43")
+    assert first.created and not again.created  # REST answers the repeat with 409
+    assert again.reply_id == first.reply_id and len(await outbox.list()) == 1
+
+
 @pytest.mark.parametrize(
     "text, reason",
     [
@@ -276,6 +302,7 @@ async def test_list_filters_by_account_and_status(outbox):
     assert [r.id for r in await outbox.list(account_id=CONTENT_REF.account_id)] == [a]
     assert [r.id for r in await outbox.list(status="queued")] == [b]
     assert {r.id for r in await outbox.list()} == {a, b}
+    assert {r.id for r in await outbox.list(status=("queued", "cancelled"))} == {a, b}
 
 
 # ---- Ordering and parallelism --------------------------------------------------------------

@@ -1,8 +1,15 @@
-"""PollSlots: how many scheduled polls run at once, and the operator's way past them
-(pacing.py)."""
+"""The pace of polls (pacing.py): how many scheduled polls run at once and the operator's way
+past them; how far apart they are, per platform, outside the quiet hours, and after "too fast"."""
 import asyncio
+from datetime import datetime
 
-from app.engine.pool.pacing import PollSlots, default_parallel_polls
+import pytest
+
+from app.engine.platform import PlatformSettings, RateLimited
+from app.engine.pool.pacing import QUIET_END_SPREAD_S, PollSlots, default_parallel_polls, past_quiet_hours, poll_delay
+from app.engine.settings import Settings
+from app.platforms.sandbox import SandboxPlatform
+from tests.engine.pool.harness import make_rig
 
 
 class Polls:
@@ -101,3 +108,71 @@ async def test_more_slots_start_queued_polls_at_once():
     await polls.finish("a")
     await polls.finish("b")
     await asyncio.gather(first, second)
+
+
+# ---- The pace of scheduled polls -----------------------------------------------------------
+LOCAL = datetime.now().astimezone().tzinfo
+
+
+def at(hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 12, 1, hour, minute, tzinfo=LOCAL)
+
+
+def test_a_platform_s_own_pace_is_a_floor_under_the_global_one():
+    fast = Settings(poll_interval_min_s=15, poll_interval_max_s=30)
+    careful = PlatformSettings(poll_interval_min_s=60, poll_interval_max_s=120)
+    delays = [poll_delay(fast, careful, None) for _ in range(200)]
+    assert 60 <= min(delays) and max(delays) <= 120 and max(delays) - min(delays) > 20  # jittered
+    slow = Settings(poll_interval_min_s=600, poll_interval_max_s=900)  # the operator's slower pace wins
+    assert all(600 <= poll_delay(slow, careful, None) <= 900 for _ in range(50))
+    # An account's own interval cannot go under its platform's floor either.
+    assert all(60 <= poll_delay(fast, careful, 10) <= 75 for _ in range(50))
+    assert all(15 <= poll_delay(fast, PlatformSettings(), None) <= 30 for _ in range(50))  # no pace of its own
+
+
+@pytest.mark.parametrize("now, delay, expected_hours", [
+    (at(23, 0), 3600, 8.0),    # would land at 00:00, inside 23:30-07:00: moved to 07:00
+    (at(23, 0), 60, None),     # 23:01: still before the quiet hours
+    (at(3, 0), 60, 4.0),       # in the middle of the night
+    (at(7, 0), 60, None),      # they ended
+])
+def test_no_scheduled_poll_falls_in_the_quiet_hours(now, delay, expected_hours):
+    got = past_quiet_hours("23:30-07:00", delay, now)
+    if expected_hours is None:
+        assert got == delay
+    else:
+        assert expected_hours * 3600 <= got <= expected_hours * 3600 + QUIET_END_SPREAD_S
+
+
+@pytest.mark.parametrize("bad", ["late", "23:30", "25:00-07:00", "07:00-07:00"])
+def test_bad_quiet_hours_are_refused_with_the_form_expected(bad):
+    with pytest.raises(ValueError, match="quiet_hours"):
+        PlatformSettings(quiet_hours=bad)
+
+
+class TooFastPlatform(SandboxPlatform):
+    """A platform that says the account goes too fast, and how long to stay away."""
+
+    async def poll(self, page, account, io):
+        raise RateLimited("操作太频繁，请稍后再试", retry_after_s=900)
+
+
+@pytest.mark.browser
+async def test_an_account_the_platform_calls_too_fast_is_left_alone_as_long_as_it_asks(tmp_path):
+    async with make_rig(tmp_path, platform=TooFastPlatform()) as rig:  # backoff capped at 2 s there
+        account_id = await rig.login("creator-fast")
+        await rig.until(lambda: rig.state_of(account_id) == "backoff", what="the account backing off")
+        assert rig.stat(account_id, "next_poll_in_s") > 800
+        assert "操作太频繁" in rig.stat(account_id, "last_error")
+
+
+@pytest.mark.browser
+async def test_the_platform_s_pace_from_the_settings_applies_from_the_next_poll(tmp_path):
+    async with make_rig(tmp_path) as rig:  # polls 1-1.5 s apart
+        account_id = await rig.login("creator-pace")
+        await rig.until(lambda: rig.stat(account_id, "cycles", 0) >= 1, what="the first poll")
+        rig.engine.settings_service.update(
+            platforms={"sandbox": {"demo_traffic": False, "poll_interval_min_s": 300, "poll_interval_max_s": 360}})
+        cycles = rig.stat(account_id, "cycles")
+        await rig.until(lambda: rig.stat(account_id, "cycles") > cycles, what="the poll already scheduled")
+        assert rig.stat(account_id, "next_poll_in_s") > 250

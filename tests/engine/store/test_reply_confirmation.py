@@ -87,3 +87,25 @@ async def test_replies_still_in_flight_are_left_alone(store, db):
     await store.ingest(Batch(ACCOUNT, comments=[comment("c1")]))
     assert (await reply_row(db, reply_id)).status == "queued"
     assert f"local:{reply_id}" in await comments(db)
+
+
+async def test_a_reply_the_operator_confirmed_by_looking_becomes_its_crawled_copy(store, db, events):
+    """An uncertain reply confirmed by the operator has no platform id; when the crawl later
+    reaches its copy, that copy replaces the placeholder instead of showing the text twice."""
+    import time
+
+    await store.ingest(Batch(ACCOUNT, comments=[comment("c1")]))
+    reply_id = await queue_reply(db, status="confirmed")
+    now = time.time() - T0
+    await store.ingest(Batch(ACCOUNT, comments=[
+        comment("c1"),
+        comment("r-other", t=now, text="thank you!", parent_platform_comment_id="c1"),  # a fan's, same words
+        comment("r-900", t=now, text="thank you!\n", parent_platform_comment_id="c1", direction="out"),
+    ]))
+    stored = await comments(db)
+    assert set(stored) == {"c1", "r-other", "r-900"}  # the placeholder gave way; no second copy of ours
+    assert stored["r-900"].reply_id == reply_id and stored["r-other"].reply_id is None
+    reply = await reply_row(db, reply_id)
+    assert (reply.status, reply.platform_reply_id) == ("confirmed", "r-900")
+    await events.settle()
+    assert [(e.reply_id, e.message_id) for e in events.of(MessageStatusChanged)] == [(reply_id, "r-900")]

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from app.engine.platform import AccountBlocked, NeedsVerification, ReplyBlocked, SessionExpired
+from app.engine.platform import AccountBlocked, NeedsVerification, RateLimited, ReplyBlocked, SessionExpired
 from app.engine.records import (
     CommentRecord,
     ContentRecord,
@@ -314,8 +314,25 @@ def test_bodies_that_are_not_json_objects_are_bad_responses(raw, content_type, c
 
 
 def test_a_non_zero_status_is_refused_with_douyins_message():
-    with pytest.raises(ApiRefused, match="status_code 2154: 操作太频繁"):
-        parsers.parse_web_comments({"status_code": 2154, "status_msg": "操作太频繁"})
+    with pytest.raises(ApiRefused, match="status_code 2154: 系统繁忙"):
+        parsers.parse_web_comments({"status_code": 2154, "status_msg": "系统繁忙"})
+
+
+def test_too_fast_leaves_the_account_alone_for_half_an_hour():
+    """Pressing on after "too fast" is how accounts get restricted: the monitor waits."""
+    with pytest.raises(RateLimited, match="操作太频繁") as caught:
+        parsers.parse_web_comments({"status_code": 2154, "status_msg": "操作太频繁，请稍后再试"})
+    assert caught.value.retry_after_s == 30 * 60
+    with pytest.raises(ReplyBlocked):  # a send it refuses is the operator's to retry, as before
+        parsers.published_comment({"status_code": 2154, "status_msg": "操作太频繁"}, content_id="1", parent_id="2",
+                                  text="x")
+
+
+def test_douyin_is_polled_at_a_creator_s_pace_by_default():
+    from app.platforms.douyin.settings import DouyinSettings
+
+    pace = DouyinSettings()
+    assert (pace.poll_interval_min_s, pace.poll_interval_max_s, pace.quiet_hours) == (45.0, 90.0, "")
 
 
 def test_a_logged_out_status_is_a_session_expiry():

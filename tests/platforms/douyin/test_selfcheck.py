@@ -5,6 +5,8 @@ import json
 
 import pytest
 
+from app.engine.platform import PlatformRuntime
+from app.platforms.douyin import DouyinPlatform
 from app.platforms.douyin.selfcheck import run_self_check, write_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120), pytest.mark.asyncio(loop_scope="module")]
@@ -25,10 +27,17 @@ async def test_the_check_lists_what_each_page_matched_and_the_endpoints_seen(log
     assert json.loads(saved.read_text(encoding="utf-8"))["pages"][0]["page"] == "home"
 
 
-async def test_a_changed_page_shows_as_missing(logged_in_page, site):
+async def test_a_changed_page_shows_as_missing(logged_in_page, site, tmp_path):
     site.comment_page_html = "<!doctype html><html><body><p>新版评论管理</p></body></html>"
     report = await run_self_check(logged_in_page)
     assert report["missing"] == ["comments: the ready marker"]
+    # What the account menu's check hands the console: the verdict, a few lines, the report.
+    platform = DouyinPlatform()
+    await platform.startup(PlatformRuntime(data_dir=tmp_path, settings=None))
+    found = await platform.self_check(logged_in_page)
+    assert not found.ok and "missing: comments: the ready marker" in found.lines
+    assert found.lines[0] == "home: logged in" and found.report_file.parent == tmp_path / "douyin"
+    assert json.loads(found.report_file.read_text(encoding="utf-8"))["missing"] == ["comments: the ready marker"]
 
 
 async def test_a_logged_out_account_is_told_to_log_in(page):
