@@ -147,8 +147,11 @@ class MessagesModel(KeyedListModel[Message]):
             self._when_settled(lambda: self._add_arrived(arrived))
 
     def _add_arrived(self, messages: list[Message]) -> None:
+        """Add the new messages an event brought. A row shown already stays as it is: it came
+        from a query or a status change after the event's commit, so it is as new or newer
+        (the event of a queued reply arrives after its first status change)."""
         if self.at_newest:  # else they come with the pages below
-            self._merge(messages)
+            self._merge([m for m in messages if self._row_for(m) is None])
             self._trim_oldest()
 
     def _on_messages_updated(self, event: MessagesUpdated) -> None:
