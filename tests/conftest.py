@@ -6,10 +6,13 @@
 - `db_url`: parametrized over a SQLite file in tmp and PostgreSQL, nothing created yet.
 - `db`: an upgraded `Database` on `db_url`, closed after the test. (Migrating a fresh schema
   is faster here than copying a migrated template database.)
+- `xvfb_display`: a virtual X display (DISPLAY) for a headed browser.
 """
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import uuid
 
 import pytest
@@ -81,3 +84,22 @@ async def db(db_url):
     await database.upgrade()
     yield database
     await database.close()
+
+
+@pytest.fixture
+def xvfb_display(monkeypatch):
+    """A virtual X display for a headed browser (skipped where Xvfb is not installed)."""
+    xvfb = shutil.which("Xvfb")
+    if not xvfb:
+        pytest.skip("Xvfb is not installed")
+    read_fd, write_fd = os.pipe()
+    # -displayfd: Xvfb picks a free display number and writes it to the pipe when ready.
+    process = subprocess.Popen([xvfb, "-displayfd", str(write_fd), "-screen", "0", "1280x800x24"],
+                               pass_fds=(write_fd,), stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as ready:
+        display = ready.readline().strip()
+    monkeypatch.setenv("DISPLAY", f":{display}")
+    yield display
+    process.terminate()
+    process.wait(timeout=10)

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from .im.types import TopicRef
+from .im.types import Channel, Topic, TopicRef, UnreadTotals
+
+if TYPE_CHECKING:
+    from .im.added import NewMessages
 from .settings import Settings
 
 
@@ -15,12 +19,30 @@ class Event:
 
 @dataclass(frozen=True)
 class MessagesAdded(Event):
-    """New comments/DMs were stored. `inbound_new` counts the audience's (notify-worthy) ones."""
+    """New comments/DMs were stored. The event carries what the views show of them as of the
+    commit, read once in the transaction that stored them (im/added.py), so that its
+    consumers (the message, topic and channel lists, the tray, the search index) need not
+    query the database again: the new rows in their topics' order, the topics' rows and the
+    account's channel row with their new counters, and the unread totals of all accounts.
+    `inbound_new` counts the audience's (notify-worthy) messages."""
 
     account_id: str
-    topics: tuple[TopicRef, ...]
-    message_ids: tuple[str, ...]
+    messages: NewMessages  # the new rows; `Message`s made when asked (all, or one topic's)
+    topic_rows: tuple[Topic, ...]
+    channel: Channel
+    unread: UnreadTotals
     inbound_new: int = 0
+    # time.monotonic() just after the commit (im.added.committed): a view re-queried since
+    # then shows these rows already, or newer ones.
+    committed_at: float = 0.0
+
+    @property
+    def topics(self) -> tuple[TopicRef, ...]:
+        return tuple(sorted(self.messages.topics, key=lambda r: (r.kind, r.platform_id)))
+
+    @property
+    def message_ids(self) -> tuple[str, ...]:
+        return self.messages.ids
 
 
 @dataclass(frozen=True)
@@ -103,6 +125,12 @@ class Notification(Event):
     account_id: str | None = None
     topic: TopicRef | None = None
     level: str = "info"  # info | warning | error
+    action: str | None = None  # what the operator can do from it: FINISH_VERIFICATION
+
+
+#: Notification.action: the platform holds the account for a check (a slider, a face check)
+#: that the operator finishes in a visible browser, by logging the account in there.
+FINISH_VERIFICATION = "finish_verification"
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from typing import Any
 
 from .bus import EventBus
 from .events import MessagesAdded, MessagesUpdated, MessageStatusChanged
+from .im.added import committed, read_added
 from .im.types import TopicRef
 from .outbox_store import (
     account_platform,
@@ -191,9 +192,10 @@ class Outbox:
             raise ReplyRejected(refusal, "no_direct_messages")
         if request_id is not None and not (0 < len(request_id) <= MAX_ID_LEN):
             raise ReplyRejected(f"request_id must have 1 to {MAX_ID_LEN} characters", "bad_request_id")
-        row, created = await self._db.write(enqueue, ref, text, reply_to, operator, request_id, utcnow())
+        row, added = await self._db.write(_enqueue, ref, text, reply_to, operator, request_id, utcnow())
+        created = added is not None
         if created:
-            self._bus.publish(MessagesAdded(row.account_id, (row.topic,), (row.message_id,), inbound_new=0))
+            self._bus.publish(committed(added))
             self._publish_status(row)
             self._wake.set()
         return Queued(row.id, created)
@@ -415,3 +417,10 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, asyncio.TimeoutError):
         return "the platform did not answer in time"
     return str(exc) or type(exc).__name__
+
+
+def _enqueue(session: Any, ref: TopicRef, *args: Any) -> tuple[ReplyRow, MessagesAdded | None]:
+    """`enqueue`, and the event of the placeholder message it stored (None for a repeated
+    request_id), read in the same transaction."""
+    row, created = enqueue(session, ref, *args)
+    return row, read_added(session, row.account_id, [(row.topic, row.message_id)]) if created else None

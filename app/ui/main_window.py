@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from app.engine.events import AccountStatusChanged
 from app.engine.platform import SELF_CHECK
-from app.engine.im.types import SearchHit, Topic, TopicRef
+from app.engine.im.types import Channel, SearchHit, Topic, TopicRef
 
 from .bridge import EngineBridge, spawn
 from .components.activity_list import ActivityList
@@ -107,7 +107,7 @@ class MainWindow(QMainWindow):
         self.topics_pane.topic_selected.connect(self._on_topic_selected)
         self.chat = ChatPane(engine, self.bridge, self, drafts=Drafts(self._state))
         self.topics_pane.topic_updated.connect(self.chat.update_topic)
-        self.chat.login_requested.connect(lambda account_id: self.open_dialog("login", account_id))
+        self.chat.login_requested.connect(self.log_in)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("panes")
@@ -224,10 +224,18 @@ class MainWindow(QMainWindow):
         spawn(self.engine.views.mark_channel_read(account_id))
 
     # ---- Dialogs (owned by app.ui.dialogs) ------------------------------------------------
+    def log_in(self, account_id: str) -> QWidget | None:
+        """The login dialog of an account; in a visible browser when the platform holds the
+        account for a check (a slider, a face check) that only a person can pass there."""
+        channel = self.channels_model.channel(account_id) if self.channels_model is not None else None
+        verify = channel is not None and channel.login_status == "needs_verification"
+        return self.open_dialog("login", account_id, visible=verify)
+
     def open_dialog(self, name: str, account_id: str | None = None, *,
-                    new_account: bool = False) -> QWidget | None:
+                    new_account: bool = False, visible: bool = False) -> QWidget | None:
         """Open one of the admin dialogs by name; one of each at a time. (`new_account`: the
-        login of an account just added, removed again if the operator gives up.)"""
+        login of an account just added, removed again if the operator gives up; `visible`:
+        the login in a visible browser window.)"""
         if self.engine is None:
             return None
         existing = self.dialogs.get(name)
@@ -235,13 +243,14 @@ class MainWindow(QMainWindow):
             existing.raise_()
             existing.activateWindow()
             return existing
-        dialog = self._build_dialog(name, account_id, new_account)
+        dialog = self._build_dialog(name, account_id, new_account, visible)
         self.dialogs[name] = dialog
         dialog.finished.connect(lambda _result, n=name: self.dialogs.pop(n, None))
         dialog.open()
         return dialog
 
-    def _build_dialog(self, name: str, account_id: str | None, new_account: bool = False) -> QWidget:
+    def _build_dialog(self, name: str, account_id: str | None, new_account: bool = False,
+                      visible: bool = False) -> QWidget:
         if name == "accounts":
             from .dialogs.accounts import AccountsDialog
 
@@ -255,7 +264,7 @@ class MainWindow(QMainWindow):
         if name == "login":
             from .dialogs.login import LoginDialog
 
-            return LoginDialog(self.engine, account_id, self, new_account=new_account)
+            return LoginDialog(self.engine, account_id, self, new_account=new_account, visible=visible)
         if name == "workers":
             from .dialogs.workers import WorkersDialog
 
@@ -344,15 +353,23 @@ class MainWindow(QMainWindow):
     def _channel_menu(self, pos) -> None:
         index = self.channel_list.indexAt(pos)
         channel = index.data(ObjectRole) if index.isValid() else None
-        if channel is None:
-            return
+        if channel is not None:
+            self.channel_list.popup_menu(self.build_channel_menu(channel), pos)
+
+    def build_channel_menu(self, channel: Channel) -> QMenu:
+        """An account's context menu; one the platform holds for a check offers to finish it
+        in a visible browser."""
         menu = QMenu(self)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        if channel.login_status == "needs_verification":
+            verify = menu.addAction(self.tr("Finish the verification in a browser…"),
+                                    lambda: self.open_dialog("login", channel.account_id, visible=True))
+            verify.setObjectName("finishVerification")
         menu.addAction(self.tr("Log in…"), lambda: self.open_dialog("login", channel.account_id))
         menu.addAction(self.tr("Mark channel read"), lambda: self.mark_channel_read(channel.account_id))
         if SELF_CHECK in self._capabilities(channel.platform):
             menu.addAction(self.tr("Check the platform's pages"), lambda: self.self_check(channel))
-        self.channel_list.popup_menu(menu, pos)
+        return menu
 
     def _capabilities(self, platform: str) -> frozenset[str]:
         try:
@@ -455,6 +472,7 @@ class MainWindow(QMainWindow):
             return
         self.tray = Tray(self.engine, self)
         self.tray.quit_requested.connect(self.quit_requested.emit)
+        self.tray.verification_requested.connect(self.log_in)
 
     # ---- Window state ---------------------------------------------------------------------
     def _restore_state(self) -> None:

@@ -13,7 +13,7 @@ import html
 import logging
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,12 @@ class DesktopNotices:
         self._markup: bool | None = None  # whether the D-Bus server parses the body as markup
 
     async def send(self, title: str, body: str, *, urgent: bool = False,
-                   on_clicked: Callable[[], None] | None = None) -> bool:
-        """Show a notification; True when the desktop's service took it."""
+                   on_clicked: Callable[[], None] | None = None,
+                   buttons: Sequence[tuple[str, Callable[[], None]]] = ()) -> bool:
+        """Show a notification, with a button per (label, what it does); True when the
+        desktop's service took it."""
         try:
-            from desktop_notifier import DesktopNotifier, Icon, Urgency
+            from desktop_notifier import Button, DesktopNotifier, Icon, Urgency
         except ImportError as exc:  # an install without it still notifies through the tray
             log.info("desktop notifications unavailable: %s", exc)
             return False
@@ -51,6 +53,7 @@ class DesktopNotices:
         await self._notifier.send(
             title, body, urgency=Urgency.Critical if urgent else Urgency.Normal,
             on_dispatched=lambda: delivered.append(True), on_clicked=on_clicked,
+            buttons=[Button(title=label, on_pressed=pressed) for label, pressed in buttons],
         )
         return bool(delivered)
 

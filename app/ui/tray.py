@@ -1,8 +1,9 @@
 """The tray icon: the unread count at a glance, desktop notifications, and a way back to the
 window.
 
-The count (tooltip and a badge on the icon) follows the engine's unread totals, re-read after
-bursts of new messages and read marks. New inbound messages raise one notification per burst
+The count (tooltip and a badge on the icon) follows the engine's unread totals: new messages
+bring them in their event, read marks make the tray re-read them (once per burst). New
+inbound messages raise one notification per burst, named from the account's row in the event,
 unless notifications are off or do-not-disturb is on; engine warnings (an expired session, a
 blocked reply) are shown even then, since they need someone to act. Notifications go to the
 desktop's notification service (app.ui.notices), which needs no tray; where that service is
@@ -13,13 +14,14 @@ not shown, and the count shows in the window's title and status bar.
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon, QWidget
 
 from app.engine.engine import Engine
-from app.engine.events import MessagesAdded, Notification
+from app.engine.events import FINISH_VERIFICATION, MessagesAdded, Notification
 from app.engine.im.types import Channel, UnreadTotals
 from app.ui.bridge import EngineBridge, spawn
 from app.ui.notices import DesktopNotices
@@ -39,6 +41,9 @@ class Tray(QObject):
     unread_changed = Signal(int)
     #: The operator chose Quit in the tray menu (the window connects its shutdown to it).
     quit_requested = Signal()
+    #: account id: the operator chose to finish a platform's check (a notification's button,
+    #: or a click on the tray's balloon saying so); the window opens a visible login.
+    verification_requested = Signal(str)
 
     def __init__(self, engine: Engine, window: QWidget) -> None:
         super().__init__(window)
@@ -48,6 +53,8 @@ class Tray(QObject):
         self.available = QSystemTrayIcon.isSystemTrayAvailable()
         self.icon = QSystemTrayIcon(app_icon(), self)
         self.icon.activated.connect(self._on_activated)
+        self.icon.messageClicked.connect(self._on_balloon_clicked)
+        self._balloon_action: Callable[[], None] | None = None  # what a click on the balloon does
         self.menu = QMenu(window)
         self.show_action = QAction(self.menu)
         self.show_action.triggered.connect(self.toggle_window)
@@ -67,6 +74,8 @@ class Tray(QObject):
         self._count_timer.setSingleShot(True)
         self._count_timer.setInterval(COUNT_DELAY_MS)
         self._count_timer.timeout.connect(self.refresh_count)
+        self._counting = 0  # unread queries running
+        self._recount = False
         self.events = EngineBridge(engine.bus, self)
         self.events.messages_added.connect(self._on_messages_added)
         self.events.unread_changed.connect(lambda _e: self._count_timer.start())
@@ -86,7 +95,20 @@ class Tray(QObject):
 
     # ---- Public API ---------------------------------------------------------------------
     def refresh_count(self) -> None:
-        spawn(self.engine.views.unread_totals(), on_done=self._show_count)
+        self._counting += 1
+        spawn(self.engine.views.unread_totals(), on_done=self._counted, on_error=self._count_failed)
+
+    def _counted(self, totals: UnreadTotals | None) -> None:
+        self._counting -= 1
+        if self._recount:  # new messages came meanwhile: this count may predate them
+            self._recount = False
+            self.refresh_count()
+        elif not self._counting and totals is not None:
+            self._show_count(totals)
+
+    def _count_failed(self, exc: BaseException) -> None:
+        log.warning("could not read the unread count: %s", exc)
+        self._counted(None)
 
     def toggle_window(self) -> None:
         if self.window.isVisible() and not self.window.isMinimized():
@@ -107,20 +129,26 @@ class Tray(QObject):
             log.warning("could not save the do-not-disturb choice: %s", exc)
         self.retranslate()
 
-    def notify(self, title: str, body: str, *, urgent: bool = False) -> bool:
-        """Show a desktop notification unless the settings silence it; True when shown."""
+    def notify(self, title: str, body: str, *, urgent: bool = False,
+               action: tuple[str, Callable[[], None]] | None = None) -> bool:
+        """Show a desktop notification unless the settings silence it; True when shown.
+        `action`: a button (label, what it does) on the notification; where the tray's balloon
+        shows it instead, a click on the balloon does it."""
         settings = self.engine.settings
         if not urgent and (not settings.notifications or settings.do_not_disturb):
             return False
-        spawn(self._deliver(title, body, urgent))
+        spawn(self._deliver(title, body, urgent, action))
         self.notified.emit(title, body)
         return True
 
-    async def _deliver(self, title: str, body: str, urgent: bool) -> None:
-        if await self.notices.send(title, body, urgent=urgent, on_clicked=self.show_window):
+    async def _deliver(self, title: str, body: str, urgent: bool,
+                       action: tuple[str, Callable[[], None]] | None) -> None:
+        if await self.notices.send(title, body, urgent=urgent, on_clicked=self.show_window,
+                                   buttons=[action] if action else ()):
             self.delivered.append("desktop")
         elif self.available and QSystemTrayIcon.supportsMessages():
             icon = QSystemTrayIcon.MessageIcon.Warning if urgent else QSystemTrayIcon.MessageIcon.Information
+            self._balloon_action = action[1] if action else None
             self.icon.showMessage(title, body, icon, NOTIFICATION_MS)
             self.delivered.append("tray")
         else:
@@ -141,16 +169,19 @@ class Tray(QObject):
         self.unread_changed.emit(self.unread)
 
     def _on_messages_added(self, batch: list[MessagesAdded]) -> None:
-        self._count_timer.start()
-        new = {}
+        if self._counting:
+            self._recount = True
+        elif not self._count_timer.isActive():  # (a count about to start reads newer totals)
+            self._show_count(batch[-1].unread)
+        new, by_id = {}, {}
         for event in batch:
+            by_id[event.account_id] = event.channel  # the last is the newest
             if event.inbound_new:
                 new[event.account_id] = new.get(event.account_id, 0) + event.inbound_new
         if new:
-            spawn(self.engine.views.channels(), on_done=lambda channels: self._notify_new(new, channels))
+            self._notify_new(new, by_id)
 
-    def _notify_new(self, new: dict[str, int], channels: list[Channel]) -> None:
-        by_id = {c.account_id: c for c in channels}
+    def _notify_new(self, new: dict[str, int], by_id: dict[str, Channel]) -> None:
         total = sum(new.values())
         if len(new) == 1:
             account_id, count = next(iter(new.items()))
@@ -166,7 +197,21 @@ class Tray(QObject):
         self.notify(title, body)
 
     def _on_notification(self, event: Notification) -> None:
-        self.notify(event.title, event.body, urgent=event.level in ("warning", "error"))
+        action = None
+        if event.action == FINISH_VERIFICATION and event.account_id is not None:
+            account_id = event.account_id
+            action = (self.tr("Open a browser to verify"), lambda: self._finish_verification(account_id))
+        self.notify(event.title, event.body, urgent=event.level in ("warning", "error"), action=action)
+
+    def _finish_verification(self, account_id: str) -> None:
+        self.show_window()
+        self.verification_requested.emit(account_id)
+
+    def _on_balloon_clicked(self) -> None:
+        action, self._balloon_action = self._balloon_action, None
+        self.show_window()
+        if action is not None:
+            action()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.LanguageChange:

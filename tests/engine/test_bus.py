@@ -3,7 +3,7 @@ failing subscriber does not stop the others."""
 import asyncio
 
 from app.engine.bus import EventBus
-from app.engine.events import AccountsChanged, Event, MessagesAdded
+from app.engine.events import AccountsChanged, Event, MessagesUpdated
 
 
 async def test_publish_does_not_run_handlers_inline_and_delivers_to_all():
@@ -31,15 +31,15 @@ async def test_subscribers_get_only_their_event_types_and_can_unsubscribe():
     bus = EventBus()
     got: list[Event] = []
     every: list[Event] = []
-    unsubscribe = bus.subscribe(MessagesAdded, got.append)
+    unsubscribe = bus.subscribe(MessagesUpdated, got.append)
     bus.subscribe(Event, every.append)
     bus.publish(AccountsChanged())
-    bus.publish(MessagesAdded("acc-1", (), ("m1",)))
+    bus.publish(MessagesUpdated("acc-1", (), ("m1",)))
     await asyncio.sleep(0)
-    assert [type(e) for e in got] == [MessagesAdded]
+    assert [type(e) for e in got] == [MessagesUpdated]
     assert len(every) == 2
     unsubscribe()
-    bus.publish(MessagesAdded("acc-1", (), ("m2",)))
+    bus.publish(MessagesUpdated("acc-1", (), ("m2",)))
     await asyncio.sleep(0)
     assert len(got) == 1
 

@@ -1,5 +1,4 @@
 """LoginManager with the real pool, Chromium and the sandbox's QR login page."""
-import os
 import re
 import shutil
 import subprocess
@@ -96,25 +95,6 @@ async def test_a_visible_login_needs_a_display(tmp_path, monkeypatch):
         await rig.until(lambda: rig.logins.session(session_id).finished, what="the end of the login")
         session = rig.logins.session(session_id)
         assert session.state == "failed" and "needs a display" in session.message
-
-
-@pytest.fixture
-def xvfb_display(monkeypatch):
-    """A virtual X display for a headed browser (skipped where Xvfb is not installed)."""
-    xvfb = shutil.which("Xvfb")
-    if not xvfb:
-        pytest.skip("Xvfb is not installed")
-    read_fd, write_fd = os.pipe()
-    # -displayfd: Xvfb picks a free display number and writes it to the pipe when ready.
-    process = subprocess.Popen([xvfb, "-displayfd", str(write_fd), "-screen", "0", "1280x800x24"],
-                               pass_fds=(write_fd,), stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    with os.fdopen(read_fd) as ready:
-        display = ready.readline().strip()
-    monkeypatch.setenv("DISPLAY", f":{display}")
-    yield display
-    process.terminate()
-    process.wait(timeout=10)
 
 
 def headed_browsers():

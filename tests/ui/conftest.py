@@ -7,6 +7,8 @@ The widgets run engine coroutines as tasks on the loop, so a test drives them in
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable
@@ -209,3 +211,70 @@ def window(engine, qloop, qtbot, tmp_path, language):
         if shiboken6.isValid(dialog):
             dialog.reject()
     window.detach_engine()
+
+
+@pytest.fixture
+def browser_engine(home, qloop):
+    """The engine with its browser pool and the sandbox site, as the console runs it."""
+    settings = Settings(headless_browser=True)  # Chromium found by the app's own discovery
+    settings.platforms["sandbox"] = {"demo_traffic": False}
+    engine = Engine.create(app_paths(home), settings, start_browsers=True)
+    run(qloop, engine.start(), timeout=60)
+    yield engine
+    run(qloop, engine.stop(), timeout=60)
+
+
+@pytest.fixture
+def session_bus(monkeypatch):
+    """A private D-Bus session bus (skipped where dbus-daemon is not installed)."""
+    daemon = shutil.which("dbus-daemon")
+    if not daemon:
+        pytest.skip("dbus-daemon is not installed")
+    process = subprocess.Popen([daemon, "--session", "--nofork", "--print-address=1"],
+                               stdout=subprocess.PIPE, text=True)
+    address = process.stdout.readline().strip()
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+    yield address
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def notification_server(received: list[tuple[str, str]], actions: list[dict[str, str]] | None = None):
+    """A freedesktop notification server that parses markup, as GNOME's and KDE's do. It
+    lists each notification's buttons ({label: action key}) in `actions`; `press(id, key)`
+    is the operator pressing one (the server's ActionInvoked signal)."""
+    from dbus_fast.service import ServiceInterface, method, signal
+
+    class Server(ServiceInterface):
+        def __init__(self) -> None:
+            super().__init__("org.freedesktop.Notifications")
+
+        @method()
+        def GetCapabilities(self) -> "as":  # noqa: F821,N802
+            return ["body", "body-markup", "actions"]
+
+        @method()
+        def GetServerInformation(self) -> "ssss":  # noqa: F821,N802
+            return ["test-server", "hiscrm", "1.0", "1.2"]
+
+        @method()
+        def Notify(self, app_name: "s", replaces_id: "u", app_icon: "s", summary: "s",  # noqa: F821,N802
+                   body: "s", actions: "as", hints: "a{sv}", expire_timeout: "i") -> "u":  # noqa: F821
+            received.append((summary, body))
+            if actions_seen is not None:  # pairs of (key, label)
+                actions_seen.append(dict(zip(actions[1::2], actions[0::2])))
+            return len(received)
+
+        @method()
+        def CloseNotification(self, id_: "u"):  # noqa: F821,N802
+            pass
+
+        @signal()
+        def ActionInvoked(self, notification_id, action_key) -> "us":  # noqa: F821,N802
+            return [notification_id, action_key]
+
+        def press(self, notification_id: int, action_key: str) -> None:
+            self.ActionInvoked(notification_id, action_key)
+
+    actions_seen = actions
+    return Server()

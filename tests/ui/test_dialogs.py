@@ -13,7 +13,6 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 
 from app.engine.engine import Engine
-from app.engine.paths import app_paths
 from app.engine.platform import LoginOutcome
 from app.engine.settings import Settings, load_settings
 from app.ui.dialogs.accounts import COLUMNS, AccountsDialog
@@ -264,17 +263,6 @@ def test_workers_dialog_lists_remote_workers_and_follows_their_state(engine, qlo
 
 
 # ---- Login (real Chromium against the sandbox site) ------------------------------------------
-@pytest.fixture
-def browser_engine(home, qloop):
-    """The engine with its browser pool and the sandbox site, as the console runs it."""
-    settings = Settings(headless_browser=True)  # Chromium found by the app's own discovery
-    settings.platforms["sandbox"] = {"demo_traffic": False}
-    engine = Engine.create(app_paths(home), settings, start_browsers=True)
-    run(qloop, engine.start(), timeout=60)
-    yield engine
-    run(qloop, engine.stop(), timeout=60)
-
-
 def wait_for_login_status(engine, qloop, account_id: str, status: str, timeout: float = 10) -> None:
     """The account's stored login status becomes `status` (the engine restores it just after
     it reports the session's end)."""

@@ -7,6 +7,8 @@ from datetime import timedelta
 from PySide6.QtCore import QPersistentModelIndex
 
 from app.engine.events import MessagesAdded
+from app.engine.im.added import NewMessages
+from app.engine.im.types import UnreadTotals
 from app.ui.models import ChannelsModel, MessagesModel, ObjectRole, TopicsModel
 from app.ui.models.messages import FIRST_PAGE, MAX_ROWS, OLDER_PAGE
 from app.ui.models.topics import PAGE_SIZE
@@ -130,10 +132,12 @@ def test_new_messages_are_appended_live_without_reloading(engine, qloop, account
 def test_a_burst_of_events_reaches_the_model_as_one_emission(engine, qloop, account, bridge):
     received: list[list[MessagesAdded]] = []
     bridge.messages_added.connect(received.append)
+    (channel,) = run(qloop, engine.views.channels())
+    event = MessagesAdded(account, NewMessages([], frozenset()), (), channel, UnreadTotals(0, 0))
     for i in range(20):
-        engine.bus.publish(MessagesAdded(account, (video_ref(account),), (f"c{i}",)))
+        engine.bus.publish(event)
     wait_until(qloop, lambda: received)
-    engine.bus.publish(MessagesAdded(account, (video_ref(account),), ("later",)))  # after the burst
+    engine.bus.publish(event)  # after the burst
     wait_until(qloop, lambda: len(received) == 2)
     assert [len(emission) for emission in received] == [20, 1]
 

@@ -24,6 +24,11 @@ def list_channels(session: Session) -> list[Channel]:
     return [_to_channel(row) for row in session.execute(_CHANNELS)]
 
 
+def get_channel(session: Session, account_id: str) -> Channel | None:
+    row = session.execute(_CHANNEL, {"account_id": account_id}).first()
+    return None if row is None else _to_channel(row)
+
+
 def unread_totals(session: Session, account_id: str | None) -> UnreadTotals:
     """Unread inbound comments and direct messages of one account, or of all of them."""
     comments, dms = (
@@ -51,6 +56,8 @@ _CHANNELS = select(
     Account.worker_id,
     Account.user_info,
 ).order_by(Account.last_message_at.desc().nulls_last(), Account.created_at, Account.id)
+
+_CHANNEL = _CHANNELS.where(Account.id == bindparam("account_id"))
 
 
 @lru_cache(maxsize=None)

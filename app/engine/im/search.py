@@ -15,9 +15,11 @@ the next page is the last key shown (keyset paging: no gaps or repeats while mes
   too many the word is common: it is checked with LIKE on the candidates, or, without longer
   terms, the rows are read newest first for a while (a common word fills a page at once),
   then, if the page is still not full, the rest of the table is scanned once.
-- PostgreSQL: pg_trgm GIN indexes serve ILIKE '%term%' and a btree on the key serves the
-  order; the planner picks one per query from its estimates of how common the terms are
-  (planned for the actual terms, never a generic plan). Short terms only: as on SQLite.
+- PostgreSQL: pg_trgm GIN indexes serve ILIKE '%term%' for terms of 3+ characters, a GIN
+  index of each text's characters and character pairs (migration 0008) serves shorter ones,
+  and a btree on the key serves the order; the planner picks one per query from its
+  estimates of how common the terms are (planned for the actual terms, never a generic
+  plan): a rare word from the GIN index, a common one by reading the key index newest first.
 
 Every whitespace-separated term must occur (AND). Matching ignores ASCII case. The snippet is
 plain text around the first match: the views show platform text as text, never as markup.
@@ -118,6 +120,7 @@ class _Query:
         self.account_id = account_id
         self.below = below
         self.params: dict[str, Any] = {f"t{i}": _like_pattern(term) for i, term in enumerate(terms)}
+        self.params.update({f"g{i}": term for i, term in enumerate(terms) if term in self.short})
         self.params.update(account=account_id, below=below)
 
     def like(self, column: str, terms: list[str]) -> list[str]:
@@ -129,8 +132,12 @@ class _Query:
         return "ILIKE" if self.dialect == "postgresql" and term.lower() != term.upper() else "LIKE"
 
     def filters(self, t: TopicTables) -> list[str]:
-        """Conditions on message rows of `t`: every term, the account and the cursor."""
+        """Conditions on message rows of `t`: every term, the account and the cursor (on
+        PostgreSQL, also the short terms' lookup in the index of character pairs)."""
         found = self.like("text", self.terms)
+        if self.dialect == "postgresql" and self.short:
+            pieces = ", ".join(f"lower(:g{self.terms.index(term)})" for term in self.short)
+            found.append(f"hiscrm_short_grams(text) @> ARRAY[{pieces}]")
         if self.account_id is not None:
             found.append("account_id = :account")
         if self.below is not None:
@@ -212,11 +219,10 @@ def _scan_keys(session: Session, q: _Query, t: TopicTables, n: int) -> list[int]
                   dict(params, floor=floor))
     if len(found) >= n or floor is None:  # a full page, or the window held every row
         return found
-    # One pass over the table; walking the key index instead would visit every row in index
-    # order (SQLite: NOT INDEXED; PostgreSQL: an order its index does not serve).
+    # One pass over the table (NOT INDEXED): walking the key index instead would visit every
+    # row in index order.
     older = " AND ".join(likes + [f"{key} < :floor"])
-    scan, order = (f"{name} NOT INDEXED", "key") if q.dialect == "sqlite" else (name, f"{key} + 0")
-    return found + _keys(session, f"SELECT {key} AS key FROM {scan} WHERE {older} ORDER BY {order} DESC LIMIT :n",
+    return found + _keys(session, f"SELECT {key} AS key FROM {name} NOT INDEXED WHERE {older} ORDER BY key DESC LIMIT :n",
                          dict(params, floor=floor, n=n - len(found)))
 
 
@@ -226,8 +232,6 @@ def _postgres_keys(session: Session, q: _Query, n: int) -> list[int]:
     # statement (psycopg prepares a statement run five times) cannot know: it walked the
     # index for a rare term, two seconds at a million messages instead of three milliseconds.
     session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    if not q.indexed:  # no trigram to look up
-        return sorted((key for t in BOTH for key in _scan_keys(session, q, t, n)), reverse=True)[:n]
     parts = [f"(SELECT {key_sql(t)} AS key FROM {t.message.__tablename__} "
              f"WHERE {' AND '.join(q.filters(t))} ORDER BY {key_sql(t)} DESC LIMIT :n)"
              for t in BOTH]

@@ -10,10 +10,12 @@ FTS5 flushes its pending terms at the end of every statement, so indexing each n
 from an INSERT trigger (the DataStore writes a batch with one executemany, a statement per row)
 would cost more than storing the message itself. Instead new rows are indexed in bulk, one
 INSERT ... SELECT per pass, shortly after each batch: `SearchIndexer` listens for
-`MessagesAdded` and queues one catch-up pass on the database's writer thread, half a second
-later (never more than one waiting). `search_index_state.indexed_upto` marks how far each
-table is indexed; search reads the few rows above the mark directly, so it never misses a
-message, indexed yet or not.
+`MessagesAdded`, notes the highest new row of each table from the rows the event carries, and
+queues one pass up to there on the database's writer thread, half a second later (never more
+than one waiting). The pass reads the texts from the tables, not from the events: a row
+edited meanwhile is indexed as it is now (the edit triggers leave rows above the mark alone).
+`search_index_state.indexed_upto` marks how far each table is indexed; search reads the few
+rows above the mark directly, so it never misses a message, indexed yet or not.
 
 PostgreSQL needs none of this: its trigram GIN indexes are maintained by the server.
 """
@@ -66,9 +68,10 @@ def indexed_upto(session: Session, table_name: str) -> int:
     return int(session.execute(stmt).scalar_one())
 
 
-def index_new_rows(session: Session) -> bool:
-    """Index the next rows of each message table (at most PASS_ROWS ids' worth); True when
-    more remain for another pass.
+def index_new_rows(session: Session, through: dict[str, int] | None = None) -> bool:
+    """Index the next rows of each message table (at most PASS_ROWS ids' worth) up to its
+    highest row id, or up to `through[table name]` when given (what the events told; a table
+    it leaves out has nothing new); True when more remain for another pass.
 
     One statement for both tables, in key order: FTS5 appends each term's rowids in
     ascending order and writes out what it holds whenever a lower rowid arrives, so rows in
@@ -78,7 +81,10 @@ def index_new_rows(session: Session) -> bool:
     for i, t in enumerate(BOTH):
         name = t.message.__tablename__
         start = indexed_upto(session, name)
-        last = session.execute(select(func.max(t.message.id))).scalar() or 0
+        if through is None:
+            last = session.execute(select(func.max(t.message.id))).scalar() or 0
+        else:
+            last = through.get(name, 0)
         if last <= start:
             continue
         stop = min(last, start + PASS_ROWS)
@@ -102,6 +108,7 @@ class SearchIndexer:
         self._db = db
         self._queued: asyncio.Task[None] | None = None
         self._again = False
+        self._through: dict[str, int] = {}  # the highest new row of each table the events told
         if db.dialect == "sqlite":
             bus.subscribe(MessagesAdded, self._on_messages_added)
 
@@ -113,6 +120,8 @@ class SearchIndexer:
             pass
 
     def _on_messages_added(self, event: MessagesAdded) -> None:
+        for name, row_id in event.messages.highest_rows().items():
+            self._through[name] = max(self._through.get(name, 0), row_id)
         if self._queued is not None and not self._queued.done():
             self._again = True  # the running pass may have started before these rows
             return
@@ -124,7 +133,8 @@ class SearchIndexer:
             while self._again:
                 await asyncio.sleep(GATHER_S)
                 self._again = False
-                await self.catch_up()
+                while await self._db.write(index_new_rows, dict(self._through)):
+                    pass
         except DatabaseError:
             pass  # the database was closed (shutdown); the next batch catches up
         except Exception:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import (
     BigInteger,
@@ -94,6 +94,19 @@ def get_topic(session: Session, ref: TopicRef) -> Topic | None:
     return _to_topic(ref.account_id, row) if row is not None else None
 
 
+def topics_of(session: Session, refs: Iterable[TopicRef]) -> list[Topic]:
+    """The rows of these topics (one query per kind); topics not stored are left out."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for ref in refs:
+        wanted.setdefault((ref.account_id, tables_for(ref.kind).kind), set()).add(ref.platform_id)
+    found = []
+    connection = session.connection()
+    for (account_id, kind), keys in sorted(wanted.items()):
+        rows = connection.execute(_lookup_many_statement(kind), {"account_id": account_id, "keys": sorted(keys)})
+        found += [_to_topic(account_id, row) for row in rows]
+    return found
+
+
 def find_topics(session: Session, platform_id: str, account_id: str | None, kind: str | None) -> list[TopicRef]:
     """The topics with this platform id, in one account or in every account. Each account is
     looked up through its (account, platform id) unique index: no table scan."""
@@ -164,6 +177,13 @@ def _lookup_statement(kind: str) -> Any:
     t = BY_KIND[kind]
     return select(*_columns(t)).where(
         t.topic.account_id == bindparam("account_id"), t.topic_key == bindparam("platform_id"))
+
+
+@lru_cache(maxsize=None)
+def _lookup_many_statement(kind: str) -> Any:
+    t = BY_KIND[kind]
+    return select(*_columns(t)).where(
+        t.topic.account_id == bindparam("account_id"), t.topic_key.in_(bindparam("keys", expanding=True)))
 
 
 # Typed: PostgreSQL would otherwise cast a millisecond time to a 32-bit INTEGER.

@@ -45,7 +45,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Awaitable, Callable, TypeVar
 
 from ..bus import EventBus
-from ..events import AccountStatusChanged, Notification
+from ..events import FINISH_VERIFICATION, AccountStatusChanged, Notification
 from ..platform import (
     SESSION_ERRORS,
     AccountInfo,
@@ -457,9 +457,9 @@ class AccountMonitor:
         self.last_error = error
         self.account = replace(self.account, login_status=status.value)
         self._set_state(st.STOPPED)
-        self.env.bus.publish(
-            Notification(title=title, body=f"{self.account.display_name}: {body}", account_id=self.id, level="warning")
-        )
+        action = FINISH_VERIFICATION if status == SessionStatus.NEEDS_VERIFICATION else None
+        self.env.bus.publish(Notification(title=title, body=f"{self.account.display_name}: {body}",
+                                          account_id=self.id, level="warning", action=action))
         return True
 
     def _session_changed(self, status: SessionStatus, message: str) -> None:

@@ -3,8 +3,9 @@
 `await store.ingest(batch)` validates every record of a crawl batch, rejects the bad ones one by
 one (logged, counted, reported with a reason: nothing else in the batch is lost), stores the
 rest in ONE transaction on the database's writer thread (merge.py has the rules), and only
-after the commit publishes what changed: `MessagesAdded`, `MessagesUpdated` and, for replies
-the crawl confirmed, `MessageStatusChanged`. A record is therefore always persisted before
+after the commit publishes what changed: `MessagesAdded` (with the new rows as the views show
+them, read in the same transaction: im/added.py), `MessagesUpdated` and, for replies the crawl
+confirmed, `MessageStatusChanged`. A record is therefore always persisted before
 anyone is told about it, and the event loop never waits on the database.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..bus import EventBus
 from ..events import MessagesAdded, MessagesUpdated, MessageStatusChanged
+from ..im.added import committed, read_added
 from ..im.types import TopicRef
 from ..platform import BatchSink
 from ..records import Batch
@@ -60,16 +62,16 @@ class DataStore:
         always on its way to the master, even when this process dies right after."""
         if self.forward is not None:
             await self.forward(batch)
-        result, outcome = await self.db.write(self._store, batch)
+        result, outcome, added = await self.db.write(self._store, batch)
         self.accepted_total += result.accepted
         self.rejected_total += len(result.rejected)
         if outcome is not None:
-            self._publish(batch.account_id, outcome)
+            self._publish(batch.account_id, outcome, added)
         return result
 
     # ---- Internals (on the writer thread)
 
-    def _store(self, session: Any, batch: Batch) -> tuple[IngestResult, Outcome | None]:
+    def _store(self, session: Any, batch: Batch) -> tuple[IngestResult, Outcome | None, MessagesAdded | None]:
         result = IngestResult()
         valid: dict[Kind, list[BaseModel]] = {}
         for kind in ALL_KINDS:
@@ -82,24 +84,20 @@ class DataStore:
                     for i, r in enumerate(records)
                 )
             _log_rejections(batch, result.rejected)
-            return result, None
+            return result, None, None
         _log_rejections(batch, result.rejected)
         outcome = merge_batch(session, batch.account_id, valid, utcnow())
         result.accepted = sum(len(records) for records in valid.values())
         result.added_message_ids = [key for _, key in outcome.added]
         result.updated_message_ids = [key for _, key in outcome.updated]
-        return result, outcome
+        added = read_added(session, batch.account_id, outcome.added, outcome.inbound_new) if outcome.added else None
+        return result, outcome, added
 
     # ---- Internals (on the event loop, after commit)
 
-    def _publish(self, account_id: str, outcome: Outcome) -> None:
-        if outcome.added:
-            self.bus.publish(MessagesAdded(
-                account_id,
-                _topics(ref for ref, _ in outcome.added),
-                tuple(key for _, key in outcome.added),
-                inbound_new=outcome.inbound_new,
-            ))
+    def _publish(self, account_id: str, outcome: Outcome, added: MessagesAdded | None) -> None:
+        if added is not None:
+            self.bus.publish(committed(added))
         added_topics = {ref for ref, _ in outcome.added}
         topics = {ref for ref, _ in outcome.updated} | (outcome.changed_topics - added_topics)
         if topics:

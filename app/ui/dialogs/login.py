@@ -39,7 +39,7 @@ TERMINAL_STATES = frozenset({"success", "failed", "timeout", "expired", "cancell
 
 class LoginDialog(EngineDialog):
     def __init__(self, engine: Engine, account_id: str, parent: QWidget | None = None, *,
-                 new_account: bool = False) -> None:
+                 new_account: bool = False, visible: bool = False) -> None:
         super().__init__(engine, parent)
         self.account_id = account_id
         # An account just added for this login: closing the dialog before it logged in asks
@@ -61,7 +61,9 @@ class LoginDialog(EngineDialog):
         self.retranslate()
         self.events.login_progress.connect(self._on_progress)
         self.call(engine.accounts.get(account_id), self._on_account)
-        self._start(visible=False)
+        # `visible`: straight into a browser window, for a check only a person can pass there
+        # (the platform holds the account for a slider or a face check).
+        self._start(visible=visible)
 
     def _setup_ui(self) -> None:
         self.setMinimumWidth(380)

@@ -9,6 +9,8 @@ and share what this base gives them:
   FeelUOwn's ReaderFetchMoreMixin), rows changed in its done-callback on the Qt thread;
 - `_sync`: apply a freshly queried list as removals, inserts, row updates and one reorder,
   so views keep their selection and scroll position instead of seeing a model reset;
+- `_when_settled`: rows an event carries are applied after the running query, never before,
+  and `_since_requery` drops those older than the last full re-query (it read them already);
 - `hold`: while the operator points at the list, `_sync` only updates rows in place and keeps
   the rest (new rows, removals, the new order) waiting, so a click lands on the row that was
   under the pointer; `waiting_changed` says how many rows have newer activity meanwhile.
@@ -17,9 +19,12 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any, Awaitable, Callable, Generic, Hashable, TypeVar
+import time
+from typing import Any, Awaitable, Callable, Generic, Hashable, Iterable, TypeVar
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt, Signal
+
+from app.engine.events import MessagesAdded
 
 from ..bridge import spawn
 
@@ -41,6 +46,8 @@ class KeyedListModel(QAbstractListModel, Generic[T]):
         self._is_fetching = False
         self._held = False
         self._waiting: list[T] | None = None  # the list to show once the order is released
+        self._deferred: list[Callable[[], None]] = []  # changes that wait for the running query
+        self._requeried_at = 0.0  # time.monotonic() of the last full re-query's start
 
     # ---- To implement ---------------------------------------------------------------------
     def key_of(self, item: T) -> Hashable:
@@ -198,15 +205,40 @@ class KeyedListModel(QAbstractListModel, Generic[T]):
         def done(result: Any) -> None:
             self._is_fetching = False
             apply(result)
+            self._run_deferred()
             self._fetch_settled()
 
         def failed(exc: BaseException) -> None:
             self._is_fetching = False
             self.fetch_failed(exc)
+            self._run_deferred()
             self._fetch_settled()
 
         spawn(query, on_done=done, on_error=failed, owner=self)
         return True
+
+    def _when_settled(self, change: Callable[[], None]) -> None:
+        """Apply `change` (rows an event brought) now, or once the running query's result is
+        applied: that result may have been read before the event's commit, and applied
+        after the change it would undo it."""
+        if self._is_fetching:
+            self._deferred.append(change)
+        else:
+            change()
+
+    def _run_deferred(self) -> None:
+        changes, self._deferred = self._deferred, []
+        for change in changes:
+            change()
+
+    def _requeried(self) -> None:
+        """Subclasses call this as they start re-querying every row they show."""
+        self._requeried_at = time.monotonic()
+
+    def _since_requery(self, events: Iterable[MessagesAdded]) -> list[MessagesAdded]:
+        """The events committed after the last full re-query started: the rows of the
+        others are in its result already, or older than it (a read mark after them)."""
+        return [e for e in events if e.committed_at >= self._requeried_at]
 
     def _fetch_settled(self) -> None:
         """Called after each query's result is applied: run work that waited for it."""

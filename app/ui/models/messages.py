@@ -8,9 +8,10 @@ one of ten. Two directions of paging:
 - newer pages go to the END: after jumping to a search hit deep in the history the model is
   not at the newest message, and Qt's `canFetchMore/fetchMore` pages towards it.
 
-While the newest message is loaded, new messages are appended live from the bridge (the
-newest page is re-queried and merged by id; nothing is reloaded), and a reply's status change
-updates its one row, found through the reply id.
+While the newest message is loaded, new messages are appended live from the rows their
+`MessagesAdded` event carries (no query; a flood keeps the newest MAX_ROWS), edits re-query the
+newest page and merge it by id (nothing is reloaded), and a reply's status change updates its
+one row, found through the reply id.
 """
 from __future__ import annotations
 
@@ -29,7 +30,6 @@ from .keyed import KeyedListModel
 FIRST_PAGE = 50
 OLDER_PAGE = 100
 LIVE_PAGE = 50
-MAX_LIVE_PAGE = 1000
 # Rows kept while paging: the view lays every row out again for each page prepended, so
 # without a bound a long scroll back gets slower with every page. Beyond it the rows at the
 # far end are dropped (the newest when scrolling back, the oldest when paging down after a
@@ -53,7 +53,6 @@ class MessagesModel(KeyedListModel[Message]):
         self._by_reply: dict[str, str] = {}  # outbox reply id -> message id
         self._live_pending = False
         self._older_pending = False  # the top was reached while a query ran
-        self._live_want = 0
         bridge.messages_added.connect(self._on_messages_added)
         bridge.messages_updated.connect(self._on_messages_updated)
         bridge.message_status_changed.connect(self._on_status_changed)
@@ -131,6 +130,9 @@ class MessagesModel(KeyedListModel[Message]):
     def _append_page(self, page: Page[Message]) -> None:
         self._newer = page.after
         self._insert(len(self._items), [m for m in page.items if m.id not in self._rows])
+        self._trim_oldest()
+
+    def _trim_oldest(self) -> None:
         if len(self._items) > MAX_ROWS:
             first_kept = self._items[len(self._items) - MAX_ROWS]
             # "Before" the next millisecond includes the kept rows of the same one: they are
@@ -140,9 +142,17 @@ class MessagesModel(KeyedListModel[Message]):
 
     # ---- Live changes ---------------------------------------------------------------------
     def _on_messages_added(self, events: Iterable[MessagesAdded]) -> None:
-        mine = [e for e in events if self.ref in e.topics]
-        if mine:
-            self.refresh_newest(sum(len(e.message_ids) for e in mine))
+        arrived = [m for e in events for m in e.messages.in_topic(self.ref)]
+        if arrived:
+            self._when_settled(lambda: self._add_arrived(arrived))
+
+    def _add_arrived(self, messages: list[Message]) -> None:
+        """Add the new messages an event brought. A row shown already stays as it is: it came
+        from a query or a status change after the event's commit, so it is as new or newer
+        (the event of a queued reply arrives after its first status change)."""
+        if self.at_newest:  # else they come with the pages below
+            self._merge([m for m in messages if self._row_for(m) is None])
+            self._trim_oldest()
 
     def _on_messages_updated(self, event: MessagesUpdated) -> None:
         if self.ref in event.topics:
@@ -163,28 +173,27 @@ class MessagesModel(KeyedListModel[Message]):
                                    reply_error=event.error, reply_error_code=event.error_code))
         self._reindex()
 
-    def refresh_newest(self, expected: int = 0) -> None:
-        """Merge the newest page into the rows (only while the newest message is shown);
-        `expected` new messages (an event's count) widen the page so none is skipped."""
+    def refresh_newest(self) -> None:
+        """Merge the newest page into the rows (only while the newest message is shown)."""
         if not self.at_newest:
             return
-        self._live_want = max(self._live_want, expected)
         if self._is_fetching:
             self._live_pending = True  # look again once the running query is applied
             return
-        limit = min(max(LIVE_PAGE, self._live_want + 10), MAX_LIVE_PAGE)
-        self._live_want = 0
-        self._run_fetch(self._views.messages(self.ref, limit=limit), self._merge_newest)
+        self._run_fetch(self._views.messages(self.ref, limit=LIVE_PAGE), self._merge_newest)
 
     def _merge_newest(self, page: Page[Message]) -> None:
-        """Update known rows (a placeholder may now carry its platform id), append what is
-        newer than the last row in one insert, and put a late older message in its place."""
         known = [m for m in page.items if self._row_for(m) is not None]
         if self._items and not known and page.before is not None:
-            self._apply_first(page)  # a flood bigger than the page: start from the newest
+            self._apply_first(page)  # changes beyond the page: start from the newest
             return
+        self._merge(page.items)
+
+    def _merge(self, messages: list[Message]) -> None:
+        """Update known rows (a placeholder may now carry its platform id), append what is
+        newer than the last row in one insert, and put a late older message in its place."""
         tail: list[Message] = []
-        for message in page.items:
+        for message in messages:
             if self._update_known(message):
                 continue
             if not self._items or message.created_at >= self._items[-1].created_at:

@@ -1,8 +1,9 @@
 """One channel's topics (works and DM conversations), newest activity first, paged.
 
-Scrolling to the bottom asks Qt's `canFetchMore/fetchMore` for the next page. Events that
-touch this channel re-query the rows already shown (debounced), so a topic that just got a
-message moves to the top and its badge changes without a reset. The topic the operator has
+Scrolling to the bottom asks Qt's `canFetchMore/fetchMore` for the next page. New messages
+bring their topics' rows in their event, which move to their place (a topic that just got a
+message moves to the top and its badge changes without a reset, and without a query); other
+events that touch this channel re-query the rows already shown (debounced). The topic the operator has
 open stays in the list even when a filter (unread only) would now drop it.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Iterable, Literal
 from PySide6.QtCore import QModelIndex, QObject, QTimer
 
 from app.engine.events import MessagesAdded, MessagesUpdated, UnreadChanged
+from app.engine.im.tables import BOTH
 from app.engine.im.types import Page, Topic, TopicRef
 
 from ..bridge import EngineBridge
@@ -83,7 +85,9 @@ class TopicsModel(KeyedListModel[Topic]):
     def reload(self) -> None:
         """Re-query as many rows as are shown (at least a page) and apply the difference."""
         limit = max(PAGE_SIZE, len(self._items))
-        if not self._run_fetch(self._reload_query(limit, self._pinned), self._apply_reload):
+        if self._run_fetch(self._reload_query(limit, self._pinned), self._apply_reload):
+            self._requeried()
+        else:
             self._refresh.start()
 
     async def _reload_query(self, limit: int, pinned: Topic | None) -> tuple[Page[Topic], Topic | None]:
@@ -101,8 +105,7 @@ class TopicsModel(KeyedListModel[Topic]):
         fresh = list(page.items)
         if pinned is not None and self._pinned is not None and pinned.ref == self._pinned.ref:
             self._pinned = pinned
-            fresh.append(pinned)
-            fresh.sort(key=_activity_key, reverse=True)
+            fresh = list_order(fresh + [pinned])
         self._sync(fresh)
 
     def _schedule_reload(self) -> None:
@@ -110,8 +113,36 @@ class TopicsModel(KeyedListModel[Topic]):
             self._refresh.start()
 
     def _on_messages_added(self, events: Iterable[MessagesAdded]) -> None:
-        if any(e.account_id == self.account_id for e in events):
-            self._schedule_reload()
+        mine = [e for e in events if e.account_id == self.account_id]
+        if mine:
+            self._when_settled(lambda: self._apply_rows(mine))
+
+    def _apply_rows(self, events: list[MessagesAdded]) -> None:
+        """Put the events' topic rows in their place: updated, moved, added when they belong
+        to the pages shown, dropped when the filter no longer admits them."""
+        rows = {t.ref: t for e in self._since_requery(events) for t in e.topic_rows}
+        if not rows or (not self._items and not self._at_end):
+            return  # (the first page is not loaded yet: it brings them)
+        shown = list(self._waiting if self._waiting is not None else self._items)
+        if self._pinned is not None and self._pinned.ref in rows:
+            self._pinned = rows[self._pinned.ref]
+        floor = None if self._at_end or not shown else _activity_key(shown[-1])
+        pinned = getattr(self._pinned, "ref", None)
+        known = {t.ref for t in shown}
+        fresh = [  # new rows first: of topics alike in the list order, the newer row comes first
+            t for t in rows.values() if t.ref not in known
+            and (t.ref == pinned or ((floor is None or _activity_key(t) >= floor) and self._admits(t)))]
+        for topic in shown:
+            if topic.ref not in rows:
+                fresh.append(topic)
+            elif topic.ref == pinned or self._admits(rows[topic.ref]):
+                fresh.append(rows[topic.ref])
+        self._sync(list_order(fresh))
+
+    def _admits(self, topic: Topic) -> bool:
+        if self.topic_filter == "unread":
+            return topic.unread_count > 0
+        return self.topic_filter == "all" or topic.ref.kind == self.topic_filter
 
     def _on_topic_event(self, event: MessagesUpdated | UnreadChanged) -> None:
         if event.account_id in (None, self.account_id):
@@ -120,3 +151,11 @@ class TopicsModel(KeyedListModel[Topic]):
 
 def _activity_key(topic: Topic) -> float:
     return topic.last_message_at.timestamp() if topic.last_message_at else 0.0
+
+
+def list_order(topics: list[Topic]) -> list[Topic]:
+    """`topics` in the topic list's order (topics.py: newest activity, then conversations
+    before works, then the newer row). Rows are not known here: of topics alike in the first
+    two, the one given first stays first."""
+    rank = {t.kind: t.rank for t in BOTH}
+    return sorted(topics, key=lambda t: (-_activity_key(t), -rank[t.ref.kind]))
