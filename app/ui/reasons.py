@@ -58,6 +58,26 @@ def reply_refusal(exc: BaseException) -> str:
     return translate("Reasons", "That did not work; the log says why.")
 
 
+def monitor_problem(code: str | None) -> str:
+    """Why monitoring an account failed, for the Workers view (the engine's sentence is the
+    cell's tooltip)."""
+    translate = QCoreApplication.translate
+    reasons = {
+        "transient": translate("Reasons", "the platform could not be reached or was slow; it retries by itself"),
+        "rate_limited": translate("Reasons", "the platform says the account goes too fast; it waits before polling again"),
+        "page_changed": translate("Reasons", "the platform changed its page; HisCRM needs an update (see the log)"),
+        "bad_response": translate("Reasons", "the platform sent an answer HisCRM cannot read; it retries by itself"),
+        "api_refused": translate("Reasons", "the platform refused a request; it retries by itself"),
+        "page_died": translate("Reasons", "the account's page crashed; it was reopened"),
+        "session_not_saved": translate("Reasons", "the login session could not be saved; log in again if it is lost"),
+        "expired": translate("Reasons", "the login expired; log in again"),
+        "needs_verification": translate("Reasons", "the platform asks for a verification; log in again"),
+        "blocked": translate("Reasons", "the platform blocked this account"),
+        "status_not_recorded": translate("Reasons", "the login state could not be saved; it tries again"),
+    }
+    return reasons.get(code or "", translate("Reasons", "monitoring failed; it retries by itself"))
+
+
 def account_problem(login_status: str, last_error: str | None) -> str | None:
     """What is wrong with an account that an operator must act on or know about (None: nothing).
     The login state words come from app.ui.views.painting.login_state_label."""

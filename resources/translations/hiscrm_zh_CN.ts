@@ -204,7 +204,7 @@
     <message>
         <location filename="../../app/ui/components/chat_pane.py" line="364" />
         <source>Reply</source>
-        <extracomment>TopicRef: the topic shown changed (None: nothing shown) str: the operator asked to log the shown topic&apos;s account in again</extracomment>
+        <extracomment>TopicRef: the topic shown changed (None: nothing shown) str: the operator asked to log the shown topic's account in again</extracomment>
         <translation>回复</translation>
     </message>
     <message>
@@ -320,7 +320,7 @@
     </message>
     <message>
         <location filename="../../app/ui/dialogs/login.py" line="254" />
-        <source>Scan the QR code with the platform&apos;s mobile app</source>
+        <source>Scan the QR code with the platform's mobile app</source>
         <translation>请用平台手机 App 扫描二维码</translation>
     </message>
     <message>
@@ -651,7 +651,7 @@ Data folder: {folder}</source>
     </message>
     <message>
         <location filename="../../app/ui/main_window.py" line="371" />
-        <source>Check the platform&apos;s pages</source>
+        <source>Check the platform's pages</source>
         <translation>检查平台页面</translation>
     </message>
     <message>
@@ -992,37 +992,89 @@ Data folder: {folder}</source>
         <translation>操作未成功，原因见日志。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="65" />
+        <location filename="../../app/ui/reasons.py" line="66" />
+        <source>the platform could not be reached or was slow; it retries by itself</source>
+        <translation>无法连接平台或平台响应太慢；会自动重试</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="67" />
+        <source>the platform says the account goes too fast; it waits before polling again</source>
+        <translation>平台提示账号操作太频繁；暂停一段时间后再轮询</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="68" />
+        <source>the platform changed its page; HisCRM needs an update (see the log)</source>
+        <translation>平台页面已改版；HisCRM 需要更新（详见日志）</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="69" />
+        <source>the platform sent an answer HisCRM cannot read; it retries by itself</source>
+        <translation>平台返回了 HisCRM 无法读取的内容；会自动重试</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="70" />
+        <source>the platform refused a request; it retries by itself</source>
+        <translation>平台拒绝了一次请求；会自动重试</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="71" />
+        <source>the account's page crashed; it was reopened</source>
+        <translation>账号页面崩溃，已重新打开</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="72" />
+        <source>the login session could not be saved; log in again if it is lost</source>
+        <translation>登录会话未能保存；如果登录丢失请重新登录</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="73" />
+        <source>the login expired; log in again</source>
+        <translation>登录已过期，请重新登录</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="74" />
+        <source>the platform asks for a verification; log in again</source>
+        <translation>平台要求验证，请重新登录</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="76" />
+        <source>the login state could not be saved; it tries again</source>
+        <translation>登录状态未能保存；会再次尝试</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="85" />
         <source>log in again to receive and send messages</source>
         <translation>请重新登录以收发消息</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="68" />
+        <location filename="../../app/ui/reasons.py" line="88" />
         <source>the platform asks for a verification: log in again</source>
         <translation>平台要求验证：请重新登录</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="71" />
+        <location filename="../../app/ui/reasons.py" line="75" />
+        <location filename="../../app/ui/reasons.py" line="91" />
         <source>the platform blocked this account</source>
         <translation>平台已封禁此账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="74" />
+        <location filename="../../app/ui/reasons.py" line="78" />
+        <location filename="../../app/ui/reasons.py" line="94" />
         <source>monitoring failed; it retries by itself</source>
         <translation>监控出错，将自动重试</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="82" />
+        <location filename="../../app/ui/reasons.py" line="102" />
         <source>Try again, or use “Show browser” to finish the login in a window.</source>
         <translation>请重试，或点击“显示浏览器”在窗口中完成登录。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="84" />
+        <location filename="../../app/ui/reasons.py" line="104" />
         <source>Nobody scanned the code in time. Try again when the phone is at hand.</source>
         <translation>未及时扫码。请在手机在手边时重试。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/reasons.py" line="86" />
+        <location filename="../../app/ui/reasons.py" line="106" />
         <source>Try again for a new QR code.</source>
         <translation>重试以获取新的二维码。</translation>
     </message>
@@ -1047,7 +1099,7 @@ Data folder: {folder}</source>
     <message>
         <location filename="../../app/ui/components/reply_box.py" line="151" />
         <source>The reply is too long ({0} characters; at most {1}).</source>
-        <extracomment>(text, target comment id or None): the operator pressed Enter or Send the reply target was dropped (Esc, the ✕ button, the reply was sent) the operator pressed &quot;Log in again&quot; on the account banner</extracomment>
+        <extracomment>(text, target comment id or None): the operator pressed Enter or Send the reply target was dropped (Esc, the ✕ button, the reply was sent) the operator pressed "Log in again" on the account banner</extracomment>
         <translation>回复太长（{0} 个字符，最多 {1} 个）。</translation>
     </message>
     <message>
@@ -1409,7 +1461,7 @@ Data folder: {folder}</source>
     <message>
         <location filename="../../app/ui/components/topics_pane.py" line="91" />
         <source>Open</source>
-        <extracomment>Topic: the operator selected a topic Topic: a listed topic&apos;s title or counters changed (the chat pane&apos;s header follows)</extracomment>
+        <extracomment>Topic: the operator selected a topic Topic: a listed topic's title or counters changed (the chat pane's header follows)</extracomment>
         <translation>打开</translation>
     </message>
     <message>
@@ -1454,7 +1506,7 @@ Data folder: {folder}</source>
         <location filename="../../app/ui/tray.py" line="189" />
         <location filename="../../app/ui/tray.py" line="195" />
         <source>New messages</source>
-        <extracomment>(title, body): a notification was shown (or would have been, where there is no tray). int: the unread total changed. The operator chose Quit in the tray menu (the window connects its shutdown to it). account id: the operator chose to finish a platform&apos;s check (a notification&apos;s button, or a click on the tray&apos;s balloon saying so); the window opens a visible login.</extracomment>
+        <extracomment>(title, body): a notification was shown (or would have been, where there is no tray). int: the unread total changed. The operator chose Quit in the tray menu (the window connects its shutdown to it). account id: the operator chose to finish a platform's check (a notification's button, or a click on the tray's balloon saying so); the window opens a visible login.</extracomment>
         <translation>新消息</translation>
     </message>
     <message numerus="yes">
@@ -1538,150 +1590,150 @@ Data folder: {folder}</source>
 <context>
     <name>WorkersDialog</name>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="102" />
+        <location filename="../../app/ui/dialogs/workers.py" line="103" />
         <source>{mb:.0f} MB</source>
         <translation>{mb:.0f} MB</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="103" />
+        <location filename="../../app/ui/dialogs/workers.py" line="104" />
         <source> (at most {max})</source>
         <translation>（最多 {max} 个）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="124" />
+        <location filename="../../app/ui/dialogs/workers.py" line="125" />
         <source>Browsers are switched off for this run</source>
         <translation>本次运行未启用浏览器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="126" />
+        <location filename="../../app/ui/dialogs/workers.py" line="127" />
         <source>Running ({version}), started {count} time(s)</source>
         <translation>运行中（{version}），已启动 {count} 次</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="129" />
+        <location filename="../../app/ui/dialogs/workers.py" line="130" />
         <source>Not running (starts when an account needs it)</source>
         <translation>未运行（有账号需要时自动启动）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="132" />
+        <location filename="../../app/ui/dialogs/workers.py" line="133" />
         <source>{count} (browser pid {pids})</source>
         <translation>{count} 个（浏览器进程号 {pids}）</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="137" />
+        <location filename="../../app/ui/dialogs/workers.py" line="138" />
         <source>{pss:.0f} MB (PSS), {rss:.0f} MB resident</source>
         <translation>{pss:.0f} MB（PSS），常驻 {rss:.0f} MB</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="140" />
+        <location filename="../../app/ui/dialogs/workers.py" line="141" />
         <source>{rss:.0f} MB resident</source>
         <translation>常驻 {rss:.0f} MB</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="141" />
+        <location filename="../../app/ui/dialogs/workers.py" line="142" />
         <source>{open} of at most {max}</source>
         <translation>{open} / 最多 {max}</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="150" />
+        <location filename="../../app/ui/dialogs/workers.py" line="151" />
         <source>in {s:.0f} s</source>
         <translation>{s:.0f} 秒后</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="185" />
+        <location filename="../../app/ui/dialogs/workers.py" line="186" />
         <source>Workers</source>
         <translation>工作进程</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="186" />
+        <location filename="../../app/ui/dialogs/workers.py" line="187" />
         <source>Browser</source>
         <translation>浏览器</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="186" />
+        <location filename="../../app/ui/dialogs/workers.py" line="187" />
         <source>Browser processes</source>
         <translation>浏览器进程</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="186" />
-        <location filename="../../app/ui/dialogs/workers.py" line="195" />
+        <location filename="../../app/ui/dialogs/workers.py" line="187" />
+        <location filename="../../app/ui/dialogs/workers.py" line="196" />
         <source>Memory</source>
         <translation>内存</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="187" />
+        <location filename="../../app/ui/dialogs/workers.py" line="188" />
         <source>Open pages</source>
         <translation>打开的页面</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="187" />
-        <location filename="../../app/ui/dialogs/workers.py" line="195" />
+        <location filename="../../app/ui/dialogs/workers.py" line="188" />
+        <location filename="../../app/ui/dialogs/workers.py" line="196" />
         <source>Accounts</source>
         <translation>账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="189" />
+        <location filename="../../app/ui/dialogs/workers.py" line="190" />
         <source>Account</source>
         <translation>账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="189" />
-        <location filename="../../app/ui/dialogs/workers.py" line="195" />
+        <location filename="../../app/ui/dialogs/workers.py" line="190" />
+        <location filename="../../app/ui/dialogs/workers.py" line="196" />
         <source>State</source>
         <translation>状态</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="189" />
+        <location filename="../../app/ui/dialogs/workers.py" line="190" />
         <source>Failures</source>
         <translation>失败次数</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="189" />
+        <location filename="../../app/ui/dialogs/workers.py" line="190" />
         <source>Restarts</source>
         <translation>重启次数</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="190" />
+        <location filename="../../app/ui/dialogs/workers.py" line="191" />
         <source>Next poll</source>
         <translation>下次轮询</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="190" />
+        <location filename="../../app/ui/dialogs/workers.py" line="191" />
         <source>Last error</source>
         <translation>最近错误</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="192" />
+        <location filename="../../app/ui/dialogs/workers.py" line="193" />
         <source>Remote workers</source>
         <translation>远程工作节点</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="193" />
-        <source>No remote worker has connected to this console&apos;s server.</source>
+        <location filename="../../app/ui/dialogs/workers.py" line="194" />
+        <source>No remote worker has connected to this console's server.</source>
         <translation>还没有远程工作节点连接到本控制台的服务器。</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="195" />
+        <location filename="../../app/ui/dialogs/workers.py" line="196" />
         <source>Worker</source>
         <translation>工作节点</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="195" />
+        <location filename="../../app/ui/dialogs/workers.py" line="196" />
         <source>Host</source>
         <translation>主机</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="196" />
+        <location filename="../../app/ui/dialogs/workers.py" line="197" />
         <source>Last heartbeat</source>
         <translation>最近心跳</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="198" />
+        <location filename="../../app/ui/dialogs/workers.py" line="199" />
         <source>Restart account</source>
         <translation>重启账号</translation>
     </message>
     <message>
-        <location filename="../../app/ui/dialogs/workers.py" line="199" />
+        <location filename="../../app/ui/dialogs/workers.py" line="200" />
         <source>Close</source>
         <translation>关闭</translation>
     </message>

@@ -236,6 +236,23 @@ def test_workers_dialog_says_when_browsers_are_off(engine, qloop, shown):
     assert dialog.pages.text() == f"0 of at most {engine.settings.max_active_pages}"
 
 
+def test_workers_dialog_says_why_monitoring_failed_in_the_operator_s_language(engine, qloop, shown, language):
+    from app.engine.pool.status import AccountState, MemorySample, PoolStatus
+    from app.ui.dialogs.workers import COLUMNS as WORKER_COLUMNS
+
+    sentence = "TransientError: poll made no progress for 45 s"
+    dialog = shown(WorkersDialog(engine))
+    dialog.status = PoolStatus(True, True, "146.0", 1, 1, 8, 1, MemorySample(), accounts=(
+        AccountState("acc-1", "backoff", True, last_error=sentence, last_error_code="transient", failures=2),))
+    dialog._show()
+    cell = dialog.table.item(0, WORKER_COLUMNS.index("error"))
+    assert cell.text() == "the platform could not be reached or was slow; it retries by itself"
+    assert shown_as(cell.toolTip()) == sentence  # the engine's own words, for support
+    language("zh_CN")
+    dialog._show()
+    assert dialog.table.item(0, WORKER_COLUMNS.index("error")).text() == "无法连接平台或平台响应太慢；会自动重试"
+
+
 def test_workers_dialog_lists_remote_workers_and_follows_their_state(engine, qloop, shown, language):
     from dataclasses import replace
     from datetime import datetime, timezone

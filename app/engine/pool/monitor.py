@@ -51,9 +51,10 @@ from ..platform import (
     AccountInfo,
     MonitorIO,
     Platform,
-    SessionExpired,
+    PlatformError,
     PlatformSettings,
     RateLimited,
+    SessionExpired,
     SessionStatus,
     TransientError,
     session_status_of,
@@ -120,7 +121,8 @@ class AccountMonitor:
         self.account = account
         self.platform = platform
         self.state = st.HIBERNATING
-        self.last_error: str | None = None
+        self.last_error: str | None = None  # the engine's sentence, for the log and a tooltip
+        self.last_error_code: str | None = None  # what kind of problem, for the operator's words
         self.failures = 0
         self.restarts = 0
         self.cycles = 0
@@ -225,6 +227,7 @@ class AccountMonitor:
             state=self.state,
             monitoring=self.monitoring,
             last_error=self.last_error,
+            last_error_code=self.last_error_code,
             failures=self.failures,
             restarts=self.restarts,
             cycles=self.cycles,
@@ -272,7 +275,7 @@ class AccountMonitor:
                     await self._failed(exc)
                     continue
                 self.failures = 0
-                self.last_error = None
+                self.last_error = self.last_error_code = None
                 self._due = self._loop.time() + self._interval()
                 await self._settle()
             await self._record_crawl(None)
@@ -393,6 +396,7 @@ class AccountMonitor:
         """The login could not be saved as the context closed: the next opening restores an
         older session (or none). The operator has to know: it may mean a new login."""
         self.last_error = f"could not save the login session: {_describe(error)}"
+        self.last_error_code = "session_not_saved"
         log.error("%s: %s", self.id, self.last_error)
         self.env.bus.publish(account_status_event(self))
         self.env.bus.publish(
@@ -416,7 +420,7 @@ class AccountMonitor:
         log.warning("%s: %s; restarting the account's context", self.id, reason)
         if self._ctx is not None and self._ctx.dead_reason is None:
             self._ctx.dead_reason = reason
-        self.last_error = reason
+        self.last_error, self.last_error_code = reason, "page_died"
         self._set_state(st.CRASHED)
         if self.monitoring:
             self.wake()
@@ -426,6 +430,7 @@ class AccountMonitor:
         crashed = self._ctx is not None and not self._ctx.alive
         self.failures += 1
         self.last_error = _describe(exc)
+        self.last_error_code = exc.code if isinstance(exc, PlatformError) else "unexpected"
         log.warning("%s: monitor cycle failed (%d in a row): %s", self.id, self.failures, self.last_error)
         if self._ctx is not None:  # the next cycle starts from a fresh context: a restart
             self.restarts += 1
@@ -451,10 +456,11 @@ class AccountMonitor:
             log.exception("%s: could not mark the account %s", self.id, status.value)
             self.failures += 1
             self.last_error = f"the login is {status.value}, but recording it failed: {_describe(exc)}"
+            self.last_error_code = "status_not_recorded"
             self._due = self._loop.time() + self._backoff()
             self._set_state(st.BACKOFF)
             return False
-        self.last_error = error
+        self.last_error, self.last_error_code = error, status.value
         self.account = replace(self.account, login_status=status.value)
         self._set_state(st.STOPPED)
         action = FINISH_VERIFICATION if status == SessionStatus.NEEDS_VERIFICATION else None

@@ -30,6 +30,7 @@ class AccountState:
     state: str
     monitoring: bool
     last_error: str | None = None
+    last_error_code: str | None = None  # PlatformError.code, or the monitor's own (monitor.py)
     failures: int = 0  # consecutive failed cycles
     restarts: int = 0  # contexts reopened after a crash or error
     cycles: int = 0

@@ -19,6 +19,7 @@ from app.engine.workers import WorkerInfo
 from app.ui.dialogs import labels
 from app.ui.dialogs.base import EngineDialog, record_table, set_form_labels
 from app.ui.plain_text import plain_tooltip
+from app.ui.reasons import monitor_problem
 
 REFRESH_MS = 2000  # memory figures move slowly; events refresh state changes at once
 COLUMNS = ("account", "state", "failures", "restarts", "next", "error")
@@ -155,12 +156,12 @@ class WorkersDialog(EngineDialog):
                 str(account.failures),
                 str(account.restarts),
                 next_poll,
-                account.last_error or "",
+                monitor_problem(account.last_error_code) if account.last_error else "",
             )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column == COLUMNS.index("error") and text:
-                    item.setToolTip(plain_tooltip(text))
+                    item.setToolTip(plain_tooltip(account.last_error))  # the engine's own words
                 self.table.setItem(row, column, item)
             if account.account_id == selected:
                 self.table.selectRow(row)
