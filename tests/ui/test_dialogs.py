@@ -425,6 +425,32 @@ def shown_as(tooltip: str) -> str:
     return document.toPlainText()
 
 
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_a_selected_account_row_is_one_even_band(engine, qloop, qapp, shown, theme):
+    """The selected row's cells were drawn apart (a grid gap between them) and its current cell
+    framed in another shade: a light block over the account's name."""
+    from PySide6.QtGui import QColor
+
+    from app.ui.theme import apply_theme
+
+    apply_theme(qapp, Settings(theme=theme))
+    try:
+        account = run(qloop, engine.accounts.create("sandbox", "演示账号 A"))
+        dialog = shown(AccountsDialog(engine))
+        wait_until(qloop, lambda: dialog.table.rowCount() == 1)
+        dialog.select_account(account)
+        dialog.table.setFocus()
+        qapp.processEvents()
+        image = dialog.table.viewport().grab().toImage()
+        band = dialog.table.visualRect(dialog.table.model().index(0, 0))
+        highlight = dialog.table.palette().highlight().color().rgb()
+        for y in (band.top() + 1, band.bottom() - 1):  # above and below the text: nothing but the band
+            colors = {QColor(image.pixel(x, y)).rgb() for x in range(2, image.width() - 2)}
+            assert colors == {highlight}, [QColor(c).name() for c in colors]
+    finally:
+        apply_theme(qapp, Settings(theme="light"))
+
+
 def test_the_accounts_list_says_who_each_account_is_on_the_platform(engine, qloop, shown):
     """Two accounts both named "Shop" by the operator: the platform identity tells them apart."""
     first = run(qloop, engine.accounts.create("sandbox", "Shop"))

@@ -54,6 +54,7 @@ def record_table(columns: int, stretch_column: int) -> QTableWidget:
     table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     table.setAlternatingRowColors(True)
+    table.setShowGrid(False)  # (a transparent grid still leaves a gap between the cells of a selected row)
     table.setWordWrap(False)
     table.verticalHeader().hide()
     header = table.horizontalHeader()
