@@ -15,6 +15,7 @@ from typing import Any, Awaitable, Callable
 
 import pytest
 import qasync
+import shiboken6
 from PySide6 import QtCore
 
 from app.engine.engine import Engine
@@ -193,11 +194,27 @@ def language(qapp):
 
 
 @pytest.fixture
+def shown(qapp):
+    """Show a dialog for the test; close it afterwards unless it closed (and deleted) itself.
+    (No main window here: a closing dialog must not end the application.)"""
+    qapp.setQuitOnLastWindowClosed(False)
+    dialogs = []
+
+    def show(dialog):
+        dialog.show()
+        dialogs.append(dialog)
+        return dialog
+
+    yield show
+    for dialog in dialogs:
+        if shiboken6.isValid(dialog):
+            dialog.close()
+
+
+@pytest.fixture
 def window(engine, qloop, qtbot, tmp_path, language):
     """The console's main window on `engine`, shown, in English (plural forms come from
     hiscrm_en.qm, as in the console); dialogs it opened are closed afterwards."""
-    import shiboken6
-
     from app.ui.main_window import MainWindow
 
     language("en")

@@ -25,24 +25,6 @@ from app.ui.theme import current_theme
 from .conftest import run, wait_until
 
 
-@pytest.fixture
-def shown(qapp):
-    """Show a dialog for the test; close it afterwards unless it closed (and deleted) itself.
-    (No main window here: a closing dialog must not end the application.)"""
-    qapp.setQuitOnLastWindowClosed(False)
-    dialogs = []
-
-    def show(dialog):
-        dialog.show()
-        dialogs.append(dialog)
-        return dialog
-
-    yield show
-    for dialog in dialogs:
-        if shiboken6.isValid(dialog):
-            dialog.close()
-
-
 def rows(dialog) -> list[list[str]]:
     table = dialog.table
     return [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]

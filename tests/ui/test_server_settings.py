@@ -6,7 +6,6 @@ import socket
 
 import aiohttp
 import pytest
-import shiboken6
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDialogButtonBox, QLineEdit, QMessageBox
 
@@ -14,22 +13,6 @@ from app.server.switch import ServerSwitch
 from app.ui.dialogs.settings import SettingsDialog
 
 from .conftest import run, wait_until
-
-
-@pytest.fixture
-def shown(qapp):
-    qapp.setQuitOnLastWindowClosed(False)
-    dialogs = []
-
-    def show(dialog):
-        dialog.show()
-        dialogs.append(dialog)
-        return dialog
-
-    yield show
-    for dialog in dialogs:
-        if shiboken6.isValid(dialog):
-            dialog.close()
 
 
 @pytest.fixture

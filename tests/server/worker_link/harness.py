@@ -3,8 +3,8 @@ SQLite file, the sandbox platform registered), its EmbeddedServer on 127.0.0.1 w
 port, and python-socketio AsyncClients acting as hiscrm/1 workers."""
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable
@@ -18,6 +18,7 @@ from app.engine.settings import Settings
 from app.platforms.sandbox import SandboxPlatform
 from app.server.app import EmbeddedServer, ServerOptions
 from app.server.worker_link import WorkerLink
+from tests.e2e.harness import until as e2e_until
 
 TOKEN = "worker-link-test-token"
 
@@ -114,11 +115,11 @@ class FakeWorkerSocket:
     async def next_message(self, type_: str, *, after: int = 0, timeout: float = 10.0,
                            where: Callable[[dict], bool] = lambda m: True) -> dict:
         return await until(lambda: next((m for m in self.messages[after:] if m.get("type") == type_ and where(m)),
-                                        None), timeout, f"{type_} for {self.worker_id}")
+                                        None), timeout=timeout, what=f"{type_} for {self.worker_id}")
 
     async def next_event(self, name: str, *, after: int = 0, timeout: float = 10.0) -> Any:
-        found = await until(lambda: next((e for e in self.events[after:] if e[0] == name), None), timeout,
-                            f"{name} for {self.worker_id}")
+        found = await until(lambda: next((e for e in self.events[after:] if e[0] == name), None),
+                            timeout=timeout, what=f"{name} for {self.worker_id}")
         return found[1]
 
     async def close(self) -> None:
@@ -126,15 +127,5 @@ class FakeWorkerSocket:
             await self.sio.disconnect()
 
 
-async def until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Wait until predicate() (sync or async) is truthy; its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)
+# The e2e rigs' wait, with a shorter default: these masters answer within a few ms.
+until = functools.partial(e2e_until, timeout=10.0)

@@ -50,8 +50,8 @@ def test_malformed_messages_are_answered_with_errors_and_never_stop_the_server(t
         seen = len(worker.messages)
         await worker.sio.emit("message", raw, namespace="/worker")
         if expect_error:
-            await until(lambda: any(m["type"].endswith(":error") for m in worker.messages[seen:]), 5,
-                        f"an error answer to {raw!r:.200}")
+            await until(lambda: any(m["type"].endswith(":error") for m in worker.messages[seen:]), timeout=5,
+                        what=f"an error answer to {raw!r:.200}")
         assert (await worker.heartbeat())["payload"] == {"success": True}
 
     async def one_event(name, raw):

@@ -30,8 +30,9 @@ class NodeWorker:
             self.lines.append(json.loads(line))
 
     async def seen(self, what: str, timeout: float = 20.0) -> object:
-        found = await until(lambda: next((line for line in self.lines if line["what"] == what), None), timeout,
-                            f"the node worker to see {what} (it saw {[l['what'] for l in self.lines]})")
+        found = await until(lambda: next((line for line in self.lines if line["what"] == what), None),
+                            timeout=timeout,
+                            what=f"the node worker to see {what} (it saw {[l['what'] for l in self.lines]})")
         return found["data"]
 
     async def stop(self) -> None:
@@ -78,7 +79,7 @@ async def test_an_original_node_worker_registers_syncs_logs_in_and_replies(tmp_p
                 ("content", "v1", 1), ("conversation", "peer-9", 1)]
 
             session_id = await engine.logins.start(account_id)
-            await until(lambda: engine.logins.session(session_id).finished, 20, "the relayed login")
+            await until(lambda: engine.logins.session(session_id).finished, timeout=20, what="the relayed login")
             session = engine.logins.session(session_id)
             assert session.state == "success", session.message
             account = await engine.accounts.get(account_id)
@@ -95,7 +96,7 @@ async def test_an_original_node_worker_registers_syncs_logs_in_and_replies(tmp_p
                 row = await engine.outbox.get(reply_id)
                 return row if row.status in ("sent", "confirmed") else None
 
-            row = await until(sent, 20, "the reply sent")
+            row = await until(sent, timeout=20, what="the reply sent")
             assert row.platform_reply_id.startswith("peer-9_")
         finally:
             await node.stop()
