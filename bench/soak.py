@@ -95,20 +95,17 @@ async def run(args: argparse.Namespace) -> None:
     paths = app_paths(home).ensure()
     setup_logging(paths.log_dir, verbose=False)
     settings = Settings(max_active_pages=max(args.accounts, Settings().max_active_pages))
-    settings.sandbox.enabled = False  # the site below, not one inside the engine's process
-    settings.sandbox.demo_traffic = False
     site = subprocess.Popen(
         [sys.executable, "-m", "app", "--home", str(home / "site"), "sandbox", "serve", "--port", "0",
          "--world", str(home / "site" / "world.json")],
         cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     site_url = site.stdout.readline().split()[2]  # "sandbox site: http://127.0.0.1:PORT"
-    from app.platforms.sandbox import PLATFORM
-
-    PLATFORM.use_site(site_url)
+    # The site above, not one inside the engine's process; no demo audience of its own.
+    settings.platforms["sandbox"] = {"site_url": site_url, "demo_traffic": False}
     engine = Engine.create(paths, settings)
     await engine.start()
-    control = PLATFORM.control
+    control = engine.platforms.get("sandbox").control
     qr_urls: dict[str, str] = {}
     finished: dict[str, str] = {}
 
