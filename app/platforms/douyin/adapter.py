@@ -11,6 +11,9 @@
   conversation's list row, the works' encrypted ids) is kept in the account's PlatformState,
   so a crawl cut short, a hibernated page or a restart goes on from there. Limits and pace
   are settings (settings.py).
+- New DMs and comment notices arrive between crawls through the www.douyin.com page an
+  awake account keeps open beside the creator centre (realtime.py): its own websocket fills
+  its stores' push buffers, which are read in the page and stored at once.
 - Replies are typed into the page's own boxes after the target is verified on screen
   (comment text and author, the conversation's peer name in the header); the platform id
   comes, with the reply's record, from the publish response (comments) or the new "from me"
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import logging
 import random
 import re
@@ -72,6 +76,7 @@ from .anatomy import (
 )
 from .errors import ApiRefused, BadResponse
 from .parsers import Parsed, Raw
+from .realtime import lost_error, open_realtime_page
 from .settings import DouyinSettings
 
 if TYPE_CHECKING:
@@ -168,6 +173,8 @@ class _PageWatch(PageTasks):
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
     works_more: bool | None = None  # the works list's last page said has_more
     comments_more: bool | None = None  # the open work's last comment page said has_more
+    realtime: Page | None = None  # the www.douyin.com page whose pushes we read (realtime.py)
+    realtime_failure: PlatformError | None = None  # what stopped it, raised by the next poll
 
     def session_lost(self, error: SessionExpired) -> None:
         """An answer the page received says the session is not usable: remember it for the
@@ -360,9 +367,10 @@ class DouyinPlatform(Platform):
 
     # ---- monitoring --------------------------------------------------------------------
     async def watch(self, page: Page, account: AccountInfo, io: MonitorIO) -> None:
-        """Read every JSON body the page fetches from its first load on (the creator pages
-        have no push channel we use yet: the www.douyin.com imStore is for a later version);
-        an answer saying the session is gone is reported through `io` at once."""
+        """Read every JSON body the page fetches from its first load on; an answer saying
+        the session is gone is reported through `io` at once. (The creator pages push
+        nothing: the www.douyin.com page that does is opened by `poll`, see
+        `_keep_realtime`.)"""
         await self._watch_with(page, account, io)
 
     async def _watch_with(self, page: Page, account: AccountInfo, io: MonitorIO) -> _PageWatch:
@@ -431,6 +439,11 @@ class DouyinPlatform(Platform):
           "item_ids"  {encrypted item id: numeric work id} (the V1 comment list names its
                       work only by the encrypted id, also on a fresh page)
           "self_uid"  our numeric uid
+          "due_works" [work id] works a pushed comment notice asked to read (a reply
+                      naming no parent, a notice without its comment): opened first
+
+        After a crawl that went well, the account's www.douyin.com page is kept open for
+        its pushes (`_keep_realtime`).
 
         The lists themselves cannot be resumed at a cursor: the page fetches (and signs)
         its own pages as it scrolls, from the top. So a work whose comments go beyond
@@ -457,15 +470,18 @@ class DouyinPlatform(Platform):
             if failed is not None:
                 raise failed
             self._raise_for_crawl(watch)
+            await self._keep_realtime(page, watch)
 
     async def _crawl(self, page: Page, watch: _PageWatch, state: PlatformState) -> None:
         counts = await self._crawl_works(page, watch)
         await watch.flush()
         await self._remember_ids(watch, state)
         done: dict[str, int] = await state.get("works", {})
+        due = [w for w in await state.get("due_works", []) if w in counts]
         opened = 0
-        for work_id, comment_count in counts.items():
-            if done.get(work_id) == comment_count or comment_count == 0:
+        for work_id in due + [w for w in counts if w not in due]:
+            comment_count = counts[work_id]
+            if work_id not in due and (done.get(work_id) == comment_count or comment_count == 0):
                 continue
             if opened >= self.max_works_per_poll:
                 break  # this cycle's share; the works left are not marked read
@@ -477,8 +493,50 @@ class DouyinPlatform(Platform):
             if len(watch.failures) == failures and watch.session_error is None:
                 done[work_id] = comment_count
                 await state.set("works", done)
+                if work_id in due:  # read again, keeping what pushes asked for meanwhile
+                    await state.set("due_works", [w for w in await state.get("due_works", []) if w != work_id])
         await self._pace()
         await self._crawl_dms(page, watch, state)
+
+    async def _keep_realtime(self, page: Page, watch: _PageWatch) -> None:
+        """Keep the account's www.douyin.com page open beside this one (realtime.py), in the
+        same context; raise what stopped the last one (its page drifted). It opens only
+        once our uid is known: imStore messages say who sent them only by uid."""
+        if watch.realtime_failure is not None:
+            failure, watch.realtime_failure = watch.realtime_failure, None
+            raise failure
+        if watch.io is None or not watch.self_uid or (watch.realtime is not None and not watch.realtime.is_closed()):
+            return
+        realtime = await open_realtime_page(page.context, lambda payload: watch.spawn(self._on_push(watch, payload)),
+                                            self.data_dir)
+        watch.realtime = realtime
+        realtime.on("close", lambda closed: setattr(watch, "realtime", None) if watch.realtime is closed else None)
+
+    async def _on_push(self, watch: _PageWatch, payload: str) -> None:
+        """What the www.douyin.com page's buffers brought: DMs and the comments notices
+        carry are stored at once; the works of notices that lack what a record needs are
+        due for the next crawl."""
+        pushed = json.loads(payload)
+        if pushed.get("lost") and watch.realtime is not None:
+            watch.realtime_failure = await lost_error(watch.realtime, pushed["lost"], self.data_dir)
+            with contextlib.suppress(PlaywrightError):
+                await watch.realtime.close()
+            return
+        parsed = Parsed()
+        if pushed.get("imStore"):
+            parsed.extend(parsers.parse_im_store(pushed["imStore"], self_uid=watch.self_uid))
+        notices = (pushed.get("noticeStore") or {}).get("noticePushList") or []
+        if notices:
+            parsed.extend(parsers.parse_notices(notices, self_uid=watch.self_uid, endpoint="noticeStore"))
+            due = parsers.notice_works_to_crawl(notices)
+            if due and watch.io is not None:
+                known = await watch.io.state.get("due_works", [])
+                await watch.io.state.set("due_works", known + [w for w in due if w not in known])
+        for problem in parsed.problems[:10]:
+            log.warning("douyin: skipped pushed %s", problem)
+        watch.learn(parsed)
+        if parsed and watch.sink is not None:
+            await watch.sink(parsed.to_batch(watch.account_id, "push"))
 
     async def _remember_ids(self, watch: _PageWatch, state: PlatformState) -> None:
         if watch.item_ids != await state.get("item_ids", {}):

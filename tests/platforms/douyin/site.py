@@ -62,10 +62,19 @@ class FakeDouyin:
     dm_refusal: str | None = None  # the chat page refuses to send with this note
     published: list[dict[str, Any]] = field(default_factory=list)  # what the reply box sent
     requests: list[str] = field(default_factory=list)  # every routed URL, in order
+    www_page_html: str | None = None  # replaces the www.douyin.com page (markup drift)
 
     async def install(self, context) -> None:
         await context.route("https://example.invalid/**", self._image)
         await context.route("https://creator.douyin.com/**", self._creator)
+        await context.route("https://www.douyin.com/**", self._www)
+
+    async def _www(self, route) -> None:
+        self.requests.append(route.request.url)
+        if urlsplit(route.request.url).path != "/":
+            return await route.fulfill(status=404, body="not found")
+        profiles = body("page_state/im_store.json")["userInfoFromServerMap"]
+        return await _page(route, self.www_page_html or WWW_PAGE.replace("__PROFILES__", json.dumps(profiles, ensure_ascii=False)))
 
     async def _image(self, route) -> None:
         await route.fulfill(status=200, content_type="image/png", body=PIXEL)
@@ -503,4 +512,36 @@ document.getElementById('send').onclick = async () => {
   setTimeout(() => openConversation(open), 200);  // the IM socket echoes the message a moment later
 };
 renderRows();
+</script></body></html>"""
+
+# www.douyin.com as the realtime reader sees it: the top bar's IM entry, whose React fibers
+# lead up to the MobX stores, and the websocket's pushes into their buffers (played through
+# `window.__ws`): a DM stays in msgListToPush for 0.8 s, a notice until just after its toast renders.
+WWW_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>抖音</title></head><body>
+<header class="header-Ka12Lm"><div data-e2e="im-entry" class="im-entry-Qw34Er">私信</div></header>
+<div id="pushListBoxId"></div>
+<script>
+const imStore = {msgListToPush: [], converSationListOrigin: [], userInfoFromServerMap: __PROFILES__,
+                 __internal_ctx: {token: 'FAKE-IM-TOKEN', deviceId: 'FAKE-DEVICE'}};
+const noticeStore = {noticePushList: [], noticeUnreadCountMap: {'7': 0}};
+const entry = document.querySelector('[data-e2e="im-entry"]');
+entry['__reactFiber$fake02'] = {memoizedProps: {className: entry.className}, return: {
+  memoizedProps: {children: []}, return: {memoizedProps: {imStore}, return: {memoizedProps: {noticeStore, imStore}, return: null}}}};
+window.__ws = {
+  dm(message) {
+    imStore.msgListToPush.push(Object.assign({__internal_ctx: {token: 'FAKE-IM-TOKEN'}}, message));
+    setTimeout(() => { imStore.msgListToPush = []; }, 800);  // the IM SDK takes it within a second
+  },
+  notice(notice) {
+    noticeStore.noticePushList.push(notice);
+    noticeStore.noticeUnreadCountMap['7'] += 1;
+    setTimeout(() => {  // the toast renders, and its effect takes the notice out of the buffer
+      const toast = document.createElement('div');
+      toast.textContent = notice.comment && notice.comment.comment ? notice.comment.comment.text : '';
+      document.getElementById('pushListBoxId').appendChild(toast);
+      setTimeout(() => noticeStore.noticePushList.splice(noticeStore.noticePushList.indexOf(notice), 1), 20);
+    }, 20);  // sooner than the reader's timer: only reading as the toast renders sees it
+  },
+  drift() { delete imStore.msgListToPush; },  // a deploy renamed the buffer
+};
 </script></body></html>"""
