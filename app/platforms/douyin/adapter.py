@@ -55,6 +55,7 @@ from app.engine.platform import (
     ReplyTarget,
     ReplyUncertain,
     SELF_CHECK,
+    STABLE_ID,
     SelfCheck,
     SentReply,
     SessionExpired,
@@ -74,7 +75,7 @@ from .anatomy import (
     Anatomy,
     snapshot_page_change,
 )
-from .errors import ApiRefused, BadResponse
+from .errors import ApiRefused, BadResponse, PageChanged
 from .parsers import Parsed, Raw
 from .realtime import lost_error, open_realtime_page
 from .settings import DouyinSettings
@@ -340,8 +341,28 @@ class DouyinPlatform(Platform):
             "avatar": HOME.selectors("avatar")})
         if not profile["uniqueId"]:
             raise await self._page_changed(page, HOME, "the 抖音号")
+        info = {"douyin_id": profile["uniqueId"]}
+        uid = await self._own_uid(page)
+        if uid:
+            info[STABLE_ID] = uid
         return LoginOutcome(platform_user_id=profile["uniqueId"], username=profile["nickname"],
-                            avatar_url=profile["avatar"], user_info={"douyin_id": profile["uniqueId"]})
+                            avatar_url=profile["avatar"], user_info=info)
+
+    async def _own_uid(self, page: Page) -> str | None:
+        """Our numeric uid, the identity the creator cannot change (the 抖音号 can): the
+        author of our works in the works list the works page fetches. None when that list
+        shows no work or cannot be read (the identity is then compared by 抖音号)."""
+        try:
+            async with page.expect_response(lambda r: API.endpoint_of(r.url) in WORK_ENDPOINTS,
+                                            timeout=STEP_TIMEOUT_MS) as answer:
+                await self._open(page, WORKS)
+            response = await answer.value
+            name = API.endpoint_of(response.url) or ""
+            body = parsers.decode_body(name, await response.body(), response.headers.get("content-type"))
+            return parsers.parse_endpoint(name, response.url, body).self_uid
+        except (PlaywrightError, BadResponse, ApiRefused, PageChanged) as exc:
+            log.warning("douyin: our uid could not be read from the works list: %s", exc)
+            return None
 
     async def check_session(self, page: Page) -> SessionStatus:
         """Logged in when the session cookie is there and the home page shows the account
