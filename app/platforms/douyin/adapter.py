@@ -33,7 +33,7 @@ import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
 from playwright.async_api import Error as PlaywrightError
 
@@ -224,6 +224,7 @@ class DouyinPlatform(Platform):
         self.max_works = config.max_works  # newest first; older ones are not crawled
         self.max_works_per_poll = config.max_works_per_poll
         self.max_scrolls = config.max_scrolls
+        self.max_comment_pages = config.max_comment_pages  # how deep a work's comments are backfilled
         # Seconds between two navigations of one account, drawn at random: a person's pace.
         self.pace_s: tuple[float, float] = (config.pause_min_s, config.pause_max_s)
 
@@ -455,7 +456,10 @@ class DouyinPlatform(Platform):
         changed. Each list goes to the sink as soon as it is read; what was read is then
         saved in `io.state`:
 
-          "works"     {work id: the comment count its comments were read at}
+          "works"     {work id: the comment count its comments were fully read at}
+          "work:<id>" {"count": the count when this pass over the work began, "pages": the
+                      comment pages read so far} while a pass is under way
+          "threads:<id>" {a thread's page id: the reply count it was read at}
           "dm_rows"   {peer name: the conversation's list row when it was read}
           "item_ids"  {encrypted item id: numeric work id} (the V1 comment list names its
                       work only by the encrypted id, also on a fresh page)
@@ -467,12 +471,13 @@ class DouyinPlatform(Platform):
         its pushes (`_keep_realtime`).
 
         The lists themselves cannot be resumed at a cursor: the page fetches (and signs)
-        its own pages as it scrolls, from the top. So a work whose comments go beyond
-        `max_scrolls` pages is read to that depth and counted read (reading it again from
-        the top every cycle would never get further, and would get the account noticed).
-        When a step fails (a changed page, an
-        expired session, a bad body), what was read before it is stored, then the failure
-        is raised."""
+        its own pages as it scrolls, from the top. So a work whose comments go beyond one
+        cycle's `max_scrolls` pages is read `max_scrolls` pages deeper each cycle, newest
+        first, until its list ends or `max_comment_pages` (the backfill limit) is reached;
+        only then is it counted read. Its reply threads are opened at most `max_scrolls` a
+        cycle, each thread once per reply count (the next cycle opens the ones left).
+        When a step fails (a changed page, an expired session, a bad body), what was read
+        before it is stored, then the failure is raised."""
         async with self._guard(page):
             watch = await self._watch_with(page, account, io)
             watch.crawl = Parsed()
@@ -502,20 +507,32 @@ class DouyinPlatform(Platform):
         opened = 0
         for work_id in due + [w for w in counts if w not in due]:
             comment_count = counts[work_id]
-            if work_id not in due and (done.get(work_id) == comment_count or comment_count == 0):
+            progress = await state.get(f"work:{work_id}")
+            if (work_id not in due and progress is None
+                    and (done.get(work_id) == comment_count or comment_count == 0)):
                 continue
             if opened >= self.max_works_per_poll:
                 break  # this cycle's share; the works left are not marked read
             opened += 1
             await self._pace()
+            progress = progress or {"count": comment_count, "pages": 0}
+            pages = min(progress["pages"] + self.max_scrolls, self.max_comment_pages)
+            threads_key = f"threads:{work_id}"
+            threads: dict[str, int] = await state.get(threads_key, {})
             failures = len(watch.failures)
-            await self._crawl_comments(page, watch, work_id)
+            complete = await self._crawl_comments(page, watch, work_id, pages=pages, threads=threads,
+                                                  save_threads=lambda: state.set(threads_key, threads))
             await watch.flush()
-            if len(watch.failures) == failures and watch.session_error is None:
-                done[work_id] = comment_count
-                await state.set("works", done)
-                if work_id in due:  # read again, keeping what pushes asked for meanwhile
-                    await state.set("due_works", [w for w in await state.get("due_works", []) if w != work_id])
+            if len(watch.failures) != failures or watch.session_error is not None:
+                continue  # read again from where it was next cycle
+            if not complete:  # the next cycle goes deeper
+                await state.set(f"work:{work_id}", {**progress, "pages": pages})
+                continue
+            done[work_id] = progress["count"]
+            await state.set("works", done)
+            await state.set(f"work:{work_id}", None)
+            if work_id in due:  # read again, keeping what pushes asked for meanwhile
+                await state.set("due_works", [w for w in await state.get("due_works", []) if w != work_id])
         await self._pace()
         await self._crawl_dms(page, watch, state)
 
@@ -597,16 +614,32 @@ class DouyinPlatform(Platform):
         crawl = watch.crawl or Parsed()
         return {w["platform_content_id"]: int(w.get("stats", {}).get("comment_count", 0)) for w in crawl.contents}
 
-    async def _crawl_comments(self, page: Page, watch: _PageWatch, work_id: str) -> None:
-        """Open one work's comments through the picker and every reply thread; note each
-        comment's page id (the rows' own `@i/…` cid) as its "page" alias."""
-        await self._open_work_comments(page, watch, work_id)
-        await self._expand_replies(page, watch)
+    async def _crawl_comments(self, page: Page, watch: _PageWatch, work_id: str, *, pages: int | None = None,
+                              threads: dict[str, int] | None = None,
+                              save_threads: Callable[[], Awaitable[None]] | None = None) -> bool:
+        """Open one work's comments through the picker (`pages` pages deep) and its reply
+        threads; note each comment's page id (the rows' own `@i/…` cid) as its "page" alias.
+        True when the list ended (or the backfill limit was reached) and no thread was left."""
+        ended = await self._open_work_comments(page, watch, work_id, pages=pages)
+        saved = None
+        if save_threads is not None:
+            async def saved() -> None:  # a thread's replies are stored, then that it was read
+                await self._link_page_ids(page, watch, work_id)
+                await watch.flush()
+                await save_threads()
+        expanded = await self._expand_replies(page, watch, threads, saved)
         await watch.settle()
-        if watch.crawl is not None:
-            shown = [parsers.page_comment(props, work_id) for _, props in await self._comment_rows_props(page)]
-            crawled = [c for c in watch.crawl.comments if c["platform_content_id"] == work_id]
-            parsers.link_comment_aliases(shown, crawled, "page", by_time=False)
+        await self._link_page_ids(page, watch, work_id)
+        return (ended or pages == self.max_comment_pages) and expanded
+
+    async def _link_page_ids(self, page: Page, watch: _PageWatch, work_id: str) -> None:
+        """Give the work's comments read by this crawl (and not yet stored) their rows' page
+        ids as "page" aliases."""
+        if watch.crawl is None:
+            return
+        shown = [parsers.page_comment(props, work_id) for _, props in await self._comment_rows_props(page)]
+        crawled = [c for c in watch.crawl.comments if c["platform_content_id"] == work_id]
+        parsers.link_comment_aliases(shown, crawled, "page", by_time=False)
 
     async def _comment_rows_props(self, page: Page, nodes: Locator | None = None) -> list[tuple[int, Raw]]:
         """(index, React props) of the comment text nodes that carry them (cid, text, user)."""
@@ -618,7 +651,10 @@ class DouyinPlatform(Platform):
                                                       COMMENTS.get("react", "levels")])
         return [(i, p) for i, p in enumerate(props) if isinstance(p, dict) and p.get("cid")]
 
-    async def _open_work_comments(self, page: Page, watch: _PageWatch, work_id: str) -> None:
+    async def _open_work_comments(self, page: Page, watch: _PageWatch, work_id: str, *,
+                                  pages: int | None = None) -> bool:
+        """The work's comments, `pages` scrolls deep (`max_scrolls` by default); True when
+        the list ended."""
         work = watch.works.get(work_id)
         title = (work or {}).get("title")
         if not title:
@@ -630,7 +666,7 @@ class DouyinPlatform(Platform):
         async with self._expect_endpoint(page, COMMENT_ENDPOINTS):
             await card.click()
         await watch.settle()
-        await self._load_all_comments(page, watch)
+        return await self._load_all_comments(page, watch, self.max_scrolls if pages is None else pages)
 
     async def _find_work_card(self, page: Page, title: str) -> Locator:
         """The picker's title node showing exactly the work's title (scrolling the picker);
@@ -664,34 +700,64 @@ class DouyinPlatform(Platform):
           }
           return false; }""", scrollers)
 
-    async def _load_all_comments(self, page: Page, watch: _PageWatch) -> None:
-        """Scroll the comment list while the last page said has_more (each scroll to the
-        bottom fetches the next page), up to 没有更多评论; `watch.bounded` when the scroll
-        bound came first."""
-        for _ in range(self.max_scrolls):
+    async def _load_all_comments(self, page: Page, watch: _PageWatch, pages: int) -> bool:
+        """Scroll the comment list `pages` times at most while the last page said has_more
+        (each scroll to the bottom fetches the next page), up to 没有更多评论. True when the
+        list ended; else `watch.bounded`."""
+        for _ in range(pages):
             if not watch.comments_more or await self._text_showing(page, [COMMENTS.text("end_of_comments")]):
-                return
+                return True
             try:
                 async with self._expect_endpoint(page, COMMENT_ENDPOINTS, timeout_ms=5_000):
                     if not await self._scroll_down(page, [COMMENTS.selector("comment_list")]):
                         await page.mouse.wheel(0, 5_000)
             except PlaywrightError:
-                return  # scrolling brought nothing more
+                return True  # scrolling brought nothing more
             await watch.settle()
         watch.bounded = watch.bounded or bool(watch.comments_more)
+        return not watch.comments_more
 
-    async def _expand_replies(self, page: Page, watch: _PageWatch) -> None:
-        """Click every "查看N条回复" under the comments (each fetches one reply list);
-        `watch.bounded` when the scroll bound left some."""
+    async def _expand_replies(self, page: Page, watch: _PageWatch, threads: dict[str, int] | None = None,
+                              saved: Callable[[], Awaitable[None]] | None = None) -> bool:
+        """Click the "查看N条回复" under the comments (each fetches one reply list), at most
+        `max_scrolls`, skipping the threads `threads` says were read at N replies ({thread
+        page id: N}, updated as each is read; `saved` is awaited after each). True when none
+        was left; else `watch.bounded`."""
         links = page.locator(COMMENTS.selector("load_more"), has_text=re.compile(COMMENTS.text("view_replies")))
-        for _ in range(self.max_scrolls):
-            if not await links.count():
-                return
+        clicks = 0
+        for link in await links.element_handles():
+            size, thread = await self._thread_of(page, link)
+            if threads is not None and thread is not None and threads.get(thread) == size:
+                continue  # read at this size before
+            if clicks >= self.max_scrolls:
+                watch.bounded = True
+                return False
+            clicks += 1
             async with self._expect_endpoint(page, ("web_comment_reply_list", "creator_comment_reply_list")):
-                await links.first.click()
+                await link.click()
             await watch.settle()
+            if threads is not None and thread is not None:
+                threads[thread] = size
+                if saved is not None:
+                    await saved()
             await self._pace(short=True)
-        watch.bounded = watch.bounded or bool(await links.count())
+        return True
+
+    async def _thread_of(self, page: Page, link: Any) -> tuple[int, str | None]:
+        """A "查看N条回复" link's N and its thread's page id (the `cid` of the comment row it
+        is under; None when the row's props cannot be read)."""
+        match = re.match(COMMENTS.text("view_replies"), (await link.inner_text()).strip())
+        size = int(match.group(1)) if match else 0
+        text_node = await link.evaluate_handle(
+            "(link, sel) => { let row = link.parentElement;"
+            " while (row && !row.querySelector(sel)) row = row.parentElement;"
+            " return row ? row.querySelector(sel) : null; }", COMMENTS.selector("comment_text"))
+        element = text_node.as_element()
+        if element is None:
+            return size, None
+        [props] = await page.evaluate(_FIBER_PROPS_JS, [[element], COMMENTS.get("react", "comment_keys"),
+                                                        COMMENTS.get("react", "levels")])
+        return size, (props or {}).get("cid") or None
 
     # ---- replies -----------------------------------------------------------------------
     async def reply(self, page: Page, account: AccountInfo, target: ReplyTarget, text: str) -> SentReply:
