@@ -225,6 +225,7 @@ class DouyinPlatform(Platform):
         self.max_works_per_poll = config.max_works_per_poll
         self.max_scrolls = config.max_scrolls
         self.max_comment_pages = config.max_comment_pages  # how deep a work's comments are backfilled
+        self.max_dm_pages = config.max_dm_pages  # how far back a conversation's history is
         # Seconds between two navigations of one account, drawn at random: a person's pace.
         self.pace_s: tuple[float, float] = (config.pause_min_s, config.pause_max_s)
 
@@ -955,10 +956,15 @@ class DouyinPlatform(Platform):
 
     async def _crawl_dms(self, page: Page, watch: _PageWatch, state: PlatformState) -> None:
         """Open each conversation whose list row changed since it was last read and stored
-        (state "dm_rows") and read its messages, storing each conversation before the next."""
+        (state "dm_rows"), or whose older history is still being read (state "dm_history":
+        {peer name: {"pages": older pages read, "done": reached its start or the backfill
+        limit}}), and read its messages, storing each conversation before the next. The pane
+        opens at the newest messages, so each cycle scrolls `max_scrolls` pages further back
+        than the last, up to `max_dm_pages`."""
         await self._open(page, CHAT)
         await watch.flush()  # the peers' profiles the page fetched
         stored: dict[str, str] = await state.get("dm_rows", {})
+        histories: dict[str, dict[str, Any]] = await state.get("dm_history", {})
         scroller = page.locator(CHAT.selector("list_scroller")).first
         seen: set[str] = set()
         for _ in range(self.max_scrolls):
@@ -971,12 +977,17 @@ class DouyinPlatform(Platform):
                 if not name or name in seen:
                     continue
                 seen.add(name)
-                if stored.get(name) == preview:
+                history = histories.get(name) or {"pages": 0, "done": False}
+                if stored.get(name) == preview and history["done"]:
                     continue
                 top = await scroller.evaluate("node => node.scrollTop")
                 if not await self._click_conversation(page, name):
                     raise TransientError(f"the chat list did not open the conversation with 「{name}」")
                 await scroller.evaluate("(node, top) => { node.scrollTop = top; }", top)
+                if not history["done"]:
+                    pages = min(history["pages"] + self.max_scrolls, self.max_dm_pages)
+                    started = await self._load_older_messages(page, pages)
+                    history = {"pages": pages, "done": started or pages >= self.max_dm_pages}
                 parsed = await self._shown_messages(page, watch)
                 for conversation in parsed.conversations:
                     conversation["peer_name"] = conversation.get("peer_name") or name
@@ -984,14 +995,37 @@ class DouyinPlatform(Platform):
                 if watch.crawl is not None:
                     watch.crawl.extend(parsed)
                 await watch.flush()
-                stored[name] = preview
+                stored[name], histories[name] = preview, history
                 await state.set("dm_rows", stored)
+                await state.set("dm_history", histories)
                 await self._pace(short=True)
             if not await scroller.count() or not await scroller.evaluate(
                     "node => { const top = node.scrollTop; node.scrollTop = top + node.clientHeight / 2;"
                     " return node.scrollTop !== top; }"):
                 break
             await asyncio.sleep(0.1)
+
+    async def _load_older_messages(self, page: Page, pages: int) -> bool:
+        """Scroll the open conversation's pane to its top up to `pages` times, each loading
+        an older page of messages; True when its start is shown (a pane with nothing to
+        scroll, or a scroll that brought nothing)."""
+        rows = f"{CHAT.selector('message_pane')} > :first-child > *"
+        for _ in range(pages):
+            before = await page.locator(rows).count()
+            moved = await page.evaluate("""(sel) => { const pane = document.querySelector(sel);
+              for (const node of pane ? [pane, pane.firstElementChild] : [])
+                if (node && node.scrollHeight > node.clientHeight && node.scrollTop > 0) {
+                  node.scrollTop = 0; return true; }
+              return false; }""", CHAT.selector("message_pane"))
+            if not moved:
+                return True
+            try:
+                await page.wait_for_function("([sel, n]) => document.querySelectorAll(sel).length > n",
+                                             arg=[rows, before], timeout=CHAT.timing("older_wait_s") * 1000,
+                                             polling=100)
+            except PlaywrightError:
+                return True  # nothing older came
+        return False
 
     async def find_reply(self, page: Page, account: AccountInfo, target: ReplyTarget, text: str,
                          since: datetime) -> SentReply | None:

@@ -58,6 +58,7 @@ class FakeDouyin:
     page_overlay: str = ""  # markup laid over every creator page (a verification check)
     comment_page_html: str | None = None  # replaces the comment page (markup drift)
     chat: dict[str, Any] = field(default_factory=lambda: chat_state())  # the chat page's React state
+    chat_page_size: int | None = None  # a conversation opens at its newest messages, this many a page
     dms_sent: int = 0
     dm_refusal: str | None = None  # the chat page refuses to send with this note
     published: list[dict[str, Any]] = field(default_factory=list)  # what the reply box sent
@@ -105,6 +106,7 @@ class FakeDouyin:
                      "/creator-micro/interactive/comment": self.comment_page_html or COMMENT_PAGE.replace("__V1__", v1),
                      "/creator-micro/data/following/chat": CHAT_PAGE.replace(
                          "__STATE__", json.dumps(self.chat, ensure_ascii=False)).replace(
+                         "__PAGE__", json.dumps(self.chat_page_size)).replace(
                          "__REFUSAL__", json.dumps(self.dm_refusal, ensure_ascii=False))}
             if path not in pages:
                 return await route.fulfill(status=404, body="not found")
@@ -449,6 +451,8 @@ CHAT_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
 .ReactVirtualized__Grid__innerScrollContainer { position: relative; }
 .ReactVirtualized__Grid__innerScrollContainer > div { position: absolute; left: 0; height: 100px; width: 340px; }
 .box-Rt45Yu { position: absolute; left: 420px; top: 0; width: 500px; }
+.paged { height: 120px; overflow-y: auto; }
+.paged .msg-item-Ws56Ed { height: 150px; }
 </style></head><body>
 <div role="tablist"><div role="tab">全部</div><div role="tab">未读</div></div>
 <div class="ReactVirtualized__Grid" id="grid"><div class="ReactVirtualized__Grid__innerScrollContainer" id="inner"></div></div>
@@ -460,6 +464,10 @@ CHAT_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
 <script>
 const STATE = __STATE__;
 const REFUSAL = __REFUSAL__;
+const PAGE = __PAGE__;  // older messages load as the pane is scrolled to its top, PAGE at a time
+const pane = document.getElementById('pane');
+if (PAGE) pane.className += ' paged';
+let shown = 0, loadingOlder = false;
 const ROW = 105, SHOWN = 2;  // react-virtualized renders only the rows in view
 const grid = document.getElementById('grid'), inner = document.getElementById('inner');
 inner.style.height = (STATE.conversations.length * ROW) + 'px';
@@ -486,9 +494,22 @@ grid.addEventListener('scroll', renderRows);
 function openConversation(c) {
   open = c;
   document.getElementById('header').textContent = c.nickname;
-  const list = document.getElementById('pane').firstChild;
+  shown = PAGE || c.messages.length;
+  renderMessages();
+  pane.scrollTop = pane.scrollHeight;  // at the newest
+}
+pane.addEventListener('scroll', () => {
+  if (pane.scrollTop > 0 || !open || shown >= open.messages.length || loadingOlder) return;
+  loadingOlder = true;
+  setTimeout(() => {  // the IM SDK fetches the older page
+    const height = pane.scrollHeight;
+    shown += PAGE; renderMessages(); pane.scrollTop = pane.scrollHeight - height; loadingOlder = false;
+  }, 100);
+});
+function renderMessages() {
+  const c = open, list = pane.firstChild;
   list.innerHTML = '';
-  for (const m of c.messages) {
+  for (const m of c.messages.slice(-shown)) {
     const row = document.createElement('div');
     row.className = 'msg-item-Ws56Ed';
     row.textContent = (m.content && (m.content.text || m.content.tips)) || '';

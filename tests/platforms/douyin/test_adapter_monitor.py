@@ -304,3 +304,24 @@ async def test_reply_threads_beyond_one_cycles_bound_are_opened_by_the_next(plat
         opened.append([u.split("comment_id=")[1].split("&")[0] for u in site.requests if "/comment/list/reply/" in u])
     assert opened == [["7410000000000000004"], ["7410000000000000002"], []]  # each thread once
     assert sink.io.state.values["works"]["7400000000000000001"] == 4
+
+
+async def test_older_dm_history_is_read_further_back_each_cycle_until_its_start(platform, logged_in_page, account,
+                                                                                 site):
+    site.chat_page_size = 1  # a conversation opens at its newest message; each scroll up loads one more
+    platform.max_scrolls = 1
+    sink = KeptBatches()
+
+    def stored():
+        return {m["platform_message_id"] for b in sink.batches for m in b.messages}
+
+    await platform.poll(logged_in_page, account, sink.io)
+    assert {"7440000000000001100", "7440000000000001200"} <= stored()
+    assert "7440000000000001000" not in stored()  # older than this cycle's bound
+    await platform.poll(logged_in_page, account, sink.io)  # its list row did not change: opened for its history
+    assert "7440000000000001000" in stored()
+    for _ in range(4):
+        if sink.io.state.values["dm_history"]["测试用户01"]["done"]:
+            break
+        await platform.poll(logged_in_page, account, sink.io)
+    assert sink.io.state.values["dm_history"]["测试用户01"] == {"pages": 5, "done": True}
