@@ -54,7 +54,7 @@ _READER_JS = """([spec, binding]) => {
   const stores = {};
   for (const store of spec.stores) stores[store.name] = find(store);
   const missing = spec.stores.filter(s => !stores[s.name]).map(s => s.name);
-  if (missing.length || window[binding + 'Timer']) return missing;
+  if (missing.length || !spec.start || window[binding + 'Timer']) return missing;
   const clean = (key, value) => {
     if (key.startsWith('__')) return undefined;  // __internal_ctx: the IM token, device ids
     if (typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)) return null;
@@ -104,10 +104,16 @@ _READER_JS = """([spec, binding]) => {
 }"""
 
 
-def reader_spec() -> dict[str, object]:
+def reader_spec(*, start: bool = True) -> dict[str, object]:
+    """What the reader looks for; `start=False` only looks (the self-check)."""
     stores = [{"name": name, **spec} for name, spec in REALTIME.data["stores"].items()]
     return {"stores": stores, "levels": REALTIME.get("react", "levels"),
-            "every_ms": REALTIME.timing("read_every_s") * 1000}
+            "every_ms": REALTIME.timing("read_every_s") * 1000, "start": start}
+
+
+async def missing_stores(page: "Page") -> list[str]:
+    """The stores the reader would not find on this www.douyin.com page (nothing is started)."""
+    return await page.evaluate(_READER_JS, [reader_spec(start=False), BINDING])
 
 
 def store_anchors(name: str) -> str:
