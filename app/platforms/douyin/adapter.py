@@ -539,15 +539,20 @@ class DouyinPlatform(Platform):
 
     async def _keep_realtime(self, page: Page, watch: _PageWatch) -> None:
         """Keep the account's www.douyin.com page open beside this one (realtime.py), in the
-        same context; raise what stopped the last one (its page drifted). It opens only
-        once our uid is known: imStore messages say who sent them only by uid."""
+        same context; raise what stopped the last one or stops this one (its page drifted:
+        PageChanged). A page that does not load is tried again next cycle. It opens only once
+        our uid is known: imStore messages say who sent them only by uid."""
         if watch.realtime_failure is not None:
             failure, watch.realtime_failure = watch.realtime_failure, None
             raise failure
         if watch.io is None or not watch.self_uid or (watch.realtime is not None and not watch.realtime.is_closed()):
             return
-        realtime = await open_realtime_page(page.context, lambda payload: watch.spawn(self._on_push(watch, payload)),
-                                            self.data_dir)
+        try:
+            realtime = await open_realtime_page(page.context, lambda payload: watch.spawn(self._on_push(watch, payload)),
+                                                self.data_dir)
+        except PlaywrightError as exc:  # slow or unreachable: the crawl still works; the next cycle tries again
+            log.warning("douyin: the www.douyin.com page for pushes did not open: %s", str(exc).strip().splitlines()[0])
+            return
         watch.realtime = realtime
         realtime.on("close", lambda closed: setattr(watch, "realtime", None) if watch.realtime is closed else None)
 

@@ -140,3 +140,15 @@ async def test_a_buffer_that_disappears_later_fails_the_next_poll(platform, logg
     # and the cycle after that opens a new www.douyin.com page
     await platform.poll(logged_in_page, ACCOUNT, sink.io)
     assert realtime_page(context) is not www
+
+
+async def test_an_unreachable_www_page_leaves_the_crawl_alone(platform, logged_in_page, context):
+    async def unreachable(route):
+        await route.abort("connectionrefused")
+
+    await context.route("https://www.douyin.com/**", unreachable)
+    sink = await polled(platform, logged_in_page)  # no error: the creator centre was read
+    assert [c for b in sink.batches for c in b.contents]
+    await context.unroute("https://www.douyin.com/**", unreachable)
+    await platform.poll(logged_in_page, ACCOUNT, sink.io)  # the next cycle opens it
+    assert realtime_page(context)
