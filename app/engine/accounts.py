@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from .bus import EventBus
 from .events import AccountsChanged, AccountStatusChanged, SessionSaved
-from .platform import LoginFailed, LoginOutcome
+from .platform import STABLE_ID, LoginFailed, LoginOutcome
 from .pool.fingerprint import fingerprint_for
 from .secrets import SecretBox, SecretError
 from .store.db import Database
@@ -301,13 +301,20 @@ class AccountService:
         """A login succeeded: remember who we are on the platform and the page's session
         (`storage_state`); the account is logged in. A login as another platform identity
         than the account's raises IdentityMismatch and changes nothing (the saved session of
-        the right identity is kept)."""
+        the right identity is kept). Identities are compared by their permanent id
+        (`STABLE_ID`) when both sides know it, else by `platform_user_id`."""
         blob = None if storage_state is None else self._encrypt_state(storage_state)
 
         def apply(s: Session) -> None:
             account = _load(s, account_id)
             known = account.platform_user_id
-            if known and known != outcome.platform_user_id:
+            known_stable = (account.user_info or {}).get(STABLE_ID)
+            stable = outcome.user_info.get(STABLE_ID)
+            if known_stable and stable:
+                same = known_stable == stable
+            else:
+                same = not known or known == outcome.platform_user_id
+            if not same:
                 raise IdentityMismatch(platform_identity(account.platform_username, known),
                                        platform_identity(outcome.username, outcome.platform_user_id))
             if blob is not None:
@@ -317,6 +324,8 @@ class AccountService:
             if outcome.avatar_url:
                 account.avatar_url = outcome.avatar_url
             account.user_info = dict(outcome.user_info)
+            if known_stable and not stable:  # once known, kept: a login that did not learn it forgets nothing
+                account.user_info[STABLE_ID] = known_stable
             account.login_status = LoginStatus.LOGGED_IN.value
             account.last_login_at = utcnow()
             account.last_error = None

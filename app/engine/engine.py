@@ -132,7 +132,7 @@ class Engine:
                           platform_config=settings_service.platform_config, **pool_options)
         login_options = {} if login_timeout_s is None else {"timeout_s": login_timeout_s}
         holders = AccountHolders(accounts, pool)
-        logins = LoginManager(holders, accounts, bus, **login_options)
+        logins = LoginManager(holders, accounts, bus, data_dir=paths.data_dir, **login_options)
         outbox = Outbox(db, bus, holders)
         return cls(paths, settings, bus, registry, db, store, views, accounts, pool, holders, logins, outbox,
                    settings_service, home_lock or HomeLock(paths.data_dir),

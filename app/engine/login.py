@@ -25,8 +25,10 @@ import logging
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from .avatars import save_avatar
 from .bus import EventBus
 from .events import LoginProgress
 from .holders import NoHolder
@@ -113,8 +115,10 @@ class LoginManager:
         bus: EventBus,
         *,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        data_dir: Path | None = None,
     ) -> None:
         self._backend = backend  # AccountHolders: the account's holder runs the login
+        self._data_dir = data_dir  # where accepted logins' avatars are kept (None: not kept)
         self._accounts = accounts
         self._bus = bus
         self.timeout_s = timeout_s
@@ -176,6 +180,13 @@ class LoginManager:
 
     # ---- Internals
 
+    def _keep_avatar(self, account_id: str, avatar: bytes) -> None:
+        """Save the avatar of the login just recorded; a full disk costs the picture, not the login."""
+        try:
+            save_avatar(self._data_dir, account_id, avatar)
+        except OSError as exc:
+            log.warning("the avatar of %s could not be saved: %s", account_id, exc)
+
     def _run(self, session_id: str) -> _Run:
         run = self._runs.get(session_id)
         if run is None:
@@ -191,6 +202,8 @@ class LoginManager:
                 # The identity is checked and the session saved in one step: a refused login
                 # (another platform identity) changes nothing.
                 await self._accounts.record_login(account_id, result.outcome, storage_state=result.storage_state)
+                if result.avatar and self._data_dir is not None:  # only an accepted identity's
+                    self._keep_avatar(account_id, result.avatar)
         except asyncio.CancelledError:
             await self._finish(run, "cancelled", "The login was cancelled.", previous_status)
             raise

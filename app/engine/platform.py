@@ -180,6 +180,14 @@ class LoginOutcome:
     user_info: dict[str, Any] = field(default_factory=dict)
 
 
+STABLE_ID = "stable_id"
+"""The key of `LoginOutcome.user_info` holding the platform's permanent id of the identity,
+for a platform whose `platform_user_id` is one its user can change (Douyin's 抖音号 beside
+its numeric uid). Once an account knows it, logins are compared by it: a renamed id with
+the same permanent one is the same identity (its shown id is updated), another permanent
+id is another identity. Kept with the account's profile, so it travels wherever that does."""
+
+
 BatchSink = Callable[[Batch], Awaitable[None]]
 """Persist a batch; returns only after it is committed (so it may be acknowledged)."""
 

@@ -31,6 +31,7 @@ class LoginResult:
 
     outcome: LoginOutcome
     storage_state: dict[str, Any]  # Playwright's storage state: cookies and origins
+    avatar: bytes | None = None  # the identity's avatar image, fetched in the login's context (avatars.py)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from app.engine.accounts import (
 )
 from app.engine.bus import EventBus
 from app.engine.events import AccountsChanged, AccountStatusChanged, SessionSaved
-from app.engine.platform import LoginOutcome
+from app.engine.platform import STABLE_ID, LoginOutcome
 from app.engine.secrets import SecretBox
 from app.engine.store.models import Account
 from tests.forward_proxy import ForwardProxy
@@ -91,6 +91,26 @@ async def test_login_and_logout(service, events):
     await settle()
     statuses = [e.login_status for e in events if isinstance(e, AccountStatusChanged)]
     assert statuses == ["logging_in", "logged_in", "not_logged_in"]
+
+
+async def test_an_identity_with_a_permanent_id_is_compared_by_it_once_known(service):
+    """Douyin's 抖音号 can be changed by its creator; its numeric uid cannot."""
+    account_id = await service.create("douyin", "A")
+    await service.record_login(account_id, LoginOutcome("shop_a", "Shop", user_info={"followers": 1}))
+    # not known yet: compared by the shown id, and learnt
+    with pytest.raises(IdentityMismatch, match="shop_b"):
+        await service.record_login(account_id, LoginOutcome("shop_b", "Shop", user_info={STABLE_ID: "1001"}))
+    await service.record_login(account_id, LoginOutcome("shop_a", "Shop", user_info={STABLE_ID: "1001"}))
+    # the creator renamed the 抖音号: the same uid is the same account, shown with its new id
+    await service.record_login(account_id, LoginOutcome("shop_new", "Shop", user_info={STABLE_ID: "1001"}))
+    assert (await service.get(account_id)).platform_user_id == "shop_new"
+    # another uid is another creator, whatever its 抖音号 says
+    with pytest.raises(IdentityMismatch, match=r"Shop \(id shop_new\)"):
+        await service.record_login(account_id, LoginOutcome("shop_new", "Other", user_info={STABLE_ID: "2002"}))
+    # a login that could not learn the uid is compared by the shown id and forgets no uid
+    await service.record_login(account_id, LoginOutcome("shop_new", "Shop", user_info={}))
+    row = await service.get(account_id)
+    assert (row.platform_user_id, row.user_info) == ("shop_new", {STABLE_ID: "1001"})
 
 
 async def test_storage_state_is_encrypted_at_rest(db, service):

@@ -6,6 +6,7 @@ import subprocess
 import psutil
 import pytest
 
+from app.engine.avatars import avatar_file
 from app.engine.events import AccountStatusChanged, LoginProgress
 from app.engine.login import LoginSessionError
 from app.engine.platform import NeedsVerification
@@ -158,6 +159,9 @@ async def test_a_new_account_takes_its_first_identity_and_a_login_as_another_is_
         account = await rig.accounts.get(account_id)
         identity, saved = account.platform_user_id, await rig.accounts.load_storage_state(account_id)
         assert identity and account.platform_username == "creator-a"
+        # the identity's avatar, fetched through the login's own context, is kept in the data folder
+        avatar = avatar_file(rig.engine.paths.data_dir, account_id).read_bytes()
+        assert avatar.startswith(b"<svg")
 
         again = await rig.logins.start(account_id)  # the phone confirms as another creator
         await rig.control.confirm(await rig.qr_token(again), "creator-b")
@@ -170,6 +174,7 @@ async def test_a_new_account_takes_its_first_identity_and_a_login_as_another_is_
         account = await rig.accounts.get(account_id)
         assert account.platform_user_id == identity and account.platform_username == "creator-a"
         assert account.login_status == "logged_in"  # as it was before the refused login
+        assert avatar_file(rig.engine.paths.data_dir, account_id).read_bytes() == avatar  # not creator-b's
         # creator-a's session kept (the monitor may have saved it again meanwhile: same cookies)
         assert cookies(await rig.accounts.load_storage_state(account_id)) == cookies(saved)
 

@@ -9,9 +9,10 @@ import aiohttp
 import pytest
 import shiboken6
 from PySide6.QtCore import QObject, Qt, QUrl, Slot
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QColor, QDesktopServices, QImage
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 
+from app.engine.avatars import save_avatar
 from app.engine.engine import Engine
 from app.engine.platform import LoginOutcome
 from app.engine.settings import Settings, load_settings
@@ -445,6 +446,28 @@ def test_the_accounts_list_says_who_each_account_is_on_the_platform(engine, qloo
                   for r in range(2)}
     assert identities[first] == "测试创作者 (id dy-20241)"
     assert sorted(identities.values()) == ["", "测试创作者 (id dy-20241)"]  # the other one never logged in
+
+
+def test_each_identity_shows_its_kept_avatar_or_the_placeholder(engine, qloop, shown, tmp_path):
+    with_avatar = run(qloop, engine.accounts.create("douyin", "Shop A"))
+    without = run(qloop, engine.accounts.create("douyin", "Shop B"))
+    for account_id in (with_avatar, without):
+        run(qloop, engine.accounts.record_login(account_id, LoginOutcome(f"dy-{account_id[-4:]}", username="创作者")))
+    red = QImage(32, 32, QImage.Format.Format_RGB32)
+    red.fill(QColor("#ff0000"))
+    saved = tmp_path / "avatar.png"
+    red.save(str(saved), "PNG")
+    save_avatar(engine.paths.data_dir, with_avatar, saved.read_bytes())  # what the engine keeps at login
+    dialog = shown(AccountsDialog(engine))
+    wait_until(qloop, lambda: dialog.table.rowCount() == 2)
+    column = COLUMNS.index("identity")
+    centre = {}
+    for r in range(2):
+        item = dialog.table.item(r, column)
+        image = item.icon().pixmap(dialog.table.iconSize()).toImage()
+        centre[item.data(Qt.ItemDataRole.UserRole)] = QColor(image.pixel(image.width() // 2, image.height() // 2)).name()
+    assert centre[with_avatar] == "#ff0000"
+    assert centre[without] == "#8a93a3"  # the placeholder's figure
 
 
 def test_a_platform_error_in_a_tooltip_reads_as_the_plain_text_it_is(engine, qloop, shown):

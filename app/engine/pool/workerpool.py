@@ -17,6 +17,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, AsyncIterator, Callable
 
+from ..avatars import fetch_avatar
 from ..bus import EventBus
 from ..events import AccountsChanged, AccountStatusChanged, PoolStatusChanged, SettingsChanged
 from ..paths import AppPaths
@@ -198,7 +199,8 @@ class WorkerPool:
         async with self.login_page(account_id, visible=visible, screen=screen) as (page, platform):
             outcome = await platform.login(page, io)
             state = await page.context.storage_state()
-        return LoginResult(outcome, state)
+            avatar = await fetch_avatar(page.context, outcome.avatar_url)
+        return LoginResult(outcome, state, avatar)
 
     @contextlib.asynccontextmanager
     async def login_page(

@@ -11,6 +11,9 @@
   conversation's list row, the works' encrypted ids) is kept in the account's PlatformState,
   so a crawl cut short, a hibernated page or a restart goes on from there. Limits and pace
   are settings (settings.py).
+- New DMs and comment notices arrive between crawls through the www.douyin.com page an
+  awake account keeps open beside the creator centre (realtime.py): its own websocket fills
+  its stores' push buffers, which are read in the page and stored at once.
 - Replies are typed into the page's own boxes after the target is verified on screen
   (comment text and author, the conversation's peer name in the header); the platform id
   comes, with the reply's record, from the publish response (comments) or the new "from me"
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import logging
 import random
 import re
@@ -29,7 +33,7 @@ import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
 from playwright.async_api import Error as PlaywrightError
 
@@ -51,6 +55,7 @@ from app.engine.platform import (
     ReplyTarget,
     ReplyUncertain,
     SELF_CHECK,
+    STABLE_ID,
     SelfCheck,
     SentReply,
     SessionExpired,
@@ -70,8 +75,9 @@ from .anatomy import (
     Anatomy,
     snapshot_page_change,
 )
-from .errors import ApiRefused, BadResponse
+from .errors import ApiRefused, BadResponse, PageChanged
 from .parsers import Parsed, Raw
+from .realtime import lost_error, open_realtime_page
 from .settings import DouyinSettings
 
 if TYPE_CHECKING:
@@ -168,6 +174,8 @@ class _PageWatch(PageTasks):
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
     works_more: bool | None = None  # the works list's last page said has_more
     comments_more: bool | None = None  # the open work's last comment page said has_more
+    realtime: Page | None = None  # the www.douyin.com page whose pushes we read (realtime.py)
+    realtime_failure: PlatformError | None = None  # what stopped it, raised by the next poll
 
     def session_lost(self, error: SessionExpired) -> None:
         """An answer the page received says the session is not usable: remember it for the
@@ -216,6 +224,8 @@ class DouyinPlatform(Platform):
         self.max_works = config.max_works  # newest first; older ones are not crawled
         self.max_works_per_poll = config.max_works_per_poll
         self.max_scrolls = config.max_scrolls
+        self.max_comment_pages = config.max_comment_pages  # how deep a work's comments are backfilled
+        self.max_dm_pages = config.max_dm_pages  # how far back a conversation's history is
         # Seconds between two navigations of one account, drawn at random: a person's pace.
         self.pace_s: tuple[float, float] = (config.pause_min_s, config.pause_max_s)
 
@@ -333,8 +343,28 @@ class DouyinPlatform(Platform):
             "avatar": HOME.selectors("avatar")})
         if not profile["uniqueId"]:
             raise await self._page_changed(page, HOME, "the 抖音号")
+        info = {"douyin_id": profile["uniqueId"]}
+        uid = await self._own_uid(page)
+        if uid:
+            info[STABLE_ID] = uid
         return LoginOutcome(platform_user_id=profile["uniqueId"], username=profile["nickname"],
-                            avatar_url=profile["avatar"], user_info={"douyin_id": profile["uniqueId"]})
+                            avatar_url=profile["avatar"], user_info=info)
+
+    async def _own_uid(self, page: Page) -> str | None:
+        """Our numeric uid, the identity the creator cannot change (the 抖音号 can): the
+        author of our works in the works list the works page fetches. None when that list
+        shows no work or cannot be read (the identity is then compared by 抖音号)."""
+        try:
+            async with page.expect_response(lambda r: API.endpoint_of(r.url) in WORK_ENDPOINTS,
+                                            timeout=STEP_TIMEOUT_MS) as answer:
+                await self._open(page, WORKS)
+            response = await answer.value
+            name = API.endpoint_of(response.url) or ""
+            body = parsers.decode_body(name, await response.body(), response.headers.get("content-type"))
+            return parsers.parse_endpoint(name, response.url, body).self_uid
+        except (PlaywrightError, BadResponse, ApiRefused, PageChanged) as exc:
+            log.warning("douyin: our uid could not be read from the works list: %s", exc)
+            return None
 
     async def check_session(self, page: Page) -> SessionStatus:
         """Logged in when the session cookie is there and the home page shows the account
@@ -360,9 +390,10 @@ class DouyinPlatform(Platform):
 
     # ---- monitoring --------------------------------------------------------------------
     async def watch(self, page: Page, account: AccountInfo, io: MonitorIO) -> None:
-        """Read every JSON body the page fetches from its first load on (the creator pages
-        have no push channel we use yet: the www.douyin.com imStore is for a later version);
-        an answer saying the session is gone is reported through `io` at once."""
+        """Read every JSON body the page fetches from its first load on; an answer saying
+        the session is gone is reported through `io` at once. (The creator pages push
+        nothing: the www.douyin.com page that does is opened by `poll`, see
+        `_keep_realtime`.)"""
         await self._watch_with(page, account, io)
 
     async def _watch_with(self, page: Page, account: AccountInfo, io: MonitorIO) -> _PageWatch:
@@ -426,19 +457,28 @@ class DouyinPlatform(Platform):
         changed. Each list goes to the sink as soon as it is read; what was read is then
         saved in `io.state`:
 
-          "works"     {work id: the comment count its comments were read at}
+          "works"     {work id: the comment count its comments were fully read at}
+          "work:<id>" {"count": the count when this pass over the work began, "pages": the
+                      comment pages read so far} while a pass is under way
+          "threads:<id>" {a thread's page id: the reply count it was read at}
           "dm_rows"   {peer name: the conversation's list row when it was read}
           "item_ids"  {encrypted item id: numeric work id} (the V1 comment list names its
                       work only by the encrypted id, also on a fresh page)
           "self_uid"  our numeric uid
+          "due_works" [work id] works a pushed comment notice asked to read (a reply
+                      naming no parent, a notice without its comment): opened first
+
+        After a crawl that went well, the account's www.douyin.com page is kept open for
+        its pushes (`_keep_realtime`).
 
         The lists themselves cannot be resumed at a cursor: the page fetches (and signs)
-        its own pages as it scrolls, from the top. So a work whose comments go beyond
-        `max_scrolls` pages is read to that depth and counted read (reading it again from
-        the top every cycle would never get further, and would get the account noticed).
-        When a step fails (a changed page, an
-        expired session, a bad body), what was read before it is stored, then the failure
-        is raised."""
+        its own pages as it scrolls, from the top. So a work whose comments go beyond one
+        cycle's `max_scrolls` pages is read `max_scrolls` pages deeper each cycle, newest
+        first, until its list ends or `max_comment_pages` (the backfill limit) is reached;
+        only then is it counted read. Its reply threads are opened at most `max_scrolls` a
+        cycle, each thread once per reply count (the next cycle opens the ones left).
+        When a step fails (a changed page, an expired session, a bad body), what was read
+        before it is stored, then the failure is raised."""
         async with self._guard(page):
             watch = await self._watch_with(page, account, io)
             watch.crawl = Parsed()
@@ -457,28 +497,90 @@ class DouyinPlatform(Platform):
             if failed is not None:
                 raise failed
             self._raise_for_crawl(watch)
+            await self._keep_realtime(page, watch)
 
     async def _crawl(self, page: Page, watch: _PageWatch, state: PlatformState) -> None:
         counts = await self._crawl_works(page, watch)
         await watch.flush()
         await self._remember_ids(watch, state)
         done: dict[str, int] = await state.get("works", {})
+        due = [w for w in await state.get("due_works", []) if w in counts]
         opened = 0
-        for work_id, comment_count in counts.items():
-            if done.get(work_id) == comment_count or comment_count == 0:
+        for work_id in due + [w for w in counts if w not in due]:
+            comment_count = counts[work_id]
+            progress = await state.get(f"work:{work_id}")
+            if (work_id not in due and progress is None
+                    and (done.get(work_id) == comment_count or comment_count == 0)):
                 continue
             if opened >= self.max_works_per_poll:
                 break  # this cycle's share; the works left are not marked read
             opened += 1
             await self._pace()
+            progress = progress or {"count": comment_count, "pages": 0}
+            pages = min(progress["pages"] + self.max_scrolls, self.max_comment_pages)
+            threads_key = f"threads:{work_id}"
+            threads: dict[str, int] = await state.get(threads_key, {})
             failures = len(watch.failures)
-            await self._crawl_comments(page, watch, work_id)
+            complete = await self._crawl_comments(page, watch, work_id, pages=pages, threads=threads,
+                                                  save_threads=lambda: state.set(threads_key, threads))
             await watch.flush()
-            if len(watch.failures) == failures and watch.session_error is None:
-                done[work_id] = comment_count
-                await state.set("works", done)
+            if len(watch.failures) != failures or watch.session_error is not None:
+                continue  # read again from where it was next cycle
+            if not complete:  # the next cycle goes deeper
+                await state.set(f"work:{work_id}", {**progress, "pages": pages})
+                continue
+            done[work_id] = progress["count"]
+            await state.set("works", done)
+            await state.set(f"work:{work_id}", None)
+            if work_id in due:  # read again, keeping what pushes asked for meanwhile
+                await state.set("due_works", [w for w in await state.get("due_works", []) if w != work_id])
         await self._pace()
         await self._crawl_dms(page, watch, state)
+
+    async def _keep_realtime(self, page: Page, watch: _PageWatch) -> None:
+        """Keep the account's www.douyin.com page open beside this one (realtime.py), in the
+        same context; raise what stopped the last one or stops this one (its page drifted:
+        PageChanged). A page that does not load is tried again next cycle. It opens only once
+        our uid is known: imStore messages say who sent them only by uid."""
+        if watch.realtime_failure is not None:
+            failure, watch.realtime_failure = watch.realtime_failure, None
+            raise failure
+        if watch.io is None or not watch.self_uid or (watch.realtime is not None and not watch.realtime.is_closed()):
+            return
+        try:
+            realtime = await open_realtime_page(page.context, lambda payload: watch.spawn(self._on_push(watch, payload)),
+                                                self.data_dir)
+        except PlaywrightError as exc:  # slow or unreachable: the crawl still works; the next cycle tries again
+            log.warning("douyin: the www.douyin.com page for pushes did not open: %s", str(exc).strip().splitlines()[0])
+            return
+        watch.realtime = realtime
+        realtime.on("close", lambda closed: setattr(watch, "realtime", None) if watch.realtime is closed else None)
+
+    async def _on_push(self, watch: _PageWatch, payload: str) -> None:
+        """What the www.douyin.com page's buffers brought: DMs and the comments notices
+        carry are stored at once; the works of notices that lack what a record needs are
+        due for the next crawl."""
+        pushed = json.loads(payload)
+        if pushed.get("lost") and watch.realtime is not None:
+            watch.realtime_failure = await lost_error(watch.realtime, pushed["lost"], self.data_dir)
+            with contextlib.suppress(PlaywrightError):
+                await watch.realtime.close()
+            return
+        parsed = Parsed()
+        if pushed.get("imStore"):
+            parsed.extend(parsers.parse_im_store(pushed["imStore"], self_uid=watch.self_uid))
+        notices = (pushed.get("noticeStore") or {}).get("noticePushList") or []
+        if notices:
+            parsed.extend(parsers.parse_notices(notices, self_uid=watch.self_uid, endpoint="noticeStore"))
+            due = parsers.notice_works_to_crawl(notices)
+            if due and watch.io is not None:
+                known = await watch.io.state.get("due_works", [])
+                await watch.io.state.set("due_works", known + [w for w in due if w not in known])
+        for problem in parsed.problems[:10]:
+            log.warning("douyin: skipped pushed %s", problem)
+        watch.learn(parsed)
+        if parsed and watch.sink is not None:
+            await watch.sink(parsed.to_batch(watch.account_id, "push"))
 
     async def _remember_ids(self, watch: _PageWatch, state: PlatformState) -> None:
         if watch.item_ids != await state.get("item_ids", {}):
@@ -518,16 +620,32 @@ class DouyinPlatform(Platform):
         crawl = watch.crawl or Parsed()
         return {w["platform_content_id"]: int(w.get("stats", {}).get("comment_count", 0)) for w in crawl.contents}
 
-    async def _crawl_comments(self, page: Page, watch: _PageWatch, work_id: str) -> None:
-        """Open one work's comments through the picker and every reply thread; note each
-        comment's page id (the rows' own `@i/…` cid) as its "page" alias."""
-        await self._open_work_comments(page, watch, work_id)
-        await self._expand_replies(page, watch)
+    async def _crawl_comments(self, page: Page, watch: _PageWatch, work_id: str, *, pages: int | None = None,
+                              threads: dict[str, int] | None = None,
+                              save_threads: Callable[[], Awaitable[None]] | None = None) -> bool:
+        """Open one work's comments through the picker (`pages` pages deep) and its reply
+        threads; note each comment's page id (the rows' own `@i/…` cid) as its "page" alias.
+        True when the list ended (or the backfill limit was reached) and no thread was left."""
+        ended = await self._open_work_comments(page, watch, work_id, pages=pages)
+        saved = None
+        if save_threads is not None:
+            async def saved() -> None:  # a thread's replies are stored, then that it was read
+                await self._link_page_ids(page, watch, work_id)
+                await watch.flush()
+                await save_threads()
+        expanded = await self._expand_replies(page, watch, threads, saved)
         await watch.settle()
-        if watch.crawl is not None:
-            shown = [parsers.page_comment(props, work_id) for _, props in await self._comment_rows_props(page)]
-            crawled = [c for c in watch.crawl.comments if c["platform_content_id"] == work_id]
-            parsers.link_comment_aliases(shown, crawled, "page", by_time=False)
+        await self._link_page_ids(page, watch, work_id)
+        return (ended or pages == self.max_comment_pages) and expanded
+
+    async def _link_page_ids(self, page: Page, watch: _PageWatch, work_id: str) -> None:
+        """Give the work's comments read by this crawl (and not yet stored) their rows' page
+        ids as "page" aliases."""
+        if watch.crawl is None:
+            return
+        shown = [parsers.page_comment(props, work_id) for _, props in await self._comment_rows_props(page)]
+        crawled = [c for c in watch.crawl.comments if c["platform_content_id"] == work_id]
+        parsers.link_comment_aliases(shown, crawled, "page", by_time=False)
 
     async def _comment_rows_props(self, page: Page, nodes: Locator | None = None) -> list[tuple[int, Raw]]:
         """(index, React props) of the comment text nodes that carry them (cid, text, user)."""
@@ -539,7 +657,10 @@ class DouyinPlatform(Platform):
                                                       COMMENTS.get("react", "levels")])
         return [(i, p) for i, p in enumerate(props) if isinstance(p, dict) and p.get("cid")]
 
-    async def _open_work_comments(self, page: Page, watch: _PageWatch, work_id: str) -> None:
+    async def _open_work_comments(self, page: Page, watch: _PageWatch, work_id: str, *,
+                                  pages: int | None = None) -> bool:
+        """The work's comments, `pages` scrolls deep (`max_scrolls` by default); True when
+        the list ended."""
         work = watch.works.get(work_id)
         title = (work or {}).get("title")
         if not title:
@@ -551,7 +672,7 @@ class DouyinPlatform(Platform):
         async with self._expect_endpoint(page, COMMENT_ENDPOINTS):
             await card.click()
         await watch.settle()
-        await self._load_all_comments(page, watch)
+        return await self._load_all_comments(page, watch, self.max_scrolls if pages is None else pages)
 
     async def _find_work_card(self, page: Page, title: str) -> Locator:
         """The picker's title node showing exactly the work's title (scrolling the picker);
@@ -585,34 +706,64 @@ class DouyinPlatform(Platform):
           }
           return false; }""", scrollers)
 
-    async def _load_all_comments(self, page: Page, watch: _PageWatch) -> None:
-        """Scroll the comment list while the last page said has_more (each scroll to the
-        bottom fetches the next page), up to 没有更多评论; `watch.bounded` when the scroll
-        bound came first."""
-        for _ in range(self.max_scrolls):
+    async def _load_all_comments(self, page: Page, watch: _PageWatch, pages: int) -> bool:
+        """Scroll the comment list `pages` times at most while the last page said has_more
+        (each scroll to the bottom fetches the next page), up to 没有更多评论. True when the
+        list ended; else `watch.bounded`."""
+        for _ in range(pages):
             if not watch.comments_more or await self._text_showing(page, [COMMENTS.text("end_of_comments")]):
-                return
+                return True
             try:
                 async with self._expect_endpoint(page, COMMENT_ENDPOINTS, timeout_ms=5_000):
                     if not await self._scroll_down(page, [COMMENTS.selector("comment_list")]):
                         await page.mouse.wheel(0, 5_000)
             except PlaywrightError:
-                return  # scrolling brought nothing more
+                return True  # scrolling brought nothing more
             await watch.settle()
         watch.bounded = watch.bounded or bool(watch.comments_more)
+        return not watch.comments_more
 
-    async def _expand_replies(self, page: Page, watch: _PageWatch) -> None:
-        """Click every "查看N条回复" under the comments (each fetches one reply list);
-        `watch.bounded` when the scroll bound left some."""
+    async def _expand_replies(self, page: Page, watch: _PageWatch, threads: dict[str, int] | None = None,
+                              saved: Callable[[], Awaitable[None]] | None = None) -> bool:
+        """Click the "查看N条回复" under the comments (each fetches one reply list), at most
+        `max_scrolls`, skipping the threads `threads` says were read at N replies ({thread
+        page id: N}, updated as each is read; `saved` is awaited after each). True when none
+        was left; else `watch.bounded`."""
         links = page.locator(COMMENTS.selector("load_more"), has_text=re.compile(COMMENTS.text("view_replies")))
-        for _ in range(self.max_scrolls):
-            if not await links.count():
-                return
+        clicks = 0
+        for link in await links.element_handles():
+            size, thread = await self._thread_of(page, link)
+            if threads is not None and thread is not None and threads.get(thread) == size:
+                continue  # read at this size before
+            if clicks >= self.max_scrolls:
+                watch.bounded = True
+                return False
+            clicks += 1
             async with self._expect_endpoint(page, ("web_comment_reply_list", "creator_comment_reply_list")):
-                await links.first.click()
+                await link.click()
             await watch.settle()
+            if threads is not None and thread is not None:
+                threads[thread] = size
+                if saved is not None:
+                    await saved()
             await self._pace(short=True)
-        watch.bounded = watch.bounded or bool(await links.count())
+        return True
+
+    async def _thread_of(self, page: Page, link: Any) -> tuple[int, str | None]:
+        """A "查看N条回复" link's N and its thread's page id (the `cid` of the comment row it
+        is under; None when the row's props cannot be read)."""
+        match = re.match(COMMENTS.text("view_replies"), (await link.inner_text()).strip())
+        size = int(match.group(1)) if match else 0
+        text_node = await link.evaluate_handle(
+            "(link, sel) => { let row = link.parentElement;"
+            " while (row && !row.querySelector(sel)) row = row.parentElement;"
+            " return row ? row.querySelector(sel) : null; }", COMMENTS.selector("comment_text"))
+        element = text_node.as_element()
+        if element is None:
+            return size, None
+        [props] = await page.evaluate(_FIBER_PROPS_JS, [[element], COMMENTS.get("react", "comment_keys"),
+                                                        COMMENTS.get("react", "levels")])
+        return size, (props or {}).get("cid") or None
 
     # ---- replies -----------------------------------------------------------------------
     async def reply(self, page: Page, account: AccountInfo, target: ReplyTarget, text: str) -> SentReply:
@@ -810,10 +961,15 @@ class DouyinPlatform(Platform):
 
     async def _crawl_dms(self, page: Page, watch: _PageWatch, state: PlatformState) -> None:
         """Open each conversation whose list row changed since it was last read and stored
-        (state "dm_rows") and read its messages, storing each conversation before the next."""
+        (state "dm_rows"), or whose older history is still being read (state "dm_history":
+        {peer name: {"pages": older pages read, "done": reached its start or the backfill
+        limit}}), and read its messages, storing each conversation before the next. The pane
+        opens at the newest messages, so each cycle scrolls `max_scrolls` pages further back
+        than the last, up to `max_dm_pages`."""
         await self._open(page, CHAT)
         await watch.flush()  # the peers' profiles the page fetched
         stored: dict[str, str] = await state.get("dm_rows", {})
+        histories: dict[str, dict[str, Any]] = await state.get("dm_history", {})
         scroller = page.locator(CHAT.selector("list_scroller")).first
         seen: set[str] = set()
         for _ in range(self.max_scrolls):
@@ -826,12 +982,17 @@ class DouyinPlatform(Platform):
                 if not name or name in seen:
                     continue
                 seen.add(name)
-                if stored.get(name) == preview:
+                history = histories.get(name) or {"pages": 0, "done": False}
+                if stored.get(name) == preview and history["done"]:
                     continue
                 top = await scroller.evaluate("node => node.scrollTop")
                 if not await self._click_conversation(page, name):
                     raise TransientError(f"the chat list did not open the conversation with 「{name}」")
                 await scroller.evaluate("(node, top) => { node.scrollTop = top; }", top)
+                if not history["done"]:
+                    pages = min(history["pages"] + self.max_scrolls, self.max_dm_pages)
+                    started = await self._load_older_messages(page, pages)
+                    history = {"pages": pages, "done": started or pages >= self.max_dm_pages}
                 parsed = await self._shown_messages(page, watch)
                 for conversation in parsed.conversations:
                     conversation["peer_name"] = conversation.get("peer_name") or name
@@ -839,14 +1000,37 @@ class DouyinPlatform(Platform):
                 if watch.crawl is not None:
                     watch.crawl.extend(parsed)
                 await watch.flush()
-                stored[name] = preview
+                stored[name], histories[name] = preview, history
                 await state.set("dm_rows", stored)
+                await state.set("dm_history", histories)
                 await self._pace(short=True)
             if not await scroller.count() or not await scroller.evaluate(
                     "node => { const top = node.scrollTop; node.scrollTop = top + node.clientHeight / 2;"
                     " return node.scrollTop !== top; }"):
                 break
             await asyncio.sleep(0.1)
+
+    async def _load_older_messages(self, page: Page, pages: int) -> bool:
+        """Scroll the open conversation's pane to its top up to `pages` times, each loading
+        an older page of messages; True when its start is shown (a pane with nothing to
+        scroll, or a scroll that brought nothing)."""
+        rows = f"{CHAT.selector('message_pane')} > :first-child > *"
+        for _ in range(pages):
+            before = await page.locator(rows).count()
+            moved = await page.evaluate("""(sel) => { const pane = document.querySelector(sel);
+              for (const node of pane ? [pane, pane.firstElementChild] : [])
+                if (node && node.scrollHeight > node.clientHeight && node.scrollTop > 0) {
+                  node.scrollTop = 0; return true; }
+              return false; }""", CHAT.selector("message_pane"))
+            if not moved:
+                return True
+            try:
+                await page.wait_for_function("([sel, n]) => document.querySelectorAll(sel).length > n",
+                                             arg=[rows, before], timeout=CHAT.timing("older_wait_s") * 1000,
+                                             polling=100)
+            except PlaywrightError:
+                return True  # nothing older came
+        return False
 
     async def find_reply(self, page: Page, account: AccountInfo, target: ReplyTarget, text: str,
                          since: datetime) -> SentReply | None:

@@ -114,6 +114,7 @@ HOME = Anatomy("home", load("home"))
 WORKS = Anatomy("works", load("works"))
 COMMENTS = Anatomy("comments", load("comments"))
 CHAT = Anatomy("chat", load("chat"))
+REALTIME = Anatomy("realtime", load("realtime"))
 
 
 async def snapshot_page_change(page: "Page", anatomy: Anatomy, what: str, data_dir: Path | None) -> PageChanged:

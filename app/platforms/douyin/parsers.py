@@ -20,6 +20,7 @@ good body is skipped and named in `Parsed.problems`, the rest is kept.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -451,6 +452,40 @@ def parse_notices(notices: Any, *, self_uid: str | None = None, endpoint: str = 
     return parsed
 
 
+def notice_works_to_crawl(notices: Any) -> list[str]:
+    """The works whose comments must be read for what comment notices said: a notice that
+    carries no comment, or a reply that does not name its parent (only the replied-to
+    name). The work is the notice's `comment.aweme`, its comment's `aweme_id`, or the
+    `item_id` in `general_notice.message_extra` (a JSON text)."""
+    works: list[str] = []
+    for notice in notices if isinstance(notices, list) else ():
+        if not isinstance(notice, dict) or notice.get("type") != COMMENT_NOTICE:
+            continue
+        block = notice.get("comment") if isinstance(notice.get("comment"), dict) else {}
+        comment = block.get("comment") if isinstance(block.get("comment"), dict) else None
+        if comment is not None and not (comment.get("reply_to_userid") or comment.get("reply_to_username")):
+            continue
+        work = _notice_work_id(block, comment, notice.get("general_notice"))
+        if work and work not in works:
+            works.append(work)
+    return works
+
+
+def _notice_work_id(block: Raw, comment: Raw | None, general: Any) -> str | None:
+    candidates = [(block.get("aweme") or {}).get("aweme_id") if isinstance(block.get("aweme"), dict) else None,
+                  (comment or {}).get("aweme_id")]
+    if isinstance(general, dict) and isinstance(general.get("message_extra"), str):
+        with contextlib.suppress(json.JSONDecodeError):
+            extra = json.loads(general["message_extra"])
+            candidates.append(extra.get("item_id") if isinstance(extra, dict) else None)
+    for value in candidates:
+        try:
+            return platform_id(value, "aweme_id")
+        except ItemError:
+            continue
+    return None
+
+
 def parse_notice_detail(body: Raw, *, self_uid: str | None = None) -> Parsed:
     endpoint = "notice/detail"
     check_status(endpoint, body)
@@ -662,6 +697,20 @@ def parse_im_store(store: Any, *, self_uid: str | None = None, peers: Iterable[P
           lambda m: message_record(m, self_uid), pushed.messages)
     parsed.messages.extend(pushed.messages)
     parsed.problems.extend(pushed.problems)
+    listed = {c["platform_conversation_id"] for c in parsed.conversations}
+    for message in pushed.messages:  # a push into a conversation the list does not hold (yet)
+        conv_id = message["platform_conversation_id"]
+        if conv_id in listed or not self_uid:
+            continue
+        listed.add(conv_id)
+        try:
+            peer_uid = next(u for u in conversation_uids(conv_id) if u != self_uid)
+        except (ItemError, StopIteration):
+            continue
+        peer = by_uid.get(peer_uid)
+        parsed.conversations.append({"platform_conversation_id": conv_id, "peer_id": peer_uid,
+                                     "peer_name": peer.nickname if peer else None,
+                                     "peer_avatar": peer.avatar if peer else None})
     for message in parsed.messages:  # imStore messages carry no names: the profiles do
         sender = by_uid.get(message["sender_id"])
         if sender is not None and message["direction"] == "in":

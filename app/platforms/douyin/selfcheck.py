@@ -1,5 +1,5 @@
-"""The live self-check: open each creator page the adapter uses, with a logged-in account's
-page, and report what of anatomy/ still matches and which endpoints the pages called, as a
+"""The live self-check: open each page the adapter uses (the creator pages and the
+www.douyin.com page of the realtime pushes), with a logged-in account's page, and report what of anatomy/ still matches and which endpoints the pages called, as a
 JSON file an operator can send us. The adapter itself stops at the first thing missing;
 this looks at everything, so one run shows the whole drift.
 
@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from playwright.async_api import Error as PlaywrightError
 
-from .anatomy import API, CHAT, COMMENTS, HOME, LOGIN, WORKS, Anatomy
+from .anatomy import API, CHAT, COMMENTS, HOME, LOGIN, REALTIME, WORKS, Anatomy
+from .realtime import missing_stores, store_anchors
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
 
-PAGES = (HOME, WORKS, COMMENTS, CHAT)
+PAGES = (HOME, WORKS, COMMENTS, CHAT, REALTIME)
 NAVIGATION_TIMEOUT_MS = 30_000
 SETTLE_TIMEOUT_MS = 10_000
 OFFLINE_ERRORS = ("ERR_NAME_NOT_RESOLVED", "ERR_INTERNET_DISCONNECTED", "ERR_ADDRESS_UNREACHABLE",
@@ -84,7 +85,8 @@ async def _check_page(page: "Page", anatomy: Anatomy) -> dict[str, Any]:
     with contextlib.suppress(PlaywrightError):  # pages that keep polling never go idle
         await page.wait_for_load_state("networkidle", timeout=SETTLE_TIMEOUT_MS)
     entry["final_url"] = page.url
-    entry["logged_in"] = bool(LOGIN.url_pattern("logged_in").search(page.url))
+    # www.douyin.com shows itself logged out too (no redirect): its stores are what matter
+    entry["logged_in"] = anatomy is REALTIME or bool(LOGIN.url_pattern("logged_in").search(page.url))
     if not entry["logged_in"]:
         return entry
     selectors = {key: anatomy.selectors(key) for key in anatomy.data.get("selectors", {})}
@@ -94,6 +96,9 @@ async def _check_page(page: "Page", anatomy: Anatomy) -> dict[str, Any]:
     # Only what a page shows without clicking can be missing here (a reply box is not).
     entry["missing"] = [f"the {key} marker" for key, counts in found["selectors"].items()
                         if key == "ready" and not any(n > 0 for n in counts.values())]
+    if anatomy is REALTIME:
+        entry["missing"] += [f"the {name} (React props above {store_anchors(name)})"
+                             for name in await missing_stores(page)]
     return entry
 
 

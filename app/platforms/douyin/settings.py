@@ -12,6 +12,10 @@ class DouyinSettings(PlatformSettings):
     max_works: int = Field(300, ge=1)  # how far back the works list is read (newest first)
     max_works_per_poll: int = Field(20, ge=1)  # works whose comments one cycle opens; the next one goes on
     max_scrolls: int = Field(30, ge=1)  # "load more" scrolls (pages) per list and cycle
+    # How deep a work's comment list is backfilled over the cycles, in pages (newest first);
+    # each cycle reads max_scrolls pages deeper than the last, as the page reads from the top.
+    max_comment_pages: int = Field(200, ge=1)
+    max_dm_pages: int = Field(50, ge=1)  # the same for a conversation's older messages (scrolling up)
     pause_min_s: float = Field(2.0, ge=0)  # a random pause between two navigations, like a person's
     pause_max_s: float = Field(6.0, ge=0)
     # Scheduled polls of one account at most this often (the global interval is 15-30 s): the

@@ -2,11 +2,16 @@
 to add one (which goes straight on to its login).
 
 The table follows AccountsChanged/AccountStatusChanged, so a login finishing, a session
-expiring or the pool backing off shows up while the dialog is open.
+expiring or the pool backing off shows up while the dialog is open. Each identity shows its
+avatar: the file the engine keeps from the last accepted login (app/engine/avatars.py), read
+from the data folder; nothing is fetched from here.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDialogButtonBox,
@@ -20,7 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+import resources
 from app.engine.accounts import AccountRow, ProxyRow, platform_identity
+from app.engine.avatars import avatar_file
 from app.engine.engine import Engine
 from app.ui.dialogs import labels
 from app.ui.dialogs.base import EngineDialog, record_table, set_form_labels
@@ -32,6 +39,7 @@ from app.ui.views.painting import login_state_label
 
 RELOAD_DELAY_MS = 100  # gathers the bursts of events one action causes into one reload
 COLUMNS = ("name", "platform", "identity", "login", "monitoring", "error", "crawl", "id")  # id: for `hiscrm db`
+AVATAR_SIZE = QSize(24, 24)
 
 
 class AccountsDialog(EngineDialog):
@@ -54,6 +62,7 @@ class AccountsDialog(EngineDialog):
     def _setup_ui(self) -> None:
         self.resize(820, 420)
         self.table = record_table(len(COLUMNS), COLUMNS.index("error"))
+        self.table.setIconSize(AVATAR_SIZE)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.doubleClicked.connect(lambda _i: self._relogin())
 
@@ -125,6 +134,8 @@ class AccountsDialog(EngineDialog):
             item = QTableWidgetItem(cells[key])
             if key == "platform":
                 item.setIcon(platform_icon(account.platform))
+            if key == "identity" and account.platform_user_id:
+                item.setIcon(avatar_icon(avatar_file(self.engine.paths.data_dir, account.id)))
             if key == "error" and account.last_error:
                 item.setToolTip(plain_tooltip(account.last_error))
             item.setData(Qt.ItemDataRole.UserRole, account.id)
@@ -213,6 +224,17 @@ class AccountsDialog(EngineDialog):
         self._retranslate_monitor_button(self.selected())
         for row, account in enumerate(self.accounts):
             self._fill_row(row, account)
+
+
+def avatar_icon(path: Path) -> QIcon:
+    """The avatar file, or the placeholder when there is none or it is not an image."""
+    image = QPixmap(str(path)) if path.is_file() else QPixmap()
+    if image.isNull():
+        image = QPixmap(str(resources.resource_path("icons", "avatar-placeholder.svg")))
+    image = image.scaled(AVATAR_SIZE * 2, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    icon = QIcon(image)
+    icon.addPixmap(image, QIcon.Mode.Selected)  # not washed out on a selected row
+    return icon
 
 
 class AddAccountDialog(EngineDialog):

@@ -6,7 +6,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "douyin"
+def _fixtures() -> Path:
+    """shared/fixtures/douyin beside the checkout: the project's parent folder, or further up
+    for a git worktree kept in a subfolder (wt/<name>) of that folder."""
+    here = Path(__file__).resolve().parents[3]
+    for folder in here.parents:
+        if (folder / "shared" / "fixtures" / "douyin").is_dir():
+            return folder / "shared" / "fixtures" / "douyin"
+    return here.parent / "shared" / "fixtures" / "douyin"
+
+
+FIXTURES = _fixtures()
 SELF_UID = "1000000000000001"  # our account in every fixture (测试创作者)
 CREATOR = "测试创作者"
 

@@ -58,14 +58,24 @@ class FakeDouyin:
     page_overlay: str = ""  # markup laid over every creator page (a verification check)
     comment_page_html: str | None = None  # replaces the comment page (markup drift)
     chat: dict[str, Any] = field(default_factory=lambda: chat_state())  # the chat page's React state
+    chat_page_size: int | None = None  # a conversation opens at its newest messages, this many a page
     dms_sent: int = 0
     dm_refusal: str | None = None  # the chat page refuses to send with this note
     published: list[dict[str, Any]] = field(default_factory=list)  # what the reply box sent
     requests: list[str] = field(default_factory=list)  # every routed URL, in order
+    www_page_html: str | None = None  # replaces the www.douyin.com page (markup drift)
 
     async def install(self, context) -> None:
         await context.route("https://example.invalid/**", self._image)
         await context.route("https://creator.douyin.com/**", self._creator)
+        await context.route("https://www.douyin.com/**", self._www)
+
+    async def _www(self, route) -> None:
+        self.requests.append(route.request.url)
+        if urlsplit(route.request.url).path != "/":
+            return await route.fulfill(status=404, body="not found")
+        profiles = body("page_state/im_store.json")["userInfoFromServerMap"]
+        return await _page(route, self.www_page_html or WWW_PAGE.replace("__PROFILES__", json.dumps(profiles, ensure_ascii=False)))
 
     async def _image(self, route) -> None:
         await route.fulfill(status=200, content_type="image/png", body=PIXEL)
@@ -96,6 +106,7 @@ class FakeDouyin:
                      "/creator-micro/interactive/comment": self.comment_page_html or COMMENT_PAGE.replace("__V1__", v1),
                      "/creator-micro/data/following/chat": CHAT_PAGE.replace(
                          "__STATE__", json.dumps(self.chat, ensure_ascii=False)).replace(
+                         "__PAGE__", json.dumps(self.chat_page_size)).replace(
                          "__REFUSAL__", json.dumps(self.dm_refusal, ensure_ascii=False))}
             if path not in pages:
                 return await route.fulfill(status=404, body="not found")
@@ -440,6 +451,8 @@ CHAT_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
 .ReactVirtualized__Grid__innerScrollContainer { position: relative; }
 .ReactVirtualized__Grid__innerScrollContainer > div { position: absolute; left: 0; height: 100px; width: 340px; }
 .box-Rt45Yu { position: absolute; left: 420px; top: 0; width: 500px; }
+.paged { height: 120px; overflow-y: auto; }
+.paged .msg-item-Ws56Ed { height: 150px; }
 </style></head><body>
 <div role="tablist"><div role="tab">全部</div><div role="tab">未读</div></div>
 <div class="ReactVirtualized__Grid" id="grid"><div class="ReactVirtualized__Grid__innerScrollContainer" id="inner"></div></div>
@@ -451,6 +464,10 @@ CHAT_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
 <script>
 const STATE = __STATE__;
 const REFUSAL = __REFUSAL__;
+const PAGE = __PAGE__;  // older messages load as the pane is scrolled to its top, PAGE at a time
+const pane = document.getElementById('pane');
+if (PAGE) pane.className += ' paged';
+let shown = 0, loadingOlder = false;
 const ROW = 105, SHOWN = 2;  // react-virtualized renders only the rows in view
 const grid = document.getElementById('grid'), inner = document.getElementById('inner');
 inner.style.height = (STATE.conversations.length * ROW) + 'px';
@@ -477,9 +494,22 @@ grid.addEventListener('scroll', renderRows);
 function openConversation(c) {
   open = c;
   document.getElementById('header').textContent = c.nickname;
-  const list = document.getElementById('pane').firstChild;
+  shown = PAGE || c.messages.length;
+  renderMessages();
+  pane.scrollTop = pane.scrollHeight;  // at the newest
+}
+pane.addEventListener('scroll', () => {
+  if (pane.scrollTop > 0 || !open || shown >= open.messages.length || loadingOlder) return;
+  loadingOlder = true;
+  setTimeout(() => {  // the IM SDK fetches the older page
+    const height = pane.scrollHeight;
+    shown += PAGE; renderMessages(); pane.scrollTop = pane.scrollHeight - height; loadingOlder = false;
+  }, 100);
+});
+function renderMessages() {
+  const c = open, list = pane.firstChild;
   list.innerHTML = '';
-  for (const m of c.messages) {
+  for (const m of c.messages.slice(-shown)) {
     const row = document.createElement('div');
     row.className = 'msg-item-Ws56Ed';
     row.textContent = (m.content && (m.content.text || m.content.tips)) || '';
@@ -503,4 +533,36 @@ document.getElementById('send').onclick = async () => {
   setTimeout(() => openConversation(open), 200);  // the IM socket echoes the message a moment later
 };
 renderRows();
+</script></body></html>"""
+
+# www.douyin.com as the realtime reader sees it: the top bar's IM entry, whose React fibers
+# lead up to the MobX stores, and the websocket's pushes into their buffers (played through
+# `window.__ws`): a DM stays in msgListToPush for 0.8 s, a notice until just after its toast renders.
+WWW_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>抖音</title></head><body>
+<header class="header-Ka12Lm"><div data-e2e="im-entry" class="im-entry-Qw34Er">私信</div></header>
+<div id="pushListBoxId"></div>
+<script>
+const imStore = {msgListToPush: [], converSationListOrigin: [], userInfoFromServerMap: __PROFILES__,
+                 __internal_ctx: {token: 'FAKE-IM-TOKEN', deviceId: 'FAKE-DEVICE'}};
+const noticeStore = {noticePushList: [], noticeUnreadCountMap: {'7': 0}};
+const entry = document.querySelector('[data-e2e="im-entry"]');
+entry['__reactFiber$fake02'] = {memoizedProps: {className: entry.className}, return: {
+  memoizedProps: {children: []}, return: {memoizedProps: {imStore}, return: {memoizedProps: {noticeStore, imStore}, return: null}}}};
+window.__ws = {
+  dm(message) {
+    imStore.msgListToPush.push(Object.assign({__internal_ctx: {token: 'FAKE-IM-TOKEN'}}, message));
+    setTimeout(() => { imStore.msgListToPush = []; }, 800);  // the IM SDK takes it within a second
+  },
+  notice(notice) {
+    noticeStore.noticePushList.push(notice);
+    noticeStore.noticeUnreadCountMap['7'] += 1;
+    setTimeout(() => {  // the toast renders, and its effect takes the notice out of the buffer
+      const toast = document.createElement('div');
+      toast.textContent = notice.comment && notice.comment.comment ? notice.comment.comment.text : '';
+      document.getElementById('pushListBoxId').appendChild(toast);
+      setTimeout(() => noticeStore.noticePushList.splice(noticeStore.noticePushList.indexOf(notice), 1), 20);
+    }, 20);  // sooner than the reader's timer: only reading as the toast renders sees it
+  },
+  drift() { delete imStore.msgListToPush; },  // a deploy renamed the buffer
+};
 </script></body></html>"""

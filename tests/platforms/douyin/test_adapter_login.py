@@ -8,10 +8,12 @@ import pytest
 import segno
 from sandbox.harness import RecordingLoginIO
 
-from app.engine.platform import NeedsVerification, SessionStatus
+from app.engine.avatars import fetch_avatar
+from app.engine.platform import STABLE_ID, NeedsVerification, SessionStatus
 from app.platforms.douyin.errors import PageChanged
 
-from .site import DOUYIN_ID, QR_PAYLOADS, SMS_CODE, data_url, qr_png
+from .fixtures_io import SELF_UID
+from .site import DOUYIN_ID, PIXEL, QR_PAYLOADS, SMS_CODE, data_url, qr_png
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90), pytest.mark.asyncio(loop_scope="module")]
 
@@ -37,9 +39,10 @@ async def test_qr_login_reports_the_code_its_refresh_the_scan_and_asks_for_the_s
 
     assert outcome.platform_user_id == DOUYIN_ID and outcome.username == "测试创作者"
     assert outcome.avatar_url == "https://example.invalid/avatar/100.jpg"
+    assert outcome.user_info[STABLE_ID] == SELF_UID  # the uid, from our works' author: it outlives a new 抖音号
     assert [kind for kind, _ in io.questions] == ["sms_code", "sms_code"]
     assert "错误" in io.questions[1][1]  # the second prompt says why it asks again
-    assert await page.evaluate("1") == 1 and page.url.endswith("/creator-micro/home")
+    assert await page.evaluate("1") == 1 and page.url.startswith("https://creator.douyin.com/creator-micro/")
     assert io.states()[:3] == ["qr_ready", "qr_refreshed", "scanned"]
     assert {c["name"] for c in await context.cookies()} >= {"sessionid"}
     assert await platform.check_session(page) is SessionStatus.LOGGED_IN
@@ -123,3 +126,12 @@ async def test_a_login_card_without_a_qr_is_a_page_change_with_a_snapshot(platfo
     with pytest.raises(PageChanged, match="page changed: the QR code not found on login") as caught:
         await platform.login(page, RecordingLoginIO())
     assert "扫码登录" in (Path(caught.value.snapshot) / "page.html").read_text(encoding="utf-8")
+
+
+async def test_the_avatar_the_login_read_is_fetched_through_the_accounts_context(context):
+    """What the pool does after a login (app/engine/avatars.py): the avatar comes from the
+    routed image server, in the account's own context; a page that is not an image is not kept."""
+    assert await fetch_avatar(context, "https://example.invalid/avatar/100.jpg") == PIXEL
+    assert await fetch_avatar(context, "https://creator.douyin.com/creator-micro/home") is None  # HTML
+    assert await fetch_avatar(context, "javascript:alert(1)") is None
+    assert len(context.pages) == 0  # its page is closed again

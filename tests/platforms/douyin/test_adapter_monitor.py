@@ -255,3 +255,73 @@ async def test_a_risk_control_answer_blocks_the_account_at_once(platform, logged
     with pytest.raises(AccountBlocked, match="账号存在异常"):
         await platform.poll(logged_in_page, account, sink.io)
     assert sink.sessions and sink.sessions[0][0] is SessionStatus.BLOCKED  # told the pool as it came
+
+
+# ---- deep paging: bounds limit a cycle, never what is stored --------------------------------
+def comment_cursors(site, work_id="7400000000000000001"):
+    return [int(u.split("cursor=")[1].split("&")[0]) for u in site.requests
+            if f"/comment/list/select/?aweme_id={work_id}" in u]
+
+
+async def test_a_comment_list_beyond_one_cycles_bound_is_read_deeper_each_cycle(platform, logged_in_page, account,
+                                                                                 site):
+    site.comments_page_size = 1  # work 0001's four comments, one page each
+    platform.max_scrolls = 1  # one page beyond the first a cycle
+    sink = KeptBatches()
+    depths = []
+    for _ in range(4):
+        site.requests.clear()
+        await platform.poll(logged_in_page, account, sink.io)
+        depths.append(comment_cursors(site))
+    assert depths == [[0, 1], [0, 1, 2], [0, 1, 2, 3], []]  # from the top each time (the page signs its fetches)
+    stored = {c["platform_comment_id"] for b in sink.batches for c in b.comments}
+    assert {f"741000000000000000{i}" for i in range(1, 5)} <= stored
+    assert sink.io.state.values["works"]["7400000000000000001"] == 4  # read to its end, then counted read
+    assert "work:7400000000000000001" not in sink.io.state.values or sink.io.state.values[
+        "work:7400000000000000001"] is None
+
+
+async def test_backfill_stops_at_max_comment_pages(platform, logged_in_page, account, site):
+    site.comments_page_size = 1
+    platform.max_scrolls, platform.max_comment_pages = 1, 2
+    sink = KeptBatches()
+    for _ in range(3):
+        site.requests.clear()
+        await platform.poll(logged_in_page, account, sink.io)
+    assert comment_cursors(site) == []  # the third cycle has nothing left to read
+    stored = {c["platform_comment_id"] for b in sink.batches for c in b.comments}
+    assert "7410000000000000001" not in stored  # the oldest, beyond the limit
+
+
+async def test_reply_threads_beyond_one_cycles_bound_are_opened_by_the_next(platform, logged_in_page, account, site):
+    site.with_comment("7410000000000000004", reply_comment_total=3)  # a second thread on work 0001
+    platform.max_scrolls = 1  # one thread a cycle
+    sink = KeptBatches()
+    opened = []
+    for _ in range(3):
+        site.requests.clear()
+        await platform.poll(logged_in_page, account, sink.io)
+        opened.append([u.split("comment_id=")[1].split("&")[0] for u in site.requests if "/comment/list/reply/" in u])
+    assert opened == [["7410000000000000004"], ["7410000000000000002"], []]  # each thread once
+    assert sink.io.state.values["works"]["7400000000000000001"] == 4
+
+
+async def test_older_dm_history_is_read_further_back_each_cycle_until_its_start(platform, logged_in_page, account,
+                                                                                 site):
+    site.chat_page_size = 1  # a conversation opens at its newest message; each scroll up loads one more
+    platform.max_scrolls = 1
+    sink = KeptBatches()
+
+    def stored():
+        return {m["platform_message_id"] for b in sink.batches for m in b.messages}
+
+    await platform.poll(logged_in_page, account, sink.io)
+    assert {"7440000000000001100", "7440000000000001200"} <= stored()
+    assert "7440000000000001000" not in stored()  # older than this cycle's bound
+    await platform.poll(logged_in_page, account, sink.io)  # its list row did not change: opened for its history
+    assert "7440000000000001000" in stored()
+    for _ in range(4):
+        if sink.io.state.values["dm_history"]["测试用户01"]["done"]:
+            break
+        await platform.poll(logged_in_page, account, sink.io)
+    assert sink.io.state.values["dm_history"]["测试用户01"] == {"pages": 5, "done": True}

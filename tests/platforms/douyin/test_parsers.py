@@ -194,6 +194,27 @@ def test_pushed_notices_from_page_state_parse_like_the_http_ones():
     assert parsed.comments[0]["text"] == "[赞]讲得很清楚"
 
 
+def test_the_works_a_notice_asks_to_read_are_those_of_replies_and_notices_without_comment():
+    notice = body("page_state/notice_push_list.json")[0]
+    assert parsers.notice_works_to_crawl([notice]) == []  # a comment notice has all a record needs
+    reply = copy.deepcopy(notice)
+    reply["comment"]["comment"].update(reply_to_username="测试用户01", reply_to_userid="100000000001")
+    bare = copy.deepcopy(notice)
+    bare["comment"] = None  # only the general notice's message_extra names the work
+    bare["general_notice"]["message_extra"] = '{"item_id":7400000000000000002,"notice_type":31}'
+    assert parsers.notice_works_to_crawl([reply, bare, reply]) == ["7400000000000000003", "7400000000000000002"]
+
+
+def test_a_pushed_message_names_its_conversation_and_peer():
+    store = body("page_state/im_store.json")
+    pushed = {"msgListToPush": store["msgListToPush"], "userInfoFromServerMap": store["userInfoFromServerMap"]}
+    parsed = parsers.parse_im_store(pushed, self_uid=SELF_UID)
+    assert parsed.conversations == [{"platform_conversation_id": "0:1:1000000000000001:2000000000000002",
+                                     "peer_id": "2000000000000002", "peer_name": "测试用户02",
+                                     "peer_avatar": "https://example.invalid/avatar/2.jpg"}]
+    valid(ConversationRecord, parsed.conversations)
+
+
 def test_one_comment_seen_in_both_id_systems_is_linked_by_an_alias():
     v1 = parsers.parse_creator_comments(body("creator_comment_list.json"), content_id="7400000000000000001").comments
     v2_raw = body("web_comment_list_select.json")

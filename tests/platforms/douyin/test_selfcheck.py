@@ -16,7 +16,9 @@ async def test_the_check_lists_what_each_page_matched_and_the_endpoints_seen(log
     report = await run_self_check(logged_in_page)
     assert report["reachable"] is True and "message" not in report
     pages = {p["page"]: p for p in report["pages"]}
-    assert list(pages) == ["home", "works", "comments", "chat"] and all(p["logged_in"] for p in pages.values())
+    assert list(pages) == ["home", "works", "comments", "chat", "realtime"]
+    assert all(p["logged_in"] for p in pages.values())
+    assert pages["realtime"]["selectors"]["ready"]['[data-e2e="im-entry"]'] == 1  # and its stores were found
     assert pages["home"]["selectors"]["unique_id"]['[class*="unique_id"]'] == 1
     assert pages["chat"]["selectors"]["list_scroller"][".ReactVirtualized__Grid"] == 1
     assert pages["comments"]["texts"]["pick_work"] == ["选择作品"]
@@ -38,6 +40,14 @@ async def test_a_changed_page_shows_as_missing(logged_in_page, site, tmp_path):
     assert not found.ok and "missing: comments: the ready marker" in found.lines
     assert found.lines[0] == "home: logged in" and found.report_file.parent == tmp_path / "douyin"
     assert json.loads(found.report_file.read_text(encoding="utf-8"))["missing"] == ["comments: the ready marker"]
+
+
+async def test_a_www_page_without_its_stores_shows_as_missing(logged_in_page, site):
+    site.www_page_html = '<!doctype html><html><body><div data-e2e="im-entry">私信</div></body></html>'
+    report = await run_self_check(logged_in_page)
+    assert [m for m in report["missing"] if m.startswith("realtime:")] == [
+        'realtime: the imStore (React props above [data-e2e="im-entry"], [class*="im-entry"])',
+        'realtime: the noticeStore (React props above [data-e2e="im-entry"], #pushListBoxId)']
 
 
 async def test_a_logged_out_account_is_told_to_log_in(page):
