@@ -11,6 +11,7 @@ one comment from the chat pane and waits for the reply to be confirmed, then sav
 - `main-<lang>.png`      the three panes with live traffic and a confirmed reply;
 - `dark-<lang>.png`      the same window in the dark theme;
 - `login-<lang>.png`     the QR login dialog of a newly added account;
+- `accounts-<lang>.png`  the accounts dialog: identities, avatars (or their placeholder), states;
 - `settings-<lang>.png`  the settings dialog, the embedded server switched on;
 - `attention-<lang>.png` a logged-out account: the warning above the composer, and a reply that
   failed, marked in the topic list.
@@ -154,6 +155,11 @@ async def _direct(window: Any, settings: Any, out: Path, language: str, console:
     await _settle()
     _save(login, out / f"login-{language}.png")
     login.reject()
+
+    accounts_dialog = window.open_dialog("accounts")
+    await _settle()
+    _save(accounts_dialog, out / f"accounts-{language}.png")
+    accounts_dialog.reject()
 
     engine.settings_service.update(server={**settings.server.model_dump(), "enabled": True, "port": 0})
     await _until(lambda: engine.server_status.running, "the embedded server", console=console)

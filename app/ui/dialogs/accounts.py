@@ -60,7 +60,7 @@ class AccountsDialog(EngineDialog):
         self.reload()
 
     def _setup_ui(self) -> None:
-        self.resize(820, 420)
+        self.resize(980, 420)  # every column, the identity with its avatar and id included
         self.table = record_table(len(COLUMNS), COLUMNS.index("error"))
         self.table.setIconSize(AVATAR_SIZE)
         self.table.itemSelectionChanged.connect(self._update_buttons)
