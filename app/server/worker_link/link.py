@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections import Counter
 from datetime import datetime, timezone
@@ -62,6 +63,7 @@ log = logging.getLogger(__name__)
 
 NAMESPACE = "/worker"
 HEARTBEAT_TIMEOUT_S = 30.0
+LIVENESS_ENV = "HISCRM_WORKER_TIMEOUT_S"  # another timeout for this process (tests: a few seconds)
 SYNC_ACK = "WORKER_DATA_SYNC_ACK"  # the original's literal ack type (§2.1)
 MONITOR_STATES = frozenset({"active", "hibernating", "backoff", "stopped", "crashed"})
 LOGIN_STATUSES = frozenset(s.value for s in AccountLoginStatus)
@@ -84,11 +86,13 @@ class BadInput(ValueError):
 
 
 class WorkerLink:
-    def __init__(self, server: EmbeddedServer, *, heartbeat_timeout_s: float = HEARTBEAT_TIMEOUT_S,
+    def __init__(self, server: EmbeddedServer, *, heartbeat_timeout_s: float | None = None,
                  reply_timeout_s: float = REPLY_TIMEOUT_S) -> None:
         self.server = server
         self.engine = server.engine
         self.sio = server.sio
+        if heartbeat_timeout_s is None:
+            heartbeat_timeout_s = float(os.environ.get(LIVENESS_ENV) or HEARTBEAT_TIMEOUT_S)
         self.heartbeat_timeout_s = heartbeat_timeout_s
         self.reply_timeout_s = reply_timeout_s
         self.workers: dict[str, RemoteWorker] = {}
