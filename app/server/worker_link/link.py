@@ -16,7 +16,10 @@ its worker, which updates what it holds.
 
 Every handler answers bad input with an error (`<type>:error` for an envelope,
 `<event>:error` for a direct event) and never lets an exception through: one worker's bad
-message never stops the others being served.
+message never stops the others being served. Each connection keeps within the IM
+namespace's rate (app/server/im/limits.py, the same TokenBucket); a message over it is
+answered with that error unread. A hiscrm/1 worker sends one delta at a time and keeps it
+until acknowledged, so a refused delta is sent again, not lost.
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ from app.engine.workers import LOCAL_ID, OFFLINE, ONLINE, WorkerInfo
 
 from ..app import MAX_PAYLOAD, packet_size
 from ..auth import REFUSED
+from ..im.limits import BURST, RATE_PER_S, TokenBucket
 from . import data
 from .dealing import account_for_worker
 from .envelope import describe, envelope, error_envelope, parse, type_of
@@ -97,6 +101,8 @@ class WorkerLink:
         self.reply_timeout_s = reply_timeout_s
         self.workers: dict[str, RemoteWorker] = {}
         self._sids: dict[str, str] = {}  # socket id -> worker id
+        self._buckets: dict[str, TokenBucket] = {}  # socket id -> its rate
+        self.rate: tuple[float, int] = (RATE_PER_S, BURST)  # per connection: sustained per second, burst
         self._bound: dict[str, str] = {}  # account id -> remote worker id, as last told to workers
         self._echoes = _Echoes()  # events of changes the link made itself: the worker knows them
         self._lock = asyncio.Lock()  # dealing and reassigning: one account, one worker
@@ -119,7 +125,7 @@ class WorkerLink:
         for event, status in LEGACY_LOGIN.items():
             on(event, self._guarded(event, self._legacy_login(status)), namespace=NAMESPACE)
         on("worker:login:success", self._guarded("worker:login:success", self._legacy_success), namespace=NAMESPACE)
-        on("worker:get_history_ids", self._history_ids, namespace=NAMESPACE)
+        on("worker:get_history_ids", self._guarded("worker:get_history_ids", self._history_ids), namespace=NAMESPACE)
         on("*", self._other_event, namespace=NAMESPACE)
         self.server.web.on_startup.append(self._startup)
         self.server.web.on_cleanup.append(self._cleanup)
@@ -151,8 +157,10 @@ class WorkerLink:
     async def _connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         if not self.server.admits(environ, auth):
             raise ConnectionRefusedError(REFUSED)
+        self._buckets[sid] = TokenBucket(*self.rate)
 
     async def _disconnect(self, sid: str, reason: Any = None) -> None:
+        self._buckets.pop(sid, None)
         worker = self._worker_of(sid)
         if worker is not None:
             log.info("worker %s disconnected (%s)", worker.id, reason or "gone")
@@ -444,8 +452,7 @@ class WorkerLink:
         type_ = type_of(raw)
         request_id = raw.get("requestId") if isinstance(raw, dict) and isinstance(raw.get("requestId"), str) else None
         try:
-            if packet_size() > MAX_PAYLOAD:
-                raise BadInput(f"the message is too large ({packet_size():,} bytes; at most {MAX_PAYLOAD:,})")
+            self._check_limits(sid, "message")
             message = parse(raw)
             handler = self._types.get(message.type)
             if handler is None:
@@ -478,8 +485,7 @@ class WorkerLink:
         """A direct event's handler: bad input answered `<event>:error` (and in the ack)."""
         async def guarded(sid: str, raw: Any = None, *_more: Any) -> Any:
             try:
-                if packet_size() > MAX_PAYLOAD:
-                    raise BadInput(f"the event is too large ({packet_size():,} bytes; at most {MAX_PAYLOAD:,})")
+                self._check_limits(sid, "event")
                 return await handle(sid, raw)
             except (BadInput, ValueError) as exc:
                 error = str(exc)
@@ -491,11 +497,24 @@ class WorkerLink:
         return guarded
 
     async def _other_event(self, event: str, sid: str, *args: Any) -> Any:
-        if event in LEGACY_EVENTS:
-            return None
-        error = f"unknown event {event[:64]!r}"
+        try:
+            self._check_limits(sid, "event")
+        except BadInput as exc:
+            error = str(exc)
+        else:
+            if event in LEGACY_EVENTS:
+                return None
+            error = f"unknown event {event[:64]!r}"
         await self.sio.emit(f"{event[:64]}:error", {"success": False, "error": error}, to=sid, namespace=NAMESPACE)
         return {"success": False, "error": error}
+
+    def _check_limits(self, sid: str, what: str) -> None:
+        """BadInput when the connection is over its rate or the packet over MAX_PAYLOAD."""
+        bucket = self._buckets.get(sid)
+        if bucket is not None and not bucket.allow():
+            raise BadInput(f"too many messages from this connection: slow down (at most {bucket.rate:g} a second)")
+        if packet_size() > MAX_PAYLOAD:
+            raise BadInput(f"the {what} is too large ({packet_size():,} bytes; at most {MAX_PAYLOAD:,})")
 
     # ---- Helpers
 
