@@ -256,6 +256,8 @@ class WorkerLink:
         worker.last_heartbeat, worker.last_heartbeat_at = time.monotonic(), _now()
         worker.memory_mb, worker.cpu_percent, worker.active_tasks = beat.memory_usage, beat.cpu_usage, beat.active_tasks
         self._report(worker)
+        if worker.last_heartbeat - worker.saved_at >= self.heartbeat_timeout_s / 3:
+            await self._save(worker)  # other servers on this database see it alive (_reassign)
         return {"success": True}
 
     async def _sweeper(self) -> None:
@@ -286,6 +288,9 @@ class WorkerLink:
         if not any(self._gone_since(w, now) for w in set(self._bound.values())):
             return  # nothing waits for a worker gone longer than the timeout
         async with self._lock:
+            # A worker connected to another server on the same database is not gone: that
+            # server keeps its row in the workers table beating (see _heartbeat).
+            elsewhere = await self.engine.remote_workers.alive_elsewhere(self.heartbeat_timeout_s, _now())
             accounts = await self.engine.accounts.list()
             load: dict[str, int] = {}
             for account in accounts:
@@ -293,7 +298,7 @@ class WorkerLink:
                     load[account.worker_id] = load.get(account.worker_id, 0) + 1
             for account in accounts:
                 gone = account.worker_id and self._gone_since(account.worker_id, now)
-                if not gone:
+                if not gone or account.worker_id in elsewhere:
                     continue
                 target = self._with_room(account.platform, load)
                 if target is None:
@@ -545,11 +550,12 @@ class WorkerLink:
         await self.sio.emit("message", message, to=sid, namespace=NAMESPACE)
 
     async def _save(self, worker: RemoteWorker) -> None:
-        """Its entry in the workers table (a restarted master lists it); a failure is logged:
-        the worker is served all the same."""
+        """Its entry in the workers table (a restarted master lists it; another server on the
+        same database sees it alive); a failure is logged: the worker is served all the same."""
         info = self.engine.remote_workers.get(worker.id)
         if info is None:
             return
+        worker.saved_at = time.monotonic()
         try:
             await self.engine.remote_workers.save(info)
         except Exception:
