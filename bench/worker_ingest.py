@@ -131,7 +131,8 @@ def report(figures: dict[str, Any]) -> None:
     longest = figures["loop_longest_ms"]
     print(f"   longest loop callback {longest:>10.1f} ms   goal < {GOAL_STALL_MS:.0f} ms  "
           f"{'ok' if longest < GOAL_STALL_MS else 'MISSED'} (the loop's own CPU time)")
-    print(f"   loop CPU per message  {figures['loop_ms_per_delta']:>10.2f} ms   (delta or snapshot, everything the loop did)")
+    print(f"   loop CPU per message  {figures['loop_ms_per_delta']:>10.2f} ms   "
+          "(a delta or a snapshot: everything the loop did)")
 
 
 # ---- The workers (the child process) ----------------------------------------------------------

@@ -46,7 +46,8 @@ async def test_a_reply_queued_through_the_other_server_leaves_from_the_one_holdi
             hint = await on_b.next("monitor:new_message_hint", lambda d: d["channelId"] == account_id, timeout=30)
             assert hint["conversationId"] == dm["conversation_id"]  # A stored it; B's client was told through Redis
 
-            reply_id = await b.reply(account_id, "shared-1", "Yes, we ship #shared", conversation_id=dm["conversation_id"])
+            reply_id = await b.reply(account_id, "shared-1", "Yes, we ship #shared",
+                                     conversation_id=dm["conversation_id"])
             await until(lambda: b.confirmed(reply_id), timeout=30, what="the reply queued through B confirmed")
             status = await on_b.next("channel:message:status",
                                      lambda d: d["messageId"] == reply_id and d["replyStatus"] == "confirmed")
