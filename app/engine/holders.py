@@ -68,14 +68,11 @@ class AccountHolders:
             listener()
 
     def waiting_reason(self, worker_id: str | None) -> str | None:
-        holder = self._holders.get(worker_id)
-        if holder is None:
-            return f"waiting for worker {worker_id}: it is not connected to this server"
-        if not holder.serving:
-            if worker_id is None:
-                return "waiting for a worker to take the account: this server's browsers are switched off"
-            return f"waiting for worker {worker_id}: it is not connected to this server"
-        return None
+        """The local pool is always registered: with its browsers switched off, its
+        replies fail with that reason (the operator sees why) instead of waiting."""
+        if worker_id in self._holders:
+            return None
+        return f"waiting for worker {worker_id}: it is not connected to this server"
 
     def unregister(self, holder_id: str) -> None:
         """A worker went away; its accounts stay bound to it, without a holder until it returns."""

@@ -69,7 +69,7 @@ class ReplyRouter(ReplySender, Protocol):
 
     def waiting_reason(self, worker_id: str | None) -> str | None:
         """Why replies of accounts bound to `worker_id` cannot be sent from this process now
-        (no such worker connected here, the browsers switched off), or None: they can."""
+        (no such worker connected here), or None: they can."""
 
 
 class LoginBackend(Protocol):
@@ -92,11 +92,6 @@ class AccountHolder(ReplySender, LoginBackend, Protocol):
     @property
     def holder_id(self) -> str | None:
         """The `worker_id` of the accounts it holds; None for the local pool."""
-
-    @property
-    def serving(self) -> bool:
-        """Whether it can run its accounts now (not a pool whose browsers are switched off,
-        not a worker whose socket is gone)."""
 
     async def restart_account(self, account_id: str) -> None:
         """Reopen the account's page now and forget its backoff."""

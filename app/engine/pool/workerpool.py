@@ -103,11 +103,6 @@ class WorkerPool:
         self._started = False
         bus.subscribe(SettingsChanged, self._settings_changed)
 
-    @property
-    def serving(self) -> bool:
-        """AccountHolder.serving: a pool switched off (`hiscrm serve --no-browsers`) runs nothing."""
-        return self.enabled
-
     # ---- Lifecycle
 
     async def start(self) -> None:

@@ -86,10 +86,6 @@ class RemoteHolder:
         return self.worker.id
 
     @property
-    def serving(self) -> bool:
-        return self.worker.connected
-
-    @property
     def host(self) -> str | None:
         return self.worker.host
 

@@ -92,10 +92,6 @@ class FakePlatform:
     def waiting_reason(self, worker_id: str | None) -> str | None:
         return None  # as the outbox's sender: it serves every account
 
-    @property
-    def serving(self) -> bool:  # as a holder (test_holders.py)
-        return True
-
     async def post(self, account_id: str, target: ReplyTarget, text: str) -> str:
         item = Posted(account_id, target, text, f"p-{next(self._ids)}", datetime.now(timezone.utc))
         self.posted.append(item)

@@ -107,37 +107,6 @@ async def test_a_reply_whose_holder_vanishes_as_it_is_taken_is_given_back_untrie
     assert remote.copies("hello") == 1
 
 
-async def test_with_the_browsers_switched_off_an_unbound_accounts_reply_waits_for_a_worker(seeded_db, bus):
-    local, remote = Holder(), Holder(holder_id="worker-2")
-    holders = AccountHolders(AccountService(seeded_db, bus, SecretBox.generate()), Switchable(local))
-    holders.register(remote)
-    box = Outbox(seeded_db, bus, holders, max_attempts=2, backoff_base_s=0.05, send_timeout_s=5)
-    holders.on_change(box.wake)
-    await box.start()
-    try:
-        reply_id = await box.reply(CONTENT_REF, "hello")
-        row = await until_row(box, reply_id, lambda r: r.error_message)
-        assert row.status == "queued" and row.attempts == 0
-        assert "browsers are switched off" in row.error_message
-        await holders.assign(ACCOUNT, "worker-2")  # dealt to a worker: it goes
-        await wait_for_status(box, reply_id, "sent", "confirmed")
-        assert remote.copies("hello") == 1 and local.sends == []
-    finally:
-        await box.stop()
-
-
-class Switchable:
-    """The local pool with its browsers switched off (`hiscrm serve --no-browsers`)."""
-
-    def __init__(self, holder: Holder) -> None:
-        self._holder = holder
-        self.holder_id = None
-        self.serving = False
-
-    def __getattr__(self, name):
-        return getattr(self._holder, name)
-
-
 async def until_row(box, reply_id, predicate, timeout=10.0):
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
