@@ -143,8 +143,9 @@ async def test_the_sms_step_is_relayed_and_answered_from_the_master_and_a_cancel
         [relayed] = statuses(master, "sms_input_required")
         assert (relayed["step"], relayed["login_method"]) == ("verification_code", "sms")
         await master.engine.logins.submit_input(session_id, (await control.login(token))["sms_code"])
-        await master.until(lambda: master.engine.logins.session(session_id).state == "success", timeout=30,
-                           what="the login's success")
+        session = await master.until(lambda: (s := master.engine.logins.session(session_id)).finished and s,
+                                     timeout=60, what="the login's end")
+        assert session.state == "success", (session.state, session.message)
 
         second = await master.engine.logins.start(b)
         await master.until(lambda: step(seen, second, "qr_ready"), timeout=30, what="the second QR code")
