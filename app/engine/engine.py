@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # imported in create(): the console builds the engine off its
     from .workers import WorkerDirectory, WorkerInfo
 
 log = logging.getLogger(__name__)
+SHARED_QUEUE_POLL_S = 2.0  # how soon a reply queued through another process on the same database leaves
 
 
 class FrontEnd(Protocol):
@@ -133,7 +134,10 @@ class Engine:
         login_options = {} if login_timeout_s is None else {"timeout_s": login_timeout_s}
         holders = AccountHolders(accounts, pool)
         logins = LoginManager(holders, accounts, bus, data_dir=paths.data_dir, **login_options)
-        outbox = Outbox(db, bus, holders)
+        # A PostgreSQL database may be shared with other `hiscrm serve` processes: their
+        # queued replies are read every few seconds (see Outbox).
+        outbox = Outbox(db, bus, holders, poll_s=SHARED_QUEUE_POLL_S if db.dialect == "postgresql" else None)
+        holders.on_change(outbox.wake)
         return cls(paths, settings, bus, registry, db, store, views, accounts, pool, holders, logins, outbox,
                    settings_service, home_lock or HomeLock(paths.data_dir),
                    ServerToken(db, box, settings.server.token, bus), WorkerDirectory(bus, db))

@@ -10,12 +10,18 @@ through a pool directly: a call for an account goes to its holder. An account bo
 worker that is not connected has no holder: the call fails with NoHolder, a transient error,
 so a reply waits in the outbox (retried with backoff, then `failed` with that reason) until
 the worker is back, and is never sent by another worker behind the operator's back.
+
+The outbox asks `waiting_reason` before it takes a reply: a reply whose account has no
+serving holder in this process stays queued, its attempts untouched, with the reason shown,
+and leaves as soon as a holder is registered or the account is dealt to one (`on_change`
+wakes the outbox). With several `hiscrm serve` processes on one database this is also the
+rule that says who sends: only the process the account's worker is connected to.
 """
 from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .platform import LoginIO, ReplyTarget, SentReply, TransientError
 from .records import Batch
@@ -39,6 +45,7 @@ class AccountHolders:
     def __init__(self, accounts: "AccountService", local: AccountHolder) -> None:
         self._accounts = accounts
         self._holders: dict[str | None, AccountHolder] = {}
+        self._listeners: list[Callable[[], None]] = []
         self.register(local)
 
     # ---- The registry
@@ -49,6 +56,23 @@ class AccountHolders:
         if holder.holder_id in self._holders and self._holders[holder.holder_id] is not holder:
             raise ValueError(f"worker {holder.holder_id!r} is already registered")
         self._holders[holder.holder_id] = holder
+        self._changed()
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener` when a holder registers or an account is bound (the outbox: what
+        waited for a holder may go now)."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    def waiting_reason(self, worker_id: str | None) -> str | None:
+        """The local pool is always registered: with its browsers switched off, its
+        replies fail with that reason (the operator sees why) instead of waiting."""
+        if worker_id in self._holders:
+            return None
+        return f"waiting for worker {worker_id}: it is not connected to this server"
 
     def unregister(self, holder_id: str) -> None:
         """A worker went away; its accounts stay bound to it, without a holder until it returns."""
@@ -65,10 +89,12 @@ class AccountHolders:
         if holder_id not in self._holders:
             raise LookupError(f"no worker {holder_id!r} is connected")
         await self._accounts.set_worker(account_id, holder_id)
+        self._changed()
 
     async def release(self, account_id: str) -> None:
         """Unbind the account from its worker: the local pool holds it again."""
         await self._accounts.set_worker(account_id, None)
+        self._changed()
 
     async def holder_of(self, account_id: str) -> AccountHolder:
         """The holder serving this account; NoHolder when its worker is not connected,

@@ -23,6 +23,13 @@ Never twice, never lost.
 One dispatcher task watches the queue; it starts one sender task per account with due
 replies, so an account sends one reply at a time (in order) while accounts send in parallel.
 `reply()` wakes the dispatcher, so a new reply leaves within milliseconds, not on a poll tick.
+
+A reply is taken only where its account's holder serves it (ReplyRouter.waiting_reason):
+while no worker holds the account (its worker away, not dealt yet) the reply stays queued
+with the reason and no attempt counted, and leaves when a holder comes (`wake()`). On a
+database shared by several processes (`poll_s`) the dispatcher also reads the queue every
+`poll_s` seconds, so a reply queued through another process leaves from the one its
+account's worker is connected to; taking a reply is atomic, so one process sends it.
 """
 from __future__ import annotations
 
@@ -55,6 +62,8 @@ from .outbox_store import (
     platform_id_owner,
     requeue_interrupted,
     topic_queue,
+    unclaim,
+    wait_for_holder,
 )
 from .platform import (
     PermanentError,
@@ -65,8 +74,9 @@ from .platform import (
     SentReply,
     SessionExpired,
 )
+from .holders import NoHolder
 from .records import MAX_ID_LEN, MAX_TEXT_LEN, Batch
-from .seams import CURRENT_SEND, ReplySender, SendAttempt
+from .seams import CURRENT_SEND, ReplyRouter, SendAttempt
 from .store.models import ReplyStatus, utcnow
 
 __all__ = ["Outbox", "Queued", "ReplyNotFound", "ReplyRejected", "ReplyRow", "ReplyStateError", "validate_text"]
@@ -109,13 +119,14 @@ class Outbox:
         self,
         db: Any,
         bus: EventBus,
-        sender: ReplySender,
+        sender: ReplyRouter,
         *,
         max_attempts: int = 5,
         backoff_base_s: float = 2.0,
         backoff_cap_s: float = 300.0,
         send_timeout_s: float = 120.0,
         stop_grace_s: float = 10.0,
+        poll_s: float | None = None,
     ) -> None:
         self._db = db
         self._bus = bus
@@ -125,6 +136,7 @@ class Outbox:
         self.backoff_cap_s = backoff_cap_s
         self.send_timeout_s = send_timeout_s
         self.stop_grace_s = stop_grace_s
+        self.poll_s = poll_s  # a shared database: other processes queue replies too
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
         self._senders: dict[str, asyncio.Task[None]] = {}
@@ -156,6 +168,10 @@ class Outbox:
             await asyncio.gather(*senders, return_exceptions=True)
         await asyncio.gather(self._dispatcher, return_exceptions=True)
         self._dispatcher = None
+
+    def wake(self) -> None:
+        """Look at the queue now (a holder came: replies that waited for it may go)."""
+        self._wake.set()
 
     # ---- Operator actions ----------------------------------------------------------------
     async def reply(
@@ -265,17 +281,34 @@ class Outbox:
             except Exception:
                 log.exception("outbox: reading the queue failed; trying again shortly")
                 accounts, next_at = [], utcnow() + timedelta(seconds=self.backoff_base_s)
-            for account_id in accounts:
-                if account_id not in self._senders:
-                    task = asyncio.create_task(self._send_all(account_id), name=f"outbox-{account_id}")
-                    self._senders[account_id] = task
-                    task.add_done_callback(lambda t, a=account_id: self._sender_done(a, t))
+            for account_id, worker_id in accounts:
+                if account_id in self._senders:
+                    continue
+                reason = self._sender.waiting_reason(worker_id)
+                if reason is not None:
+                    await self._wait_for_holder(account_id, reason)
+                    continue
+                task = asyncio.create_task(self._send_all(account_id), name=f"outbox-{account_id}")
+                self._senders[account_id] = task
+                task.add_done_callback(lambda t, a=account_id: self._sender_done(a, t))
             timeout = None if next_at is None else max(0.0, (next_at - utcnow()).total_seconds())
+            if self.poll_s is not None:
+                timeout = self.poll_s if timeout is None else min(timeout, self.poll_s)
             try:
                 async with asyncio.timeout(timeout):
                     await self._wake.wait()
             except TimeoutError:
                 pass
+
+    async def _wait_for_holder(self, account_id: str, reason: str) -> None:
+        """Leave the account's replies queued, the oldest saying why (once)."""
+        try:
+            row = await self._db.write(wait_for_holder, account_id, reason, utcnow())
+        except Exception:
+            log.exception("outbox: could not note why the replies of %s wait", account_id)
+            return
+        if row is not None:
+            self._publish_status(row)
 
     def _sender_done(self, account_id: str, task: asyncio.Task[None]) -> None:
         if self._senders.get(account_id) is task:
@@ -296,10 +329,12 @@ class Outbox:
                 return
             row, target = claimed
             self._publish_status(row)
-            await self._attempt(row, target)
+            if not await self._attempt(row, target):
+                return  # no holder any more: the dispatcher sees the account wait
 
-    async def _attempt(self, row: ReplyRow, target: ReplyTarget) -> None:
-        """One attempt at a `sending` row; records its outcome."""
+    async def _attempt(self, row: ReplyRow, target: ReplyTarget) -> bool:
+        """One attempt at a `sending` row; records its outcome. False: the account has no
+        holder (the reply was given back to the queue untried)."""
         attempt = CURRENT_SEND.set(SendAttempt(row.id, row.attempts))
         try:
             sent = await self._find_earlier_copy(row, target) if row.attempted_before else None
@@ -312,6 +347,11 @@ class Outbox:
                 raise _NoPlatformId(f"the platform returned no id for the reply ({platform_id!r})")
         except asyncio.CancelledError:
             raise
+        except NoHolder as exc:  # its worker went away just now: nothing was tried
+            updated = await self._db.write(unclaim, row.id, _reason(exc), utcnow())
+            if updated is not None:
+                self._publish_status(updated)
+            return False
         except ReplyUncertain as exc:
             await self._record_unsent(row, ReplyStatus.UNCERTAIN, exc.code, _uncertain_reason(_reason(exc)))
         except ReplyBlocked as exc:
@@ -325,6 +365,7 @@ class Outbox:
                 await self._store_created(row, created)
         finally:
             CURRENT_SEND.reset(attempt)
+        return True
 
     async def _find_earlier_copy(self, row: ReplyRow, target: ReplyTarget) -> SentReply | None:
         """An earlier attempt's copy on the platform, unless another reply owns it."""

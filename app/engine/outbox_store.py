@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .im.types import TopicRef
@@ -168,19 +168,21 @@ def topic_queue(session: Session, ref: TopicRef, statuses: tuple[str, ...]) -> l
     return [_snapshot(session, r) for r in session.scalars(query)]
 
 
-def due_accounts(session: Session, now: datetime) -> tuple[list[str], datetime | None]:
-    """Accounts whose oldest queued reply is due now, and when the next one that waits for
-    its backoff becomes due (see `claim_next`: an account's replies leave in order)."""
-    heads: dict[str, datetime | None] = {}
+def due_accounts(session: Session, now: datetime) -> tuple[list[tuple[str, str | None]], datetime | None]:
+    """Accounts whose oldest queued reply is due now, each with the worker it is bound to
+    (who may send it), and when the next one that waits for its backoff becomes due (see
+    `claim_next`: an account's replies leave in order)."""
+    heads: dict[str, tuple[datetime | None, str | None]] = {}
     rows = session.execute(
-        select(Reply.account_id, Reply.next_attempt_at)
+        select(Reply.account_id, Reply.next_attempt_at, Account.worker_id)
+        .join(Account, Account.id == Reply.account_id)
         .where(Reply.status == ReplyStatus.QUEUED.value)
         .order_by(Reply.account_id, Reply.created_at, Reply.id)
     )
-    for account_id, next_attempt_at in rows:
-        heads.setdefault(account_id, next_attempt_at)
-    due = [a for a, at in heads.items() if at is None or at <= now]
-    waiting = [at for at in heads.values() if at is not None and at > now]
+    for account_id, next_attempt_at, worker_id in rows:
+        heads.setdefault(account_id, (next_attempt_at, worker_id))
+    due = [(a, worker) for a, (at, worker) in heads.items() if at is None or at <= now]
+    waiting = [at for at, _ in heads.values() if at is not None and at > now]
     return due, min(waiting, default=None)
 
 
@@ -319,11 +321,49 @@ def claim_next(session: Session, account_id: str, now: datetime) -> tuple[ReplyR
     ).first()
     if reply is None or (reply.next_attempt_at is not None and reply.next_attempt_at > now):
         return None
-    reply.status = ReplyStatus.SENDING.value
-    reply.attempts += 1
-    reply.next_attempt_at = None
-    reply.updated_at = now
+    # Taken only if still queued when the row is written: another process on the same
+    # database (PostgreSQL) that took it first has made it `sending`, and this one skips it.
+    taken = session.execute(
+        update(Reply)
+        .where(Reply.id == reply.id, Reply.status == ReplyStatus.QUEUED.value)
+        .values(status=ReplyStatus.SENDING.value, attempts=Reply.attempts + 1, next_attempt_at=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:
+        return None
+    session.refresh(reply)
     return _snapshot(session, reply), _target(session, reply)
+
+
+def wait_for_holder(session: Session, account_id: str, reason: str, now: datetime) -> ReplyRow | None:
+    """Say on the account's oldest queued reply why it waits (no holder serves its account
+    here); its attempts and its error code (whether it was attempted before) stay. None when
+    it says so already."""
+    reply = session.scalars(
+        select(Reply)
+        .where(Reply.account_id == account_id, Reply.status == ReplyStatus.QUEUED.value)
+        .order_by(Reply.created_at, Reply.id)
+        .limit(1)
+    ).first()
+    if reply is None or reply.error_message == reason:
+        return None
+    reply.error_message = reason
+    reply.updated_at = now
+    return _snapshot(session, reply)
+
+
+def unclaim(session: Session, reply_id: str, reason: str, now: datetime) -> ReplyRow | None:
+    """A claimed reply that found no holder to send it (nothing was tried): queued again,
+    the attempt given back, the reason shown."""
+    reply = session.get(Reply, reply_id)
+    if reply is None or reply.status != ReplyStatus.SENDING.value:
+        return None
+    reply.status = ReplyStatus.QUEUED.value
+    reply.attempts = max(0, reply.attempts - 1)
+    reply.next_attempt_at = None
+    reply.error_message = reason
+    reply.updated_at = now
+    return _snapshot(session, reply)
 
 
 _MAX_THREAD_DEPTH = 100  # replies to replies: a longer chain is taken as having no known root

@@ -10,7 +10,9 @@ holds an account exactly as the local pool does:
 - `LoginBackend`: drive the platform's login page, reporting each step to the login state
   machine through its LoginIO (a remote worker relays `worker:login:status` events into it);
 - `AccountHolder`: both, plus restarting an account; `holder_id` is the value of
-  the account's `worker_id` column it serves (None: the local pool).
+  the account's `worker_id` column it serves (None: the local pool);
+- `ReplyRouter`: what the outbox sends through (AccountHolders): a ReplySender that also
+  says when an account's replies must wait for their holder.
 
 Which holder serves which account is AccountHolders' business (app/engine/holders.py).
 """
@@ -61,6 +63,14 @@ class ReplySender(Protocol):
 
     def capabilities(self, platform: str) -> frozenset[str]:
         """What the platform can do (Platform.capabilities); empty for an unknown platform."""
+
+
+class ReplyRouter(ReplySender, Protocol):
+    """The outbox's sender (AccountHolders): sends through whichever worker holds the account."""
+
+    def waiting_reason(self, worker_id: str | None) -> str | None:
+        """Why replies of accounts bound to `worker_id` cannot be sent from this process now
+        (no such worker connected here), or None: they can."""
 
 
 class LoginBackend(Protocol):

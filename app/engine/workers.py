@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -80,6 +80,14 @@ class WorkerDirectory:
         """Keep what the worker said about itself, and its state, in the `workers` table."""
         await self._db.write(_store_worker, info)
 
+    async def alive_elsewhere(self, timeout_s: float, now: datetime) -> set[str]:
+        """The workers that the `workers` table says are online with a heartbeat younger
+        than `timeout_s`: connected to another server process on the same database (each
+        process keeps its own workers' rows), so not gone for this one either."""
+        rows = await self._db.read(_stored_beats)
+        return {worker_id for worker_id, status, at in rows if status == ONLINE and at is not None
+                and (now - _aware(at)).total_seconds() < timeout_s}
+
     def report(self, info: WorkerInfo) -> None:
         """A worker's new description (replaces the previous one)."""
         self._workers[info.id] = info
@@ -91,6 +99,15 @@ class WorkerDirectory:
     def list(self) -> list[WorkerInfo]:
         """Online first, then by id."""
         return sorted(self._workers.values(), key=lambda w: (w.state != ONLINE, w.id))
+
+
+def _aware(at: datetime) -> datetime:
+    """SQLite hands a stored UTC time back without its zone."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
+
+
+def _stored_beats(session: Session) -> list[tuple[str, str | None, datetime | None]]:
+    return list(session.execute(select(Worker.id, Worker.status, Worker.last_heartbeat_at)))
 
 
 def _stored_workers(session: Session) -> list[WorkerInfo]:

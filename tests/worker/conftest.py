@@ -1,13 +1,16 @@
-"""Fixtures for the worker's tests: the contract-speaking master (master.py), the sandbox
-site (run by the test, as the master's process runs it), and a worker rig: the engine the
-`hiscrm worker` command builds (Engine.create with the delta journal as its DataStore's
-forward), its journal, its answered replies and its MasterLink, all real."""
+"""Fixtures for the worker's tests: the real master side (the engine with its EmbeddedServer
+and worker link, tests/server/worker_link/harness.py) with a tap on what reaches it, the
+sandbox site (run by the test, as the master's process runs it), and a worker rig: the
+engine the `hiscrm worker` command builds (Engine.create with the delta journal as its
+DataStore's forward), its journal, its answered replies and its MasterLink, all real."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import pytest
 
@@ -20,8 +23,7 @@ from app.platforms.sandbox.site import SandboxSite
 from app.worker.answered import AnsweredReplies
 from app.worker.journal import DeltaJournal
 from app.worker.link import LinkOptions, MasterLink
-
-from .master import FakeMaster
+from tests.server.worker_link.harness import TOKEN, Master, envelope, make_master
 
 FAST = dict(poll_interval_min_s=1.0, poll_interval_max_s=1.5, backoff_cap_s=2.0, hibernate_after_s=60.0)
 QUICK_LINK = dict(heartbeat_s=0.2, status_s=1.0, ack_timeout_s=2.0, reconnect_delay_s=0.1,
@@ -37,7 +39,7 @@ class WorkerRig:
 
 
 @contextlib.asynccontextmanager
-async def running_worker(home: Path, master_url: str, *, token: str = "secret-token", site_url: str | None = None,
+async def running_worker(home: Path, master_url: str, *, token: str = TOKEN, site_url: str | None = None,
                          worker_id: str = "worker-test", secrets: SecretBox | None = None,
                          start_browsers: bool = True, **link_options: Any) -> AsyncIterator[WorkerRig]:
     paths = app_paths(home)
@@ -62,11 +64,106 @@ async def running_worker(home: Path, master_url: str, *, token: str = "secret-to
         answered.close()
 
 
+class TappedMaster:
+    """The real master, and what reached its `/worker` namespace, in order: `(type, payload)`
+    for an envelope, `(event, data)` for a direct event, `("connect" | "disconnect", None)`.
+    `send`/`emit` speak to the worker through the master's own server (what the master's
+    code would send, or what a broken master might); `hold_deltas` makes its database slow."""
+
+    def __init__(self, master: Master) -> None:
+        self.master = master
+        self.engine = master.engine
+        self.link = master.link
+        self.url = master.url
+        self.token = TOKEN
+        self.received: list[tuple[str, Any]] = []
+        self.sid: str | None = None
+        self._gate: asyncio.Event | None = None
+        sio = master.server.sio
+        deliver = sio._trigger_event
+
+        async def tapped(event: str, namespace: str, *args: Any) -> Any:
+            if namespace == "/worker":
+                self._record(event, args)
+            return await deliver(event, namespace, *args)
+
+        sio._trigger_event = tapped
+        ingest = self.engine.store.ingest
+
+        async def slow_ingest(batch: Any, *more: Any, **options: Any) -> Any:
+            if self._gate is not None and str(batch.source).startswith("worker:"):
+                await self._gate.wait()
+            return await ingest(batch, *more, **options)
+
+        self.engine.store.ingest = slow_ingest
+
+    def _record(self, event: str, args: tuple[Any, ...]) -> None:
+        data = args[1] if len(args) > 1 else None
+        if event == "connect":
+            self.sid = args[0]
+            self.received.append(("connect", None))
+        elif event == "disconnect":
+            self.received.append(("disconnect", None))
+        elif event == "message" and isinstance(data, dict) and isinstance(data.get("type"), str):
+            self.received.append((data["type"], data.get("payload")))
+        else:
+            self.received.append((event, data))
+
+    def of(self, kind: str) -> list[Any]:
+        return [payload for k, payload in self.received if k == kind]
+
+    async def until(self, predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+        """Wait until predicate() (sync or async) is truthy; returns its value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if asyncio.iscoroutine(value):
+                value = await value
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}; received "
+                                     f"{[k for k, _ in self.received]}")
+            await asyncio.sleep(0.02)
+
+    async def account(self, name: str, *, worker_id: str | None = None) -> str:
+        """An account on the master (bound to `worker_id`, else dealt at registration)."""
+        accounts = self.engine.accounts
+        account_id = await accounts.create("sandbox", name)
+        if worker_id is not None:
+            await accounts.set_worker(account_id, worker_id)
+        return account_id
+
+    def hold_deltas(self) -> None:
+        """The master's database stalls on a worker's data until `release_deltas`."""
+        self._gate = asyncio.Event()
+
+    def release_deltas(self) -> None:
+        if self._gate is not None:
+            self._gate.set()
+            self._gate = None
+
+    async def send(self, type_: str, payload: Any) -> None:
+        await self.master.server.sio.emit("message", envelope(type_, payload), to=self.sid, namespace="/worker")
+
+    async def emit(self, event: str, payload: Any) -> None:
+        await self.master.server.sio.emit(event, payload, to=self.sid, namespace="/worker")
+
+    async def drop_worker(self) -> None:
+        """Close the worker's connection from the master's side (a network cut)."""
+        await self.master.server.sio.disconnect(self.sid, namespace="/worker")
+
+
+@contextlib.asynccontextmanager
+async def tapped_master(tmp_path: Path, **options: Any) -> AsyncIterator[TappedMaster]:
+    async with make_master(tmp_path / "master", **options) as master:
+        yield TappedMaster(master)
+
+
 @pytest.fixture
-async def master():
-    master = await FakeMaster().start()
-    yield master
-    await master.stop()
+async def master(tmp_path):
+    async with tapped_master(tmp_path) as master:
+        yield master
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
-"""Whatever a master sends (hypothesis): malformed envelopes, payloads and direct events are
-answered or ignored, no handler fails, and the worker still answers afterwards. The pool is
-off here: an assignment the fuzz makes up must not start a browser."""
+"""Whatever a master sends (hypothesis, through the real master's server): malformed
+envelopes, payloads and direct events are answered or ignored, no handler fails, and the
+worker still answers afterwards. The pool is off here: an assignment the fuzz makes up
+must not start a browser."""
 from __future__ import annotations
 
 import asyncio
@@ -9,8 +10,9 @@ import logging
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .conftest import running_worker
-from .master import FakeMaster, envelope
+from tests.server.worker_link.harness import envelope
+
+from .conftest import running_worker, tapped_master
 
 TYPES = ["master:task:assign", "master:task:revoke", "worker:register:ack", "worker:data:delta:ack",
          "master:account:wake", "master:account:restart", "worker:account:storage:ack", "master:what"]
@@ -38,7 +40,8 @@ inputs = st.one_of(st.tuples(st.just("message"), messages), st.tuples(st.sampled
 def test_malformed_master_input_never_stops_the_worker(tmp_path, caplog):
     caplog.set_level(logging.ERROR, logger="app.worker")
     loop = asyncio.new_event_loop()
-    master = loop.run_until_complete(FakeMaster().start())
+    master_context = tapped_master(tmp_path)
+    master = loop.run_until_complete(master_context.__aenter__())
     worker = running_worker(tmp_path / "home", master.url, start_browsers=False)
     rig = loop.run_until_complete(worker.__aenter__())
     loop.run_until_complete(master.until(lambda: rig.link.registered.is_set(), what="the registration"))
@@ -63,5 +66,9 @@ def test_malformed_master_input_never_stops_the_worker(tmp_path, caplog):
         assert not failures, failures
     finally:
         loop.run_until_complete(worker.__aexit__(None, None, None))
-        loop.run_until_complete(master.stop())
+        loop.run_until_complete(master_context.__aexit__(None, None, None))
+        leftovers = asyncio.all_tasks(loop)  # engine.io's ping tasks of the closed sockets
+        for task in leftovers:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
         loop.close()

@@ -1,5 +1,5 @@
 """`hiscrm worker` as an operator starts it: the composition root's worker mode, in a child
-process, attached to a master that speaks the contract."""
+process, attached to the real master side (tests/worker/conftest.py)."""
 from __future__ import annotations
 
 import asyncio
@@ -35,6 +35,7 @@ async def test_a_refused_token_ends_it_with_the_masters_reason(tmp_path, master)
     _out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 2
     assert "refused this worker: a valid token is required" in err.decode()
+    assert master.link.workers == {}
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -47,8 +48,9 @@ async def test_it_registers_what_it_can_run_keeps_its_id_and_stops_on_sigterm(tm
         line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
         assert "attached to " + master.url in line, line
         register = (await master.until(lambda: master.of("worker:register")[run:], what="the registration"))[0]
-        assert register["max_accounts"] == 4
-        assert register["capabilities"] == (["douyin", "sandbox"] if run else ["douyin"])  # sandbox: its master's site
+        worker = master.link.workers[register["worker_id"]]  # as the master took it
+        assert worker.max_accounts == 4 and worker.connected
+        assert worker.capabilities == ({"douyin", "sandbox"} if run else {"douyin"})  # sandbox: its master's site
         ids.append(register["worker_id"])
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 60) == 0

@@ -1,96 +1,104 @@
-"""The worker doing the real work for a master that speaks the contract: a login relayed
-step by step (the sandbox "phone" scans the QR code the master was shown), the account's
-traffic reaching the master as deltas, and replies sent exactly once, through real
-Chromium driving the sandbox site, which runs in the test (as in the master's process)."""
+"""The worker doing the real work for the real master side: a login relayed step by step
+into the master's login session (the sandbox "phone" scans the QR code the master was
+shown), the account's traffic reaching the master's database as deltas, and replies sent
+exactly once, through real Chromium driving the sandbox site, which runs in the test (as in
+the master's process)."""
 from __future__ import annotations
 
-import base64
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from app.engine.events import LoginProgress
 from app.engine.im.types import TopicRef
-from tests.e2e.harness import site_copies
+from app.engine.platform import LoginOutcome, ReplyTarget
+from app.server.worker_link.remote import reply_request
+from tests.e2e.harness import site_copies, stored_texts
 
 from .conftest import running_worker
-from .master import FakeMaster
-from .test_link import account
 
 pytestmark = pytest.mark.browser
 
 
-def statuses(master: FakeMaster, status: str) -> list[dict]:
+def statuses(master, status: str) -> list[dict]:
     return [s for s in master.of("worker:login:status") if s["status"] == status]
 
 
-async def relayed_login(master: FakeMaster, control, account_id: str, creator: str, session_id: str,
-                        *, ends: str = "success") -> dict:
-    """The master starts the login; the operator "scans" the QR code relayed to it; the
-    worker's last word (`ends`: the status it must be)."""
-    await master.emit("master:login:start", {"account_id": account_id, "session_id": session_id,
-                                             "platform": "sandbox", "proxy": None, "visible": False})
-    [ready] = await master.until(lambda: [s for s in statuses(master, "qrcode_ready") if s["session_id"] == session_id],
-                                 what="the relayed QR code")
-    assert ready["account_id"] == account_id and ready["expires_at"] > 1e9
-    assert base64.b64decode(ready["qr_code_data"].removeprefix("data:image/png;base64,")).startswith(b"\x89PNG")
-    token = parse_qs(urlparse(ready["qr_url"]).query)["token"][0]
+def progress_of(master) -> list[LoginProgress]:
+    seen: list[LoginProgress] = []
+    master.engine.bus.subscribe(LoginProgress, seen.append)
+    return seen
+
+
+def step(seen: list[LoginProgress], session_id: str, state: str) -> LoginProgress | None:
+    return next((e for e in seen if e.session_id == session_id and e.state == state), None)
+
+
+async def relayed_login(master, control, account_id: str, creator: str, *, ends: str = "success"):
+    """The operator logs the account in on the master; the worker runs the page and relays
+    the QR code, which the sandbox "phone" scans. The session, ended as `ends`."""
+    seen = progress_of(master)
+    session_id = await master.engine.logins.start(account_id)
+    ready = await master.until(lambda: step(seen, session_id, "qr_ready"), timeout=30, what="the relayed QR code")
+    assert ready.qr_png.startswith(b"\x89PNG") and ready.expires_at is not None
+    token = parse_qs(urlparse(ready.qr_url).query)["token"][0]
     await control.scan(token)
     await control.confirm(token, creator)
-    [done] = await master.until(
-        lambda: [s for s in master.of("worker:login:status")
-                 if s["session_id"] == session_id and s["status"] in ("success", "failed")],
-        timeout=30, what="the end of the relayed login")
-    assert done["status"] == ends, done
-    return done
+    session = await master.until(lambda: (s := master.engine.logins.session(session_id)).finished and s,
+                                 timeout=30, what="the end of the relayed login")
+    assert session.state == ends, (session.state, session.message)
+    return session
 
 
 async def test_a_relayed_qr_login_then_the_accounts_traffic_reaches_the_master(tmp_path, master, site, control):
-    master.accounts = [account("acc-a")]
+    a = await master.account("Creator A")
     async with running_worker(tmp_path / "home", master.url, site_url=site.base_url) as rig:
         await master.until(lambda: rig.link.registered.is_set(), what="the registration")
-        success = await relayed_login(master, control, "acc-a", "Creator A", "m-1")
+        await relayed_login(master, control, a, "Creator A")
         assert statuses(master, "scanning")
-        assert success["platform_user_id"] and success["user_info"]["nickname"] == "Creator A"
-        assert any(c["name"] for c in success["storage_state"]["cookies"])  # the session, for the master to save
-        assert (await rig.engine.accounts.get("acc-a")).login_status == "logged_in"
-        await master.until(lambda: [s for s in master.of("worker:account:storage") if s["account_id"] == "acc-a"],
-                           what="the saved session")
+        account = await master.engine.accounts.get(a)
+        assert account.login_status == "logged_in" and account.platform_user_id
+        assert account.platform_username == "Creator A"
+        state = await master.engine.accounts.load_storage_state(a)  # the session, saved on the master
+        assert any(c["name"] for c in state["cookies"])
+        assert (await rig.engine.accounts.get(a)).login_status == "logged_in"
 
         await control.inject_comment("小红", "这个多少钱？", creator="Creator A")
         await control.inject_dm("Bob", "Do you ship to Shanghai?", creator="Creator A")
 
-        def texts() -> set[str]:
-            return {r["text"] for d in master.of("worker:data:delta") if d["account_id"] == "acc-a"
-                    for r in d["batch"]["comments"] + d["batch"]["messages"]}
+        async def arrived() -> bool:
+            return {"这个多少钱？", "Do you ship to Shanghai?"} <= set(await stored_texts(master.engine.db, a))
 
-        await master.until(lambda: {"这个多少钱？", "Do you ship to Shanghai?"} <= texts(), timeout=30,
-                           what="the comment and the DM in deltas")
+        await master.until(arrived, timeout=30, what="the comment and the DM on the master")
         await master.until(lambda: rig.journal.count() == 0, what="every delta acknowledged")
 
 
-async def test_a_login_as_another_identity_is_refused_on_the_worker(tmp_path, master, site, control):
-    master.accounts = [account("acc-a", platform_user_id="someone-else", login_status="expired")]
+async def test_a_login_as_another_identity_is_refused_and_the_dialog_is_told_why(tmp_path, master, site, control):
+    a = await master.account("Creator A")
+    await master.engine.accounts.record_login(a, LoginOutcome("someone-else", username="Someone Else"))
+    await master.engine.accounts.set_login_status(a, "expired")
     async with running_worker(tmp_path / "home", master.url, site_url=site.base_url) as rig:
         await master.until(lambda: rig.link.registered.is_set(), what="the registration")
-        failed = await relayed_login(master, control, "acc-a", "Creator A", "m-1", ends="failed")
-        assert failed["error_type"] == "identity_mismatch" and "someone-else" in failed["error_message"]
-        assert (await rig.engine.accounts.get("acc-a")).login_status == "expired"
+        session = await relayed_login(master, control, a, "Creator A", ends="failed")
+        assert session.error_code == "identity_mismatch" and "Someone Else" in session.message
+        [failed] = statuses(master, "failed")
+        assert failed["error_type"] == "identity_mismatch"  # refused on the worker, before the master's check
+        assert (await master.engine.accounts.get(a)).login_status == "expired"
+        assert (await rig.engine.accounts.get(a)).login_status == "expired"
 
 
 async def test_the_same_reply_request_twice_is_sent_once_also_after_a_restart(tmp_path, master, site, control):
-    master.accounts = [account("acc-a")]
+    a = await master.account("Creator A")
     home = tmp_path / "home"
     async with running_worker(home, master.url, site_url=site.base_url) as rig:
         await master.until(lambda: rig.link.registered.is_set(), what="the registration")
-        await relayed_login(master, control, "acc-a", "Creator A", "m-1")
+        await relayed_login(master, control, a, "Creator A")
         comment = (await control.inject_comment("小红", "这个多少钱？", creator="Creator A"))["comment"]
-        work = TopicRef("acc-a", "content", comment["work_id"])
+        work = TopicRef(a, "content", comment["work_id"])
         await master.until(lambda: _shown(rig, work, "这个多少钱？"), timeout=30, what="the comment on the worker")
-        request = {"reply_id": "reply_1", "request_id": "req-1", "platform": "sandbox", "account_id": "acc-a",
-                   "target_type": "comment", "target_id": comment["cid"], "reply_content": "9.9 元包邮",
-                   "target": {"kind": "comment", "topic_platform_id": comment["work_id"],
-                              "target_platform_id": comment["cid"], "target_text": "这个多少钱？",
-                              "target_author": "小红"}}
+        target = ReplyTarget(kind="comment", topic_platform_id=comment["work_id"], target_platform_id=comment["cid"],
+                             target_text="这个多少钱？", target_author="小红")
+        request = reply_request("reply_1", "req-1", a, "sandbox", rig.link.options.worker_id, target, "9.9 元包邮")
         await master.emit("master:reply:request", request)
         await master.emit("master:reply:request", request)  # re-sent while the first is on its way
         results = await master.until(lambda: len(master.of("worker:reply:result")) == 2 and master.of("worker:reply:result"),
@@ -99,9 +107,8 @@ async def test_the_same_reply_request_twice_is_sent_once_also_after_a_restart(tm
         assert len({r["platform_reply_id"] for r in results}) == 1
         assert results[0]["error_class"] is None and results[0]["request_id"] == "req-1"
 
-        await master.emit("master:reply:find", {"request_id": "req-1", "account_id": "acc-a",
-                                                "target": request["target"], "text": "9.9 元包邮",
-                                                "since": (comment["create_time"] - 5) * 1000})
+        await master.emit("master:reply:find", {"request_id": "req-1", "account_id": a, "target": request["target"],
+                                                "text": "9.9 元包邮", "since": (comment["create_time"] - 5) * 1000})
         [found] = await master.until(lambda: master.of("worker:reply:found"), timeout=30, what="the look")
         assert found["found"] is True and found["platform_reply_id"] == results[0]["platform_reply_id"]
 
@@ -120,26 +127,29 @@ async def _shown(rig, topic: TopicRef, text: str) -> bool:
 
 async def test_the_sms_step_is_relayed_and_answered_from_the_master_and_a_cancel_ends_a_login(
         tmp_path, master, site, control):
-    master.accounts = [account("acc-a"), account("acc-b")]
+    a, b = await master.account("Creator A"), await master.account("Creator B")
+    seen = progress_of(master)
     async with running_worker(tmp_path / "home", master.url, site_url=site.base_url) as rig:
         await master.until(lambda: rig.link.registered.is_set(), what="the registration")
         await control.set_faults(sms_required=True)
-        await master.emit("master:login:start", {"account_id": "acc-a", "session_id": "m-1"})
-        [ready] = await master.until(lambda: statuses(master, "qrcode_ready"), what="the QR code")
-        token = parse_qs(urlparse(ready["qr_url"]).query)["token"][0]
+        session_id = await master.engine.logins.start(a)
+        ready = await master.until(lambda: step(seen, session_id, "qr_ready"), timeout=30, what="the QR code")
+        token = parse_qs(urlparse(ready.qr_url).query)["token"][0]
         await control.scan(token)
         await control.confirm(token, "Creator A")
-        [asked] = await master.until(lambda: statuses(master, "sms_input_required"), timeout=30, what="the SMS step")
-        assert (asked["session_id"], asked["step"], asked["login_method"]) == ("m-1", "verification_code", "sms")
-        code = (await control.login(token))["sms_code"]
-        await master.emit("master:login:user_input", {"session_id": "m-1", "input_type": "verification_code",
-                                                      "value": code})
-        await master.until(lambda: statuses(master, "success"), timeout=30, what="the login's success")
+        asked = await master.until(lambda: step(seen, session_id, "verification_required"), timeout=30,
+                                   what="the SMS step")
+        assert asked.input_kind == "sms_code"
+        [relayed] = statuses(master, "sms_input_required")
+        assert (relayed["step"], relayed["login_method"]) == ("verification_code", "sms")
+        await master.engine.logins.submit_input(session_id, (await control.login(token))["sms_code"])
+        session = await master.until(lambda: (s := master.engine.logins.session(session_id)).finished and s,
+                                     timeout=60, what="the login's end")
+        assert session.state == "success", (session.state, session.message)
 
-        await master.emit("master:login:start", {"account_id": "acc-b", "session_id": "m-2"})
-        await master.until(lambda: [s for s in statuses(master, "qrcode_ready") if s["session_id"] == "m-2"],
-                           what="the second QR code")
-        await master.emit("master:login:cancel", {"session_id": "m-2"})  # the operator closed the dialog
+        second = await master.engine.logins.start(b)
+        await master.until(lambda: step(seen, second, "qr_ready"), timeout=30, what="the second QR code")
+        await master.engine.logins.cancel(second)  # the operator closed the dialog
         [ended] = await master.until(lambda: statuses(master, "failed"), what="the cancelled login")
-        assert (ended["session_id"], ended["error_type"]) == ("m-2", "cancelled")
-        assert (await rig.engine.accounts.get("acc-b")).login_status == "not_logged_in"
+        assert ended["error_type"] == "cancelled"
+        assert (await rig.engine.accounts.get(b)).login_status == "not_logged_in"

@@ -44,6 +44,7 @@ class IngestResult:
     rejected: list[Rejection] = field(default_factory=list)
     added_message_ids: list[str] = field(default_factory=list)
     updated_message_ids: list[str] = field(default_factory=list)
+    unknown_account: bool = False  # nothing stored: the account is not there (deleted, or never added)
 
 
 class DataStore:
@@ -77,6 +78,7 @@ class DataStore:
         for kind in ALL_KINDS:
             valid[kind] = _validate(kind, getattr(batch, kind.batch_field), result.rejected)
         if session.get(Account, batch.account_id) is None:
+            result.unknown_account = True
             reason = f"unknown account {batch.account_id!r} (deleted, or never added)"
             for kind, records in valid.items():
                 result.rejected.extend(

@@ -2,7 +2,9 @@
 
 A proxy's password is write-only: it is stored encrypted and never returned (`has_password`
 says whether there is one). POST /{id}/test fetches a page through the proxy: the `target`
-given, else this server's own /health.
+given, else this server's own /health. A proxy is answered as the engine's ProxyRow (a
+dataclass pydantic serialises and describes): one definition of its fields for the console,
+the API and its OpenAPI document.
 """
 from __future__ import annotations
 
@@ -16,20 +18,6 @@ from .table import V1, ApiError, Call, RouteTable
 routes = RouteTable()
 
 Protocol = Literal[PROXY_PROTOCOLS]  # type: ignore[valid-type]
-
-
-class Proxy(BaseModel):
-    id: int
-    name: str
-    server: str  # host:port
-    protocol: str
-    username: str | None
-    has_password: bool
-    country: str | None
-    city: str | None
-    last_test_ok: bool | None
-    last_test_ms: int | None
-    last_test_error: str | None
 
 
 class NewProxy(BaseModel):
@@ -73,12 +61,6 @@ class ProxyDeleted(BaseModel):
     deleted: bool = True
 
 
-def wire_proxy(row: ProxyRow) -> Proxy:
-    return Proxy(id=row.id, name=row.name, server=row.server, protocol=row.protocol, username=row.username,
-                 has_password=row.has_password, country=row.country, city=row.city,
-                 last_test_ok=row.last_test_ok, last_test_ms=row.last_test_ms, last_test_error=row.last_test_error)
-
-
 def _proxy_id(call: Call) -> int:
     text = call.param("id")
     if not text.isdigit() or len(text) > 18:
@@ -86,25 +68,25 @@ def _proxy_id(call: Call) -> int:
     return int(text)
 
 
-async def _one(call: Call, proxy_id: int) -> Proxy:
+async def _one(call: Call, proxy_id: int) -> ProxyRow:
     for row in await call.engine.accounts.list_proxies():
         if row.id == proxy_id:
-            return wire_proxy(row)
+            return row
     raise ApiError(404, f"no proxy {proxy_id}")
 
 
-@routes.get("/api/v1/proxies", "The proxies", V1, answer=list[Proxy])
-async def list_proxies(call: Call) -> list[Proxy]:
-    return [wire_proxy(row) for row in await call.engine.accounts.list_proxies()]
+@routes.get("/api/v1/proxies", "The proxies", V1, answer=list[ProxyRow])
+async def list_proxies(call: Call) -> list[ProxyRow]:
+    return await call.engine.accounts.list_proxies()
 
 
-@routes.get("/api/v1/proxies/{id}", "One proxy", V1, answer=Proxy, errors=(404,))
-async def one_proxy(call: Call) -> Proxy:
+@routes.get("/api/v1/proxies/{id}", "One proxy", V1, answer=ProxyRow, errors=(404,))
+async def one_proxy(call: Call) -> ProxyRow:
     return await _one(call, _proxy_id(call))
 
 
-@routes.post("/api/v1/proxies", "Add a proxy", V1, answer=Proxy, body=NewProxy, status=201)
-async def add_proxy(call: Call) -> Proxy:
+@routes.post("/api/v1/proxies", "Add a proxy", V1, answer=ProxyRow, body=NewProxy, status=201)
+async def add_proxy(call: Call) -> ProxyRow:
     body: NewProxy = call.body
     proxy_id = await call.engine.accounts.add_proxy(
         body.name, body.server, protocol=body.protocol, username=body.username, password=body.password,
@@ -112,15 +94,15 @@ async def add_proxy(call: Call) -> Proxy:
     return await _one(call, proxy_id)
 
 
-@routes.patch("/api/v1/proxies/{id}", "Change a proxy (fields not given stay)", V1, answer=Proxy,
+@routes.patch("/api/v1/proxies/{id}", "Change a proxy (fields not given stay)", V1, answer=ProxyRow,
               body=ProxyEdit, errors=(400, 404))
-async def edit_proxy(call: Call) -> Proxy:
+async def edit_proxy(call: Call) -> ProxyRow:
     body: ProxyEdit = call.body
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     for required in ("name", "server", "protocol"):
         if required in changes and changes[required] is None:
             raise ApiError(400, f"{required}: cannot be null")
-    return wire_proxy(await call.engine.accounts.update_proxy(_proxy_id(call), **changes))
+    return await call.engine.accounts.update_proxy(_proxy_id(call), **changes)
 
 
 @routes.delete("/api/v1/proxies/{id}", "Remove a proxy (its accounts go out directly)", V1, answer=ProxyDeleted,

@@ -47,15 +47,16 @@ async def apply_delta(engine: Engine, worker: RemoteWorker, delta: Delta) -> dic
         if delta.seq <= worker.applied_seq:
             return {"seq": delta.seq, "success": True, "duplicate": True,
                     "stats": {"added": 0, "updated": 0, "rejected": 0}}
-        if await engine.accounts.get(delta.account_id) is None:
-            return {"seq": delta.seq, "success": False, "error": f"unknown account {delta.account_id!r}"}
         lists = delta.batch
         batch = Batch(delta.account_id, contents=lists.contents, comments=lists.comments,
                       conversations=lists.conversations, messages=lists.messages, source=f"worker:{worker.id}")
         try:
+            # The account is checked in the write itself: no read of its own per delta.
             result = await engine.store.ingest(batch)
         except (sa_exc.SQLAlchemyError, DatabaseError, OSError) as exc:
             raise NotStored(str(exc)) from exc
+        if result.unknown_account:
+            return {"seq": delta.seq, "success": False, "error": f"unknown account {delta.account_id!r}"}
         worker.applied_seq = delta.seq
         added = len(result.added_message_ids)
         return {"seq": delta.seq, "success": True,

@@ -16,13 +16,17 @@ its worker, which updates what it holds.
 
 Every handler answers bad input with an error (`<type>:error` for an envelope,
 `<event>:error` for a direct event) and never lets an exception through: one worker's bad
-message never stops the others being served.
+message never stops the others being served. Each connection keeps within the IM
+namespace's rate (app/server/im/limits.py, the same TokenBucket); a message over it is
+answered with that error unread. A hiscrm/1 worker sends one delta at a time and keeps it
+until acknowledged, so a refused delta is sent again, not lost.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections import Counter
 from datetime import datetime, timezone
@@ -37,6 +41,7 @@ from app.engine.workers import LOCAL_ID, OFFLINE, ONLINE, WorkerInfo
 
 from ..app import MAX_PAYLOAD, packet_size
 from ..auth import REFUSED
+from ..im.limits import BURST, RATE_PER_S, TokenBucket
 from . import data
 from .dealing import account_for_worker
 from .envelope import describe, envelope, error_envelope, parse, type_of
@@ -62,6 +67,7 @@ log = logging.getLogger(__name__)
 
 NAMESPACE = "/worker"
 HEARTBEAT_TIMEOUT_S = 30.0
+LIVENESS_ENV = "HISCRM_WORKER_TIMEOUT_S"  # another timeout for this process (tests: a few seconds)
 SYNC_ACK = "WORKER_DATA_SYNC_ACK"  # the original's literal ack type (§2.1)
 MONITOR_STATES = frozenset({"active", "hibernating", "backoff", "stopped", "crashed"})
 LOGIN_STATUSES = frozenset(s.value for s in AccountLoginStatus)
@@ -84,15 +90,19 @@ class BadInput(ValueError):
 
 
 class WorkerLink:
-    def __init__(self, server: EmbeddedServer, *, heartbeat_timeout_s: float = HEARTBEAT_TIMEOUT_S,
+    def __init__(self, server: EmbeddedServer, *, heartbeat_timeout_s: float | None = None,
                  reply_timeout_s: float = REPLY_TIMEOUT_S) -> None:
         self.server = server
         self.engine = server.engine
         self.sio = server.sio
+        if heartbeat_timeout_s is None:
+            heartbeat_timeout_s = float(os.environ.get(LIVENESS_ENV) or HEARTBEAT_TIMEOUT_S)
         self.heartbeat_timeout_s = heartbeat_timeout_s
         self.reply_timeout_s = reply_timeout_s
         self.workers: dict[str, RemoteWorker] = {}
         self._sids: dict[str, str] = {}  # socket id -> worker id
+        self._buckets: dict[str, TokenBucket] = {}  # socket id -> its rate
+        self.rate: tuple[float, int] = (RATE_PER_S, BURST)  # per connection: sustained per second, burst
         self._bound: dict[str, str] = {}  # account id -> remote worker id, as last told to workers
         self._echoes = _Echoes()  # events of changes the link made itself: the worker knows them
         self._lock = asyncio.Lock()  # dealing and reassigning: one account, one worker
@@ -115,7 +125,7 @@ class WorkerLink:
         for event, status in LEGACY_LOGIN.items():
             on(event, self._guarded(event, self._legacy_login(status)), namespace=NAMESPACE)
         on("worker:login:success", self._guarded("worker:login:success", self._legacy_success), namespace=NAMESPACE)
-        on("worker:get_history_ids", self._history_ids, namespace=NAMESPACE)
+        on("worker:get_history_ids", self._guarded("worker:get_history_ids", self._history_ids), namespace=NAMESPACE)
         on("*", self._other_event, namespace=NAMESPACE)
         self.server.web.on_startup.append(self._startup)
         self.server.web.on_cleanup.append(self._cleanup)
@@ -147,8 +157,10 @@ class WorkerLink:
     async def _connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         if not self.server.admits(environ, auth):
             raise ConnectionRefusedError(REFUSED)
+        self._buckets[sid] = TokenBucket(*self.rate)
 
     async def _disconnect(self, sid: str, reason: Any = None) -> None:
+        self._buckets.pop(sid, None)
         worker = self._worker_of(sid)
         if worker is not None:
             log.info("worker %s disconnected (%s)", worker.id, reason or "gone")
@@ -244,6 +256,8 @@ class WorkerLink:
         worker.last_heartbeat, worker.last_heartbeat_at = time.monotonic(), _now()
         worker.memory_mb, worker.cpu_percent, worker.active_tasks = beat.memory_usage, beat.cpu_usage, beat.active_tasks
         self._report(worker)
+        if worker.last_heartbeat - worker.saved_at >= self.heartbeat_timeout_s / 3:
+            await self._save(worker)  # other servers on this database see it alive (_reassign)
         return {"success": True}
 
     async def _sweeper(self) -> None:
@@ -274,6 +288,9 @@ class WorkerLink:
         if not any(self._gone_since(w, now) for w in set(self._bound.values())):
             return  # nothing waits for a worker gone longer than the timeout
         async with self._lock:
+            # A worker connected to another server on the same database is not gone: that
+            # server keeps its row in the workers table beating (see _heartbeat).
+            elsewhere = await self.engine.remote_workers.alive_elsewhere(self.heartbeat_timeout_s, _now())
             accounts = await self.engine.accounts.list()
             load: dict[str, int] = {}
             for account in accounts:
@@ -281,7 +298,7 @@ class WorkerLink:
                     load[account.worker_id] = load.get(account.worker_id, 0) + 1
             for account in accounts:
                 gone = account.worker_id and self._gone_since(account.worker_id, now)
-                if not gone:
+                if not gone or account.worker_id in elsewhere:
                     continue
                 target = self._with_room(account.platform, load)
                 if target is None:
@@ -440,8 +457,7 @@ class WorkerLink:
         type_ = type_of(raw)
         request_id = raw.get("requestId") if isinstance(raw, dict) and isinstance(raw.get("requestId"), str) else None
         try:
-            if packet_size() > MAX_PAYLOAD:
-                raise BadInput(f"the message is too large ({packet_size():,} bytes; at most {MAX_PAYLOAD:,})")
+            self._check_limits(sid, "message")
             message = parse(raw)
             handler = self._types.get(message.type)
             if handler is None:
@@ -474,8 +490,7 @@ class WorkerLink:
         """A direct event's handler: bad input answered `<event>:error` (and in the ack)."""
         async def guarded(sid: str, raw: Any = None, *_more: Any) -> Any:
             try:
-                if packet_size() > MAX_PAYLOAD:
-                    raise BadInput(f"the event is too large ({packet_size():,} bytes; at most {MAX_PAYLOAD:,})")
+                self._check_limits(sid, "event")
                 return await handle(sid, raw)
             except (BadInput, ValueError) as exc:
                 error = str(exc)
@@ -487,11 +502,24 @@ class WorkerLink:
         return guarded
 
     async def _other_event(self, event: str, sid: str, *args: Any) -> Any:
-        if event in LEGACY_EVENTS:
-            return None
-        error = f"unknown event {event[:64]!r}"
+        try:
+            self._check_limits(sid, "event")
+        except BadInput as exc:
+            error = str(exc)
+        else:
+            if event in LEGACY_EVENTS:
+                return None
+            error = f"unknown event {event[:64]!r}"
         await self.sio.emit(f"{event[:64]}:error", {"success": False, "error": error}, to=sid, namespace=NAMESPACE)
         return {"success": False, "error": error}
+
+    def _check_limits(self, sid: str, what: str) -> None:
+        """BadInput when the connection is over its rate or the packet over MAX_PAYLOAD."""
+        bucket = self._buckets.get(sid)
+        if bucket is not None and not bucket.allow():
+            raise BadInput(f"too many messages from this connection: slow down (at most {bucket.rate:g} a second)")
+        if packet_size() > MAX_PAYLOAD:
+            raise BadInput(f"the {what} is too large ({packet_size():,} bytes; at most {MAX_PAYLOAD:,})")
 
     # ---- Helpers
 
@@ -522,11 +550,12 @@ class WorkerLink:
         await self.sio.emit("message", message, to=sid, namespace=NAMESPACE)
 
     async def _save(self, worker: RemoteWorker) -> None:
-        """Its entry in the workers table (a restarted master lists it); a failure is logged:
-        the worker is served all the same."""
+        """Its entry in the workers table (a restarted master lists it; another server on the
+        same database sees it alive); a failure is logged: the worker is served all the same."""
         info = self.engine.remote_workers.get(worker.id)
         if info is None:
             return
+        worker.saved_at = time.monotonic()
         try:
             await self.engine.remote_workers.save(info)
         except Exception:

@@ -5,8 +5,10 @@ The LoginManager calls RemoteHolder.log_in with the session's LoginIO; the relay
 pool's platform code would have done with that LoginIO: the QR image (`qrcode_ready`,
 `qrcode_refreshed`), `scanning`, an SMS code or phone number asked of the operator and typed
 back as `master:login:user_input`, `success` as a LoginResult with the session to save, and
-`failed` / `timeout` / `expired` as LoginFailed with the worker's reason. The operator closing
-the dialog cancels the login: the worker is told (`master:login:cancel`).
+`failed` / `timeout` / `expired` as LoginFailed with the worker's reason and its failure code
+(`error_type`: "identity_mismatch", …), so the console's dialog words it as after a local
+login. The operator closing the dialog cancels the login: the worker is told
+(`master:login:cancel`).
 """
 from __future__ import annotations
 
@@ -97,12 +99,23 @@ class LoginRelay:
             return _result(status)
         elif status.status == "expired":
             await self._io.report("expired")
-            raise LoginFailed(status.message or "the QR code expired")
+            raise WorkerLoginFailed(status.message or "the QR code expired", status.error_type)
         elif status.status in ("failed", "timeout"):
-            raise LoginFailed(status.error_message or status.message or f"the worker's login {status.status}")
+            raise WorkerLoginFailed(status.error_message or status.message or f"the worker's login {status.status}",
+                                    status.error_type)
         else:
             log.debug("login %s: status %r ignored", self.session_id, status.status)
         return None
+
+
+class WorkerLoginFailed(LoginFailed):
+    """A login the worker reports failed; its code is the worker's (the engine's code there,
+    §2.4's error_type), LoginFailed's when it gave none."""
+
+    def __init__(self, message: str, code: str | None) -> None:
+        super().__init__(message)
+        if code:
+            self.code = code
 
 
 def _result(status: LoginStatus) -> LoginResult:

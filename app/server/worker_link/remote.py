@@ -51,6 +51,7 @@ class RemoteWorker:
     sid: str | None = None  # its socket while connected
     last_heartbeat: float = field(default_factory=time.monotonic)  # monotonic
     last_heartbeat_at: datetime | None = None  # the same, for people
+    saved_at: float = 0.0  # monotonic: when its row in the workers table was last written
     memory_mb: float | None = None
     cpu_percent: float | None = None
     active_tasks: int | None = None

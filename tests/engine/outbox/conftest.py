@@ -89,6 +89,9 @@ class FakePlatform:
     def capabilities(self, platform: str) -> frozenset[str]:
         return self.capable
 
+    def waiting_reason(self, worker_id: str | None) -> str | None:
+        return None  # as the outbox's sender: it serves every account
+
     async def post(self, account_id: str, target: ReplyTarget, text: str) -> str:
         item = Posted(account_id, target, text, f"p-{next(self._ids)}", datetime.now(timezone.utc))
         self.posted.append(item)

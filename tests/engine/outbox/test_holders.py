@@ -39,6 +39,7 @@ async def rig(seeded_db, bus):
     holders = AccountHolders(AccountService(seeded_db, bus, SecretBox.generate()), local)
     holders.register(remote)
     box = Outbox(seeded_db, bus, holders, max_attempts=2, backoff_base_s=0.05, send_timeout_s=5)
+    holders.on_change(box.wake)
     yield holders, local, remote, box
     await box.stop()
 
@@ -71,15 +72,49 @@ async def test_a_reply_for_an_account_whose_worker_is_away_waits_with_the_reason
 
     await box.start()
     reply_id = await box.reply(OTHER_REF, "hello")
-    row = await wait_for_status(box, reply_id, "failed")
-    assert row.error_code == "no_worker"
-    assert "no worker holds this account" in row.error_message
-    assert local.sends == [] and remote.sends == []  # nobody else sent it
+    row = await until_row(box, reply_id, lambda r: r.error_message)
+    # Waiting for a holder uses up no attempt (max_attempts is 2 here): it is not failing.
+    assert (row.status, row.attempts, row.error_code) == ("queued", 0, None)
+    assert row.error_message == "waiting for worker worker-2: it is not connected to this server"
+    mine = await box.reply(CONTENT_REF, "meanwhile")  # other accounts' replies are not held up
+    await wait_for_status(box, mine, "sent", "confirmed")
+    assert (await box.get(reply_id)).status == "queued" and remote.sends == []
 
-    holders.register(remote)  # the worker is back: the operator retries, it goes out once
-    await box.retry(reply_id)
+    holders.register(remote)  # the worker is back: the reply goes out by itself, once
     await wait_for_status(box, reply_id, "sent", "confirmed")
     assert remote.copies("hello") == 1 and local.copies("hello") == 0
+    assert (await box.get(reply_id)).attempts == 1
+
+
+async def test_a_reply_whose_holder_vanishes_as_it_is_taken_is_given_back_untried(rig):
+    holders, local, remote, box = rig
+    await holders.assign(OTHER_ACCOUNT, "worker-2")
+    gone = asyncio.Event()
+
+    def vanish():  # the worker's socket closes between the dispatcher's look and the send
+        holders.unregister("worker-2")
+        gone.set()
+        raise NoHolder("no worker holds this account (worker worker-2 is not connected)")
+
+    remote.script.append(vanish)
+    await box.start()
+    reply_id = await box.reply(OTHER_REF, "hello")
+    await gone.wait()
+    row = await until_row(box, reply_id, lambda r: r.status == "queued" and r.error_message)
+    assert row.attempts == 0 and row.error_code is None
+    holders.register(remote)
+    await wait_for_status(box, reply_id, "sent", "confirmed")
+    assert remote.copies("hello") == 1
+
+
+async def until_row(box, reply_id, predicate, timeout=10.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        row = await box.get(reply_id)
+        if predicate(row):
+            return row
+        assert asyncio.get_running_loop().time() < deadline, row
+        await asyncio.sleep(0.02)
 
 
 async def test_waking_and_restarting_go_to_the_holder(rig):

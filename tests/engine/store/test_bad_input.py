@@ -60,7 +60,7 @@ async def test_each_bad_record_is_rejected_with_a_reason_and_the_rest_is_stored(
 
 async def test_a_batch_for_an_unknown_account_is_rejected_whole(store, db):
     result = await store.ingest(Batch("acc-gone", comments=[comment("c1")], messages=[dm("m1")]))
-    assert result.accepted == 0
+    assert result.accepted == 0 and result.unknown_account
     assert {r.key for r in result.rejected} == {"c1", "m1"}
     assert all("unknown account" in r.reason for r in result.rejected)
     assert await comments(db) == {}

@@ -76,3 +76,18 @@ async def test_the_openapi_document_describes_every_route_the_app_serves(api: Ap
     assert {"201", "400", "401", "409"} <= set(replies["responses"])
     assert "request_id" in document["components"]["schemas"]["NewReply"]["properties"]
     assert "security" not in document["paths"]["/health"]["get"]
+
+
+async def test_the_document_shows_a_proxy_as_the_engine_defines_it(api: Api):
+    """One definition of a proxy's fields (the engine's ProxyRow) for the console, the answers
+    and the document; the password is never among them."""
+    from dataclasses import fields
+
+    from app.engine.accounts import ProxyRow
+
+    document = await api.get("/api/openapi.json")
+    answer = document["paths"]["/api/v1/proxies/{id}"]["get"]["responses"]["200"]["content"]["application/json"]
+    name = re.search(r"#/components/schemas/(\w+)", str(answer["schema"])).group(1)
+    shown = document["components"]["schemas"][name]
+    assert set(shown["properties"]) == {f.name for f in fields(ProxyRow)}
+    assert "password" not in shown["properties"] and shown["properties"]["has_password"]["type"] == "boolean"

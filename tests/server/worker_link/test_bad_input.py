@@ -36,8 +36,10 @@ valid_envelopes = st.builds(lambda t, p: envelope(t, p), st.sampled_from(TYPES),
 def test_malformed_messages_are_answered_with_errors_and_never_stop_the_server(tmp_path, caplog):
     loop = asyncio.new_event_loop()
     caplog.set_level(logging.ERROR, logger="app.server")
-    master_context = make_master(tmp_path, start=False)
+    # The bystander only beats at the end: under load the fuzzing may take longer than 30 s.
+    master_context = make_master(tmp_path, start=False, heartbeat_timeout_s=600)
     master = loop.run_until_complete(master_context.__aenter__())
+    master.link.rate = (10_000.0, 100_000)  # hundreds of messages as fast as they go: parsing is tested here
     worker, bystander = FakeWorkerSocket("w-fuzz"), FakeWorkerSocket("w-calm")
 
     async def open_workers():
@@ -98,3 +100,39 @@ def test_malformed_messages_are_answered_with_errors_and_never_stop_the_server(t
             task.cancel()
         loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
         loop.close()
+
+
+async def test_a_flooding_worker_gets_errors_and_the_others_keep_being_served(tmp_path):
+    async with make_master(tmp_path) as master:
+        master.link.rate = (5.0, 20)  # per connection (the IM namespace's 100 a second, 500 at once, by default)
+        flooder, calm = FakeWorkerSocket("w-flood"), FakeWorkerSocket("w-calm")
+        try:
+            for w in (flooder, calm):
+                await w.connect(master.url)
+                await w.register()
+            beat = {"worker_id": "w-flood", "status": "online", "active_tasks": 0, "memory_usage": 1.0,
+                    "cpu_usage": 1.0}
+            for _ in range(200):
+                await flooder.send("worker:heartbeat", beat)
+            errors = await until(lambda: len(refused := [m for m in flooder.messages
+                                                         if m["type"] == "worker:heartbeat:error"]) >= 150 and refused,
+                                 what="the flood refused")
+            assert errors[0]["payload"] == {"success": False, "error": "too many messages from this connection: "
+                                                                        "slow down (at most 5 a second)"}
+            answer = await flooder.sio.call("worker:reply:result", {"request_id": "x"}, namespace="/worker", timeout=5)
+            assert answer["success"] is False and answer["error"].startswith("too many messages")
+            assert (await calm.heartbeat())["payload"] == {"success": True}  # the others are served meanwhile
+
+            async def served_again() -> bool:  # the flooder too, once it keeps to the rate
+                seen = len(flooder.messages)
+                await flooder.send("worker:heartbeat", beat)
+                answer = await until(lambda: next((m for m in flooder.messages[seen:]
+                                                   if m["type"].startswith("worker:heartbeat:")), None),
+                                     what="an answer to the heartbeat")
+                return answer["type"] == "worker:heartbeat:ack"
+
+            await until(served_again, what="the flooder served again")
+            assert flooder.sio.connected
+        finally:
+            await flooder.close()
+            await calm.close()

@@ -5,6 +5,7 @@ import base64
 
 import pytest
 
+from app.engine.accounts import IdentityMismatch
 from app.engine.events import LoginProgress
 
 from tests.server.worker_link.harness import FakeWorkerSocket, make_master, until
@@ -82,6 +83,25 @@ async def test_a_failed_relayed_login_says_the_workers_reason(tmp_path):
             session = master.engine.logins.session(session_id)
             assert session.state == "failed" and session.message == "QR code expired twice"
             assert (await master.engine.accounts.get(account_id)).login_status == "not_logged_in"
+        finally:
+            await worker.close()
+
+
+async def test_a_login_the_worker_refused_keeps_its_failure_code_for_the_dialog(tmp_path):
+    """The console's login dialog words an identity mismatch itself (error_code), as after
+    a local login: the code crosses the link, not just the sentence."""
+    async with make_master(tmp_path) as master:
+        account_id, worker, progress = await _setup(master, "creator-other")
+        try:
+            session_id = await master.engine.logins.start(account_id)
+            start = await worker.next_event("master:login:start")
+            refusal = str(IdentityMismatch("Creator A (@a)", "Creator B (@b)"))
+            await worker.sio.emit("worker:login:status", {
+                "session_id": start["session_id"], "account_id": account_id, "status": "failed",
+                "error_message": refusal, "error_type": "identity_mismatch"}, namespace="/worker")
+            failed = await until(lambda: _state(progress, session_id, "failed"), what="the login refused")
+            assert (failed.error_code, failed.message) == ("identity_mismatch", refusal)
+            assert master.engine.logins.session(session_id).error_code == "identity_mismatch"
         finally:
             await worker.close()
 

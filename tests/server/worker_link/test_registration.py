@@ -150,3 +150,43 @@ async def test_the_same_worker_on_a_new_connection_replaces_the_stale_one(tmp_pa
         finally:
             await stale.close()
             await fresh.close()
+
+
+@pytest.mark.postgres
+async def test_a_worker_connected_to_another_server_on_the_database_keeps_its_accounts(tmp_path, pg_url):
+    """Two `hiscrm serve` processes on one database: the one a worker is not connected to
+    (started after the account was bound to it) does not take that worker for gone and
+    deal its accounts away; once the worker is really gone, it may."""
+    async with make_master(tmp_path / "a", database_url=pg_url, start=False) as a:
+        account_id = await a.engine.accounts.create("sandbox", "creator-shared")
+        mine, other = FakeWorkerSocket("w-on-a"), FakeWorkerSocket("w-on-b")
+        try:
+            await mine.connect(a.url)
+            assert len((await mine.register())["assigned_accounts"]) == 1
+            async with make_master(tmp_path / "b", database_url=pg_url, start=False) as b:
+                await other.connect(b.url)
+                assert (await other.register())["assigned_accounts"] == []  # bound already
+                await mine.heartbeat()
+
+                b.link._started_at -= 10 * b.link.heartbeat_timeout_s  # B ran past the timeout without it
+                await b.link.check_liveness()
+                assert (await b.engine.accounts.get(account_id)).worker_id == "w-on-a"
+                assert not [m for m in other.messages if m["type"] == "master:task:assign"]
+
+                await mine.close()  # gone for real: A says so in the workers table, and B deals it
+                await until(lambda: _state_saved(a, "w-on-a", "offline"), what="A saving the worker offline")
+                await b.link.check_liveness()
+                assert (await b.engine.accounts.get(account_id)).worker_id == "w-on-b"
+                await other.next_message("master:task:assign")
+        finally:
+            await mine.close()
+            await other.close()
+
+
+async def _state_saved(master, worker_id: str, state: str) -> bool:
+    from sqlalchemy import select
+
+    from app.engine.store.models import Worker
+
+    return await master.engine.db.read(
+        lambda s: s.scalar(select(Worker.status).where(Worker.id == worker_id))) == state

@@ -123,9 +123,9 @@ async def test_a_reply_the_worker_never_answers_is_looked_for_before_it_is_sent_
 
 
 async def test_a_reply_in_flight_on_a_dead_worker_is_not_sent_again_by_the_next(tmp_path):
-    async with make_master(tmp_path, heartbeat_timeout_s=0.6) as master:
+    # 2 s: the taker's heartbeats must keep it within the timeout on a loaded machine.
+    async with make_master(tmp_path, heartbeat_timeout_s=2.0) as master:
         master.engine.outbox.backoff_base_s = 0.2
-        master.engine.outbox.max_attempts = 20
         account_id, ref = await _account_with_a_dm(master)
         dying, taker = FakeWorkerSocket("w-dying"), FakeWorkerSocket("w-next")
         await dying.connect(master.url)
@@ -154,6 +154,45 @@ async def test_a_reply_in_flight_on_a_dead_worker_is_not_sent_again_by_the_next(
         finally:
             await dying.close()
             await taker.close()
+
+
+async def test_a_reply_queued_while_the_worker_is_dead_waits_for_the_next_holder_without_using_attempts(tmp_path):
+    async with make_master(tmp_path, heartbeat_timeout_s=1.5) as master:
+        master.engine.outbox.backoff_base_s = 0.05  # five attempts would be gone long before the 1.5 s
+        account_id, ref = await _account_with_a_dm(master)
+        dead, taker = FakeWorkerSocket("w-dead"), FakeWorkerSocket("w-taker")
+        await dead.connect(master.url)
+        await dead.register()
+        await dead.close()  # gone; the account stays bound to it until the timeout
+        try:
+            reply_id = await master.engine.outbox.reply(ref, "Queued while nobody holds it")
+            row = await until(lambda: _waiting(master, reply_id), what="the reply waiting, with its reason")
+            assert (row.attempts, row.error_message) == (0, "waiting for worker w-dead: it is not connected to "
+                                                            "this server")
+            await taker.connect(master.url)
+            await taker.register()
+
+            async def taker_beats_until_asked():
+                await taker.heartbeat()
+                return _requests(taker, "master:reply:request")
+
+            [request] = await until(taker_beats_until_asked, what="the reply sent through the new holder")
+            assert (await master.engine.accounts.get(account_id)).worker_id == "w-taker"
+            assert request["request_id"].startswith(f"{reply_id}#1-")  # its first attempt
+            await taker.sio.emit("worker:reply:result", {
+                "reply_id": reply_id, "request_id": request["request_id"], "platform": "sandbox",
+                "account_id": account_id, "status": "success", "platform_reply_id": "dm-9",
+                "created": _created("Queued while nobody holds it", "dm-9"), "error_class": None,
+                "timestamp": int(time.time() * 1000)}, namespace="/worker")
+            await until(lambda: _status(master, reply_id, "confirmed"), what="the reply confirmed")
+            assert _requests(dead, "master:reply:request") == []
+        finally:
+            await taker.close()
+
+
+async def _waiting(master, reply_id: str):
+    row = await master.engine.outbox.get(reply_id)
+    return row if row.status == "queued" and row.error_message else None
 
 
 async def test_an_original_worker_that_never_answers_leaves_the_reply_for_the_operator_to_check(tmp_path):
