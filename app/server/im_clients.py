@@ -130,7 +130,10 @@ class ImClients:
             request = model.model_validate(payload)
         except ValidationError as exc:
             return await refuse(f"invalid {event}: {rq.describe(exc)}")
-        answer = Answer(to_sender, self.hub.broadcast, self._clients.get(sid, {}))
+        async def enter(room: str) -> None:
+            await sio.enter_room(sid, room, namespace=NAMESPACE)
+
+        answer = Answer(to_sender, self.hub.broadcast, self._clients.get(sid, {}), enter)
         try:
             await handler(request, answer)
         except Refused as exc:

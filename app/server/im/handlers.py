@@ -19,7 +19,7 @@ from ..rest.accounts import safe_account
 from ..rest.workers import worker_id, worker_list
 from . import requests as rq
 from . import shapes
-from .pushes import PushHub
+from .pushes import CHANNELS_ROOM, PushHub, topics_room
 
 if TYPE_CHECKING:
     from ...engine.engine import Engine
@@ -38,11 +38,13 @@ class Refused(Exception):
 
 @dataclass
 class Answer:
-    """How a handler answers: ↩ to the asking socket, ⇶ to every IM client."""
+    """How a handler answers: ↩ to the asking socket, ⇶ to every IM client; `enter` puts the
+    asking socket in a room (the pushes of a list it asked for, pushes.py)."""
 
     to_sender: Callable[[str, dict[str, Any]], Awaitable[None]]
     broadcast: Callable[[str, dict[str, Any]], Awaitable[None]]
     client: dict[str, Any]  # what the socket registered as (clientId, clientType)
+    enter: Callable[[str], Awaitable[None]]
 
 
 Handler = Callable[[Any, Answer], Awaitable[None]]
@@ -76,16 +78,19 @@ class ImRequests:
 
     async def register(self, req: rq.Register, answer: Answer) -> None:
         answer.client.update(clientId=req.clientId, clientType=req.clientType)
+        await answer.enter(CHANNELS_ROOM)
         channels = await self._hub.channel_list()
         await answer.to_sender("monitor:channels", {"channels": channels})
         await answer.to_sender("monitor:registered", {"success": True, "channelCount": len(channels),
                                                      "clientId": req.clientId, "clientType": req.clientType})
 
     async def channels(self, req: rq.Empty, answer: Answer) -> None:
+        await answer.enter(CHANNELS_ROOM)
         await answer.to_sender("monitor:channels", {"channels": await self._hub.channel_list()})
 
     async def topics(self, req: rq.Topics, answer: Answer) -> None:
         await self._channel(req.channelId)
+        await answer.enter(topics_room(req.channelId))
         await answer.to_sender("monitor:topics", {"channelId": req.channelId,
                                                  "topics": await self._hub.topic_list(req.channelId)})
 
