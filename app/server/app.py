@@ -91,6 +91,7 @@ class EmbeddedServer:
             ping_interval=25,
             ping_timeout=60,
             client_manager=fanout.manager(options.redis_url),
+            serializer=fanout.WirePacket,
             logger=False,
             engineio_logger=False,
         )

@@ -1,18 +1,21 @@
-"""Broadcasts to many IM clients (app/server/fanout.py, im/pushes.py): lists only to the
-clients that asked for them, no per-socket deflate, and a client that stops reading neither
-stalls nor bloats the others (superseded lists are dropped from its queue; past a bound it
-is cut off and resumes from the ring)."""
+"""Many IM clients (app/server/fanout.py, im/pushes.py, heap.py): lists only to the clients
+that asked for them, no per-socket deflate, a client that stops reading neither stalls nor
+bloats the others (superseded lists are dropped from its queue; past a bound it is cut off
+and resumes from the ring), and the connections' objects out of full garbage collections."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import socket
 import time
+import weakref
 
 import aiohttp
 import pytest
 
 from app.server import fanout
+from app.server.heap import HeapFreezer
 
 from .conftest import until
 from .test_im_clients import comment, listen
@@ -134,3 +137,25 @@ async def test_a_client_that_stops_reading_is_cut_off_and_the_others_are_not_hel
         assert reader.sio.connected
     finally:
         await stalled.close()
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+async def test_connections_are_frozen_out_of_full_collections_and_their_cycles_collected_once_they_left(served):
+    served.server.im.heap = HeapFreezer(step=3)
+    before = gc.get_freeze_count()
+    kept = _Cycle()  # stands for a connection's objects in a reference cycle
+    ref = weakref.ref(kept)
+    clients = [await served.client() for _ in range(3)]
+    await until(lambda: gc.get_freeze_count() > before, "the heap frozen after the wave of connections")
+    del kept  # garbage now, but frozen: a full collection does not walk it
+    gc.collect()
+    assert ref() is not None
+
+    for client in clients:
+        await client.sio.disconnect()
+    await until(lambda: ref() is None, "the cycles of the clients that left collected")
+    assert gc.get_freeze_count() > 0  # and the heap frozen again
