@@ -163,7 +163,7 @@ async def test_marks_answer_the_sender_and_tell_everyone(served):
 async def quiet(client, *channels):
     """Until the pushes of the set-up reached the client (so a test's burst is its own)."""
     for channel in channels:
-        await client.next("monitor:topics", lambda d: d["channelId"] == channel)
+        await client.next("monitor:topics", lambda d: d["channelId"] == channel and "seq" in d and d["topics"])
 
 
 async def test_a_new_inbound_message_is_hinted_then_its_channel_and_topics_pushed(served):
