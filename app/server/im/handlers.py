@@ -232,16 +232,18 @@ class ImRequests:
     # ---- Lookups
 
     async def _channel(self, account_id: str) -> None:
-        if await self._engine.accounts.get(account_id) is None:
+        """Refused unless the account exists: looked up in the kept channel list (every
+        account is a channel), not with a database read of its own per request."""
+        if all(c.account_id != account_id for c in await self._hub.lists.channels()):
             raise Refused(f"unknown channel {account_id!r}")
 
     async def _topic(self, topic_id: str, channel_id: str | None, kind: str | None) -> TopicRef:
         """The topic a client names; with no channel, the one channel that has it (a topic id
         in several channels needs its channelId: never another account's messages)."""
-        if channel_id is not None:
-            await self._channel(channel_id)
         found = await self._engine.views.find_topics(topic_id, account_id=channel_id, kind=kind)
         if not found:
+            if channel_id is not None:
+                await self._channel(channel_id)
             raise Refused(f"unknown topic {topic_id!r}" + (f" in channel {channel_id!r}" if channel_id else ""))
         if len({ref.account_id for ref in found}) > 1:
             raise Refused(f"topic {topic_id!r} is in several channels; send its channelId")
