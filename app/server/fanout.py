@@ -158,7 +158,8 @@ class _FanOutMixin:
         recipients = [eio_sid for sid, eio_sid in self.get_participants(namespace, room)  # type: ignore[attr-defined]
                       if sid not in skip]
         for start in range(0, len(recipients), FANOUT_SLICE):
-            await asyncio.sleep(0)  # the writers run between broadcasts too: queues drain as they fill
+            if start or not to_one:
+                await asyncio.sleep(0)  # the writers run between broadcasts too: queues drain as they fill
             for eio_sid in recipients[start:start + FANOUT_SLICE]:
                 socket = eio.sockets.get(eio_sid)
                 if socket is None or socket.closed or socket.closing:
@@ -172,7 +173,7 @@ class _FanOutMixin:
                     self._cut(socket)
 
     def _cut(self, socket: Any) -> None:
-        log.warning("IM client %s stopped reading (%d bytes unsent): disconnected", socket.sid, socket.queue.bytes)
+        log.warning("client %s stopped reading (%d bytes unsent): disconnected", socket.sid, socket.queue.bytes)
         socket.queue.cut_off()
         task = asyncio.create_task(socket.close(wait=False, abort=True))
         _closing.add(task)
