@@ -11,7 +11,9 @@ part calls the engine's services, as the console does; nothing here computes dat
 
 Socket.IO settings follow PROTOCOL.md §1 (path `/socket.io/`, ping 25 s / 60 s, payloads up
 to 10 MB because an original worker's snapshot is that big). With a Redis URL, python-socketio's
-Redis manager lets several `hiscrm serve` processes share their clients' broadcasts.
+Redis manager lets several `hiscrm serve` processes share their clients' broadcasts. How a
+broadcast reaches thousands of sockets (one encoding, slices, bounded queues, no per-socket
+deflate) is fanout.py's.
 """
 from __future__ import annotations
 
@@ -21,11 +23,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+import engineio
 import socketio
 from aiohttp import web
 
 from ..engine.events import ServerStatusChanged
 from ..engine.server_token import tokens_match
+from . import fanout
 from .auth import REFUSED, presented_token
 
 if TYPE_CHECKING:
@@ -59,6 +63,13 @@ class _SizedServer(socketio.AsyncServer):
         finally:
             _PACKET_SIZE.reset(token)
 
+    def _engineio_server_class(self):
+        return _QueueingEngineIO
+
+
+class _QueueingEngineIO(fanout.QueueingEngine, engineio.AsyncServer):
+    """Engine.IO with fanout.SocketQueue as every socket's outgoing queue."""
+
 
 @dataclass(frozen=True)
 class ServerOptions:
@@ -73,18 +84,18 @@ class EmbeddedServer:
         self.engine = engine
         self.options = options
         self.token = ""  # known from start()
-        manager = socketio.AsyncRedisManager(options.redis_url) if options.redis_url else None
         self.sio = _SizedServer(
             async_mode="aiohttp",
             cors_allowed_origins="*",  # the original's; every connection still needs the token
             max_http_buffer_size=TRANSPORT_LIMIT,
             ping_interval=25,
             ping_timeout=60,
-            client_manager=manager,
+            client_manager=fanout.manager(options.redis_url),
+            serializer=fanout.WirePacket,
             logger=False,
             engineio_logger=False,
         )
-        self.web = web.Application(client_max_size=TRANSPORT_LIMIT)
+        self.web = web.Application(client_max_size=TRANSPORT_LIMIT, middlewares=[fanout.no_deflate])
         self.sio.attach(self.web)
         self.sio.on("connect", self._guard, namespace="*")
         self._runner: web.AppRunner | None = None

@@ -9,7 +9,8 @@ unknown event, a payload that does not fit its model, one over the size limit or
 connection's rate gets the original's `error {message}` event (and, when the client asked
 for an acknowledgement, `{success: false, error}`), a request the engine refuses the event's
 own error answer where it has one. The count of connected clients is published on the bus
-(ServerStatusChanged.im_clients), gathered so that a crowd connecting is one event.
+(ServerStatusChanged.im_clients), gathered so that a crowd connecting is one event; then the
+connections' objects are frozen out of full garbage collections (heap.py).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from pydantic import ValidationError
 from socketio.exceptions import ConnectionRefusedError
 
 from .auth import REFUSED
+from .heap import HeapFreezer
 from .im import requests as rq
 from .im.handlers import Answer, ImRequests, Refused
 from .im.limits import TokenBucket, too_big
@@ -48,6 +50,7 @@ class ImClients:
         self._buckets: dict[str, TokenBucket] = {}
         self._status_due: asyncio.TimerHandle | None = None
         self._resumes: set[asyncio.Task[None]] = set()
+        self.heap = HeapFreezer()
         sio = server.sio
         sio.on("connect", self._connect, namespace=NAMESPACE)
         sio.on("disconnect", self._disconnect, namespace=NAMESPACE)
@@ -67,6 +70,7 @@ class ImClients:
             raise ConnectionRefusedError(REFUSED)
         self._clients[sid] = {}
         self._buckets[sid] = TokenBucket()
+        self.heap.connected()
         self._count_changed()
         resume = _resume_from(environ, auth)
         if resume is not None:
@@ -83,7 +87,8 @@ class ImClients:
             log.exception("resuming IM client %s failed", sid)
 
     async def _disconnect(self, sid: str, *args: Any) -> None:
-        self._clients.pop(sid, None)
+        if self._clients.pop(sid, None) is not None:
+            self.heap.disconnected()
         self._buckets.pop(sid, None)
         self._count_changed()
 
@@ -96,6 +101,7 @@ class ImClients:
         self._status_due = None
         if self._server.running:  # after stop, the switch has said so: no stale "running" behind it
             self._server.engine.bus.publish(self._server.status())
+            self.heap.settle(len(self._clients))
 
     # ---- Requests
 
@@ -130,7 +136,10 @@ class ImClients:
             request = model.model_validate(payload)
         except ValidationError as exc:
             return await refuse(f"invalid {event}: {rq.describe(exc)}")
-        answer = Answer(to_sender, self.hub.broadcast, self._clients.get(sid, {}))
+        async def enter(room: str) -> None:
+            await sio.enter_room(sid, room, namespace=NAMESPACE)
+
+        answer = Answer(to_sender, self.hub.broadcast, self._clients.get(sid, {}), enter)
         try:
             await handler(request, answer)
         except Refused as exc:

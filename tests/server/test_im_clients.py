@@ -30,18 +30,29 @@ def dm(mid, conversation, text, minutes_ago, *, direction="in", sender="李四")
                 created_at=ago(minutes_ago), direction=direction, sender_id=f"u-{sender}", sender_name=sender)
 
 
-async def two_shops(served):
-    """Shop A: a work v1 with a thread and our answer, a conversation p1; shop B: another v1."""
-    a = await served.account("店铺 A",
-                             contents=[dict(platform_content_id="v1", title="新品视频")],
-                             comments=[comment("c1", "v1", "多少钱", 30), comment("c2", "v1", "有货吗", 20),
-                                       comment("r1", "v1", "99 元", 10, parent="c1", direction="out",
-                                               author="店铺 A")],
-                             conversations=[dict(platform_conversation_id="p1", peer_id="u-李四",
-                                                 peer_name="李四")],
-                             messages=[dm("m1", "p1", "在吗", 15), dm("m2", "p1", "好的", 5, direction="out")])
-    b = await served.account("店铺 B", comments=[comment("x1", "v1", "B 的评论", 40)])
+async def two_shops(served, *listeners):
+    """Shop A: a work v1 with a thread and our answer, a conversation p1; shop B: another v1.
+    The `listeners` ask for both shops' lists before they are filled: they get the pushes."""
+    a = await served.account("店铺 A")
+    b = await served.account("店铺 B")
+    for client in listeners:
+        await listen(client, a, b)
+    await served.feed(a, contents=[dict(platform_content_id="v1", title="新品视频")],
+                      comments=[comment("c1", "v1", "多少钱", 30), comment("c2", "v1", "有货吗", 20),
+                                comment("r1", "v1", "99 元", 10, parent="c1", direction="out", author="店铺 A")],
+                      conversations=[dict(platform_conversation_id="p1", peer_id="u-李四", peer_name="李四")],
+                      messages=[dm("m1", "p1", "在吗", 15), dm("m2", "p1", "好的", 5, direction="out")])
+    await served.feed(b, comments=[comment("x1", "v1", "B 的评论", 40)])
     return a, b
+
+
+async def listen(client, *channels):
+    """Ask for the channel list and these channels' topics, as the original client does after
+    it registers: from then on their pushes come to this client."""
+    await client.ask("monitor:request_channels", None, "monitor:channels")
+    for channel in channels:
+        await client.ask("monitor:request_topics", {"channelId": channel}, "monitor:topics",
+                         where=lambda d, channel=channel: d["channelId"] == channel)
 
 
 async def test_a_bad_or_missing_token_is_refused_and_every_way_of_presenting_it_works(served):
@@ -120,17 +131,19 @@ async def test_messages_of_a_topic_stay_in_its_channel(served):
 
 
 async def test_marks_answer_the_sender_and_tell_everyone(served):
-    a, _ = await two_shops(served)
     reader, other = await served.client(), await served.client()
+    a, _ = await two_shops(served, other)
 
+    start = other.mark()
     answer = await reader.ask("monitor:mark_as_read", {"type": "comment", "id": "c1", "channelId": a},
                               "monitor:mark_as_read_response")
     assert answer["success"] is True and answer["id"] == "c1" and answer["read_at"] < 1e10  # seconds
     told = await other.next("monitor:message_read")
     assert (told["id"], told["channelId"], told["type"]) == ("c1", a, "comment") and "seq" in told
-    channels = await other.next("monitor:channels", lambda d: d["channels"][0]["unreadCount"] == 2)
+    channels = await other.next("monitor:channels", lambda d: d["channels"][0]["unreadCount"] == 2, after=start)
     assert channels["channels"][0]["id"] == a
-    topics = await other.next("monitor:topics", lambda d: d["channelId"] == a)
+    topics = await other.next("monitor:topics", lambda d: d["channelId"] == a and d["topics"][0]["unreadCount"] == 1,
+                              after=start)
     assert {t["id"]: t["unreadCount"] for t in topics["topics"]} == {"v1": 1, "p1": 1}
 
     answer = await reader.ask("monitor:mark_conversation_as_read", {"channelId": a, "conversationId": "p1"},
@@ -150,12 +163,12 @@ async def test_marks_answer_the_sender_and_tell_everyone(served):
 async def quiet(client, *channels):
     """Until the pushes of the set-up reached the client (so a test's burst is its own)."""
     for channel in channels:
-        await client.next("monitor:topics", lambda d: d["channelId"] == channel)
+        await client.next("monitor:topics", lambda d: d["channelId"] == channel and "seq" in d and d["topics"])
 
 
 async def test_a_new_inbound_message_is_hinted_then_its_channel_and_topics_pushed(served):
     client = await served.client()
-    a, b = await two_shops(served)
+    a, b = await two_shops(served, client)
     await quiet(client, a, b)
     start = client.mark()
 
@@ -181,10 +194,10 @@ async def test_a_new_inbound_message_is_hinted_then_its_channel_and_topics_pushe
 
 async def test_a_reconnecting_client_gets_what_it_missed(served):
     client, observer = await served.client(), await served.client()
-    a, b = await two_shops(served)
+    a, b = await two_shops(served, client, observer)
     await quiet(client, a, b)
     await served.feed(a, comments=[comment("c5", "v1", "第一条", 0.1)])
-    last = (await client.next("monitor:topics", lambda d: d["topics"][0]["unreadCount"] == 3))["seq"]
+    last = (await client.next("monitor:topics", lambda d: d["topics"] and d["topics"][0]["unreadCount"] == 3))["seq"]
     await client.sio.disconnect()
 
     start = observer.mark()
@@ -198,8 +211,8 @@ async def test_a_reconnecting_client_gets_what_it_missed(served):
     hints = [await back.next("monitor:new_message_hint", lambda d: d.get("conversationId") == "p1"),
              await back.next("monitor:new_message_hint", lambda d: d.get("topicId") == "v1")]
     assert all(h["seq"] > last for h in hints)
-    topics = await back.next("monitor:topics")
-    assert topics["seq"] <= newest
+    topics = await back.next("monitor:topics", lambda d: d["channelId"] == a)
+    assert topics["seq"] <= newest and topics["topics"][0]["unreadCount"] == 4  # as it is now
     assert len(back.of("monitor:channels")) == 1  # the current list once, not every one missed
 
     # a seq the ring does not have (another run, or too long ago): the full list instead
@@ -210,6 +223,7 @@ async def test_a_reconnecting_client_gets_what_it_missed(served):
 
 async def test_accounts_platforms_and_workers(served):
     client = await served.client()
+    await listen(client)
     platforms = await client.ask("monitor:request_platforms", None, "monitor:platforms")
     assert platforms == {"success": True, "data": [{"value": "sandbox", "label": "沙盒 Sandbox"}]}
 

@@ -50,6 +50,7 @@ async def test_a_client_of_one_server_sees_what_arrived_through_the_other(tmp_pa
     try:
         async with serving(engine_a, redis_url=redis_url) as a, serving(engine_b, redis_url=redis_url) as b:
             on_a = await a.client(auth={"token": a.token})
+            await on_a.ask("monitor:request_channels", None, "monitor:channels")  # it gets the list's pushes
             account_id = await b.account("店铺")  # created through B: A's client is told
             pushed = await on_a.next("monitor:channels", lambda d: any(c["id"] == account_id for c in d["channels"]))
             assert pushed["channels"][0]["name"] == "店铺"

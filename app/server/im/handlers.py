@@ -19,7 +19,7 @@ from ..rest.accounts import safe_account
 from ..rest.workers import worker_id, worker_list
 from . import requests as rq
 from . import shapes
-from .pushes import PushHub
+from .pushes import CHANNELS_ROOM, PushHub, topics_room
 
 if TYPE_CHECKING:
     from ...engine.engine import Engine
@@ -38,11 +38,13 @@ class Refused(Exception):
 
 @dataclass
 class Answer:
-    """How a handler answers: ↩ to the asking socket, ⇶ to every IM client."""
+    """How a handler answers: ↩ to the asking socket, ⇶ to every IM client; `enter` puts the
+    asking socket in a room (the pushes of a list it asked for, pushes.py)."""
 
     to_sender: Callable[[str, dict[str, Any]], Awaitable[None]]
     broadcast: Callable[[str, dict[str, Any]], Awaitable[None]]
     client: dict[str, Any]  # what the socket registered as (clientId, clientType)
+    enter: Callable[[str], Awaitable[None]]
 
 
 Handler = Callable[[Any, Answer], Awaitable[None]]
@@ -76,16 +78,19 @@ class ImRequests:
 
     async def register(self, req: rq.Register, answer: Answer) -> None:
         answer.client.update(clientId=req.clientId, clientType=req.clientType)
+        await answer.enter(CHANNELS_ROOM)
         channels = await self._hub.channel_list()
         await answer.to_sender("monitor:channels", {"channels": channels})
         await answer.to_sender("monitor:registered", {"success": True, "channelCount": len(channels),
                                                      "clientId": req.clientId, "clientType": req.clientType})
 
     async def channels(self, req: rq.Empty, answer: Answer) -> None:
+        await answer.enter(CHANNELS_ROOM)
         await answer.to_sender("monitor:channels", {"channels": await self._hub.channel_list()})
 
     async def topics(self, req: rq.Topics, answer: Answer) -> None:
         await self._channel(req.channelId)
+        await answer.enter(topics_room(req.channelId))
         await answer.to_sender("monitor:topics", {"channelId": req.channelId,
                                                  "topics": await self._hub.topic_list(req.channelId)})
 
@@ -227,16 +232,18 @@ class ImRequests:
     # ---- Lookups
 
     async def _channel(self, account_id: str) -> None:
-        if await self._engine.accounts.get(account_id) is None:
+        """Refused unless the account exists: looked up in the kept channel list (every
+        account is a channel), not with a database read of its own per request."""
+        if all(c.account_id != account_id for c in await self._hub.lists.channels()):
             raise Refused(f"unknown channel {account_id!r}")
 
     async def _topic(self, topic_id: str, channel_id: str | None, kind: str | None) -> TopicRef:
         """The topic a client names; with no channel, the one channel that has it (a topic id
         in several channels needs its channelId: never another account's messages)."""
-        if channel_id is not None:
-            await self._channel(channel_id)
         found = await self._engine.views.find_topics(topic_id, account_id=channel_id, kind=kind)
         if not found:
+            if channel_id is not None:
+                await self._channel(channel_id)
             raise Refused(f"unknown topic {topic_id!r}" + (f" in channel {channel_id!r}" if channel_id else ""))
         if len({ref.account_id for ref in found}) > 1:
             raise Refused(f"topic {topic_id!r} is in several channels; send its channelId")

@@ -12,10 +12,18 @@ burst becomes, in this order, only what it changed:
   a reply's status            -> channel:message (once on the platform), monitor:sending_queue
                                  of its topic, channel:message:status
 
+The lists go only to the clients that asked for them (rooms, so that several servers on Redis
+share them too): the channel list to those that registered, asked for channels or synced, a
+channel's topics to those that asked for that channel's topics. A list is 50–350 kB, and
+5,000 clients that never asked for one (scripts waiting for hints) would otherwise get a
+gigabyte per burst; the original client asks again after every reconnect's first
+`monitor:sync` and every hint anyway.
+
 Every broadcast carries `seq`, one more than the one before. The newest RING broadcasts are
 kept, so a client that reconnects with the last `seq` it saw gets what it missed
 (`resume`); one that fell out of the ring (or comes from another run) gets a fresh
-`monitor:channels`, from which the original client re-reads every channel's topics.
+`monitor:channels`, from which the original client re-reads every channel's topics. The
+ring keeps which lists changed, not the lists: a resuming client gets each one as it is now.
 """
 from __future__ import annotations
 
@@ -36,6 +44,7 @@ from ...engine.events import (
     UnreadChanged,
 )
 from ...engine.im.types import TopicRef
+from ..fanout import list_key
 from . import shapes
 from .lists import Lists
 
@@ -49,8 +58,14 @@ LIST_INTERVAL_S = 1.0  # channel and topic lists pushed at most this often...
 LIST_DUTY = 5  # ...and after a push that took d seconds, not again for LIST_DUTY × d
 HINT_MAX_AGE = timedelta(minutes=10)  # older messages new to us (a first crawl, an import) raise no hint
 HINT_LOOKBACK = 100  # the newest messages of a topic looked at for a hint's count
-RING = 256  # broadcasts kept for resuming clients (a channel list of 100 accounts is ~50 kB)
+RING = 256  # broadcasts kept for resuming clients (lists by name only: the ring stays ~100 kB)
 NAMESPACE = "/"
+CHANNELS_ROOM = "lists:channels"  # the clients that get monitor:channels pushes
+
+
+def topics_room(account_id: str) -> str:
+    """The clients that get pushes of this channel's monitor:topics."""
+    return f"lists:topics:{account_id}"
 
 
 @dataclass
@@ -158,20 +173,30 @@ class PushHub:
 
     # ---- Broadcasting
 
-    async def broadcast(self, event: str, data: dict[str, Any]) -> None:
-        """Send to every IM client (of every server sharing Redis), numbered for `resume`."""
+    async def broadcast(self, event: str, data: dict[str, Any], room: str | None = None) -> None:
+        """Send to every IM client (or those in `room`) of every server sharing Redis,
+        numbered for `resume`."""
         self.seq += 1
         data = {**data, "seq": self.seq}
-        self._ring.append((self.seq, event, data))
-        await self._server.sio.emit(event, data, namespace=NAMESPACE)
+        kept = {k: data[k] for k in ("channelId", "seq") if k in data} if event in _RE_READ else data
+        self._ring.append((self.seq, event, kept))
+        await self._server.sio.emit(event, data, room=room, namespace=NAMESPACE)
 
     async def resume(self, sid: str, last_seq: int) -> None:
-        """Send a reconnected client what it missed since `last_seq`."""
+        """Send a reconnected client what it missed since `last_seq`: the lists that changed
+        as they are now, every other broadcast as it was. It gets list pushes from now on."""
         sio = self._server.sio
+        await sio.enter_room(sid, CHANNELS_ROOM, namespace=NAMESPACE)
+        for c in await self.lists.channels():
+            await sio.enter_room(sid, topics_room(c.account_id), namespace=NAMESPACE)
         if last_seq == self.seq:
             return
         if self._ring and self._ring[0][0] - 1 <= last_seq < self.seq:
             for _, event, data in _latest_lists([e for e in self._ring if e[0] > last_seq]):
+                if event == "monitor:channels":
+                    data = {"channels": await self.channel_list(), **data}
+                elif event == "monitor:topics":
+                    data = {"channelId": data["channelId"], "topics": await self.topic_list(data["channelId"]), **data}
                 await sio.emit(event, data, to=sid, namespace=NAMESPACE)
             return
         channels = await self.lists.channel_list()
@@ -217,9 +242,10 @@ class PushHub:
     async def _push_lists(self, channels: bool, topics: set[str]) -> None:
         known = {c.account_id for c in await self.lists.channels()}
         if channels:
-            await self.broadcast("monitor:channels", {"channels": await self.channel_list()})
+            await self.broadcast("monitor:channels", {"channels": await self.channel_list()}, CHANNELS_ROOM)
         for account_id in sorted(topics & known):
-            await self.broadcast("monitor:topics", {"channelId": account_id, "topics": await self.topic_list(account_id)})
+            await self.broadcast("monitor:topics", {"channelId": account_id, "topics": await self.topic_list(account_id)},
+                                 topics_room(account_id))
 
     async def _fresh_inbound(self, ref: TopicRef, new_ids: set[str]) -> int:
         """How many of these new messages of the topic are the audience's and recent (§6: a
@@ -243,18 +269,12 @@ class PushHub:
                                  shapes.message_status(event.reply_id, event.status, event.error, platform_id))
 
 
+_RE_READ = frozenset({"monitor:channels", "monitor:topics"})  # kept in the ring by name, re-read to resume
+
+
 def _latest_lists(entries: list[tuple[int, str, dict[str, Any]]]) -> list[tuple[int, str, dict[str, Any]]]:
     """The entries without lists a later entry replaces (an older monitor:channels, an older
     monitor:topics or sending queue of the same channel or topic): a resuming client gets
     the current lists once, and every hint, message and status in order."""
-    def key(event: str, data: dict[str, Any]) -> tuple | None:
-        if event == "monitor:channels":
-            return (event,)
-        if event == "monitor:topics":
-            return (event, data.get("channelId"))
-        if event == "monitor:sending_queue":
-            return (event, data.get("channelId"), data.get("topicId"))
-        return None
-
-    last = {key(e, d): s for s, e, d in entries if key(e, d) is not None}
-    return [(s, e, d) for s, e, d in entries if (k := key(e, d)) is None or last[k] == s]
+    last = {list_key(e, d): s for s, e, d in entries if list_key(e, d) is not None}
+    return [(s, e, d) for s, e, d in entries if (k := list_key(e, d)) is None or last[k] == s]

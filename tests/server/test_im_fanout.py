@@ -1,0 +1,161 @@
+"""Many IM clients (app/server/fanout.py, im/pushes.py, heap.py): lists only to the clients
+that asked for them, no per-socket deflate, a client that stops reading neither stalls nor
+bloats the others (superseded lists are dropped from its queue; past a bound it is cut off
+and resumes from the ring), and the connections' objects out of full garbage collections."""
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import socket
+import time
+import weakref
+
+import aiohttp
+import pytest
+
+from app.server import fanout
+from app.server.heap import HeapFreezer
+
+from .conftest import until
+from .test_im_clients import comment, listen
+
+pytestmark = pytest.mark.timeout(90)
+
+
+async def test_the_websocket_is_not_deflated_per_socket(served):
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(f"{served.server.url}/socket.io/?EIO=4&transport=websocket&token={served.token}",
+                                      compress=15) as ws:
+            assert ws.compress == 0  # offered permessage-deflate, answered without it
+            opened = await ws.receive_str()
+            assert opened.startswith("0{")
+
+
+async def test_lists_go_to_the_clients_that_asked_for_them_and_hints_to_everyone(served):
+    asker, script = await served.client(), await served.client()
+    a = await served.account("店铺 A")
+    await listen(asker, a)
+    start = asker.mark(), script.mark()
+
+    await served.feed(a, comments=[comment("c1", "v1", "还有吗", 0.1)])
+    await asker.next("monitor:topics", lambda d: d["channelId"] == a and d["topics"], after=start[0])
+    assert (await script.next("monitor:new_message_hint", after=start[1]))["topicId"] == "v1"
+    await asker.next("monitor:channels", lambda d: d["channels"][0]["unreadCount"] == 1, after=start[0])
+    # a later broadcast to both: whatever was sent to the script before it has arrived too
+    await served.server.im.hub.broadcast("channel:status_update", {"channel": {"id": a}})
+    await script.next("channel:status_update", after=start[1])
+    assert not script.of("monitor:topics") and not script.of("monitor:channels")
+
+    # asking for the topics (as the original client does after a hint) brings their pushes
+    await listen(script, a)
+    mark = script.mark()
+    await served.feed(a, comments=[comment("c2", "v1", "在吗", 0.1)])
+    pushed = await script.next("monitor:topics", lambda d: "seq" in d, after=mark)
+    assert pushed["topics"][0]["unreadCount"] == 2
+
+
+class Stalled:
+    """A raw Socket.IO client on a tiny receive buffer that stops reading after it connected."""
+
+    def __init__(self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.session, self.ws = session, ws
+
+    @classmethod
+    async def connect(cls, served) -> "Stalled":
+        def small_socket(addr_info):
+            family, kind, proto, _, _ = addr_info
+            s = socket.socket(family, kind, proto)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            return s
+
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(socket_factory=small_socket))
+        ws = await session.ws_connect(f"{served.server.url}/socket.io/?EIO=4&transport=websocket"
+                                      f"&token={served.token}", max_msg_size=0)
+        assert (await ws.receive_str()).startswith("0")
+        await ws.send_str("40")
+        assert (await ws.receive_str()).startswith("40")
+        return cls(session, ws)
+
+    async def read_all(self) -> list[tuple[str, dict]]:
+        """Read again: every event still coming, until a quiet moment."""
+        events = []
+        while True:
+            try:
+                message = await self.ws.receive(timeout=2)
+            except TimeoutError:
+                return events
+            if message.type != aiohttp.WSMsgType.TEXT:
+                return events
+            if message.data.startswith("42"):
+                name, data = json.loads(message.data[2:])
+                events.append((name, data))
+
+    async def close(self) -> None:
+        await self.ws.close()
+        await self.session.close()
+
+
+def queue_of(served):
+    return [s.queue for s in served.server.sio.eio.sockets.values()]
+
+
+async def test_a_client_that_stops_reading_gets_only_the_newest_list_and_memory_stays_flat(served):
+    reader = await served.client()
+    stalled = await Stalled.connect(served)
+    try:
+        hub = served.server.im.hub
+        filler = [{"id": f"t{i}", "title": "作品" * 40} for i in range(300)]  # ~50 kB a list
+        worst = 0
+        for i in range(150):  # 7.5 MB of lists: far more than the stalled socket's buffers hold
+            await hub.broadcast("monitor:topics", {"channelId": "acc-1", "topics": filler, "n": i})
+            worst = max(worst, *(q.bytes for q in queue_of(served)))
+        await until(lambda: any(d.get("n") == 149 for d in reader.of("monitor:topics")), "the newest list read")
+        assert worst < 200_000  # one waiting list per socket, not 150
+
+        got = [d["n"] for name, d in await stalled.read_all() if name == "monitor:topics"]
+        assert got[-1] == 149 and len(got) < 150  # the newest, superseded ones dropped
+    finally:
+        await stalled.close()
+
+
+async def test_a_client_that_stops_reading_is_cut_off_and_the_others_are_not_held_up(served, monkeypatch):
+    monkeypatch.setattr(fanout, "MAX_QUEUED_BYTES", 1_000_000)
+    reader = await served.client()
+    stalled = await Stalled.connect(served)
+    try:
+        hub = served.server.im.hub
+        padding = "x" * 50_000  # 50 kB hints: each one is kept, none replaces another
+        t0 = time.perf_counter()
+        for i in range(300):  # 15 MB, a burst every 10 ms
+            await hub.broadcast("monitor:new_message_hint", {"topicId": f"v{i}", "padding": padding})
+            assert max(q.bytes for q in queue_of(served)) <= fanout.MAX_QUEUED_BYTES + 100_000
+            await asyncio.sleep(0.01)
+        await until(lambda: len(reader.of("monitor:new_message_hint")) == 300, "every hint read", timeout=30)
+        assert time.perf_counter() - t0 < 30
+        await until(lambda: served.server.im_clients == 1, "the stalled client disconnected")
+        assert reader.sio.connected
+    finally:
+        await stalled.close()
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+async def test_connections_are_frozen_out_of_full_collections_and_their_cycles_collected_once_they_left(served):
+    served.server.im.heap = HeapFreezer(step=3)
+    before = gc.get_freeze_count()
+    kept = _Cycle()  # stands for a connection's objects in a reference cycle
+    ref = weakref.ref(kept)
+    clients = [await served.client() for _ in range(3)]
+    await until(lambda: gc.get_freeze_count() > before, "the heap frozen after the wave of connections")
+    del kept  # garbage now, but frozen: a full collection does not walk it
+    gc.collect()
+    assert ref() is not None
+
+    for client in clients:
+        await client.sio.disconnect()
+    await until(lambda: ref() is None, "the cycles of the clients that left collected")
+    assert gc.get_freeze_count() > 0  # and the heap frozen again
