@@ -80,7 +80,7 @@ class Campaign:
         self.db = Database(app_paths(home).default_database_url)
         self.creators = [f"campaign-{n}" for n in range(args.accounts)]
         self.accounts: dict[str, str] = {}  # creator → account id
-        self.targets: list[tuple[str, dict[str, Any]]] = []  # (creator, topic + reply_to)
+        self.targets: list[dict[str, Any]] = []  # what a reply answers: topic and reply_to
         self.requested: list[dict[str, Any]] = []  # every reply requested so far, in order
         self.inbound: dict[str, list[str]] = {c: [] for c in self.creators}  # what the audience wrote
         self.thread_roots: dict[str, list[tuple[str, str]]] = {c: [] for c in self.creators}
@@ -105,13 +105,13 @@ class Campaign:
                 self.inbound[creator].append(text)
                 self.thread_roots[creator].append((comment["work_id"], comment["cid"]))
                 topic = {"account_id": account_id, "kind": "content", "platform_id": comment["work_id"]}
-                self.targets.append((creator, {"topic": topic, "reply_to": comment["cid"]}))
+                self.targets.append({"topic": topic, "reply_to": comment["cid"]})
             for n in range(self.args.dm_targets):
                 text = f"在吗？ target {creator} d{n}"
                 dm = await self.control.inject_dm(f"customer {n}", text, creator=creator)
                 self.inbound[creator].append(text)
                 topic = {"account_id": account_id, "kind": "conversation", "platform_id": dm["conversation_id"]}
-                self.targets.append((creator, {"topic": topic, "reply_to": None}))
+                self.targets.append({"topic": topic, "reply_to": None})
         await until(self._all_inbound_stored, timeout=90, what="the targets stored")
 
     # ---- traffic -------------------------------------------------------------------------
@@ -142,7 +142,7 @@ class Campaign:
 
     # ---- replies and kills ---------------------------------------------------------------
     def _reply(self, n: int) -> dict[str, Any]:
-        creator, target = self.targets[n % len(self.targets)]
+        target = self.targets[n % len(self.targets)]
         text = [
             f"第一行 #{n}\n\n第二行，空了一行",
             f"谢谢支持 🙏😊 #{n}",

@@ -1,14 +1,14 @@
 // One work's comments: first-level comments page by page (newest first), reply threads on
 // demand ("查看N条回复", oldest first, or "最新回复" newest first), a box to comment on the work
 // and a reply box under any comment. Like a real site's links, the URL can start the list
-// further down (?cursor=N) or show one comment with its thread from its Nth reply on
-// (?thread=CID&reply_cursor=N).
+// after a given first-level comment (?cursor=CID) or show one comment with its thread from
+// its Nth reply on (?thread=CID&reply_cursor=N).
 "use strict";
 
 const params = new URLSearchParams(location.search);
 const workId = params.get("work") || "";
 const threadCid = params.get("thread");
-let cursor = Number(params.get("cursor") || 0) || 0;
+let cursor = params.get("cursor") || "0";  // the last comment listed: the next page is after it
 
 function $(id) { return document.getElementById(id); }
 
@@ -53,7 +53,7 @@ function renderComment(c) {
 
 async function loadComments() {
   Sbx.setState("loading");
-  const body = await Sbx.api(`/api/comments?work_id=${encodeURIComponent(workId)}&cursor=${cursor}&count=20`);
+  const body = await Sbx.api(`/api/comments?work_id=${encodeURIComponent(workId)}&cursor=${encodeURIComponent(cursor)}&count=20`);
   if (body.status_code !== 0) return Sbx.setState("error", body.status_msg);
   for (const c of body.comments) $("comments").append(renderComment(c));
   cursor = body.cursor;
