@@ -314,7 +314,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=3)
     parser.add_argument("--comment-targets", type=int, default=4, help="comments to answer per account")
     parser.add_argument("--dm-targets", type=int, default=3, help="DM conversations to answer per account")
-    parser.add_argument("--audience-gap", type=float, default=0.5, help="mean seconds between audience messages")
+    parser.add_argument("--audience-gap", type=float, default=2.0, help="mean seconds between audience messages")
     parser.add_argument("--tail", type=float, default=5.0, help="seconds of audience after the last wave")
     parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--seed", type=int, default=12)
