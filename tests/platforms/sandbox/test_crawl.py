@@ -30,7 +30,27 @@ async def test_a_long_thread_is_stored_whole(platform, page, control):
     await platform.poll(page, ACCOUNT, sink.io)
     on_site = await _site_comment_ids(control, work_id)
     assert len(on_site) > 601 and on_site <= _comment_ids(sink)
-    assert sink.state.values[f"threads:{work_id}"][root] == 600
+    assert sink.state.values[f"threads:{work_id}"][root]["read"] == 600
+
+
+async def test_replies_deleted_in_a_read_thread_do_not_make_its_continuation_skip_new_ones(platform, page, control):
+    """A thread is read whole; then two of its replies are deleted and three new ones written.
+    The next pass continues the thread after the last reply it read, not at an offset that
+    now lies past two of the new ones."""
+    await log_in(platform, page, control)
+    work_id = (await control.works(CREATOR))[0]["work_id"]
+    [root] = await control.inject_bulk(CREATOR, work_id, threads=1, replies=10)
+    sink = CollectingSink()
+    await platform.poll(page, ACCOUNT, sink.io)
+    thread = [c["cid"] for c in await control.comments(CREATOR, work_id) if c["reply_id"] == root]
+    assert len(thread) == 10 and set(thread) <= _comment_ids(sink)
+    for cid in thread[:2]:
+        await control.delete_comment(CREATOR, cid)
+    new = [(await control.inject_comment("fan", f"late {n}", creator=CREATOR, work_id=work_id,
+                                         reply_to=root))["comment"]["cid"] for n in range(3)]
+    for _ in range(3):
+        await platform.poll(page, ACCOUNT, sink.io)
+    assert set(new) - _comment_ids(sink) == set()  # read by the crawl (not only pushed)
 
 
 async def test_a_crawl_cut_short_by_its_budget_continues_on_another_page(platform, page, browser, control,

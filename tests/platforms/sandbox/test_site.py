@@ -136,6 +136,15 @@ async def test_a_newest_first_cursor_is_a_position_that_deletions_and_new_rows_d
     bad = await (await client.get(f"/api/comments?work_id={work_id}&cursor=20")).json()
     assert bad["status_code"] == 1001  # an offset is no position
 
+    root = rest["comments"][0]["cid"]
+    for i in range(12):
+        await client.post("/_control/inject/comment", json={"author": "fan", "text": f"r{i}", "reply_to": root})
+    replies = await (await client.get(f"/api/comments/replies?cid={root}&count=5")).json()
+    for c in replies["comments"][-2:]:
+        await client.post(f"/_control/creators/{CREATOR}/comments/{c['cid']}/delete")
+    later = await (await client.get(f"/api/comments/replies?cid={root}&cursor={replies['cursor']}&count=5")).json()
+    assert [c["text"] for c in later["comments"]] == [f"r{i}" for i in range(5, 10)]
+
     for i in range(40):
         reply = await client.post("/_control/inject/dm", json={"author": "Ava", "text": f"d{i}"})
     conv_id = (await reply.json())["conversation_id"]

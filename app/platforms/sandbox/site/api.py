@@ -64,9 +64,10 @@ def _paging(request: web.Request, default: int) -> tuple[int, int]:
 
 
 def _id_paging(request: web.Request, default: int) -> tuple[str | None, int]:
-    """The cursor of a newest-first list: the id of the last row of the page before (none or
-    "0": from the top), and a page size. An id, not an offset: rows added on top or deleted
-    above it do not move it, so a reader continuing from it neither skips nor repeats rows."""
+    """The cursor of a list that changes anywhere (newest first, or a thread whose replies
+    can be deleted): the id of the last row of the page before (none or "0": from the top),
+    and a page size. An id, not an offset: rows added on top or deleted before it do not move
+    it, so a reader continuing from it neither skips nor repeats rows."""
     cursor = request.query.get("cursor") or "0"
     if not cursor.isdigit():
         raise WorldError(BAD_REQUEST, "cursor must be an id")
@@ -190,13 +191,14 @@ async def comments(request: web.Request, creator: Creator) -> web.Response:
 async def replies(request: web.Request, creator: Creator) -> web.Response:
     world = world_of(request)
     root = world.live_comment(creator, request.query.get("cid", ""))
-    cursor, count = _paging(request, 10)
-    thread = world.thread(creator, root.cid, newest_first=request.query.get("order") == "newest")
-    page = thread[cursor:cursor + count]
+    after, count = _id_paging(request, 10)
+    rest = world.thread(creator, root.cid, newest_first=request.query.get("order") == "newest", after=after)
+    page = rest[:count]
+    total = len(world.thread(creator, root.cid))
     return _json(wire.ok(
-        work_id=root.work_id, cid=root.cid, root=wire.comment(root, origin(request), reply_total=len(thread)),
+        work_id=root.work_id, cid=root.cid, root=wire.comment(root, origin(request), reply_total=total),
         comments=[wire.comment(c, origin(request)) for c in page],
-        cursor=cursor + len(page), has_more=cursor + len(page) < len(thread), total=len(thread),
+        cursor=page[-1].cid if page else (after or "0"), has_more=len(rest) > len(page), total=total,
     ))
 
 

@@ -374,10 +374,18 @@ class World:
             found = [c for c in found if _listed(c) < _listed(anchor)]
         return sorted(found, key=_listed, reverse=True)
 
-    def thread(self, creator: Creator, root_cid: str, *, newest_first: bool = False) -> list[Comment]:
-        """The replies under a first-level comment, oldest first (or newest first)."""
+    def thread(self, creator: Creator, root_cid: str, *, newest_first: bool = False,
+               after: str | None = None) -> list[Comment]:
+        """The replies under a first-level comment, oldest first (or newest first); with
+        `after` (the id of one of them, deleted or not), only those listed after it."""
         found = [c for c in creator.comments.values() if c.root_cid == root_cid and not c.deleted]
-        return sorted(found, key=lambda c: (c.create_time, int(c.cid)), reverse=newest_first)
+        if after is not None:
+            anchor = creator.comments.get(after)
+            if anchor is None or anchor.root_cid != root_cid:
+                raise WorldError(BAD_REQUEST, "cursor is not a reply in this thread")
+            at = _listed(anchor)
+            found = [c for c in found if (_listed(c) < at if newest_first else _listed(c) > at)]
+        return sorted(found, key=_listed, reverse=newest_first)
 
     # ---- direct messages ---------------------------------------------------------------
     def conversation(self, creator: Creator, conversation_id: str) -> Conversation:
@@ -560,7 +568,7 @@ class World:
 
 
 def _listed(comment: Comment) -> tuple[float, int]:
-    """Where a first-level comment is in its work's list (ids break ties of time)."""
+    """Where a comment is in its list, a work's or a thread's (ids break ties of time)."""
     return comment.create_time, int(comment.cid)
 
 
