@@ -85,6 +85,7 @@ class Campaign:
         self.inbound: dict[str, list[str]] = {c: [] for c in self.creators}  # what the audience wrote
         self.thread_roots: dict[str, list[tuple[str, str]]] = {c: [] for c in self.creators}
         self.ready_s: list[float] = []
+        self.kinds = [self.rng.choice(KILL_KINDS) for _ in range(args.kills)]  # the same for a seed
         self.kills: Counter[str] = Counter()
 
     # ---- set-up --------------------------------------------------------------------------
@@ -161,7 +162,7 @@ class Campaign:
         moment of the wave's kind."""
         items = [self._reply(len(self.requested) + i) for i in range(size)]
         self.requested += items
-        kind = self.rng.choice(KILL_KINDS)
+        kind = self.kinds[number - 1]
         self.kills[kind] += 1
         started = time.monotonic()
         await self.request(items)
@@ -266,7 +267,10 @@ class Campaign:
                   f"max {ready[-1]:.1f} s, min {ready[0]:.1f} s over {len(ready)} restarts")
         if drained_s is not None:
             print(f"  drained in:                 {drained_s:.1f} s after the last restart")
-        print(f"  tracebacks in the engine log: {tracebacks}  ({self.log_file})")
+        print(f"  tracebacks in the engine log: {tracebacks}            (goal: 0)")
+        if tracebacks:  # the first one, as the log is deleted without --keep
+            start = log.index("Traceback (most recent call last)")
+            print("\n".join(log[start:].splitlines()[:25]))
 
 
 async def run(args: argparse.Namespace) -> None:
