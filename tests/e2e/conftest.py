@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.platforms.sandbox.control_client import SandboxControl
-from app.platforms.sandbox.site import SandboxSite
 
-from .harness import SlowReplies
+from .harness import SlowReplies, sandbox_site
 
 
 @pytest.fixture
@@ -17,12 +16,8 @@ def slow_replies():
 
 @pytest.fixture
 async def site(slow_replies):
-    site = SandboxSite(port=0)
-    site.app.middlewares.append(slow_replies.middleware)
-    await site.start()
-    yield site
-    slow_replies.release()
-    await site.stop()
+    async with sandbox_site(slow_replies) as site:
+        yield site
 
 
 @pytest.fixture

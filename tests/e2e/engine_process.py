@@ -1,4 +1,5 @@
-"""The engine in a child process, for the kill -9 test (test_crash_safety.py).
+"""The engine in a child process, for the kill -9 test (test_crash_safety.py) and the crash
+campaign (bench/crash_campaign.py); `EngineProcess` is the parent's handle on it.
 
     python -m tests.e2e.engine_process HOME SITE_URL
 
@@ -20,8 +21,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,8 @@ from app.engine.home_lock import HomeInUse
 from app.engine.im.types import TopicRef
 
 from .harness import running_engine, until
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def login(engine: Engine, creator: str) -> dict[str, Any]:
@@ -79,6 +84,53 @@ async def run(engine: Engine) -> None:
         await commands
     except asyncio.CancelledError:
         pass
+
+
+class EngineProcess:
+    """The engine in a child process of its own process group (its Chromium included),
+    driven through this module's line protocol."""
+
+    def __init__(self, home: Path, site_url: str, log_file: Path) -> None:
+        self.args = [sys.executable, "-m", "tests.e2e.engine_process", str(home), site_url]
+        self.log_file = log_file
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> float:
+        """Start the child; returns the seconds it took to be ready for commands."""
+        started = time.monotonic()
+        with self.log_file.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.args, cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=log, start_new_session=True,
+                # No desktop keyring: the engine keeps its key in the home (the test reads it).
+                env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"},
+            )
+        assert await self._answer(30) == {"ready": True}
+        return time.monotonic() - started
+
+    async def ask(self, command: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
+        self.process.stdin.write(json.dumps(command, ensure_ascii=False).encode() + b"\n")
+        await self.process.stdin.drain()
+        return await self._answer(timeout)
+
+    async def _answer(self, timeout: float) -> dict[str, Any]:
+        line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
+        assert line, f"the engine process ended; see {self.log_file}"
+        return json.loads(line)
+
+    async def kill(self) -> None:
+        """kill -9, the whole process group at once: no shutdown code runs anywhere."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        await self.process.wait()
+
+    async def stop(self) -> None:
+        if self.process is None or self.process.returncode is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.process.wait(), 20)
+        except asyncio.TimeoutError:
+            await self.kill()
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from app.engine.reply_text import text_key
 from app.engine.settings import Settings
 from app.engine.store.models import Comment, DirectMessage
 from app.platforms.sandbox.control_client import SandboxControl
+from app.platforms.sandbox.site import SandboxSite
 
 # Small poll intervals so a crawl (and so a confirmation) follows within a second or two.
 FAST = dict(poll_interval_min_s=1.0, poll_interval_max_s=1.5, backoff_cap_s=2.0, hibernate_after_s=60.0)
@@ -82,6 +83,19 @@ class SlowReplies:
             finally:
                 self.held -= 1
         return response
+
+
+@contextlib.asynccontextmanager
+async def sandbox_site(slow_replies: SlowReplies) -> AsyncIterator[SandboxSite]:
+    """The sandbox site on a free port, its reply answers under `slow_replies`' control."""
+    site = SandboxSite(port=0)
+    site.app.middlewares.append(slow_replies.middleware)
+    await site.start()
+    try:
+        yield site
+    finally:
+        slow_replies.release()
+        await site.stop()
 
 
 async def until(predicate: Callable[[], Any], *, timeout: float = 20.0, what: str = "condition") -> Any:
@@ -163,12 +177,16 @@ async def stored_texts(db: Any, account_id: str) -> list[str]:
     return await db.read(query)
 
 
-async def site_copies(control: SandboxControl, creator: str, text: str) -> int:
-    """How many times the site holds `text` written by the creator (comments and DMs), as
-    the site stores it (its reply boxes change line breaks: compared by the engine's key)."""
+async def site_texts(control: SandboxControl, creator: str) -> list[str]:
+    """Every text the creator wrote on the site (comments and DMs), as the site stores it."""
     comments = await control.comments(creator)
     conversations = await control.conversations(creator)
     me = next(c["uid"] for c in (await control.state())["creators"] if c["name"] == creator)
     ours = [c["text"] for c in comments if c["user"]["uid"] == me]
-    ours += [m["content"]["text"] for conv in conversations for m in conv["messages"] if m["is_from_me"]]
-    return [text_key(t) for t in ours].count(text_key(text))
+    return ours + [m["content"]["text"] for conv in conversations for m in conv["messages"] if m["is_from_me"]]
+
+
+async def site_copies(control: SandboxControl, creator: str, text: str) -> int:
+    """How many times the site holds `text` written by the creator (comments and DMs), as
+    the site stores it (its reply boxes change line breaks: compared by the engine's key)."""
+    return [text_key(t) for t in await site_texts(control, creator)].count(text_key(text))

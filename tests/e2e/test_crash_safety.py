@@ -10,12 +10,6 @@ be on the site exactly once, and every comment and DM the audience wrote must be
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import signal
-import sys
-from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -25,62 +19,18 @@ from app.engine.reply_text import text_key
 from app.engine.store.db import Database
 from app.engine.store.models import Reply
 
+from .engine_process import EngineProcess
 from .harness import site_copies, stored_texts, until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(60)]
 
-ROOT = Path(__file__).resolve().parents[2]
 CREATORS = ("kill-a", "kill-b")
-
-
-class Child:
-    """The engine in a child process of its own process group (its Chromium included),
-    driven through engine_process.py's line protocol."""
-
-    def __init__(self, home: Path, site_url: str, log_file: Path) -> None:
-        self.args = [sys.executable, "-m", "tests.e2e.engine_process", str(home), site_url]
-        self.log_file = log_file
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        with self.log_file.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                *self.args, cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=log, start_new_session=True,
-                # No desktop keyring: the engine keeps its key in the home (the test reads it).
-                env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"},
-            )
-        assert await self._answer(30) == {"ready": True}
-
-    async def ask(self, command: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
-        self.process.stdin.write(json.dumps(command, ensure_ascii=False).encode() + b"\n")
-        await self.process.stdin.drain()
-        return await self._answer(timeout)
-
-    async def _answer(self, timeout: float) -> dict[str, Any]:
-        line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
-        assert line, f"the engine process ended; see {self.log_file}"
-        return json.loads(line)
-
-    async def kill(self) -> None:
-        """kill -9, the whole process group at once: no shutdown code runs anywhere."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        await self.process.wait()
-
-    async def stop(self) -> None:
-        if self.process is None or self.process.returncode is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self.process.wait(), 20)
-        except asyncio.TimeoutError:
-            await self.kill()
 
 
 async def test_kill_9_while_sending_loses_nothing_and_sends_nothing_twice(tmp_path, site, control, slow_replies):
     home = tmp_path / "home"
     db = Database(app_paths(home).default_database_url)
-    child = Child(home, site.base_url, tmp_path / "engine.log")
+    child = EngineProcess(home, site.base_url, tmp_path / "engine.log")
     inbound: dict[str, list[str]] = {creator: [] for creator in CREATORS}
     try:
         # 1. The operator logs two accounts in (the phone scans each QR code), and the

@@ -12,8 +12,9 @@ import pytest
 from app.engine.paths import app_paths
 from app.engine.store.db import Database
 
+from .engine_process import ROOT, EngineProcess
 from .harness import site_copies, stored_texts, until
-from .test_crash_safety import ROOT, Child, _planned, _replies
+from .test_crash_safety import _planned, _replies
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
 
@@ -22,7 +23,7 @@ async def test_a_second_engine_on_the_same_home_leaves_the_replies_in_flight_alo
         tmp_path, site, control, slow_replies):
     home = tmp_path / "home"
     db = Database(app_paths(home).default_database_url)
-    first = Child(home, site.base_url, tmp_path / "first.log")
+    first = EngineProcess(home, site.base_url, tmp_path / "first.log")
     try:
         await first.start()
         login = asyncio.ensure_future(first.ask({"login": "solo"}, timeout=50))

@@ -15,8 +15,8 @@ from app.engine.paths import app_paths
 from app.engine.secrets import KEY_FILE_NAME, SecretBox
 from app.engine.store.db import Database
 
+from .engine_process import EngineProcess
 from .harness import stored_texts, until
-from .test_crash_safety import Child
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
 
@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
 async def test_sigint_to_the_process_group_saves_every_session_first(tmp_path, site, control):
     home = tmp_path / "home"
     log_file = tmp_path / "engine.log"
-    child = Child(home, site.base_url, log_file)
+    child = EngineProcess(home, site.base_url, log_file)
     db = Database(app_paths(home).default_database_url)
     try:
         await child.start()

@@ -343,16 +343,6 @@ class SandboxPlatform(Platform):
                 watch.io, watch.sink = io, io.sink
             await Crawl(self, page, watch, io.state).run()
 
-    async def _crawl_comments(self, page: Page, watch: _PageWatch, work_id: str) -> None:
-        """Open a work's comments, load every page and every thread (bounded per list)."""
-        await self._open(page, f"{self.base_url}/creator/comments?work={quote(work_id)}")
-        await self._load_all(page, "#load-more")
-        threads = await page.eval_on_selector_all(
-            '.comment[data-level="1"]', "rows => rows.map(r => [r.dataset.cid, Number(r.dataset.replyTotal)])")
-        for cid, size in threads:
-            if size:
-                await self._expand_thread(page, cid)
-
     async def _expand_thread(self, page: Page, cid: str) -> None:
         row = f'.comment[data-cid="{cid}"]'
         view = page.locator(f"{row} > .body > .view-replies")
@@ -393,16 +383,6 @@ class SandboxPlatform(Platform):
         shown = await page.get_attribute("#chat-header", "data-conversation-id")
         if shown != conversation_id:
             raise TransientError("the inbox opened another conversation than the one asked for")
-
-    async def _load_older(self, page: Page, *, stop_at: str | None) -> None:
-        """Load older messages until `stop_at` (a message seen before) is on screen."""
-        for _ in range(MAX_PAGES_PER_LIST):
-            if stop_at and await page.locator(f'.message[data-msg-id="{stop_at}"]').count():
-                return
-            if not await page.locator("#load-older").is_visible():
-                return
-            await page.click("#load-older")
-            await self._settled(page)
 
     # ---- replies -----------------------------------------------------------------------
     async def reply(self, page: Page, account: AccountInfo, target: ReplyTarget, text: str) -> SentReply:

@@ -10,26 +10,33 @@ cycle can read:
   PlatformState right after: a crawl cut short (a timeout, a crash, a restart) loses at most
   the page in progress, and a retried cycle never redoes a thread it has read.
 - The position outlives the page: the next cycle, after a hibernation or a restart too,
-  continues a work's list at the saved cursor (the page's ?cursor= link) and a thread from the
-  replies already read (the ?thread=&reply_cursor= link), instead of starting at the top.
+  continues a work's list after the last comment read (the page's ?cursor= link), a thread
+  after the last reply read (the ?thread=&reply_cursor= link) and a conversation before the
+  oldest message read (the inbox's ?conversation=&before= link), instead of starting at the
+  top. Positions are ids, not offsets: comments deleted before one, or new ones on top, do not
+  make the next page skip any. A thread whose reply count moved either way is continued (it
+  may have lost some replies and got new ones).
 - Bounds limit one cycle's work (MAX_STEPS_PER_CYCLE page loads and clicks, MAX_PAGES_PER_LIST
   "more" clicks per list), never what is eventually stored: what a bound left is read by the
   next cycle.
 
 State kept (all JSON, per account):
   "works"               {work id: comment count the work was fully read at}
-  "work:<id>"           {"count": count when this pass began, "cursor": first-level cursor}
-                        while a pass over the work is under way
-  "threads:<work id>"   {first-level cid: replies read}; threads are oldest first, so the
-                        replies read are also the offset to continue from
+  "work:<id>"           {"count": count when this pass began, "cursor": id of the last
+                        first-level comment read, "0" for none} while a pass over the work
+                        is under way
+  "threads:<work id>"   {first-level cid: {"read": replies read, "last": id of the last
+                        reply read}}; threads are oldest first, continued after "last"
   "conversations"       {conversation id: last message id read up to}
+  "conversation:<id>"   {"last": its last message id when this pass began, "before": the
+                        oldest message id read} while a pass over the conversation is under way
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from app.engine.platform import PlatformState
+from app.engine.platform import PlatformState, TransientError
 
 from .parsers import Parsed
 
@@ -90,15 +97,19 @@ class Crawl:
         await self.page.click(selector)
         await self.adapter._settled(self.page)
 
-    async def _more(self, selector: str) -> bool:
-        """Click a list's "more" button up to MAX_PAGES_PER_LIST times; True when the list
-        ended (the button went away), False when the bound stopped it."""
+    async def _more(self, selector: str, *, until: str | None = None) -> bool:
+        """Click a list's "more" button up to MAX_PAGES_PER_LIST times, or until `until` (a
+        selector) shows; True when the list ended there (or the button went away), False
+        when a bound stopped it: this list's, or the cycle's budget (then what was loaded
+        stays on the page for the caller to keep, and its next step ends the cycle)."""
         button = self.page.locator(selector)
         for _ in range(MAX_PAGES_PER_LIST):
-            if not await button.is_visible():
+            if (until and await self.page.locator(until).count()) or not await button.is_visible():
                 return True
+            if self.steps_left <= 0:
+                return False
             await self._click(selector)
-        return not await button.is_visible()
+        return bool(until and await self.page.locator(until).count()) or not await button.is_visible()
 
     async def _flush(self) -> None:
         """Hand what the page fetched so far to the sink (committed when this returns)."""
@@ -121,12 +132,14 @@ class Crawl:
         """Read the work's comments from the saved position on; returns the comment count the
         pass began at (the next pass starts from the top when it has moved since)."""
         key, threads_key = f"work:{work_id}", f"threads:{work_id}"
-        progress = await self.state.get(key) or {"count": count, "cursor": 0}
-        threads: dict[str, int] = await self.state.get(threads_key, {})
+        progress = await self.state.get(key) or {"count": count, "cursor": "0"}
+        if not isinstance(progress["cursor"], str):  # an offset, kept by an older version: start over
+            progress["cursor"] = "0"
+        threads: dict[str, dict] = await self.state.get(threads_key, {})
         start = progress["cursor"]
-        await self._open(f"/creator/comments?work={quote(work_id)}" + (f"&cursor={start}" if start else ""))
+        await self._open(f"/creator/comments?work={quote(work_id)}" + (f"&cursor={start}" if start != "0" else ""))
         handled: set[str] = set()
-        unfinished: list[str] = []  # threads to continue through their own link
+        unfinished: list[tuple[str, int]] = []  # threads to continue through their own link
         while True:
             rows = await self.page.eval_on_selector_all(
                 '.comment[data-level="1"]', "rows => rows.map(r => [r.dataset.cid, Number(r.dataset.replyTotal)])")
@@ -134,46 +147,53 @@ class Crawl:
                 if cid in handled:
                     continue
                 handled.add(cid)
-                read = min(threads.get(cid, 0), size)  # fewer after deletions: read again from there
-                if size > read:
-                    if read == 0:
-                        threads[cid] = await self._expand(cid)
-                        await self._flush()  # a thread is a page too: a list page of big
-                        await self.state.set(threads_key, threads)  # threads may outlast a step
-                    if threads.get(cid, 0) < size:
-                        unfinished.append(cid)
-                elif cid in threads:
-                    threads[cid] = read
+                position = _thread_position(threads.get(cid))
+                if size == position["read"]:
+                    continue
+                if position["last"] == "0":  # nothing read yet: here in the list
+                    position = threads[cid] = await self._expand(cid, size)
+                    await self._flush()  # a thread is a page too: a list page of big
+                    await self.state.set(threads_key, threads)  # threads may outlast a step
+                if position["read"] != size:  # grew, or lost replies (and maybe got new ones)
+                    threads[cid] = position
+                    unfinished.append((cid, size))
             await self._flush()
-            progress["cursor"] = start + len(rows)
+            if rows:
+                progress["cursor"] = rows[-1][0]
             await self.state.set(threads_key, threads)
             await self.state.set(key, progress)
             if not await self.page.locator("#load-more").is_visible():
                 break
             await self._click("#load-more")
-        for cid in unfinished:
-            await self._continue_thread(work_id, cid, threads)
+        for cid, size in unfinished:
+            await self._continue_thread(work_id, cid, size, threads)
             await self._flush()
             await self.state.set(threads_key, threads)
         await self.state.set(key, None)
         return progress["count"]
 
-    async def _expand(self, cid: str) -> int:
-        """Open a thread in the list and load its replies (bounded); returns how many are on
-        the page."""
+    async def _expand(self, cid: str, size: int) -> dict:
+        """Open a thread in the list and load its replies (bounded); returns its position."""
         row = f'.comment[data-cid="{cid}"]'
         if await self.page.locator(f"{row} > .body > .view-replies").is_visible():
             await self._click(f"{row} > .body > .view-replies")
-        await self._more(f"{row} > .body > .more-replies")
-        return await self.page.locator(f"{row} > .body > .replies > .comment").count()
+        ended = await self._more(f"{row} > .body > .more-replies")
+        return await self._thread_read(cid, size, ended, {"read": 0, "last": "0"})
 
-    async def _continue_thread(self, work_id: str, cid: str, threads: dict[str, int]) -> None:
-        """Read a thread on from the replies already read, through the thread's own link."""
-        read = threads.get(cid, 0)
-        await self._open(f"/creator/comments?work={quote(work_id)}&thread={quote(cid)}&reply_cursor={read}")
-        row = f'.comment[data-cid="{cid}"]'
-        await self._more(f"{row} > .body > .more-replies")
-        threads[cid] = read + await self.page.locator(f"{row} > .body > .replies > .comment").count()
+    async def _continue_thread(self, work_id: str, cid: str, size: int, threads: dict[str, dict]) -> None:
+        """Read a thread on after the last reply read, through the thread's own link."""
+        position = threads[cid]
+        await self._open(f"/creator/comments?work={quote(work_id)}&thread={quote(cid)}"
+                         f"&reply_cursor={position['last']}")
+        ended = await self._more(f'.comment[data-cid="{cid}"] > .body > .more-replies')
+        threads[cid] = await self._thread_read(cid, size, ended, position)
+
+    async def _thread_read(self, cid: str, size: int, ended: bool, before: dict) -> dict:
+        """The thread's position once the replies on the page are read: a thread read to its
+        end holds its whole `size` (the replies deleted since were read before)."""
+        shown = await self.page.eval_on_selector_all(
+            f'.comment[data-cid="{cid}"] > .body > .replies > .comment', "rows => rows.map(r => r.dataset.cid)")
+        return {"read": size if ended else before["read"] + len(shown), "last": shown[-1] if shown else before["last"]}
 
     # ---- inbox ---------------------------------------------------------------------------
     async def _inbox(self) -> None:
@@ -181,13 +201,40 @@ class Crawl:
         conversations = await self.page.eval_on_selector_all(
             ".conversation", "rows => rows.map(r => [r.dataset.conversationId, r.dataset.lastMsgId])")
         await self._flush()
-        seen: dict[str, str] = await self.state.get("conversations", {})
         for conversation_id, last_msg_id in conversations:
+            await self._conversation(conversation_id, last_msg_id)
+
+    async def _conversation(self, conversation_id: str, last_msg_id: str) -> None:
+        """Read the conversation's new messages, newest first, down to the last one read
+        before; a pass the bound stops continues next cycle before the oldest one it read."""
+        seen: dict[str, str] = await self.state.get("conversations", {})
+        key = f"conversation:{conversation_id}"
+        progress = await self.state.get(key)
+        if progress is None:
             if seen.get(conversation_id) == last_msg_id:
-                continue
+                return
+            progress = {"last": last_msg_id, "before": "0"}
+        if progress["before"] == "0":
             await self._step()
             await self.adapter._open_conversation(self.page, conversation_id)
-            await self.adapter._load_older(self.page, stop_at=seen.get(conversation_id))
-            await self._flush()
-            seen[conversation_id] = last_msg_id
+        else:
+            await self._open(f"/creator/inbox?conversation={quote(conversation_id)}&before={progress['before']}")
+            if await self.page.get_attribute("#chat-header", "data-conversation-id") != conversation_id:
+                raise TransientError("the inbox link opened another conversation than the one asked for")
+        stop_at = seen.get(conversation_id)
+        ended = await self._more("#load-older", until=f'.message[data-msg-id="{stop_at}"]' if stop_at else None)
+        oldest = await self.page.evaluate("() => document.querySelector('#messages .message')?.dataset.msgId ?? null")
+        await self._flush()
+        if ended or oldest is None:
+            seen[conversation_id] = progress["last"]
             await self.state.set("conversations", seen)
+            await self.state.set(key, None)
+        else:
+            progress["before"] = oldest
+            await self.state.set(key, progress)
+
+
+def _thread_position(kept: dict | int | None) -> dict:
+    """A thread's saved position: {"read": replies read, "last": id of the last one read, "0"
+    for none}. An older version kept the count alone: such a thread is read again."""
+    return kept if isinstance(kept, dict) else {"read": 0, "last": "0"}

@@ -30,7 +30,27 @@ async def test_a_long_thread_is_stored_whole(platform, page, control):
     await platform.poll(page, ACCOUNT, sink.io)
     on_site = await _site_comment_ids(control, work_id)
     assert len(on_site) > 601 and on_site <= _comment_ids(sink)
-    assert sink.state.values[f"threads:{work_id}"][root] == 600
+    assert sink.state.values[f"threads:{work_id}"][root]["read"] == 600
+
+
+async def test_replies_deleted_in_a_read_thread_do_not_make_its_continuation_skip_new_ones(platform, page, control):
+    """A thread is read whole; then two of its replies are deleted and three new ones written.
+    The next pass continues the thread after the last reply it read, not at an offset that
+    now lies past two of the new ones."""
+    await log_in(platform, page, control)
+    work_id = (await control.works(CREATOR))[0]["work_id"]
+    [root] = await control.inject_bulk(CREATOR, work_id, threads=1, replies=10)
+    sink = CollectingSink()
+    await platform.poll(page, ACCOUNT, sink.io)
+    thread = [c["cid"] for c in await control.comments(CREATOR, work_id) if c["reply_id"] == root]
+    assert len(thread) == 10 and set(thread) <= _comment_ids(sink)
+    for cid in thread[:2]:
+        await control.delete_comment(CREATOR, cid)
+    new = [(await control.inject_comment("fan", f"late {n}", creator=CREATOR, work_id=work_id,
+                                         reply_to=root))["comment"]["cid"] for n in range(3)]
+    for _ in range(3):
+        await platform.poll(page, ACCOUNT, sink.io)
+    assert set(new) - _comment_ids(sink) == set()  # read by the crawl (not only pushed)
 
 
 async def test_a_crawl_cut_short_by_its_budget_continues_on_another_page(platform, page, browser, control,
@@ -69,6 +89,63 @@ async def test_a_crawl_cut_short_by_its_budget_continues_on_another_page(platfor
             break
     else:
         raise AssertionError("the crawl never settled")
+
+
+async def test_a_long_conversation_is_stored_whole(platform, page, control):
+    """1,600 new DMs in one conversation: more than the 50 "older" pages (30 each) a list may
+    take per cycle. The next cycles continue from the oldest message read, until all are in."""
+    await log_in(platform, page, control)
+    texts = [f"long talk {n}" for n in range(1600)]
+    for text in texts:
+        await control.inject_dm("Chatty Cathy", text, creator=CREATOR)
+    sink = CollectingSink()
+    for cycle in range(1, 6):
+        await platform.poll(page, ACCOUNT, sink.io)
+        stored = {m["text"] for b in sink.batches for m in b.messages}
+        if set(texts) <= stored:
+            break
+    assert set(texts) <= stored, f"{len(set(texts) - stored)} messages never stored"
+    assert cycle >= 2  # the bound did stop the first cycle
+    before = len(sink.batches)
+    await platform.poll(page, ACCOUNT, sink.io)
+    again = {m["text"] for b in sink.batches[before:] for m in b.messages} & set(texts)
+    assert again <= {texts[-1]}  # the conversation is not read again (the inbox list shows its last message)
+
+
+async def test_comments_deleted_between_cycles_do_not_make_a_pass_skip_any(platform, page, control, monkeypatch):
+    """A pass over a work's comments (newest first) stops at its budget; before the next cycle
+    the creator deletes some of the comments already read (and the audience replies in a
+    thread, so the comment count is as before). The pass continues where it stopped in the
+    list, not at an offset that now lies further down: every first-level comment is read."""
+    await log_in(platform, page, control)
+    work_id = (await control.works(CREATOR))[0]["work_id"]
+    roots = await control.inject_bulk(CREATOR, work_id, threads=90)
+    monkeypatch.setattr(crawl, "MAX_STEPS_PER_CYCLE", 3)
+    sink = CollectingSink()
+    for _ in range(30):
+        await platform.poll(page, ACCOUNT, sink.io)
+        if await sink.state.get(f"work:{work_id}") is not None:
+            break
+    else:
+        raise AssertionError("no pass over the work was ever cut short")
+    read = [cid for cid in reversed(roots) if cid in _all_comment_ids(sink)]  # newest first, as listed
+    assert 5 < len(read) < len(roots)
+    for cid in read[:5]:
+        await control.delete_comment(CREATOR, cid)
+    for n in range(5):
+        await control.inject_comment("fan", f"+{n}", creator=CREATOR, work_id=work_id, reply_to=read[-1])
+    for _ in range(30):
+        await platform.poll(page, ACCOUNT, sink.io)
+        if await sink.state.get(f"work:{work_id}") is None:
+            break
+    for _ in range(3):  # and a few more cycles: what the pass skipped would stay skipped
+        await platform.poll(page, ACCOUNT, sink.io)
+    live = {c["cid"] for c in await control.comments(CREATOR, work_id) if c["reply_id"] == "0"}
+    assert live - _all_comment_ids(sink) == set()
+
+
+def _all_comment_ids(sink: CollectingSink) -> set[str]:
+    return {c["platform_comment_id"] for b in sink.batches for c in b.comments}
 
 
 async def test_listeners_see_the_first_page_load_without_a_second_navigation(platform, page, control):

@@ -100,9 +100,9 @@ async def test_comments_page_by_cursor_newest_first_with_reply_threads(client):
     for i in range(25):
         await client.post("/_control/inject/comment", json={"author": f"u{i}", "text": f"c{i}", "work_id": work_id})
     first = await (await client.get(f"/api/comments?work_id={work_id}&count=20")).json()
-    assert len(first["comments"]) == 20 and first["has_more"] and first["cursor"] == 20
+    assert len(first["comments"]) == 20 and first["has_more"] and first["cursor"] == first["comments"][-1]["cid"]
     assert first["comments"][0]["text"] == "c24"  # newest first
-    rest = await (await client.get(f"/api/comments?work_id={work_id}&cursor=20&count=20")).json()
+    rest = await (await client.get(f"/api/comments?work_id={work_id}&cursor={first['cursor']}&count=20")).json()
     assert not rest["has_more"] and len(first["comments"]) + len(rest["comments"]) == first["total"]
 
     root = first["comments"][0]["cid"]
@@ -117,6 +117,42 @@ async def test_comments_page_by_cursor_newest_first_with_reply_threads(client):
     assert nested["comment"]["reply_to_user"]["nickname"] == CREATOR
     listed = await (await client.get(f"/api/comments?work_id={work_id}&count=1")).json()
     assert listed["comments"][0]["reply_total"] == 2
+
+
+async def test_a_newest_first_cursor_is_a_position_that_deletions_and_new_rows_do_not_move(client):
+    """The next page follows the last row read, whatever was deleted above it (the row itself
+    too) or added on top since: nothing is skipped, nothing repeated."""
+    await _login(client)
+    work_id = (await (await client.get("/api/works")).json())["works"][0]["work_id"]
+    for i in range(30):
+        await client.post("/_control/inject/comment", json={"author": f"u{i}", "text": f"k{i}", "work_id": work_id})
+    first = await (await client.get(f"/api/comments?work_id={work_id}&count=10")).json()
+    assert [c["text"] for c in first["comments"]] == [f"k{i}" for i in range(29, 19, -1)]
+    for c in first["comments"][-3:]:  # the last rows read, the cursor's own row included
+        await client.post(f"/_control/creators/{CREATOR}/comments/{c['cid']}/delete")
+    await client.post("/_control/inject/comment", json={"author": "late", "text": "k30", "work_id": work_id})
+    rest = await (await client.get(f"/api/comments?work_id={work_id}&cursor={first['cursor']}&count=10")).json()
+    assert [c["text"] for c in rest["comments"]] == [f"k{i}" for i in range(19, 9, -1)]
+    bad = await (await client.get(f"/api/comments?work_id={work_id}&cursor=20")).json()
+    assert bad["status_code"] == 1001  # an offset is no position
+
+    root = rest["comments"][0]["cid"]
+    for i in range(12):
+        await client.post("/_control/inject/comment", json={"author": "fan", "text": f"r{i}", "reply_to": root})
+    replies = await (await client.get(f"/api/comments/replies?cid={root}&count=5")).json()
+    for c in replies["comments"][-2:]:
+        await client.post(f"/_control/creators/{CREATOR}/comments/{c['cid']}/delete")
+    later = await (await client.get(f"/api/comments/replies?cid={root}&cursor={replies['cursor']}&count=5")).json()
+    assert [c["text"] for c in later["comments"]] == [f"r{i}" for i in range(5, 10)]
+
+    for i in range(40):
+        reply = await client.post("/_control/inject/dm", json={"author": "Ava", "text": f"d{i}"})
+    conv_id = (await reply.json())["conversation_id"]
+    page = await (await client.get(f"/api/im/messages?conversation_id={conv_id}&count=10")).json()
+    await client.post("/_control/inject/dm", json={"author": "Ava", "text": "d40"})
+    older = await (await client.get(
+        f"/api/im/messages?conversation_id={conv_id}&cursor={page['cursor']}&count=10")).json()
+    assert [m["content"]["text"] for m in older["messages"]] == [f"d{i}" for i in range(29, 19, -1)]
 
 
 async def test_sends_answer_rate_limits_deleted_targets_and_empty_texts_with_status_codes(client):

@@ -55,12 +55,30 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 
 def _paging(request: web.Request, default: int) -> tuple[int, int]:
+    """An offset cursor and a page size (lists that only grow at their end, or are read whole)."""
     try:
         cursor = max(0, int(request.query.get("cursor") or 0))
-        count = min(MAX_PAGE, max(1, int(request.query.get("count") or default)))
     except ValueError:
         raise WorldError(BAD_REQUEST, "cursor and count must be numbers") from None
-    return cursor, count
+    return cursor, _count(request, default)
+
+
+def _id_paging(request: web.Request, default: int) -> tuple[str | None, int]:
+    """The cursor of a list that changes anywhere (newest first, or a thread whose replies
+    can be deleted): the id of the last row of the page before (none or "0": from the top),
+    and a page size. An id, not an offset: rows added on top or deleted before it do not move
+    it, so a reader continuing from it neither skips nor repeats rows."""
+    cursor = request.query.get("cursor") or "0"
+    if not cursor.isdigit():
+        raise WorldError(BAD_REQUEST, "cursor must be an id")
+    return (None if cursor == "0" else cursor), _count(request, default)
+
+
+def _count(request: web.Request, default: int) -> int:
+    try:
+        return min(MAX_PAGE, max(1, int(request.query.get("count") or default)))
+    except ValueError:
+        raise WorldError(BAD_REQUEST, "cursor and count must be numbers") from None
 
 
 def logged_in(handler):
@@ -158,13 +176,14 @@ async def work_detail(request: web.Request, creator: Creator) -> web.Response:
 async def comments(request: web.Request, creator: Creator) -> web.Response:
     world = world_of(request)
     work_id = request.query.get("work_id", "")
-    cursor, count = _paging(request, 20)
-    first = world.first_level(creator, work_id)
-    page = first[cursor:cursor + count]
+    after, count = _id_paging(request, 20)
+    rest = world.first_level(creator, work_id, after=after)
+    page = rest[:count]
     return _json(wire.ok(
         work_id=work_id,
         comments=[wire.comment(c, origin(request), reply_total=len(world.thread(creator, c.cid))) for c in page],
-        cursor=cursor + len(page), has_more=cursor + len(page) < len(first), total=len(first),
+        cursor=page[-1].cid if page else (after or "0"), has_more=len(rest) > len(page),
+        total=len(world.first_level(creator, work_id)),
     ))
 
 
@@ -172,13 +191,14 @@ async def comments(request: web.Request, creator: Creator) -> web.Response:
 async def replies(request: web.Request, creator: Creator) -> web.Response:
     world = world_of(request)
     root = world.live_comment(creator, request.query.get("cid", ""))
-    cursor, count = _paging(request, 10)
-    thread = world.thread(creator, root.cid, newest_first=request.query.get("order") == "newest")
-    page = thread[cursor:cursor + count]
+    after, count = _id_paging(request, 10)
+    rest = world.thread(creator, root.cid, newest_first=request.query.get("order") == "newest", after=after)
+    page = rest[:count]
+    total = len(world.thread(creator, root.cid))
     return _json(wire.ok(
-        work_id=root.work_id, cid=root.cid, root=wire.comment(root, origin(request), reply_total=len(thread)),
+        work_id=root.work_id, cid=root.cid, root=wire.comment(root, origin(request), reply_total=total),
         comments=[wire.comment(c, origin(request)) for c in page],
-        cursor=cursor + len(page), has_more=cursor + len(page) < len(thread), total=len(thread),
+        cursor=page[-1].cid if page else (after or "0"), has_more=len(rest) > len(page), total=total,
     ))
 
 
@@ -201,16 +221,17 @@ async def conversations(request: web.Request, creator: Creator) -> web.Response:
 
 @logged_in
 async def messages(request: web.Request, creator: Creator) -> web.Response:
-    conv = world_of(request).conversation(creator, request.query.get("conversation_id", ""))
-    cursor, count = _paging(request, 30)
-    newest_first = list(reversed(conv.messages))
-    page = newest_first[cursor:cursor + count]
-    if cursor == 0:
-        world_of(request).read_conversation(creator, conv)  # opening a conversation reads it
+    world = world_of(request)
+    conv = world.conversation(creator, request.query.get("conversation_id", ""))
+    before, count = _id_paging(request, 30)
+    older = world.messages_before(conv, before)  # newest first
+    page = older[:count]
+    if before is None:
+        world.read_conversation(creator, conv)  # opening a conversation reads it
     return _json(wire.ok(
         conversation_id=conv.conversation_id,
         messages=[wire.message(m, origin(request)) for m in page],
-        cursor=cursor + len(page), has_more=cursor + len(page) < len(newest_first),
+        cursor=page[-1].msg_id if page else (before or "0"), has_more=len(older) > len(page),
     ))
 
 

@@ -362,16 +362,30 @@ class World:
         self.live_comment(creator, cid).deleted = True
         self._changed({"op": "delete", "uid": creator.me.uid, "cid": cid})
 
-    def first_level(self, creator: Creator, work_id: str) -> list[Comment]:
-        """First-level comments of a work, newest first."""
+    def first_level(self, creator: Creator, work_id: str, *, after: str | None = None) -> list[Comment]:
+        """First-level comments of a work, newest first; with `after` (the id of one of them,
+        deleted or not), only those listed after it."""
         self.work(creator, work_id)
         found = [c for c in creator.comments.values() if c.work_id == work_id and not c.root_cid and not c.deleted]
-        return sorted(found, key=lambda c: c.create_time, reverse=True)
+        if after is not None:
+            anchor = creator.comments.get(after)
+            if anchor is None or anchor.work_id != work_id or anchor.root_cid:
+                raise WorldError(BAD_REQUEST, "cursor is not a first-level comment of this work")
+            found = [c for c in found if _listed(c) < _listed(anchor)]
+        return sorted(found, key=_listed, reverse=True)
 
-    def thread(self, creator: Creator, root_cid: str, *, newest_first: bool = False) -> list[Comment]:
-        """The replies under a first-level comment, oldest first (or newest first)."""
+    def thread(self, creator: Creator, root_cid: str, *, newest_first: bool = False,
+               after: str | None = None) -> list[Comment]:
+        """The replies under a first-level comment, oldest first (or newest first); with
+        `after` (the id of one of them, deleted or not), only those listed after it."""
         found = [c for c in creator.comments.values() if c.root_cid == root_cid and not c.deleted]
-        return sorted(found, key=lambda c: (c.create_time, int(c.cid)), reverse=newest_first)
+        if after is not None:
+            anchor = creator.comments.get(after)
+            if anchor is None or anchor.root_cid != root_cid:
+                raise WorldError(BAD_REQUEST, "cursor is not a reply in this thread")
+            at = _listed(anchor)
+            found = [c for c in found if (_listed(c) < at if newest_first else _listed(c) > at)]
+        return sorted(found, key=_listed, reverse=newest_first)
 
     # ---- direct messages ---------------------------------------------------------------
     def conversation(self, creator: Creator, conversation_id: str) -> Conversation:
@@ -400,6 +414,17 @@ class World:
         self._changed({"op": "message", "uid": creator.me.uid, "peer": asdict(conv.peer),
                        "message": asdict(message), "unread": conv.unread_count})
         return message
+
+    def messages_before(self, conv: Conversation, before: str | None) -> list[DirectMessage]:
+        """The conversation's messages, newest first; with `before` (a message id), only the
+        older ones."""
+        messages = conv.messages
+        if before is not None:
+            at = next((n for n, m in enumerate(messages) if m.msg_id == before), None)
+            if at is None:
+                raise WorldError(BAD_REQUEST, "cursor is not a message of this conversation")
+            messages = messages[:at]
+        return messages[::-1]
 
     def read_conversation(self, creator: Creator, conv: Conversation) -> None:
         """The creator opened the conversation: nothing in it is unread any more."""
@@ -540,6 +565,11 @@ class World:
         for raw in data.get("sessions", []):
             world.sessions[raw["token"]] = Session(**raw)
         return world
+
+
+def _listed(comment: Comment) -> tuple[float, int]:
+    """Where a comment is in its list, a work's or a thread's (ids break ties of time)."""
+    return comment.create_time, int(comment.cid)
 
 
 def _checked_text(text: str) -> str:

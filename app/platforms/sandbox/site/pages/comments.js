@@ -1,14 +1,14 @@
 // One work's comments: first-level comments page by page (newest first), reply threads on
 // demand ("查看N条回复", oldest first, or "最新回复" newest first), a box to comment on the work
 // and a reply box under any comment. Like a real site's links, the URL can start the list
-// further down (?cursor=N) or show one comment with its thread from its Nth reply on
-// (?thread=CID&reply_cursor=N).
+// after a given first-level comment (?cursor=CID) or show one comment with its thread after
+// a given reply (?thread=CID&reply_cursor=REPLY_CID). Cursors are the last row shown.
 "use strict";
 
 const params = new URLSearchParams(location.search);
 const workId = params.get("work") || "";
 const threadCid = params.get("thread");
-let cursor = Number(params.get("cursor") || 0) || 0;
+let cursor = params.get("cursor") || "0";  // the last comment listed: the next page is after it
 
 function $(id) { return document.getElementById(id); }
 
@@ -34,13 +34,13 @@ function renderComment(c) {
     const view = Sbx.el("button", "view-replies link-button", `查看${c.reply_total}条回复`);
     view.type = "button";
     view.hidden = c.reply_total === 0;
-    view.addEventListener("click", () => loadReplies(row, 0, "oldest"));
+    view.addEventListener("click", () => loadReplies(row, "0", "oldest"));
     const newest = Sbx.el("button", "newest-replies link-button", "最新回复 Newest replies");
     newest.type = "button";
     newest.hidden = c.reply_total === 0;
     newest.addEventListener("click", () => {
       row.querySelector(".replies").replaceChildren();
-      loadReplies(row, 0, "newest");
+      loadReplies(row, "0", "newest");
     });
     const more = Sbx.el("button", "more-replies link-button", "展开更多回复 More replies");
     more.type = "button";
@@ -53,7 +53,7 @@ function renderComment(c) {
 
 async function loadComments() {
   Sbx.setState("loading");
-  const body = await Sbx.api(`/api/comments?work_id=${encodeURIComponent(workId)}&cursor=${cursor}&count=20`);
+  const body = await Sbx.api(`/api/comments?work_id=${encodeURIComponent(workId)}&cursor=${encodeURIComponent(cursor)}&count=20`);
   if (body.status_code !== 0) return Sbx.setState("error", body.status_msg);
   for (const c of body.comments) $("comments").append(renderComment(c));
   cursor = body.cursor;
@@ -63,7 +63,7 @@ async function loadComments() {
 }
 
 function fetchReplies(cid, from, order) {
-  return Sbx.api(`/api/comments/replies?cid=${encodeURIComponent(cid)}&cursor=${from}&count=10&order=${order}`);
+  return Sbx.api(`/api/comments/replies?cid=${encodeURIComponent(cid)}&cursor=${encodeURIComponent(from)}&count=10&order=${order}`);
 }
 
 async function loadReplies(row, from, order) {
@@ -72,7 +72,7 @@ async function loadReplies(row, from, order) {
   showReplies(row, await fetchReplies(row.dataset.cid, from, order), order);
 }
 
-// The thread link: the comment alone, with its replies from `from` on (oldest first).
+// The thread link: the comment alone, with its replies after `from` (oldest first).
 async function loadThread(cid, from) {
   Sbx.setState("loading");
   const body = await fetchReplies(cid, from, "oldest");
@@ -140,6 +140,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   const detail = await Sbx.api(`/api/works/detail?work_id=${encodeURIComponent(workId)}`);
   if (detail.status_code !== 0) return Sbx.setState("error", detail.status_msg);
   $("work-title").textContent = detail.work.title;
-  if (threadCid) await loadThread(threadCid, Number(params.get("reply_cursor") || 0) || 0);
+  if (threadCid) await loadThread(threadCid, params.get("reply_cursor") || "0");
   else await loadComments();
 });

@@ -3,7 +3,7 @@
 "use strict";
 
 let openId = null;
-let olderCursor = 0;
+let olderCursor = "0";  // the oldest message shown: older ones are loaded from it
 
 function $(id) { return document.getElementById(id); }
 
@@ -45,7 +45,7 @@ async function loadConversations() {
   for (const conv of body.conversations) $("conversations").append(renderConversation(conv));
 }
 
-async function openConversation(id, name) {
+async function openConversation(id, name, before = "0") {
   Sbx.setState("loading");
   openId = id;
   for (const row of document.querySelectorAll(".conversation")) {
@@ -55,14 +55,14 @@ async function openConversation(id, name) {
   $("chat-header").textContent = name;
   $("chat-header").dataset.conversationId = id;
   $("messages").replaceChildren();
-  olderCursor = 0;
+  olderCursor = before;
   await loadOlder();
 }
 
 async function loadOlder() {
   Sbx.setState("loading");
   const id = openId;
-  const body = await Sbx.api(`/api/im/messages?conversation_id=${encodeURIComponent(id)}&cursor=${olderCursor}&count=30`);
+  const body = await Sbx.api(`/api/im/messages?conversation_id=${encodeURIComponent(id)}&cursor=${encodeURIComponent(olderCursor)}&count=30`);
   if (id !== openId) return;
   if (body.status_code !== 0) return Sbx.setState("error", body.status_msg);
   for (const m of body.messages) addMessage(m, true);  // newest first: each older one on top
@@ -90,8 +90,10 @@ document.addEventListener("DOMContentLoaded", async () => {
     box.clear();
   });
   await loadConversations();
-  const wanted = new URLSearchParams(location.search).get("conversation");
+  // A link can open a conversation, and start it before a given message (?before=MSG_ID).
+  const params = new URLSearchParams(location.search);
+  const wanted = params.get("conversation");
   const row = wanted && document.querySelector(`.conversation[data-conversation-id="${CSS.escape(wanted)}"]`);
-  if (row) await openConversation(wanted, row.querySelector(".name").textContent);
+  if (row) await openConversation(wanted, row.querySelector(".name").textContent, params.get("before") || "0");
   else Sbx.setState("ready");
 });
