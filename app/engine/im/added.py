@@ -4,25 +4,32 @@ One batch used to make every consumer query the database again as soon as it hea
 batch: the message list its newest page, the topic list its shown rows, the channel list every
 account, the tray the unread totals and the account's name. The writer reads all of it here
 once, with the same queries the views use (so an event's rows equal what a view would return
-right after the commit), a few indexed lookups on the rows it has just written.
+right after the commit), a few indexed lookups on the rows it has just written. The new
+message rows themselves the DataStore hands over as it wrote them: reading hundreds of rows
+back cost the writer more than storing them (only their row ids are looked up).
 """
 from __future__ import annotations
 
 import time
+from collections import namedtuple
 from collections.abc import Iterable
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..events import MessagesAdded
-from ..store.counters import CHUNK
+from ..store.keys import in_keys
 from . import channels, topics
 from .messages import message_select, to_message
-from .tables import BOTH, BY_KIND, TopicTables
+from .tables import BOTH, BY_KIND, CONTENTS, TopicTables
 from .types import Message, TopicRef
+
+# A message row as `message_select` returns it (the same fields for both kinds), for rows
+# the writer made itself (`_from_written`).
+StoredRow = namedtuple("StoredRow", message_select(CONTENTS).selected_columns.keys())
 
 
 class NewMessages:
@@ -61,9 +68,14 @@ class NewMessages:
 
 
 def read_added(
-    session: Session, account_id: str, added: Iterable[tuple[TopicRef, str]], inbound_new: int = 0
+    session: Session, account_id: str, added: Iterable[tuple[TopicRef, str]], inbound_new: int = 0,
+    written: dict[str, dict[str, dict[str, Any]]] | None = None,
 ) -> MessagesAdded:
-    """The event for these new messages ((topic, message id) of one account), as stored now."""
+    """The event for these new messages ((topic, message id) of one account), as stored now.
+
+    `written` (the DataStore's): {topic kind: {message id: the row as it was just written}}
+    for new rows nothing changed since. Those are not read back: only their row ids and the
+    text of the comments they answer are looked up (`_from_written`)."""
     ids: dict[str, list[str]] = {}
     refs: set[TopicRef] = set()
     for ref, message_id in added:
@@ -72,10 +84,13 @@ def read_added(
     rows: list[tuple[TopicTables, Any]] = []
     connection = session.connection()  # Core rows: the ORM's result machinery costs more here
     for t in BOTH:
-        keys = sorted(set(ids.get(t.kind, ())))
-        for start in range(0, len(keys), CHUNK):
-            found = connection.execute(_messages_statement(t.kind),
-                                       {"account_id": account_id, "keys": keys[start:start + CHUNK]})
+        keys = set(ids.get(t.kind, ()))
+        known = {key: row for key, row in (written or {}).get(t.kind, {}).items() if key in keys}
+        if known:
+            rows += [(t, row) for row in _from_written(connection, t, account_id, known)]
+            keys -= known.keys()
+        if keys:
+            found = connection.execute(_messages_statement(t.kind), {"account_id": account_id, "keys": list(keys)})
             rows += [(t, row) for row in found]
     channel = channels.get_channel(session, account_id)
     if channel is None:
@@ -90,13 +105,46 @@ def read_added(
     )
 
 
+def _from_written(connection: Any, t: TopicTables, account_id: str, written: dict[str, dict[str, Any]]) -> list[Any]:
+    """Rows shaped as `message_select` returns them, made from the rows the DataStore has just
+    inserted: one indexed lookup gives their row ids and the texts of the comments they
+    answer (which a view joins). New rows have no outbox row (a reply confirmed by the batch
+    is read back instead)."""
+    parents = {row["parent_platform_comment_id"] for row in written.values()
+               if row.get("parent_platform_comment_id")}
+    stored = {key: (row_id, text) for key, row_id, text in connection.execute(
+        _ids_statement(t.kind), {"account_id": account_id, "keys": list(written.keys() | parents)})}
+    key, topic = t.message_key.key, t.message_topic.key
+    author_id, author_name, author_avatar = t.author_id.key, t.author_name.key, t.author_avatar.key
+    rows = []
+    for platform_id, row in written.items():
+        parent = row.get("parent_platform_comment_id")
+        rows.append(StoredRow(
+            row_id=stored[platform_id][0], account_id=row["account_id"], platform_id=row[key],
+            topic_id=row[topic], author_id=row[author_id], author_name=row[author_name],
+            author_avatar=row[author_avatar], text=row["text"], created_ms=row["created_at"],
+            direction=row["direction"], is_read=row["is_read"], reply_id=None, reply_status=None,
+            reply_error=None, reply_error_code=None, reply_to_id=parent,
+            reply_to_text=stored[parent][1] if parent in stored else None,
+            message_type=row.get("message_type"),
+        ))
+    return rows
+
+
 @lru_cache(maxsize=None)
 def _messages_statement(kind: str) -> Any:
     """The messages of one account by their platform ids (built once: building a statement
     costs more than running it)."""
     t = BY_KIND[kind]
-    return message_select(t).where(t.message.account_id == bindparam("account_id"),
-                                    t.message_key.in_(bindparam("keys", expanding=True)))
+    return message_select(t).where(t.message.account_id == bindparam("account_id"), in_keys(t.message_key))
+
+
+@lru_cache(maxsize=None)
+def _ids_statement(kind: str) -> Any:
+    """Row id and text of messages of one account by their platform ids."""
+    t = BY_KIND[kind]
+    return select(t.message_key, t.message.id, t.message.text).where(
+        t.message.account_id == bindparam("account_id"), in_keys(t.message_key))
 
 
 def committed(event: MessagesAdded) -> MessagesAdded:

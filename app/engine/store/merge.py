@@ -112,6 +112,8 @@ class Outcome:
     inbound_new: int = 0
     changed_topics: set[TopicRef] = field(default_factory=set)  # created or edited topic rows
     confirmations: list[Confirmation] = field(default_factory=list)
+    # {topic kind: {message id: row}}: the added rows as inserted and not changed since
+    new_rows: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 def merge_batch(
@@ -133,14 +135,19 @@ def merge_batch(
         outcome.changed_topics.update(TopicRef(account_id, kind.topic_kind, t) for t in created)
         confirming = _claim_placeholders(session, kind, account_id, batch)
         written = _merge_kind(session, kind, account_id, batch, now_ms)
+        new_rows = outcome.new_rows[kind.topic_kind] = {}
         for key, (row, is_new) in written.items():
             ref = TopicRef(account_id, kind.topic_kind, row[kind.topic_key])
             if is_new:
                 outcome.added.append((ref, key))
                 outcome.inbound_new += row["direction"] != OUT
+                new_rows[key] = row
             else:
                 outcome.updated.append((ref, key))
-        outcome.confirmations.extend(confirm_replies(session, kind, account_id, confirming, now))
+        confirmations = confirm_replies(session, kind, account_id, confirming, now)
+        for c in confirmations:
+            new_rows.pop(c.message_id, None)  # linked to its reply since: no longer as written
+        outcome.confirmations.extend(confirmations)
     touched = {ref for ref, _ in outcome.added + outcome.updated}
     touched.update(c.topic for c in outcome.confirmations)
     if touched:
