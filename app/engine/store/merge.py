@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 from pydantic import BaseModel
-from sqlalchemy import BigInteger, bindparam, case, delete, or_, select, type_coerce, update
+from sqlalchemy import BigInteger, and_, bindparam, case, delete, or_, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -123,6 +123,7 @@ def merge_batch(
     outcome = Outcome()
     now_ms = to_millis(now)
     records = resolve_aliases(session, account_id, ALL_KINDS, records, TOPIC_OF, COMMENTS)
+    claimable = _replies_to_claim(session, account_id, records)
     for kind in TOPIC_KINDS:
         rows = _merge_kind(session, kind, account_id, records.get(kind, []), now_ms)
         outcome.changed_topics.update(TopicRef(account_id, kind.topic_kind, k) for k in rows)
@@ -133,7 +134,7 @@ def merge_batch(
         topics = {getattr(r, kind.topic_key) for r in batch}
         created = _ensure_topics(session, TOPIC_OF[kind.topic_kind], account_id, topics, now_ms)
         outcome.changed_topics.update(TopicRef(account_id, kind.topic_kind, t) for t in created)
-        confirming = _claim_placeholders(session, kind, account_id, batch)
+        confirming = _claim_placeholders(session, kind, account_id, batch, claimable.get(_target_type(kind), []))
         written = _merge_kind(session, kind, account_id, batch, now_ms)
         new_rows = outcome.new_rows[kind.topic_kind] = {}
         for key, (row, is_new) in written.items():
@@ -331,52 +332,63 @@ def _ensure_topics(
 
 
 # ---- Reply confirmation ----------------------------------------------------------------------
+def _replies_to_claim(
+    session: Session, account_id: str, records: dict[Kind, list[BaseModel]]
+) -> dict[str, list[Reply]]:
+    """Our replies the batch's messages may be the platform's copies of, by target type: one
+    query for the batch. Those awaiting their copy under one of the batch's ids, and, when
+    the batch has outbound messages, those the operator confirmed by looking (they have no
+    platform id to match: `_confirmed_by_the_operator`)."""
+    crawled = [getattr(r, kind.key) for kind in MESSAGE_KINDS for r in records.get(kind, ())]
+    if not crawled:
+        return {}
+    outbound = any(getattr(r, "direction", None) == OUT for kind in MESSAGE_KINDS for r in records.get(kind, ()))
+    found: dict[str, list[Reply]] = {}
+    for reply in session.scalars(_claimable(outbound), {
+        "account_id": account_id, "keys": crawled, "since": utcnow() - OPERATOR_CONFIRMED_WINDOW,
+    }):
+        found.setdefault(reply.target_type, []).append(reply)
+    return found
+
+
+@lru_cache(maxsize=None)
+def _claimable(outbound: bool) -> Any:
+    awaiting = and_(in_keys(Reply.platform_reply_id), Reply.status != ReplyStatus.CONFIRMED.value)
+    looked = and_(Reply.status == ReplyStatus.CONFIRMED.value, Reply.platform_reply_id.is_(None),
+                  Reply.created_at >= bindparam("since"))
+    return (select(Reply).where(Reply.account_id == bindparam("account_id"), or_(awaiting, looked) if outbound else awaiting)
+            .order_by(Reply.created_at))
+
+
 def _claim_placeholders(
-    session: Session, kind: Kind, account_id: str, batch: list[BaseModel]
+    session: Session, kind: Kind, account_id: str, batch: list[BaseModel], candidates: list[Reply]
 ) -> list[Reply]:
-    """Find our replies that these crawled messages are the platform's copies of, and make
-    each reply's placeholder give way to its copy (`adopt_platform_copy`), so the upsert that
-    follows updates that row instead of adding a duplicate."""
-    target = _target_type(kind)
-    # Few replies await confirmation at any time: fetch them all, match in Python.
-    awaiting = session.scalars(
-        select(Reply).where(
-            Reply.account_id == account_id,
-            Reply.platform_reply_id.is_not(None),
-            Reply.target_type == target,
-            Reply.status != ReplyStatus.CONFIRMED.value,
-        )
-    ).all()
+    """Our replies (of `candidates`, `_replies_to_claim`'s) that these crawled messages are the
+    platform's copies of; each reply's placeholder gives way to its copy
+    (`adopt_platform_copy`), so the upsert that follows updates that row instead of adding a
+    duplicate."""
     crawled = {getattr(r, kind.key) for r in batch}
-    replies = [reply for reply in awaiting if reply.platform_reply_id in crawled]
+    replies = [reply for reply in candidates
+               if reply.platform_reply_id is not None and reply.platform_reply_id in crawled]
     claimed = {reply.platform_reply_id for reply in replies}
+    unlinked = [reply for reply in candidates if reply.platform_reply_id is None]
     replies += _confirmed_by_the_operator(
-        session, kind, account_id, [r for r in batch if getattr(r, kind.key) not in claimed])
+        session, kind, account_id, [r for r in batch if getattr(r, kind.key) not in claimed], unlinked)
     for reply in replies:
         adopt_platform_copy(session, reply)
     return replies
 
 
 def _confirmed_by_the_operator(
-    session: Session, kind: Kind, account_id: str, batch: list[BaseModel]
+    session: Session, kind: Kind, account_id: str, batch: list[BaseModel], unlinked: list[Reply]
 ) -> list[Reply]:
     """Replies the operator confirmed by looking ("it is there": an uncertain reply) have no
     platform id to match. Their copy, when the crawl reaches it, is an outbound message of ours
     in the reply's topic with the reply's text, made after it and not yet anyone's; it takes
-    the copy's id, and the placeholder gives way to the copy instead of standing beside it."""
+    the copy's id, and the placeholder gives way to the copy instead of standing beside it.
+    `unlinked`: those replies, oldest first."""
     outbound = [r for r in batch if getattr(r, "direction", None) == OUT]
-    if not outbound:
-        return []
-    unlinked = session.scalars(
-        select(Reply).where(
-            Reply.account_id == account_id,
-            Reply.target_type == _target_type(kind),
-            Reply.status == ReplyStatus.CONFIRMED.value,
-            Reply.platform_reply_id.is_(None),
-            Reply.created_at >= utcnow() - OPERATOR_CONFIRMED_WINDOW,
-        ).order_by(Reply.created_at)
-    ).all()
-    if not unlinked:
+    if not outbound or not unlinked:
         return []
     key = kind.model.__table__.c[kind.key]
     taken = set(session.scalars(select(key).where(
