@@ -90,7 +90,7 @@ def read_added(
             rows += [(t, row) for row in _from_written(connection, t, account_id, known)]
             keys -= known.keys()
         if keys:
-            found = connection.execute(_messages_statement(t.kind), {"account_id": account_id, "keys": list(keys)})
+            found = connection.execute(_messages_statement(t.kind), {"account_id": account_id, "keys": list(keys)}).all()
             rows += [(t, row) for row in found]
     channel = channels.get_channel(session, account_id)
     if channel is None:
@@ -113,7 +113,7 @@ def _from_written(connection: Any, t: TopicTables, account_id: str, written: dic
     parents = {row["parent_platform_comment_id"] for row in written.values()
                if row.get("parent_platform_comment_id")}
     stored = {key: (row_id, text) for key, row_id, text in connection.execute(
-        _ids_statement(t.kind), {"account_id": account_id, "keys": list(written.keys() | parents)})}
+        _ids_statement(t.kind), {"account_id": account_id, "keys": list(written.keys() | parents)}).all()}
     key, topic = t.message_key.key, t.message_topic.key
     author_id, author_name, author_avatar = t.author_id.key, t.author_name.key, t.author_avatar.key
     rows = []

@@ -103,7 +103,7 @@ def topics_of(session: Session, refs: Iterable[TopicRef]) -> list[Topic]:
     found = []
     connection = session.connection()
     for (account_id, kind), keys in sorted(wanted.items()):
-        rows = connection.execute(_lookup_many_statement(kind), {"account_id": account_id, "keys": list(keys)})
+        rows = connection.execute(_lookup_many_statement(kind), {"account_id": account_id, "keys": list(keys)}).all()
         found += [_to_topic(account_id, row) for row in rows]
     return found
 

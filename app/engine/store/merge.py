@@ -23,11 +23,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 from pydantic import BaseModel
-from sqlalchemy import BigInteger, and_, bindparam, case, delete, or_, select, type_coerce, update
+from sqlalchemy import BigInteger, Boolean, and_, bindparam, case, delete, literal_column, or_, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -52,6 +53,7 @@ from .models import (
 from .validation import to_millis
 
 OUT = Direction.OURS.value
+OUT_SQL = literal_column(f"'{OUT}'")  # in the SQL itself: the upserts bind the rows' values only
 TIME_FIELDS = frozenset({"created_at", "publish_at"})  # the records' datetime fields
 OPERATOR_CONFIRMED_WINDOW = timedelta(days=7)  # how long a reply confirmed by looking waits for its copy
 CLOCK_SKEW = timedelta(minutes=2)  # the platform's clock against ours
@@ -241,7 +243,7 @@ def _existing(
     result = session.connection().execute(_select_existing(kind), {"account_id": account_id, "keys": list(keys)})
     names = tuple(result.keys())
     position = names.index(kind.key)
-    return {row[position]: dict(zip(names, row)) for row in result}
+    return {row[position]: dict(zip(names, row)) for row in result.all()}
 
 
 # Statements are built once per kind (and dialect) and reused: building them per batch costs
@@ -259,8 +261,9 @@ def _dialect(session: Session) -> str:
 
 
 def _insert(dialect: str, kind: Kind) -> Any:
-    """The dialect's INSERT, which has ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(kind.model.__table__)
+    """The dialect's INSERT, which has ON CONFLICT (SQLite and PostgreSQL spell it alike).
+    Inline: without the RETURNING of each new row's id that PostgreSQL's would add."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(kind.model.__table__).inline()
 
 
 @lru_cache(maxsize=None)
@@ -273,8 +276,8 @@ def _upsert(dialect: str, kind: Kind) -> Any:
     if kind.is_message:
         # A direction of "out" sticks; a message that turns out to be ours becomes read. The
         # rest of is_read is the operator's and is left as it is.
-        values["direction"] = case((table.c.direction == OUT, OUT), else_=new.direction)
-        values["is_read"] = or_(table.c.is_read, new.direction == OUT)
+        values["direction"] = case((table.c.direction == OUT_SQL, OUT_SQL), else_=new.direction)
+        values["is_read"] = or_(table.c.is_read, new.direction == OUT_SQL)
     return statement.on_conflict_do_update(index_elements=["account_id", kind.key], set_=values)
 
 
@@ -286,33 +289,35 @@ def _insert_if_absent(dialect: str, kind: Kind) -> Any:
 def _execute_many(session: Session, statement: Any, rows: list[dict[str, Any]]) -> None:
     """Run `statement` once per row with the driver's executemany. SQLAlchemy's own
     executemany builds every row's parameters through its generic machinery, which costs as
-    much as SQLite storing the row; the rows here are already column values, so only the
-    type conversions SQLAlchemy would apply (JSON, UTC milliseconds) are left to do."""
+    much as SQLite storing the row. The rows here hold their values as stored already (times
+    as epoch milliseconds, booleans, text), so the driver takes them as they are; only a JSON
+    column (a work's stats) is converted first."""
     columns = tuple(sorted(rows[0]))  # every row of a call has the same columns
-    compiled, names, defaults, processors = _driver_statement(session.get_bind().dialect, statement, columns)
-    params: list[Any] = []
-    for row in rows:
-        values = [row[name] if name in row else defaults[name] for name in names]
-        for i, process in processors:
-            values[i] = process(values[i])
-        params.append(tuple(values) if compiled.positional else dict(zip(names, values)))
-    session.connection().exec_driver_sql(compiled.string, params)
+    sql, positions, converters = _driver_statement(session.get_bind().dialect, statement, columns)
+    if converters:
+        rows = [row | {name: convert(row[name]) for name, convert in converters} for row in rows]
+    params = list(map(itemgetter(*positions), rows)) if positions else rows
+    session.connection().exec_driver_sql(sql, params)
 
 
 @lru_cache(maxsize=None)
 def _driver_statement(
     dialect: Any, statement: Any, columns: tuple[str, ...]
-) -> tuple[Any, tuple[str, ...], dict[str, Any], tuple[tuple[int, Any], ...]]:
-    """`statement` compiled once for `dialect` and these row columns: the compiled form, its
-    parameter names in order, their defaults (literals such as the "out" in the upsert) and
-    the bind processors."""
+) -> tuple[str, tuple[str, ...] | None, tuple[tuple[str, Any], ...]]:
+    """`statement` compiled once for `dialect` and these row columns: its SQL, the order of
+    its parameters when they are positional (None: named after the columns), and the
+    conversions the rows' values need (SQLAlchemy's bind processors, but for those of times
+    and booleans, which would return what the rows hold)."""
     compiled = statement.compile(dialect=dialect, column_keys=list(columns))
     names = tuple(compiled.positiontup) if compiled.positional else tuple(compiled.binds)
-    processors = tuple(
-        (i, process) for i, name in enumerate(names)
-        if (process := compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    if sorted(names) != list(columns):  # each row binds its own values only
+        raise ValueError(f"{statement} binds {names}, not the row columns {columns}")
+    converters = tuple(
+        (name, process) for name in names
+        if not isinstance(compiled.binds[name].type, (UtcMillis, Boolean))
+        and (process := compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
     )
-    return compiled, names, {name: compiled.binds[name].effective_value for name in names}, processors
+    return compiled.string, names if compiled.positional else None, converters
 
 
 # ---- Topics ---------------------------------------------------------------------------------
