@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from .counters import CHUNK
+from .keys import stored_keys
 from .models import RecordAlias
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def resolve_aliases(
         name = kind.batch_field
         carriers = [r for r in records[kind] if r.aliases]
         carried = {a for r in carriers for a in r.aliases.values()} | {getattr(r, kind.key) for r in carriers}
-        stored = _stored_keys(session, kind, account_id, carried) if carried else set()
+        stored = stored_keys(session, kind.model.__table__, kind.key, account_id, carried) if carried else set()
         out = []
         for record in records[kind]:
             key = getattr(record, kind.key)
@@ -92,8 +93,10 @@ def resolve_aliases(
 
 
 def _has_aliases(session: Session, account_id: str) -> bool:
-    return session.execute(
-        select(RecordAlias.alias).where(RecordAlias.account_id == account_id).limit(1)).first() is not None
+    return session.connection().execute(_ANY_ALIAS, {"account_id": account_id}).first() is not None
+
+
+_ANY_ALIAS = select(RecordAlias.alias).where(RecordAlias.account_id == bindparam("account_id")).limit(1)
 
 
 def _known_aliases(session: Session, account_id: str, ids: set[str]) -> dict[tuple[str, str], str]:
@@ -104,17 +107,6 @@ def _known_aliases(session: Session, account_id: str, ids: set[str]) -> dict[tup
     for start in range(0, len(ordered), CHUNK):
         for kind, alias, platform_id in session.execute(statement, {"ids": ordered[start:start + CHUNK]}):
             found[(kind, alias)] = platform_id
-    return found
-
-
-def _stored_keys(session: Session, kind: "Kind", account_id: str, ids: set[str]) -> set[str]:
-    table = kind.model.__table__
-    column = table.c[kind.key]
-    ordered = sorted(ids)
-    found: set[str] = set()
-    for start in range(0, len(ordered), CHUNK):
-        found.update(session.scalars(select(column).where(
-            table.c.account_id == account_id, column.in_(ordered[start:start + CHUNK]))))
     return found
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import bindparam, select
 
 from ..bus import EventBus
 from ..events import MessagesAdded, MessagesUpdated, MessageStatusChanged
@@ -28,6 +29,7 @@ from .models import Account, ReplyStatus, utcnow
 
 log = logging.getLogger(__name__)
 LOGGED_REJECTIONS_PER_BATCH = 10  # a flood of bad records must not flood the log
+_ACCOUNT = select(Account.id).where(Account.id == bindparam("id"))
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ class DataStore:
         valid: dict[Kind, list[BaseModel]] = {}
         for kind in ALL_KINDS:
             valid[kind] = _validate(kind, getattr(batch, kind.batch_field), result.rejected)
-        if session.get(Account, batch.account_id) is None:
+        if session.connection().execute(_ACCOUNT, {"id": batch.account_id}).first() is None:
             reason = f"unknown account {batch.account_id!r} (deleted, or never added)"
             for kind, records in valid.items():
                 result.rejected.extend(

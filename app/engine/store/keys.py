@@ -17,11 +17,13 @@ PostgreSQL. The keys must be strings (platform ids are).
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any, Iterable
 
-from sqlalchemy import String, bindparam
+from sqlalchemy import String, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import Boolean, TypeDecorator
@@ -73,3 +75,15 @@ def _in_keys_postgresql(element: InKeys, compiler: Any, **kw: Any) -> str:
 def in_keys(column: Any, name: str = "keys") -> InKeys:
     """`column IN :name`, where `name` is bound to a list (or set) of string keys."""
     return InKeys(column, name)
+
+
+def stored_keys(session: Session, table: Any, key: str, account_id: str, keys: Iterable[str]) -> set[str]:
+    """Which of these keys of one account `table` holds (its (account_id, key) index alone
+    answers: no row is read)."""
+    statement = _stored_keys_statement(table, key)
+    return set(session.connection().execute(statement, {"account_id": account_id, "keys": list(keys)}).scalars())
+
+
+@lru_cache(maxsize=None)
+def _stored_keys_statement(table: Any, key: str) -> Any:
+    return select(table.c[key]).where(table.c.account_id == bindparam("account_id"), in_keys(table.c[key]))

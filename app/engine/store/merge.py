@@ -37,7 +37,7 @@ from ..records import CommentRecord, ContentRecord, ConversationRecord, MessageR
 from ..reply_text import text_key
 from .aliases import resolve_aliases
 from .counters import refresh_accounts, refresh_topics
-from .keys import in_keys
+from .keys import in_keys, stored_keys
 from .models import (
     Comment,
     Content,
@@ -126,6 +126,7 @@ def merge_batch(
     now_ms = to_millis(now)
     records = resolve_aliases(session, account_id, ALL_KINDS, records, TOPIC_OF, COMMENTS)
     claimable = _replies_to_claim(session, account_id, records)
+    touched: set[TopicRef] = set()  # topics whose messages changed
     for kind in TOPIC_KINDS:
         rows = _merge_kind(session, kind, account_id, records.get(kind, []), now_ms)
         outcome.changed_topics.update(TopicRef(account_id, kind.topic_kind, k) for k in rows)
@@ -139,8 +140,10 @@ def merge_batch(
         confirming = _claim_placeholders(session, kind, account_id, batch, claimable.get(_target_type(kind), []))
         written = _merge_kind(session, kind, account_id, batch, now_ms)
         new_rows = outcome.new_rows[kind.topic_kind] = {}
+        refs: dict[str, TopicRef] = {}  # one per topic (hundreds of rows share a few topics)
         for key, (row, is_new) in written.items():
-            ref = TopicRef(account_id, kind.topic_kind, row[kind.topic_key])
+            topic = row[kind.topic_key]
+            ref = refs.get(topic) or refs.setdefault(topic, TopicRef(account_id, kind.topic_kind, topic))
             if is_new:
                 outcome.added.append((ref, key))
                 outcome.inbound_new += row["direction"] != OUT
@@ -151,8 +154,8 @@ def merge_batch(
         for c in confirmations:
             new_rows.pop(c.message_id, None)  # linked to its reply since: no longer as written
         outcome.confirmations.extend(confirmations)
-    touched = {ref for ref, _ in outcome.added + outcome.updated}
-    touched.update(c.topic for c in outcome.confirmations)
+        touched.update(refs.values())
+        touched.update(c.topic for c in confirmations)
     if touched:
         refresh_topics(session, touched)
         refresh_accounts(session, [account_id])
@@ -325,8 +328,7 @@ def _ensure_topics(
     session: Session, kind: Kind, account_id: str, keys: set[str], now_ms: int
 ) -> list[str]:
     """Create a minimal topic row for each key that has none; returns the keys created."""
-    known = _existing(session, kind, account_id, keys)
-    missing = sorted(keys - known.keys())
+    missing = sorted(keys - stored_keys(session, kind.model.__table__, kind.key, account_id, keys))
     if missing:
         rows = [
             _new_row(kind, account_id, kind.record.model_construct(**{kind.key: key}), now_ms)
