@@ -14,6 +14,7 @@ views) never change. An alias already taken by another row is not moved.
 """
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Iterable
 
 from pydantic import BaseModel
@@ -37,7 +38,8 @@ def resolve_aliases(
     """`records` re-keyed to their stored rows (see the module doc); new aliases are added
     to the session. Kinds are handled in `kinds` order, topics before their messages."""
     kinds = [k for k in kinds if records.get(k)]
-    if not any(r.aliases for k in kinds for r in records[k]) and not _has_aliases(session, account_id):
+    carry = attrgetter("aliases")
+    if not any(any(map(carry, records[k])) for k in kinds) and not _has_aliases(session, account_id):
         return records  # the common case (platforms with one id system): one indexed probe
     wanted: set[str] = set()
     for kind in kinds:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
@@ -54,7 +54,6 @@ from .validation import to_millis
 
 OUT = Direction.OURS.value
 OUT_SQL = literal_column(f"'{OUT}'")  # in the SQL itself: the upserts bind the rows' values only
-TIME_FIELDS = frozenset({"created_at", "publish_at"})  # the records' datetime fields
 OPERATOR_CONFIRMED_WINDOW = timedelta(days=7)  # how long a reply confirmed by looking waits for its copy
 CLOCK_SKEW = timedelta(minutes=2)  # the platform's clock against ours
 
@@ -70,6 +69,7 @@ class Kind:
     crawled: tuple[str, ...]  # columns a re-crawl may update
     topic_kind: str  # the TopicRef kind: what this record is (topics) or belongs to (messages)
     topic_key: str | None = None  # for messages: the column with their topic's platform id
+    times: tuple[str, ...] = ()  # the record's datetime fields (stored as epoch milliseconds)
 
     @property
     def is_message(self) -> bool:
@@ -80,17 +80,17 @@ class Kind:
 
 
 CONTENTS = Kind("contents", ContentRecord, Content, "platform_content_id",
-                ("kind", "title", "cover_url", "url", "publish_at", "stats"), "content")
+                ("kind", "title", "cover_url", "url", "publish_at", "stats"), "content", times=("publish_at",))
 CONVERSATIONS = Kind("conversations", ConversationRecord, Conversation, "platform_conversation_id",
                      ("peer_id", "peer_name", "peer_avatar"), "conversation")
 COMMENTS = Kind("comments", CommentRecord, Comment, "platform_comment_id",
                 ("parent_platform_comment_id", "author_id", "author_name", "author_avatar", "text",
                  "created_at", "direction", "like_count"),
-                "content", topic_key="platform_content_id")
+                "content", topic_key="platform_content_id", times=("created_at",))
 MESSAGES = Kind("messages", MessageRecord, DirectMessage, "platform_message_id",
                 ("sender_id", "sender_name", "sender_avatar", "text", "message_type", "created_at",
                  "direction", "is_recalled"),
-                "conversation", topic_key="platform_conversation_id")
+                "conversation", topic_key="platform_conversation_id", times=("created_at",))
 TOPIC_KINDS = (CONTENTS, CONVERSATIONS)
 MESSAGE_KINDS = (COMMENTS, MESSAGES)
 ALL_KINDS = (CONTENTS, COMMENTS, CONVERSATIONS, MESSAGES)
@@ -134,7 +134,7 @@ def merge_batch(
         batch = records.get(kind, [])
         if not batch:
             continue
-        topics = {getattr(r, kind.topic_key) for r in batch}
+        topics = set(map(attrgetter(kind.topic_key), batch))
         created = _ensure_topics(session, TOPIC_OF[kind.topic_kind], account_id, topics, now_ms)
         outcome.changed_topics.update(TopicRef(account_id, kind.topic_kind, t) for t in created)
         confirming = _claim_placeholders(session, kind, account_id, batch, claimable.get(_target_type(kind), []))
@@ -170,10 +170,10 @@ def _merge_kind(
     inserted or changed (unchanged rows are left alone and not returned)."""
     if not records:
         return {}
-    existing = _existing(session, kind, account_id, {getattr(r, kind.key) for r in records})
+    keys = list(map(attrgetter(kind.key), records))
+    existing = _existing(session, kind, account_id, set(keys))
     pending: dict[str, dict[str, Any]] = {}
-    for record in records:
-        key = getattr(record, kind.key)
+    for key, record in zip(keys, records):
         base = pending.get(key) or existing.get(key)
         if base is None:
             pending[key] = _new_row(kind, account_id, record, now_ms)
@@ -194,7 +194,7 @@ def _merge_kind(
 
 
 def _new_row(kind: Kind, account_id: str, record: BaseModel, now_ms: int) -> dict[str, Any]:
-    row = _columns(record)
+    row = _columns(kind, record)
     row.pop("is_read", None)
     row["account_id"] = account_id
     if kind.is_message:
@@ -211,7 +211,7 @@ def _new_row(kind: Kind, account_id: str, record: BaseModel, now_ms: int) -> dic
 def _merged_row(kind: Kind, base: dict[str, Any], record: BaseModel) -> dict[str, Any]:
     """`base` updated with what the record knows (see the module doc for the rules)."""
     row = dict(base)
-    values = _columns(record)
+    values = _columns(kind, record)
     for name in kind.crawled:
         if name in record.model_fields_set and values.get(name) is not None:
             row[name] = values[name]
@@ -227,13 +227,13 @@ def _differs(kind: Kind, before: dict[str, Any], after: dict[str, Any]) -> bool:
     return any(before.get(name) != after.get(name) for name in kind.crawled)
 
 
-def _columns(record: BaseModel) -> dict[str, Any]:
+def _columns(kind: Kind, record: BaseModel) -> dict[str, Any]:
     """The record as column values (times as epoch milliseconds, as stored). A validated
     record's fields are plain values already: a copy of them costs a fraction of a
     model_dump, which would rebuild every one."""
     values = dict(record.__dict__)
     del values["aliases"]  # kept apart (aliases.py)
-    for name in TIME_FIELDS.intersection(values):
+    for name in kind.times:
         if values[name] is not None:
             values[name] = to_millis(values[name])
     return values
@@ -346,7 +346,7 @@ def _replies_to_claim(
     query for the batch. Those awaiting their copy under one of the batch's ids, and, when
     the batch has outbound messages, those the operator confirmed by looking (they have no
     platform id to match: `_confirmed_by_the_operator`)."""
-    crawled = [getattr(r, kind.key) for kind in MESSAGE_KINDS for r in records.get(kind, ())]
+    crawled = [key for kind in MESSAGE_KINDS for key in map(attrgetter(kind.key), records.get(kind, ()))]
     if not crawled:
         return {}
     outbound = any(getattr(r, "direction", None) == OUT for kind in MESSAGE_KINDS for r in records.get(kind, ()))
@@ -374,7 +374,7 @@ def _claim_placeholders(
     platform's copies of; each reply's placeholder gives way to its copy
     (`adopt_platform_copy`), so the upsert that follows updates that row instead of adding a
     duplicate."""
-    crawled = {getattr(r, kind.key) for r in batch}
+    crawled = set(map(attrgetter(kind.key), batch))
     replies = [reply for reply in candidates
                if reply.platform_reply_id is not None and reply.platform_reply_id in crawled]
     claimed = {reply.platform_reply_id for reply in replies}

@@ -14,6 +14,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MILLISECOND = timedelta(milliseconds=1)
 EARLIEST = datetime(2005, 1, 1, tzinfo=timezone.utc)  # older than any platform we serve
 FUTURE_SLACK = timedelta(days=1)  # clocks drift; anything later is a unit or parser bug
 # Epoch numbers below this are seconds, above it milliseconds: as seconds 1e11 is the year
@@ -76,7 +77,7 @@ def utc_instant(value: object) -> datetime:
 
 def to_millis(instant: datetime) -> int:
     """Exact epoch milliseconds of an aware datetime (no float rounding)."""
-    return (instant - EPOCH) // timedelta(milliseconds=1)
+    return (instant - EPOCH) // MILLISECOND
 
 
 def _aware(instant: datetime) -> datetime:
