@@ -17,7 +17,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import Session
 
 from ..events import MessagesAdded
@@ -107,28 +107,40 @@ def read_added(
 
 def _from_written(connection: Any, t: TopicTables, account_id: str, written: dict[str, dict[str, Any]]) -> list[Any]:
     """Rows shaped as `message_select` returns them, made from the rows the DataStore has just
-    inserted: one indexed lookup gives their row ids and the texts of the comments they
-    answer (which a view joins). New rows have no outbox row (a reply confirmed by the batch
-    is read back instead)."""
+    inserted: only their row ids and the texts of the comments they answer (which a view
+    joins) are looked up. New rows have no outbox row (a reply confirmed by the batch is
+    read back instead)."""
+    ids = _row_ids(connection, t, account_id, written.keys())
     parents = {row["parent_platform_comment_id"] for row in written.values()
                if row.get("parent_platform_comment_id")}
-    stored = {key: (row_id, text) for key, row_id, text in connection.execute(
-        _ids_statement(t.kind), {"account_id": account_id, "keys": list(written.keys() | parents)}).all()}
+    texts = dict(connection.execute(_texts_statement(t.kind), {"account_id": account_id, "keys": list(parents)}).all()
+                 ) if parents else {}
     key, topic = t.message_key.key, t.message_topic.key
     author_id, author_name, author_avatar = t.author_id.key, t.author_name.key, t.author_avatar.key
     rows = []
     for platform_id, row in written.items():
         parent = row.get("parent_platform_comment_id")
         rows.append(StoredRow(
-            row_id=stored[platform_id][0], account_id=row["account_id"], platform_id=row[key],
+            row_id=ids[platform_id], account_id=row["account_id"], platform_id=row[key],
             topic_id=row[topic], author_id=row[author_id], author_name=row[author_name],
             author_avatar=row[author_avatar], text=row["text"], created_ms=row["created_at"],
             direction=row["direction"], is_read=row["is_read"], reply_id=None, reply_status=None,
-            reply_error=None, reply_error_code=None, reply_to_id=parent,
-            reply_to_text=stored[parent][1] if parent in stored else None,
+            reply_error=None, reply_error_code=None, reply_to_id=parent, reply_to_text=texts.get(parent),
             message_type=row.get("message_type"),
         ))
     return rows
+
+
+def _row_ids(connection: Any, t: TopicTables, account_id: str, keys: Iterable[str]) -> dict[str, int]:
+    """The row ids of these messages, inserted just now: one writer stores a batch, so they
+    are the table's newest rows, which a short backward scan of its primary key confirms.
+    When they are not (another process wrote in between, or a row was changed since and is
+    not among `keys`), they are looked up by key."""
+    keys = set(keys)
+    newest = connection.execute(_newest_statement(t.kind), {"n": len(keys)}).all()
+    if len(newest) == len(keys) and all(a == account_id and k in keys for k, _, a in newest):
+        return {k: row_id for k, row_id, _ in newest}
+    return dict(connection.execute(_ids_statement(t.kind), {"account_id": account_id, "keys": list(keys)}).all())
 
 
 @lru_cache(maxsize=None)
@@ -141,10 +153,24 @@ def _messages_statement(kind: str) -> Any:
 
 @lru_cache(maxsize=None)
 def _ids_statement(kind: str) -> Any:
-    """Row id and text of messages of one account by their platform ids."""
+    """Row ids of messages of one account by their platform ids."""
     t = BY_KIND[kind]
-    return select(t.message_key, t.message.id, t.message.text).where(
-        t.message.account_id == bindparam("account_id"), in_keys(t.message_key))
+    return select(t.message_key, t.message.id).where(t.message.account_id == bindparam("account_id"), in_keys(t.message_key))
+
+
+@lru_cache(maxsize=None)
+def _newest_statement(kind: str) -> Any:
+    """The newest `n` rows of a message table (platform id, row id, account)."""
+    t = BY_KIND[kind]
+    return select(t.message_key, t.message.id, t.message.account_id).order_by(t.message.id.desc()).limit(
+        bindparam("n", type_=Integer))
+
+
+@lru_cache(maxsize=None)
+def _texts_statement(kind: str) -> Any:
+    """The texts of messages of one account by their platform ids."""
+    t = BY_KIND[kind]
+    return select(t.message_key, t.message.text).where(t.message.account_id == bindparam("account_id"), in_keys(t.message_key))
 
 
 def committed(event: MessagesAdded) -> MessagesAdded:
