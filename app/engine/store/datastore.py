@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import bindparam, select
 
 from ..bus import EventBus
@@ -115,6 +116,13 @@ class DataStore:
 
 
 def _validate(kind: Kind, raw_records: list[Any], rejected: list[Rejection]) -> list[BaseModel]:
+    """The valid records; each bad one is added to `rejected`. The whole list is validated at
+    once first (one call into pydantic instead of one per record); only a list with a bad
+    record is gone through one by one, to keep the rest and say what is wrong."""
+    try:
+        return _list_of(kind.record).validate_python(raw_records)
+    except ValidationError:
+        pass
     valid = []
     for index, raw in enumerate(raw_records):
         try:
@@ -122,6 +130,11 @@ def _validate(kind: Kind, raw_records: list[Any], rejected: list[Rejection]) -> 
         except ValidationError as error:
             rejected.append(Rejection(kind.batch_field, index, _key_of(raw, kind), _reason(error)))
     return valid
+
+
+@lru_cache(maxsize=None)
+def _list_of(record: type[BaseModel]) -> TypeAdapter[list[BaseModel]]:
+    return TypeAdapter(list[record])  # type: ignore[valid-type]
 
 
 def _reason(error: ValidationError) -> str:
