@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from .store.validation import clean_text, utc_instant
 
@@ -24,6 +24,24 @@ MAX_TEXT_LEN = 20_000
 MAX_URL_LEN = 4_096
 MAX_KIND_LEN = 16
 MAX_COUNT = 2**31 - 1
+
+
+def _text(max_length: int, min_length: int = 0) -> Any:
+    """The type of every text field: a string of that length, then checked by clean_text
+    (no control characters or lone surrogates, newlines normalised). A type rather than one
+    validator for every field: it is not called for the fields that are no text or None,
+    which made most of the calls (validation.py)."""
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length),
+                     AfterValidator(clean_text)]
+
+
+Id = _text(MAX_ID_LEN, min_length=1)  # a record's own id, or its topic's
+OptionalId = _text(MAX_ID_LEN) | None
+Name = _text(MAX_NAME_LEN) | None
+Url = _text(MAX_URL_LEN) | None
+Text = _text(MAX_TEXT_LEN)
+OptionalText = Text | None
+ShortKind = Annotated[str, AfterValidator(clean_text)]  # its length: _short_kind below
 
 
 class _Record(BaseModel):
@@ -48,12 +66,6 @@ class _Record(BaseModel):
                 raise ValueError(f"alias {system} must be 1 to {MAX_ID_LEN} characters")
         return value
 
-    @field_validator("*", mode="after")
-    @classmethod
-    def _clean_strings(cls, value: Any) -> Any:
-        """Every text field: no control characters or lone surrogates (validation.py)."""
-        return clean_text(value) if isinstance(value, str) else value
-
     @field_validator("created_at", "publish_at", mode="before", check_fields=False)
     @classmethod
     def _utc_times(cls, value: Any) -> Any:
@@ -76,23 +88,23 @@ class _Record(BaseModel):
 
 
 class ContentRecord(_Record):
-    platform_content_id: str = Field(min_length=1, max_length=MAX_ID_LEN)
-    kind: str = "video"
-    title: str | None = Field(None, max_length=MAX_TEXT_LEN)
-    cover_url: str | None = Field(None, max_length=MAX_URL_LEN)
-    url: str | None = Field(None, max_length=MAX_URL_LEN)
+    platform_content_id: Id
+    kind: ShortKind = "video"
+    title: OptionalText = None
+    cover_url: Url = None
+    url: Url = None
     publish_at: datetime | None = None
     stats: dict[str, int] = Field(default_factory=dict)
 
 
 class CommentRecord(_Record):
-    platform_comment_id: str = Field(min_length=1, max_length=MAX_ID_LEN)
-    platform_content_id: str = Field(min_length=1, max_length=MAX_ID_LEN)
-    parent_platform_comment_id: str | None = Field(None, max_length=MAX_ID_LEN)
-    author_id: str | None = Field(None, max_length=MAX_ID_LEN)
-    author_name: str | None = Field(None, max_length=MAX_NAME_LEN)
-    author_avatar: str | None = Field(None, max_length=MAX_URL_LEN)
-    text: str = Field(max_length=MAX_TEXT_LEN)
+    platform_comment_id: Id
+    platform_content_id: Id
+    parent_platform_comment_id: OptionalId = None
+    author_id: OptionalId = None
+    author_name: Name = None
+    author_avatar: Url = None
+    text: Text
     created_at: datetime
     direction: Direction = "in"
     like_count: int = 0
@@ -100,20 +112,20 @@ class CommentRecord(_Record):
 
 
 class ConversationRecord(_Record):
-    platform_conversation_id: str = Field(min_length=1, max_length=MAX_ID_LEN)
-    peer_id: str | None = Field(None, max_length=MAX_ID_LEN)
-    peer_name: str | None = Field(None, max_length=MAX_NAME_LEN)
-    peer_avatar: str | None = Field(None, max_length=MAX_URL_LEN)
+    platform_conversation_id: Id
+    peer_id: OptionalId = None
+    peer_name: Name = None
+    peer_avatar: Url = None
 
 
 class MessageRecord(_Record):
-    platform_message_id: str = Field(min_length=1, max_length=MAX_ID_LEN)
-    platform_conversation_id: str = Field(min_length=1, max_length=MAX_ID_LEN)
-    sender_id: str | None = Field(None, max_length=MAX_ID_LEN)
-    sender_name: str | None = Field(None, max_length=MAX_NAME_LEN)
-    sender_avatar: str | None = Field(None, max_length=MAX_URL_LEN)
-    text: str = Field(max_length=MAX_TEXT_LEN)
-    message_type: str = "text"
+    platform_message_id: Id
+    platform_conversation_id: Id
+    sender_id: OptionalId = None
+    sender_name: Name = None
+    sender_avatar: Url = None
+    text: Text
+    message_type: ShortKind = "text"
     created_at: datetime
     direction: Direction = "in"
     is_recalled: bool = False

@@ -4,25 +4,37 @@ One batch used to make every consumer query the database again as soon as it hea
 batch: the message list its newest page, the topic list its shown rows, the channel list every
 account, the tray the unread totals and the account's name. The writer reads all of it here
 once, with the same queries the views use (so an event's rows equal what a view would return
-right after the commit), a few indexed lookups on the rows it has just written.
+right after the commit), a few indexed lookups on the rows it has just written. The new
+message rows themselves the DataStore hands over as it wrote them: reading hundreds of rows
+back cost the writer more than storing them (only their row ids are looked up).
 """
 from __future__ import annotations
 
 import time
+from collections import namedtuple
 from collections.abc import Iterable
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import Session
 
 from ..events import MessagesAdded
-from ..store.counters import CHUNK
+from ..store.keys import in_keys
 from . import channels, topics
 from .messages import message_select, to_message
 from .tables import BOTH, BY_KIND, TopicTables
 from .types import Message, TopicRef
+
+# A message row as `message_select` returns it (the same fields for both kinds), for rows
+# the writer made itself (`_from_written`, which fills them in this order).
+STORED_ROW = ("row_id", "account_id", "platform_id", "topic_id", "author_id", "author_name", "author_avatar",
+              "text", "created_ms", "direction", "is_read", "reply_id", "reply_status", "reply_error",
+              "reply_error_code", "reply_to_id", "reply_to_text", "message_type")
+if any(tuple(message_select(t).selected_columns.keys()) != STORED_ROW for t in BOTH):
+    raise RuntimeError("im/added.py: STORED_ROW no longer matches message_select's columns")
+StoredRow = namedtuple("StoredRow", STORED_ROW)
 
 
 class NewMessages:
@@ -61,9 +73,14 @@ class NewMessages:
 
 
 def read_added(
-    session: Session, account_id: str, added: Iterable[tuple[TopicRef, str]], inbound_new: int = 0
+    session: Session, account_id: str, added: Iterable[tuple[TopicRef, str]], inbound_new: int = 0,
+    written: dict[str, dict[str, dict[str, Any]]] | None = None,
 ) -> MessagesAdded:
-    """The event for these new messages ((topic, message id) of one account), as stored now."""
+    """The event for these new messages ((topic, message id) of one account), as stored now.
+
+    `written` (the DataStore's): {topic kind: {message id: the row as it was just written}}
+    for new rows nothing changed since. Those are not read back: only their row ids and the
+    text of the comments they answer are looked up (`_from_written`)."""
     ids: dict[str, list[str]] = {}
     refs: set[TopicRef] = set()
     for ref, message_id in added:
@@ -72,10 +89,13 @@ def read_added(
     rows: list[tuple[TopicTables, Any]] = []
     connection = session.connection()  # Core rows: the ORM's result machinery costs more here
     for t in BOTH:
-        keys = sorted(set(ids.get(t.kind, ())))
-        for start in range(0, len(keys), CHUNK):
-            found = connection.execute(_messages_statement(t.kind),
-                                       {"account_id": account_id, "keys": keys[start:start + CHUNK]})
+        keys = set(ids.get(t.kind, ()))
+        known = {key: row for key, row in (written or {}).get(t.kind, {}).items() if key in keys}
+        if known:
+            rows += [(t, row) for row in _from_written(connection, t, account_id, known)]
+            keys -= known.keys()
+        if keys:
+            found = connection.execute(_messages_statement(t.kind), {"account_id": account_id, "keys": list(keys)}).all()
             rows += [(t, row) for row in found]
     channel = channels.get_channel(session, account_id)
     if channel is None:
@@ -90,13 +110,70 @@ def read_added(
     )
 
 
+def _from_written(connection: Any, t: TopicTables, account_id: str, written: dict[str, dict[str, Any]]) -> list[Any]:
+    """Rows shaped as `message_select` returns them, made from the rows the DataStore has just
+    inserted: only their row ids and the texts of the comments they answer (which a view
+    joins) are looked up. New rows have no outbox row (a reply confirmed by the batch is
+    read back instead)."""
+    ids = _row_ids(connection, t, account_id, written.keys())
+    parents = {row["parent_platform_comment_id"] for row in written.values()
+               if row.get("parent_platform_comment_id")}
+    texts = dict(connection.execute(_texts_statement(t.kind), {"account_id": account_id, "keys": list(parents)}).all()
+                 ) if parents else {}
+    key, topic = t.message_key.key, t.message_topic.key
+    author_id, author_name, author_avatar = t.author_id.key, t.author_name.key, t.author_avatar.key
+    rows = []
+    for platform_id, row in written.items():
+        parent = row.get("parent_platform_comment_id")
+        rows.append(StoredRow(  # by position (half the cost of keywords), in STORED_ROW's order
+            ids[platform_id], row["account_id"], row[key], row[topic], row[author_id], row[author_name],
+            row[author_avatar], row["text"], row["created_at"], row["direction"], row["is_read"],
+            None, None, None, None,  # reply_id, reply_status, reply_error, reply_error_code
+            parent, texts.get(parent), row.get("message_type"),
+        ))
+    return rows
+
+
+def _row_ids(connection: Any, t: TopicTables, account_id: str, keys: Iterable[str]) -> dict[str, int]:
+    """The row ids of these messages, inserted just now: one writer stores a batch, so they
+    are the table's newest rows, which a short backward scan of its primary key confirms.
+    When they are not (another process wrote in between, or a row was changed since and is
+    not among `keys`), they are looked up by key."""
+    keys = set(keys)
+    newest = connection.execute(_newest_statement(t.kind), {"n": len(keys)}).all()
+    if len(newest) == len(keys) and all(a == account_id and k in keys for k, _, a in newest):
+        return {k: row_id for k, row_id, _ in newest}
+    return dict(connection.execute(_ids_statement(t.kind), {"account_id": account_id, "keys": list(keys)}).all())
+
+
 @lru_cache(maxsize=None)
 def _messages_statement(kind: str) -> Any:
     """The messages of one account by their platform ids (built once: building a statement
     costs more than running it)."""
     t = BY_KIND[kind]
-    return message_select(t).where(t.message.account_id == bindparam("account_id"),
-                                    t.message_key.in_(bindparam("keys", expanding=True)))
+    return message_select(t).where(t.message.account_id == bindparam("account_id"), in_keys(t.message_key))
+
+
+@lru_cache(maxsize=None)
+def _ids_statement(kind: str) -> Any:
+    """Row ids of messages of one account by their platform ids."""
+    t = BY_KIND[kind]
+    return select(t.message_key, t.message.id).where(t.message.account_id == bindparam("account_id"), in_keys(t.message_key))
+
+
+@lru_cache(maxsize=None)
+def _newest_statement(kind: str) -> Any:
+    """The newest `n` rows of a message table (platform id, row id, account)."""
+    t = BY_KIND[kind]
+    return select(t.message_key, t.message.id, t.message.account_id).order_by(t.message.id.desc()).limit(
+        bindparam("n", type_=Integer))
+
+
+@lru_cache(maxsize=None)
+def _texts_statement(kind: str) -> Any:
+    """The texts of messages of one account by their platform ids."""
+    t = BY_KIND[kind]
+    return select(t.message_key, t.message.text).where(t.message.account_id == bindparam("account_id"), in_keys(t.message_key))
 
 
 def committed(event: MessagesAdded) -> MessagesAdded:

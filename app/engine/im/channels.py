@@ -25,14 +25,15 @@ def list_channels(session: Session) -> list[Channel]:
 
 
 def get_channel(session: Session, account_id: str) -> Channel | None:
-    row = session.execute(_CHANNEL, {"account_id": account_id}).first()
+    row = session.connection().execute(_CHANNEL, {"account_id": account_id}).first()  # Core: no ORM overhead
     return None if row is None else _to_channel(row)
 
 
 def unread_totals(session: Session, account_id: str | None) -> UnreadTotals:
     """Unread inbound comments and direct messages of one account, or of all of them."""
     comments, dms = (
-        int(session.execute(_unread_sum(t.kind, account_id is not None), {"account_id": account_id}).scalar_one())
+        int(session.connection().execute(_unread_sum(t.kind, account_id is not None),
+                                         {"account_id": account_id}).scalar_one())
         for t in BOTH
     )
     return UnreadTotals(comments=comments, direct_messages=dms)

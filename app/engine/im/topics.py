@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from ..store.keys import in_keys
 from ..store.models import Account, Content, Conversation, Reply, ReplyStatus
 from .messages import check_limit
 from .tables import BOTH, BY_KIND, CONTENTS, TopicTables, tables_for, utc_from_ms
@@ -102,7 +103,7 @@ def topics_of(session: Session, refs: Iterable[TopicRef]) -> list[Topic]:
     found = []
     connection = session.connection()
     for (account_id, kind), keys in sorted(wanted.items()):
-        rows = connection.execute(_lookup_many_statement(kind), {"account_id": account_id, "keys": sorted(keys)})
+        rows = connection.execute(_lookup_many_statement(kind), {"account_id": account_id, "keys": list(keys)}).all()
         found += [_to_topic(account_id, row) for row in rows]
     return found
 
@@ -182,8 +183,7 @@ def _lookup_statement(kind: str) -> Any:
 @lru_cache(maxsize=None)
 def _lookup_many_statement(kind: str) -> Any:
     t = BY_KIND[kind]
-    return select(*_columns(t)).where(
-        t.topic.account_id == bindparam("account_id"), t.topic_key.in_(bindparam("keys", expanding=True)))
+    return select(*_columns(t)).where(t.topic.account_id == bindparam("account_id"), in_keys(t.topic_key))
 
 
 # Typed: PostgreSQL would otherwise cast a millisecond time to a 32-bit INTEGER.

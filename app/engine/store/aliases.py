@@ -14,6 +14,7 @@ views) never change. An alias already taken by another row is not moved.
 """
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Iterable
 
 from pydantic import BaseModel
@@ -21,6 +22,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from .counters import CHUNK
+from .keys import stored_keys
 from .models import RecordAlias
 
 if TYPE_CHECKING:
@@ -36,7 +38,8 @@ def resolve_aliases(
     """`records` re-keyed to their stored rows (see the module doc); new aliases are added
     to the session. Kinds are handled in `kinds` order, topics before their messages."""
     kinds = [k for k in kinds if records.get(k)]
-    if not any(r.aliases for k in kinds for r in records[k]) and not _has_aliases(session, account_id):
+    carry = attrgetter("aliases")
+    if not any(any(map(carry, records[k])) for k in kinds) and not _has_aliases(session, account_id):
         return records  # the common case (platforms with one id system): one indexed probe
     wanted: set[str] = set()
     for kind in kinds:
@@ -54,7 +57,7 @@ def resolve_aliases(
         name = kind.batch_field
         carriers = [r for r in records[kind] if r.aliases]
         carried = {a for r in carriers for a in r.aliases.values()} | {getattr(r, kind.key) for r in carriers}
-        stored = _stored_keys(session, kind, account_id, carried) if carried else set()
+        stored = stored_keys(session, kind.model.__table__, kind.key, account_id, carried) if carried else set()
         out = []
         for record in records[kind]:
             key = getattr(record, kind.key)
@@ -92,8 +95,10 @@ def resolve_aliases(
 
 
 def _has_aliases(session: Session, account_id: str) -> bool:
-    return session.execute(
-        select(RecordAlias.alias).where(RecordAlias.account_id == account_id).limit(1)).first() is not None
+    return session.connection().execute(_ANY_ALIAS, {"account_id": account_id}).first() is not None
+
+
+_ANY_ALIAS = select(RecordAlias.alias).where(RecordAlias.account_id == bindparam("account_id")).limit(1)
 
 
 def _known_aliases(session: Session, account_id: str, ids: set[str]) -> dict[tuple[str, str], str]:
@@ -104,17 +109,6 @@ def _known_aliases(session: Session, account_id: str, ids: set[str]) -> dict[tup
     for start in range(0, len(ordered), CHUNK):
         for kind, alias, platform_id in session.execute(statement, {"ids": ordered[start:start + CHUNK]}):
             found[(kind, alias)] = platform_id
-    return found
-
-
-def _stored_keys(session: Session, kind: "Kind", account_id: str, ids: set[str]) -> set[str]:
-    table = kind.model.__table__
-    column = table.c[kind.key]
-    ordered = sorted(ids)
-    found: set[str] = set()
-    for start in range(0, len(ordered), CHUNK):
-        found.update(session.scalars(select(column).where(
-            table.c.account_id == account_id, column.in_(ordered[start:start + CHUNK]))))
     return found
 
 

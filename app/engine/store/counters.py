@@ -24,6 +24,7 @@ from sqlalchemy import and_, bindparam, false, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ..im.types import TopicRef
+from .keys import in_keys
 from .models import Account, Comment, Content, Conversation, Direction, DirectMessage
 
 PREVIEW_CHARS = 120
@@ -47,11 +48,7 @@ def refresh_topics(session: Session, refs: Iterable[TopicRef]) -> None:
         grouped[(ref.kind, ref.account_id)].add(ref.platform_id)
     connection = session.connection()
     for (kind, account_id), keys in grouped.items():
-        ordered = sorted(keys)
-        for start in range(0, len(ordered), CHUNK):
-            connection.execute(
-                _topic_update(kind), {"account": account_id, "keys": ordered[start:start + CHUNK]}
-            )
+        connection.execute(_topic_update(kind), {"account": account_id, "keys": sorted(keys)})
 
 
 def refresh_accounts(session: Session, account_ids: Iterable[str]) -> None:
@@ -87,8 +84,7 @@ def _topic_update(kind: str) -> Any:
 
     return (
         update(topic)
-        .where(topic.account_id == bindparam("account"),
-               getattr(topic, topic_key).in_(bindparam("keys", expanding=True)))
+        .where(topic.account_id == bindparam("account"), in_keys(getattr(topic, topic_key)))
         .values(
             message_count=select(func.count()).where(in_topic(message)).scalar_subquery(),
             unread_count=select(func.count())

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy import bindparam, select
 
 from ..bus import EventBus
 from ..events import MessagesAdded, MessagesUpdated, MessageStatusChanged
@@ -28,6 +30,7 @@ from .models import Account, ReplyStatus, utcnow
 
 log = logging.getLogger(__name__)
 LOGGED_REJECTIONS_PER_BATCH = 10  # a flood of bad records must not flood the log
+_ACCOUNT = select(Account.id).where(Account.id == bindparam("id"))
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ class DataStore:
         valid: dict[Kind, list[BaseModel]] = {}
         for kind in ALL_KINDS:
             valid[kind] = _validate(kind, getattr(batch, kind.batch_field), result.rejected)
-        if session.get(Account, batch.account_id) is None:
+        if session.connection().execute(_ACCOUNT, {"id": batch.account_id}).first() is None:
             result.unknown_account = True
             reason = f"unknown account {batch.account_id!r} (deleted, or never added)"
             for kind, records in valid.items():
@@ -92,7 +95,8 @@ class DataStore:
         result.accepted = sum(len(records) for records in valid.values())
         result.added_message_ids = [key for _, key in outcome.added]
         result.updated_message_ids = [key for _, key in outcome.updated]
-        added = read_added(session, batch.account_id, outcome.added, outcome.inbound_new) if outcome.added else None
+        added = (read_added(session, batch.account_id, outcome.added, outcome.inbound_new, outcome.new_rows)
+                 if outcome.added else None)
         return result, outcome, added
 
     # ---- Internals (on the event loop, after commit)
@@ -114,6 +118,13 @@ class DataStore:
 
 
 def _validate(kind: Kind, raw_records: list[Any], rejected: list[Rejection]) -> list[BaseModel]:
+    """The valid records; each bad one is added to `rejected`. The whole list is validated at
+    once first (one call into pydantic instead of one per record); only a list with a bad
+    record is gone through one by one, to keep the rest and say what is wrong."""
+    try:
+        return _list_of(kind.record).validate_python(raw_records)
+    except ValidationError:
+        pass
     valid = []
     for index, raw in enumerate(raw_records):
         try:
@@ -121,6 +132,11 @@ def _validate(kind: Kind, raw_records: list[Any], rejected: list[Rejection]) -> 
         except ValidationError as error:
             rejected.append(Rejection(kind.batch_field, index, _key_of(raw, kind), _reason(error)))
     return valid
+
+
+@lru_cache(maxsize=None)
+def _list_of(record: type[BaseModel]) -> TypeAdapter[list[BaseModel]]:
+    return TypeAdapter(list[record])  # type: ignore[valid-type]
 
 
 def _reason(error: ValidationError) -> str:

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import attrgetter, itemgetter
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 from pydantic import BaseModel
-from sqlalchemy import bindparam, case, delete, or_, select, update
+from sqlalchemy import BigInteger, Boolean, and_, bindparam, case, delete, literal_column, or_, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -35,7 +36,8 @@ from ..im.types import TopicRef
 from ..records import CommentRecord, ContentRecord, ConversationRecord, MessageRecord
 from ..reply_text import text_key
 from .aliases import resolve_aliases
-from .counters import CHUNK, refresh_accounts, refresh_topics
+from .counters import refresh_accounts, refresh_topics
+from .keys import in_keys, stored_keys
 from .models import (
     Comment,
     Content,
@@ -45,11 +47,13 @@ from .models import (
     Reply,
     ReplyStatus,
     TargetType,
+    UtcMillis,
     utcnow,
 )
 from .validation import to_millis
 
 OUT = Direction.OURS.value
+OUT_SQL = literal_column(f"'{OUT}'")  # in the SQL itself: the upserts bind the rows' values only
 OPERATOR_CONFIRMED_WINDOW = timedelta(days=7)  # how long a reply confirmed by looking waits for its copy
 CLOCK_SKEW = timedelta(minutes=2)  # the platform's clock against ours
 
@@ -65,6 +69,7 @@ class Kind:
     crawled: tuple[str, ...]  # columns a re-crawl may update
     topic_kind: str  # the TopicRef kind: what this record is (topics) or belongs to (messages)
     topic_key: str | None = None  # for messages: the column with their topic's platform id
+    times: tuple[str, ...] = ()  # the record's datetime fields (stored as epoch milliseconds)
 
     @property
     def is_message(self) -> bool:
@@ -75,17 +80,17 @@ class Kind:
 
 
 CONTENTS = Kind("contents", ContentRecord, Content, "platform_content_id",
-                ("kind", "title", "cover_url", "url", "publish_at", "stats"), "content")
+                ("kind", "title", "cover_url", "url", "publish_at", "stats"), "content", times=("publish_at",))
 CONVERSATIONS = Kind("conversations", ConversationRecord, Conversation, "platform_conversation_id",
                      ("peer_id", "peer_name", "peer_avatar"), "conversation")
 COMMENTS = Kind("comments", CommentRecord, Comment, "platform_comment_id",
                 ("parent_platform_comment_id", "author_id", "author_name", "author_avatar", "text",
                  "created_at", "direction", "like_count"),
-                "content", topic_key="platform_content_id")
+                "content", topic_key="platform_content_id", times=("created_at",))
 MESSAGES = Kind("messages", MessageRecord, DirectMessage, "platform_message_id",
                 ("sender_id", "sender_name", "sender_avatar", "text", "message_type", "created_at",
                  "direction", "is_recalled"),
-                "conversation", topic_key="platform_conversation_id")
+                "conversation", topic_key="platform_conversation_id", times=("created_at",))
 TOPIC_KINDS = (CONTENTS, CONVERSATIONS)
 MESSAGE_KINDS = (COMMENTS, MESSAGES)
 ALL_KINDS = (CONTENTS, COMMENTS, CONVERSATIONS, MESSAGES)
@@ -109,6 +114,8 @@ class Outcome:
     inbound_new: int = 0
     changed_topics: set[TopicRef] = field(default_factory=set)  # created or edited topic rows
     confirmations: list[Confirmation] = field(default_factory=list)
+    # {topic kind: {message id: row}}: the added rows as inserted and not changed since
+    new_rows: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 def merge_batch(
@@ -118,6 +125,8 @@ def merge_batch(
     outcome = Outcome()
     now_ms = to_millis(now)
     records = resolve_aliases(session, account_id, ALL_KINDS, records, TOPIC_OF, COMMENTS)
+    claimable = _replies_to_claim(session, account_id, records)
+    touched: set[TopicRef] = set()  # topics whose messages changed
     for kind in TOPIC_KINDS:
         rows = _merge_kind(session, kind, account_id, records.get(kind, []), now_ms)
         outcome.changed_topics.update(TopicRef(account_id, kind.topic_kind, k) for k in rows)
@@ -125,21 +134,28 @@ def merge_batch(
         batch = records.get(kind, [])
         if not batch:
             continue
-        topics = {getattr(r, kind.topic_key) for r in batch}
+        topics = set(map(attrgetter(kind.topic_key), batch))
         created = _ensure_topics(session, TOPIC_OF[kind.topic_kind], account_id, topics, now_ms)
         outcome.changed_topics.update(TopicRef(account_id, kind.topic_kind, t) for t in created)
-        confirming = _claim_placeholders(session, kind, account_id, batch)
+        confirming = _claim_placeholders(session, kind, account_id, batch, claimable.get(_target_type(kind), []))
         written = _merge_kind(session, kind, account_id, batch, now_ms)
+        new_rows = outcome.new_rows[kind.topic_kind] = {}
+        refs: dict[str, TopicRef] = {}  # one per topic (hundreds of rows share a few topics)
         for key, (row, is_new) in written.items():
-            ref = TopicRef(account_id, kind.topic_kind, row[kind.topic_key])
+            topic = row[kind.topic_key]
+            ref = refs.get(topic) or refs.setdefault(topic, TopicRef(account_id, kind.topic_kind, topic))
             if is_new:
                 outcome.added.append((ref, key))
                 outcome.inbound_new += row["direction"] != OUT
+                new_rows[key] = row
             else:
                 outcome.updated.append((ref, key))
-        outcome.confirmations.extend(confirm_replies(session, kind, account_id, confirming, now))
-    touched = {ref for ref, _ in outcome.added + outcome.updated}
-    touched.update(c.topic for c in outcome.confirmations)
+        confirmations = confirm_replies(session, kind, account_id, confirming, now)
+        for c in confirmations:
+            new_rows.pop(c.message_id, None)  # linked to its reply since: no longer as written
+        outcome.confirmations.extend(confirmations)
+        touched.update(refs.values())
+        touched.update(c.topic for c in confirmations)
     if touched:
         refresh_topics(session, touched)
         refresh_accounts(session, [account_id])
@@ -154,10 +170,10 @@ def _merge_kind(
     inserted or changed (unchanged rows are left alone and not returned)."""
     if not records:
         return {}
-    existing = _existing(session, kind, account_id, {getattr(r, kind.key) for r in records})
+    keys = list(map(attrgetter(kind.key), records))
+    existing = _existing(session, kind, account_id, set(keys))
     pending: dict[str, dict[str, Any]] = {}
-    for record in records:
-        key = getattr(record, kind.key)
+    for key, record in zip(keys, records):
         base = pending.get(key) or existing.get(key)
         if base is None:
             pending[key] = _new_row(kind, account_id, record, now_ms)
@@ -178,7 +194,7 @@ def _merge_kind(
 
 
 def _new_row(kind: Kind, account_id: str, record: BaseModel, now_ms: int) -> dict[str, Any]:
-    row = _columns(record)
+    row = _columns(kind, record)
     row.pop("is_read", None)
     row["account_id"] = account_id
     if kind.is_message:
@@ -195,7 +211,7 @@ def _new_row(kind: Kind, account_id: str, record: BaseModel, now_ms: int) -> dic
 def _merged_row(kind: Kind, base: dict[str, Any], record: BaseModel) -> dict[str, Any]:
     """`base` updated with what the record knows (see the module doc for the rules)."""
     row = dict(base)
-    values = _columns(record)
+    values = _columns(kind, record)
     for name in kind.crawled:
         if name in record.model_fields_set and values.get(name) is not None:
             row[name] = values[name]
@@ -211,12 +227,15 @@ def _differs(kind: Kind, before: dict[str, Any], after: dict[str, Any]) -> bool:
     return any(before.get(name) != after.get(name) for name in kind.crawled)
 
 
-def _columns(record: BaseModel) -> dict[str, Any]:
-    """The record as column values (times as epoch milliseconds, as stored)."""
-    values = record.model_dump(exclude={"aliases"})  # kept apart (aliases.py)
-    for name, value in values.items():
-        if isinstance(value, datetime):
-            values[name] = to_millis(value)
+def _columns(kind: Kind, record: BaseModel) -> dict[str, Any]:
+    """The record as column values (times as epoch milliseconds, as stored). A validated
+    record's fields are plain values already: a copy of them costs a fraction of a
+    model_dump, which would rebuild every one."""
+    values = dict(record.__dict__)
+    del values["aliases"]  # kept apart (aliases.py)
+    for name in kind.times:
+        if values[name] is not None:
+            values[name] = to_millis(values[name])
     return values
 
 
@@ -224,20 +243,10 @@ def _existing(
     session: Session, kind: Kind, account_id: str, keys: Iterable[str]
 ) -> dict[str, dict[str, Any]]:
     """The stored rows of these keys (all insertable columns, times as milliseconds)."""
-    found: dict[str, dict[str, Any]] = {}
-    ordered = sorted(keys)
-    connection = session.connection()
-    for start in range(0, len(ordered), CHUNK):
-        result = connection.execute(
-            _select_existing(kind), {"account_id": account_id, "keys": ordered[start:start + CHUNK]}
-        )
-        for row in result.mappings():
-            values = {
-                name: to_millis(value) if isinstance(value, datetime) else value
-                for name, value in row.items()
-            }
-            found[values[kind.key]] = values
-    return found
+    result = session.connection().execute(_select_existing(kind), {"account_id": account_id, "keys": list(keys)})
+    names = tuple(result.keys())
+    position = names.index(kind.key)
+    return {row[position]: dict(zip(names, row)) for row in result.all()}
 
 
 # Statements are built once per kind (and dialect) and reused: building them per batch costs
@@ -245,10 +254,9 @@ def _existing(
 @lru_cache(maxsize=None)
 def _select_existing(kind: Kind) -> Any:
     table = kind.model.__table__
-    return select(*[c for c in table.columns if c.name != "id"]).where(
-        table.c.account_id == bindparam("account_id"),
-        table.c[kind.key].in_(bindparam("keys", expanding=True)),
-    )
+    columns = [type_coerce(c, BigInteger).label(c.name) if isinstance(c.type, UtcMillis) else c
+               for c in table.columns if c.name != "id"]  # times as stored: milliseconds
+    return select(*columns).where(table.c.account_id == bindparam("account_id"), in_keys(table.c[kind.key]))
 
 
 def _dialect(session: Session) -> str:
@@ -256,8 +264,9 @@ def _dialect(session: Session) -> str:
 
 
 def _insert(dialect: str, kind: Kind) -> Any:
-    """The dialect's INSERT, which has ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(kind.model.__table__)
+    """The dialect's INSERT, which has ON CONFLICT (SQLite and PostgreSQL spell it alike).
+    Inline: without the RETURNING of each new row's id that PostgreSQL's would add."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(kind.model.__table__).inline()
 
 
 @lru_cache(maxsize=None)
@@ -270,8 +279,8 @@ def _upsert(dialect: str, kind: Kind) -> Any:
     if kind.is_message:
         # A direction of "out" sticks; a message that turns out to be ours becomes read. The
         # rest of is_read is the operator's and is left as it is.
-        values["direction"] = case((table.c.direction == OUT, OUT), else_=new.direction)
-        values["is_read"] = or_(table.c.is_read, new.direction == OUT)
+        values["direction"] = case((table.c.direction == OUT_SQL, OUT_SQL), else_=new.direction)
+        values["is_read"] = or_(table.c.is_read, new.direction == OUT_SQL)
     return statement.on_conflict_do_update(index_elements=["account_id", kind.key], set_=values)
 
 
@@ -283,33 +292,35 @@ def _insert_if_absent(dialect: str, kind: Kind) -> Any:
 def _execute_many(session: Session, statement: Any, rows: list[dict[str, Any]]) -> None:
     """Run `statement` once per row with the driver's executemany. SQLAlchemy's own
     executemany builds every row's parameters through its generic machinery, which costs as
-    much as SQLite storing the row; the rows here are already column values, so only the
-    type conversions SQLAlchemy would apply (JSON, UTC milliseconds) are left to do."""
+    much as SQLite storing the row. The rows here hold their values as stored already (times
+    as epoch milliseconds, booleans, text), so the driver takes them as they are; only a JSON
+    column (a work's stats) is converted first."""
     columns = tuple(sorted(rows[0]))  # every row of a call has the same columns
-    compiled, names, defaults, processors = _driver_statement(session.get_bind().dialect, statement, columns)
-    params: list[Any] = []
-    for row in rows:
-        values = [row[name] if name in row else defaults[name] for name in names]
-        for i, process in processors:
-            values[i] = process(values[i])
-        params.append(tuple(values) if compiled.positional else dict(zip(names, values)))
-    session.connection().exec_driver_sql(compiled.string, params)
+    sql, positions, converters = _driver_statement(session.get_bind().dialect, statement, columns)
+    if converters:
+        rows = [row | {name: convert(row[name]) for name, convert in converters} for row in rows]
+    params = list(map(itemgetter(*positions), rows)) if positions else rows
+    session.connection().exec_driver_sql(sql, params)
 
 
 @lru_cache(maxsize=None)
 def _driver_statement(
     dialect: Any, statement: Any, columns: tuple[str, ...]
-) -> tuple[Any, tuple[str, ...], dict[str, Any], tuple[tuple[int, Any], ...]]:
-    """`statement` compiled once for `dialect` and these row columns: the compiled form, its
-    parameter names in order, their defaults (literals such as the "out" in the upsert) and
-    the bind processors."""
+) -> tuple[str, tuple[str, ...] | None, tuple[tuple[str, Any], ...]]:
+    """`statement` compiled once for `dialect` and these row columns: its SQL, the order of
+    its parameters when they are positional (None: named after the columns), and the
+    conversions the rows' values need (SQLAlchemy's bind processors, but for those of times
+    and booleans, which would return what the rows hold)."""
     compiled = statement.compile(dialect=dialect, column_keys=list(columns))
     names = tuple(compiled.positiontup) if compiled.positional else tuple(compiled.binds)
-    processors = tuple(
-        (i, process) for i, name in enumerate(names)
-        if (process := compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    if sorted(names) != list(columns):  # each row binds its own values only
+        raise ValueError(f"{statement} binds {names}, not the row columns {columns}")
+    converters = tuple(
+        (name, process) for name in names
+        if not isinstance(compiled.binds[name].type, (UtcMillis, Boolean))
+        and (process := compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
     )
-    return compiled, names, {name: compiled.binds[name].effective_value for name in names}, processors
+    return compiled.string, names if compiled.positional else None, converters
 
 
 # ---- Topics ---------------------------------------------------------------------------------
@@ -317,8 +328,7 @@ def _ensure_topics(
     session: Session, kind: Kind, account_id: str, keys: set[str], now_ms: int
 ) -> list[str]:
     """Create a minimal topic row for each key that has none; returns the keys created."""
-    known = _existing(session, kind, account_id, keys)
-    missing = sorted(keys - known.keys())
+    missing = sorted(keys - stored_keys(session, kind.model.__table__, kind.key, account_id, keys))
     if missing:
         rows = [
             _new_row(kind, account_id, kind.record.model_construct(**{kind.key: key}), now_ms)
@@ -329,52 +339,63 @@ def _ensure_topics(
 
 
 # ---- Reply confirmation ----------------------------------------------------------------------
+def _replies_to_claim(
+    session: Session, account_id: str, records: dict[Kind, list[BaseModel]]
+) -> dict[str, list[Reply]]:
+    """Our replies the batch's messages may be the platform's copies of, by target type: one
+    query for the batch. Those awaiting their copy under one of the batch's ids, and, when
+    the batch has outbound messages, those the operator confirmed by looking (they have no
+    platform id to match: `_confirmed_by_the_operator`)."""
+    crawled = [key for kind in MESSAGE_KINDS for key in map(attrgetter(kind.key), records.get(kind, ()))]
+    if not crawled:
+        return {}
+    outbound = any(getattr(r, "direction", None) == OUT for kind in MESSAGE_KINDS for r in records.get(kind, ()))
+    found: dict[str, list[Reply]] = {}
+    for reply in session.scalars(_claimable(outbound), {
+        "account_id": account_id, "keys": crawled, "since": utcnow() - OPERATOR_CONFIRMED_WINDOW,
+    }):
+        found.setdefault(reply.target_type, []).append(reply)
+    return found
+
+
+@lru_cache(maxsize=None)
+def _claimable(outbound: bool) -> Any:
+    awaiting = and_(in_keys(Reply.platform_reply_id), Reply.status != ReplyStatus.CONFIRMED.value)
+    looked = and_(Reply.status == ReplyStatus.CONFIRMED.value, Reply.platform_reply_id.is_(None),
+                  Reply.created_at >= bindparam("since"))
+    return (select(Reply).where(Reply.account_id == bindparam("account_id"), or_(awaiting, looked) if outbound else awaiting)
+            .order_by(Reply.created_at))
+
+
 def _claim_placeholders(
-    session: Session, kind: Kind, account_id: str, batch: list[BaseModel]
+    session: Session, kind: Kind, account_id: str, batch: list[BaseModel], candidates: list[Reply]
 ) -> list[Reply]:
-    """Find our replies that these crawled messages are the platform's copies of, and make
-    each reply's placeholder give way to its copy (`adopt_platform_copy`), so the upsert that
-    follows updates that row instead of adding a duplicate."""
-    target = _target_type(kind)
-    # Few replies await confirmation at any time: fetch them all, match in Python.
-    awaiting = session.scalars(
-        select(Reply).where(
-            Reply.account_id == account_id,
-            Reply.platform_reply_id.is_not(None),
-            Reply.target_type == target,
-            Reply.status != ReplyStatus.CONFIRMED.value,
-        )
-    ).all()
-    crawled = {getattr(r, kind.key) for r in batch}
-    replies = [reply for reply in awaiting if reply.platform_reply_id in crawled]
+    """Our replies (of `candidates`, `_replies_to_claim`'s) that these crawled messages are the
+    platform's copies of; each reply's placeholder gives way to its copy
+    (`adopt_platform_copy`), so the upsert that follows updates that row instead of adding a
+    duplicate."""
+    crawled = set(map(attrgetter(kind.key), batch))
+    replies = [reply for reply in candidates
+               if reply.platform_reply_id is not None and reply.platform_reply_id in crawled]
     claimed = {reply.platform_reply_id for reply in replies}
+    unlinked = [reply for reply in candidates if reply.platform_reply_id is None]
     replies += _confirmed_by_the_operator(
-        session, kind, account_id, [r for r in batch if getattr(r, kind.key) not in claimed])
+        session, kind, account_id, [r for r in batch if getattr(r, kind.key) not in claimed], unlinked)
     for reply in replies:
         adopt_platform_copy(session, reply)
     return replies
 
 
 def _confirmed_by_the_operator(
-    session: Session, kind: Kind, account_id: str, batch: list[BaseModel]
+    session: Session, kind: Kind, account_id: str, batch: list[BaseModel], unlinked: list[Reply]
 ) -> list[Reply]:
     """Replies the operator confirmed by looking ("it is there": an uncertain reply) have no
     platform id to match. Their copy, when the crawl reaches it, is an outbound message of ours
     in the reply's topic with the reply's text, made after it and not yet anyone's; it takes
-    the copy's id, and the placeholder gives way to the copy instead of standing beside it."""
+    the copy's id, and the placeholder gives way to the copy instead of standing beside it.
+    `unlinked`: those replies, oldest first."""
     outbound = [r for r in batch if getattr(r, "direction", None) == OUT]
-    if not outbound:
-        return []
-    unlinked = session.scalars(
-        select(Reply).where(
-            Reply.account_id == account_id,
-            Reply.target_type == _target_type(kind),
-            Reply.status == ReplyStatus.CONFIRMED.value,
-            Reply.platform_reply_id.is_(None),
-            Reply.created_at >= utcnow() - OPERATOR_CONFIRMED_WINDOW,
-        ).order_by(Reply.created_at)
-    ).all()
-    if not unlinked:
+    if not outbound or not unlinked:
         return []
     key = kind.model.__table__.c[kind.key]
     taken = set(session.scalars(select(key).where(

@@ -14,6 +14,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MILLISECOND = timedelta(milliseconds=1)
 EARLIEST = datetime(2005, 1, 1, tzinfo=timezone.utc)  # older than any platform we serve
 FUTURE_SLACK = timedelta(days=1)  # clocks drift; anything later is a unit or parser bug
 # Epoch numbers below this are seconds, above it milliseconds: as seconds 1e11 is the year
@@ -42,29 +43,31 @@ def clean_text(value: str) -> str:
 def utc_instant(value: object) -> datetime:
     """An aware UTC datetime, to the millisecond, from an aware datetime, an ISO 8601 string
     with a time zone, or epoch seconds/milliseconds (told apart by magnitude)."""
-    if isinstance(value, str) and _NUMBER.fullmatch(value):
-        value = float(value)
-    if isinstance(value, bool):
-        raise ValueError("expected a time, got a boolean")
-    if isinstance(value, (int, float)):
-        if not math.isfinite(value):
-            raise ValueError(f"expected a time, got {value}")
-        millis = value if abs(value) >= MILLIS_THRESHOLD else value * 1000
-        try:
-            instant = EPOCH + timedelta(milliseconds=round(millis))
-        except OverflowError:
-            raise ValueError(f"time {value} is out of range") from None
-    elif isinstance(value, str):
-        try:
-            instant = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ValueError(f"not an ISO 8601 time: {value[:40]!r}") from None
-        instant = _aware(instant)
-    elif isinstance(value, datetime):
+    if isinstance(value, datetime):  # the common case first: parsers hand over datetimes
         instant = _aware(value)
     else:
-        raise ValueError(f"expected a time, got {type(value).__name__}")
-    instant = instant.replace(microsecond=instant.microsecond // 1000 * 1000)
+        if isinstance(value, str) and _NUMBER.fullmatch(value):
+            value = float(value)
+        if isinstance(value, bool):
+            raise ValueError("expected a time, got a boolean")
+        if isinstance(value, (int, float)):
+            if not math.isfinite(value):
+                raise ValueError(f"expected a time, got {value}")
+            millis = value if abs(value) >= MILLIS_THRESHOLD else value * 1000
+            try:
+                instant = EPOCH + timedelta(milliseconds=round(millis))
+            except OverflowError:
+                raise ValueError(f"time {value} is out of range") from None
+        elif isinstance(value, str):
+            try:
+                instant = datetime.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(f"not an ISO 8601 time: {value[:40]!r}") from None
+            instant = _aware(instant)
+        else:
+            raise ValueError(f"expected a time, got {type(value).__name__}")
+    if instant.microsecond % 1000:
+        instant = instant.replace(microsecond=instant.microsecond // 1000 * 1000)
     if instant < EARLIEST:
         raise ValueError(f"time {instant.isoformat()} is before {EARLIEST.year}")
     if instant.timestamp() > time.time() + FUTURE_SLACK.total_seconds():
@@ -74,10 +77,12 @@ def utc_instant(value: object) -> datetime:
 
 def to_millis(instant: datetime) -> int:
     """Exact epoch milliseconds of an aware datetime (no float rounding)."""
-    return (instant - EPOCH) // timedelta(milliseconds=1)
+    return (instant - EPOCH) // MILLISECOND
 
 
 def _aware(instant: datetime) -> datetime:
+    if instant.tzinfo is timezone.utc:
+        return instant
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ValueError("time has no time zone (naive datetimes are ambiguous)")
     return instant.astimezone(timezone.utc)
