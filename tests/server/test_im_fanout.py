@@ -55,6 +55,31 @@ async def test_lists_go_to_the_clients_that_asked_for_them_and_hints_to_everyone
     assert pushed["topics"][0]["unreadCount"] == 2
 
 
+async def test_a_hint_is_made_from_the_event_s_rows_without_a_query_per_topic(served):
+    """5,000 clients wait on hints: the hub counts them from the rows MessagesAdded carries,
+    not from a page of each topic read back (a query per topic per burst, on the loop)."""
+    script = await served.client()
+    a = await served.account("店铺 A")
+    views = served.server.engine.views
+    asked: list[str] = []
+    for name in ("topic", "messages"):
+        real = getattr(views, name)
+
+        async def counted(*args, _real=real, _name=name, **kwargs):
+            asked.append(_name)
+            return await _real(*args, **kwargs)
+
+        setattr(views, name, counted)
+    mark = script.mark()
+    await served.feed(a, comments=[comment("c1", "v1", "还有吗", 0.1), comment("c2", "v2", "在吗", 0.1),
+                                   comment("c3", "v1", "多少钱", 0.1)])
+    hints = [await script.next("monitor:new_message_hint", lambda d: d["topicId"] == v, after=mark)
+             for v in ("v1", "v2")]
+    assert [h["commentCount"] for h in hints] == [2, 1]
+    assert hints[0]["totalUnreadCount"] == 3
+    assert asked == []
+
+
 class Stalled:
     """A raw Socket.IO client on a tiny receive buffer that stops reading after it connected."""
 

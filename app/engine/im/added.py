@@ -63,6 +63,17 @@ class NewMessages:
         return [to_message(t, row) for t, row in self._rows
                 if t.kind == ref.kind and row.topic_id == ref.platform_id and row.account_id == ref.account_id]
 
+    def inbound_since(self, since_ms: int) -> dict[TopicRef, int]:
+        """How many of the new messages of each topic are the audience's, made at or after
+        `since_ms` (what a new-message hint counts), read from the rows without making them
+        into `Message`s."""
+        counts: dict[TopicRef, int] = {}
+        for t, row in self._rows:
+            if row.direction == "in" and row.created_ms >= since_ms:
+                ref = TopicRef(row.account_id, t.kind, row.topic_id)
+                counts[ref] = counts.get(ref, 0) + 1
+        return counts
+
     def highest_rows(self) -> dict[str, int]:
         """The highest new row id of each message table (the search index's catch-up)."""
         highest: dict[str, int] = {}

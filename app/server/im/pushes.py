@@ -43,7 +43,7 @@ from ...engine.events import (
     MessageStatusChanged,
     UnreadChanged,
 )
-from ...engine.im.types import TopicRef
+from ...engine.im.types import Channel, Topic, TopicRef
 from ..fanout import list_key
 from . import shapes
 from .lists import Lists
@@ -57,7 +57,6 @@ GATHER_S = 0.05
 LIST_INTERVAL_S = 1.0  # channel and topic lists pushed at most this often...
 LIST_DUTY = 5  # ...and after a push that took d seconds, not again for LIST_DUTY × d
 HINT_MAX_AGE = timedelta(minutes=10)  # older messages new to us (a first crawl, an import) raise no hint
-HINT_LOOKBACK = 100  # the newest messages of a topic looked at for a hint's count
 RING = 256  # broadcasts kept for resuming clients (lists by name only: the ring stays ~100 kB)
 NAMESPACE = "/"
 CHANNELS_ROOM = "lists:channels"  # the clients that get monitor:channels pushes
@@ -72,7 +71,9 @@ def topics_room(account_id: str) -> str:
 class _Burst:
     """What the events of one gathering changed."""
 
-    hints: dict[TopicRef, set[str]] = field(default_factory=dict)  # topics with new inbound: new ids
+    # Topics with new recent inbound: how many, and the topic's and its channel's rows as the
+    # newest event read them (in the storing transaction: no query per hint).
+    hints: dict[TopicRef, tuple[int, Topic, Channel]] = field(default_factory=dict)
     channels: bool = False
     topics: set[str] = field(default_factory=set)  # account ids
     status: set[str] = field(default_factory=set)  # account ids
@@ -83,8 +84,11 @@ class _Burst:
             self.channels = True
             self.topics.add(event.account_id)
             if event.inbound_new:
-                for ref in event.topics:
-                    self.hints.setdefault(ref, set()).update(event.message_ids)
+                since_ms = int((datetime.now(timezone.utc) - HINT_MAX_AGE).timestamp() * 1000)
+                rows = {t.ref: t for t in event.topic_rows}
+                for ref, fresh in event.messages.inbound_since(since_ms).items():
+                    if ref in rows:
+                        self.hints[ref] = (self.hints.get(ref, (0,))[0] + fresh, rows[ref], event.channel)
         elif isinstance(event, (MessagesUpdated, UnreadChanged)):
             self.channels = True
             self.topics.update(ref.account_id for ref in event.topics)
@@ -219,16 +223,11 @@ class PushHub:
                 "sendingMessages": [shapes.sending(r) for r in rows]}
 
     async def _flush(self, burst: _Burst) -> None:
-        views = self._engine.views
-        channels = await self.lists.channels() if (burst.hints or burst.status) else []
+        for fresh, topic, channel in burst.hints.values():
+            await self.broadcast("monitor:new_message_hint", shapes.hint(channel, topic, fresh))
+        channels = await self.lists.channels() if burst.status else []
         by_id = {c.account_id: c for c in channels}
         online = self.online_workers()
-        for ref, ids in burst.hints.items():
-            c = by_id.get(ref.account_id)
-            fresh = await self._fresh_inbound(ref, ids) if c is not None else 0
-            t = await views.topic(ref) if fresh else None
-            if t is not None:
-                await self.broadcast("monitor:new_message_hint", shapes.hint(c, t, fresh))
         if burst.channels or burst.topics:
             self._list_channels |= burst.channels
             self._list_topics |= burst.topics
@@ -246,13 +245,6 @@ class PushHub:
         for account_id in sorted(topics & known):
             await self.broadcast("monitor:topics", {"channelId": account_id, "topics": await self.topic_list(account_id)},
                                  topics_room(account_id))
-
-    async def _fresh_inbound(self, ref: TopicRef, new_ids: set[str]) -> int:
-        """How many of these new messages of the topic are the audience's and recent (§6: a
-        first crawl of old messages raises no hint). They are among the topic's newest."""
-        page = await self._engine.views.messages(ref, limit=HINT_LOOKBACK)
-        recent = datetime.now(timezone.utc) - HINT_MAX_AGE
-        return sum(1 for m in page.items if m.id in new_ids and m.direction == "in" and m.created_at >= recent)
 
     async def _flush_replies(self, events: list[MessageStatusChanged]) -> None:
         """The sent text first, then the queue without it: the client never shows neither."""
