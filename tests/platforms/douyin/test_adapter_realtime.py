@@ -16,6 +16,7 @@ from app.platforms.douyin.errors import PageChanged
 
 from .conftest import ACCOUNT
 from .fixtures_io import SELF_UID, body
+from .site import WWW_HEAVY
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90), pytest.mark.asyncio(loop_scope="module")]
 
@@ -84,6 +85,30 @@ async def test_a_pushed_dm_is_stored_between_polls(platform, logged_in_page, con
     assert ours.messages[0]["direction"] == "out"
     pushed = [m["platform_message_id"] for b in sink.batches if b.source == "push" for m in b.messages]
     assert sorted(pushed) == ["7440000000000005000", "7440000000000005001"]
+
+
+async def test_the_www_page_loads_no_video_images_or_fonts_and_still_brings_pushes(
+        platform, logged_in_page, context, site):
+    """The feed plays a video as it opens: that page alone gets no media, images or fonts
+    (its scripts and fetches, which fill the stores, still load)."""
+    failed: dict[str, str] = {}
+    all_failed = asyncio.Event()
+
+    def on_failed(request) -> None:
+        if request.url in WWW_HEAVY.values():
+            failed[request.resource_type] = request.failure or ""
+            if len(failed) == len(WWW_HEAVY):
+                all_failed.set()
+
+    context.on("requestfailed", on_failed)
+    sink = await polled(platform, logged_in_page)
+    await asyncio.wait_for(all_failed.wait(), PUSH_WAIT_S)
+    assert set(failed) == set(WWW_HEAVY) and all("BLOCKED_BY_CLIENT" in why for why in failed.values())
+    assert not set(WWW_HEAVY.values()) & set(site.requests)  # never fetched
+    www = realtime_page(context)
+    await www.evaluate("m => window.__ws.dm(m)", pushed_dm("7440000000000005002", "还有货吗"))
+    batch = await sink.pushed(lambda b: b.messages)
+    assert batch.messages[0]["text"] == "还有货吗"
 
 
 async def test_a_pushed_comment_notice_is_stored_and_a_reply_notice_makes_its_work_due(
