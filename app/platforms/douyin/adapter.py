@@ -466,7 +466,8 @@ class DouyinPlatform(Platform):
                       work only by the encrypted id, also on a fresh page)
           "self_uid"  our numeric uid
           "due_works" [work id] works a pushed comment notice asked to read (a reply
-                      naming no parent, a notice without its comment): opened first
+                      naming no parent, a notice without its comment): opened first, by
+                      a cycle asked for early
 
         After a crawl that went well, the account's www.douyin.com page is kept open for
         its pushes (`_keep_realtime`).
@@ -559,7 +560,7 @@ class DouyinPlatform(Platform):
     async def _on_push(self, watch: _PageWatch, payload: str) -> None:
         """What the www.douyin.com page's buffers brought: DMs and the comments notices
         carry are stored at once; the works of notices that lack what a record needs are
-        due for the next crawl."""
+        due for the next crawl, which is asked for early (`MonitorIO.poll_soon`)."""
         pushed = json.loads(payload)
         if pushed.get("lost") and watch.realtime is not None:
             watch.realtime_failure = await lost_error(watch.realtime, pushed["lost"], self.data_dir)
@@ -576,6 +577,7 @@ class DouyinPlatform(Platform):
             if due and watch.io is not None:
                 known = await watch.io.state.get("due_works", [])
                 await watch.io.state.set("due_works", known + [w for w in due if w not in known])
+                watch.io.poll_soon()
         for problem in parsed.problems[:10]:
             log.warning("douyin: skipped pushed %s", problem)
         watch.learn(parsed)
