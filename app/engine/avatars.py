@@ -4,8 +4,8 @@ The avatar URL comes from the platform's page at login. It is fetched there and 
 the engine, through the account's own browser context (its cookies, proxy and fingerprint:
 platform image servers may refuse other clients, and a fetch from this machine's own address
 would show the platform a second client), and only after the login's identity was accepted
-is it saved as <data dir>/avatars/<account id> (deleted with the account). The console shows that file: it never
-fetches anything itself, and an account without one gets a placeholder.
+is it saved as <data dir>/avatars/<account id> (deleted with the account). The console shows
+that file: it never fetches anything itself, and an account without one gets a placeholder.
 
 Only an image is kept (its first bytes say PNG, JPEG, GIF or WebP, or it is an SVG served
 as one) and only up to MAX_AVATAR_BYTES: the file is platform content shown by the console.
