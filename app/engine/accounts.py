@@ -17,11 +17,13 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .avatars import delete_avatar
 from .bus import EventBus
 from .events import AccountsChanged, AccountStatusChanged, SessionSaved
 from .platform import STABLE_ID, LoginFailed, LoginOutcome
@@ -126,10 +128,11 @@ class ProxyRow:
 
 
 class AccountService:
-    def __init__(self, db: Database, bus: EventBus, secrets: SecretBox) -> None:
+    def __init__(self, db: Database, bus: EventBus, secrets: SecretBox, *, data_dir: Path | None = None) -> None:
         self._db = db
         self._bus = bus
         self._secrets = secrets
+        self._data_dir = data_dir  # where the accounts' files are (avatars.py); None: none kept
 
     @property
     def sessions_protected_by_file_permissions_only(self) -> bool:
@@ -210,13 +213,16 @@ class AccountService:
         self._bus.publish(AccountsChanged(account_id))
 
     async def delete(self, account_id: str) -> None:
-        """Remove the account and everything stored for it (messages, replies)."""
+        """Remove the account and everything stored for it (messages, replies), then its
+        files (the avatar)."""
 
         def remove(s: Session) -> None:
             s.delete(_load(s, account_id))
             _audit(s, "account.delete", account_id)
 
         await self._db.write(remove)
+        if self._data_dir is not None:
+            delete_avatar(self._data_dir, account_id)
         self._bus.publish(AccountsChanged(account_id))
 
     async def adopt(self, assigned: "AssignedAccount") -> None:

@@ -4,8 +4,8 @@ The avatar URL comes from the platform's page at login. It is fetched there and 
 the engine, through the account's own browser context (its cookies, proxy and fingerprint:
 platform image servers may refuse other clients, and a fetch from this machine's own address
 would show the platform a second client), and only after the login's identity was accepted
-is it saved as <data dir>/avatars/<account id>. The console shows that file: it never
-fetches anything itself, and an account without one gets a placeholder.
+is it saved as <data dir>/avatars/<account id> (deleted with the account). The console shows
+that file: it never fetches anything itself, and an account without one gets a placeholder.
 
 Only an image is kept (its first bytes say PNG, JPEG, GIF or WebP, or it is an SVG served
 as one) and only up to MAX_AVATAR_BYTES: the file is platform content shown by the console.
@@ -69,3 +69,15 @@ def save_avatar(data_dir: Path, account_id: str, data: bytes) -> None:
     partial = path.with_name(path.name + ".part")
     partial.write_bytes(data)
     os.replace(partial, path)
+
+
+def delete_avatar(data_dir: Path, account_id: str) -> None:
+    """Remove the account's avatar (and a half-written one), if any: it is the account's
+    platform content, so it goes with the account. A file that cannot be removed is logged;
+    the account is gone all the same."""
+    path = avatar_file(data_dir, account_id)
+    for leftover in (path, path.with_name(path.name + ".part")):
+        try:
+            leftover.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("the avatar of the deleted account %s could not be removed: %s", account_id, exc)

@@ -127,7 +127,7 @@ class Engine:
         store = DataStore(db, bus, forward=forward_batches)
         views = ImViews(db, bus)
         box = secrets or SecretBox.from_keyring(paths)
-        accounts = AccountService(db, bus, box)
+        accounts = AccountService(db, bus, box, data_dir=paths.data_dir)
         pool_options = {} if call_timeout_s is None else {"call_timeout_s": call_timeout_s}
         pool = WorkerPool(settings, paths, registry, accounts, store, bus, enabled=start_browsers,
                           platform_config=settings_service.platform_config, **pool_options)

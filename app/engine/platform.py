@@ -23,7 +23,9 @@ A monitored account's page goes through these calls (monitor.py drives them):
    stopped.
 4. Between cycles the page stays open (or is closed: hibernation); a push listener that sees
    the session end (an expiry frame, a 401) calls `io.session_changed`, and the pool acts on
-   it at once.
+   it at once. One that learns of something only a crawl can read (a notice naming a work
+   whose new comment it does not carry) calls `io.poll_soon`: the next cycle comes early, as
+   soon as the platform's pace allows (`PlatformSettings.early_poll_after_s`).
 
 Pages are not for keeping: hibernation closes them, a crash replaces them, and an awake
 page is recycled (closed with its session saved and reopened) every so often so memory stays
@@ -241,11 +243,14 @@ class PlatformState(abc.ABC):
 class MonitorIO:
     """What a monitored page's platform code reports through (see the module docstring):
     `sink` stores records, `state` keeps the crawl's position, `session_changed(status,
-    message)` tells the pool at once that a push saw the session end."""
+    message)` tells the pool at once that a push saw the session end, `poll_soon()` that
+    something is due which the next crawl reads (the pool brings that crawl forward, within
+    the platform's pace and never during a backoff)."""
 
     sink: BatchSink
     state: PlatformState
     session_changed: Callable[[SessionStatus, str], None] = lambda status, message: None
+    poll_soon: Callable[[], None] = lambda: None
 
 
 class LoginIO(abc.ABC):
@@ -281,6 +286,9 @@ class PlatformSettings(BaseModel):
     # steady beat are what risk control looks for.
     poll_interval_min_s: float | None = Field(None, ge=1, le=86400)  # None: the global settings
     poll_interval_max_s: float | None = Field(None, ge=1, le=86400)
+    # An early poll a push asked for (MonitorIO.poll_soon) starts no sooner than this after the
+    # last poll ended: a stream of pushes must not become a crawl every few seconds.
+    early_poll_after_s: float = Field(15.0, ge=1, le=86400)
     quiet_hours: str = ""  # "HH:MM-HH:MM" local time, may span midnight ("23:30-07:00"); "" = none
 
     @field_validator("quiet_hours")

@@ -12,6 +12,7 @@ from app.engine.accounts import (
     AssignedProxy,
     IdentityMismatch,
 )
+from app.engine.avatars import avatar_file, save_avatar
 from app.engine.bus import EventBus
 from app.engine.events import AccountsChanged, AccountStatusChanged, SessionSaved
 from app.engine.platform import STABLE_ID, LoginOutcome
@@ -222,3 +223,16 @@ async def test_a_proxy_test_with_a_target_fetches_it_through_the_proxy(service):
         listener.close()
     finally:
         await runner.cleanup()
+
+
+async def test_deleting_an_account_deletes_its_avatar_file(db, bus, tmp_path):
+    service = AccountService(db, bus, SecretBox.generate(), data_dir=tmp_path)
+    kept, gone = await service.create("douyin", "留下"), await service.create("douyin", "删除")
+    for account_id in (kept, gone):
+        save_avatar(tmp_path, account_id, b"\x89PNG\r\n\x1a\n")
+    await service.delete(gone)
+    assert not avatar_file(tmp_path, gone).exists()
+    assert avatar_file(tmp_path, kept).exists()  # only that account's
+    avatar_file(tmp_path, kept).unlink()
+    await service.delete(kept)  # an account without its file is deleted all the same
+    assert await service.get(kept) is None

@@ -4,7 +4,9 @@ The loop, per cycle: take a page from the budget and a poll slot (pacing.py), op
 context if it is closed (restore the session, attach the platform's push/interception
 listeners with `watch` before anything loads, open the platform's home page), check the
 session, `poll`, then either stay awake or hibernate (see budget.py), and sleep a jittered
-interval until the next cycle or until woken. An awake context is recycled (closed with its
+interval until the next cycle or until woken (or until the platform asks for an early one,
+`MonitorIO.poll_soon`, which brings the next scheduled cycle forward as far as its pace allows
+and never during a backoff). An awake context is recycled (closed with its
 session saved, reopened at the next cycle) once it has been open for CONTEXT_RECYCLE_S or its
 page has made CONTEXT_RECYCLE_REQUESTS requests: Playwright keeps a Request and a Response
 object (with their headers) for every request of a page until the page closes, so a page
@@ -67,7 +69,7 @@ from . import status as st
 from .browser import BrowserHost
 from .budget import PageBudget
 from .context import AccountContext
-from .pacing import PollSlots, poll_delay
+from .pacing import PollSlots, early_poll_delay, poll_delay
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -132,12 +134,15 @@ class AccountMonitor:
         self._signal = asyncio.Event()  # something changed: re-evaluate the wait
         self._cycle_requested = False
         self._due = 0.0  # loop time of the next cycle
+        self._early_wanted = False  # the platform asked for the next poll early (poll_soon)
+        self._polled_at: float | None = None  # loop time the last poll that went well ended
         self._task: asyncio.Task[None] | None = None
         self._loop = asyncio.get_running_loop()
         self._reopen = False  # settings changed: reopen the context at the next cycle
         self._progressed: Callable[[], None] = _nothing  # a poll stored something (see _poll)
         self._io = MonitorIO(
-            self._sink, env.platform_state.account(account.id, on_write=self._on_progress), self._session_changed
+            self._sink, env.platform_state.account(account.id, on_write=self._on_progress), self._session_changed,
+            self._poll_soon,
         )
 
     @property
@@ -264,6 +269,7 @@ class AccountMonitor:
             # the queue for a page and takes no poll slot; a scheduled poll waits its turn
             # behind the rotation.
             urgent, self._cycle_requested = self._cycle_requested, False
+            self._early_wanted = False  # this cycle reads what was due; a later ask comes after it
             async with self._page_lock:
                 try:
                     await self._cycle(urgent=urgent)
@@ -276,7 +282,9 @@ class AccountMonitor:
                     continue
                 self.failures = 0
                 self.last_error = self.last_error_code = None
-                self._due = self._loop.time() + self._interval()
+                self._polled_at = self._loop.time()
+                self._due = self._polled_at + self._interval()
+                self._bring_poll_forward()
                 await self._settle()
             await self._record_crawl(None)
 
@@ -473,6 +481,25 @@ class AccountMonitor:
         if SessionStatus(status) is not SessionStatus.LOGGED_IN and self.monitoring:
             log.info("%s: a push says the session is %s (%s); checking now", self.id, status, message)
             self.wake()
+
+    def _poll_soon(self) -> None:
+        """The platform has something due that a crawl reads (MonitorIO.poll_soon)."""
+        self._early_wanted = True
+        self._bring_poll_forward()
+
+    def _bring_poll_forward(self) -> None:
+        """A scheduled poll asked for early comes once the platform's pace allows (pacing.py),
+        still through the poll slots. Never during a backoff: after a failure, and above all
+        after the platform said "too fast", the account is left alone as long as it asks.
+        Asked during a cycle, it comes after that cycle (`_run` calls this again)."""
+        if not self._early_wanted or self.failures or not self.monitoring:
+            return
+        now = self._loop.time()
+        since = now - self._polled_at if self._polled_at is not None else float("inf")
+        due = now + early_poll_delay(self.env.pace(self.platform.name), since)
+        if due < self._due:
+            self._due = due
+            self._signal.set()
 
     async def _poll(self, page: "Page") -> None:
         """The platform's crawl, with the call timeout per step: it restarts whenever the crawl

@@ -3,7 +3,8 @@
 `poll_delay` says when an account's next scheduled poll is due: a random interval (never a
 steady beat) within the slower of the global and the platform's own range, moved past the
 platform's quiet hours. A platform that says "too fast" (RateLimited) is left alone for as long
-as it asks, whatever the backoff would be.
+as it asks, whatever the backoff would be. `early_poll_delay` says when a poll the platform
+asked for early (a push named something due) may come: after a floor, outside quiet hours.
 
 How many scheduled polls run at once:
 
@@ -45,6 +46,15 @@ def poll_delay(settings: Settings, pace: PlatformSettings, custom_s: float | Non
         low = max(settings.poll_interval_min_s, floor)
         high = max(low, settings.poll_interval_max_s, pace.poll_interval_max_s or 0.0)
         delay = random.uniform(low, high)
+    if pace.quiet_hours:
+        delay = past_quiet_hours(pace.quiet_hours, delay, now or datetime.now().astimezone())
+    return delay
+
+
+def early_poll_delay(pace: PlatformSettings, since_last_s: float, now: datetime | None = None) -> float:
+    """Seconds until an early poll the platform asked for may start, `since_last_s` after the
+    last poll ended: not before `early_poll_after_s` since then, and never in the quiet hours."""
+    delay = max(0.0, pace.early_poll_after_s - since_last_s)
     if pace.quiet_hours:
         delay = past_quiet_hours(pace.quiet_hours, delay, now or datetime.now().astimezone())
     return delay

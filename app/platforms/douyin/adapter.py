@@ -153,6 +153,18 @@ _FIBER_PROPS_JS = """([nodes, wanted, levels]) => nodes.map(node => {
 })"""
 
 
+# A virtualised list has rendered where it is scrolled to: its rows reach near both edges of
+# its view (the rows of the last position, half a view away, do not; gaps between rows do).
+_LIST_RENDERED_JS = """([scrollerSel, rowsSel]) => {
+  const scroller = document.querySelector(scrollerSel);
+  if (!scroller) return true;
+  const view = scroller.getBoundingClientRect(), near = view.height / 4;
+  const rows = [...scroller.querySelectorAll(rowsSel)].map(row => row.getBoundingClientRect());
+  return rows.some(r => r.top <= view.top + near && r.bottom > view.top)
+      && rows.some(r => r.top < view.bottom && r.bottom >= view.bottom - near);
+}"""
+
+
 @dataclass
 class _PageWatch(PageTasks):
     """What the adapter knows about one account's live page: where intercepted records go,
@@ -226,6 +238,7 @@ class DouyinPlatform(Platform):
         self.max_scrolls = config.max_scrolls
         self.max_comment_pages = config.max_comment_pages  # how deep a work's comments are backfilled
         self.max_dm_pages = config.max_dm_pages  # how far back a conversation's history is
+        self.max_conversation_pages = config.max_conversation_pages  # how deep the conversation list is
         # Seconds between two navigations of one account, drawn at random: a person's pace.
         self.pace_s: tuple[float, float] = (config.pause_min_s, config.pause_max_s)
 
@@ -462,11 +475,14 @@ class DouyinPlatform(Platform):
                       comment pages read so far} while a pass is under way
           "threads:<id>" {a thread's page id: the reply count it was read at}
           "dm_rows"   {peer name: the conversation's list row when it was read}
+          "dm_list"   {"pages": how deep the conversation list was walked, "done": it was
+                      walked to its end or to max_conversation_pages}
           "item_ids"  {encrypted item id: numeric work id} (the V1 comment list names its
                       work only by the encrypted id, also on a fresh page)
           "self_uid"  our numeric uid
           "due_works" [work id] works a pushed comment notice asked to read (a reply
-                      naming no parent, a notice without its comment): opened first
+                      naming no parent, a notice without its comment): opened first, by
+                      a cycle asked for early
 
         After a crawl that went well, the account's www.douyin.com page is kept open for
         its pushes (`_keep_realtime`).
@@ -559,7 +575,7 @@ class DouyinPlatform(Platform):
     async def _on_push(self, watch: _PageWatch, payload: str) -> None:
         """What the www.douyin.com page's buffers brought: DMs and the comments notices
         carry are stored at once; the works of notices that lack what a record needs are
-        due for the next crawl."""
+        due for the next crawl, which is asked for early (`MonitorIO.poll_soon`)."""
         pushed = json.loads(payload)
         if pushed.get("lost") and watch.realtime is not None:
             watch.realtime_failure = await lost_error(watch.realtime, pushed["lost"], self.data_dir)
@@ -576,6 +592,7 @@ class DouyinPlatform(Platform):
             if due and watch.io is not None:
                 known = await watch.io.state.get("due_works", [])
                 await watch.io.state.set("due_works", known + [w for w in due if w not in known])
+                watch.io.poll_soon()
         for problem in parsed.problems[:10]:
             log.warning("douyin: skipped pushed %s", problem)
         watch.learn(parsed)
@@ -919,12 +936,14 @@ class DouyinPlatform(Platform):
         return False
 
     async def _find_conversation_row(self, page: Page, name: str) -> Locator:
-        """Scroll the virtualised conversation list until the peer's row is rendered."""
+        """Scroll the virtualised conversation list from its top until the peer's row is
+        rendered (as deep as the crawl reads it, `max_conversation_pages`)."""
         scroller = page.locator(CHAT.selector("list_scroller")).first
         if not await scroller.count():
             raise await self._page_changed(page, CHAT, "the conversation list")
-        await scroller.evaluate("node => { node.scrollTop = 0; }")
-        for _ in range(self.max_scrolls * 4):
+        if await scroller.evaluate("node => { const top = node.scrollTop; node.scrollTop = 0; return top > 0; }"):
+            await self._list_rendered(page)  # the rows shown are still those of where it was
+        for _ in range(max(self.max_conversation_pages, self.max_scrolls)):
             rows = page.locator(CHAT.selector("list_rows")).filter(
                 has=page.locator(CHAT.selector("row_name"), has_text=_whole_text(name)))
             if await rows.count() == 1:
@@ -936,8 +955,17 @@ class DouyinPlatform(Platform):
                 " return node.scrollTop !== top; }")
             if not moved:
                 break
-            await asyncio.sleep(0.1)  # let the list render the rows now in view
+            await self._list_rendered(page)
         raise PermanentError(f"no conversation with 「{name}」 in the chat list")
+
+    async def _list_rendered(self, page: Page) -> None:
+        """Wait (a little) until the virtualised conversation list has rendered the rows where
+        it is now scrolled to: it renders on its scroll event, which a busy machine delivers
+        late, and until then the rows shown are those of the last position."""
+        with contextlib.suppress(PlaywrightError):  # then the rows are read as they are
+            await page.wait_for_function(_LIST_RENDERED_JS, arg=[CHAT.selector("list_scroller"),
+                                                                 CHAT.selector("list_rows")],
+                                         timeout=CHAT.timing("list_render_wait_s") * 1000, polling=50)
 
     async def _shown_messages(self, page: Page, watch: _PageWatch) -> Parsed:
         """The open conversation's messages, read from the rows' React props."""
@@ -965,14 +993,23 @@ class DouyinPlatform(Platform):
         {peer name: {"pages": older pages read, "done": reached its start or the backfill
         limit}}), and read its messages, storing each conversation before the next. The pane
         opens at the newest messages, so each cycle scrolls `max_scrolls` pages further back
-        than the last, up to `max_dm_pages`."""
+        than the last, up to `max_dm_pages`.
+
+        The list itself is walked from the top in half-page scrolls, `max_scrolls` a cycle
+        once it was walked (a conversation with a new message comes to the top); until then
+        each cycle goes `max_scrolls` deeper than the last (state "dm_list"), to the list's
+        end or `max_conversation_pages`, so older conversations are reached too."""
+        walk: dict[str, Any] = await state.get("dm_list") or {"pages": 0, "done": False}
+        depth = self.max_scrolls if walk["done"] else min(walk["pages"] + self.max_scrolls,
+                                                          self.max_conversation_pages)
         await self._open(page, CHAT)
         await watch.flush()  # the peers' profiles the page fetched
         stored: dict[str, str] = await state.get("dm_rows", {})
         histories: dict[str, dict[str, Any]] = await state.get("dm_history", {})
         scroller = page.locator(CHAT.selector("list_scroller")).first
         seen: set[str] = set()
-        for _ in range(self.max_scrolls):
+        ended = False
+        for _ in range(depth):
             rows = await page.eval_on_selector_all(
                 CHAT.selector("list_rows"),
                 "(rows, sel) => rows.map(r => [(r.querySelector(sel) || {}).innerText || '', r.innerText])",
@@ -989,6 +1026,7 @@ class DouyinPlatform(Platform):
                 if not await self._click_conversation(page, name):
                     raise TransientError(f"the chat list did not open the conversation with 「{name}」")
                 await scroller.evaluate("(node, top) => { node.scrollTop = top; }", top)
+                await self._list_rendered(page)
                 if not history["done"]:
                     pages = min(history["pages"] + self.max_scrolls, self.max_dm_pages)
                     started = await self._load_older_messages(page, pages)
@@ -1007,8 +1045,11 @@ class DouyinPlatform(Platform):
             if not await scroller.count() or not await scroller.evaluate(
                     "node => { const top = node.scrollTop; node.scrollTop = top + node.clientHeight / 2;"
                     " return node.scrollTop !== top; }"):
+                ended = True
                 break
-            await asyncio.sleep(0.1)
+            await self._list_rendered(page)
+        if not walk["done"]:
+            await state.set("dm_list", {"pages": depth, "done": ended or depth >= self.max_conversation_pages})
 
     async def _load_older_messages(self, page: Page, pages: int) -> bool:
         """Scroll the open conversation's pane to its top up to `pages` times, each loading
@@ -1154,8 +1195,12 @@ class DouyinPlatform(Platform):
     @contextlib.asynccontextmanager
     async def _guard(self, page: Page) -> AsyncIterator[None]:
         """Browser failures (timeouts, a crashed renderer, a closed page) become
-        TransientError: the pool restarts the page and the outbox retries."""
+        TransientError: the pool restarts the page and the outbox retries. The page is
+        brought to the front first: the www.douyin.com page opened beside it takes the front,
+        and a page behind it gets its scroll events late (the conversation list then renders
+        about a second after each scroll)."""
         try:
+            await page.bring_to_front()
             yield
         except PlatformError:
             raise

@@ -8,7 +8,8 @@ and a small script in that page reads both buffers every `read_every_s` through 
 own state (React props above the anchors of anatomy/realtime.toml), and the notices' buffer
 also the moment their toast box changes (it may be cleared sooner than the timer comes),
 handing each new item to Python once through a binding. Nothing is fetched or polled over HTTP: the page's own
-websocket does the work, so this costs one page and a timer.
+websocket does the work, so this costs one page and a timer. The feed would also play its
+video: that page (only that one) is given no media, images or fonts (anatomy's `load`).
 
 What the script passes on is copied without any key starting with "__": the stores'
 `__internal_ctx` holds the IM token and device ids, which must never leave the page. Numbers
@@ -30,7 +31,7 @@ from .anatomy import REALTIME, snapshot_page_change
 from .errors import PageChanged
 
 if TYPE_CHECKING:
-    from playwright.async_api import BrowserContext, Page
+    from playwright.async_api import BrowserContext, Page, Route
 
 BINDING = "__hiscrmRealtime"
 READY_TIMEOUT_MS = 20_000
@@ -128,6 +129,7 @@ async def open_realtime_page(context: "BrowserContext", on_push: Callable[[str],
     closed then."""
     page = await context.new_page()
     try:
+        await page.route("**/*", _skip_heavy)
         await page.expose_binding(BINDING, lambda _source, payload: on_push(payload))
         await page.goto(REALTIME.url, timeout=READY_TIMEOUT_MS)
         try:
@@ -144,6 +146,15 @@ async def open_realtime_page(context: "BrowserContext", on_push: Callable[[str],
             await page.close()
         raise
     return page
+
+
+async def _skip_heavy(route: "Route") -> None:
+    """Abort what the stores do not need (the feed's video, covers, fonts); everything else
+    goes on as if not routed (to the context's routes, if any, else the network)."""
+    if route.request.resource_type in REALTIME.get("load", "skip_resource_types", []):
+        await route.abort("blockedbyclient")
+    else:
+        await route.fallback()
 
 
 async def lost_error(page: "Page", lost: list[str], data_dir: Path | None) -> PageChanged:

@@ -16,6 +16,8 @@ class DouyinSettings(PlatformSettings):
     # each cycle reads max_scrolls pages deeper than the last, as the page reads from the top.
     max_comment_pages: int = Field(200, ge=1)
     max_dm_pages: int = Field(50, ge=1)  # the same for a conversation's older messages (scrolling up)
+    # ... and for the conversation list, in half-page scrolls from its top (older conversations below)
+    max_conversation_pages: int = Field(200, ge=1)
     pause_min_s: float = Field(2.0, ge=0)  # a random pause between two navigations, like a person's
     pause_max_s: float = Field(6.0, ge=0)
     # Scheduled polls of one account at most this often (the global interval is 15-30 s): the

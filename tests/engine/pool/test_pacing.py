@@ -6,7 +6,14 @@ from datetime import datetime
 import pytest
 
 from app.engine.platform import PlatformSettings, RateLimited
-from app.engine.pool.pacing import QUIET_END_SPREAD_S, PollSlots, default_parallel_polls, past_quiet_hours, poll_delay
+from app.engine.pool.pacing import (
+    QUIET_END_SPREAD_S,
+    PollSlots,
+    default_parallel_polls,
+    early_poll_delay,
+    past_quiet_hours,
+    poll_delay,
+)
 from app.engine.settings import Settings
 from app.platforms.sandbox import SandboxPlatform
 from tests.engine.pool.harness import make_rig
@@ -144,6 +151,14 @@ def test_no_scheduled_poll_falls_in_the_quiet_hours(now, delay, expected_hours):
         assert expected_hours * 3600 <= got <= expected_hours * 3600 + QUIET_END_SPREAD_S
 
 
+def test_an_early_poll_waits_for_the_floor_after_the_last_and_for_the_quiet_hours_end():
+    pace = PlatformSettings(early_poll_after_s=20)
+    assert early_poll_delay(pace, since_last_s=5, now=at(12)) == 15
+    assert early_poll_delay(pace, since_last_s=60, now=at(12)) == 0
+    night = PlatformSettings(early_poll_after_s=20, quiet_hours="23:30-07:00")
+    assert 4 * 3600 <= early_poll_delay(night, since_last_s=60, now=at(3)) <= 4 * 3600 + QUIET_END_SPREAD_S
+
+
 @pytest.mark.parametrize("bad", ["late", "23:30", "25:00-07:00", "07:00-07:00"])
 def test_bad_quiet_hours_are_refused_with_the_form_expected(bad):
     with pytest.raises(ValueError, match="quiet_hours"):
@@ -151,9 +166,15 @@ def test_bad_quiet_hours_are_refused_with_the_form_expected(bad):
 
 
 class TooFastPlatform(SandboxPlatform):
-    """A platform that says the account goes too fast, and how long to stay away."""
+    """A platform that says the account goes too fast, and how long to stay away (and has
+    something due all the same: it asks for an early poll)."""
+
+    async def watch(self, page, account, io):
+        self.io = io
+        await super().watch(page, account, io)
 
     async def poll(self, page, account, io):
+        io.poll_soon()
         raise RateLimited("操作太频繁，请稍后再试", retry_after_s=900)
 
 
@@ -164,6 +185,37 @@ async def test_an_account_the_platform_calls_too_fast_is_left_alone_as_long_as_i
         await rig.until(lambda: rig.state_of(account_id) == "backoff", what="the account backing off")
         assert rig.stat(account_id, "next_poll_in_s") > 800
         assert "操作太频繁" in rig.stat(account_id, "last_error")
+        rig.platform.io.poll_soon()  # a push during the cool-down brings nothing forward
+        assert rig.stat(account_id, "next_poll_in_s") > 800
+
+
+class DueSoonPlatform(SandboxPlatform):
+    """Its first poll learns of something due (as a pushed notice would) and asks for an
+    early poll; each poll's start and end are noted (loop time)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.polls: list[tuple[float, float]] = []
+
+    async def poll(self, page, account, io):
+        started = asyncio.get_running_loop().time()
+        await super().poll(page, account, io)
+        if not self.polls:
+            io.poll_soon()
+        self.polls.append((started, asyncio.get_running_loop().time()))
+
+
+@pytest.mark.browser
+async def test_a_platform_with_something_due_gets_an_early_poll_after_the_floor(tmp_path):
+    async with make_rig(tmp_path, platform=DueSoonPlatform()) as rig:
+        rig.engine.settings_service.update(platforms={"sandbox": {
+            "demo_traffic": False, "poll_interval_min_s": 300, "poll_interval_max_s": 360, "early_poll_after_s": 2}})
+        account_id = await rig.login("creator-due")
+        await rig.until(lambda: len(rig.platform.polls) >= 2, what="the early poll")
+        (_, first_ended), (second_started, _) = rig.platform.polls[:2]
+        assert second_started - first_ended >= 2 - 0.05  # not before the floor
+        await rig.until(lambda: rig.stat(account_id, "cycles") >= 2, what="the early cycle's end")
+        assert rig.stat(account_id, "next_poll_in_s") > 250  # asked once: back to the platform's pace
 
 
 @pytest.mark.browser

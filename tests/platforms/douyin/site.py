@@ -75,7 +75,10 @@ class FakeDouyin:
         if urlsplit(route.request.url).path != "/":
             return await route.fulfill(status=404, body="not found")
         profiles = body("page_state/im_store.json")["userInfoFromServerMap"]
-        return await _page(route, self.www_page_html or WWW_PAGE.replace("__PROFILES__", json.dumps(profiles, ensure_ascii=False)))
+        page = WWW_PAGE.replace("__PROFILES__", json.dumps(profiles, ensure_ascii=False))
+        for kind, url in WWW_HEAVY.items():
+            page = page.replace(f"__{kind.upper()}__", url)
+        return await _page(route, self.www_page_html or page)
 
     async def _image(self, route) -> None:
         await route.fulfill(status=200, content_type="image/png", body=PIXEL)
@@ -538,9 +541,15 @@ renderRows();
 # www.douyin.com as the realtime reader sees it: the top bar's IM entry, whose React fibers
 # lead up to the MobX stores, and the websocket's pushes into their buffers (played through
 # `window.__ws`): a DM stays in msgListToPush for 0.8 s, a notice until just after its toast renders.
-WWW_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>抖音</title></head><body>
+# Like the real feed it also plays a video, shows its cover and uses a web font (WWW_HEAVY).
+WWW_HEAVY = {"media": "https://www.douyin.com/aweme/v1/play/?video_id=v0200fake&ratio=720p",
+             "image": "https://www.douyin.com/fake/cover.jpeg", "font": "https://www.douyin.com/fake/font.woff2"}
+WWW_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>抖音</title><style>
+@font-face { font-family: feed; src: url(__FONT__) format('woff2'); } body { font-family: feed; }
+</style></head><body>
 <header class="header-Ka12Lm"><div data-e2e="im-entry" class="im-entry-Qw34Er">私信</div></header>
 <div id="pushListBoxId"></div>
+<div class="feed"><img src="__IMAGE__"><video src="__MEDIA__" autoplay muted preload="auto"></video></div>
 <script>
 const imStore = {msgListToPush: [], converSationListOrigin: [], userInfoFromServerMap: __PROFILES__,
                  __internal_ctx: {token: 'FAKE-IM-TOKEN', deviceId: 'FAKE-DEVICE'}};

@@ -3,6 +3,7 @@ session expiry it meets, bad bodies, and a page whose markup changed."""
 from __future__ import annotations
 
 import base64
+import copy
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -325,3 +326,53 @@ async def test_older_dm_history_is_read_further_back_each_cycle_until_its_start(
             break
         await platform.poll(logged_in_page, account, sink.io)
     assert sink.io.state.values["dm_history"]["测试用户01"] == {"pages": 5, "done": True}
+
+
+def older_conversations(site, count: int) -> list[str]:
+    """`count` more conversations below the fixture's three, each a customer's one message
+    (like 测试用户02's); their peers' names, top to bottom."""
+    template = site.chat["conversations"][1]
+    names = []
+    for i in range(count):
+        uid, name = f"20000000000001{i:02d}", f"老顾客{i:02d}"
+        conversation = copy.deepcopy(template)
+        conversation.update(id=f"0:1:1000000000000001:{uid}", nickname=name)
+        message = conversation["messages"][-1]
+        message.update(serverId=str(7440000000000007000 + i), sender=uid, conversationId=conversation["id"],
+                       nickname=name)
+        message["content"]["text"] = f"第{i}位老顾客的问题"
+        site.chat["conversations"].append(conversation)
+        names.append(name)
+    return names
+
+
+async def test_a_conversation_list_beyond_one_cycles_bound_is_read_deeper_each_cycle(platform, logged_in_page,
+                                                                                       account, site):
+    names = older_conversations(site, 6)  # nine rows; about one more comes into view per scroll
+    platform.max_scrolls = 1
+    sink = KeptBatches()
+
+    def stored():
+        return {c["peer_name"] for b in sink.batches for c in b.conversations}
+
+    await platform.poll(logged_in_page, account, sink.io)
+    assert names[-1] not in stored()  # beyond this cycle's bound
+    for _ in range(10):
+        if sink.io.state.values["dm_list"]["done"]:
+            break
+        await platform.poll(logged_in_page, account, sink.io)
+    assert set(names) <= stored()  # the list was walked to its end over the cycles
+    assert set(names) <= set(sink.io.state.values["dm_rows"])
+    assert sink.io.state.values["dm_list"]["done"]
+
+
+async def test_the_conversation_list_is_read_at_most_max_conversation_pages_deep(platform, logged_in_page,
+                                                                                  account, site):
+    names = older_conversations(site, 6)
+    platform.max_scrolls, platform.max_conversation_pages = 1, 2
+    sink = KeptBatches()
+    for _ in range(4):
+        await platform.poll(logged_in_page, account, sink.io)
+    assert sink.io.state.values["dm_list"] == {"pages": 2, "done": True}
+    stored = {c["peer_name"] for b in sink.batches for c in b.conversations}
+    assert names[0] in stored and names[-1] not in stored  # the oldest, beyond the limit

@@ -16,6 +16,7 @@ from app.platforms.douyin.errors import PageChanged
 
 from .conftest import ACCOUNT
 from .fixtures_io import SELF_UID, body
+from .site import WWW_HEAVY
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90), pytest.mark.asyncio(loop_scope="module")]
 
@@ -23,12 +24,17 @@ PUSH_WAIT_S = 10  # how long a test waits for a push to be stored (it comes well
 
 
 class PushSink:
-    """Keeps every batch; `pushed(pred)` waits for a pushed batch that satisfies `pred`."""
+    """Keeps every batch; `pushed(pred)` waits for a pushed batch that satisfies `pred`;
+    `early_polls` counts the early polls asked for."""
 
     def __init__(self) -> None:
         self.batches = []
         self.arrived = asyncio.Event()
-        self.io = MonitorIO(self, MemoryState())
+        self.early_polls = 0
+        self.io = MonitorIO(self, MemoryState(), poll_soon=self._poll_soon)
+
+    def _poll_soon(self) -> None:
+        self.early_polls += 1
 
     async def __call__(self, batch) -> None:
         self.batches.append(batch)
@@ -86,6 +92,30 @@ async def test_a_pushed_dm_is_stored_between_polls(platform, logged_in_page, con
     assert sorted(pushed) == ["7440000000000005000", "7440000000000005001"]
 
 
+async def test_the_www_page_loads_no_video_images_or_fonts_and_still_brings_pushes(
+        platform, logged_in_page, context, site):
+    """The feed plays a video as it opens: that page alone gets no media, images or fonts
+    (its scripts and fetches, which fill the stores, still load)."""
+    failed: dict[str, str] = {}
+    all_failed = asyncio.Event()
+
+    def on_failed(request) -> None:
+        if request.url in WWW_HEAVY.values():
+            failed[request.resource_type] = request.failure or ""
+            if len(failed) == len(WWW_HEAVY):
+                all_failed.set()
+
+    context.on("requestfailed", on_failed)
+    sink = await polled(platform, logged_in_page)
+    await asyncio.wait_for(all_failed.wait(), PUSH_WAIT_S)
+    assert set(failed) == set(WWW_HEAVY) and all("BLOCKED_BY_CLIENT" in why for why in failed.values())
+    assert not set(WWW_HEAVY.values()) & set(site.requests)  # never fetched
+    www = realtime_page(context)
+    await www.evaluate("m => window.__ws.dm(m)", pushed_dm("7440000000000005002", "还有货吗"))
+    batch = await sink.pushed(lambda b: b.messages)
+    assert batch.messages[0]["text"] == "还有货吗"
+
+
 async def test_a_pushed_comment_notice_is_stored_and_a_reply_notice_makes_its_work_due(
         platform, logged_in_page, context, site):
     sink = await polled(platform, logged_in_page)
@@ -97,9 +127,10 @@ async def test_a_pushed_comment_notice_is_stored_and_a_reply_notice_makes_its_wo
     assert (comment["platform_comment_id"], comment["platform_content_id"], comment["text"]) == (
         "7410000000000000014", "7400000000000000003", "[赞]讲得很清楚")
     assert await sink.io.state.get("due_works", []) == []  # the notice had all a record needs
+    assert sink.early_polls == 0
 
-    # A reply to someone names no parent: stored at once, and its work is read next cycle
-    # although the works list shows no new comment count.
+    # A reply to someone names no parent: stored at once, and its work is read by the next
+    # cycle, which is asked for early, although the works list shows no new comment count.
     reply = copy.deepcopy(notice)
     reply.update(nid=None, nid_str="7430000000000000005")
     reply["comment"]["comment"].update(cid="7420000000000000099", text="同意楼上", aweme_id="7400000000000000001",
@@ -109,6 +140,7 @@ async def test_a_pushed_comment_notice_is_stored_and_a_reply_notice_makes_its_wo
     await sink.pushed(lambda b: any(c["platform_comment_id"] == "7420000000000000099" for c in b.comments))
     await platform._watches[logged_in_page].settle()
     assert await sink.io.state.get("due_works") == ["7400000000000000001"]
+    assert sink.early_polls == 1
     site.requests.clear()
     await platform.poll(logged_in_page, ACCOUNT, sink.io)
     opened = {u.split("aweme_id=")[1].split("&")[0] for u in site.requests if "/comment/list/select/" in u}
