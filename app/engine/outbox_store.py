@@ -306,6 +306,16 @@ def _new_placeholder(account: Account, reply: Reply, now: datetime) -> Comment |
 
 
 # ---- The dispatcher's steps ----------------------------------------------------------------
+def _oldest_queued(session: Session, account_id: str) -> Reply | None:
+    """The account's reply that goes next: its replies leave first in, first out."""
+    return session.scalars(
+        select(Reply)
+        .where(Reply.account_id == account_id, Reply.status == ReplyStatus.QUEUED.value)
+        .order_by(Reply.created_at, Reply.id)
+        .limit(1)
+    ).first()
+
+
 def claim_next(session: Session, account_id: str, now: datetime) -> tuple[ReplyRow, ReplyTarget] | None:
     """Mark the account's oldest queued reply `sending` (attempts + 1) if it is due; returns
     it with its target, described as the database knows it now (see ReplyTarget).
@@ -313,12 +323,7 @@ def claim_next(session: Session, account_id: str, now: datetime) -> tuple[ReplyR
     Strictly first in, first out per account: while the oldest reply waits for its backoff the
     younger ones wait too, so a conversation's replies reach the platform in order.
     """
-    reply = session.scalars(
-        select(Reply)
-        .where(Reply.account_id == account_id, Reply.status == ReplyStatus.QUEUED.value)
-        .order_by(Reply.created_at, Reply.id)
-        .limit(1)
-    ).first()
+    reply = _oldest_queued(session, account_id)
     if reply is None or (reply.next_attempt_at is not None and reply.next_attempt_at > now):
         return None
     # Taken only if still queued when the row is written: another process on the same
@@ -339,12 +344,7 @@ def wait_for_holder(session: Session, account_id: str, reason: str, now: datetim
     """Say on the account's oldest queued reply why it waits (no holder serves its account
     here); its attempts and its error code (whether it was attempted before) stay. None when
     it says so already."""
-    reply = session.scalars(
-        select(Reply)
-        .where(Reply.account_id == account_id, Reply.status == ReplyStatus.QUEUED.value)
-        .order_by(Reply.created_at, Reply.id)
-        .limit(1)
-    ).first()
+    reply = _oldest_queued(session, account_id)
     if reply is None or reply.error_message == reason:
         return None
     reply.error_message = reason

@@ -98,8 +98,10 @@ async def sandbox_site(slow_replies: SlowReplies) -> AsyncIterator[SandboxSite]:
         await site.stop()
 
 
-async def until(predicate: Callable[[], Any], *, timeout: float = 20.0, what: str = "condition") -> Any:
-    """Wait until predicate() (sync or async) is truthy; returns its value."""
+async def until(predicate: Callable[[], Any], *, timeout: float = 20.0, what: str = "condition",
+                describe: Callable[[], str] | None = None) -> Any:
+    """Wait until predicate() (sync or async) is truthy; returns its value. On a timeout the
+    message says what was awaited, and `describe()` what was seen instead."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -108,7 +110,8 @@ async def until(predicate: Callable[[], Any], *, timeout: float = 20.0, what: st
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            seen = f"; {describe()}" if describe is not None else ""
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}{seen}")
         await asyncio.sleep(0.05)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
@@ -23,6 +22,7 @@ from app.platforms.sandbox.site import SandboxSite
 from app.worker.answered import AnsweredReplies
 from app.worker.journal import DeltaJournal
 from app.worker.link import LinkOptions, MasterLink
+from tests.e2e.harness import until
 from tests.server.worker_link.harness import TOKEN, Master, envelope, make_master
 
 FAST = dict(poll_interval_min_s=1.0, poll_interval_max_s=1.5, backoff_cap_s=2.0, hibernate_after_s=60.0)
@@ -113,18 +113,10 @@ class TappedMaster:
         return [payload for k, payload in self.received if k == kind]
 
     async def until(self, predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-        """Wait until predicate() (sync or async) is truthy; returns its value."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if asyncio.iscoroutine(value):
-                value = await value
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}; received "
-                                     f"{[k for k, _ in self.received]}")
-            await asyncio.sleep(0.02)
+        """Wait until predicate() (sync or async) is truthy; returns its value. A timeout
+        lists what the master received."""
+        return await until(predicate, timeout=timeout, what=what,
+                           describe=lambda: f"received {[k for k, _ in self.received]}")
 
     async def account(self, name: str, *, worker_id: str | None = None) -> str:
         """An account on the master (bound to `worker_id`, else dealt at registration)."""

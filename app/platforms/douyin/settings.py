@@ -24,6 +24,9 @@ class DouyinSettings(PlatformSettings):
     # works list once a minute or so is what a creator checking their centre looks like.
     poll_interval_min_s: float | None = Field(45.0, ge=1, le=86400)
     poll_interval_max_s: float | None = Field(90.0, ge=1, le=86400)
+    # A reply notice that names no comment brings the next poll forward, but a stream of them
+    # must not turn into a crawl every few seconds: half the scheduled pace at most.
+    early_poll_after_s: float = Field(30.0, ge=1, le=86400)
 
     @model_validator(mode="after")
     def _pause_range(self) -> "DouyinSettings":

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable
 from urllib.parse import parse_qs, urlparse
@@ -32,6 +31,7 @@ from app.engine.settings import Settings
 from app.engine.store.db import Database
 from app.engine.store.models import Comment, DirectMessage
 from app.platforms.sandbox import SandboxPlatform
+from tests.e2e.harness import until
 
 FAST = dict(poll_interval_min_s=1.0, poll_interval_max_s=1.5, backoff_cap_s=2.0, hibernate_after_s=30.0)
 
@@ -62,17 +62,9 @@ class Rig:
     async def until(self, predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
         """Wait until predicate() (sync or async) is truthy; returns its value, once the events
         published meanwhile are delivered."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if asyncio.iscoroutine(value):
-                value = await value
-            if value:
-                await self.delivered()
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-            await asyncio.sleep(0.05)
+        value = await until(predicate, timeout=timeout, what=what)
+        await self.delivered()
+        return value
 
     async def qr_token(self, session_id: str) -> str:
         """The token in the QR code the login page shows (read from the LoginProgress event)."""
