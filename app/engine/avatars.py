@@ -12,6 +12,8 @@ as one) and only up to MAX_AVATAR_BYTES: the file is platform content shown by t
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import logging
 import os
@@ -69,6 +71,38 @@ def save_avatar(data_dir: Path, account_id: str, data: bytes) -> None:
     partial = path.with_name(path.name + ".part")
     partial.write_bytes(data)
     os.replace(partial, path)
+
+
+def read_avatar(data_dir: Path, account_id: str) -> bytes | None:
+    """The account's kept avatar, or None."""
+    try:
+        data = avatar_file(data_dir, account_id).read_bytes()
+    except OSError:
+        return None
+    return data if len(data) <= MAX_AVATAR_BYTES else None
+
+
+def to_data_url(data: bytes) -> str:
+    """The avatar as a data URL, as a remote worker sends it with its login's success."""
+    kind = "image/svg+xml" if b"<svg" in data[:1024] and not is_image(data) else "application/octet-stream"
+    return f"data:{kind};base64," + base64.b64encode(data).decode("ascii")
+
+
+def from_data_url(url: str | None) -> bytes | None:
+    """The image a worker sent, if it is one of at most MAX_AVATAR_BYTES (the same rule as an
+    avatar fetched here); None, logged, for anything else."""
+    if not url:
+        return None
+    header, _, encoded = url.partition(",")
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        data = b""
+    content_type = header.removeprefix("data:").partition(";")[0]
+    if len(data) > MAX_AVATAR_BYTES or not is_image(data, content_type):
+        log.info("a worker's avatar is not an image of at most %d bytes; not kept", MAX_AVATAR_BYTES)
+        return None
+    return data
 
 
 def delete_avatar(data_dir: Path, account_id: str) -> None:

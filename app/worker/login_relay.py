@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from pydantic import ValidationError
 
+from ..engine.avatars import read_avatar, to_data_url
 from ..engine.events import LoginProgress
 from ..engine.login import LoginSessionError
 from . import wire
@@ -120,8 +121,10 @@ class LoginRelay:
                     "error_type": "not_assigned"}
         user_info = {**(account.user_info or {}), "nickname": account.platform_username, "avatar": account.avatar_url,
                      "platform_user_id": account.platform_user_id}
+        avatar = read_avatar(self._engine.paths.data_dir, account_id)  # kept by this login, if it had one
         return {"status": "success", "platform_user_id": account.platform_user_id, "user_info": user_info,
-                "storage_state": await accounts.load_storage_state(account_id)}
+                "storage_state": await accounts.load_storage_state(account_id),
+                "avatar_data": to_data_url(avatar) if avatar else None}
 
     async def _failed(self, session_id: Any, account_id: Any, message: str, error_type: str) -> None:
         log.warning("relayed login refused: %s", message)

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from app.engine.avatars import avatar_file
 from app.engine.events import LoginProgress
 from app.engine.im.types import TopicRef
 from app.engine.platform import LoginOutcome, ReplyTarget
@@ -62,6 +63,9 @@ async def test_a_relayed_qr_login_then_the_accounts_traffic_reaches_the_master(t
         state = await master.engine.accounts.load_storage_state(a)  # the session, saved on the master
         assert any(c["name"] for c in state["cookies"])
         assert (await rig.engine.accounts.get(a)).login_status == "logged_in"
+        # the avatar the worker fetched in the account's context is the master's too
+        kept = avatar_file(rig.engine.paths.data_dir, a).read_bytes()
+        assert kept.startswith(b"<svg") and avatar_file(master.engine.paths.data_dir, a).read_bytes() == kept
 
         await control.inject_comment("小红", "这个多少钱？", creator="Creator A")
         await control.inject_dm("Bob", "Do you ship to Shanghai?", creator="Creator A")

@@ -19,6 +19,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
+from app.engine.avatars import from_data_url
 from app.engine.platform import LoginFailed, LoginIO, LoginOutcome
 from app.engine.seams import LoginResult
 
@@ -129,7 +130,7 @@ def _result(status: LoginStatus) -> LoginResult:
         state = {"cookies": list(status.cookies or []), "origins": []}
     outcome = LoginOutcome(platform_user_id=str(user_id), username=_first(info, "nickname", "platform_username"),
                            avatar_url=_first(info, "avatar"), user_info=info)
-    return LoginResult(outcome, state)
+    return LoginResult(outcome, state, from_data_url(status.avatar_data))
 
 
 def _first(info: dict[str, Any], *keys: str) -> str | None:

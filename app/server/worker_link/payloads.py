@@ -122,6 +122,7 @@ class LoginStatus(_Payload):
     step: Annotated[str, StringConstraints(max_length=32)] | None = None
     user_info: dict[str, Any] | None = None
     storage_state: StorageState | None = None  # hiscrm/1
+    avatar_data: Annotated[str, StringConstraints(max_length=3_000_000)] | None = None  # hiscrm/1: a data URL
     cookies: list[dict[str, Any]] | None = None  # the original's
     platform_user_id: Annotated[str, StringConstraints(max_length=MAX_ID_LEN)] | None = None
     error_message: Message | None = None

@@ -6,12 +6,14 @@ import base64
 import pytest
 
 from app.engine.accounts import IdentityMismatch
+from app.engine.avatars import avatar_file, to_data_url
 from app.engine.events import LoginProgress
 
 from tests.server.worker_link.harness import FakeWorkerSocket, make_master, until
 
 pytestmark = pytest.mark.timeout(60)
 PNG = b"\x89PNG\r\n\x1a\n" + b"qr-image-bytes"
+AVATAR = b"\xff\xd8\xff" + b"jpeg-avatar-bytes"
 
 
 async def _setup(master, name):
@@ -58,12 +60,15 @@ async def test_a_relayed_login_shows_the_qr_code_asks_for_the_sms_code_and_saves
 
             storage = {"cookies": [{"name": "sessionid", "value": "abc", "domain": "127.0.0.1"}], "origins": []}
             await status(status="success", platform_user_id="sandbox-uid-7", storage_state=storage,
-                         user_info={"nickname": "Creator QR", "avatar": "http://127.0.0.1/a.png"})
+                         user_info={"nickname": "Creator QR", "avatar": "http://127.0.0.1/a.png"},
+                         avatar_data=to_data_url(AVATAR))
             await until(lambda: master.engine.logins.session(session_id).state == "success", what="success")
             account = await master.engine.accounts.get(account_id)
             assert (account.login_status, account.platform_user_id, account.platform_username) == (
                 "logged_in", "sandbox-uid-7", "Creator QR")
             assert await master.engine.accounts.load_storage_state(account_id) == storage
+            # the avatar the worker fetched in the account's context, kept for the accounts list
+            assert avatar_file(master.engine.paths.data_dir, account_id).read_bytes() == AVATAR
             wake = await worker.next_message("master:account:wake")  # poll it now, as the local pool would
             assert wake["payload"] == {"account_id": account_id}
         finally:
@@ -141,5 +146,22 @@ async def test_the_originals_legacy_login_events_drive_the_session_too(tmp_path)
             state = await master.engine.accounts.load_storage_state(account_id)
             assert state == {"cookies": [{"name": "sessionid", "value": "old-style", "domain": "127.0.0.1"}],
                              "origins": []}
+        finally:
+            await worker.close()
+
+
+async def test_a_workers_avatar_that_is_no_image_is_not_kept_and_the_login_succeeds(tmp_path):
+    async with make_master(tmp_path) as master:
+        account_id, worker, progress = await _setup(master, "creator-avatar")
+        try:
+            session_id = await master.engine.logins.start(account_id)
+            remote_session = (await worker.next_event("master:login:start"))["session_id"]
+            await worker.sio.emit("worker:login:status", {
+                "session_id": remote_session, "account_id": account_id, "status": "success",
+                "platform_user_id": "uid-9", "storage_state": {"cookies": [], "origins": []},
+                "avatar_data": "data:text/html;base64," + base64.b64encode(b"<script>x</script>").decode()},
+                namespace="/worker")
+            await until(lambda: master.engine.logins.session(session_id).state == "success", what="success")
+            assert not avatar_file(master.engine.paths.data_dir, account_id).exists()
         finally:
             await worker.close()
