@@ -923,9 +923,12 @@ class DouyinPlatform(Platform):
         and the click is tried again. False when the header never named the peer."""
         for _ in range(attempts):
             row = await self._find_conversation_row(page, name)
-            await row.scroll_into_view_if_needed()
-            await asyncio.sleep(0.15)  # the rows now in view are rendered
-            await row.click()
+            try:
+                await row.scroll_into_view_if_needed(timeout=3_000)
+                await asyncio.sleep(0.15)  # the rows now in view are rendered
+                await row.click(timeout=3_000)
+            except PlaywrightError:  # the list re-rendered the row away meanwhile: find it again
+                continue
             try:
                 await page.wait_for_function(
                     "([sel, name]) => { const h = document.querySelector(sel); return h && h.innerText.trim() === name; }",
