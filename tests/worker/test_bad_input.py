@@ -10,7 +10,7 @@ import logging
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.server.worker_link.harness import envelope
+from tests.server.worker_link.harness import envelope, json_values
 
 from .conftest import running_worker, tapped_master
 
@@ -19,11 +19,6 @@ TYPES = ["master:task:assign", "master:task:revoke", "worker:register:ack", "wor
 EVENTS = ["master:reply:request", "master:reply:find", "master:login:start", "master:login:user_input",
           "master:login:cancel"]
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-2**63, max_value=2**63) | st.floats(allow_nan=False)
-    | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-    max_leaves=12)
 fields = st.sampled_from(["id", "account_id", "platform", "account_name", "login_status", "storage_state", "hiscrm",
                           "seq", "success", "request_id", "reply_content", "target", "session_id", "input_type",
                           "value", "since", "text", "assigned_accounts", "status", "proxy"])

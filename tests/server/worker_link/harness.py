@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable
 
 import socketio
+from hypothesis import strategies as st
 
 from app.engine.engine import Engine
 from app.engine.paths import app_paths
@@ -19,6 +20,14 @@ from app.platforms.sandbox import SandboxPlatform
 from app.server.app import EmbeddedServer, ServerOptions
 from app.server.worker_link import WorkerLink
 from tests.e2e.harness import until as e2e_until
+
+# Any JSON value a broken or hostile peer may send, for the link's fuzz tests (both sides).
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-2**63, max_value=2**63) | st.floats(allow_nan=False)
+    | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12)
+
 
 TOKEN = "worker-link-test-token"
 

@@ -8,18 +8,13 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.server.worker_link.harness import FakeWorkerSocket, envelope, make_master, until
+from tests.server.worker_link.harness import FakeWorkerSocket, envelope, json_values, make_master, until
 
 TYPES = ["worker:register", "worker:heartbeat", "worker:account:status", "worker:data:delta", "worker:data:sync",
          "worker:account:storage", "worker:nonsense"]
 EVENTS = ["worker:reply:result", "worker:reply:found", "worker:login:status", "join_room", "worker:login:failed",
           "worker:what"]
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-2**63, max_value=2**63) | st.floats(allow_nan=False)
-    | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-    max_leaves=12)
 payload_fields = st.sampled_from(["worker_id", "account_id", "seq", "batch", "storage_state", "account_statuses",
                                   "capabilities", "max_accounts", "request_id", "session_id", "status", "found",
                                   "created", "accountId", "snapshot", "workerId", "messages"])
