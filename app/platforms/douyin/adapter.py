@@ -165,6 +165,21 @@ _LIST_RENDERED_JS = """([scrollerSel, rowsSel]) => {
 }"""
 
 
+# Scroll a virtualised list so the named row is wholly in its view; true when it moved (its
+# rows are then rendered anew). One evaluate: no node is held across the re-render.
+_ROW_INTO_VIEW_JS = """([scrollerSel, rowsSel, nameSel, name]) => {
+  const scroller = document.querySelector(scrollerSel);
+  const row = [...document.querySelectorAll(rowsSel)].find(r => {
+    const n = r.querySelector(nameSel); return n && n.innerText.trim() === name; });
+  if (!scroller || !row) return false;
+  const view = scroller.getBoundingClientRect(), box = row.getBoundingClientRect();
+  const by = box.top < view.top ? box.top - view.top : Math.max(0, box.bottom - view.bottom);
+  const top = scroller.scrollTop;
+  scroller.scrollTop = top + by;
+  return scroller.scrollTop !== top;
+}"""
+
+
 @dataclass
 class _PageWatch(PageTasks):
     """What the adapter knows about one account's live page: where intercepted records go,
@@ -919,22 +934,22 @@ class DouyinPlatform(Platform):
 
     async def _click_conversation(self, page: Page, name: str, attempts: int = 3) -> bool:
         """Click the peer's row and wait for the header to name them. A virtualised list
-        re-renders while it scrolls, so a click can land on a neighbour: the header tells,
-        and the click is tried again. False when the header never named the peer."""
+        re-renders its rows on every scroll, so the list is scrolled here (the row wholly in
+        view) and the click lands on the row rendered after it; a click can still land on a
+        neighbour: the header tells, and the click is tried again. False when the header
+        never named the peer."""
         for _ in range(attempts):
             row = await self._find_conversation_row(page, name)
+            if await page.evaluate(_ROW_INTO_VIEW_JS, [CHAT.selector("list_scroller"), CHAT.selector("list_rows"),
+                                                       CHAT.selector("row_name"), name]):
+                await self._list_rendered(page)
             try:
-                await row.scroll_into_view_if_needed(timeout=3_000)
-                await asyncio.sleep(0.15)  # the rows now in view are rendered
-                await row.click(timeout=3_000)
-            except PlaywrightError:  # the list re-rendered the row away meanwhile: find it again
-                continue
-            try:
+                await row.click(timeout=5_000)
                 await page.wait_for_function(
                     "([sel, name]) => { const h = document.querySelector(sel); return h && h.innerText.trim() === name; }",
-                    arg=[CHAT.selector("header_name"), name], timeout=3_000, polling=100)
+                    arg=[CHAT.selector("header_name"), name], timeout=5_000, polling=100)
                 return True
-            except PlaywrightError:
+            except PlaywrightError:  # re-rendered away meanwhile, or a neighbour opened: find it again
                 continue
         return False
 

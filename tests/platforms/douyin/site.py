@@ -59,6 +59,7 @@ class FakeDouyin:
     comment_page_html: str | None = None  # replaces the comment page (markup drift)
     chat: dict[str, Any] = field(default_factory=lambda: chat_state())  # the chat page's React state
     chat_page_size: int | None = None  # a conversation opens at its newest messages, this many a page
+    chat_render_delay_ms: int = 0  # the conversation list re-renders this late after a scroll (a busy machine)
     dms_sent: int = 0
     dm_refusal: str | None = None  # the chat page refuses to send with this note
     published: list[dict[str, Any]] = field(default_factory=list)  # what the reply box sent
@@ -110,6 +111,7 @@ class FakeDouyin:
                      "/creator-micro/data/following/chat": CHAT_PAGE.replace(
                          "__STATE__", json.dumps(self.chat, ensure_ascii=False)).replace(
                          "__PAGE__", json.dumps(self.chat_page_size)).replace(
+                         "__RENDER_DELAY__", str(self.chat_render_delay_ms)).replace(
                          "__REFUSAL__", json.dumps(self.dm_refusal, ensure_ascii=False))}
             if path not in pages:
                 return await route.fulfill(status=404, body="not found")
@@ -493,7 +495,8 @@ function renderRows() {
     inner.appendChild(row);
   });
 }
-grid.addEventListener('scroll', renderRows);
+const RENDER_DELAY = __RENDER_DELAY__;
+grid.addEventListener('scroll', () => RENDER_DELAY ? setTimeout(renderRows, RENDER_DELAY) : renderRows());
 function openConversation(c) {
   open = c;
   document.getElementById('header').textContent = c.nickname;

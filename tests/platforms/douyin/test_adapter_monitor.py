@@ -366,6 +366,17 @@ async def test_a_conversation_list_beyond_one_cycles_bound_is_read_deeper_each_c
     assert sink.io.state.values["dm_list"]["done"]
 
 
+async def test_a_list_that_re_renders_late_after_each_scroll_still_opens_every_conversation(
+        platform, logged_in_page, account, site):
+    # On a busy machine the list's scroll event comes late, and every row is rendered anew
+    # then: a row found before the re-render is gone when it is clicked.
+    names = older_conversations(site, 6)
+    site.chat_render_delay_ms = 400
+    sink = KeptBatches()
+    await platform.poll(logged_in_page, account, sink.io)
+    assert set(names) <= {c["peer_name"] for b in sink.batches for c in b.conversations}
+
+
 async def test_the_conversation_list_is_read_at_most_max_conversation_pages_deep(platform, logged_in_page,
                                                                                   account, site):
     names = older_conversations(site, 6)
