@@ -153,15 +153,16 @@ _FIBER_PROPS_JS = """([nodes, wanted, levels]) => nodes.map(node => {
 })"""
 
 
-# A virtualised list has rendered where it is scrolled to: its rows reach near both edges of
-# its view (the rows of the last position, half a view away, do not; gaps between rows do).
+# A virtualised list has rendered where it is scrolled to: rows reach both edges of its view,
+# within the gap between two rows. The rows of the last position do not: they were rendered
+# for a view a scroll away, and their overscan ends short of this one's edge.
 _LIST_RENDERED_JS = """([scrollerSel, rowsSel]) => {
   const scroller = document.querySelector(scrollerSel);
   if (!scroller) return true;
-  const view = scroller.getBoundingClientRect(), near = view.height / 4;
+  const view = scroller.getBoundingClientRect(), gap = 12;
   const rows = [...scroller.querySelectorAll(rowsSel)].map(row => row.getBoundingClientRect());
-  return rows.some(r => r.top <= view.top + near && r.bottom > view.top)
-      && rows.some(r => r.top < view.bottom && r.bottom >= view.bottom - near);
+  return rows.some(r => r.top <= view.top + gap && r.bottom > view.top)
+      && rows.some(r => r.top < view.bottom && r.bottom >= view.bottom - gap);
 }"""
 
 

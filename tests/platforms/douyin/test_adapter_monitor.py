@@ -380,6 +380,7 @@ async def test_a_list_that_re_renders_late_after_each_scroll_still_opens_every_c
 async def test_the_conversation_list_is_read_at_most_max_conversation_pages_deep(platform, logged_in_page,
                                                                                   account, site):
     names = older_conversations(site, 6)
+    site.chat_render_delay_ms = 400  # and on a busy machine: the rows of the last position linger
     platform.max_scrolls, platform.max_conversation_pages = 1, 2
     sink = KeptBatches()
     for _ in range(4):
