@@ -46,6 +46,7 @@ from .look import follow_settings
 from .models.channels import ChannelsModel
 from .models.keyed import ObjectRole
 from .reasons import account_problem
+from .views.avatar_images import AvatarImages
 from .views.channel_delegate import ChannelDelegate
 from .views.painting import badge_text
 
@@ -95,7 +96,7 @@ class MainWindow(QMainWindow):
         self.channel_list = ActivityList(self)
         self.channel_list.setObjectName("channels")
         self.channel_list.setModel(self.channels_model)
-        self.channel_list.setItemDelegate(ChannelDelegate(self.channel_list))
+        self.channel_list.setItemDelegate(ChannelDelegate(AvatarImages(engine.paths.data_dir), self.channel_list))
         self.channel_list.setUniformItemSizes(True)
         self.channel_list.setMouseTracking(True)
         self.channel_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtGui import QFont, QFontMetrics, QStandardItemModel
 
 from app.ui.components.topics_pane import TopicsPane
 from app.ui.views.rows import RowDelegate
@@ -88,3 +88,46 @@ def test_a_platform_logo_keeps_its_colours_on_a_selected_row(qapp):
     normal = icon.pixmap(16, 16, QIcon.Mode.Normal).toImage()
     selected = icon.pixmap(16, 16, QIcon.Mode.Selected).toImage()
     assert selected == normal
+
+
+def test_an_account_row_shows_the_avatar_kept_at_its_login_and_the_next_one(engine, qloop, account, tmp_path):
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QColor, QImage, QPainter
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    from app.engine.avatars import save_avatar
+    from app.ui.models.keyed import ObjectRole
+    from app.ui.views.avatar_images import AvatarImages
+    from app.ui.views.channel_delegate import ChannelDelegate
+    from app.ui.views.rows import AVATAR, MARGIN, ROW_HEIGHT
+
+    from .conftest import run
+
+    delegate = ChannelDelegate(AvatarImages(engine.paths.data_dir))
+
+    def avatar_centre() -> str:
+        channel = next(c for c in run(qloop, engine.views.channels()) if c.account_id == account)
+        index = QStandardItemModel(1, 1)
+        index.setData(index.index(0, 0), channel, ObjectRole)
+        image = QImage(320, ROW_HEIGHT, QImage.Format.Format_RGB32)
+        image.fill(QColor("white"))
+        painter = QPainter(image)
+        option = QStyleOptionViewItem()
+        option.rect = QRect(0, 0, 320, ROW_HEIGHT)
+        delegate.paint(painter, option, index.index(0, 0))
+        painter.end()
+        return QColor(image.pixel(MARGIN + AVATAR // 2, ROW_HEIGHT // 2 - AVATAR // 4)).name()
+
+    def keep(color: str) -> None:
+        picture = QImage(64, 64, QImage.Format.Format_RGB32)
+        picture.fill(QColor(color))
+        path = tmp_path / f"{color[1:]}.png"
+        picture.save(str(path), "PNG")
+        save_avatar(engine.paths.data_dir, account, path.read_bytes())  # what a login keeps
+
+    initials = avatar_centre()
+    assert initials not in ("#ff0000", "#0000ff")  # none kept: the initials' colour
+    keep("#ff0000")
+    assert avatar_centre() == "#ff0000"
+    keep("#0000ff")  # the next login brought another
+    assert avatar_centre() == "#0000ff"

@@ -10,6 +10,7 @@ from PySide6.QtGui import QFontMetrics
 
 from app.ui.views.bubble_delegate import status_text
 from app.ui.views.painting import small_font
+from app.ui.views.avatar_images import AvatarImages
 from app.ui.views.channel_delegate import ChannelDelegate
 
 from .conftest import comments, ingest, run, video_ref, wait_until
@@ -55,11 +56,11 @@ def test_a_quiet_channel_says_why_in_the_operators_language(engine, qloop, accou
     language("zh_CN")
     run(qloop, engine.accounts.set_login_status(account, "expired", error="The login expired; log in again."))
     channel = next(c for c in run(qloop, engine.views.channels()) if c.account_id == account)
-    preview = ChannelDelegate().row_content(channel).preview
+    preview = ChannelDelegate(AvatarImages(engine.paths.data_dir)).row_content(channel).preview
     assert preview.startswith("登录已失效"), preview
     assert not LATIN_WORD.search(preview), preview
     language("en")
-    assert ChannelDelegate().row_content(channel).preview == (
+    assert ChannelDelegate(AvatarImages(engine.paths.data_dir)).row_content(channel).preview == (
         "Session expired: log in again to receive and send messages")
 
 

@@ -3,7 +3,8 @@
 Avatars are drawn from the name (initials on a colour derived from the name) rather than
 downloaded: platform avatar URLs point at the internet, which the console must not depend on
 to paint a row. The colour follows the name shown beside it, the one thing every list knows of
-a person, so a customer has the same colour in the topic list and in the chat.
+a person, so a customer has the same colour in the topic list and in the chat. An account's
+own avatar, which the engine keeps at login, is painted instead where a row has it.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import zlib
 from datetime import datetime
 
 from PySide6.QtCore import QCoreApplication, QPointF, QRect, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette, QPixmap
 
 LOGIN_STATE_COLORS = {
     "logged_in": QColor("#2fb344"),
@@ -39,9 +40,17 @@ def avatar_color(name: str | None) -> QColor:
     return QColor.fromHsl(zlib.crc32((name or "").encode("utf-8")) % 360, 140, 130)
 
 
-def paint_avatar(painter: QPainter, rect: QRect, name: str | None) -> None:
+def paint_avatar(painter: QPainter, rect: QRect, name: str | None, image: QPixmap | None = None) -> None:
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    if image is not None:  # the image, cut to the circle the initials would fill
+        clip = QPainterPath()
+        clip.addEllipse(QRectF(rect))
+        painter.setClipPath(clip)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.drawPixmap(rect, image)
+        painter.restore()
+        return
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(avatar_color(name))
     painter.drawEllipse(rect)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QModelIndex, QPointF, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from ..models.keyed import ObjectRole
@@ -32,6 +32,7 @@ class RowContent:
     time_text: str
     unread: int
     dot: QColor | None = None  # a state dot on the avatar (login state)
+    avatar_image: QPixmap | None = None  # painted instead of the initials (an account's own avatar)
     tag: str = ""  # a short grey label after the title (platform, "DM")
     warning: str = ""  # red words before the preview (a reply that was not sent)
 
@@ -77,7 +78,7 @@ class RowDelegate(QStyledItemDelegate):
 
         r = option.rect
         avatar = QRect(r.left() + MARGIN, r.center().y() - AVATAR // 2, AVATAR, AVATAR)
-        paint_avatar(painter, avatar, content.avatar_name)
+        paint_avatar(painter, avatar, content.avatar_name, content.avatar_image)
         if content.dot is not None:
             paint_status_dot(painter, QPointF(avatar.right() - 4, avatar.bottom() - 4), 5,
                              content.dot, palette.color(QPalette.ColorRole.Base))
