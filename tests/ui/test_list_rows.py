@@ -131,3 +131,15 @@ def test_an_account_row_shows_the_avatar_kept_at_its_login_and_the_next_one(engi
     assert avatar_centre() == "#ff0000"
     keep("#0000ff")  # the next login brought another
     assert avatar_centre() == "#0000ff"
+
+
+def test_a_sandbox_avatar_is_drawn_in_its_colour_not_black(qapp):
+    from PySide6.QtCore import QByteArray
+    from PySide6.QtGui import QColor, QPixmap
+
+    from app.platforms.sandbox.site.pages import avatar_svg
+
+    picture = QPixmap()
+    assert picture.loadFromData(QByteArray(avatar_svg("u-lucy").encode()), "SVG")
+    above_the_head = QColor(picture.toImage().pixel(32, 6))
+    assert above_the_head.saturation() > 60 and above_the_head.lightness() > 60, above_the_head.name()

@@ -6,6 +6,7 @@ pages fetch it as JSON and render it with textContent.
 """
 from __future__ import annotations
 
+import colorsys
 import hashlib
 from pathlib import Path
 from urllib.parse import quote
@@ -66,27 +67,34 @@ async def logout(request: web.Request) -> web.StreamResponse:
     raise response
 
 
-def _hue(key: str) -> int:
-    return int(hashlib.md5(key.encode()).hexdigest()[:4], 16) % 360
+def _color(key: str, saturation: float, lightness: float) -> str:
+    """A colour that is always the same for `key`, as #rrggbb: SVG Tiny (what Qt draws the
+    kept avatar with) has no hsl(), and would paint it black."""
+    hue = int(hashlib.md5(key.encode()).hexdigest()[:4], 16) % 360 / 360
+    return "#" + "".join(f"{round(c * 255):02x}" for c in colorsys.hls_to_rgb(hue, lightness, saturation))
 
 
-async def avatar(request: web.Request) -> web.Response:
-    """A generated round avatar (colour from the user id)."""
-    hue = _hue(request.match_info["uid"])
-    svg = (
+def avatar_svg(uid: str) -> str:
+    """A round avatar with a figure, its colour from the user id."""
+    color = _color(uid, 0.55, 0.55)
+    return (
         '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">'
-        f'<circle cx="32" cy="32" r="32" fill="hsl({hue},55%,55%)"/>'
+        f'<circle cx="32" cy="32" r="32" fill="{color}"/>'
         '<circle cx="32" cy="25" r="11" fill="#fff" opacity=".9"/>'
         '<path d="M12 54c4-11 12-16 20-16s16 5 20 16" fill="#fff" opacity=".9"/></svg>'
     )
-    return web.Response(text=svg, content_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+
+
+async def avatar(request: web.Request) -> web.Response:
+    return web.Response(text=avatar_svg(request.match_info["uid"]), content_type="image/svg+xml",
+                        headers={"Cache-Control": "max-age=86400"})
 
 
 async def cover(request: web.Request) -> web.Response:
-    hue = _hue(request.match_info["work_id"])
+    color = _color(request.match_info["work_id"], 0.50, 0.45)
     svg = (
         '<svg xmlns="http://www.w3.org/2000/svg" width="90" height="120" viewBox="0 0 90 120">'
-        f'<rect width="90" height="120" fill="hsl({hue},50%,45%)"/>'
+        f'<rect width="90" height="120" fill="{color}"/>'
         '<path d="M35 45v30l25-15z" fill="#fff" opacity=".85"/></svg>'
     )
     return web.Response(text=svg, content_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
