@@ -167,7 +167,12 @@ class EmbeddedServer:
                     await result
             except Exception:
                 log.exception("server part cleanup %r failed", cleanup)
-        await self.sio.shutdown()  # clients are told, not left to time out
+        # Socket.IO's shutdown stops only its own tasks: the connections are closed here, so
+        # clients reconnect at once (to the next server) and the web server's shutdown does
+        # not wait for their websockets until they time out.
+        if self.sio.eio.sockets:  # (engine.io's disconnect-all fails on none)
+            await self.sio.eio.disconnect()
+        await self.sio.shutdown()
         await runner.cleanup()
         log.info("server stopped")
 

@@ -132,3 +132,25 @@ async def _settled(switch, condition, timeout: float = 10.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition(switch):
             await asyncio.sleep(0.02)
+
+
+async def test_a_stopping_server_closes_its_clients_connections_at_once(engine):
+    """Socket.IO's shutdown stops only its own tasks: a client still attached kept the web
+    server's shutdown waiting (a remote worker until its heartbeat timed out, 30 s)."""
+    switch = ServerSwitch(engine)
+    try:
+        engine.settings_service.update(server={"enabled": True, "host": "127.0.0.1", "port": 0})
+        await _settled(switch, lambda s: engine.server_status.running)
+        token = switch.server.token
+        gone = asyncio.Event()
+        clients = []
+        for namespace in ("/", "/worker"):
+            client = socketio.AsyncClient(reconnection=False)
+            client.on("disconnect", lambda *_: gone.set(), namespace=namespace)
+            await client.connect(switch.server.url, auth={"token": token}, namespaces=[namespace],
+                                 transports=["websocket"], wait_timeout=5)
+            clients.append(client)
+        await asyncio.wait_for(switch.server.stop(), 10)  # not the web server's 60 s shutdown timeout
+        await asyncio.wait_for(gone.wait(), 5)
+    finally:
+        await switch.stop()

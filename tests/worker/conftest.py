@@ -79,6 +79,7 @@ class TappedMaster:
         self.received: list[tuple[str, Any]] = []
         self.sid: str | None = None
         self._gate: asyncio.Event | None = None
+        self._stopped = False  # a held delta is then never stored (the master went first)
         sio = master.server.sio
         deliver = sio._trigger_event
 
@@ -93,6 +94,8 @@ class TappedMaster:
         async def slow_ingest(batch: Any, *more: Any, **options: Any) -> Any:
             if self._gate is not None and str(batch.source).startswith("worker:"):
                 await self._gate.wait()
+                if self._stopped:
+                    raise ConnectionError("the master stopped before it stored this")
             return await ingest(batch, *more, **options)
 
         self.engine.store.ingest = slow_ingest
@@ -130,6 +133,12 @@ class TappedMaster:
         """The master's database stalls on a worker's data until `release_deltas`."""
         self._gate = asyncio.Event()
 
+    def stopping(self) -> None:
+        """What the master still holds is never stored: as when it is killed, but without
+        leaving its shutdown waiting for the held ingest until the worker times out."""
+        self._stopped = True
+        self.release_deltas()
+
     def release_deltas(self) -> None:
         if self._gate is not None:
             self._gate.set()
@@ -149,7 +158,11 @@ class TappedMaster:
 @contextlib.asynccontextmanager
 async def tapped_master(tmp_path: Path, **options: Any) -> AsyncIterator[TappedMaster]:
     async with make_master(tmp_path / "master", **options) as master:
-        yield TappedMaster(master)
+        tapped = TappedMaster(master)
+        try:
+            yield tapped
+        finally:
+            tapped.stopping()
 
 
 @pytest.fixture
