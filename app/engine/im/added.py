@@ -31,7 +31,7 @@ from .types import Message, TopicRef
 # the writer made itself (`_from_written`, which fills them in this order).
 STORED_ROW = ("row_id", "account_id", "platform_id", "topic_id", "author_id", "author_name", "author_avatar",
               "text", "created_ms", "direction", "is_read", "reply_id", "reply_status", "reply_error",
-              "reply_error_code", "reply_to_id", "reply_to_text", "message_type")
+              "reply_error_code", "reply_wait_code", "reply_to_id", "reply_to_text", "message_type")
 if any(tuple(message_select(t).selected_columns.keys()) != STORED_ROW for t in BOTH):
     raise RuntimeError("im/added.py: STORED_ROW no longer matches message_select's columns")
 StoredRow = namedtuple("StoredRow", STORED_ROW)
@@ -139,7 +139,7 @@ def _from_written(connection: Any, t: TopicTables, account_id: str, written: dic
         rows.append(StoredRow(  # by position (half the cost of keywords), in STORED_ROW's order
             ids[platform_id], row["account_id"], row[key], row[topic], row[author_id], row[author_name],
             row[author_avatar], row["text"], row["created_at"], row["direction"], row["is_read"],
-            None, None, None, None,  # reply_id, reply_status, reply_error, reply_error_code
+            None, None, None, None, None,  # reply_id, reply_status, reply_error, reply_error_code, reply_wait_code
             parent, texts.get(parent), row.get("message_type"),
         ))
     return rows

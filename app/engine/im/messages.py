@@ -46,6 +46,7 @@ def message_select(t: TopicTables) -> Select[Any]:
         Reply.status.label("reply_status"),
         Reply.error_message.label("reply_error"),
         Reply.error_code.label("reply_error_code"),
+        Reply.wait_code.label("reply_wait_code"),
     ]
     if t is CONTENTS:
         parent = aliased(Comment)
@@ -82,6 +83,7 @@ def to_message(t: TopicTables, row: Any) -> Message:
         reply_status=row.reply_status,
         reply_error=row.reply_error,
         reply_error_code=row.reply_error_code,
+        reply_wait_code=row.reply_wait_code,
         message_type=row.message_type,
     )
 
