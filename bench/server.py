@@ -209,6 +209,9 @@ async def pushes(engine: Engine, asker: Asker, account_ids: list[str], args: arg
 
 async def crowd(server: EmbeddedServer, engine: Engine, account_ids: list[str], args: argparse.Namespace,
                 meter: StallMeter) -> None:
+    if not args.clients:
+        print("   many clients: skipped (--clients 0)")
+        return
     if shutil.which("node") is None or not (NODE_DIR / "node_modules").is_dir():
         print("   many clients: skipped (node and tests/server/node/node_modules are needed)")
         return
@@ -288,7 +291,7 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--messages", type=int, default=1_000_000)
     p.add_argument("--accounts", type=int, default=100)
-    p.add_argument("--clients", type=int, default=GOAL_CLIENTS, help="IM clients held at once")
+    p.add_argument("--clients", type=int, default=GOAL_CLIENTS, help="IM clients held at once (0: none)")
     p.add_argument("--samples", type=int, default=300, help="calls timed per request")
     p.add_argument("--push-samples", type=int, default=50)
     p.add_argument("--broadcasts", type=int, default=5, help="hints timed across all clients")

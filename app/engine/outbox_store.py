@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from .im.types import TopicRef
@@ -161,13 +161,19 @@ def list_replies(
 def topic_queue(session: Session, ref: TopicRef, statuses: tuple[str, ...]) -> list[ReplyRow]:
     """The topic's replies in these statuses, oldest first (what a client shows as sending)."""
     target_type = TargetType.COMMENT.value if ref.kind == "content" else TargetType.DIRECT_MESSAGE.value
-    query = (
-        select(Reply)
-        .where(Reply.status.in_(statuses), Reply.account_id == ref.account_id,
-               Reply.target_type == target_type, Reply.topic_platform_id == ref.platform_id)
-        .order_by(Reply.created_at, Reply.id)
-    )
-    return [_snapshot(session, r) for r in session.scalars(query)]
+    rows = session.scalars(_TOPIC_QUEUE, {"statuses": list(statuses), "account_id": ref.account_id,
+                                         "target_type": target_type, "topic": ref.platform_id})
+    return [_snapshot(session, r) for r in rows]
+
+
+# Built once: every monitor:request_messages asks for its topic's queue, and building the
+# statement cost more than running it (usually on no rows).
+_TOPIC_QUEUE = (
+    select(Reply)
+    .where(Reply.status.in_(bindparam("statuses", expanding=True)), Reply.account_id == bindparam("account_id"),
+           Reply.target_type == bindparam("target_type"), Reply.topic_platform_id == bindparam("topic"))
+    .order_by(Reply.created_at, Reply.id)
+)
 
 
 def due_accounts(session: Session, now: datetime) -> tuple[list[tuple[str, str | None]], datetime | None]:
