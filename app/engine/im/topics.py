@@ -30,9 +30,9 @@ from sqlalchemy.orm import Session
 
 from ..store.keys import in_keys
 from ..store.models import Account, Content, Conversation, Reply, ReplyStatus
-from .messages import check_limit
+from .messages import check_limit, message_page
 from .tables import BOTH, BY_KIND, CONTENTS, TopicTables, tables_for, utc_from_ms
-from .types import Page, Topic, TopicRef
+from .types import Message, Page, Topic, TopicRef
 
 
 ALL_KINDS = tuple(t.kind for t in BOTH)
@@ -119,6 +119,15 @@ def find_topics(session: Session, platform_id: str, account_id: str | None, kind
         rows = connection.execute(stmt, {"account_id": account_id, "key": platform_id})
         found += [TopicRef(a, k, platform_id) for (a,) in rows]
     return found
+
+
+def find_newest(session: Session, platform_id: str, account_id: str | None, kind: str | None,
+                limit: int) -> tuple[list[TopicRef], Page[Message] | None]:
+    """ImViews.find_newest."""
+    found = find_topics(session, platform_id, account_id, kind)
+    if not found or len({ref.account_id for ref in found}) > 1:
+        return found, None
+    return found, message_page(session, found[0], None, None, limit)
 
 
 @lru_cache(maxsize=None)
