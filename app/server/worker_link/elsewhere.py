@@ -74,14 +74,12 @@ class Elsewhere:
         info = info_from(body)
         local = self._link.workers.get(info.id)
         if local is not None and local.connected:
-            return None
+            return
         self._heard[info.id] = time.monotonic()
         self._link.bound_elsewhere(info.id, info.accounts)
         self._link.engine.remote_workers.report(info)
-        return None
 
     async def _asked(self, body: dict[str, Any]) -> None:
         for worker in list(self._link.workers.values()):
             if worker.connected:
                 self._link.report(worker)
-        return None
