@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "hiscrm:peers"
 ASK_TIMEOUT_S = 3.0
+STOP_DRAIN_S = 1.0
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
@@ -88,14 +89,22 @@ class Peers:
                        asyncio.create_task(self._send_forever(), name="peers-send")]
 
     async def stop(self) -> None:
+        """What is still to be told is sent first (a stopping server's workers going offline),
+        for at most STOP_DRAIN_S."""
+        if self._redis is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(STOP_DRAIN_S):
+                    await self._outgoing.join()
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # A command cancelled half-way may wait on its connection for good: not the server's stop.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_DRAIN_S):
+                await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         if self._redis is not None:
             redis_client, self._redis = self._redis, None
-            with contextlib.suppress(Exception):
-                await redis_client.aclose()
+            await _closed(redis_client)
 
     async def _send_forever(self) -> None:
         while True:
@@ -104,6 +113,8 @@ class Peers:
                 await self._redis.publish(self.channel, json.dumps(message, separators=(",", ":")))
             except Exception:
                 log.warning("could not tell the other servers %s", message.get("kind"), exc_info=True)
+            finally:
+                self._outgoing.task_done()
 
     async def _listen(self, pubsub: Any) -> None:
         while True:
@@ -111,8 +122,7 @@ class Peers:
                 async for item in pubsub.listen():
                     await self._heard(item.get("data"))
             except asyncio.CancelledError:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                await _closed(pubsub)
                 raise
             except Exception:
                 log.warning("listening to the other servers failed; listening again", exc_info=True)
@@ -143,3 +153,11 @@ class Peers:
         if answer is not None and message.get("ask"):
             self._outgoing.put_nowait({"from": self.id, "kind": "answer", "body": answer,
                                        "ask": message["ask"], "to": sender})
+
+
+async def _closed(connection: Any) -> None:
+    """Close a Redis client or subscription, giving up after STOP_DRAIN_S (a connection
+    cut mid-command may never answer): the server is stopping either way."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(STOP_DRAIN_S):
+            await connection.aclose()

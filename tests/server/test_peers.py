@@ -3,12 +3,14 @@ worker attached to one is listed live by the other, with the accounts it holds, 
 client of the other logs one of its accounts in: the login runs where the worker is."""
 from __future__ import annotations
 
+import asyncio
 import shutil
 
 import pytest
 import socketio
 
 from app.engine.workers import OFFLINE, ONLINE
+from app.server.peers import Peers
 from tests.server.test_im_redis import redis_url  # noqa: F401 - the fixture: a redis-server of the test's own
 from tests.server.worker_link.harness import TOKEN, FakeWorkerSocket, make_master, until
 
@@ -80,3 +82,29 @@ async def test_the_other_server_lists_the_worker_live_and_relays_an_admin_login_
             await worker.close()
             if admin.connected:
                 await admin.disconnect()
+
+
+async def test_a_stopping_server_still_tells_what_it_had_to_and_only_the_able_peer_answers(redis_url):  # noqa: F811
+    a, b = Peers(redis_url), Peers(redis_url)
+    heard: asyncio.Queue = asyncio.Queue()
+
+    async def hear(body):
+        await heard.put(body)
+
+    async def answer_if_mine(body):
+        return {"by": "b"} if body["account"] == "held-by-b" else None
+
+    b.on("note", hear)
+    a.on("who-holds", answer_if_mine)  # a holds nothing: it stays silent
+    b.on("who-holds", answer_if_mine)
+    await a.start()
+    await b.start()
+    try:
+        assert await a.ask("who-holds", {"account": "held-by-b"}) == {"by": "b"}
+        assert await a.ask("who-holds", {"account": "nobody's"}, timeout=0.3) is None
+        a.tell("note", {"worker": "w1", "state": "offline"})
+        await a.stop()  # at once: what was queued is sent first
+        assert await asyncio.wait_for(heard.get(), 5) == {"worker": "w1", "state": "offline"}
+    finally:
+        await a.stop()
+        await b.stop()
