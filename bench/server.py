@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import shutil
@@ -82,6 +83,36 @@ async def timed(samples: int, call) -> tuple[float, float, float]:
         await asyncio.sleep(max(0.0, 0.011 - elapsed))
     times.sort()
     return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))], cpu / samples * 1000
+
+
+class GcMeter:
+    """Python's garbage collections while the server runs (gc.callbacks): per generation how
+    many and the longest, in CPU time of the collecting thread (a collection holds the GIL,
+    so that is how long every thread, the event loop included, stood still for it)."""
+
+    def __init__(self) -> None:
+        self.count = [0, 0, 0]
+        self.longest = [0.0, 0.0, 0.0]
+        self._started = 0.0
+
+    def __enter__(self) -> "GcMeter":
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.thread_time()
+            return
+        generation = info["generation"]
+        self.count[generation] += 1
+        self.longest[generation] = max(self.longest[generation], (time.thread_time() - self._started) * 1000)
+
+    def report(self) -> None:
+        parts = [f"gen{g} {self.count[g]:,} (longest {self.longest[g]:.1f} ms)" for g in range(3)]
+        print(f"   garbage collections               {', '.join(parts)}", flush=True)
 
 
 def verdict(ok: bool) -> str:
@@ -208,7 +239,10 @@ async def pushes(engine: Engine, asker: Asker, account_ids: list[str], args: arg
 
 
 async def crowd(server: EmbeddedServer, engine: Engine, account_ids: list[str], args: argparse.Namespace,
-                meter: StallMeter) -> None:
+                meter: StallMeter, collections: GcMeter) -> None:
+    if not args.clients:
+        print("   many clients: skipped (--clients 0)")
+        return
     if shutil.which("node") is None or not (NODE_DIR / "node_modules").is_dir():
         print("   many clients: skipped (node and tests/server/node/node_modules are needed)")
         return
@@ -228,11 +262,13 @@ async def crowd(server: EmbeddedServer, engine: Engine, account_ids: list[str], 
             conversation = f"crowd-{i}"
             process.stdin.write((json.dumps({"hint": conversation, "t0": int(time.time() * 1000)}) + "\n").encode())
             await process.stdin.drain()
+            c0 = time.process_time()
             await new_dm(engine, account_ids[i % len(account_ids)], conversation)
             report = json.loads(await asyncio.wait_for(process.stdout.readline(), 60))
+            cpu = (time.process_time() - c0) * 1000  # this process only: the clients are node's
             worst.append(report)
             print(f"     hint to {report['received']:,} clients: p50 {report['p50']} ms, p99 {report['p99']} ms, "
-                  f"last {report['max']} ms", flush=True)
+                  f"last {report['max']} ms; server CPU {cpu:.0f} ms", flush=True)
         p99s = [r["p99"] for r in worst if r["p99"] is not None]
         if p99s:
             p99 = max(p99s)
@@ -240,6 +276,7 @@ async def crowd(server: EmbeddedServer, engine: Engine, account_ids: list[str], 
                   f"goal < {GOAL_BROADCAST_P99_MS:.0f} ms  {verdict(p99 < GOAL_BROADCAST_P99_MS)}")
         print(f"   longest loop stall until now       {meter.worst * 1000:>7.1f} ms   goal < {GOAL_STALL_MS:.0f} ms  "
               f"{verdict(meter.worst * 1000 < GOAL_STALL_MS)} (the clients leave next: heap.py collects after them)")
+        collections.report()
         process.stdin.write(b'{"quit": true}\n')
         await process.stdin.drain()
     finally:
@@ -263,18 +300,21 @@ async def main(args: argparse.Namespace) -> None:
         await server.start()
         meter = StallMeter()
         meter.start()
+        collections = GcMeter()
         try:
-            asker = await requests(server, engine, args)
-            await pushes(engine, asker, account_ids, args)
-            await crowd(server, engine, account_ids, args, meter)
-            await asyncio.sleep(1)  # the clients' leaving counted, and its collection
-            await asker.sio.disconnect()
+            with collections:
+                asker = await requests(server, engine, args)
+                await pushes(engine, asker, account_ids, args)
+                await crowd(server, engine, account_ids, args, meter, collections)
+                await asyncio.sleep(1)  # the clients' leaving counted, and its collection
+                await asker.sio.disconnect()
         finally:
             stall = await meter.stop()
             rss = psutil.Process().memory_info().rss / 2**20
             await server.stop()
         print(f"   longest loop stall                {stall:>7.1f} ms   goal < {GOAL_STALL_MS:.0f} ms  "
               f"{verdict(stall < GOAL_STALL_MS)}")
+        collections.report()
         print(f"   server RSS                        {rss:>7.0f} MB   goal < {GOAL_RSS_MB:.0f} MB  "
               f"{verdict(rss < GOAL_RSS_MB)} (the engine, its database cache and the bench's own client)")
         print(f"   load average at the end {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
@@ -288,7 +328,7 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--messages", type=int, default=1_000_000)
     p.add_argument("--accounts", type=int, default=100)
-    p.add_argument("--clients", type=int, default=GOAL_CLIENTS, help="IM clients held at once")
+    p.add_argument("--clients", type=int, default=GOAL_CLIENTS, help="IM clients held at once (0: none)")
     p.add_argument("--samples", type=int, default=300, help="calls timed per request")
     p.add_argument("--push-samples", type=int, default=50)
     p.add_argument("--broadcasts", type=int, default=5, help="hints timed across all clients")

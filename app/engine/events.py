@@ -74,6 +74,7 @@ class MessageStatusChanged(Event):
     error: str | None = None
     attempts: int = 0
     error_code: str | None = None  # PlatformError.code of `error`
+    wait_code: str | None = None  # why a queued reply waits unattempted (`error` has the words)
 
 
 @dataclass(frozen=True)

@@ -67,12 +67,12 @@ class AccountHolders:
         for listener in self._listeners:
             listener()
 
-    def waiting_reason(self, worker_id: str | None) -> str | None:
+    def waiting_reason(self, worker_id: str | None) -> NoHolder | None:
         """The local pool is always registered: with its browsers switched off, its
         replies fail with that reason (the operator sees why) instead of waiting."""
         if worker_id in self._holders:
             return None
-        return f"waiting for worker {worker_id}: it is not connected to this server"
+        return NoHolder(f"waiting for worker {worker_id}: it is not connected to this server")
 
     def unregister(self, holder_id: str) -> None:
         """A worker went away; its accounts stay bound to it, without a holder until it returns."""

@@ -286,7 +286,7 @@ class Outbox:
                     continue
                 reason = self._sender.waiting_reason(worker_id)
                 if reason is not None:
-                    await self._wait_for_holder(account_id, reason)
+                    await self._wait_for_holder(account_id, reason.code, str(reason))
                     continue
                 task = asyncio.create_task(self._send_all(account_id), name=f"outbox-{account_id}")
                 self._senders[account_id] = task
@@ -300,10 +300,10 @@ class Outbox:
             except TimeoutError:
                 pass
 
-    async def _wait_for_holder(self, account_id: str, reason: str) -> None:
+    async def _wait_for_holder(self, account_id: str, code: str, reason: str) -> None:
         """Leave the account's replies queued, the oldest saying why (once)."""
         try:
-            row = await self._db.write(wait_for_holder, account_id, reason, utcnow())
+            row = await self._db.write(wait_for_holder, account_id, code, reason, utcnow())
         except Exception:
             log.exception("outbox: could not note why the replies of %s wait", account_id)
             return
@@ -348,7 +348,7 @@ class Outbox:
         except asyncio.CancelledError:
             raise
         except NoHolder as exc:  # its worker went away just now: nothing was tried
-            updated = await self._db.write(unclaim, row.id, _reason(exc), utcnow())
+            updated = await self._db.write(unclaim, row.id, exc.code, _reason(exc), utcnow())
             if updated is not None:
                 self._publish_status(updated)
             return False
@@ -438,6 +438,7 @@ class Outbox:
                 error=error,
                 attempts=row.attempts,
                 error_code=None if sending else row.error_code,
+                wait_code=None if sending else row.wait_code,
             )
         )
 

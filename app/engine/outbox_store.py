@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from .im.types import TopicRef
@@ -76,6 +76,7 @@ class ReplyRow:
     platform_reply_id: str | None
     error_code: str | None
     error_message: str | None
+    wait_code: str | None  # why it waits unattempted (Reply.wait_code), cleared when it is taken
     operator: str | None
     request_id: str | None
     created_at: datetime
@@ -130,6 +131,7 @@ def _snapshot(session: Session, reply: Reply) -> ReplyRow:
         platform_reply_id=reply.platform_reply_id,
         error_code=reply.error_code,
         error_message=reply.error_message,
+        wait_code=reply.wait_code,
         operator=reply.operator,
         request_id=reply.request_id,
         created_at=reply.created_at,
@@ -159,13 +161,19 @@ def list_replies(
 def topic_queue(session: Session, ref: TopicRef, statuses: tuple[str, ...]) -> list[ReplyRow]:
     """The topic's replies in these statuses, oldest first (what a client shows as sending)."""
     target_type = TargetType.COMMENT.value if ref.kind == "content" else TargetType.DIRECT_MESSAGE.value
-    query = (
-        select(Reply)
-        .where(Reply.status.in_(statuses), Reply.account_id == ref.account_id,
-               Reply.target_type == target_type, Reply.topic_platform_id == ref.platform_id)
-        .order_by(Reply.created_at, Reply.id)
-    )
-    return [_snapshot(session, r) for r in session.scalars(query)]
+    rows = session.scalars(_TOPIC_QUEUE, {"statuses": list(statuses), "account_id": ref.account_id,
+                                         "target_type": target_type, "topic": ref.platform_id})
+    return [_snapshot(session, r) for r in rows]
+
+
+# Built once: every monitor:request_messages asks for its topic's queue, and building the
+# statement cost more than running it (usually on no rows).
+_TOPIC_QUEUE = (
+    select(Reply)
+    .where(Reply.status.in_(bindparam("statuses", expanding=True)), Reply.account_id == bindparam("account_id"),
+           Reply.target_type == bindparam("target_type"), Reply.topic_platform_id == bindparam("topic"))
+    .order_by(Reply.created_at, Reply.id)
+)
 
 
 def due_accounts(session: Session, now: datetime) -> tuple[list[tuple[str, str | None]], datetime | None]:
@@ -331,7 +339,8 @@ def claim_next(session: Session, account_id: str, now: datetime) -> tuple[ReplyR
     taken = session.execute(
         update(Reply)
         .where(Reply.id == reply.id, Reply.status == ReplyStatus.QUEUED.value)
-        .values(status=ReplyStatus.SENDING.value, attempts=Reply.attempts + 1, next_attempt_at=None, updated_at=now)
+        .values(status=ReplyStatus.SENDING.value, attempts=Reply.attempts + 1, next_attempt_at=None,
+                wait_code=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     if taken.rowcount != 1:
@@ -340,19 +349,22 @@ def claim_next(session: Session, account_id: str, now: datetime) -> tuple[ReplyR
     return _snapshot(session, reply), _target(session, reply)
 
 
-def wait_for_holder(session: Session, account_id: str, reason: str, now: datetime) -> ReplyRow | None:
+def wait_for_holder(
+    session: Session, account_id: str, code: str, reason: str, now: datetime
+) -> ReplyRow | None:
     """Say on the account's oldest queued reply why it waits (no holder serves its account
-    here); its attempts and its error code (whether it was attempted before) stay. None when
-    it says so already."""
+    here: `code` for the console, `reason` in words); its attempts and its error code (whether
+    it was attempted before) stay. None when it says so already."""
     reply = _oldest_queued(session, account_id)
-    if reply is None or reply.error_message == reason:
+    if reply is None or (reply.error_message == reason and reply.wait_code == code):
         return None
+    reply.wait_code = code
     reply.error_message = reason
     reply.updated_at = now
     return _snapshot(session, reply)
 
 
-def unclaim(session: Session, reply_id: str, reason: str, now: datetime) -> ReplyRow | None:
+def unclaim(session: Session, reply_id: str, code: str, reason: str, now: datetime) -> ReplyRow | None:
     """A claimed reply that found no holder to send it (nothing was tried): queued again,
     the attempt given back, the reason shown."""
     reply = session.get(Reply, reply_id)
@@ -361,6 +373,7 @@ def unclaim(session: Session, reply_id: str, reason: str, now: datetime) -> Repl
     reply.status = ReplyStatus.QUEUED.value
     reply.attempts = max(0, reply.attempts - 1)
     reply.next_attempt_at = None
+    reply.wait_code = code
     reply.error_message = reason
     reply.updated_at = now
     return _snapshot(session, reply)
@@ -507,6 +520,7 @@ def change_status(
     reply.status = to.value
     reply.updated_at = now
     reply.next_attempt_at = None
+    reply.wait_code = None
     if to is ReplyStatus.QUEUED:
         reply.attempts = 0
         reply.error_message = None

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from .platform import LoginIO, LoginOutcome, ReplyTarget, SentReply
+from .platform import LoginIO, LoginOutcome, PlatformError, ReplyTarget, SentReply
 from .records import Batch
 
 
@@ -68,9 +68,10 @@ class ReplySender(Protocol):
 class ReplyRouter(ReplySender, Protocol):
     """The outbox's sender (AccountHolders): sends through whichever worker holds the account."""
 
-    def waiting_reason(self, worker_id: str | None) -> str | None:
+    def waiting_reason(self, worker_id: str | None) -> PlatformError | None:
         """Why replies of accounts bound to `worker_id` cannot be sent from this process now
-        (no such worker connected here), or None: they can."""
+        (no such worker connected here: its `code` for the console, its words for the log
+        and the IM clients), or None: they can."""
 
 
 class LoginBackend(Protocol):

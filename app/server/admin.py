@@ -9,6 +9,11 @@ socket as `login:status:update` plus the matching `login:qrcode:ready`, `login:s
 
 The session id an admin chose (`master:login:start {session_id}`) is kept: pushes and
 `master:login:user_input` use it, mapped to the engine's own id.
+
+With several servers on one Redis (app/server/peers.py), an account's worker may be attached
+to another server: its login is started there (`login:start` asked of the peers; the server
+holding the worker answers), and so is the typed SMS code (`login:input`). That server's
+pushes reach this server's admin sockets through the Redis manager, like every /admin push.
 """
 from __future__ import annotations
 
@@ -36,6 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/admin"
+RELAYED_START = "login:start"  # peers.py kinds: asked of the other servers
+RELAYED_INPUT = "login:input"
 
 # The engine's login states in the worker protocol's words (§2.4).
 WIRE_STATE = {
@@ -147,20 +154,40 @@ class AdminNamespace(socketio.AsyncNamespace):
         try:
             await self._engine.holders.holder_of(start.account_id)
         except NoHolder as exc:
-            await self._error(sid, "Worker not available", str(exc))
+            ack = await self._server.peers.ask(RELAYED_START, start.model_dump())
+            if ack is None:
+                await self._error(sid, "Worker not available", str(exc))
+            else:
+                await self.emit("admin:login:start:ack", ack, to=sid)
             return
         except LookupError as exc:
             await self._error(sid, "Account not found", str(exc))
             return
+        await self.emit("admin:login:start:ack", await self._start(start), to=sid)
+
+    async def _start(self, start: LoginStart) -> dict[str, Any]:
         session_id = await self._engine.logins.start(start.account_id)
         if start.session_id:
             self._client_ids[session_id] = start.session_id
             self._engine_ids[start.session_id] = session_id
         account = await self._engine.accounts.get(start.account_id)
-        await self.emit("admin:login:start:ack", {
+        return {
             "account_id": start.account_id, "worker_id": worker_id(account.worker_id if account else None),
             "session_id": self._client_ids.get(session_id, session_id), "status": "sent", "timestamp": now_ms(),
-        }, to=sid)
+        }
+
+    async def relayed_start(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Another server's admin asks to log in an account; answered only when its worker
+        is connected here (the local pool's accounts are every server's own)."""
+        start = LoginStart.model_validate(body)
+        account = await self._engine.accounts.get(start.account_id)
+        if account is None or account.worker_id is None:
+            return None
+        try:
+            await self._engine.holders.holder_of(start.account_id)
+        except LookupError:  # NoHolder too: not connected here either
+            return None
+        return await self._start(start)
 
     async def on_user_input(self, sid: str, data: Any) -> None:
         try:
@@ -169,15 +196,37 @@ class AdminNamespace(socketio.AsyncNamespace):
             await self._error(sid, "invalid payload", describe(exc))
             return
         session_id = self._engine_ids.get(answer.session_id, answer.session_id)
+        if self._engine.logins.session(session_id) is None:  # perhaps another server's session
+            relayed = await self._server.peers.ask(RELAYED_INPUT, answer.model_dump())
+            if relayed is not None and relayed.get("error"):
+                await self._error(sid, "Login session not waiting for input", relayed["error"])
+            elif relayed is not None:
+                await self.emit("admin:login:user_input:ack", relayed, to=sid)
+            else:
+                await self._error(sid, "Login session not waiting for input", f"no login session {answer.session_id}")
+            return
         try:
-            await self._engine.logins.submit_input(session_id, answer.value)
+            ack = await self._submit(session_id, answer)
         except (LoginSessionError, ValueError) as exc:
             await self._error(sid, "Login session not waiting for input", str(exc))
             return
-        await self.emit("admin:login:user_input:ack", {
-            "session_id": answer.session_id, "input_type": answer.input_type, "status": "received",
-            "timestamp": now_ms(),
-        }, to=sid)
+        await self.emit("admin:login:user_input:ack", ack, to=sid)
+
+    async def _submit(self, session_id: str, answer: UserInput) -> dict[str, Any]:
+        await self._engine.logins.submit_input(session_id, answer.value)
+        return {"session_id": answer.session_id, "input_type": answer.input_type, "status": "received",
+                "timestamp": now_ms()}
+
+    async def relayed_input(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Another server's admin typed the code of a session: answered where it runs."""
+        answer = UserInput.model_validate(body)
+        session_id = self._engine_ids.get(answer.session_id, answer.session_id)
+        if self._engine.logins.session(session_id) is None:
+            return None
+        try:
+            return await self._submit(session_id, answer)
+        except (LoginSessionError, ValueError) as exc:
+            return {"error": str(exc)}
 
     async def _error(self, sid: str, error: str, message: str) -> None:
         await self.emit("admin:error", {"error": error, "message": message}, to=sid)
@@ -264,6 +313,8 @@ _HANDLERS = {
 def install(server: "EmbeddedServer") -> None:
     namespace = AdminNamespace(server)
     server.sio.register_namespace(namespace)
+    server.peers.on(RELAYED_START, namespace.relayed_start)
+    server.peers.on(RELAYED_INPUT, namespace.relayed_input)
     unsubscribe = server.engine.bus.subscribe(LoginProgress, namespace.progress)
     tasks: list[asyncio.Task[None]] = []
 

@@ -31,6 +31,7 @@ from ..engine.events import ServerStatusChanged
 from ..engine.server_token import tokens_match
 from . import fanout
 from .auth import REFUSED, presented_token
+from .peers import Peers
 
 if TYPE_CHECKING:
     from ..engine.engine import Engine
@@ -95,6 +96,7 @@ class EmbeddedServer:
             logger=False,
             engineio_logger=False,
         )
+        self.peers = Peers(options.redis_url)  # the other server processes on the same Redis
         self.web = web.Application(client_max_size=TRANSPORT_LIMIT, middlewares=[fanout.no_deflate])
         self.sio.attach(self.web)
         self.sio.on("connect", self._guard, namespace="*")
@@ -142,6 +144,7 @@ class EmbeddedServer:
     async def start(self) -> None:
         """Listen; OSError (with the address) when the port is taken or not allowed."""
         self.token = await self.engine.server_token.get()
+        await self.peers.start()
         self._runner = web.AppRunner(self.web, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.host, self.options.port)
@@ -150,6 +153,7 @@ class EmbeddedServer:
         except OSError as exc:
             await self._runner.cleanup()
             self._runner = None
+            await self.peers.stop()
             raise OSError(exc.errno, f"cannot listen on {self.options.host}:{self.options.port}: {exc.strerror}") from exc
         server = site._server  # aiohttp keeps the asyncio server here; its socket has the real port
         if server is not None and server.sockets:
@@ -174,6 +178,7 @@ class EmbeddedServer:
             await self.sio.eio.disconnect()
         await self.sio.shutdown()
         await runner.cleanup()
+        await self.peers.stop()
         log.info("server stopped")
 
 

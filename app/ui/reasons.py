@@ -34,6 +34,15 @@ def reply_failure(code: str | None) -> str:
     return reasons.get(code or "", unknown)
 
 
+def reply_waiting(code: str | None) -> str:
+    """Why a queued reply waits without being tried (Message.reply_wait_code), for its footer."""
+    reasons = {
+        "no_worker": QCoreApplication.translate(
+            "Reasons", "its account's worker is not connected to this server; it is sent once the worker is back"),
+    }
+    return reasons.get(code or "", QCoreApplication.translate("Reasons", "it waits to be sent"))
+
+
 def reply_refusal(exc: BaseException) -> str:
     """Why the outbox did not take the operator's reply, or an action on one (under the box)."""
     from app.engine.outbox_store import ReplyNotFound, ReplyRejected, ReplyStateError

@@ -892,6 +892,16 @@ Data folder: {folder}</source>
 <context>
     <name>Reasons</name>
     <message>
+        <location filename="../../app/ui/reasons.py" line="40" />
+        <source>its account&apos;s worker is not connected to this server; it is sent once the worker is back</source>
+        <translation>该账号的工作节点未连接到本服务器；节点恢复连接后即发送</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/reasons.py" line="43" />
+        <source>it waits to be sent</source>
+        <translation>等待发送</translation>
+    </message>
+    <message>
         <location filename="../../app/ui/reasons.py" line="16" />
         <source>the account is not logged in: log in again, then retry</source>
         <translation>账号未登录：请重新登录后重试</translation>

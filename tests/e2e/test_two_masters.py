@@ -5,6 +5,8 @@ The rule for replies (app/engine/holders.py, outbox.py): only the process the ac
 worker is connected to sends its replies. A reply queued through the second process (whose
 worker link does not hold the account) leaves from the first, once, and an IM client of the
 second sees the account's traffic and the reply's status, pushed by the first through Redis.
+The second lists the first's worker live, with the account it holds (app/server/peers.py), and
+its /admin logs the account in: the first runs the login with its worker.
 """
 from __future__ import annotations
 
@@ -39,7 +41,8 @@ async def test_a_reply_queued_through_the_other_server_leaves_from_the_one_holdi
             account_id = await b.add_account(creator)  # through B; A reads it from the database
             await worker.start(first.url, site.base_url)
             await until(lambda: a.worker_holds(account_id, "w1"), what="the account dealt to w1 (on A)")
-            await a.log_in(control, account_id, creator)
+            await until(lambda: b.worker_holds(account_id, "w1"), what="w1 and its account listed by B")
+            await b.log_in(control, account_id, creator)  # through B's /admin: relayed to A
 
             await on_b.sio.connect(second.url, auth={"token": TOKEN}, transports=["websocket"], wait_timeout=10)
             dm = await control.inject_dm("Bob", "Do you ship to Shanghai? 🚚", creator=creator)

@@ -52,6 +52,31 @@ def test_a_failed_reply_says_why_in_chinese_with_the_code_in_its_tooltip(engine,
     assert failed.reply_error in tip and "(transient)" in tip
 
 
+def test_a_reply_waiting_for_its_worker_says_so_in_chinese_with_the_words_in_its_tooltip(
+        engine, qloop, chat, account, language):
+    language("zh_CN")
+    ingest(qloop, engine, account, comments=comments("v1", 2))
+    run(qloop, engine.accounts.set_worker(account, "w-away"))  # a remote worker, not connected
+    chat.open_topic(run(qloop, engine.views.topic(video_ref(account))))
+    wait_until(qloop, lambda: chat.model is not None and chat.model.rowCount() == 2)
+    chat.send("你好", None)
+    wait_until(qloop, lambda: chat.model.rowCount() == 3 and chat.model.item(2).reply_wait_code is not None)
+    waiting = chat.model.item(2)
+    assert waiting.reply_status == "queued" and "w-away" in waiting.reply_error  # the IM clients' words
+
+    shown = status_text(waiting)
+    assert shown.startswith("◷ 排队中："), shown
+    assert not LATIN_WORD.search(shown), shown
+    index = chat.model.index(2, 0)
+    rect = chat.list.visualRect(index)
+    geometry = chat.delegate.geometry(rect, waiting, chat.list.font())
+    tip = chat.delegate.status_tooltip(rect, waiting, chat.list.font(), geometry.footer.center())
+    assert waiting.reply_error in tip and "(no_worker)" in tip
+    # Read back from the database (a reopened topic), it says the same.
+    stored = run(qloop, engine.views.messages(video_ref(account), limit=5)).items[-1]
+    assert stored.reply_id == waiting.reply_id and status_text(stored) == shown
+
+
 def test_a_quiet_channel_says_why_in_the_operators_language(engine, qloop, account, language):
     language("zh_CN")
     run(qloop, engine.accounts.set_login_status(account, "expired", error="The login expired; log in again."))

@@ -23,18 +23,13 @@ from sqlalchemy.orm import Session
 from ..events import MessagesAdded
 from ..store.keys import in_keys
 from . import channels, topics
-from .messages import message_select, to_message
+from .messages import MESSAGE_ROW, message_select, to_message
 from .tables import BOTH, BY_KIND, TopicTables
 from .types import Message, TopicRef
 
 # A message row as `message_select` returns it (the same fields for both kinds), for rows
 # the writer made itself (`_from_written`, which fills them in this order).
-STORED_ROW = ("row_id", "account_id", "platform_id", "topic_id", "author_id", "author_name", "author_avatar",
-              "text", "created_ms", "direction", "is_read", "reply_id", "reply_status", "reply_error",
-              "reply_error_code", "reply_to_id", "reply_to_text", "message_type")
-if any(tuple(message_select(t).selected_columns.keys()) != STORED_ROW for t in BOTH):
-    raise RuntimeError("im/added.py: STORED_ROW no longer matches message_select's columns")
-StoredRow = namedtuple("StoredRow", STORED_ROW)
+StoredRow = namedtuple("StoredRow", MESSAGE_ROW)
 
 
 class NewMessages:
@@ -136,10 +131,10 @@ def _from_written(connection: Any, t: TopicTables, account_id: str, written: dic
     rows = []
     for platform_id, row in written.items():
         parent = row.get("parent_platform_comment_id")
-        rows.append(StoredRow(  # by position (half the cost of keywords), in STORED_ROW's order
+        rows.append(StoredRow(  # by position (half the cost of keywords), in MESSAGE_ROW's order
             ids[platform_id], row["account_id"], row[key], row[topic], row[author_id], row[author_name],
             row[author_avatar], row["text"], row["created_at"], row["direction"], row["is_read"],
-            None, None, None, None,  # reply_id, reply_status, reply_error, reply_error_code
+            None, None, None, None, None,  # reply_id, reply_status, reply_error, reply_error_code, reply_wait_code
             parent, texts.get(parent), row.get("message_type"),
         ))
     return rows

@@ -14,7 +14,7 @@ from sqlalchemy import BigInteger, Integer, Select, and_, bindparam, null, selec
 from sqlalchemy.orm import Session, aliased
 
 from ..store.models import Comment, Reply
-from .tables import CONTENTS, TopicTables, tables_for, utc_from_ms
+from .tables import CONTENTS, CONVERSATIONS, TopicTables, tables_for, utc_from_ms
 from .types import Message, MessageCursor, Page, TopicRef
 
 MAX_PAGE = 500
@@ -46,6 +46,7 @@ def message_select(t: TopicTables) -> Select[Any]:
         Reply.status.label("reply_status"),
         Reply.error_message.label("reply_error"),
         Reply.error_code.label("reply_error_code"),
+        Reply.wait_code.label("reply_wait_code"),
     ]
     if t is CONTENTS:
         parent = aliased(Comment)
@@ -64,25 +65,29 @@ def message_select(t: TopicTables) -> Select[Any]:
     return stmt.outerjoin(Reply, Reply.id == m.reply_id)
 
 
-def to_message(t: TopicTables, row: Any) -> Message:
+# message_select's columns in order (to_message reads them by position; im/added.py builds
+# rows in this shape from what it wrote).
+MESSAGE_ROW = ("row_id", "account_id", "platform_id", "topic_id", "author_id", "author_name", "author_avatar",
+               "text", "created_ms", "direction", "is_read", "reply_id", "reply_status", "reply_error",
+               "reply_error_code", "reply_wait_code", "reply_to_id", "reply_to_text", "message_type")
+_COLUMNS = len(MESSAGE_ROW)
+if any(tuple(message_select(t).selected_columns.keys()) != MESSAGE_ROW for t in (CONTENTS, CONVERSATIONS)):
+    raise RuntimeError("im/messages.py: MESSAGE_ROW no longer matches message_select's columns")
+
+
+def to_message(t: TopicTables, row: Any, topic: TopicRef | None = None) -> Message:
+    """`row`: message_select's columns first (MESSAGE_ROW's order; a caller may add more
+    after them); `topic`: the row's topic when the caller knows it (a page shares one)."""
+    # Unpacked by position and built by position: a page builds 200 of these per request,
+    # and reading a Row's fields by name costs more than the rest.
+    (_row_id, account_id, platform_id, topic_id, author_id, author_name, author_avatar, text, created_ms,
+     direction, is_read, reply_id, reply_status, reply_error, reply_error_code, reply_wait_code, reply_to_id,
+     reply_to_text, message_type) = row[:_COLUMNS]
     return Message(
-        id=row.platform_id,
-        topic=TopicRef(row.account_id, t.kind, row.topic_id),
-        kind=t.message_kind,
-        author_id=row.author_id,
-        author_name=row.author_name,
-        author_avatar=row.author_avatar,
-        text=row.text,
-        created_at=utc_from_ms(row.created_ms),
-        direction=row.direction,
-        is_read=bool(row.is_read),
-        reply_to_id=row.reply_to_id,
-        reply_to_text=row.reply_to_text,
-        reply_id=row.reply_id,
-        reply_status=row.reply_status,
-        reply_error=row.reply_error,
-        reply_error_code=row.reply_error_code,
-        message_type=row.message_type,
+        platform_id, topic if topic is not None else TopicRef(account_id, t.kind, topic_id), t.message_kind,
+        author_id, author_name, author_avatar, text, utc_from_ms(created_ms), direction, bool(is_read),
+        reply_to_id, reply_to_text, reply_id, reply_status, reply_error, reply_error_code, reply_wait_code,
+        message_type,
     )
 
 
@@ -114,12 +119,13 @@ def message_page(
         position = parse_cursor(cursor)
         params.update(at=position.created_at_ms, row=position.row_id)
     way = "after" if after is not None else "before" if before is not None else "newest"
-    rows = session.execute(_page_statement(t.kind, way), params).all()
+    rows = session.connection().execute(_page_statement(t.kind, way), params).all()  # Core: no ORM result
     more = len(rows) > limit
     rows = rows[:limit]
     if after is None:
         rows.reverse()
-    items = [to_message(t, row) for row in rows]
+    topic = TopicRef(ref.account_id, t.kind, ref.platform_id)
+    items = [to_message(t, row, topic) for row in rows]
     if not rows:
         return Page(items, None, None)
     first, last = _cursor(rows[0]), _cursor(rows[-1])

@@ -30,9 +30,9 @@ from sqlalchemy.orm import Session
 
 from ..store.keys import in_keys
 from ..store.models import Account, Content, Conversation, Reply, ReplyStatus
-from .messages import check_limit
+from .messages import check_limit, message_page
 from .tables import BOTH, BY_KIND, CONTENTS, TopicTables, tables_for, utc_from_ms
-from .types import Page, Topic, TopicRef
+from .types import Message, Page, Topic, TopicRef
 
 
 ALL_KINDS = tuple(t.kind for t in BOTH)
@@ -113,13 +113,30 @@ def find_topics(session: Session, platform_id: str, account_id: str | None, kind
     looked up through its (account, platform id) unique index: no table scan."""
     kinds = (tables_for(kind).kind,) if kind is not None else ALL_KINDS
     found = []
-    for t in (BY_KIND[k] for k in kinds):
-        T = t.topic
-        accounts = [account_id] if account_id is not None else select(Account.id)
-        rows = session.execute(select(T.account_id).where(T.account_id.in_(accounts), t.topic_key == platform_id)
-                               .order_by(T.account_id))
-        found += [TopicRef(a, t.kind, platform_id) for (a,) in rows]
+    connection = session.connection()
+    for k in kinds:
+        stmt = _find_statement(k, account_id is not None)
+        rows = connection.execute(stmt, {"account_id": account_id, "key": platform_id})
+        found += [TopicRef(a, k, platform_id) for (a,) in rows]
     return found
+
+
+def find_newest(session: Session, platform_id: str, account_id: str | None, kind: str | None,
+                limit: int) -> tuple[list[TopicRef], Page[Message] | None]:
+    """ImViews.find_newest."""
+    found = find_topics(session, platform_id, account_id, kind)
+    if not found or len({ref.account_id for ref in found}) > 1:
+        return found, None
+    return found, message_page(session, found[0], None, None, limit)
+
+
+@lru_cache(maxsize=None)
+def _find_statement(kind: str, in_one_account: bool) -> Any:
+    """find_topics' query (binds: key, and account_id when `in_one_account`)."""
+    t = BY_KIND[kind]
+    T = t.topic
+    accounts = T.account_id == bindparam("account_id") if in_one_account else T.account_id.in_(select(Account.id))
+    return select(T.account_id).where(accounts, t.topic_key == bindparam("key")).order_by(T.account_id)
 
 
 # ---- Statements

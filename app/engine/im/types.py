@@ -77,6 +77,7 @@ class Message:
     reply_status: str | None = None  # queued|sending|sent|confirmed|failed|blocked|cancelled
     reply_error: str | None = None  # the last failed attempt's reason (engine words, for the log)
     reply_error_code: str | None = None  # its code (PlatformError.code): the UI says it in its language
+    reply_wait_code: str | None = None  # why a queued reply waits unattempted ("no_worker"), likewise
     message_type: str | None = None  # a DM's kind as the platform says it (text, image, ...); None for comments
 
 

@@ -54,6 +54,13 @@ class ImViews:
         in one account or in all of them, of one kind or of both."""
         return await self._db.read(topics.find_topics, platform_id, account_id, kind)
 
+    async def find_newest(self, platform_id: str, *, account_id: str | None = None,
+                          kind: TopicKind | None = None, limit: int = 50) -> tuple[list[TopicRef], Page[Message] | None]:
+        """`find_topics`, and the newest page of the first topic found when all of them are in
+        one account (else None): one read for a client that names a topic by its id and asks
+        for its messages (every hop to a reader thread costs the event loop too)."""
+        return await self._db.read(topics.find_newest, platform_id, account_id, kind, limit)
+
     async def messages(
         self,
         ref: TopicRef,

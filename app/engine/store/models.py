@@ -275,6 +275,9 @@ class Reply(Base):
     platform_reply_id: Mapped[str | None] = mapped_column(String(128))
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
+    # Why a queued reply waits without being attempted ("no_worker": its worker is not
+    # connected here), for the console to say in its language; error_message has the words.
+    wait_code: Mapped[str | None] = mapped_column(String(32))
     operator: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcMillis, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcMillis, default=utcnow, onupdate=utcnow)

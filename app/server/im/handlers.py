@@ -98,8 +98,9 @@ class ImRequests:
         """The topic's newest MESSAGES_SENT messages, in its own channel only (§8 defect 6: the
         original matched the topic id across every account)."""
         kind = _kind_of(req.messageType)
-        ref = await self._topic(req.topicId, req.channelId, kind)
-        page = await self._engine.views.messages(ref, limit=MESSAGES_SENT)
+        found, page = await self._engine.views.find_newest(req.topicId, account_id=req.channelId, kind=kind,
+                                                           limit=MESSAGES_SENT)
+        ref = await self._one_topic(found, req.topicId, req.channelId)
         await answer.to_sender("monitor:messages", {"topicId": ref.platform_id, "channelId": ref.account_id,
                                                    "messages": shapes.shown_messages(page.items)})
         await answer.to_sender("monitor:sending_queue", await self._hub.sending_queue(ref))
@@ -241,6 +242,10 @@ class ImRequests:
         """The topic a client names; with no channel, the one channel that has it (a topic id
         in several channels needs its channelId: never another account's messages)."""
         found = await self._engine.views.find_topics(topic_id, account_id=channel_id, kind=kind)
+        return await self._one_topic(found, topic_id, channel_id)
+
+    async def _one_topic(self, found: list[TopicRef], topic_id: str, channel_id: str | None) -> TopicRef:
+        """The one topic a client means among those found (see _topic)."""
         if not found:
             if channel_id is not None:
                 await self._channel(channel_id)

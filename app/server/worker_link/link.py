@@ -44,6 +44,7 @@ from ..auth import REFUSED
 from ..im.limits import BURST, RATE_PER_S, TokenBucket
 from . import data
 from .dealing import account_for_worker
+from .elsewhere import Elsewhere
 from .envelope import describe, envelope, error_envelope, parse, type_of
 from .payloads import (
     AccountStatuses,
@@ -105,6 +106,7 @@ class WorkerLink:
         self.rate: tuple[float, int] = (RATE_PER_S, BURST)  # per connection: sustained per second, burst
         self._bound: dict[str, str] = {}  # account id -> remote worker id, as last told to workers
         self._echoes = _Echoes()  # events of changes the link made itself: the worker knows them
+        self.elsewhere = Elsewhere(self)  # the workers of the other servers on the same Redis
         self._lock = asyncio.Lock()  # dealing and reassigning: one account, one worker
         self._started_at = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
@@ -137,6 +139,7 @@ class WorkerLink:
         for account_id, worker_id in sorted(self._bound.items()):
             held[worker_id] = (*held.get(worker_id, ()), account_id)
         await self.engine.remote_workers.load(held)  # the workers known before: offline until they connect
+        self.elsewhere.ask()  # those connected to the other servers: live
         unsubscribe = [self.engine.bus.subscribe(AccountsChanged, self._accounts_changed),
                        self.engine.bus.subscribe(AccountStatusChanged, self._logged_out)]
         self._unsubscribe = lambda: [u() for u in unsubscribe]
@@ -199,7 +202,7 @@ class WorkerLink:
             worker.holder.reply_timeout_s = self.reply_timeout_s
             self.engine.holders.register(worker.holder)
             log.info("worker %s connected", worker_id)
-            self._report(worker)
+            self.report(worker)
         return worker
 
     def _went_away(self, worker: RemoteWorker) -> None:
@@ -210,7 +213,7 @@ class WorkerLink:
         self.engine.holders.unregister(worker.id)
         if worker.holder is not None:
             worker.holder.disconnected()
-        self._report(worker)
+        self.report(worker)
 
     async def _register(self, sid: str, raw: dict[str, Any]) -> dict[str, Any]:
         reg = _parse(Register, raw)
@@ -221,7 +224,7 @@ class WorkerLink:
         worker.applied_seq = max(worker.applied_seq, reg.resume_seq)  # acked: applied (ack after commit)
         accounts = await self._deal(worker)
         items = [await account_for_worker(self.engine, a, hiscrm=worker.hiscrm) for a in accounts]
-        self._report(worker)
+        self.report(worker)
         await self._save(worker)
         log.info("worker %s registered (%s, %d accounts)", worker.id, worker.protocol or "original", len(items))
         return {"success": True, "assigned_accounts": items, "acked_seq": worker.applied_seq}
@@ -255,7 +258,7 @@ class WorkerLink:
         worker = await self._bind(sid, beat.worker_id)
         worker.last_heartbeat, worker.last_heartbeat_at = time.monotonic(), _now()
         worker.memory_mb, worker.cpu_percent, worker.active_tasks = beat.memory_usage, beat.cpu_usage, beat.active_tasks
-        self._report(worker)
+        self.report(worker)
         if worker.last_heartbeat - worker.saved_at >= self.heartbeat_timeout_s / 3:
             await self._save(worker)  # other servers on this database see it alive (_reassign)
         return {"success": True}
@@ -282,6 +285,7 @@ class WorkerLink:
                 self._went_away(worker)
                 await self.sio.disconnect(sid, namespace=NAMESPACE)
                 await self._save(worker)
+        self.elsewhere.expire(self.heartbeat_timeout_s)
         await self._reassign(now)
 
     async def _reassign(self, now: float) -> None:
@@ -298,7 +302,7 @@ class WorkerLink:
                     load[account.worker_id] = load.get(account.worker_id, 0) + 1
             for account in accounts:
                 gone = account.worker_id and self._gone_since(account.worker_id, now)
-                if not gone or account.worker_id in elsewhere:
+                if not gone or account.worker_id in elsewhere or self.elsewhere.connected_elsewhere(account.worker_id):
                     continue
                 target = self._with_room(account.platform, load)
                 if target is None:
@@ -308,9 +312,9 @@ class WorkerLink:
                 load[target.id] = load.get(target.id, 0) + 1
                 load[account.worker_id] -= 1
                 await self._assign_message(target, account.id)
-                self._report(target)
+                self.report(target)
                 if account.worker_id in self.workers:
-                    self._report(self.workers[account.worker_id])
+                    self.report(self.workers[account.worker_id])
 
     def _gone_since(self, worker_id: str, now: float) -> bool:
         """Whether the account's worker is away for longer than the timeout (a worker never
@@ -345,10 +349,10 @@ class WorkerLink:
         old, new = self.workers.get(before or ""), self.workers.get(now_bound or "")
         if old is not None and old.connected:
             await self._send(old, "master:task:revoke", {"account_id": event.account_id})
-            self._report(old)
+            self.report(old)
         if new is not None and new.connected:
             await self._assign_message(new, event.account_id)
-            self._report(new)
+            self.report(new)
 
     async def _logged_out(self, event: AccountStatusChanged) -> None:
         """The operator logged the account out (its session forgotten): its worker too."""
@@ -390,7 +394,7 @@ class WorkerLink:
                     await self.engine.accounts.set_login_status(entry.account_id, login,
                                                                 error=error[:2000] if isinstance(error, str) else None)
             updated += 1
-        self._report(worker)
+        self.report(worker)
         return {"success": True, "updated": updated, "failed": failed}
 
     async def _delta(self, sid: str, raw: dict[str, Any]) -> dict[str, Any] | None:
@@ -561,7 +565,7 @@ class WorkerLink:
         except Exception:
             log.warning("could not keep worker %s in the workers table", worker.id, exc_info=True)
 
-    def _report(self, worker: RemoteWorker) -> None:
+    def report(self, worker: RemoteWorker) -> None:
         """Its entry in the engine's worker list (Workers view, monitor:request_workers), and
         the connected count the console's server section shows."""
         connected = sum(1 for w in self.workers.values() if w.connected)
@@ -570,14 +574,28 @@ class WorkerLink:
             if self.server.running:
                 self.engine.bus.publish(self.server.status())
         accounts = tuple(sorted(a for a, w in self._bound.items() if w == worker.id))
-        self.engine.remote_workers.report(WorkerInfo(
+        info = WorkerInfo(
             id=worker.id, remote=True, state=ONLINE if worker.connected else OFFLINE, host=worker.host,
             port=worker.port, version=worker.version, capabilities=tuple(sorted(worker.capabilities)),
             max_accounts=worker.max_accounts, accounts=accounts, memory_mb=worker.memory_mb,
             cpu_percent=worker.cpu_percent, active_tasks=worker.active_tasks,
             last_heartbeat=worker.last_heartbeat_at, protocol=worker.protocol,
             account_states={a: s for a, s in worker.account_states.items() if a in accounts},
-        ))
+        )
+        self.engine.remote_workers.report(info)
+        self.elsewhere.tell(info)
+
+    def bound_elsewhere(self, worker_id: str, accounts: tuple[str, ...]) -> None:
+        """Another server says which accounts its worker holds now (elsewhere.py): this
+        server's workers that held one of them are listed without it."""
+        moved = {self._bound.get(a) for a in accounts} - {worker_id, None}
+        for account_id, bound in list(self._bound.items()):
+            if bound == worker_id and account_id not in accounts:
+                del self._bound[account_id]
+        self._bound.update(dict.fromkeys(accounts, worker_id))
+        for moved_from in moved:
+            if moved_from in self.workers:
+                self.report(self.workers[moved_from])
 
 
 class _Echoes:

@@ -170,7 +170,8 @@ class MessagesModel(KeyedListModel[Message]):
             self.refresh_newest()  # the confirmed message arrived before this event
             return
         self._replace(row, replace(message, id=event.message_id, reply_status=event.status,
-                                   reply_error=event.error, reply_error_code=event.error_code))
+                                   reply_error=event.error, reply_error_code=event.error_code,
+                                   reply_wait_code=event.wait_code))
         self._reindex()
 
     def refresh_newest(self) -> None:

@@ -37,7 +37,7 @@ from app.engine.im.types import Message
 
 from ..models.keyed import ObjectRole
 from ..plain_text import plain_tooltip
-from ..reasons import reason_detail, reply_failure
+from ..reasons import reason_detail, reply_failure, reply_waiting
 from .painting import bold_font, format_time, is_dark, paint_avatar, small_font
 
 MARGIN = 10
@@ -83,9 +83,13 @@ def status_text(message: Message) -> str:
     status = message.reply_status or ""
     text = f"{STATUS_GLYPHS.get(status, '')} {status_label(status)}".strip()
     if status in NEEDS_ATTENTION and (message.reply_error or message.reply_error_code):
-        text = QCoreApplication.translate("ReplyStatus", "{status}: {reason}").replace(
-            "{status}", text).replace("{reason}", reply_failure(message.reply_error_code))
-    return text
+        reason = reply_failure(message.reply_error_code)
+    elif status == "queued" and message.reply_wait_code:
+        reason = reply_waiting(message.reply_wait_code)
+    else:
+        return text
+    return QCoreApplication.translate("ReplyStatus", "{status}: {reason}").replace(
+        "{status}", text).replace("{reason}", reason)
 
 
 def plain_text_layout(text: str, font: QFont, width: int) -> tuple[QTextLayout, int, int]:
@@ -349,7 +353,8 @@ class BubbleDelegate(QStyledItemDelegate):
         g = self.geometry(rect, message, font)
         if g.footer is None or not g.footer.contains(pos):
             return ""
-        return reason_detail(message.reply_error, message.reply_error_code)
+        waiting = message.reply_status == "queued" and message.reply_wait_code
+        return reason_detail(message.reply_error, message.reply_wait_code if waiting else message.reply_error_code)
 
     def link_at(self, rect: QRect, message: Message, font: QFont, pos) -> str | None:
         """Which link ("retry", "cancel") of this row is at `pos`, if any."""

@@ -129,3 +129,10 @@ async def test_topics_are_found_by_their_platform_id_in_every_account(views, acc
     assert await views.find_topics("p1", kind="content") == []
     assert await views.find_topics("p1") == [CHAT]
     assert await views.find_topics("nothing") == []
+
+    # Found and read at once (an IM client's request_messages): a page only when one account has it.
+    found, page = await views.find_newest("v1", account_id="acc-b", limit=10)
+    assert found == [TopicRef("acc-b", "content", "v1")] and [m.id for m in page.items] == ["x1"]
+    assert all(m.topic == found[0] for m in page.items)
+    assert await views.find_newest("v1", limit=10) == (await views.find_topics("v1"), None)
+    assert await views.find_newest("nothing") == ([], None)

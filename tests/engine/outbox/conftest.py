@@ -89,7 +89,7 @@ class FakePlatform:
     def capabilities(self, platform: str) -> frozenset[str]:
         return self.capable
 
-    def waiting_reason(self, worker_id: str | None) -> str | None:
+    def waiting_reason(self, worker_id: str | None) -> None:
         return None  # as the outbox's sender: it serves every account
 
     async def post(self, account_id: str, target: ReplyTarget, text: str) -> str:

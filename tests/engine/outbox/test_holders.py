@@ -74,7 +74,7 @@ async def test_a_reply_for_an_account_whose_worker_is_away_waits_with_the_reason
     reply_id = await box.reply(OTHER_REF, "hello")
     row = await until_row(box, reply_id, lambda r: r.error_message)
     # Waiting for a holder uses up no attempt (max_attempts is 2 here): it is not failing.
-    assert (row.status, row.attempts, row.error_code) == ("queued", 0, None)
+    assert (row.status, row.attempts, row.error_code, row.wait_code) == ("queued", 0, None, "no_worker")
     assert row.error_message == "waiting for worker worker-2: it is not connected to this server"
     mine = await box.reply(CONTENT_REF, "meanwhile")  # other accounts' replies are not held up
     await wait_for_status(box, mine, "sent", "confirmed")
@@ -83,7 +83,8 @@ async def test_a_reply_for_an_account_whose_worker_is_away_waits_with_the_reason
     holders.register(remote)  # the worker is back: the reply goes out by itself, once
     await wait_for_status(box, reply_id, "sent", "confirmed")
     assert remote.copies("hello") == 1 and local.copies("hello") == 0
-    assert (await box.get(reply_id)).attempts == 1
+    sent = await box.get(reply_id)
+    assert (sent.attempts, sent.wait_code) == (1, None)  # it no longer waits
 
 
 async def test_a_reply_whose_holder_vanishes_as_it_is_taken_is_given_back_untried(rig):
@@ -101,7 +102,7 @@ async def test_a_reply_whose_holder_vanishes_as_it_is_taken_is_given_back_untrie
     reply_id = await box.reply(OTHER_REF, "hello")
     await gone.wait()
     row = await until_row(box, reply_id, lambda r: r.status == "queued" and r.error_message)
-    assert row.attempts == 0 and row.error_code is None
+    assert (row.attempts, row.error_code, row.wait_code) == (0, None, "no_worker")
     holders.register(remote)
     await wait_for_status(box, reply_id, "sent", "confirmed")
     assert remote.copies("hello") == 1

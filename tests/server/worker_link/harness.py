@@ -49,7 +49,7 @@ class Master:
 @contextlib.asynccontextmanager
 async def make_master(tmp_path, *, browsers: bool = False, start: bool = True,
                       heartbeat_timeout_s: float | None = None, reply_timeout_s: float | None = None,
-                      database_url: str = "", port: int = 0) -> AsyncIterator[Master]:
+                      database_url: str = "", port: int = 0, redis_url: str = "") -> AsyncIterator[Master]:
     """`browsers=False`: the local pool is off (`serve --no-browsers`), so registering
     workers are dealt unbound accounts. The timeouts replace the link's 30 s / 120 s."""
     settings = Settings(database_url=database_url)  # empty: a SQLite file in the home
@@ -57,7 +57,7 @@ async def make_master(tmp_path, *, browsers: bool = False, start: bool = True,
     engine = Engine.create(app_paths(tmp_path / "home"), settings, platforms=[SandboxPlatform()],
                            secrets=SecretBox.generate(), start_browsers=browsers)
     await (engine.start() if start else engine.open())
-    server = EmbeddedServer(engine, ServerOptions(host="127.0.0.1", port=port, token=TOKEN))
+    server = EmbeddedServer(engine, ServerOptions(host="127.0.0.1", port=port, token=TOKEN, redis_url=redis_url))
     engine.server_token.configured = TOKEN
     if heartbeat_timeout_s is not None:
         server.worker_link.heartbeat_timeout_s = heartbeat_timeout_s
