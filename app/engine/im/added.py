@@ -6,7 +6,9 @@ account, the tray the unread totals and the account's name. The writer reads all
 once, with the same queries the views use (so an event's rows equal what a view would return
 right after the commit), a few indexed lookups on the rows it has just written. The new
 message rows themselves the DataStore hands over as it wrote them: reading hundreds of rows
-back cost the writer more than storing them (only their row ids are looked up).
+back cost the writer more than storing them (only their row ids are looked up); the topic
+rows, with the views' columns, come from the counter refresh that has just updated them
+(UPDATE ... RETURNING, topics.refreshed_topics).
 """
 from __future__ import annotations
 
