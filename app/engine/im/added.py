@@ -6,7 +6,9 @@ account, the tray the unread totals and the account's name. The writer reads all
 once, with the same queries the views use (so an event's rows equal what a view would return
 right after the commit), a few indexed lookups on the rows it has just written. The new
 message rows themselves the DataStore hands over as it wrote them: reading hundreds of rows
-back cost the writer more than storing them (only their row ids are looked up).
+back cost the writer more than storing them (only their row ids are looked up); the topic
+rows, with the views' columns, come from the counter refresh that has just updated them
+(UPDATE ... RETURNING, topics.refreshed_topics).
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from ..store.keys import in_keys
 from . import channels, topics
 from .messages import MESSAGE_ROW, message_select, to_message
 from .tables import BOTH, BY_KIND, TopicTables
-from .types import Message, TopicRef
+from .types import Message, Topic, TopicRef
 
 # A message row as `message_select` returns it (the same fields for both kinds), for rows
 # the writer made itself (`_from_written`, which fills them in this order).
@@ -80,13 +82,15 @@ class NewMessages:
 
 def read_added(
     session: Session, account_id: str, added: Iterable[tuple[TopicRef, str]], inbound_new: int = 0,
-    written: dict[str, dict[str, dict[str, Any]]] | None = None,
+    written: dict[str, dict[str, dict[str, Any]]] | None = None, refreshed: Iterable[Topic] | None = None,
 ) -> MessagesAdded:
     """The event for these new messages ((topic, message id) of one account), as stored now.
 
     `written` (the DataStore's): {topic kind: {message id: the row as it was just written}}
     for new rows nothing changed since. Those are not read back: only their row ids and the
-    text of the comments they answer are looked up (`_from_written`)."""
+    text of the comments they answer are looked up (`_from_written`). `refreshed`: topic rows
+    as the storing transaction's counter refresh returned them (topics.refreshed_topics),
+    among them those of these messages, which are then not read again."""
     ids: dict[str, list[str]] = {}
     refs: set[TopicRef] = set()
     for ref, message_id in added:
@@ -109,7 +113,8 @@ def read_added(
     return MessagesAdded(
         account_id,
         messages=NewMessages(rows, frozenset(refs)),
-        topic_rows=tuple(topics.topics_of(session, refs)),
+        topic_rows=tuple(topics.topics_of(session, refs) if refreshed is None
+                         else (topic for topic in refreshed if topic.ref in refs)),
         channel=channel,
         unread=channels.unread_totals(session, None),
         inbound_new=inbound_new,

@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from ..store.counters import refresh_topics
 from ..store.keys import in_keys
 from ..store.models import Account, Content, Conversation, Reply, ReplyStatus
 from .messages import check_limit, message_page
@@ -106,6 +107,13 @@ def topics_of(session: Session, refs: Iterable[TopicRef]) -> list[Topic]:
         rows = connection.execute(_lookup_many_statement(kind), {"account_id": account_id, "keys": list(keys)}).all()
         found += [_to_topic(account_id, row) for row in rows]
     return found
+
+
+def refreshed_topics(session: Session, refs: Iterable[TopicRef]) -> list[Topic]:
+    """Recompute these topics' counters (store/counters.refresh_topics) and return their rows
+    as `topics_of` would read them right after: the writer gets the rows a MessagesAdded
+    carries from the update itself, instead of reading them again."""
+    return [_to_topic(account_id, row) for account_id, row in refresh_topics(session, refs, _kind_columns)]
 
 
 def find_topics(session: Session, platform_id: str, account_id: str | None, kind: str | None) -> list[TopicRef]:
@@ -222,6 +230,10 @@ def _after_active(t: TopicTables, start_rank: int) -> Any:
 def title_column(t: TopicTables) -> Any:
     """A topic's title: the work's title, the peer's name or id (None: show the topic id)."""
     return Content.title if t is CONTENTS else func.coalesce(Conversation.peer_name, Conversation.peer_id)
+
+
+def _kind_columns(kind: str) -> list[Any]:
+    return _columns(BY_KIND[kind])
 
 
 def _columns(t: TopicTables) -> list[Any]:

@@ -7,6 +7,9 @@ calls these in the same transaction:
     refresh_topics(session, touched_refs)
     refresh_accounts(session, {ref.account_id for ref in touched_refs})
 
+`refresh_topics` can also hand back the refreshed rows (`returning`: UPDATE ... RETURNING), for
+a caller that would otherwise read them again at once (im/topics.refreshed_topics).
+
 Both recompute from the source rows (not +1/-1 arithmetic, which drifts after a crash or a
 bug) but only for the topics/accounts named, each through an indexed lookup: counting a
 topic walks its slice of `ix_*_topic_time` / `ix_*_unread`, never the whole table.
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from sqlalchemy import and_, bindparam, false, func, select, update
 from sqlalchemy.orm import Session, aliased
@@ -39,16 +42,24 @@ _TOPIC_TABLES = {
 }
 
 
-def refresh_topics(session: Session, refs: Iterable[TopicRef]) -> None:
-    """Recompute the counters of these contents/conversations from their messages."""
+def refresh_topics(
+    session: Session, refs: Iterable[TopicRef], returning: Callable[[str], Sequence[Any]] | None = None
+) -> list[tuple[str, Any]]:
+    """Recompute the counters of these contents/conversations from their messages. With
+    `returning` (topic kind -> columns of the topic table), also returns (account id, row of
+    those columns) of each refreshed topic, as the update left it."""
     grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
     for ref in refs:
         if ref.kind not in _TOPIC_TABLES:
             raise ValueError(f"unknown topic kind {ref.kind!r}")
         grouped[(ref.kind, ref.account_id)].add(ref.platform_id)
     connection = session.connection()
+    rows: list[tuple[str, Any]] = []
     for (kind, account_id), keys in grouped.items():
-        connection.execute(_topic_update(kind), {"account": account_id, "keys": sorted(keys)})
+        result = connection.execute(_topic_update(kind, returning), {"account": account_id, "keys": sorted(keys)})
+        if returning is not None:
+            rows += [(account_id, row) for row in result.all()]
+    return rows
 
 
 def refresh_accounts(session: Session, account_ids: Iterable[str]) -> None:
@@ -60,9 +71,10 @@ def refresh_accounts(session: Session, account_ids: Iterable[str]) -> None:
 
 
 @lru_cache(maxsize=None)
-def _topic_update(kind: str) -> Any:
+def _topic_update(kind: str, returning: Callable[[str], Sequence[Any]] | None = None) -> Any:
     """UPDATE <topics> SET <counters> = <correlated subqueries> WHERE account = :account AND
-    platform id IN :keys. Built once per kind; each subquery reads one topic's index slice."""
+    platform id IN :keys [RETURNING <returning(kind)>]. Built once per kind (and returning);
+    each subquery reads one topic's index slice."""
     topic, topic_key, message, message_topic, author = _TOPIC_TABLES[kind]
 
     def in_topic(messages: Any) -> Any:
@@ -82,7 +94,7 @@ def _topic_update(kind: str) -> Any:
     def of_newest(column: Any) -> Any:
         return select(column).where(message.id == newest_id).scalar_subquery()
 
-    return (
+    statement = (
         update(topic)
         .where(topic.account_id == bindparam("account"), in_keys(getattr(topic, topic_key)))
         .values(
@@ -96,6 +108,7 @@ def _topic_update(kind: str) -> Any:
             last_message_from=of_newest(getattr(message, author)),
         )
     )
+    return statement if returning is None else statement.returning(*returning(kind))
 
 
 @lru_cache(maxsize=None)

@@ -95,8 +95,8 @@ class DataStore:
         result.accepted = sum(len(records) for records in valid.values())
         result.added_message_ids = [key for _, key in outcome.added]
         result.updated_message_ids = [key for _, key in outcome.updated]
-        added = (read_added(session, batch.account_id, outcome.added, outcome.inbound_new, outcome.new_rows)
-                 if outcome.added else None)
+        added = (read_added(session, batch.account_id, outcome.added, outcome.inbound_new, outcome.new_rows,
+                            outcome.topic_rows) if outcome.added else None)
         return result, outcome, added
 
     # ---- Internals (on the event loop, after commit)

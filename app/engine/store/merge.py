@@ -32,11 +32,12 @@ from sqlalchemy import BigInteger, Boolean, and_, bindparam, case, delete, liter
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ..im.types import TopicRef
+from ..im.topics import refreshed_topics
+from ..im.types import Topic, TopicRef
 from ..records import CommentRecord, ContentRecord, ConversationRecord, MessageRecord
 from ..reply_text import text_key
 from .aliases import resolve_aliases
-from .counters import refresh_accounts, refresh_topics
+from .counters import refresh_accounts
 from .keys import in_keys, stored_keys
 from .models import (
     Comment,
@@ -116,6 +117,7 @@ class Outcome:
     confirmations: list[Confirmation] = field(default_factory=list)
     # {topic kind: {message id: row}}: the added rows as inserted and not changed since
     new_rows: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    topic_rows: list[Topic] = field(default_factory=list)  # of the topics whose messages changed, as refreshed
 
 
 def merge_batch(
@@ -157,7 +159,7 @@ def merge_batch(
         touched.update(refs.values())
         touched.update(c.topic for c in confirmations)
     if touched:
-        refresh_topics(session, touched)
+        outcome.topic_rows = refreshed_topics(session, touched)
         refresh_accounts(session, [account_id])
     return outcome
 

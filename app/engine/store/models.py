@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -188,6 +189,10 @@ class Conversation(_TopicCounters, Base):
     )
 
 
+# The reply_id indexes hold only the rows linked to an outbox reply (migration 0009).
+LINKED = text("reply_id IS NOT NULL")
+
+
 class Comment(Base):
     """A comment on a work, or a reply to one (parent_platform_comment_id)."""
 
@@ -206,11 +211,12 @@ class Comment(Base):
     direction: Mapped[str] = mapped_column(String(3), default=Direction.INBOUND.value)
     is_read: Mapped[bool] = mapped_column(Boolean, default=False)
     like_count: Mapped[int] = mapped_column(Integer, default=0)
-    reply_id: Mapped[str | None] = mapped_column(String(36), index=True)  # our outbox row
+    reply_id: Mapped[str | None] = mapped_column(String(36))  # our outbox row
     __table_args__ = (
         UniqueConstraint("account_id", "platform_comment_id", name="uq_comments_key"),
         Index("ix_comments_topic_time", "account_id", "platform_content_id", "created_at", "id"),
         Index("ix_comments_unread", "account_id", "platform_content_id", "is_read", "direction"),
+        Index("ix_comments_reply_id", "reply_id", sqlite_where=LINKED, postgresql_where=LINKED),
     )
 
 
@@ -230,11 +236,12 @@ class DirectMessage(Base):
     direction: Mapped[str] = mapped_column(String(3), default=Direction.INBOUND.value)
     is_read: Mapped[bool] = mapped_column(Boolean, default=False)
     is_recalled: Mapped[bool] = mapped_column(Boolean, default=False)
-    reply_id: Mapped[str | None] = mapped_column(String(36), index=True)  # our outbox row
+    reply_id: Mapped[str | None] = mapped_column(String(36))  # our outbox row
     __table_args__ = (
         UniqueConstraint("account_id", "platform_message_id", name="uq_direct_messages_key"),
         Index("ix_dms_topic_time", "account_id", "platform_conversation_id", "created_at", "id"),
         Index("ix_dms_unread", "account_id", "platform_conversation_id", "is_read", "direction"),
+        Index("ix_direct_messages_reply_id", "reply_id", sqlite_where=LINKED, postgresql_where=LINKED),
     )
 
 

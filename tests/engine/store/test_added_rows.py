@@ -56,3 +56,26 @@ async def test_a_new_copy_that_confirms_a_reply_is_told_with_its_reply(store, db
     assert told == shown
     mine = told[content_ref("v1")][-1]
     assert (mine.id, mine.reply_id, mine.reply_status, mine.direction) == ("r-1", reply_id, "confirmed", "out")
+
+
+async def test_the_topic_rows_told_are_the_rows_the_topic_list_shows(store, db, bus, events):
+    """The writer takes them from its counter refresh (UPDATE ... RETURNING) instead of reading
+    them again: counters, preview, title and the topic's failed replies as a view reads them."""
+    await store.ingest(Batch(ACCOUNT, contents=[dict(platform_content_id="v1", title="新品")],
+                             comments=[comment("old", text="asked before")]))
+    await db.write(lambda s: s.add(Reply(
+        id=str(uuid.uuid4()), account_id=ACCOUNT, text="sorry", status="failed", target_type="comment",
+        topic_platform_id="v1", target_platform_id="old", attempts=3)))
+    events.events.clear()
+    await store.ingest(Batch(ACCOUNT, comments=[
+        comment("c1", t=1), comment("c2", "v2", t=2, direction="out"), comment("old", text="asked again")],
+        messages=[dm("m1", t=3, text="在吗")]))
+    await events.settle()
+    (added,) = events.of(MessagesAdded)
+    views = ImViews(db, bus)
+    refs = [content_ref("v1"), content_ref("v2"), conversation_ref()]
+    assert sorted(added.topic_rows, key=lambda t: (t.ref.kind, t.ref.platform_id)) == [await views.topic(r) for r in refs]
+    told = {t.ref: t for t in added.topic_rows}
+    assert (told[content_ref("v1")].message_count, told[content_ref("v1")].unread_count) == (2, 2)
+    assert told[content_ref("v1")].failed_replies == 1 and told[content_ref("v1")].title == "新品"
+    assert told[conversation_ref()].last_message_preview == "在吗"
