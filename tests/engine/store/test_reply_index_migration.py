@@ -1,4 +1,4 @@
-"""Migration 0009 (the reply_id indexes hold only linked rows) on a database that already
+"""Migration 0010 (the reply_id indexes hold only linked rows) on a database that already
 holds replies: a placeholder queued before the upgrade is still claimed by the crawl after
 it, the lookups by reply_id read the index, and the way back works too."""
 from alembic import command
@@ -37,7 +37,7 @@ async def test_a_reply_queued_before_the_upgrade_is_claimed_after_it(db_url):
     db = Database(db_url)
     try:
         await db.write(lambda s: None)  # open the engine
-        migrate(db, "upgrade", "0008_short_words")
+        migrate(db, "upgrade", "0009_reply_wait_code")
         await db.write(lambda s: s.add(Account(id=ACCOUNT, platform="sandbox", display_name="Shop")))
         store = DataStore(db, EventBus())
         await store.ingest(Batch(ACCOUNT, comments=[comment("c1"), comment("c2")]))
@@ -58,7 +58,7 @@ async def test_a_reply_queued_before_the_upgrade_is_claimed_after_it(db_url):
         assert stored["r-777"].reply_id == reply_id
         assert (await reply_row(db, reply_id)).status == "confirmed"
 
-        migrate(db, "downgrade", "0008_short_words")
+        migrate(db, "downgrade", "0009_reply_wait_code")
         assert not any("WHERE" in d.upper() for d in await db.read(index_definitions, db.dialect))
         migrate(db, "upgrade", "head")
         found = await db.read(lambda s: s.execute(text(

@@ -1,7 +1,7 @@
 """messages: the reply_id indexes hold only the rows linked to an outbox reply
 
-Revision ID: 0009_partial_reply_index
-Revises: 0008_short_words
+Revision ID: 0010_partial_reply_index
+Revises: 0009_reply_wait_code
 
 A message row names our outbox reply (reply_id) only when it is the platform's copy of one
 of our replies: a few rows in thousands. The full indexes of 0001 still took an entry for
@@ -13,8 +13,8 @@ reply_id IS NOT NULL; the names stay.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_partial_reply_index"
-down_revision = "0008_short_words"
+revision = "0010_partial_reply_index"
+down_revision = "0009_reply_wait_code"
 branch_labels = None
 depends_on = None
 
