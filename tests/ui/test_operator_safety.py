@@ -314,7 +314,7 @@ def test_mark_all_read_asks_naming_the_accounts_and_can_be_undone(engine, qloop,
 
 def test_the_replying_account_and_new_activity_follow_a_language_switch(engine, qloop, window, account, language):
     ingest(qloop, engine, account, comments=comments("v1", 1), messages=dms("d1", 1))
-    video, dm = video_ref(account), dm_ref(account)
+    video = video_ref(account)
     open_topic(qloop, window, video)
     wait_until(qloop, lambda: window.chat.account_label.text() == "as Shop A · Sandbox")
     topics = window.topics_pane.list
