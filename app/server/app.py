@@ -17,6 +17,7 @@ deflate) is fanout.py's.
 """
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from contextvars import ContextVar
@@ -43,6 +44,7 @@ MAX_PAYLOAD = 10_000_000  # bytes: the original master's limit, which its worker
 # message a little too big is answered with an error (its handler sees `packet_size()`),
 # not a silently closed socket that the original worker would send the same snapshot to again.
 TRANSPORT_LIMIT = 2 * MAX_PAYLOAD
+CLOSE_WAIT_S = 2.0  # a stopping server waits this long at most for its goodbyes to be written
 
 _PACKET_SIZE: ContextVar[int] = ContextVar("hiscrm_packet_size", default=0)
 
@@ -173,9 +175,12 @@ class EmbeddedServer:
                 log.exception("server part cleanup %r failed", cleanup)
         # Socket.IO's shutdown stops only its own tasks: the connections are closed here, so
         # clients reconnect at once (to the next server) and the web server's shutdown does
-        # not wait for their websockets until they time out.
-        if self.sio.eio.sockets:  # (engine.io's disconnect-all fails on none)
-            await self.sio.eio.disconnect()
+        # not wait for their websockets until they time out. Each close waits until its
+        # goodbye is written, but not for long: a socket whose client already went never
+        # drains.
+        closing = [asyncio.ensure_future(c.close()) for c in list(self.sio.eio.sockets.values())]
+        if closing:
+            await asyncio.wait(closing, timeout=CLOSE_WAIT_S)
         await self.sio.shutdown()
         await runner.cleanup()
         await self.peers.stop()
