@@ -12,7 +12,13 @@ and runs the sandbox's audience simulator at `--comments-per-s` + `--dms-per-s` 
 for the whole run. Every `--sample` seconds it prints the resident memory (RSS) of the engine
 process and of the Chromium process tree (also its PSS, on Linux: shared pages divided among
 the processes, which is what the tree really costs; its RSS counts the shared libraries of
-each of its dozen processes again), and how many messages are stored.
+each of its dozen processes again), how many messages are stored and the load average. Below
+that, the attribution: the tree's USS (private memory, what a leak grows; PSS also moves with
+other programs' Chromiums on the machine, see `chromium_roles`), PSS/USS per process role
+(browser, renderer, gpu-process, utility:<sub-type>, zygote), each renderer's age and USS, and
+the Playwright connection's objects by type. `--tracemalloc` also traces the engine's Python
+allocations and prints what grew between the end of the warm-up and the end (the traces
+cost memory of their own: the engine's RSS figures of such a run are not comparable).
 
 At the end it fits a line through the samples taken after the warm-up (`--warmup` minutes,
 default 60: caches, the database's page cache and Chromium's first allocations grow at
@@ -56,12 +62,19 @@ TRACEMALLOC_FRAMES = 8  # enough to see which caller of a library keeps the memo
 TRACEMALLOC_TOP = 15
 
 
-def chromium_roles(browser_pids: tuple[int, ...]) -> tuple[dict[str, tuple[int, float]], list[tuple[float, float]]]:
-    """PSS (MB) and process count of each role in the Chromium trees: the browser process,
+def chromium_roles(
+    browser_pids: tuple[int, ...],
+) -> tuple[dict[str, tuple[int, float, float]], list[tuple[float, float]]]:
+    """Process count, PSS and USS (MB) of each role in the Chromium trees: the browser process,
     `renderer`, `gpu-process`, `utility:<sub-type>` (network, storage, audio...), `zygote`,
     so a growth is attributed to the process that holds it; and each renderer's age (minutes)
-    and PSS, which tells a renderer that outlives the recycles from fresh ones. Blocking: call
-    it off the loop."""
+    and USS, which tells a renderer that outlives the recycles from fresh ones. Blocking: call
+    it off the loop.
+
+    USS (the process's private pages) is what a leak grows. PSS also splits the shared pages
+    (Chromium's code, fonts) among every process on the machine that maps them, so it moves
+    when another program's Chromium starts or ends: on a shared machine the browser's PSS
+    jumped by 40 MB with nothing changed in it."""
     roles: dict[str, list[float]] = {}
     renderers: list[tuple[float, float]] = []
     for pid in browser_pids:
@@ -73,15 +86,18 @@ def chromium_roles(browser_pids: tuple[int, ...]) -> tuple[dict[str, tuple[int, 
         for proc in procs:
             try:
                 role = process_role(proc.cmdline())
-                pss = proc.memory_full_info().pss / 2**20
+                info = proc.memory_full_info()
+                pss, uss = info.pss / 2**20, info.uss / 2**20
             except (psutil.Error, AttributeError):
                 continue  # exited meanwhile, or no PSS on this system
-            entry = roles.setdefault(role, [0, 0.0])
+            entry = roles.setdefault(role, [0, 0.0, 0.0])
             entry[0] += 1
             entry[1] += pss
+            entry[2] += uss
             if role == "renderer":
-                renderers.append(((time.time() - proc.create_time()) / 60, pss))
-    return {role: (int(n), mb) for role, (n, mb) in sorted(roles.items())}, sorted(renderers, reverse=True)
+                renderers.append(((time.time() - proc.create_time()) / 60, uss))
+    return ({role: (int(n), pss, uss) for role, (n, pss, uss) in sorted(roles.items())},
+            sorted(renderers, reverse=True))
 
 
 def process_role(cmdline: list[str]) -> str:
@@ -97,10 +113,10 @@ def process_role(cmdline: list[str]) -> str:
 def playwright_objects(engine: Engine) -> Counter[str]:
     """The driver connection's live objects by type (Request, Response, JSHandle, Page...):
     each is held in the engine's process until its page or context closes."""
-    playwright = engine.pool._host._playwright  # noqa: SLF001 - a benchmark looks inside
+    playwright = engine.pool._host._playwright  # a benchmark looks inside
     if playwright is None:
         return Counter()
-    objects = playwright._impl_obj._connection._objects  # noqa: SLF001
+    objects = playwright._impl_obj._connection._objects
     return Counter(type(o).__name__ for o in list(objects.values()))
 
 
@@ -199,9 +215,10 @@ async def run(args: argparse.Namespace) -> None:
         engine_mb: list[tuple[float, float]] = []
         browser_mb: list[tuple[float, float]] = []
         browser_pss: list[tuple[float, float]] = []
-        role_pss: dict[str, list[tuple[float, float]]] = {}
+        role_uss: dict[str, list[tuple[float, float]]] = {}
+        browser_uss: list[tuple[float, float]] = []
         warm_snapshot: tracemalloc.Snapshot | None = None
-        print(f"{'min':>6} {'engine MB':>10} {'Chromium RSS':>13} {'PSS':>7} {'stored':>8} {'restarts':>8}  states")
+        print(f"{'min':>6} {'engine MB':>10} {'Chromium RSS':>13} {'PSS':>7} {'stored':>8} {'restarts':>8} {'load':>5}  states")
         while (elapsed := time.monotonic() - started) < args.minutes * 60:
             for account_id in accounts:
                 await engine.pool.wake(account_id)  # the operator keeps watching them
@@ -217,15 +234,16 @@ async def run(args: argparse.Namespace) -> None:
                 states[account.state] = states.get(account.state, 0) + 1
             print(f"{elapsed / 60:6.1f} {rss:10.1f} {memory.rss_mb or 0:13.1f} {memory.pss_mb or 0:7.1f} "
                   f"{await stored_messages(engine):8d} "
-                  f"{sum(a.restarts for a in status.accounts):8d}  "
+                  f"{sum(a.restarts for a in status.accounts):8d} {os.getloadavg()[0]:5.1f}  "
                   + ", ".join(f"{n} {s}" for s, n in sorted(states.items())), flush=True)
             roles, renderers = await asyncio.to_thread(chromium_roles, memory.browser_pids)
-            for role, (_, mb) in roles.items():
-                role_pss.setdefault(role, []).append((elapsed, mb))
-            print("       renderers (age min/PSS MB): " + ", ".join(f"{age:.0f}/{mb:.0f}" for age, mb in renderers))
+            for role, (_, _, uss) in roles.items():
+                role_uss.setdefault(role, []).append((elapsed, uss))
+            browser_uss.append((elapsed, sum(uss for _, _, uss in roles.values())))
+            print("       renderers (age min/USS MB): " + ", ".join(f"{age:.0f}/{mb:.0f}" for age, mb in renderers))
             objects = playwright_objects(engine)
-            print("       PSS by role: " + ", ".join(
-                f"{role} {mb:.0f}" + (f" ({n})" if n > 1 else "") for role, (n, mb) in roles.items()))
+            print(f"       Chromium USS {browser_uss[-1][1]:.0f}; PSS/USS by role: " + ", ".join(
+                f"{role} {pss:.0f}/{uss:.0f}" + (f" ({n})" if n > 1 else "") for role, (n, pss, uss) in roles.items()))
             print(f"       Playwright objects: {sum(objects.values())} ("
                   + ", ".join(f"{name} {n}" for name, n in objects.most_common(6)) + ")", flush=True)
             if args.tracemalloc and warm_snapshot is None and elapsed >= args.warmup * 60:
@@ -243,8 +261,8 @@ async def run(args: argparse.Namespace) -> None:
     warm = args.warmup * 60
     print(f"\ngrowth after the first {args.warmup:g} min (goal < {GOAL_MB_PER_HOUR:g} MB/h each):")
     series = [("engine RSS", engine_mb), ("Chromium RSS", browser_mb)] + (
-        [("Chromium PSS", browser_pss)] if browser_pss else []) + [
-        (f"  {role} PSS", samples) for role, samples in role_pss.items()]
+        [("Chromium PSS", browser_pss)] if browser_pss else []) + [("Chromium USS", browser_uss)] + [
+        (f"  {role} USS", samples) for role, samples in role_uss.items()]
     for name, samples in series:
         after = [s for s in samples if s[0] >= warm]
         slope = slope_per_hour(after)
