@@ -12,7 +12,13 @@ and runs the sandbox's audience simulator at `--comments-per-s` + `--dms-per-s` 
 for the whole run. Every `--sample` seconds it prints the resident memory (RSS) of the engine
 process and of the Chromium process tree (also its PSS, on Linux: shared pages divided among
 the processes, which is what the tree really costs; its RSS counts the shared libraries of
-each of its dozen processes again), and how many messages are stored.
+each of its dozen processes again), how many messages are stored and the load average. Below
+that, the attribution: the tree's USS (private memory, what a leak grows; PSS also moves with
+other programs' Chromiums on the machine, see `chromium_roles`), PSS/USS per process role
+(browser, renderer, gpu-process, utility:<sub-type>, zygote), each renderer's age and USS, and
+the Playwright connection's objects by type. `--tracemalloc` also traces the engine's Python
+allocations and prints what grew between the end of the warm-up and the end (the traces
+cost memory of their own: the engine's RSS figures of such a run are not comparable).
 
 At the end it fits a line through the samples taken after the warm-up (`--warmup` minutes,
 default 60: caches, the database's page cache and Chromium's first allocations grow at
@@ -31,6 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
+from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -50,6 +58,82 @@ from app.engine.settings import Settings  # noqa: E402
 from app.engine.store.models import Comment, DirectMessage  # noqa: E402
 
 GOAL_MB_PER_HOUR = 5.0
+TRACEMALLOC_FRAMES = 8  # enough to see which caller of a library keeps the memory
+TRACEMALLOC_TOP = 15
+
+
+def chromium_roles(
+    browser_pids: tuple[int, ...],
+) -> tuple[dict[str, tuple[int, float, float]], list[tuple[float, float]]]:
+    """Process count, PSS and USS (MB) of each role in the Chromium trees: the browser process,
+    `renderer`, `gpu-process`, `utility:<sub-type>` (network, storage, audio...), `zygote`,
+    so a growth is attributed to the process that holds it; and each renderer's age (minutes)
+    and USS, which tells a renderer that outlives the recycles from fresh ones. Blocking: call
+    it off the loop.
+
+    USS (the process's private pages) is what a leak grows. PSS also splits the shared pages
+    (Chromium's code, fonts) among every process on the machine that maps them, so it moves
+    when another program's Chromium starts or ends: on a shared machine the browser's PSS
+    jumped by 40 MB with nothing changed in it."""
+    roles: dict[str, list[float]] = {}
+    renderers: list[tuple[float, float]] = []
+    for pid in browser_pids:
+        try:
+            root = psutil.Process(pid)
+            procs = [root] + root.children(recursive=True)
+        except psutil.Error:
+            continue
+        for proc in procs:
+            try:
+                role = process_role(proc.cmdline())
+                info = proc.memory_full_info()
+                pss, uss = info.pss / 2**20, info.uss / 2**20
+            except (psutil.Error, AttributeError):
+                continue  # exited meanwhile, or no PSS on this system
+            entry = roles.setdefault(role, [0, 0.0, 0.0])
+            entry[0] += 1
+            entry[1] += pss
+            entry[2] += uss
+            if role == "renderer":
+                renderers.append(((time.time() - proc.create_time()) / 60, uss))
+    return ({role: (int(n), pss, uss) for role, (n, pss, uss) in sorted(roles.items())},
+            sorted(renderers, reverse=True))
+
+
+def process_role(cmdline: list[str]) -> str:
+    """A Chromium process's role from its command line (`--type=`, `--utility-sub-type=`)."""
+    options = dict(arg[2:].split("=", 1) for arg in cmdline if arg.startswith("--") and "=" in arg)
+    role = options.get("type", "browser")
+    if role == "utility":
+        sub = options.get("utility-sub-type", "")
+        role = "utility:" + (sub.split(".")[0] or "?")  # network.mojom.NetworkService -> network
+    return role
+
+
+def playwright_objects(engine: Engine) -> Counter[str]:
+    """The driver connection's live objects by type (Request, Response, JSHandle, Page...):
+    each is held in the engine's process until its page or context closes."""
+    playwright = engine.pool._host._playwright  # a benchmark looks inside
+    if playwright is None:
+        return Counter()
+    objects = playwright._impl_obj._connection._objects
+    return Counter(type(o).__name__ for o in list(objects.values()))
+
+
+def print_tracemalloc_growth(first: tracemalloc.Snapshot, last: tracemalloc.Snapshot) -> None:
+    """What the engine allocated between the end of the warm-up and the end: by file, then by
+    call site (the innermost frames)."""
+    keep = [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap*")]
+    first, last = first.filter_traces(keep), last.filter_traces(keep)
+    by_file = last.compare_to(first, "filename")
+    total = sum(d.size_diff for d in by_file) / 2**20
+    print(f"\ntraced Python memory grew {total:+.1f} MB after the warm-up; by file:")
+    for stat in by_file[:TRACEMALLOC_TOP]:
+        print(f"  {stat.size_diff / 2**20:+7.2f} MB {stat.count_diff:+8d} blocks  {stat.traceback[0].filename}")
+    print("by call site:")
+    for stat in last.compare_to(first, "traceback")[:TRACEMALLOC_TOP]:
+        frames = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in stat.traceback[:TRACEMALLOC_FRAMES])
+        print(f"  {stat.size_diff / 2**20:+7.2f} MB {stat.count_diff:+8d} blocks  {frames}")
 
 
 async def login(engine: Engine, control, creator: str, qr_urls: dict[str, str], finished: dict[str, str]) -> str:
@@ -90,6 +174,8 @@ def slope_per_hour(samples: list[tuple[float, float]]) -> float | None:
 async def run(args: argparse.Namespace) -> None:
     if args.recycle_minutes:
         monitor.CONTEXT_RECYCLE_S = args.recycle_minutes * 60
+    if args.tracemalloc:
+        tracemalloc.start(TRACEMALLOC_FRAMES)
     home = Path(tempfile.mkdtemp(prefix="hiscrm-bench-soak-"))
     os.environ["HISCRM_HOME"] = str(home)
     paths = app_paths(home).ensure()
@@ -129,7 +215,10 @@ async def run(args: argparse.Namespace) -> None:
         engine_mb: list[tuple[float, float]] = []
         browser_mb: list[tuple[float, float]] = []
         browser_pss: list[tuple[float, float]] = []
-        print(f"{'min':>6} {'engine MB':>10} {'Chromium RSS':>13} {'PSS':>7} {'stored':>8} {'restarts':>8}  states")
+        role_uss: dict[str, list[tuple[float, float]]] = {}
+        browser_uss: list[tuple[float, float]] = []
+        warm_snapshot: tracemalloc.Snapshot | None = None
+        print(f"{'min':>6} {'engine MB':>10} {'Chromium RSS':>13} {'PSS':>7} {'stored':>8} {'restarts':>8} {'load':>5}  states")
         while (elapsed := time.monotonic() - started) < args.minutes * 60:
             for account_id in accounts:
                 await engine.pool.wake(account_id)  # the operator keeps watching them
@@ -145,9 +234,22 @@ async def run(args: argparse.Namespace) -> None:
                 states[account.state] = states.get(account.state, 0) + 1
             print(f"{elapsed / 60:6.1f} {rss:10.1f} {memory.rss_mb or 0:13.1f} {memory.pss_mb or 0:7.1f} "
                   f"{await stored_messages(engine):8d} "
-                  f"{sum(a.restarts for a in status.accounts):8d}  "
+                  f"{sum(a.restarts for a in status.accounts):8d} {os.getloadavg()[0]:5.1f}  "
                   + ", ".join(f"{n} {s}" for s, n in sorted(states.items())), flush=True)
+            roles, renderers = await asyncio.to_thread(chromium_roles, memory.browser_pids)
+            for role, (_, _, uss) in roles.items():
+                role_uss.setdefault(role, []).append((elapsed, uss))
+            browser_uss.append((elapsed, sum(uss for _, _, uss in roles.values())))
+            print("       renderers (age min/USS MB): " + ", ".join(f"{age:.0f}/{mb:.0f}" for age, mb in renderers))
+            objects = playwright_objects(engine)
+            print(f"       Chromium USS {browser_uss[-1][1]:.0f}; PSS/USS by role: " + ", ".join(
+                f"{role} {pss:.0f}/{uss:.0f}" + (f" ({n})" if n > 1 else "") for role, (n, pss, uss) in roles.items()))
+            print(f"       Playwright objects: {sum(objects.values())} ("
+                  + ", ".join(f"{name} {n}" for name, n in objects.most_common(6)) + ")", flush=True)
+            if args.tracemalloc and warm_snapshot is None and elapsed >= args.warmup * 60:
+                warm_snapshot = tracemalloc.take_snapshot()
             await asyncio.sleep(args.sample)
+        last_snapshot = tracemalloc.take_snapshot() if warm_snapshot is not None else None
     finally:
         try:
             await control.stop_simulator()
@@ -159,12 +261,15 @@ async def run(args: argparse.Namespace) -> None:
     warm = args.warmup * 60
     print(f"\ngrowth after the first {args.warmup:g} min (goal < {GOAL_MB_PER_HOUR:g} MB/h each):")
     series = [("engine RSS", engine_mb), ("Chromium RSS", browser_mb)] + (
-        [("Chromium PSS", browser_pss)] if browser_pss else [])
+        [("Chromium PSS", browser_pss)] if browser_pss else []) + [("Chromium USS", browser_uss)] + [
+        (f"  {role} USS", samples) for role, samples in role_uss.items()]
     for name, samples in series:
         after = [s for s in samples if s[0] >= warm]
         slope = slope_per_hour(after)
         figure = f"{slope:+.1f} MB/h over {len(after)} samples" if slope is not None else "too few samples"
         print(f"  {name}: {figure}; {samples[0][1]:.0f} MB at the start, {samples[-1][1]:.0f} MB at the end")
+    if warm_snapshot is not None and last_snapshot is not None:
+        print_tracemalloc_growth(warm_snapshot, last_snapshot)
 
 
 def main() -> None:
@@ -177,6 +282,8 @@ def main() -> None:
     parser.add_argument("--dms-per-s", type=float, default=2.5)
     parser.add_argument("--recycle-minutes", type=float, default=0.0,
                         help="recycle awake contexts this often instead (0: the engine's own period)")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="trace the engine's Python allocations; print what grew after the warm-up")
     asyncio.run(run(parser.parse_args()))
 
 

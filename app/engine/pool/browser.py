@@ -25,12 +25,28 @@ from .priority import lower_browser_priority
 log = logging.getLogger(__name__)
 
 SYSTEM_BROWSERS = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "chrome")
+# Every context is a headless window of its own, and Chromium gives each window the WebUI of
+# its address bar's popups (chrome://omnibox-popup.top-chrome/ and its AI-mode page), loaded
+# in a renderer of their own: 26-37 MB of private memory per open context (a quarter of an
+# awake account's Chromium memory in bench/soak.py) for popups a headless page never shows.
+UNSHOWN_WINDOW_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup")
+# Chromium keeps only the last --disable-features switch, and ours comes after Playwright's:
+# it must repeat Playwright's list (its chromiumSwitches, 1.65) or it switches them back on.
+# tests/engine/pool/test_browser_memory.py checks it against the installed Playwright.
+PLAYWRIGHT_DISABLED_FEATURES = (
+    "AvoidUnnecessaryBeforeUnloadCheckSync", "DestroyProfileOnBrowserClose", "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable", "LensOverlay", "MediaRouter", "PaintHolding",
+    "ThirdPartyStoragePartitioning", "AvoidCorsURLLoaderRestartOnRedirect", "TcpPortRandomizationWin",
+    "OptimizationHints", "NetworkTimeServiceQuerying", "AimEnabled", "PreconnectToSearch",
+    "msForceBrowserSignIn", "msEdgeUpdateLaunchServicesPreferredVersion",
+)
 BASE_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
     "--disable-gpu",
     "--no-first-run",
+    "--disable-features=" + ",".join(PLAYWRIGHT_DISABLED_FEATURES + UNSHOWN_WINDOW_FEATURES),
 ]
 LAUNCH_TIMEOUT_MS = 30_000
 
