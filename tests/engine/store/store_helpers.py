@@ -1,7 +1,10 @@
-"""Record builders and database peeks shared by the store tests."""
+"""Record builders, database peeks and migration steps shared by the store tests."""
+from alembic import command
 from sqlalchemy import select
 
 from app.engine.im.types import TopicRef
+from app.engine.store.db import Database
+from app.engine.store.migrations import alembic_config
 from app.engine.store.models import Account, Comment, Content, Conversation, DirectMessage
 
 ACCOUNT = "acc-00000000-0000-4000-8000-000000000001"
@@ -54,3 +57,12 @@ async def _rows(db, model, key, where):
         return {getattr(row, key): row for row in session.scalars(query)}
 
     return await db.read(read)
+
+
+def migrate(db: Database, way: str, revision: str) -> None:
+    """alembic `way` ("upgrade", "downgrade") to `revision` on the database's own connection."""
+    config = alembic_config()
+    with db.engine.connect() as connection:
+        config.attributes["connection"] = connection
+        getattr(command, way)(config, revision)
+        connection.commit()

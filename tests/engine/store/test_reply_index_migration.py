@@ -1,27 +1,17 @@
 """Migration 0010 (the reply_id indexes hold only linked rows) on a database that already
 holds replies: a placeholder queued before the upgrade is still claimed by the crawl after
 it, the lookups by reply_id read the index, and the way back works too."""
-from alembic import command
 from sqlalchemy import bindparam, text
 
 from app.engine.bus import EventBus
 from app.engine.records import Batch
 from app.engine.store.datastore import DataStore
 from app.engine.store.db import Database
-from app.engine.store.migrations import alembic_config
 from app.engine.store.models import Account
-from store_helpers import ACCOUNT, comment, comments
+from store_helpers import ACCOUNT, comment, comments, migrate
 from test_reply_confirmation import queue_reply, reply_row
 
 INDEXES = ("ix_comments_reply_id", "ix_direct_messages_reply_id")
-
-
-def migrate(db: Database, way: str, revision: str) -> None:
-    config = alembic_config()
-    with db.engine.connect() as connection:
-        config.attributes["connection"] = connection
-        getattr(command, way)(config, revision)
-        connection.commit()
 
 
 def index_definitions(session, dialect: str) -> list[str]:

@@ -1,6 +1,5 @@
 """Migration 0006 (search key, one SQLite index over both kinds) on a database that already
 holds messages: search finds them newest first afterwards, and the way back works too."""
-from alembic import command
 from sqlalchemy import text
 
 from app.engine.bus import EventBus
@@ -8,18 +7,10 @@ from app.engine.im.views import ImViews
 from app.engine.records import Batch
 from app.engine.store.datastore import DataStore
 from app.engine.store.db import Database
-from app.engine.store.migrations import alembic_config
 from app.engine.store.models import Account
 
 from tests.engine.im.helpers import comment, dm
-
-
-def migrate(db: Database, way: str, revision: str) -> None:
-    config = alembic_config()
-    with db.engine.connect() as connection:
-        config.attributes["connection"] = connection
-        getattr(command, way)(config, revision)
-        connection.commit()
+from store_helpers import migrate
 
 
 async def test_messages_stored_before_the_upgrade_are_found_newest_first(db_url):
