@@ -24,7 +24,9 @@ At the end it fits a line through the samples taken after the warm-up (`--warmup
 default 60: caches, the database's page cache and Chromium's first allocations grow at
 first) and prints the growth per hour of each, beside the goal (< 5 MB/h each). A leak shows
 as a steady slope; recycling (an awake context is reopened every CONTEXT_RECYCLE_S,
-monitor.py) shows as a saw-tooth around a flat line. `--recycle-minutes` changes that period
+monitor.py) shows as a saw-tooth around a flat line, so it also fits a line through the
+lowest sample of each recycle period: the floor the recycles come back to, which a leak
+raises. `--recycle-minutes` changes that period
 for the run, so a short run sees recycles too (recycling after CONTEXT_RECYCLE_REQUESTS
 requests stays on). Nothing is asserted. See bench/README.md.
 """
@@ -171,6 +173,18 @@ def slope_per_hour(samples: list[tuple[float, float]]) -> float | None:
     return sum((t - mean_t) * (v - mean_v) for t, v in samples) / spread * 3600
 
 
+def floors(samples: list[tuple[float, float]], period_s: float) -> list[tuple[float, float]]:
+    """The lowest sample of each `period_s` window: recycling draws a saw-tooth whose teeth a
+    line through every sample reads as growth or shrinkage by where the run happens to end;
+    what a leak raises is the floor the recycles return to."""
+    windows: dict[int, tuple[float, float]] = {}
+    for t, v in samples:
+        key = int(t // period_s)
+        if key not in windows or v < windows[key][1]:
+            windows[key] = (t, v)
+    return [windows[k] for k in sorted(windows)]
+
+
 async def run(args: argparse.Namespace) -> None:
     if args.recycle_minutes:
         monitor.CONTEXT_RECYCLE_S = args.recycle_minutes * 60
@@ -268,6 +282,13 @@ async def run(args: argparse.Namespace) -> None:
         slope = slope_per_hour(after)
         figure = f"{slope:+.1f} MB/h over {len(after)} samples" if slope is not None else "too few samples"
         print(f"  {name}: {figure}; {samples[0][1]:.0f} MB at the start, {samples[-1][1]:.0f} MB at the end")
+    period = monitor.CONTEXT_RECYCLE_S
+    for name, samples in [("engine RSS", engine_mb), ("Chromium USS", browser_uss)]:
+        lows = floors([s for s in samples if s[0] >= warm], period)
+        slope = slope_per_hour(lows)
+        figure = f"{slope:+.1f} MB/h" if slope is not None else "too few periods"
+        print(f"  {name}, lowest sample of each {period / 60:g} min recycle period: {figure} ("
+              + ", ".join(f"{v:.0f}" for _, v in lows) + " MB)")
     if warm_snapshot is not None and last_snapshot is not None:
         print_tracemalloc_growth(warm_snapshot, last_snapshot)
 
