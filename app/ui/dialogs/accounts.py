@@ -4,11 +4,9 @@ to add one (which goes straight on to its login).
 The table follows AccountsChanged/AccountStatusChanged, so a login finishing, a session
 expiring or the pool backing off shows up while the dialog is open. Each identity shows its
 avatar: the file the engine keeps from the last accepted login (app/engine/avatars.py), read
-from the data folder; nothing is fetched from here.
+as the channel list reads it (AvatarImages); nothing is fetched from here.
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QPixmap
@@ -27,7 +25,6 @@ from PySide6.QtWidgets import (
 
 import resources
 from app.engine.accounts import AccountRow, ProxyRow, platform_identity
-from app.engine.avatars import avatar_file
 from app.engine.engine import Engine
 from app.ui.dialogs import labels
 from app.ui.dialogs.base import EngineDialog, record_table, set_form_labels
@@ -35,6 +32,7 @@ from app.ui.dialogs.login import LoginDialog
 from app.ui.plain_text import plain_tooltip
 from app.ui.reasons import account_problem
 from app.ui.theme import platform_icon
+from app.ui.views.avatar_images import AvatarImages
 from app.ui.views.painting import login_state_label
 
 RELOAD_DELAY_MS = 100  # gathers the bursts of events one action causes into one reload
@@ -45,6 +43,7 @@ AVATAR_SIZE = QSize(24, 24)
 class AccountsDialog(EngineDialog):
     def __init__(self, engine: Engine, parent: QWidget | None = None) -> None:
         super().__init__(engine, parent)
+        self.avatars = AvatarImages(engine.paths.data_dir)
         self.accounts: list[AccountRow] = []
         self.monitor_states: dict[str, str] = {}  # account id -> the pool's monitor state
         self.login_dialog: LoginDialog | None = None
@@ -135,7 +134,7 @@ class AccountsDialog(EngineDialog):
             if key == "platform":
                 item.setIcon(platform_icon(account.platform))
             if key == "identity" and account.platform_user_id:
-                item.setIcon(avatar_icon(avatar_file(self.engine.paths.data_dir, account.id)))
+                item.setIcon(avatar_icon(self.avatars.get(account.id)))
             if key == "error" and account.last_error:
                 item.setToolTip(plain_tooltip(account.last_error))
             item.setData(Qt.ItemDataRole.UserRole, account.id)
@@ -226,10 +225,9 @@ class AccountsDialog(EngineDialog):
             self._fill_row(row, account)
 
 
-def avatar_icon(path: Path) -> QIcon:
-    """The avatar file, or the placeholder when there is none or it is not an image."""
-    image = QPixmap(str(path)) if path.is_file() else QPixmap()
-    if image.isNull():
+def avatar_icon(image: QPixmap | None) -> QIcon:
+    """The kept avatar, or the placeholder when there is none or it is not an image."""
+    if image is None:
         image = QPixmap(str(resources.resource_path("icons", "avatar-placeholder.svg")))
     image = image.scaled(AVATAR_SIZE * 2, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
     icon = QIcon(image)
