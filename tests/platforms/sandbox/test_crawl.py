@@ -144,6 +144,57 @@ async def test_comments_deleted_between_cycles_do_not_make_a_pass_skip_any(platf
     assert live - _all_comment_ids(sink) == set()
 
 
+async def _comment_count(control, work_id: str) -> int:
+    return next(w["comment_count"] for w in await control.works(CREATOR) if w["work_id"] == work_id)
+
+
+async def test_a_comment_deleted_and_one_written_while_asleep_is_read(platform, page, control):
+    """Between two cycles, with the account asleep (no page open, so no push), one comment of
+    a work read whole is deleted and a new one is written: the work's comment count is as it
+    was. The next cycle reads the new comment all the same, and the one after opens no work."""
+    await log_in(platform, page, control)
+    work_id = (await control.works(CREATOR))[0]["work_id"]
+    [old, _] = await control.inject_bulk(CREATOR, work_id, threads=2)
+    sink = CollectingSink()
+    await platform.poll(page, ACCOUNT, sink.io)
+    count = await _comment_count(control, work_id)
+    await page.goto("about:blank")  # asleep: no IM websocket, no comment notice
+    await control.delete_comment(CREATOR, old)
+    new = (await control.inject_comment("fan", "written while asleep", creator=CREATOR,
+                                        work_id=work_id))["comment"]["cid"]
+    assert await _comment_count(control, work_id) == count
+    before = len(sink.batches)
+    await platform.poll(page, ACCOUNT, sink.io)
+    assert new in _comment_ids(sink, before)
+    before = len(sink.batches)
+    await platform.poll(page, ACCOUNT, sink.io)
+    assert _comment_ids(sink, before) == set()  # nothing moved since: no work is read again
+
+
+async def test_a_reply_deleted_and_one_written_while_asleep_is_read(platform, page, control):
+    """The same in a thread read whole: its last reply is deleted and a new one written, so
+    the thread's reply count (and the work's comment count) is as it was."""
+    await log_in(platform, page, control)
+    work_id = (await control.works(CREATOR))[0]["work_id"]
+    [root] = await control.inject_bulk(CREATOR, work_id, threads=1, replies=3)
+    sink = CollectingSink()
+    await platform.poll(page, ACCOUNT, sink.io)
+    thread = [c["cid"] for c in await control.comments(CREATOR, work_id) if c["reply_id"] == root]
+    assert set(thread) <= _comment_ids(sink)
+    count = await _comment_count(control, work_id)
+    await page.goto("about:blank")
+    await control.delete_comment(CREATOR, thread[-1])
+    new = (await control.inject_comment("fan", "a reply while asleep", creator=CREATOR,
+                                        reply_to=root))["comment"]["cid"]
+    assert await _comment_count(control, work_id) == count
+    before = len(sink.batches)
+    await platform.poll(page, ACCOUNT, sink.io)
+    assert new in _comment_ids(sink, before)
+    before = len(sink.batches)
+    await platform.poll(page, ACCOUNT, sink.io)
+    assert _comment_ids(sink, before) == set()
+
+
 def _all_comment_ids(sink: CollectingSink) -> set[str]:
     return {c["platform_comment_id"] for b in sink.batches for c in b.comments}
 
