@@ -71,6 +71,7 @@ STEP_TIMEOUT_MS = 15_000  # one navigation or one fetch the page makes
 LOGIN_TIMEOUT_S = 300.0  # the QR login gives up after this (the engine may stop it sooner)
 LOGIN_POLL_S = 0.25
 MAX_SMS_ATTEMPTS = 3
+OPEN_CONVERSATION_CLICKS = 3  # a push moving the inbox list can make a click miss its row
 
 # Read the login card in one round trip.
 _LOGIN_SNAPSHOT_JS = """() => {
@@ -374,15 +375,20 @@ class SandboxPlatform(Platform):
         await self._open_conversation(page, conversation_id)
 
     async def _open_conversation(self, page: Page, conversation_id: str) -> None:
+        """Click the conversation's row until the pane shows it. The list moves under the
+        pointer whenever a push brings a message (its conversation goes to the top): a push
+        between the press and the release makes the click land on no row, and nothing opens.
+        Clicking again is safe, nothing is typed yet; the pane's header is the check a real
+        DM sender needs too."""
         row = page.locator(f'.conversation[data-conversation-id="{conversation_id}"]')
-        if not await row.count():
-            raise PermanentError("this conversation is not in the inbox (deleted?)")
-        await row.click()
-        await self._settled(page)
-        # The same safety check a real DM sender needs: the pane shows the chosen conversation.
-        shown = await page.get_attribute("#chat-header", "data-conversation-id")
-        if shown != conversation_id:
-            raise TransientError("the inbox opened another conversation than the one asked for")
+        for _ in range(OPEN_CONVERSATION_CLICKS):
+            if not await row.count():
+                raise PermanentError("this conversation is not in the inbox (deleted?)")
+            await row.click()
+            await self._settled(page)
+            if await page.get_attribute("#chat-header", "data-conversation-id") == conversation_id:
+                return
+        raise TransientError("the inbox opened another conversation than the one asked for")
 
     # ---- replies -----------------------------------------------------------------------
     async def reply(self, page: Page, account: AccountInfo, target: ReplyTarget, text: str) -> SentReply:

@@ -1,9 +1,19 @@
 """One poll cycle of the sandbox site, streamed and resumable.
 
-The crawl walks what a creator would: the works list, the comments of each work whose comment
-count moved (first-level comments page by page, each reply thread that grew), then the inbox
-(each conversation whose last message moved). It is written for works far bigger than one
-cycle can read:
+The crawl walks what a creator would: the works list, the comments of each work that changed
+(first-level comments page by page, each reply thread that changed), then the inbox (each
+conversation whose last message moved). It is written for works far bigger than one cycle can
+read:
+
+- What changed is told by the lists themselves, at no extra page load: the works list shows
+  each work's comment count and newest comment (as creator centres show the latest comment),
+  a work's comment list each thread's reply count and newest reply. A count alone misses a
+  change that leaves it equal (one comment deleted, one written), and with no push (an
+  account asleep, a lost frame) such a comment would wait until the count moved again, maybe
+  for ever. Ids grow with time, so the newest id moves with every new comment, whatever was
+  deleted: a work (a thread) is read again when its count or its newest id moved. Checking
+  the newest page of every unchanged work instead would cost a page load per work and cycle,
+  and would still miss a reply in an old thread.
 
 - Every list page's and every thread's records go to the sink as soon as they have settled
   (committed before the crawl goes on), and the position reached is saved in the account's
@@ -14,19 +24,22 @@ cycle can read:
   after the last reply read (the ?thread=&reply_cursor= link) and a conversation before the
   oldest message read (the inbox's ?conversation=&before= link), instead of starting at the
   top. Positions are ids, not offsets: comments deleted before one, or new ones on top, do not
-  make the next page skip any. A thread whose reply count moved either way is continued (it
-  may have lost some replies and got new ones).
+  make the next page skip any. A thread that changed is continued after the last reply read
+  (the list is oldest first, so whatever was written since comes after it).
 - Bounds limit one cycle's work (MAX_STEPS_PER_CYCLE page loads and clicks, MAX_PAGES_PER_LIST
   "more" clicks per list), never what is eventually stored: what a bound left is read by the
   next cycle.
 
 State kept (all JSON, per account):
-  "works"               {work id: comment count the work was fully read at}
-  "work:<id>"           {"count": count when this pass began, "cursor": id of the last
+  "works"               {work id: {"count", "newest"}: the comment count and newest comment id
+                        the works list showed when the work's last full pass began}
+  "work:<id>"           {"count", "newest" when this pass began, "cursor": id of the last
                         first-level comment read, "0" for none} while a pass over the work
                         is under way
   "threads:<work id>"   {first-level cid: {"read": replies read, "last": id of the last
-                        reply read}}; threads are oldest first, continued after "last"
+                        reply read, "newest": the thread's newest reply id the list showed when
+                        it was read to its end, None when it was not}}; threads are oldest
+                        first, continued after "last"
   "conversations"       {conversation id: last message id read up to}
   "conversation:<id>"   {"last": its last message id when this pass began, "before": the
                         oldest message id read} while a pass over the conversation is under way
@@ -73,11 +86,12 @@ class Crawl:
 
     async def _all(self) -> None:
         works = await self._works()
-        done: dict[str, int] = await self.state.get("works", {})
-        for work_id, count in works:
-            if done.get(work_id) == count and await self.state.get(f"work:{work_id}") is None:
+        # An older version kept the count alone: such a work is read once more.
+        done: dict[str, dict] = await self.state.get("works", {})
+        for work_id, shown in works:
+            if done.get(work_id) == shown and await self.state.get(f"work:{work_id}") is None:
                 continue
-            done[work_id] = await self._work(work_id, count)
+            done[work_id] = await self._work(work_id, shown)
             await self.state.set("works", done)
         await self._inbox()
 
@@ -119,44 +133,45 @@ class Crawl:
             await self.watch.emit(parsed, "crawl")
 
     # ---- works ---------------------------------------------------------------------------
-    async def _works(self) -> list[tuple[str, int]]:
+    async def _works(self) -> list[tuple[str, dict]]:
+        """Each work's id and what the list shows of its comments: {"count", "newest"}."""
         await self._open("/creator/works")
         while await self.page.locator("#load-more").is_visible():
             await self._click("#load-more")
-        works = await self.page.eval_on_selector_all(
-            ".work", "rows => rows.map(r => [r.dataset.workId, Number(r.dataset.commentCount)])")
+        works = await self.page.eval_on_selector_all(".work", """rows => rows.map(r => [r.dataset.workId,
+            {count: Number(r.dataset.commentCount), newest: r.dataset.newestCommentId}])""")
         await self._flush()
-        return [(work_id, count) for work_id, count in works]
+        return [(work_id, shown) for work_id, shown in works]
 
-    async def _work(self, work_id: str, count: int) -> int:
-        """Read the work's comments from the saved position on; returns the comment count the
-        pass began at (the next pass starts from the top when it has moved since)."""
+    async def _work(self, work_id: str, shown: dict) -> dict:
+        """Read the work's comments from the saved position on; returns the count and newest
+        id the pass began at (the next pass starts from the top when they have moved since)."""
         key, threads_key = f"work:{work_id}", f"threads:{work_id}"
-        progress = await self.state.get(key) or {"count": count, "cursor": "0"}
+        progress = await self.state.get(key) or {**shown, "cursor": "0"}
         if not isinstance(progress["cursor"], str):  # an offset, kept by an older version: start over
             progress["cursor"] = "0"
         threads: dict[str, dict] = await self.state.get(threads_key, {})
         start = progress["cursor"]
         await self._open(f"/creator/comments?work={quote(work_id)}" + (f"&cursor={start}" if start != "0" else ""))
         handled: set[str] = set()
-        unfinished: list[tuple[str, int]] = []  # threads to continue through their own link
+        unfinished: list[tuple[str, int, str]] = []  # threads to continue through their own link
         while True:
-            rows = await self.page.eval_on_selector_all(
-                '.comment[data-level="1"]', "rows => rows.map(r => [r.dataset.cid, Number(r.dataset.replyTotal)])")
-            for cid, size in rows:
+            rows = await self.page.eval_on_selector_all('.comment[data-level="1"]', """rows => rows.map(r =>
+                [r.dataset.cid, Number(r.dataset.replyTotal), r.dataset.newestReplyId])""")
+            for cid, size, newest in rows:
                 if cid in handled:
                     continue
                 handled.add(cid)
                 position = _thread_position(threads.get(cid))
-                if size == position["read"]:
+                if _thread_unchanged(position, size, newest):
                     continue
                 if position["last"] == "0":  # nothing read yet: here in the list
-                    position = threads[cid] = await self._expand(cid, size)
+                    position = threads[cid] = await self._expand(cid, size, newest)
                     await self._flush()  # a thread is a page too: a list page of big
                     await self.state.set(threads_key, threads)  # threads may outlast a step
-                if position["read"] != size:  # grew, or lost replies (and maybe got new ones)
+                if not _thread_unchanged(position, size, newest):  # the bound stopped it, or it changed
                     threads[cid] = position
-                    unfinished.append((cid, size))
+                    unfinished.append((cid, size, newest))
             await self._flush()
             if rows:
                 progress["cursor"] = rows[-1][0]
@@ -165,35 +180,39 @@ class Crawl:
             if not await self.page.locator("#load-more").is_visible():
                 break
             await self._click("#load-more")
-        for cid, size in unfinished:
-            await self._continue_thread(work_id, cid, size, threads)
+        for cid, size, newest in unfinished:
+            await self._continue_thread(work_id, cid, size, newest, threads)
             await self._flush()
             await self.state.set(threads_key, threads)
         await self.state.set(key, None)
-        return progress["count"]
+        # A pass kept by an older version has no "newest": the work is read once more.
+        return {"count": progress["count"], "newest": progress.get("newest")}
 
-    async def _expand(self, cid: str, size: int) -> dict:
+    async def _expand(self, cid: str, size: int, newest: str) -> dict:
         """Open a thread in the list and load its replies (bounded); returns its position."""
         row = f'.comment[data-cid="{cid}"]'
         if await self.page.locator(f"{row} > .body > .view-replies").is_visible():
             await self._click(f"{row} > .body > .view-replies")
         ended = await self._more(f"{row} > .body > .more-replies")
-        return await self._thread_read(cid, size, ended, {"read": 0, "last": "0"})
+        return await self._thread_read(cid, size, newest, ended, {"read": 0, "last": "0"})
 
-    async def _continue_thread(self, work_id: str, cid: str, size: int, threads: dict[str, dict]) -> None:
+    async def _continue_thread(self, work_id: str, cid: str, size: int, newest: str,
+                               threads: dict[str, dict]) -> None:
         """Read a thread on after the last reply read, through the thread's own link."""
         position = threads[cid]
         await self._open(f"/creator/comments?work={quote(work_id)}&thread={quote(cid)}"
                          f"&reply_cursor={position['last']}")
         ended = await self._more(f'.comment[data-cid="{cid}"] > .body > .more-replies')
-        threads[cid] = await self._thread_read(cid, size, ended, position)
+        threads[cid] = await self._thread_read(cid, size, newest, ended, position)
 
-    async def _thread_read(self, cid: str, size: int, ended: bool, before: dict) -> dict:
+    async def _thread_read(self, cid: str, size: int, newest: str, ended: bool, before: dict) -> dict:
         """The thread's position once the replies on the page are read: a thread read to its
-        end holds its whole `size` (the replies deleted since were read before)."""
+        end holds its whole `size` up to `newest`, as the list showed them (the replies deleted
+        since were read before)."""
         shown = await self.page.eval_on_selector_all(
             f'.comment[data-cid="{cid}"] > .body > .replies > .comment', "rows => rows.map(r => r.dataset.cid)")
-        return {"read": size if ended else before["read"] + len(shown), "last": shown[-1] if shown else before["last"]}
+        return {"read": size if ended else before["read"] + len(shown),
+                "last": shown[-1] if shown else before["last"], "newest": newest if ended else None}
 
     # ---- inbox ---------------------------------------------------------------------------
     async def _inbox(self) -> None:
@@ -236,5 +255,12 @@ class Crawl:
 
 def _thread_position(kept: dict | int | None) -> dict:
     """A thread's saved position: {"read": replies read, "last": id of the last one read, "0"
-    for none}. An older version kept the count alone: such a thread is read again."""
+    for none, "newest"}. An older version kept the count alone: such a thread is read again."""
     return kept if isinstance(kept, dict) else {"read": 0, "last": "0"}
+
+
+def _thread_unchanged(position: dict, size: int, newest: str) -> bool:
+    """Whether a thread the list shows with `size` replies, the newest `newest`, was read to
+    its end as it is. A position kept by an older version has no "newest": its last reply
+    read was the newest then."""
+    return size == position["read"] and newest == position.get("newest", position["last"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -78,6 +79,53 @@ async def test_a_dm_reply_on_a_page_already_showing_the_inbox_loads_no_page(plat
     conv = next(c for c in await control.conversations(CREATOR) if c["conversation_id"] == injected["conversation_id"])
     mine = {m["msg_id"]: m["content"]["text"] for m in conv["messages"] if m["is_from_me"]}
     assert mine[first] == "在的 👋" and mine[second] == "有什么可以帮你？"
+
+
+# Run before the page's own scripts: the IM push of the message with this text is held back,
+# and handed to the page the moment a mouse button goes down on the conversation list. The
+# page's own handler then moves that conversation to the top, under the pointer, between the
+# press and the release, as a push arriving at that moment does.
+_PUSH_ON_PRESS_JS = """(() => {
+  const text = %s;
+  let held = null;
+  window.addEventListener("sbx-push", (event) => {
+    if (held === null && event.detail.message.content.text === text) {
+      event.stopImmediatePropagation();
+      held = event.detail;
+      window.pushHeld = true;
+    }
+  }, true);
+  document.addEventListener("mousedown", (event) => {
+    if (held && event.target.closest("#conversations")) {
+      const frame = held;
+      held = undefined;
+      window.dispatchEvent(new CustomEvent("sbx-push", {detail: frame}));
+    }
+  }, true);
+})()"""
+
+
+async def test_a_push_between_press_and_release_does_not_fail_the_opening_of_a_conversation(
+        platform, page, control):
+    """A push that moves a conversation to the top of the inbox while the row asked for is
+    being clicked makes the click land on no row (pressed on one, released on another):
+    the adapter clicks again rather than fail the reply (or the crawl, which opens a
+    conversation the same way)."""
+    await log_in(platform, page, control)
+    moved, asked, top = [(await control.inject_dm(peer, "你好", creator=CREATOR))["conversation_id"]
+                         for peer in ("Ana", "Ben", "Cai")]
+    await page.add_init_script(_PUSH_ON_PRESS_JS % json.dumps("还有一个问题"))
+    await page.goto(f"{platform.base_url}/creator/inbox")
+    await page.wait_for_function("() => document.body.dataset.state === 'ready'")
+    await control.inject_dm("Ana", "还有一个问题", creator=CREATOR)
+    await page.wait_for_function("() => window.pushHeld === true")
+    rows = "() => [...document.querySelectorAll('.conversation')].map(r => r.dataset.conversationId)"
+    assert (await page.evaluate(rows))[:3] == [top, asked, moved]
+    platform_id = (await platform.reply(page, ACCOUNT, ReplyTarget("direct_message", asked), "请说")).platform_id
+    assert (await page.evaluate(rows))[:3] == [moved, top, asked]  # the push did come during the click
+    sent = {c["conversation_id"]: [m["msg_id"] for m in c["messages"] if m["is_from_me"]]
+            for c in await control.conversations(CREATOR)}
+    assert (sent[moved], sent[asked], sent[top]) == ([], [platform_id], [])
 
 
 async def test_a_rate_limited_reply_is_blocked_and_nothing_is_posted(platform, page, control):

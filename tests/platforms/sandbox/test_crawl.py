@@ -33,17 +33,24 @@ async def test_a_long_thread_is_stored_whole(platform, page, control):
     assert sink.state.values[f"threads:{work_id}"][root]["read"] == 600
 
 
+async def _a_thread_read_whole(platform, page, control, *, replies: int) -> tuple[str, str, list[str], CollectingSink]:
+    """A new thread of `replies` replies on the first work, read whole by a cycle: the work id,
+    the thread's first-level comment, its replies (oldest first) and the sink."""
+    await log_in(platform, page, control)
+    work_id = (await control.works(CREATOR))[0]["work_id"]
+    [root] = await control.inject_bulk(CREATOR, work_id, threads=1, replies=replies)
+    sink = CollectingSink()
+    await platform.poll(page, ACCOUNT, sink.io)
+    thread = [c["cid"] for c in await control.comments(CREATOR, work_id) if c["reply_id"] == root]
+    assert len(thread) == replies and set(thread) <= _comment_ids(sink)
+    return work_id, root, thread, sink
+
+
 async def test_replies_deleted_in_a_read_thread_do_not_make_its_continuation_skip_new_ones(platform, page, control):
     """A thread is read whole; then two of its replies are deleted and three new ones written.
     The next pass continues the thread after the last reply it read, not at an offset that
     now lies past two of the new ones."""
-    await log_in(platform, page, control)
-    work_id = (await control.works(CREATOR))[0]["work_id"]
-    [root] = await control.inject_bulk(CREATOR, work_id, threads=1, replies=10)
-    sink = CollectingSink()
-    await platform.poll(page, ACCOUNT, sink.io)
-    thread = [c["cid"] for c in await control.comments(CREATOR, work_id) if c["reply_id"] == root]
-    assert len(thread) == 10 and set(thread) <= _comment_ids(sink)
+    work_id, root, thread, sink = await _a_thread_read_whole(platform, page, control, replies=10)
     for cid in thread[:2]:
         await control.delete_comment(CREATOR, cid)
     new = [(await control.inject_comment("fan", f"late {n}", creator=CREATOR, work_id=work_id,
@@ -142,6 +149,45 @@ async def test_comments_deleted_between_cycles_do_not_make_a_pass_skip_any(platf
         await platform.poll(page, ACCOUNT, sink.io)
     live = {c["cid"] for c in await control.comments(CREATOR, work_id) if c["reply_id"] == "0"}
     assert live - _all_comment_ids(sink) == set()
+
+
+async def _comment_count(control, work_id: str) -> int:
+    return next(w["comment_count"] for w in await control.works(CREATOR) if w["work_id"] == work_id)
+
+
+async def _swap_while_asleep(platform, page, control, sink: CollectingSink, work: str, deleted: str,
+                             **where: str) -> None:
+    """With the account asleep (no page open: no IM websocket, no comment notice), delete one
+    comment and write one (on the work, or `reply_to`), which leaves the work's comment count
+    as it was. The next cycle reads the new comment all the same, and the one after no work."""
+    count = await _comment_count(control, work)
+    await page.goto("about:blank")
+    await control.delete_comment(CREATOR, deleted)
+    new = (await control.inject_comment("fan", "written while asleep", creator=CREATOR, **where))["comment"]["cid"]
+    assert await _comment_count(control, work) == count
+    before = len(sink.batches)
+    await platform.poll(page, ACCOUNT, sink.io)
+    assert new in _comment_ids(sink, before)
+    before = len(sink.batches)
+    await platform.poll(page, ACCOUNT, sink.io)
+    assert _comment_ids(sink, before) == set()  # nothing moved since: no work is read again
+
+
+async def test_a_comment_deleted_and_one_written_while_asleep_is_read(platform, page, control):
+    """A work read whole loses a comment and gets a new one between two cycles."""
+    await log_in(platform, page, control)
+    work_id = (await control.works(CREATOR))[0]["work_id"]
+    [old, _] = await control.inject_bulk(CREATOR, work_id, threads=2)
+    sink = CollectingSink()
+    await platform.poll(page, ACCOUNT, sink.io)
+    await _swap_while_asleep(platform, page, control, sink, work_id, old, work_id=work_id)
+
+
+async def test_a_reply_deleted_and_one_written_while_asleep_is_read(platform, page, control):
+    """The same in a thread read whole: its last reply is deleted and a new one written, so
+    the thread's reply count is as it was too."""
+    work_id, root, thread, sink = await _a_thread_read_whole(platform, page, control, replies=3)
+    await _swap_while_asleep(platform, page, control, sink, work_id, thread[-1], reply_to=root)
 
 
 def _all_comment_ids(sink: CollectingSink) -> set[str]:

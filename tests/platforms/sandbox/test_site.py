@@ -117,6 +117,32 @@ async def test_comments_page_by_cursor_newest_first_with_reply_threads(client):
     assert nested["comment"]["reply_to_user"]["nickname"] == CREATOR
     listed = await (await client.get(f"/api/comments?work_id={work_id}&count=1")).json()
     assert listed["comments"][0]["reply_total"] == 2
+    assert listed["comments"][0]["newest_reply_id"] == nested["comment"]["cid"]
+    work = (await (await client.get("/api/works")).json())["works"][0]
+    assert work["newest_comment_id"] == nested["comment"]["cid"]  # a reply or not, the newest
+
+
+async def test_the_lists_name_the_newest_comment_which_a_deletion_and_a_new_one_move(client):
+    """One comment deleted and one written leave the counts as they were, not the newest id."""
+    await _login(client)
+    work_id = (await (await client.get("/api/works")).json())["works"][0]["work_id"]
+    root = (await (await client.post("/_control/inject/comment", json={
+        "author": "a", "text": "root", "work_id": work_id})).json())["comment"]["cid"]
+    old = (await (await client.post("/_control/inject/comment", json={
+        "author": "b", "text": "old", "reply_to": root})).json())["comment"]["cid"]
+
+    async def shown() -> tuple:
+        work = (await (await client.get("/api/works")).json())["works"][0]
+        row = (await (await client.get(f"/api/comments?work_id={work_id}&count=1")).json())["comments"][0]
+        return work["comment_count"], work["newest_comment_id"], row["reply_total"], row["newest_reply_id"]
+
+    count, _, _, newest = before = await shown()
+    assert newest == old
+    await client.post(f"/_control/creators/{CREATOR}/comments/{old}/delete")
+    assert (await shown())[2:] == (0, "0")
+    new = (await (await client.post("/_control/inject/comment", json={
+        "author": "c", "text": "new", "reply_to": root})).json())["comment"]["cid"]
+    assert await shown() == (count, new, 1, new) != before
 
 
 async def test_a_newest_first_cursor_is_a_position_that_deletions_and_new_rows_do_not_move(client):

@@ -181,7 +181,7 @@ async def comments(request: web.Request, creator: Creator) -> web.Response:
     page = rest[:count]
     return _json(wire.ok(
         work_id=work_id,
-        comments=[wire.comment(c, origin(request), reply_total=len(world.thread(creator, c.cid))) for c in page],
+        comments=[wire.comment(c, origin(request), thread=world.thread(creator, c.cid)) for c in page],
         cursor=page[-1].cid if page else (after or "0"), has_more=len(rest) > len(page),
         total=len(world.first_level(creator, work_id)),
     ))
@@ -194,11 +194,11 @@ async def replies(request: web.Request, creator: Creator) -> web.Response:
     after, count = _id_paging(request, 10)
     rest = world.thread(creator, root.cid, newest_first=request.query.get("order") == "newest", after=after)
     page = rest[:count]
-    total = len(world.thread(creator, root.cid))
+    whole = world.thread(creator, root.cid)
     return _json(wire.ok(
-        work_id=root.work_id, cid=root.cid, root=wire.comment(root, origin(request), reply_total=total),
+        work_id=root.work_id, cid=root.cid, root=wire.comment(root, origin(request), thread=whole),
         comments=[wire.comment(c, origin(request)) for c in page],
-        cursor=page[-1].cid if page else (after or "0"), has_more=len(rest) > len(page), total=total,
+        cursor=page[-1].cid if page else (after or "0"), has_more=len(rest) > len(page), total=len(whole),
     ))
 
 

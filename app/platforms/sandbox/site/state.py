@@ -123,6 +123,11 @@ class Creator:
     def comment_count(self, work_id: str) -> int:
         return sum(1 for c in self.comments.values() if c.work_id == work_id and not c.deleted)
 
+    def newest_comment_id(self, work_id: str) -> str:
+        """The id of the work's newest live comment, a reply or not ("0" for none)."""
+        live = [c for c in self.comments.values() if c.work_id == work_id and not c.deleted]
+        return max(live, key=_listed).cid if live else "0"
+
 
 @dataclass
 class LoginTicket:

@@ -28,12 +28,16 @@ def work(creator: Creator, w: Work, origin: str) -> dict[str, Any]:
         "share_url": f"{origin}/creator/comments?work={w.work_id}",
         "create_time": int(w.create_time),
         "comment_count": creator.comment_count(w.work_id),
+        "newest_comment_id": creator.newest_comment_id(w.work_id),  # as creator centres show the latest comment
         "digg_count": w.digg_count,
         "play_count": w.play_count,
     }
 
 
-def comment(c: Comment, origin: str, *, reply_total: int = 0) -> dict[str, Any]:
+def comment(c: Comment, origin: str, *, thread: list[Comment] | None = None) -> dict[str, Any]:
+    """A comment; a first-level one with its `thread` (oldest first) counted and its newest
+    reply named, as comment lists show a thread's size and latest reply under the comment."""
+    thread = thread or []
     return {
         "cid": c.cid,
         "work_id": c.work_id,
@@ -45,7 +49,8 @@ def comment(c: Comment, origin: str, *, reply_total: int = 0) -> dict[str, Any]:
         "text": c.text,
         "create_time": int(c.create_time),
         "digg_count": c.digg_count,
-        "reply_total": reply_total,
+        "reply_total": len(thread),
+        "newest_reply_id": thread[-1].cid if thread else "0",
         "is_author": c.is_author,
     }
 

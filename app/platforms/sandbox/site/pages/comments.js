@@ -18,6 +18,7 @@ function renderComment(c) {
   row.dataset.level = String(c.level);
   row.dataset.author = c.user.nickname;
   row.dataset.replyTotal = String(c.reply_total);
+  row.dataset.newestReplyId = c.newest_reply_id;
   const body = Sbx.el("div", "body");
   const head = Sbx.el("div");
   head.append(Sbx.el("span", "author", c.user.nickname));

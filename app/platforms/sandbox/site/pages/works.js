@@ -12,6 +12,7 @@ async function loadWorks() {
     const row = Sbx.el("div", "work");
     row.dataset.workId = work.work_id;
     row.dataset.commentCount = String(work.comment_count);
+    row.dataset.newestCommentId = work.newest_comment_id;
     const cover = Sbx.el("img", "cover");
     cover.src = work.cover_url;
     cover.alt = "";
