@@ -30,7 +30,7 @@ from aiohttp import web
 
 from ..engine.events import ServerStatusChanged
 from ..engine.server_token import tokens_match
-from . import fanout
+from . import fanout, websocket
 from .auth import REFUSED, presented_token
 from .peers import Peers
 
@@ -71,7 +71,12 @@ class _SizedServer(socketio.AsyncServer):
 
 
 class _QueueingEngineIO(fanout.QueueingEngine, engineio.AsyncServer):
-    """Engine.IO with fanout.SocketQueue as every socket's outgoing queue."""
+    """Engine.IO with fanout.SocketQueue as every socket's outgoing queue, and WebSockets that
+    leave no reference cycles when their client goes (websocket.py)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        websocket.install_on(self)
 
 
 @dataclass(frozen=True)
