@@ -16,11 +16,12 @@ other threads nor the other processes count), and says where it went:
   code it was in.
 
 A Python garbage collection runs inside whatever callback allocated last: its CPU is that
-callback's (bench/server.py's GcMeter says how long the collections were).
+callback's, and a turn also says how much of its CPU went to collections (gc.callbacks).
 """
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 import threading
@@ -40,6 +41,7 @@ STACK_DEPTH = 6  # innermost frames kept per sample
 class Turn:
     cpu_s: float
     callbacks: int
+    gc_s: float = 0.0  # of cpu_s, in garbage collections
     by_kind: Counter = field(default_factory=Counter)  # kind -> CPU s
     stacks: Counter = field(default_factory=Counter)  # sampled stack -> samples
 
@@ -53,6 +55,8 @@ class LoopWork:
         self._turn_since = 0.0  # perf_counter when the running turn began (0: between turns)
         self._stop = threading.Event()
         self._saved: tuple[Any, Any] | None = None
+        self._gc_started = 0.0
+        self._loop_thread = 0
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -85,16 +89,29 @@ class LoopWork:
         events.Handle._run = timed_handle
         loop._run_once = timed_turn  # type: ignore[attr-defined]
         self._saved = (handle_run, loop)
-        threading.Thread(target=self._sample, args=(threading.get_ident(),), daemon=True,
+        gc.callbacks.append(self._collection)
+        self._loop_thread = threading.get_ident()
+        threading.Thread(target=self._sample, args=(self._loop_thread,), daemon=True,
                          name="loopwork-sampler").start()
 
     def stop(self) -> None:
         self._stop.set()
+        if self._collection in gc.callbacks:
+            gc.callbacks.remove(self._collection)
         if self._saved is not None:
             handle_run, loop = self._saved
             events.Handle._run = handle_run
             del loop._run_once  # the class's again
             self._saved = None
+
+    def _collection(self, phase: str, info: dict) -> None:
+        """A collection in the loop's thread: its CPU counted in the running turn's."""
+        if threading.get_ident() != self._loop_thread:
+            return
+        if phase == "start":
+            self._gc_started = time.thread_time()
+        elif self._turn is not None and self._turn_since:
+            self._turn.gc_s += time.thread_time() - self._gc_started
 
     def _keep(self, turn: Turn) -> None:
         if len(self.turns) < KEPT_TURNS or turn.cpu_s > self.turns[-1].cpu_s:
@@ -116,7 +133,8 @@ class LoopWork:
         print(f"{indent}longest loop callback {self.longest_s * 1000:.1f} ms CPU; slowest loop turns (CPU of the loop's thread):")
         for turn in self.turns:
             kinds = ", ".join(f"{k} {s * 1000:.1f}" for k, s in turn.by_kind.most_common(3))
-            print(f"{indent}  {turn.cpu_s * 1000:6.1f} ms, {turn.callbacks} callbacks: {kinds}")
+            print(f"{indent}  {turn.cpu_s * 1000:6.1f} ms (collections {turn.gc_s * 1000:.1f}), "
+                  f"{turn.callbacks} callbacks: {kinds}")
             for stack, n in turn.stacks.most_common(2):
                 print(f"{indent}      {n} samples: {stack}")
 
