@@ -281,7 +281,7 @@ async def crowd(server: EmbeddedServer, engine: Engine, account_ids: list[str], 
             print(f"   broadcast to all clients, p99      {p99:>7.0f} ms (worst of {len(p99s)})   "
                   f"goal < {GOAL_BROADCAST_P99_MS:.0f} ms  {verdict(p99 < GOAL_BROADCAST_P99_MS)}")
         print(f"   longest loop stall until now       {meter.worst * 1000:>7.1f} ms   goal < {GOAL_STALL_MS:.0f} ms  "
-              f"{verdict(meter.worst * 1000 < GOAL_STALL_MS)} (the clients leave next: heap.py collects after them)")
+              f"{verdict(meter.worst * 1000 < GOAL_STALL_MS)} (the clients leave next)")
         collections.report()
         print("   during the broadcasts:")
         work.report()
@@ -317,7 +317,7 @@ async def main(args: argparse.Namespace) -> None:
                 asker = await requests(server, engine, args)
                 await pushes(engine, asker, account_ids, args)
                 await crowd(server, engine, account_ids, args, meter, collections, work)
-                await asyncio.sleep(1)  # the clients' leaving counted, and its collection
+                await asyncio.sleep(1)  # the clients' leaving counted
                 await asker.sio.disconnect()
         finally:
             work.stop()
