@@ -230,9 +230,15 @@ class FanOut(_SharedRooms, _FanOutMixin, socketio.AsyncManager):
     pass
 
 
-class RedisFanOut(_SharedRooms, socketio.AsyncRedisManager, _FanOutMixin):
-    """Through Redis to every server; each server's own sockets as FanOut does (the pub/sub
-    manager's local delivery calls the next emit in line, the mixin's)."""
+class _LocalFanOut(_FanOutMixin, socketio.AsyncManager):
+    """A server's own sockets, as FanOut serves them."""
+
+
+class RedisFanOut(_SharedRooms, socketio.AsyncRedisManager, _LocalFanOut):
+    """Through Redis to every server; each server's own sockets as FanOut does: the pub/sub
+    manager's local delivery calls the next emit in line after it, which this order makes
+    the mixin's (AsyncRedisManager, AsyncPubSubManager, _LocalFanOut, _FanOutMixin,
+    AsyncManager; with the mixin after AsyncManager, python-socketio's own fan-out ran)."""
 
 
 def manager(redis_url: str) -> socketio.AsyncManager:
