@@ -37,43 +37,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from bench.datastore import StallMeter  # noqa: E402
+from bench.loopwork import LoopWork  # noqa: E402
 
 GOAL_STALL_MS = 50.0
 TOKEN = "bench-worker-ingest"
-
-
-class LoopWork:
-    """The event loop's own CPU time while it runs: the longest single callback and the
-    total (time.thread_time of the loop's thread, so neither the other threads nor the
-    other processes on the machine count). Every callback the loop runs is an
-    asyncio.Handle; its `_run` is timed while the meter is on."""
-
-    def __init__(self) -> None:
-        self.longest_s = 0.0
-        self.total_s = 0.0
-        self._run: Any = None
-
-    def start(self) -> None:
-        from asyncio import events
-
-        meter, run = self, events.Handle._run
-        self._run = run
-
-        def timed_run(handle: Any) -> None:
-            started = time.thread_time()
-            try:
-                run(handle)
-            finally:
-                spent = time.thread_time() - started
-                meter.total_s += spent
-                meter.longest_s = max(meter.longest_s, spent)
-
-        events.Handle._run = timed_run
-
-    def stop(self) -> None:
-        from asyncio import events
-
-        events.Handle._run = self._run
 
 
 # ---- The master (this process) -------------------------------------------------------------
@@ -116,7 +83,7 @@ async def measure(*, workers: int = 4, accounts: int = 20, deltas: int = 2_000, 
             await server.stop()
             await engine.stop()
     return {**figures, "stall_ms": figures_stall, "stored_total": engine.store.accepted_total,
-            "loop_longest_ms": work.longest_s * 1000,
+            "loop_longest_ms": work.longest_s * 1000, "loop_work": work,
             "loop_ms_per_delta": work.total_s * 1000 / max(1, figures["deltas"] + figures["snapshots"])}
 
 
@@ -133,6 +100,7 @@ def report(figures: dict[str, Any]) -> None:
           f"{'ok' if longest < GOAL_STALL_MS else 'MISSED'} (the loop's own CPU time)")
     print(f"   loop CPU per message  {figures['loop_ms_per_delta']:>10.2f} ms   "
           "(a delta or a snapshot: everything the loop did)")
+    figures["loop_work"].report()
 
 
 # ---- The workers (the child process) ----------------------------------------------------------

@@ -13,7 +13,8 @@ Socket.IO settings follow PROTOCOL.md §1 (path `/socket.io/`, ping 25 s / 60 s,
 to 10 MB because an original worker's snapshot is that big). With a Redis URL, python-socketio's
 Redis manager lets several `hiscrm serve` processes share their clients' broadcasts. How a
 broadcast reaches thousands of sockets (one encoding, slices, bounded queues, no per-socket
-deflate) is fanout.py's.
+deflate) is fanout.py's; how a crowd connecting at once is let in a few per turn of the
+loop, pacing.py's.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from aiohttp import web
 
 from ..engine.events import ServerStatusChanged
 from ..engine.server_token import tokens_match
-from . import fanout
+from . import fanout, pacing, websocket
 from .auth import REFUSED, presented_token
 from .peers import Peers
 
@@ -71,7 +72,12 @@ class _SizedServer(socketio.AsyncServer):
 
 
 class _QueueingEngineIO(fanout.QueueingEngine, engineio.AsyncServer):
-    """Engine.IO with fanout.SocketQueue as every socket's outgoing queue."""
+    """Engine.IO with fanout.SocketQueue as every socket's outgoing queue, and WebSockets that
+    leave no reference cycles when their client goes (websocket.py)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        websocket.install_on(self)
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,8 @@ class EmbeddedServer:
             engineio_logger=False,
         )
         self.peers = Peers(options.redis_url)  # the other server processes on the same Redis
-        self.web = web.Application(client_max_size=TRANSPORT_LIMIT, middlewares=[fanout.no_deflate])
+        self.web = web.Application(client_max_size=TRANSPORT_LIMIT,
+                                   middlewares=[pacing.HandshakePacer().middleware(), fanout.no_deflate])
         self.sio.attach(self.web)
         self.sio.on("connect", self._guard, namespace="*")
         self._runner: web.AppRunner | None = None

@@ -8,11 +8,16 @@ socket that negotiated permessage-deflate (browsers and node's client all do), k
 5,000 times. Here instead:
 
 - `FanOut` (the client manager): the packet is encoded once and the same object is put on
-  every socket's queue, in slices of FANOUT_SLICE sockets with the loop free between them.
+  every socket's queue, in slices of FANOUT_SLICE sockets with the loop free between them
+  (a turn of the loop then writes to one slice of sockets).
 - `SocketQueue` (each socket's outgoing queue): a list broadcast (`list_key`) replaces the
   same list still waiting in the queue, so a slow client gets the newest list once instead of
   every superseded one; a client that stops reading altogether is cut off when its queue
   holds more than MAX_QUEUED_BYTES (it reconnects and resumes from the hub's ring).
+- `_SharedRooms` (both managers): python-socketio finds the rooms of a client that leaves by
+  looking into every room of the namespace, and every client has a room of its own (its sid):
+  O(clients) for each disconnect, 0.1-0.3 s of the loop in one turn when 2,000 clients leave
+  together. Here only the rooms clients share (a few: the lists' rooms) are looked into.
 - `no_deflate`: the WebSocket handshake is answered without permessage-deflate.
 - `WirePacket`: python-socketio looks for binary attachments by walking every value of a
   payload in Python before it encodes it (10 ms for a list of 500 topics, more than the
@@ -32,7 +37,11 @@ from socketio import packet as sio_packet
 
 log = logging.getLogger(__name__)
 
-FANOUT_SLICE = 250  # sockets served between two yields to the loop (~2 ms of work)
+# Sockets served between two yields to the loop. Putting the packet on a queue is cheap, but
+# it wakes the socket's writer (engine.io's: a task, a wait_for, a write), ~0.1 ms of the
+# loop's CPU each, and a slice's writers all run in the next turn: 40 sockets, ~5 ms a turn
+# (250 made turns of 30-45 ms, bench/server.py's slowest loop turns).
+FANOUT_SLICE = 40
 MAX_QUEUED_BYTES = 4_000_000  # a socket's unsent packets; more: its client is not reading
 
 _LIST_EVENTS = frozenset({"monitor:channels", "monitor:topics", "monitor:sending_queue"})
@@ -183,13 +192,53 @@ class _FanOutMixin:
 _closing: set[asyncio.Task] = set()
 
 
-class FanOut(_FanOutMixin, socketio.AsyncManager):
+class _SharedRooms:
+    """The client manager's disconnect without a look into every client's own room (see the
+    module's text). basic_disconnect is python-socketio's (5.18), but for where it looks."""
+
+    rooms: dict
+    callbacks: dict
+    pending_connect: dict
+    pending_disconnect: dict
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._shared: dict[str, set] = {}  # namespace -> the rooms entered by name
+
+    def basic_enter_room(self, sid, namespace, room, eio_sid=None):
+        super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)  # type: ignore[misc]
+        if room is not None and room != sid:
+            self._shared.setdefault(namespace, set()).add(room)
+
+    def basic_disconnect(self, sid, namespace, **kwargs):
+        rooms = self.rooms.get(namespace)
+        if rooms is None:
+            return
+        shared = self._shared.setdefault(namespace, set())
+        shared.difference_update([r for r in shared if r not in rooms])  # emptied since
+        for room in [*(r for r in shared if sid in rooms[r]), sid, None]:
+            self.basic_leave_room(sid, namespace, room)  # type: ignore[attr-defined]
+        self.callbacks.pop(sid, None)
+        for pending in (self.pending_connect, self.pending_disconnect):
+            if sid in pending.get(namespace, ()):
+                pending[namespace].remove(sid)
+                if not pending[namespace]:
+                    del pending[namespace]
+
+
+class FanOut(_SharedRooms, _FanOutMixin, socketio.AsyncManager):
     pass
 
 
-class RedisFanOut(socketio.AsyncRedisManager, _FanOutMixin):
-    """Through Redis to every server; each server's own sockets as FanOut does (the pub/sub
-    manager's local delivery calls the next emit in line, the mixin's)."""
+class _LocalFanOut(_FanOutMixin, socketio.AsyncManager):
+    """A server's own sockets, as FanOut serves them."""
+
+
+class RedisFanOut(_SharedRooms, socketio.AsyncRedisManager, _LocalFanOut):
+    """Through Redis to every server; each server's own sockets as FanOut does: the pub/sub
+    manager's local delivery calls the next emit in line after it, which this order makes
+    the mixin's (AsyncRedisManager, AsyncPubSubManager, _LocalFanOut, _FanOutMixin,
+    AsyncManager; with the mixin after AsyncManager, python-socketio's own fan-out ran)."""
 
 
 def manager(redis_url: str) -> socketio.AsyncManager:

@@ -67,3 +67,30 @@ async def test_a_client_of_one_server_sees_what_arrived_through_the_other(tmp_pa
     finally:
         await engine_a.stop()
         await engine_b.stop()
+
+
+async def test_with_redis_a_broadcast_reaches_the_server_s_own_sockets_through_the_fan_out(tmp_path, pg_url,
+                                                                                          redis_url):
+    """fanout.py's local delivery (slices, a stalled client's superseded lists dropped) is also
+    what the Redis manager's messages go through, not python-socketio's task per socket."""
+    from .test_im_fanout import Stalled, queue_of
+
+    engine = quiet_engine(tmp_path / "a", database_url=pg_url)
+    try:
+        async with serving(engine, redis_url=redis_url) as served:
+            reader = await served.client()
+            stalled = await Stalled.connect(served)
+            try:
+                filler = [{"id": f"t{i}", "title": "作品" * 40} for i in range(300)]  # ~50 kB a list
+                worst = 0
+                for i in range(100):
+                    await served.server.im.hub.broadcast("monitor:topics", {"channelId": "acc-1", "topics": filler,
+                                                                            "n": i})
+                    await asyncio.sleep(0.01)  # through Redis and back
+                    worst = max(worst, *(q.bytes for q in queue_of(served)))
+                await reader.next("monitor:topics", lambda d: d.get("n") == 99, timeout=30)
+                assert worst < 200_000  # one waiting list per socket, not a hundred
+            finally:
+                await stalled.close()
+    finally:
+        await engine.stop()
