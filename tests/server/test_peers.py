@@ -1,6 +1,7 @@
 """Two embedded servers on one PostgreSQL database and one Redis (app/server/peers.py): a
 worker attached to one is listed live by the other, with the accounts it holds, and an /admin
-client of the other logs one of its accounts in: the login runs where the worker is."""
+client of the other logs one of its accounts in (the login runs where the worker is), lists
+and cancels that login; an account moved through one server leaves the worker of the other."""
 from __future__ import annotations
 
 import asyncio
@@ -82,6 +83,114 @@ async def test_the_other_server_lists_the_worker_live_and_relays_an_admin_login_
             await worker.close()
             if admin.connected:
                 await admin.disconnect()
+
+
+class Admin:
+    """An /admin client of one server, recording what it receives."""
+
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: list[tuple[str, dict]] = []
+        self.sio.on("*", lambda event, data=None: self.events.append((event, data)), namespace="/admin")
+
+    async def connect(self, url: str) -> None:
+        await self.sio.connect(url, namespaces=["/admin"], auth={"token": TOKEN}, transports=["websocket"])
+
+    async def ask(self, event: str, data: dict, answer: str, where=lambda d: True) -> dict:
+        seen = len(self.events)
+        await self.sio.emit(event, data, namespace="/admin")
+        return await until(lambda: next((d for e, d in self.events[seen:]
+                                         if e in (answer, "admin:error") and where(d)), None), what=answer)
+
+    async def close(self) -> None:
+        if self.sio.connected:
+            await self.sio.disconnect()
+
+
+async def test_an_admin_of_either_server_lists_and_cancels_a_login_running_on_the_other(
+        tmp_path, pg_url, redis_url):  # noqa: F811 - the fixture imported above
+    async with make_master(tmp_path / "a", database_url=pg_url, redis_url=redis_url) as a, \
+            make_master(tmp_path / "b", database_url=pg_url, redis_url=redis_url) as b:
+        account_id = await a.engine.accounts.create("sandbox", "creator-listed")
+        worker, on_a, on_b = FakeWorkerSocket("w-on-a"), Admin(), Admin()
+        try:
+            await worker.connect(a.url)
+            await worker.register()
+            await until(lambda: (w := listed(b, "w-on-a")) and w.accounts == (account_id,), what="w-on-a on B")
+            await on_a.connect(a.url)
+            await on_b.connect(b.url)
+
+            # Started through B: it runs on A, with A's worker; B's admin lists it, and so does A's.
+            ack = await on_b.ask("master:login:start", {"account_id": account_id, "session_id": "s-9"},
+                                 "admin:login:start:ack")
+            assert ack["session_id"] == "s-9", ack
+            start = await worker.next_event("master:login:start")
+            for admin in (on_b, on_a):
+                listing = await admin.ask("admin:login_sessions:list", {}, "admin:login_sessions:list:response")
+                assert [(s["session_id"], s["account_id"], s["finished"]) for s in listing["sessions"]] == [
+                    ("s-9", account_id, False)], listing
+            status = await on_b.ask("admin:status:request", {}, "admin:status:response")
+            assert status["loginSessions"] == {"total": 1, "active": 1}
+
+            # Cancelled through B: A tells its worker to close the login page; the session ends cancelled.
+            cancelled = await on_b.ask("master:login:cancel", {"session_id": "s-9"}, "admin:login:cancel:ack")
+            assert cancelled == {**cancelled, "session_id": "s-9", "account_id": account_id, "status": "cancelled"}
+            told = await worker.next_event("master:login:cancel")
+            assert told["session_id"] == start["session_id"]
+            failed = await until(lambda: next((d for e, d in on_b.events if e == "login:failed"), None),
+                                 what="login:failed on B's admin")
+            assert (failed["session_id"], failed["error_type"]) == ("s-9", "cancelled")
+            listing = await on_b.ask("admin:login_sessions:list", {}, "admin:login_sessions:list:response")
+            assert [(s["session_id"], s["finished"]) for s in listing["sessions"]] == [("s-9", True)]
+            assert (await on_a.ask("master:login:cancel", {"session_id": "no-such"}, "admin:login:cancel:ack")
+                    )["error"] == "Login session not found"
+        finally:
+            await worker.close()
+            await on_a.close()
+            await on_b.close()
+
+
+async def test_an_account_moved_through_one_server_leaves_the_worker_of_the_other(
+        tmp_path, pg_url, redis_url):  # noqa: F811 - the fixture imported above
+    async with make_master(tmp_path / "a", database_url=pg_url, redis_url=redis_url) as a, \
+            make_master(tmp_path / "b", database_url=pg_url, redis_url=redis_url) as b:
+        moved = await a.engine.accounts.create("sandbox", "creator-moved")
+        w1, w2 = FakeWorkerSocket("w1-on-a"), FakeWorkerSocket("w2-on-b")
+        try:
+            await w1.connect(a.url)
+            assert [x["account_id"] for x in (await w1.register())["assigned_accounts"]] == [moved]
+            deleted = await a.engine.accounts.create("sandbox", "creator-deleted")
+            await a.engine.holders.assign(deleted, "w1-on-a")
+            await w1.next_message("master:task:assign", where=lambda m: m["payload"]["account_id"] == deleted)
+            await w2.connect(b.url)
+            assert (await w2.register())["assigned_accounts"] == []
+            await until(lambda: (w := listed(b, "w1-on-a")) and set(w.accounts) == {moved, deleted},
+                        what="w1's accounts listed by B")
+
+            def revoked(worker, account_id):
+                return worker.next_message("master:task:revoke",
+                                           where=lambda m: m["payload"]["account_id"] == account_id)
+
+            # Moved to B's worker through B (the operator there): A's worker lets it go.
+            await b.engine.holders.assign(moved, "w2-on-b")
+            await w2.next_message("master:task:assign", where=lambda m: m["payload"]["account_id"] == moved)
+            await revoked(w1, moved)
+            await until(lambda: listed(a, "w1-on-a").accounts == (deleted,)
+                        and listed(a, "w2-on-b").accounts == (moved,), what="A lists the move")
+            # And back through A: B's worker lets it go.
+            seen = len(w1.messages)
+            await a.engine.holders.assign(moved, "w1-on-a")
+            await w1.next_message("master:task:assign", after=seen)
+            await revoked(w2, moved)
+            await until(lambda: listed(b, "w2-on-b").accounts == ()
+                        and set(listed(b, "w1-on-a").accounts) == {moved, deleted}, what="B lists the move back")
+            # Deleted through B: A's worker stops it.
+            await b.engine.accounts.delete(deleted)
+            await revoked(w1, deleted)
+            await until(lambda: listed(b, "w1-on-a").accounts == (moved,), what="B lists w1 without it")
+        finally:
+            await w1.close()
+            await w2.close()
 
 
 async def test_a_stopping_server_still_tells_what_it_had_to_and_only_the_able_peer_answers(redis_url):  # noqa: F811
