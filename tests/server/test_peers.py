@@ -5,6 +5,7 @@ and cancels that login; an account moved through one server leaves the worker of
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 
 import pytest
@@ -107,8 +108,11 @@ class Admin:
             await self.sio.disconnect()
 
 
-async def test_an_admin_of_either_server_lists_and_cancels_a_login_running_on_the_other(
-        tmp_path, pg_url, redis_url):  # noqa: F811 - the fixture imported above
+@contextlib.asynccontextmanager
+async def login_through_b(tmp_path, pg_url, redis_url):  # noqa: F811 - the fixture imported above
+    """Servers A and B, a worker on A holding an account, an /admin client on each, and a
+    login of the account started through B's admin as "s-9" (run by A, with A's worker):
+    yields (a, b, worker, admin of A, admin of B, account id, the worker's master:login:start)."""
     async with make_master(tmp_path / "a", database_url=pg_url, redis_url=redis_url) as a, \
             make_master(tmp_path / "b", database_url=pg_url, redis_url=redis_url) as b:
         account_id = await a.engine.accounts.create("sandbox", "creator-listed")
@@ -119,35 +123,46 @@ async def test_an_admin_of_either_server_lists_and_cancels_a_login_running_on_th
             await until(lambda: (w := listed(b, "w-on-a")) and w.accounts == (account_id,), what="w-on-a on B")
             await on_a.connect(a.url)
             await on_b.connect(b.url)
-
-            # Started through B: it runs on A, with A's worker; B's admin lists it, and so does A's.
             ack = await on_b.ask("master:login:start", {"account_id": account_id, "session_id": "s-9"},
                                  "admin:login:start:ack")
             assert ack["session_id"] == "s-9", ack
             start = await worker.next_event("master:login:start")
-            for admin in (on_b, on_a):
-                listing = await admin.ask("admin:login_sessions:list", {}, "admin:login_sessions:list:response")
-                assert [(s["session_id"], s["account_id"], s["finished"]) for s in listing["sessions"]] == [
-                    ("s-9", account_id, False)], listing
-            status = await on_b.ask("admin:status:request", {}, "admin:status:response")
-            assert status["loginSessions"] == {"total": 1, "active": 1}
-
-            # Cancelled through B: A tells its worker to close the login page; the session ends cancelled.
-            cancelled = await on_b.ask("master:login:cancel", {"session_id": "s-9"}, "admin:login:cancel:ack")
-            assert cancelled == {**cancelled, "session_id": "s-9", "account_id": account_id, "status": "cancelled"}
-            told = await worker.next_event("master:login:cancel")
-            assert told["session_id"] == start["session_id"]
-            failed = await until(lambda: next((d for e, d in on_b.events if e == "login:failed"), None),
-                                 what="login:failed on B's admin")
-            assert (failed["session_id"], failed["error_type"]) == ("s-9", "cancelled")
-            listing = await on_b.ask("admin:login_sessions:list", {}, "admin:login_sessions:list:response")
-            assert [(s["session_id"], s["finished"]) for s in listing["sessions"]] == [("s-9", True)]
-            assert (await on_a.ask("master:login:cancel", {"session_id": "no-such"}, "admin:login:cancel:ack")
-                    )["error"] == "Login session not found"
+            yield a, b, worker, on_a, on_b, account_id, start
         finally:
             await worker.close()
             await on_a.close()
             await on_b.close()
+
+
+async def sessions(admin: Admin) -> list[tuple[str, str, bool]]:
+    listing = await admin.ask("admin:login_sessions:list", {}, "admin:login_sessions:list:response")
+    return [(s["session_id"], s["account_id"], s["finished"]) for s in listing["sessions"]]
+
+
+async def test_an_admin_of_either_server_lists_a_login_running_on_the_other(
+        tmp_path, pg_url, redis_url):  # noqa: F811 - the fixture imported above
+    async with login_through_b(tmp_path, pg_url, redis_url) as (a, b, worker, on_a, on_b, account_id, start):
+        assert await sessions(on_b) == [("s-9", account_id, False)]  # it runs on A
+        assert await sessions(on_a) == [("s-9", account_id, False)]
+        status = await on_b.ask("admin:status:request", {}, "admin:status:response")
+        assert status["loginSessions"] == {"total": 1, "active": 1}
+
+
+async def test_a_login_cancelled_through_one_server_is_cancelled_where_it_runs(
+        tmp_path, pg_url, redis_url):  # noqa: F811 - the fixture imported above
+    async with login_through_b(tmp_path, pg_url, redis_url) as (a, b, worker, on_a, on_b, account_id, start):
+        # Cancelled through B: A tells its worker to close the login page; the session ends cancelled.
+        cancelled = await on_b.ask("master:login:cancel", {"session_id": "s-9"}, "admin:login:cancel:ack")
+        assert cancelled == {**cancelled, "session_id": "s-9", "account_id": account_id, "status": "cancelled"}
+        told = await worker.next_event("master:login:cancel")
+        assert told["session_id"] == start["session_id"]
+        failed = await until(lambda: next((d for e, d in on_b.events if e == "login:failed"), None),
+                             what="login:failed on B's admin")
+        assert (failed["session_id"], failed["error_type"]) == ("s-9", "cancelled")
+        assert await sessions(on_b) == [("s-9", account_id, True)]
+        assert (await a.engine.accounts.get(account_id)).login_status == "not_logged_in"
+        assert (await on_a.ask("master:login:cancel", {"session_id": "no-such"}, "admin:login:cancel:ack")
+                )["error"] == "Login session not found"
 
 
 async def test_an_account_moved_through_one_server_leaves_the_worker_of_the_other(
