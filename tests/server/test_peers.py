@@ -7,10 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import time
+from datetime import datetime, timezone
 
 import pytest
 import socketio
 
+from app.engine.im.types import TopicRef
+from app.engine.records import Batch
 from app.engine.workers import OFFLINE, ONLINE
 from app.server.peers import Peers
 from tests.server.test_im_redis import redis_url  # noqa: F401 - the fixture: a redis-server of the test's own
@@ -44,7 +48,7 @@ async def test_the_other_server_lists_the_worker_live_and_relays_an_admin_login_
 
             # B was running before the worker came: it lists it live, with its account.
             await until(lambda: (w := listed(b, "w-on-a")) and w.state == ONLINE and w.accounts == (account_id,),
-                        what="the worker of A listed by B")
+                        what="the worker of A listed by B", describe=lambda: repr(listed(b, "w-on-a")))
             assert listed(b, "w-on-a").max_accounts == 10
 
             def admin_event(name, session="s-1"):
@@ -206,6 +210,40 @@ async def test_an_account_moved_through_one_server_leaves_the_worker_of_the_othe
         finally:
             await w1.close()
             await w2.close()
+
+
+async def test_a_reply_queued_through_one_server_leaves_at_once_from_the_one_holding_the_worker(
+        tmp_path, pg_url, redis_url):  # noqa: F811 - the fixture imported above
+    async with make_master(tmp_path / "a", database_url=pg_url, redis_url=redis_url) as a, \
+            make_master(tmp_path / "b", database_url=pg_url, redis_url=redis_url) as b:
+        account_id = await a.engine.accounts.create("sandbox", "creator-replying")
+        await b.engine.store.ingest(Batch(account_id, conversations=[
+            {"platform_conversation_id": "peer-li", "peer_id": "peer-li", "peer_name": "Li"}], messages=[
+            {"platform_message_id": "dm-1", "platform_conversation_id": "peer-li", "sender_id": "peer-li",
+             "text": "Still open?", "created_at": datetime.now(timezone.utc)}]))
+        # A reads the shared queue only when told: without the tell the reply would wait an hour.
+        a.engine.outbox.poll_s = 3600
+        worker = FakeWorkerSocket("w-on-a")
+        try:
+            await worker.connect(a.url)
+            await worker.register()  # wakes A's outbox, which then sleeps the hour
+            await until(lambda: (w := listed(b, "w-on-a")) and w.accounts == (account_id,), what="w-on-a on B")
+            reply_id = await b.engine.outbox.reply(TopicRef(account_id, "conversation", "peer-li"), "Till 9")
+            request = await worker.next_event("master:reply:request")
+            assert request["reply_id"] == reply_id
+            await worker.sio.emit("worker:reply:result", {
+                "reply_id": reply_id, "request_id": request["request_id"], "platform": "sandbox",
+                "account_id": account_id, "status": "success", "platform_reply_id": "dm-2", "error_class": None,
+                "timestamp": int(time.time() * 1000)}, namespace="/worker")
+
+            async def sent():
+                row = await b.engine.outbox.get(reply_id)
+                return row if row.status in ("sent", "confirmed") else None
+
+            assert (await until(sent, what="the reply sent")).platform_reply_id == "dm-2"
+            assert [e for e, _ in worker.events].count("master:reply:request") == 1
+        finally:
+            await worker.close()
 
 
 async def test_a_stopping_server_still_tells_what_it_had_to_and_only_the_able_peer_answers(redis_url):  # noqa: F811

@@ -15,6 +15,11 @@ An account moved, deleted, edited or logged out through one server is told to th
 (`account_changed`): each tells its own workers what the database now says (WorkerLink
 .reconcile), so the worker that held it on another server lets it go (`master:task:revoke`)
 and no account is run by two workers at once.
+
+A reply queued through a server whose outbox cannot send it (the account's worker is
+connected to another server) is sent by the server that has the worker; that server reads
+the shared queue every few seconds anyway (Outbox.poll_s), and is told at once
+(`replies_waiting`), so the reply leaves now. Taking a reply is atomic: one server sends it.
 """
 from __future__ import annotations
 
@@ -23,6 +28,9 @@ from dataclasses import asdict, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from app.engine.events import MessageStatusChanged
+from app.engine.holders import NoHolder
+from app.engine.store.models import ReplyStatus
 from app.engine.workers import OFFLINE, ONLINE, WorkerInfo
 
 if TYPE_CHECKING:
@@ -31,6 +39,7 @@ if TYPE_CHECKING:
 WORKER = "worker"  # a server's report of one of its workers
 WHO = "workers?"  # a server started: the others tell it their workers
 ACCOUNT = "account"  # an account changed through a server: the others' workers hear of it
+REPLIES = "replies"  # a server's outbox left replies for want of a worker: the others look now
 
 
 def info_body(info: WorkerInfo) -> dict[str, Any]:
@@ -54,6 +63,7 @@ class Elsewhere:
         self._peers.on(WORKER, self._reported)
         self._peers.on(WHO, self._asked)
         self._peers.on(ACCOUNT, self._account_changed)
+        self._peers.on(REPLIES, self._replies_waiting)
 
     def tell(self, info: WorkerInfo) -> None:
         """One of this server's workers, as it was just reported here."""
@@ -65,6 +75,11 @@ class Elsewhere:
 
     def account_changed(self, account_id: str) -> None:
         self._peers.tell(ACCOUNT, {"account_id": account_id})
+
+    def replies_waiting(self, event: MessageStatusChanged) -> None:
+        """This server's outbox left a reply queued: no worker here holds its account."""
+        if event.status == ReplyStatus.QUEUED.value and event.wait_code == NoHolder.code:
+            self._peers.tell(REPLIES, {"account_id": event.account_id})
 
     def connected_elsewhere(self, worker_id: str) -> bool:
         info = self._link.engine.remote_workers.get(worker_id)
@@ -97,3 +112,6 @@ class Elsewhere:
     async def _account_changed(self, body: dict[str, Any]) -> None:
         if isinstance(body.get("account_id"), str):
             await self._link.reconcile(body["account_id"])
+
+    async def _replies_waiting(self, body: dict[str, Any]) -> None:
+        self._link.engine.outbox.wake()

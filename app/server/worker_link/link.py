@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 from pydantic import BaseModel, ValidationError
 from socketio.exceptions import ConnectionRefusedError
 
-from app.engine.events import AccountsChanged, AccountStatusChanged
+from app.engine.events import AccountsChanged, AccountStatusChanged, MessageStatusChanged
 from app.engine.store.models import LoginStatus as AccountLoginStatus
 from app.engine.workers import LOCAL_ID, OFFLINE, ONLINE, WorkerInfo
 
@@ -141,7 +141,8 @@ class WorkerLink:
         await self.engine.remote_workers.load(held)  # the workers known before: offline until they connect
         self.elsewhere.ask()  # those connected to the other servers: live
         unsubscribe = [self.engine.bus.subscribe(AccountsChanged, self._accounts_changed),
-                       self.engine.bus.subscribe(AccountStatusChanged, self._logged_out)]
+                       self.engine.bus.subscribe(AccountStatusChanged, self._logged_out),
+                       self.engine.bus.subscribe(MessageStatusChanged, self.elsewhere.replies_waiting)]
         self._unsubscribe = lambda: [u() for u in unsubscribe]
         self._tasks = [asyncio.create_task(self._sweeper(), name="worker liveness")]
 
@@ -344,24 +345,27 @@ class WorkerLink:
 
     async def reconcile(self, account_id: str) -> None:
         """Tell this server's workers what the database now says of the account: moved away
-        (`master:task:revoke`), moved to one of them, or edited in place (assigned again)."""
-        account = await self.engine.accounts.get(account_id)
-        now_bound = account.worker_id if account is not None else None
-        before = self._bound.get(account_id)
-        if now_bound == before:  # edited in place: its worker updates what it holds
-            await self._update(account_id)
-            return
-        if now_bound is None:
-            self._bound.pop(account_id, None)
-        else:
-            self._bound[account_id] = now_bound
-        old, new = self.workers.get(before or ""), self.workers.get(now_bound or "")
-        if old is not None and old.connected:
-            await self._send(old, "master:task:revoke", {"account_id": account_id})
-            self.report(old)
-        if new is not None and new.connected:
-            await self._assign_message(new, account_id)
-            self.report(new)
+        (`master:task:revoke`), moved to one of them, or edited in place (assigned again).
+        Under the dealing lock: a binding read before a deal's commit and compared after it
+        would revoke the account just dealt."""
+        async with self._lock:
+            before = self._bound.get(account_id)
+            account = await self.engine.accounts.get(account_id)
+            now_bound = account.worker_id if account is not None else None
+            if now_bound == before:  # edited in place: its worker updates what it holds
+                await self._update(account_id)
+                return
+            if now_bound is None:
+                self._bound.pop(account_id, None)
+            else:
+                self._bound[account_id] = now_bound
+            old, new = self.workers.get(before or ""), self.workers.get(now_bound or "")
+            if old is not None and old.connected:
+                await self._send(old, "master:task:revoke", {"account_id": account_id})
+                self.report(old)
+            if new is not None and new.connected:
+                await self._assign_message(new, account_id)
+                self.report(new)
 
     async def _logged_out(self, event: AccountStatusChanged) -> None:
         """The operator logged the account out (its session forgotten): its worker too,
