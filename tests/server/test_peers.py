@@ -1,7 +1,8 @@
 """Two embedded servers on one PostgreSQL database and one Redis (app/server/peers.py): a
 worker attached to one is listed live by the other, with the accounts it holds, and an /admin
 client of the other logs one of its accounts in (the login runs where the worker is), lists
-and cancels that login; an account moved through one server leaves the worker of the other."""
+and cancels that login; an account moved, edited or deleted through one server reaches the
+worker of the other; a reply queued through one leaves at once from the other."""
 from __future__ import annotations
 
 import asyncio
@@ -203,6 +204,15 @@ async def test_an_account_moved_through_one_server_leaves_the_worker_of_the_othe
             await revoked(w2, moved)
             await until(lambda: listed(b, "w2-on-b").accounts == ()
                         and set(listed(b, "w1-on-a").accounts) == {moved, deleted}, what="B lists the move back")
+            # Edited and logged out through B: A's worker is assigned it again, as it is now.
+            seen = len(w1.messages)
+            await b.engine.accounts.set_monitoring(moved, False)
+            assert (await w1.next_message("master:task:assign", after=seen))["payload"]["status"] == "inactive"
+            await b.engine.accounts.set_login_status(moved, "logged_in")
+            seen = len(w1.messages)
+            await b.engine.accounts.logout(moved)
+            assert (await w1.next_message("master:task:assign", after=seen))["payload"]["login_status"] == (
+                "not_logged_in")
             # Deleted through B: A's worker stops it.
             await b.engine.accounts.delete(deleted)
             await revoked(w1, deleted)
