@@ -256,7 +256,7 @@ async def test_a_reply_queued_through_one_server_leaves_at_once_from_the_one_hol
             await worker.close()
 
 
-async def test_a_stopping_server_still_tells_what_it_had_to_and_only_the_able_peer_answers(redis_url):  # noqa: F811
+async def test_an_ask_takes_the_able_peers_answer_and_a_stopping_server_still_tells(redis_url):  # noqa: F811
     a, b = Peers(redis_url), Peers(redis_url)
     heard: asyncio.Queue = asyncio.Queue()
 
@@ -274,6 +274,8 @@ async def test_a_stopping_server_still_tells_what_it_had_to_and_only_the_able_pe
     try:
         assert await a.ask("who-holds", {"account": "held-by-b"}) == {"by": "b"}
         assert await a.ask("who-holds", {"account": "nobody's"}, timeout=0.3) is None
+        assert await a.ask_all("who-holds", {"account": "held-by-b"}) == [{"by": "b"}]
+        assert await a.ask_all("unheard-of", {}) == []  # b has no handler: it answers nothing
         a.tell("note", {"worker": "w1", "state": "offline"})
         await a.stop()  # at once: what was queued is sent first
         assert await asyncio.wait_for(heard.get(), 5) == {"worker": "w1", "state": "offline"}
