@@ -10,10 +10,16 @@ socket as `login:status:update` plus the matching `login:qrcode:ready`, `login:s
 The session id an admin chose (`master:login:start {session_id}`) is kept: pushes and
 `master:login:user_input` use it, mapped to the engine's own id.
 
+`master:login:cancel {session_id}` (not in the original, which could not stop a login) ends
+a session in progress: the worker is told to close its login page, and the session ends
+`cancelled` (`login:failed` with error_type "cancelled").
+
 With several servers on one Redis (app/server/peers.py), an account's worker may be attached
 to another server: its login is started there (`login:start` asked of the peers; the server
-holding the worker answers), and so is the typed SMS code (`login:input`). That server's
-pushes reach this server's admin sockets through the Redis manager, like every /admin push.
+holding the worker answers), and so are the typed SMS code (`login:input`) and the cancel
+(`login:cancel`): each goes to the server the session runs on. That server's pushes reach
+this server's admin sockets through the Redis manager, like every /admin push. The session
+list and the status counts are every server's (`login:sessions` asked of all).
 """
 from __future__ import annotations
 
@@ -43,6 +49,8 @@ log = logging.getLogger(__name__)
 NAMESPACE = "/admin"
 RELAYED_START = "login:start"  # peers.py kinds: asked of the other servers
 RELAYED_INPUT = "login:input"
+RELAYED_CANCEL = "login:cancel"
+RELAYED_SESSIONS = "login:sessions"
 
 # The engine's login states in the worker protocol's words (§2.4).
 WIRE_STATE = {
@@ -66,6 +74,11 @@ class LoginStart(BaseModel):
     session_id: str | None = Field(None, min_length=1, max_length=128)
 
 
+class SessionRef(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    session_id: str = Field(min_length=1, max_length=128)
+
+
 class UserInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
     session_id: str = Field(min_length=1, max_length=128)
@@ -82,7 +95,8 @@ class AdminNamespace(socketio.AsyncNamespace):
         super().__init__(NAMESPACE)
         self._server = server
         self._engine = server.engine
-        self._client_ids: dict[str, str] = {}  # engine session id -> the id the admin chose
+        # engine session id -> the id the admin chose, while the engine keeps the session
+        self._client_ids: dict[str, str] = {}
         self._engine_ids: dict[str, str] = {}  # and back
         self._pushes: asyncio.Queue[LoginProgress] = asyncio.Queue()
 
@@ -130,20 +144,27 @@ class AdminNamespace(socketio.AsyncNamespace):
         engine = self._engine
         accounts = await engine.accounts.list()
         workers = await worker_list(engine)
-        sessions = engine.logins.sessions()
+        sessions = await self._every_session()
         await self.emit("admin:status:response", {
             "workers": {"total": len(workers), "online": sum(w.status == "online" for w in workers)},
             "accounts": {"total": len(accounts), **Counter(a.login_status for a in accounts)},
             "runtime": {"version": package_version(), "url": self._server.url},
-            "loginSessions": {"total": len(sessions), "active": sum(not s.finished for s in sessions)},
+            "loginSessions": {"total": len(sessions), "active": sum(not s["finished"] for s in sessions)},
             "platforms": engine.platforms.names(),
             "timestamp": now_ms(),
         }, to=sid)
 
     async def on_sessions(self, sid: str, data: Any) -> None:
-        sessions = [self._session_body(s) for s in self._engine.logins.sessions()]
-        await self.emit("admin:login_sessions:list:response", {"sessions": sessions, "timestamp": now_ms()},
-                        to=sid)
+        await self.emit("admin:login_sessions:list:response",
+                        {"sessions": await self._every_session(), "timestamp": now_ms()}, to=sid)
+
+    async def _every_session(self) -> list[dict[str, Any]]:
+        """This server's login sessions, then the other servers' (each runs its own)."""
+        answers = await self._server.peers.ask_all(RELAYED_SESSIONS, {})
+        return [*(await self.own_sessions({}))["sessions"], *(s for a in answers for s in a.get("sessions", ()))]
+
+    async def own_sessions(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"sessions": [self._session_body(s) for s in self._engine.logins.sessions()]}
 
     async def on_login_start(self, sid: str, data: Any) -> None:
         try:
@@ -167,6 +188,8 @@ class AdminNamespace(socketio.AsyncNamespace):
 
     async def _start(self, start: LoginStart) -> dict[str, Any]:
         session_id = await self._engine.logins.start(start.account_id)
+        for forgotten in [s for s in self._client_ids if self._engine.logins.session(s) is None]:
+            self._engine_ids.pop(self._client_ids.pop(forgotten), None)
         if start.session_id:
             self._client_ids[session_id] = start.session_id
             self._engine_ids[start.session_id] = session_id
@@ -228,6 +251,32 @@ class AdminNamespace(socketio.AsyncNamespace):
         except (LoginSessionError, ValueError) as exc:
             return {"error": str(exc)}
 
+    async def on_cancel(self, sid: str, data: Any) -> None:
+        try:
+            ref = SessionRef.model_validate(data)
+        except ValidationError as exc:
+            await self._error(sid, "invalid payload", describe(exc))
+            return
+        ack = await self.relayed_cancel(ref.model_dump()) or await self._server.peers.ask(RELAYED_CANCEL,
+                                                                                           ref.model_dump())
+        if ack is None:
+            await self._error(sid, "Login session not found", f"no login session {ref.session_id}")
+        else:
+            await self.emit("admin:login:cancel:ack", ack, to=sid)
+
+    async def relayed_cancel(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Cancel the session if it runs here (for this server's admin or another's)."""
+        ref = SessionRef.model_validate(body)
+        session_id = self._engine_ids.get(ref.session_id, ref.session_id)
+        session = self._engine.logins.session(session_id)
+        if session is None:
+            return None
+        await self._engine.logins.cancel(session_id)
+        session = self._engine.logins.session(session_id) or session
+        status = "cancelled" if session.state == "cancelled" else WIRE_STATE.get(session.state, session.state)
+        return {"session_id": ref.session_id, "account_id": session.account_id, "status": status,
+                "timestamp": now_ms()}
+
     async def _error(self, sid: str, error: str, message: str) -> None:
         await self.emit("admin:error", {"error": error, "message": message}, to=sid)
 
@@ -263,9 +312,6 @@ class AdminNamespace(socketio.AsyncNamespace):
         elif event.state in FINAL_STATES:
             await self.emit("login:failed", {**common, "error_message": event.message,
                                              "error_type": body["error_type"], "timestamp": body["timestamp"]})
-        if event.state in FINAL_STATES:
-            client_id = self._client_ids.pop(event.session_id, None)
-            self._engine_ids.pop(client_id, None)
 
     async def _progress_body(self, event: LoginProgress) -> dict[str, Any]:
         account = await self._engine.accounts.get(event.account_id)
@@ -307,6 +353,7 @@ _HANDLERS = {
     "admin:login_sessions:list": "on_sessions",
     "master:login:start": "on_login_start",
     "master:login:user_input": "on_user_input",
+    "master:login:cancel": "on_cancel",
 }
 
 
@@ -315,6 +362,8 @@ def install(server: "EmbeddedServer") -> None:
     server.sio.register_namespace(namespace)
     server.peers.on(RELAYED_START, namespace.relayed_start)
     server.peers.on(RELAYED_INPUT, namespace.relayed_input)
+    server.peers.on(RELAYED_CANCEL, namespace.relayed_cancel)
+    server.peers.on(RELAYED_SESSIONS, namespace.own_sessions)
     unsubscribe = server.engine.bus.subscribe(LoginProgress, namespace.progress)
     tasks: list[asyncio.Task[None]] = []
 

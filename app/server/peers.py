@@ -1,16 +1,19 @@
 """Peers: the other `hiscrm serve` processes on the same Redis, for what only one of them knows.
 
 python-socketio's Redis manager shares the IM clients' broadcasts; it has no room for the
-servers' own business. Two things are known only to the process a remote worker is connected
+servers' own business. Some things are known only to the process a remote worker is connected
 to: the worker itself (state, the accounts it holds now) and the login sessions it runs. So
-each server tells the others about its workers as they change (`tell`), and a server asked
-for something it cannot do itself (an /admin login of an account whose worker is attached
-elsewhere) asks the others (`ask`): the one that can answers, the rest stay silent.
+each server tells the others what changed (`tell`: its workers' reports, an account moved),
+and a server asked for something it cannot do itself (an /admin login of an account whose
+worker is attached elsewhere) asks the others: `ask` takes the first server able to answer,
+`ask_all` gathers what every server answers (each one's login sessions).
 
 Messages go on their own Redis channel beside the manager's, as JSON objects
-`{from, kind, body[, ask][, to]}`; a server ignores its own. Without a Redis URL (one server)
-`tell` does nothing and `ask` answers None at once. A message that cannot be sent or read is
-logged, never raised: the server keeps serving its own clients.
+`{from, kind, body[, ask][, to]}`; a server ignores its own. Every server answers every ask,
+with a null body when it has nothing to say, and PUBLISH says how many servers heard the
+question: an ask ends as soon as all of them answered, not on a timeout. Without a Redis URL
+(one server) `tell` does nothing and an ask answers at once (None, no answers). A message
+that cannot be sent or read is logged, never raised: the server keeps serving its own clients.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -31,14 +35,37 @@ STOP_DRAIN_S = 1.0
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
 
+@dataclass
+class _Asking:
+    """An ask waiting for the other servers' answers."""
+
+    first: bool  # `ask`: done at the first answer that is not None
+    answers: list[dict[str, Any] | None] = field(default_factory=list)
+    expected: int | None = None  # how many other servers heard it (known once it is published)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def heard(self, answer: dict[str, Any] | None) -> None:
+        self.answers.append(answer)
+        self._check(found=answer is not None)
+
+    def published(self, receivers: int) -> None:
+        self.expected = receivers
+        self._check(found=False)
+
+    def _check(self, *, found: bool) -> None:
+        if (self.first and found) or (self.expected is not None and len(self.answers) >= self.expected):
+            self.done.set()
+
+
 class Peers:
     def __init__(self, redis_url: str, channel: str = CHANNEL) -> None:
         self.redis_url = redis_url
         self.channel = channel
         self.id = uuid.uuid4().hex
         self._handlers: dict[str, Handler] = {}
-        self._asked: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self._outgoing: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._asked: dict[str, _Asking] = {}
+        # What to publish, in order, with the ask (if any) to tell how many servers heard it.
+        self._outgoing: asyncio.Queue[tuple[dict[str, Any], _Asking | None]] = asyncio.Queue()
         self._redis: Any = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -47,27 +74,38 @@ class Peers:
         return bool(self.redis_url)
 
     def on(self, kind: str, handler: Handler) -> None:
-        """`handler(body)` answers an `ask` of this kind (None: not this server's to answer)
-        or hears a `tell` (its answer is dropped)."""
+        """`handler(body)` answers an ask of this kind (None: nothing to say) or hears a
+        `tell` (its answer is dropped)."""
         self._handlers[kind] = handler
 
     def tell(self, kind: str, body: dict[str, Any]) -> None:
         """Tell the other servers, in order, without waiting."""
         if self._redis is not None:
-            self._outgoing.put_nowait({"from": self.id, "kind": kind, "body": body})
+            self._outgoing.put_nowait(({"from": self.id, "kind": kind, "body": body}, None))
 
     async def ask(self, kind: str, body: dict[str, Any], timeout: float = ASK_TIMEOUT_S) -> dict[str, Any] | None:
-        """The first answer of another server, or None when none answers in time."""
+        """The first answer of another server that is not None; None when every server
+        answered None, or none answered in time."""
+        answers = await self._ask(kind, body, timeout, first=True)
+        return next((a for a in answers if a is not None), None)
+
+    async def ask_all(self, kind: str, body: dict[str, Any],
+                      timeout: float = ASK_TIMEOUT_S) -> list[dict[str, Any]]:
+        """Every other server's answer that is not None (those that answered in time)."""
+        return [a for a in await self._ask(kind, body, timeout, first=False) if a is not None]
+
+    async def _ask(self, kind: str, body: dict[str, Any], timeout: float, *,
+                   first: bool) -> list[dict[str, Any] | None]:
         if self._redis is None:
-            return None
+            return []
         ask_id = uuid.uuid4().hex
-        answer = self._asked[ask_id] = asyncio.get_running_loop().create_future()
+        asking = self._asked[ask_id] = _Asking(first)
         try:
-            self._outgoing.put_nowait({"from": self.id, "kind": kind, "body": body, "ask": ask_id})
-            async with asyncio.timeout(timeout):
-                return await answer
-        except TimeoutError:
-            return None
+            self._outgoing.put_nowait(({"from": self.id, "kind": kind, "body": body, "ask": ask_id}, asking))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await asking.done.wait()
+            return list(asking.answers)
         finally:
             self._asked.pop(ask_id, None)
 
@@ -108,12 +146,15 @@ class Peers:
 
     async def _send_forever(self) -> None:
         while True:
-            message = await self._outgoing.get()
+            message, asking = await self._outgoing.get()
+            receivers = 1  # this server's own subscription, when the publish fails
             try:
-                await self._redis.publish(self.channel, json.dumps(message, separators=(",", ":")))
+                receivers = await self._redis.publish(self.channel, json.dumps(message, separators=(",", ":")))
             except Exception:
                 log.warning("could not tell the other servers %s", message.get("kind"), exc_info=True)
             finally:
+                if asking is not None:
+                    asking.published(max(0, receivers - 1))  # PUBLISH counts this server too
                 self._outgoing.task_done()
 
     async def _listen(self, pubsub: Any) -> None:
@@ -138,21 +179,20 @@ class Peers:
         if sender == self.id:
             return
         if kind == "answer":
-            future = self._asked.get(message.get("ask") or "")
-            if message.get("to") == self.id and future is not None and not future.done():
-                future.set_result(body)
+            asking = self._asked.get(message.get("ask") or "")
+            if message.get("to") == self.id and asking is not None:
+                asking.heard(body)
             return
         handler = self._handlers.get(kind)
-        if handler is None:
-            return
+        answer = None
         try:
-            answer = await handler(body)
+            if handler is not None:
+                answer = await handler(body)
         except Exception:
             log.exception("answering the other server's %s failed", kind)
-            return
-        if answer is not None and message.get("ask"):
-            self._outgoing.put_nowait({"from": self.id, "kind": "answer", "body": answer,
-                                       "ask": message["ask"], "to": sender})
+        if message.get("ask"):  # answered even with nothing to say: the asker need not wait
+            self._outgoing.put_nowait(({"from": self.id, "kind": "answer", "body": answer,
+                                        "ask": message["ask"], "to": sender}, None))
 
 
 async def _closed(connection: Any) -> None:

@@ -155,3 +155,28 @@ async def test_a_refused_login_is_pushed_as_failed_with_its_reason(served):
         assert (await rig.accounts.get(account_id)).login_status == "not_logged_in"
     finally:
         await admin.sio.disconnect()
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(60)
+async def test_an_admin_cancels_a_login_in_progress(served):
+    rig, server = served
+    admin = Admin()
+    await admin.connect(server, server.token)
+    try:
+        account_id = await rig.accounts.create("sandbox", "creator-c")
+        await admin.ask("master:login:start", {"account_id": account_id, "session_id": "adm-2"},
+                        "admin:login:start:ack")
+        await admin.next("login:qrcode:ready", session_id="adm-2")
+        ack = await admin.ask("master:login:cancel", {"session_id": "adm-2"}, "admin:login:cancel:ack")
+        assert (ack["session_id"], ack["account_id"], ack["status"]) == ("adm-2", account_id, "cancelled")
+        failed = await admin.next("login:failed", session_id="adm-2")
+        assert failed["error_type"] == "cancelled"
+        assert (await rig.accounts.get(account_id)).login_status == "not_logged_in"
+        listed = await admin.ask("admin:login_sessions:list", {}, "admin:login_sessions:list:response")
+        assert [(s["session_id"], s["finished"]) for s in listed["sessions"]] == [("adm-2", True)]
+        admin.events.clear()
+        error = await admin.ask("master:login:cancel", {"session_id": "adm-none"}, "admin:error")
+        assert error["error"] == "Login session not found"
+    finally:
+        await admin.sio.disconnect()

@@ -10,6 +10,16 @@ died) is listed offline.
 
 A report about a worker connected here is not taken: this server knows better (a report
 from the server it just left may arrive after it connected here).
+
+An account moved, deleted, edited or logged out through one server is told to the others
+(`account_changed`): each tells its own workers what the database now says (WorkerLink
+.reconcile), so the worker that held it on another server lets it go (`master:task:revoke`)
+and no account is run by two workers at once.
+
+A reply queued through a server whose outbox cannot send it (the account's worker is
+connected to another server) is sent by the server that has the worker; that server reads
+the shared queue every few seconds anyway (Outbox.poll_s), and is told at once
+(`replies_waiting`), so the reply leaves now. Taking a reply is atomic: one server sends it.
 """
 from __future__ import annotations
 
@@ -18,6 +28,9 @@ from dataclasses import asdict, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from app.engine.events import MessageStatusChanged
+from app.engine.holders import NoHolder
+from app.engine.store.models import ReplyStatus
 from app.engine.workers import OFFLINE, ONLINE, WorkerInfo
 
 if TYPE_CHECKING:
@@ -25,6 +38,8 @@ if TYPE_CHECKING:
 
 WORKER = "worker"  # a server's report of one of its workers
 WHO = "workers?"  # a server started: the others tell it their workers
+ACCOUNT = "account"  # an account changed through a server: the others' workers hear of it
+REPLIES = "replies"  # a server's outbox left replies for want of a worker: the others look now
 
 
 def info_body(info: WorkerInfo) -> dict[str, Any]:
@@ -47,6 +62,8 @@ class Elsewhere:
         self._heard: dict[str, float] = {}  # worker id -> when another server last reported it
         self._peers.on(WORKER, self._reported)
         self._peers.on(WHO, self._asked)
+        self._peers.on(ACCOUNT, self._account_changed)
+        self._peers.on(REPLIES, self._replies_waiting)
 
     def tell(self, info: WorkerInfo) -> None:
         """One of this server's workers, as it was just reported here."""
@@ -55,6 +72,14 @@ class Elsewhere:
 
     def ask(self) -> None:
         self._peers.tell(WHO, {})
+
+    def account_changed(self, account_id: str) -> None:
+        self._peers.tell(ACCOUNT, {"account_id": account_id})
+
+    def replies_waiting(self, event: MessageStatusChanged) -> None:
+        """This server's outbox left a reply queued: no worker here holds its account."""
+        if event.status == ReplyStatus.QUEUED.value and event.wait_code == NoHolder.code:
+            self._peers.tell(REPLIES, {"account_id": event.account_id})
 
     def connected_elsewhere(self, worker_id: str) -> bool:
         info = self._link.engine.remote_workers.get(worker_id)
@@ -76,10 +101,17 @@ class Elsewhere:
         if local is not None and local.connected:
             return
         self._heard[info.id] = time.monotonic()
-        self._link.bound_elsewhere(info.id, info.accounts)
-        self._link.engine.remote_workers.report(info)
+        accounts = self._link.bound_elsewhere(info.id, info.accounts)
+        self._link.engine.remote_workers.report(replace(info, accounts=accounts))
 
     async def _asked(self, body: dict[str, Any]) -> None:
         for worker in list(self._link.workers.values()):
             if worker.connected:
                 self._link.report(worker)
+
+    async def _account_changed(self, body: dict[str, Any]) -> None:
+        if isinstance(body.get("account_id"), str):
+            await self._link.reconcile(body["account_id"])
+
+    async def _replies_waiting(self, body: dict[str, Any]) -> None:
+        self._link.engine.outbox.wake()

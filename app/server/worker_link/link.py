@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 from pydantic import BaseModel, ValidationError
 from socketio.exceptions import ConnectionRefusedError
 
-from app.engine.events import AccountsChanged, AccountStatusChanged
+from app.engine.events import AccountsChanged, AccountStatusChanged, MessageStatusChanged
 from app.engine.store.models import LoginStatus as AccountLoginStatus
 from app.engine.workers import LOCAL_ID, OFFLINE, ONLINE, WorkerInfo
 
@@ -141,7 +141,8 @@ class WorkerLink:
         await self.engine.remote_workers.load(held)  # the workers known before: offline until they connect
         self.elsewhere.ask()  # those connected to the other servers: live
         unsubscribe = [self.engine.bus.subscribe(AccountsChanged, self._accounts_changed),
-                       self.engine.bus.subscribe(AccountStatusChanged, self._logged_out)]
+                       self.engine.bus.subscribe(AccountStatusChanged, self._logged_out),
+                       self.engine.bus.subscribe(MessageStatusChanged, self.elsewhere.replies_waiting)]
         self._unsubscribe = lambda: [u() for u in unsubscribe]
         self._tasks = [asyncio.create_task(self._sweeper(), name="worker liveness")]
 
@@ -246,10 +247,12 @@ class WorkerLink:
 
     async def _bind_account(self, account_id: str, worker_id: str) -> None:
         """Bind it here; the worker is told by the caller (register ack or task:assign), so
-        the AccountsChanged this publishes is not told again."""
+        the AccountsChanged this publishes is not told again. The other servers are (a
+        worker of theirs may still hold it)."""
         self._bound[account_id] = worker_id
         async with self._echoes.expect(("moved", account_id)):
             await self.engine.holders.assign(account_id, worker_id)
+        self.elsewhere.account_changed(account_id)
 
     # ---- Liveness and reassignment
 
@@ -331,34 +334,46 @@ class WorkerLink:
         return min(candidates, key=lambda w: (load.get(w.id, 0), w.id), default=None)
 
     async def _accounts_changed(self, event: AccountsChanged) -> None:
-        """Tell workers about bindings changed elsewhere (moved, deleted)."""
+        """Tell workers about bindings changed elsewhere (moved, deleted), and the other
+        servers, whose workers may hold the account."""
         if event.account_id is None:
             return
         if self._echoes.heard(("moved", event.account_id)):
             return
-        account = await self.engine.accounts.get(event.account_id)
-        now_bound = account.worker_id if account is not None else None
-        before = self._bound.get(event.account_id)
-        if now_bound == before:  # edited in place: its worker updates what it holds
-            await self._update(event.account_id)
-            return
-        if now_bound is None:
-            self._bound.pop(event.account_id, None)
-        else:
-            self._bound[event.account_id] = now_bound
-        old, new = self.workers.get(before or ""), self.workers.get(now_bound or "")
-        if old is not None and old.connected:
-            await self._send(old, "master:task:revoke", {"account_id": event.account_id})
-            self.report(old)
-        if new is not None and new.connected:
-            await self._assign_message(new, event.account_id)
-            self.report(new)
+        self.elsewhere.account_changed(event.account_id)
+        await self.reconcile(event.account_id)
+
+    async def reconcile(self, account_id: str) -> None:
+        """Tell this server's workers what the database now says of the account: moved away
+        (`master:task:revoke`), moved to one of them, or edited in place (assigned again).
+        Under the dealing lock: a binding read before a deal's commit and compared after it
+        would revoke the account just dealt."""
+        async with self._lock:
+            before = self._bound.get(account_id)
+            account = await self.engine.accounts.get(account_id)
+            now_bound = account.worker_id if account is not None else None
+            if now_bound == before:  # edited in place: its worker updates what it holds
+                await self._update(account_id)
+                return
+            if now_bound is None:
+                self._bound.pop(account_id, None)
+            else:
+                self._bound[account_id] = now_bound
+            old, new = self.workers.get(before or ""), self.workers.get(now_bound or "")
+            if old is not None and old.connected:
+                await self._send(old, "master:task:revoke", {"account_id": account_id})
+                self.report(old)
+            if new is not None and new.connected:
+                await self._assign_message(new, account_id)
+                self.report(new)
 
     async def _logged_out(self, event: AccountStatusChanged) -> None:
-        """The operator logged the account out (its session forgotten): its worker too."""
+        """The operator logged the account out (its session forgotten): its worker too,
+        wherever it is connected."""
         if self._echoes.heard(("status", event.account_id)):
             return  # what its worker reported
         if event.login_status == AccountLoginStatus.NOT_LOGGED_IN.value:
+            self.elsewhere.account_changed(event.account_id)
             await self._update(event.account_id)
 
     async def _update(self, account_id: str) -> None:
@@ -585,9 +600,13 @@ class WorkerLink:
         self.engine.remote_workers.report(info)
         self.elsewhere.tell(info)
 
-    def bound_elsewhere(self, worker_id: str, accounts: tuple[str, ...]) -> None:
+    def bound_elsewhere(self, worker_id: str, accounts: tuple[str, ...]) -> tuple[str, ...]:
         """Another server says which accounts its worker holds now (elsewhere.py): this
-        server's workers that held one of them are listed without it."""
+        server's workers that held one of them are listed without it. Not an account one
+        of this server's connected workers holds: that report is older than the move here
+        (a move there reaches `reconcile` first, through `account_changed`). Returns the
+        accounts taken."""
+        accounts = tuple(a for a in accounts if not self._held_here(a))
         moved = {self._bound.get(a) for a in accounts} - {worker_id, None}
         for account_id, bound in list(self._bound.items()):
             if bound == worker_id and account_id not in accounts:
@@ -596,6 +615,11 @@ class WorkerLink:
         for moved_from in moved:
             if moved_from in self.workers:
                 self.report(self.workers[moved_from])
+        return accounts
+
+    def _held_here(self, account_id: str) -> bool:
+        worker = self.workers.get(self._bound.get(account_id) or "")
+        return worker is not None and worker.connected
 
 
 class _Echoes:
