@@ -5,12 +5,22 @@
   build, sign or replay one.
 - Pages are described as data (anatomy/): when one no longer matches, a PageChanged error
   names what is missing and a snapshot of the page is saved; nothing silently returns empty.
-- Crawls are paced like a person and open only the works whose comment count moved: accounts
+- Crawls are paced like a person and open the works whose comment count moved: accounts
   polled continuously on one video have been blocked. They are streamed: each list's records
   go to the sink as soon as it is read, and what was read (each work's comment count, each
   conversation's list row, the works' encrypted ids) is kept in the account's PlatformState,
   so a crawl cut short, a hibernated page or a restart goes on from there. Limits and pace
   are settings (settings.py).
+- A count alone misses one comment deleted and one written between cycles. Its notice stores
+  the new one while the account's www.douyin.com page is open, not while the account sleeps
+  or when the push is lost (nothing reads the notice list back; one read on the phone app is
+  gone from it anyway). The works lists show no newest comment (item/list and janus
+  work_list carry the count only), so the one change signal is the comment list, newest
+  first: a work commented on lately (`recheck_active_s`) has its newest page read again at a
+  low cadence (`recheck_interval_s`). That page holds whatever was written since, unless a
+  whole page was: then the work is read whole (`_check_newest_page`). Reading every work's
+  newest page every cycle would be a page load per work and cycle, the pace that gets
+  accounts blocked.
 - New DMs and comment notices arrive between crawls through the www.douyin.com page an
   awake account keeps open beside the creator centre (realtime.py): its own websocket fills
   its stores' push buffers, which are read in the page and stored at once.
@@ -33,7 +43,7 @@ import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Iterable
 
 from playwright.async_api import Error as PlaywrightError
 
@@ -202,6 +212,7 @@ class _PageWatch(PageTasks):
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
     works_more: bool | None = None  # the works list's last page said has_more
     comments_more: bool | None = None  # the open work's last comment page said has_more
+    comments_page: list[dict[str, Any]] = field(default_factory=list)  # its records, in list order
     realtime: Page | None = None  # the www.douyin.com page whose pushes we read (realtime.py)
     realtime_failure: PlatformError | None = None  # what stopped it, raised by the next poll
 
@@ -255,6 +266,8 @@ class DouyinPlatform(Platform):
         self.max_comment_pages = config.max_comment_pages  # how deep a work's comments are backfilled
         self.max_dm_pages = config.max_dm_pages  # how far back a conversation's history is
         self.max_conversation_pages = config.max_conversation_pages  # how deep the conversation list is
+        self.recheck_interval_s = config.recheck_interval_s  # an active work's newest page, this often
+        self.recheck_active_s = config.recheck_active_s  # active: its newest comment is this recent
         # Seconds between two navigations of one account, drawn at random: a person's pace.
         self.pace_s: tuple[float, float] = (config.pause_min_s, config.pause_max_s)
 
@@ -475,16 +488,17 @@ class DouyinPlatform(Platform):
             watch.works_more = parsed.has_more
         elif name in COMMENT_ENDPOINTS:
             watch.comments_more = parsed.has_more
+            watch.comments_page = parsed.comments
         if crawl is not None:
             crawl.extend(parsed)
         elif parsed and watch.sink is not None:
             await watch.sink(parsed.to_batch(watch.account_id, "intercept"))
 
     async def poll(self, page: Page, account: AccountInfo, io: MonitorIO) -> None:
-        """One crawl: the works list, the comments of the works whose count moved (at most
-        `max_works_per_poll`: the next cycle goes on), the conversations whose list row
-        changed. Each list goes to the sink as soon as it is read; what was read is then
-        saved in `io.state`:
+        """One crawl: the works list, the comments of the works whose count moved and the
+        newest page of active works whose count did not (at most `max_works_per_poll` in
+        all: the next cycle goes on), the conversations whose list row changed. Each list
+        goes to the sink as soon as it is read; what was read is then saved in `io.state`:
 
           "works"     {work id: the comment count its comments were fully read at}
           "work:<id>" {"count": the count when this pass over the work began, "pages": the
@@ -497,8 +511,14 @@ class DouyinPlatform(Platform):
                       work only by the encrypted id, also on a fresh page)
           "self_uid"  our numeric uid
           "due_works" [work id] works a pushed comment notice asked to read (a reply
-                      naming no parent, a notice without its comment): opened first, by
-                      a cycle asked for early
+                      naming no parent, a notice without its comment; the next cycle is
+                      asked for early), or whose newest page showed only new comments:
+                      opened first
+          "recent_works" {work id: {"newest": when its newest first-level comment read was
+                      written, "checked": when its comments were last read}} (epoch s):
+                      a work whose count did not move has its newest page read again when
+                      "newest" is within `recheck_active_s` and "checked" older than
+                      `recheck_interval_s`, after the works whose count moved
 
         After a crawl that went well, the account's www.douyin.com page is kept open for
         its pushes (`_keep_realtime`).
@@ -508,7 +528,9 @@ class DouyinPlatform(Platform):
         cycle's `max_scrolls` pages is read `max_scrolls` pages deeper each cycle, newest
         first, until its list ends or `max_comment_pages` (the backfill limit) is reached;
         only then is it counted read. Its reply threads are opened at most `max_scrolls` a
-        cycle, each thread once per reply count (the next cycle opens the ones left).
+        cycle, each thread once per reply count (the next cycle opens the ones left). A
+        comment row shows no newest reply, so one reply deleted and one written in a thread
+        wait for its count to move, or come with their notice.
         When a step fails (a changed page, an expired session, a bad body), what was read
         before it is stored, then the failure is raised."""
         async with self._guard(page):
@@ -536,13 +558,17 @@ class DouyinPlatform(Platform):
         await watch.flush()
         await self._remember_ids(watch, state)
         done: dict[str, int] = await state.get("works", {})
+        recent: dict[str, dict[str, float]] = await state.get("recent_works", {})
         due = [w for w in await state.get("due_works", []) if w in counts]
         opened = 0
+        unchanged: list[str] = []  # read at this count before: only their newest page may be checked
         for work_id in due + [w for w in counts if w not in due]:
             comment_count = counts[work_id]
             progress = await state.get(f"work:{work_id}")
             if (work_id not in due and progress is None
                     and (done.get(work_id) == comment_count or comment_count == 0)):
+                if comment_count:
+                    unchanged.append(work_id)
                 continue
             if opened >= self.max_works_per_poll:
                 break  # this cycle's share; the works left are not marked read
@@ -564,10 +590,50 @@ class DouyinPlatform(Platform):
             done[work_id] = progress["count"]
             await state.set("works", done)
             await state.set(f"work:{work_id}", None)
+            newest = max(_first_level_times(watch.comments.values(), work_id), default=None)
+            recent.pop(work_id, None)
+            if newest is not None:  # when its newest first-level comment read was written
+                recent[work_id] = {"newest": newest, "checked": time.time()}
+            await state.set("recent_works", recent)
             if work_id in due:  # read again, keeping what pushes asked for meanwhile
                 await state.set("due_works", [w for w in await state.get("due_works", []) if w != work_id])
+        for work_id in unchanged:
+            if opened >= self.max_works_per_poll:
+                break
+            kept = recent.get(work_id)
+            now = time.time()
+            if (kept is None or now - kept["newest"] > self.recheck_active_s
+                    or now - kept["checked"] < self.recheck_interval_s):
+                continue
+            opened += 1
+            await self._pace()
+            await self._check_newest_page(page, watch, state, work_id, recent)
         await self._pace()
         await self._crawl_dms(page, watch, state)
+
+    async def _check_newest_page(self, page: Page, watch: _PageWatch, state: PlatformState, work_id: str,
+                                 recent: dict[str, dict[str, float]]) -> None:
+        """Read the newest comment page of a work whose count did not move (with the reply
+        threads on it that moved, as a pass does): the list is newest first, so a comment
+        written since the work was read is on it unless a whole page of them was. When the
+        page's last first-level comment is still newer than the newest read before, and the
+        list goes on, the work is due: the next cycle reads it whole."""
+        threads_key = f"threads:{work_id}"
+        threads: dict[str, int] = await state.get(threads_key, {})
+        failures = len(watch.failures)
+        complete = await self._crawl_comments(page, watch, work_id, pages=0, threads=threads,
+                                              save_threads=lambda: state.set(threads_key, threads))
+        await watch.flush()
+        if len(watch.failures) != failures or watch.session_error is not None:
+            return  # checked again next cycle
+        shown = _first_level_times(watch.comments_page, work_id)
+        kept = recent[work_id]
+        if not complete and not (shown and shown[-1] <= kept["newest"]):
+            known = await state.get("due_works", [])
+            if work_id not in known:
+                await state.set("due_works", known + [work_id])
+        recent[work_id] = {"newest": max([kept["newest"], *shown]), "checked": time.time()}
+        await state.set("recent_works", recent)
 
     async def _keep_realtime(self, page: Page, watch: _PageWatch) -> None:
         """Keep the account's www.douyin.com page open beside this one (realtime.py), in the
@@ -1239,3 +1305,10 @@ def _whole_text(text: str) -> re.Pattern[str]:
     """Matches a node showing exactly `text`, however its whitespace (titles carry \\r and
     line breaks) is rendered."""
     return re.compile(r"^\s*" + r"\s+".join(re.escape(word) for word in text.split()) + r"\s*$")
+
+
+def _first_level_times(comments: Iterable[Raw], work_id: str) -> list[float]:
+    """When each of the work's first-level comments among these was written (epoch s), in
+    their order."""
+    return [c["created_at"].timestamp() for c in comments
+            if c["platform_content_id"] == work_id and c.get("parent_platform_comment_id") is None]

@@ -15,6 +15,11 @@ class DouyinSettings(PlatformSettings):
     # How deep a work's comment list is backfilled over the cycles, in pages (newest first);
     # each cycle reads max_scrolls pages deeper than the last, as the page reads from the top.
     max_comment_pages: int = Field(200, ge=1)
+    # A work whose count did not move may still have a new comment (one deleted, one written)
+    # that no notice brought: the newest page of a work commented on within recheck_active_s is
+    # read again at most every recheck_interval_s (see the adapter's module docstring).
+    recheck_interval_s: float = Field(1800.0, ge=0, le=86400 * 7)
+    recheck_active_s: float = Field(3 * 86400.0, ge=0)
     max_dm_pages: int = Field(50, ge=1)  # the same for a conversation's older messages (scrolling up)
     # ... and for the conversation list, in half-page scrolls from its top (older conversations below)
     max_conversation_pages: int = Field(200, ge=1)

@@ -183,6 +183,11 @@ class FakeDouyin:
         twin = dict(copy.deepcopy(self.comment_by(like)), cid=cid)
         self.comments["comments"].insert(0, twin)
 
+    def remove_comment(self, cid: str) -> None:
+        """Serve the comments without `cid` (deleted by its author or by us)."""
+        self.comments = copy.deepcopy(self.comments)
+        self.comments["comments"].remove(self.comment_by(cid))
+
     def with_comment(self, cid: str, **changes: Any) -> None:
         """Serve the comment `cid` changed (e.g. another author for the same text)."""
         self.comments = copy.deepcopy(self.comments)

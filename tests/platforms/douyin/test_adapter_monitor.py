@@ -388,3 +388,72 @@ async def test_the_conversation_list_is_read_at_most_max_conversation_pages_deep
     assert sink.io.state.values["dm_list"] == {"pages": 2, "done": True}
     stored = {c["peer_name"] for b in sink.batches for c in b.conversations}
     assert names[0] in stored and names[-1] not in stored  # the oldest, beyond the limit
+
+
+# ---- one comment deleted and one written between cycles: the count stays the same ---------
+def commented_lately(site, hours_ago: float = 1.0) -> None:
+    """Work 0001's comments written in the last hours (newest first, a minute apart): an
+    active work."""
+    now = int(datetime.now(timezone.utc).timestamp() - hours_ago * 3600)
+    for i, comment in enumerate(site.comments["comments"]):
+        comment["create_time"] = now - 60 * i
+
+
+def one_deleted_one_written(site, new_cids=("7410000000000000005",), deleted=("7410000000000000001",)) -> None:
+    """Between two cycles the oldest comments were deleted and as many new ones written (on
+    top, newest first): work 0001's count on the works list did not move, and no notice came."""
+    for cid in deleted:
+        site.remove_comment(cid)
+    newest = site.comments["comments"][0]["create_time"]
+    for i, cid in enumerate(new_cids):
+        site.add_comment("7410000000000000004", cid)
+        site.with_comment(cid, create_time=newest + 60 * (i + 1), text=f"新的评论{i}")
+
+
+async def test_a_new_comment_on_an_unchanged_count_is_read_by_the_newest_page_check(platform, logged_in_page,
+                                                                                      account, site):
+    site.comments_page_size = 2
+    commented_lately(site)
+    sink = KeptBatches()
+    await platform.poll(logged_in_page, account, sink.io)
+    one_deleted_one_written(site)
+    site.requests.clear()
+    await platform.poll(logged_in_page, account, sink.io)  # checked a moment ago: not opened
+    assert comment_cursors(site) == []
+
+    platform.recheck_interval_s = 0  # as when the interval has passed
+    site.requests.clear()
+    await platform.poll(logged_in_page, account, sink.io)
+    stored = {c["platform_comment_id"] for b in sink.batches for c in b.comments}
+    assert "7410000000000000005" in stored
+    assert comment_cursors(site) == [0]  # its newest page only: it reaches back to a comment read before
+    assert [u for u in site.requests if "/comment/list/select/" in u and "aweme_id=7400000000000000001" not in u] == []
+    assert not sink.io.state.values.get("due_works")
+
+
+async def test_a_newest_page_of_new_comments_only_makes_the_work_due(platform, logged_in_page, account, site):
+    site.comments_page_size = 1
+    commented_lately(site)
+    sink = KeptBatches()
+    await platform.poll(logged_in_page, account, sink.io)
+    one_deleted_one_written(site, new_cids=("7410000000000000005", "7410000000000000006"),
+                            deleted=("7410000000000000001", "7410000000000000002"))
+    platform.recheck_interval_s = 0
+    site.requests.clear()
+    await platform.poll(logged_in_page, account, sink.io)
+    assert comment_cursors(site) == [0]  # the newest page shows only new comments: more may be below
+    assert sink.io.state.values["due_works"] == ["7400000000000000001"]
+    await platform.poll(logged_in_page, account, sink.io)
+    stored = {c["platform_comment_id"] for b in sink.batches for c in b.comments}
+    assert {"7410000000000000005", "7410000000000000006"} <= stored
+    assert not sink.io.state.values["due_works"]
+
+
+async def test_a_work_without_recent_comments_is_not_checked(platform, logged_in_page, account, site):
+    commented_lately(site, hours_ago=24 * 30)  # its newest comment is a month old
+    sink = KeptBatches()
+    await platform.poll(logged_in_page, account, sink.io)
+    platform.recheck_interval_s = 0
+    site.requests.clear()
+    await platform.poll(logged_in_page, account, sink.io)
+    assert comment_cursors(site) == []

@@ -148,6 +148,26 @@ async def test_a_pushed_comment_notice_is_stored_and_a_reply_notice_makes_its_wo
     assert await sink.io.state.get("due_works") == []
 
 
+async def test_a_notice_of_a_new_comment_stores_it_although_a_deletion_left_the_count_equal(
+        platform, logged_in_page, context, site):
+    """One comment deleted and one written between cycles: work 0001's count did not move,
+    so the crawl does not open it; the notice the new comment brought stored it."""
+    sink = await polled(platform, logged_in_page)
+    site.remove_comment("7410000000000000001")
+    site.add_comment("7410000000000000004", "7410000000000000005")
+    notice = copy.deepcopy(body("page_state/notice_push_list.json")[0])
+    notice["comment"]["comment"].update(cid="7410000000000000005", text="新的评论", aweme_id="7400000000000000001")
+    notice["comment"]["aweme"]["aweme_id"] = "7400000000000000001"
+    await realtime_page(context).evaluate("n => window.__ws.notice(n)", notice)
+    batch = await sink.pushed(lambda b: b.comments)
+    assert [(c["platform_comment_id"], c["platform_content_id"], c["parent_platform_comment_id"])
+            for c in batch.comments] == [("7410000000000000005", "7400000000000000001", None)]
+    assert await sink.io.state.get("due_works", []) == []
+    site.requests.clear()
+    await platform.poll(logged_in_page, ACCOUNT, sink.io)
+    assert not [u for u in site.requests if "/comment/list/select/" in u]  # nothing left to read
+
+
 async def test_a_www_page_without_the_stores_is_a_page_change(platform, logged_in_page, site, tmp_path):
     site.www_page_html = ('<!doctype html><html><body><header><div data-e2e="im-entry">私信</div></header>'
                           '</body></html>')  # no React state reaches the stores any more
