@@ -81,6 +81,7 @@ class _Run(LoginIO):
         self.task: asyncio.Task[None] | None = None
         self.answer: asyncio.Future[str] | None = None
         self.qr_expired = False
+        self.cancelling = False  # cancel() asked for the end; start() does not hand this one out
 
     def move(self, state: str, **changes) -> None:
         self.session = replace(self.session, state=state, **changes)
@@ -129,9 +130,12 @@ class LoginManager:
         """Begin logging the account in; returns the session id (the running one, if this
         account already has a session in progress). A visible browser window fits in
         `screen` (the available width and height of the operator's screen)."""
-        for run in self._runs.values():
+        for run in list(self._runs.values()):
             if run.session.account_id == account_id and not run.session.finished:
-                return run.session.id
+                if not run.cancelling:
+                    return run.session.id
+                # Closed and opened again at once: the new session starts once the old one ends.
+                await asyncio.gather(run.task, return_exceptions=True)
         account = await self._accounts.get(account_id)
         if account is None:
             raise LookupError(f"no account {account_id!r}")
@@ -161,6 +165,7 @@ class LoginManager:
     async def cancel(self, session_id: str) -> None:
         run = self._run(session_id)
         if run.task is not None and not run.task.done():
+            run.cancelling = True
             run.task.cancel()
             await asyncio.gather(run.task, return_exceptions=True)
 

@@ -1,4 +1,5 @@
 """LoginManager with the real pool, Chromium and the sandbox's QR login page."""
+import asyncio
 import re
 import shutil
 import subprocess
@@ -85,6 +86,24 @@ async def test_timeout_and_cancel(tmp_path):
         assert (await rig.accounts.get(account_id)).login_status == "not_logged_in"
         statuses = [e.login_status for e in rig.seen(AccountStatusChanged, account_id=account_id)]
         assert statuses == ["logging_in", "not_logged_in", "logging_in", "not_logged_in"]
+
+
+async def test_a_login_started_while_the_last_one_is_being_cancelled_is_a_new_session(tmp_path):
+    """The operator closes the login dialog and opens it again at once (to log in in a
+    visible browser): the new dialog gets a session of its own, not the one being ended."""
+    async with make_rig(tmp_path) as rig:
+        account_id = await rig.accounts.create("sandbox", "creator-g")
+        first = await rig.logins.start(account_id)
+        await rig.qr_token(first)
+        cancelling = asyncio.get_running_loop().create_task(rig.logins.cancel(first))
+        await asyncio.sleep(0)  # the cancel has begun and waits for the login to end
+        second = await rig.logins.start(account_id, visible=False)
+        await cancelling
+        assert second != first
+        assert rig.logins.session(first).state == "cancelled"
+        await rig.qr_token(second)
+        assert not rig.logins.session(second).finished
+        await rig.logins.cancel(second)
 
 
 async def test_a_visible_login_needs_a_display(tmp_path, monkeypatch):

@@ -99,7 +99,9 @@ def test_malformed_messages_are_answered_with_errors_and_never_stop_the_server(t
 
 async def test_a_flooding_worker_gets_errors_and_the_others_keep_being_served(tmp_path):
     async with make_master(tmp_path) as master:
-        master.link.rate = (5.0, 20)  # per connection (the IM namespace's 100 a second, 500 at once, by default)
+        # Per connection (the IM namespace's 100 a second, 500 at once, by default); slow
+        # enough that the bucket stays empty between the flood and the call after it.
+        master.link.rate = (0.5, 20)
         flooder, calm = FakeWorkerSocket("w-flood"), FakeWorkerSocket("w-calm")
         try:
             for w in (flooder, calm):
@@ -113,7 +115,7 @@ async def test_a_flooding_worker_gets_errors_and_the_others_keep_being_served(tm
                                                          if m["type"] == "worker:heartbeat:error"]) >= 150 and refused,
                                  what="the flood refused")
             assert errors[0]["payload"] == {"success": False, "error": "too many messages from this connection: "
-                                                                        "slow down (at most 5 a second)"}
+                                                                        "slow down (at most 0.5 a second)"}
             answer = await flooder.sio.call("worker:reply:result", {"request_id": "x"}, namespace="/worker", timeout=5)
             assert answer["success"] is False and answer["error"].startswith("too many messages")
             assert (await calm.heartbeat())["payload"] == {"success": True}  # the others are served meanwhile
