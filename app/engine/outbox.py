@@ -294,6 +294,7 @@ class Outbox:
             self._wake.clear()
             try:
                 if self._liveness.shared and asyncio.get_running_loop().time() >= self._next_sweep:
+                    await self._liveness.hold()
                     await self._requeue_interrupted()
                 now = utcnow()
                 accounts, next_at = await self._db.read(due_accounts, now)

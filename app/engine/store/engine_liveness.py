@@ -21,19 +21,23 @@ and everything another left `sending` is a crash's.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, exc, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
 
 # The advisory locks' first key (the second is the instance's): HisCRM's locks apart from any
 # other application's on the same database.
 LOCK_NAMESPACE = 0x48434D  # "HCM"
 SWEEP_S = 30.0  # how often a shared database's engine requeues the replies of a dead one
 
+_LOCK = text("SELECT pg_try_advisory_lock(:namespace, :key)")
 _HELD = text(
     "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2"
     " AND classid = :namespace AND objid::bigint IN :keys"
@@ -57,8 +61,12 @@ class EngineLiveness:
         self._connection: Connection | None = None
 
     async def hold(self) -> None:
-        if self.shared and self._connection is None:
-            await asyncio.to_thread(self._lock)
+        """Take the mark, or make sure it is still held: called at start and at every sweep,
+        so a connection the server lost (restarted, a network cut) is replaced within a sweep.
+        (Until then the others take this engine for gone: a reply it sends in that window
+        may be requeued by another; the look on the platform is then the only guard.)"""
+        if self.shared:
+            await asyncio.to_thread(self._keep)
 
     async def release(self) -> None:
         connection, self._connection = self._connection, None
@@ -76,11 +84,22 @@ class EngineLiveness:
         held = session.execute(_HELD, {"namespace": LOCK_NAMESPACE, "keys": list(keys)}).scalars()
         return {keys[k] for k in held}
 
-    def _lock(self) -> None:
+    def _keep(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.execute(text("SELECT 1"))
+                self._connection.commit()
+                return
+            except exc.DBAPIError:
+                log.warning("the connection that marks this engine alive was lost; taking a new one")
+                self._connection.invalidate()
+                self._connection = None
         connection = self._db.engine.connect()
         # Never back to the pool: closing it must end the session, and with it the lock.
         connection.detach()
-        connection.execute(text("SELECT pg_advisory_lock(:namespace, :key)"),
-                           {"namespace": LOCK_NAMESPACE, "key": lock_key(self.instance_id)})
+        # An id whose 28 bits another live engine has (a chance in millions) is drawn again.
+        while not connection.execute(_LOCK, {"namespace": LOCK_NAMESPACE,
+                                             "key": lock_key(self.instance_id)}).scalar():
+            self.instance_id = str(uuid.uuid4())
         connection.commit()
         self._connection = connection

@@ -13,12 +13,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from app.engine.bus import EventBus
 from app.engine.events import MessageStatusChanged
 from app.engine.outbox import Outbox
 from app.engine.store.db import Database
-from app.engine.store.engine_liveness import EngineLiveness
+from app.engine.store.engine_liveness import LOCK_NAMESPACE, EngineLiveness, lock_key
 
 from .conftest import CONTENT_REF, FakePlatform, Recorder, _seed, wait_for_status
 
@@ -117,7 +118,7 @@ _HANGING_SENDER = textwrap.dedent("""
     import asyncio, sys
     from app.engine.outbox_store import claim_next
     from app.engine.store.db import Database
-    from app.engine.store.engine_liveness import EngineLiveness
+    from app.engine.store.engine_liveness import LOCK_NAMESPACE, EngineLiveness, lock_key
     from app.engine.store.models import utcnow
 
     async def main(url, account_id):
@@ -156,3 +157,24 @@ async def test_a_killed_engine_s_reply_is_requeued_by_the_sweep_of_a_live_one(tw
         child.wait()
         child.stdout.close()
         await b.stop()
+
+
+def _end_session_of(session, instance_id: str) -> bool:
+    """End the PostgreSQL session that holds the engine's mark, as a server restart would."""
+    return session.execute(text(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = :ns"
+        " AND objid = :key"), {"ns": LOCK_NAMESPACE, "key": lock_key(instance_id)}).scalar()
+
+
+async def test_an_engine_whose_mark_was_lost_takes_it_again_at_its_next_sweep(two_databases):
+    db_a, db_b = two_databases
+    a, a_liveness = _engine(db_a, FakePlatform(), sweep_s=0.05)
+    try:
+        await a.start()
+        assert await db_b.write(_end_session_of, a_liveness.instance_id)
+        checks = a_liveness.checks
+        await _until(lambda: a_liveness.checks >= checks + 2)  # a whole sweep since
+        engine_id = a_liveness.instance_id
+        assert await db_b.read(a_liveness.alive, {engine_id}) == {engine_id}
+    finally:
+        await a.stop()
