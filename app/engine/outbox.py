@@ -30,6 +30,9 @@ with the reason and no attempt counted, and leaves when a holder comes (`wake()`
 database shared by several processes (`poll_s`) the dispatcher also reads the queue every
 `poll_s` seconds, so a reply queued through another process leaves from the one its
 account's worker is connected to; taking a reply is atomic, so one process sends it.
+A reply taken names the engine sending it, and only the `sending` replies of an engine that
+is gone are requeued (store/engine_liveness.py): at `start()`, and every `sweep_s` on a
+shared database, where another process may die while this one runs.
 """
 from __future__ import annotations
 
@@ -77,6 +80,7 @@ from .platform import (
 from .holders import NoHolder
 from .records import MAX_ID_LEN, MAX_TEXT_LEN, Batch
 from .seams import CURRENT_SEND, ReplyRouter, SendAttempt
+from .store.engine_liveness import SWEEP_S, EngineLiveness
 from .store.models import ReplyStatus, utcnow
 
 __all__ = ["Outbox", "Queued", "ReplyNotFound", "ReplyRejected", "ReplyRow", "ReplyStateError", "validate_text"]
@@ -127,6 +131,8 @@ class Outbox:
         send_timeout_s: float = 120.0,
         stop_grace_s: float = 10.0,
         poll_s: float | None = None,
+        sweep_s: float = SWEEP_S,
+        liveness: EngineLiveness | None = None,
     ) -> None:
         self._db = db
         self._bus = bus
@@ -137,6 +143,9 @@ class Outbox:
         self.send_timeout_s = send_timeout_s
         self.stop_grace_s = stop_grace_s
         self.poll_s = poll_s  # a shared database: other processes queue replies too
+        self.sweep_s = sweep_s
+        self._liveness = liveness or EngineLiveness(db)
+        self._next_sweep = 0.0  # the event loop's time of the next look for a dead engine's replies
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
         self._senders: dict[str, asyncio.Task[None]] = {}
@@ -144,13 +153,13 @@ class Outbox:
 
     # ---- Lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
-        """Requeue replies a previous run left `sending`, then start dispatching."""
+        """Mark this engine alive, requeue the replies a stopped one left `sending`, then
+        start dispatching."""
         if self._dispatcher is not None:
             return
         self._stopping = False
-        for row in await self._db.write(requeue_interrupted, utcnow()):
-            log.warning("reply %s was being sent when HisCRM stopped; will check the platform", row.id)
-            self._publish_status(row)
+        await self._liveness.hold()
+        await self._requeue_interrupted()
         self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="outbox-dispatcher")
 
     async def stop(self) -> None:
@@ -168,6 +177,14 @@ class Outbox:
             await asyncio.gather(*senders, return_exceptions=True)
         await asyncio.gather(self._dispatcher, return_exceptions=True)
         self._dispatcher = None
+        await self._liveness.release()
+
+    async def _requeue_interrupted(self) -> None:
+        """The replies an engine that is gone left `sending` go back to the queue."""
+        self._next_sweep = asyncio.get_running_loop().time() + self.sweep_s
+        for row in await self._db.write(requeue_interrupted, utcnow(), self._liveness.alive):
+            log.warning("reply %s was being sent when HisCRM stopped; will check the platform", row.id)
+            self._publish_status(row)
 
     def wake(self) -> None:
         """Look at the queue now (a holder came: replies that waited for it may go)."""
@@ -276,6 +293,9 @@ class Outbox:
         while not self._stopping:
             self._wake.clear()
             try:
+                if self._liveness.shared and asyncio.get_running_loop().time() >= self._next_sweep:
+                    await self._liveness.hold()
+                    await self._requeue_interrupted()
                 now = utcnow()
                 accounts, next_at = await self._db.read(due_accounts, now)
             except Exception:
@@ -294,6 +314,9 @@ class Outbox:
             timeout = None if next_at is None else max(0.0, (next_at - utcnow()).total_seconds())
             if self.poll_s is not None:
                 timeout = self.poll_s if timeout is None else min(timeout, self.poll_s)
+            if self._liveness.shared:
+                to_sweep = max(0.0, self._next_sweep - asyncio.get_running_loop().time())
+                timeout = to_sweep if timeout is None else min(timeout, to_sweep)
             try:
                 async with asyncio.timeout(timeout):
                     await self._wake.wait()
@@ -324,7 +347,7 @@ class Outbox:
     async def _send_all(self, account_id: str) -> None:
         """Send the account's due replies one after another, oldest first."""
         while not self._stopping:
-            claimed = await self._db.write(claim_next, account_id, utcnow())
+            claimed = await self._db.write(claim_next, account_id, utcnow(), self._liveness.instance_id)
             if claimed is None:
                 return
             row, target = claimed

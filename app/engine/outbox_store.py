@@ -11,6 +11,7 @@ the placeholder takes that id, so the next crawl updates it instead of adding a 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -324,9 +325,12 @@ def _oldest_queued(session: Session, account_id: str) -> Reply | None:
     ).first()
 
 
-def claim_next(session: Session, account_id: str, now: datetime) -> tuple[ReplyRow, ReplyTarget] | None:
-    """Mark the account's oldest queued reply `sending` (attempts + 1) if it is due; returns
-    it with its target, described as the database knows it now (see ReplyTarget).
+def claim_next(
+    session: Session, account_id: str, now: datetime, engine_id: str | None = None
+) -> tuple[ReplyRow, ReplyTarget] | None:
+    """Mark the account's oldest queued reply `sending` by the engine `engine_id` (attempts + 1)
+    if it is due; returns it with its target, described as the database knows it now (see
+    ReplyTarget).
 
     Strictly first in, first out per account: while the oldest reply waits for its backoff the
     younger ones wait too, so a conversation's replies reach the platform in order.
@@ -340,7 +344,7 @@ def claim_next(session: Session, account_id: str, now: datetime) -> tuple[ReplyR
         update(Reply)
         .where(Reply.id == reply.id, Reply.status == ReplyStatus.QUEUED.value)
         .values(status=ReplyStatus.SENDING.value, attempts=Reply.attempts + 1, next_attempt_at=None,
-                wait_code=None, updated_at=now)
+                wait_code=None, sending_by=engine_id, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     if taken.rowcount != 1:
@@ -486,11 +490,21 @@ def mark_unsent(
     return _snapshot(session, reply)
 
 
-def requeue_interrupted(session: Session, now: datetime) -> list[ReplyRow]:
-    """After a crash: every reply left `sending` goes back to the queue, marked so that the
-    dispatcher looks for it on the platform before sending it again (never twice)."""
+def requeue_interrupted(
+    session: Session, now: datetime, alive: Callable[[Session, Collection[str]], set[str]]
+) -> list[ReplyRow]:
+    """After a crash: every reply left `sending` by an engine that is gone goes back to the
+    queue, marked so that the dispatcher looks for it on the platform before sending it again
+    (never twice). `alive` says which of the engines named on the rows still run (another
+    process on a shared database is sending its replies now: they stay); a row that names
+    none is from before engines were named, a crash's."""
+    sending = list(session.scalars(select(Reply).where(Reply.status == ReplyStatus.SENDING.value)))
+    running = alive(session, {r.sending_by for r in sending if r.sending_by is not None})
     rows = []
-    for reply in session.scalars(select(Reply).where(Reply.status == ReplyStatus.SENDING.value)):
+    for reply in sending:
+        if reply.sending_by in running:
+            continue
+        reply.sending_by = None
         reply.status = ReplyStatus.QUEUED.value
         reply.error_code = "interrupted"
         reply.error_message = "HisCRM stopped while sending; checking the platform before resending"

@@ -285,6 +285,9 @@ class Reply(Base):
     # Why a queued reply waits without being attempted ("no_worker": its worker is not
     # connected here), for the console to say in its language; error_message has the words.
     wait_code: Mapped[str | None] = mapped_column(String(32))
+    # The engine instance that took the reply for its latest attempt (store/engine_liveness.py):
+    # while the reply is `sending`, it is requeued only once that engine is gone.
+    sending_by: Mapped[str | None] = mapped_column(String(36))
     operator: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcMillis, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcMillis, default=utcnow, onupdate=utcnow)
